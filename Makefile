@@ -1,0 +1,38 @@
+# Two commands on a fresh machine:  make book   and   make test
+# Each creates .venv (Python >= 3.11) and installs the project into it if needed.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+JB     := $(BIN)/jupyter-book
+
+.PHONY: book test venv smoke clean-book
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+# Build the book from the committed results (no training: notebooks are rendered from stored outputs).
+book: $(STAMP) _static/mathjax/tex-svg.js
+	$(JB) build . -W -n --keep-going
+
+# Unit tests, nbval on every chapter, papermill smoke runs, the book build and a headless-browser check.
+test: $(STAMP) _static/mathjax/tex-svg.js
+	CI=1 $(BIN)/python -m pytest -q tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 1; fi; exit $$rc
+
+# MathJax is vendored (the book must render math offline); fetched from npm once if missing.
+_static/mathjax/tex-svg.js:
+	@mkdir -p _static/mathjax
+	cd /tmp && rm -rf lbgap-mathjax && mkdir lbgap-mathjax && cd lbgap-mathjax && npm install --silent --no-audit --no-fund mathjax@3 >/dev/null
+	cp /tmp/lbgap-mathjax/node_modules/mathjax/es5/tex-svg.js $@
+
+smoke: $(STAMP)
+	$(BIN)/lbgap sweep table2 --profile smoke --seeds 0 --results-dir /tmp/lbgap-smoke
+
+clean-book:
+	rm -rf _build

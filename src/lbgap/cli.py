@@ -1,0 +1,209 @@
+"""Command line: ``lbgap train | sweep | status | models | data`` (+ commands that feature modules add).
+
+Every command that reads or writes records takes ``--results-dir`` (default ``data/results``). Bad input
+exits with status 2 and one sentence on stderr; nothing is written in that case.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+
+from . import paths
+
+# Feature modules that may add subcommands: each defines ``register_cli(sub, sweep_sub)``.
+PLUGINS = ("lbgap.sharpness", "lbgap.landscape", "lbgap.speech", "lbgap.noise", "lbgap.bench", "lbgap.cluster")
+
+
+class UserError(Exception):
+    pass
+
+
+def _results_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--results-dir", default=None, help="record store (default: data/results in the repo)")
+
+
+def _run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--profile", default="paper", help="smoke | quick | paper (default paper)")
+    p.add_argument("--device", default=None, help="auto | cpu | cuda[:N] (default: the profile's)")
+    p.add_argument("--split", default=None, choices=["official", "holdout"],
+                   help="evaluation split (default: official where the test set is complete, else holdout)")
+    p.add_argument("--bn", default=None, choices=["batch", "running"], help="BatchNorm semantics (default batch)")
+    p.add_argument("--max-epochs", type=int, default=None, help="override the profile's epoch cap")
+    p.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16"])
+    p.add_argument("--tag", default=None, help="variant name appended to the run id")
+    p.add_argument("--force", action="store_true", help="rerun even if a record exists")
+    _results_arg(p)
+
+
+def _overrides(a: argparse.Namespace) -> dict:
+    return dict(device=a.device, split=a.split, bn=a.bn, max_epochs=a.max_epochs, precision=a.precision,
+                tag=a.tag, **({"lr": a.lr, "optimizer": a.optimizer} if hasattr(a, "lr") else {}))
+
+
+def cmd_train(a: argparse.Namespace) -> int:
+    from .train import make_config, train
+
+    cfg = make_config(a.net, a.batch_size, a.seed, a.profile, **_overrides(a))
+    rec = train(cfg, a.results_dir, force=a.force)
+    if rec.get("skipped"):
+        print(f"skipped {cfg.run_id}: a record exists (use --force to rerun)")
+        return 0
+    f = rec["final"]
+    print(f"{cfg.run_id}: {rec['status']} after {rec['epochs']} epochs ({rec['stop_reason']}); "
+          f"train acc {f['train_acc']:.4f}, test acc {f['test_acc']:.4f}; "
+          f"{rec['samples_per_s']:.0f} samples/s on {rec['provenance']['device']}")
+    return 0 if rec["status"] == "ok" else 1
+
+
+def cmd_sweep_table2(a: argparse.Namespace) -> int:
+    from . import sweep
+
+    grid = sweep.table2_grid(a.profile, sweep.parse_seeds(a.seeds), a.nets, **_overrides(a))
+    post = [p for p in (a.post or "").split(",") if p]
+    kw = {"workers": a.workers} if a.executor == "local" and a.workers else {}
+    outcomes = sweep.run_grid(grid, a.results_dir, a.executor, force=a.force, post=post, **kw)
+    counts = {s: sum(o.status == s for o in outcomes) for s in ("done", "skipped", "failed")}
+    print(f"table2 sweep ({a.profile}): {len(grid)} runs: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    return 1 if counts["failed"] else 0
+
+
+def cmd_status(a: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from . import data, results
+
+    print("Data cache:")
+    print(pd.DataFrame(data.status()).to_string(index=False))
+    df = results.train_table(a.results_dir, a.profile)
+    print("\nTraining records:" if len(df) else "\nTraining records: none")
+    if len(df):
+        g = df.groupby(["profile", "net", "regime"]).agg(runs=("seed", "size"), seeds=("seed", lambda s: ",".join(map(str, sorted(s)))),
+                                                        test_acc=("test_acc", "mean"), status=("status", lambda s: ",".join(sorted(set(s)))))
+        print(g.to_string())
+    missing = [n for n, d in (("C3", "cifar100"), ("C4", "cifar100")) if not any(r["dataset"] == d and r["usable"] != "no" and not r["usable"].startswith("no") for r in data.status())]
+    if missing:
+        print(f"\nNeeds CIFAR-100 (pixels not available here): {', '.join(missing)}; "
+              "run `lbgap data download cifar100` where there is internet")
+    for name in PLUGINS:
+        mod = _plugin(name)
+        if mod is not None and hasattr(mod, "status_lines"):
+            for line in mod.status_lines(a.results_dir):
+                print(line)
+    return 0
+
+
+def cmd_models(a: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from .models import model_table
+
+    print(pd.DataFrame(model_table()).to_string(index=False))
+    return 0
+
+
+def cmd_data(a: argparse.Namespace) -> int:
+    from . import data
+
+    if a.action == "list":
+        import pandas as pd
+
+        print(pd.DataFrame(data.status()).to_string(index=False))
+        return 0
+    name = a.name.lower()
+    if a.action == "download":
+        path = data.download(name, a.root)
+    elif a.from_ and a.data_dir:
+        raise UserError("give either --from (a data pack) or --data-dir (torchvision files), not both")
+    elif a.data_dir:
+        path = data.import_data_dir(name, a.data_dir)
+    else:
+        src = a.from_ or str(paths.SHARED_DATA)
+        if name in ("so762", "timit"):
+            mod = _plugin("lbgap.speech")
+            if mod is None:
+                raise UserError(f"importing {name} needs the lbgap.speech module")
+            path = mod.import_dataset(name, src)
+        else:
+            path = data.import_pack(name, src)
+    print(f"{name}: cached at {path}")
+    return 0
+
+
+def _plugin(name: str):
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as e:
+        if e.name == name:
+            return None
+        raise
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="lbgap", description="Keskar et al. (2017) reproduction: SB vs LB training")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train one network at one batch size and seed")
+    p.add_argument("--net", required=True, help="F1 F2 C1 C2 C3 C4")
+    p.add_argument("--batch-size", required=True, help="an integer, a percentage like 10%%, or SB / LB")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--optimizer", default=None, choices=["adam", "sgd"])
+    _run_options(p)
+    p.set_defaults(func=cmd_train)
+
+    ps = sub.add_parser("sweep", help="run a grid of runs, skipping finished ones")
+    sweep_sub = ps.add_subparsers(dest="grid", required=True)
+    p = sweep_sub.add_parser("table2", help="networks x {SB, LB} x seeds (the paper's Table 2)")
+    p.add_argument("--seeds", default="0-4")
+    p.add_argument("--nets", default=None, help="comma-separated (default all six)")
+    p.add_argument("--executor", default="serial", help="serial | local (| submitit with lbgap[cluster])")
+    p.add_argument("--workers", type=int, default=None, help="local executor: number of processes")
+    p.add_argument("--post", default=None, help="after each SB/LB pair: e.g. sharpness,landscape")
+    _run_options(p)
+    p.set_defaults(func=cmd_sweep_table2)
+
+    p = sub.add_parser("status", help="what data and records exist")
+    p.add_argument("--profile", default=None)
+    _results_arg(p)
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("models", help="Table 1: the six networks and their parameter counts")
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("data", help="get datasets into the cache")
+    p.add_argument("action", choices=["download", "import", "list"])
+    p.add_argument("name", nargs="?", default="", help="mnist | cifar10 | cifar100 | so762 | timit")
+    p.add_argument("--from", dest="from_", default=None, help="a data pack folder (default ../shared/data)")
+    p.add_argument("--data-dir", default=None, help="torchvision-format files already on disk")
+    p.add_argument("--root", default=None, help="download: where torchvision keeps the raw files")
+    p.set_defaults(func=cmd_data)
+
+    for name in PLUGINS:
+        mod = _plugin(name)
+        if mod is not None and hasattr(mod, "register_cli"):
+            mod.register_cli(sub, sweep_sub)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .data import DataError
+    from .train import ConfigError
+
+    ap = build_parser()
+    a = ap.parse_args(argv)
+    if a.command == "data" and a.action != "list" and not a.name:
+        ap.error("data download/import needs a dataset name")
+    try:
+        return int(a.func(a) or 0)
+    except (UserError, ConfigError, DataError, ValueError, FileNotFoundError) as e:
+        print(f"lbgap: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("lbgap: interrupted; finished runs are kept, the interrupted one left no record", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""Profiles (named configurations) and the per-run configuration.
+
+A profile says *where the data comes from and how long to train*; a run adds the network, batch size and
+seed. Profiles, not scattered flags:
+
+* ``smoke``  synthetic data of each dataset's real shape, a few hundred samples, 2 epochs, CPU: exercises
+  every code path in seconds. Its records are never presented as results.
+* ``quick``  real data, short CPU-friendly training (a handful of epochs): a real but unconverged result.
+* ``paper``  real data, the paper's protocol (Section 2 of Keskar et al.; paper notes section 2):
+  Adam(1e-3, 0.9, 0.999, 1e-8), SB = 256, LB = 10 % of the training set, train "until the loss
+  ceases to improve" -- made precise as: stop when the full-pass training loss has not reached a new best at
+  least ``rel_tol`` (1 %) below the previous best for ``patience`` (10) consecutive epochs, or at the
+  hard cap. LB takes ~20x fewer steps per epoch than SB, so LB gets the larger cap (SB 100 epochs as the
+  paper's Figures 4-5 budget, LB 300 epochs ~ 3,000 steps vs SB's ~23,000) so that both reach a plateau
+  rather than the cap; the record says which ended the run.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+
+PROFILES: dict[str, dict] = {
+    "smoke": dict(source="synthetic", n_train=128, n_test=64, sb_batch_size=16, lb_fraction=0.25,
+                  max_epochs_sb=2, max_epochs_lb=2, patience=2, rel_tol=0.01, eval_batch_size=64,
+                  device="cpu", precision="fp32"),
+    "quick": dict(source="real", n_train=None, n_test=None, sb_batch_size=256, lb_fraction=0.10,
+                  max_epochs_sb=5, max_epochs_lb=5, patience=5, rel_tol=0.01, eval_batch_size=5000,
+                  device="auto", precision="auto"),
+    "paper": dict(source="real", n_train=None, n_test=None, sb_batch_size=256, lb_fraction=0.10,
+                  max_epochs_sb=100, max_epochs_lb=300, patience=10, rel_tol=0.01, eval_batch_size=5000,
+                  device="auto", precision="auto"),
+}
+
+OPTIMIZER_DEFAULTS = dict(optimizer="adam", lr=1e-3, betas=(0.9, 0.999), adam_eps=1e-8, momentum=0.0)
+
+
+def get_profile(name: str) -> dict:
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}: choose one of {', '.join(PROFILES)}")
+    return dict(PROFILES[name])
+
+
+@dataclass
+class RunConfig:
+    """Everything that determines one training run. Stored verbatim in its result record."""
+
+    net: str
+    batch_size: int
+    seed: int = 0
+    profile: str = "paper"
+    dataset: str = ""             # default: the network's dataset (F1 mnist, F2 so762, C1/C2 cifar10, ...)
+    split: str = "official"       # "official" test set or a seeded 5,000-image "holdout" of the training set
+    source: str = "real"          # "real" (cache) or "synthetic"
+    n_train: int | None = None    # synthetic sizes (None = the dataset's own)
+    n_test: int | None = None
+    bn: str = "batch"
+    eval_batch_size: int = 5000
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    betas: tuple[float, float] = (0.9, 0.999)
+    adam_eps: float = 1e-8
+    momentum: float = 0.0
+    max_epochs: int = 100
+    patience: int = 10
+    rel_tol: float = 0.01
+    precision: str = "auto"       # "fp32" | "bf16" (autocast for training only) | "auto" (bf16 on CUDA)
+    device: str = "auto"
+    regime: str = ""              # "SB", "LB" or "" (custom batch size)
+    batch_spec: str = ""          # as the user gave it, e.g. "10%"
+    tag: str = ""                 # free-form variant name that becomes part of the run id
+    save_checkpoints: bool = True
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["betas"] = list(self.betas)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown config keys {sorted(unknown)}: valid keys are {sorted(names)}")
+        d = dict(d)
+        if "betas" in d:
+            d["betas"] = tuple(d["betas"])
+        return cls(**d)
+
+    @property
+    def run_id(self) -> str:
+        parts = [self.net, self.dataset, self.split, f"b{self.batch_size}", f"s{self.seed}"]
+        if self.bn != "batch":
+            parts.append(f"bn{self.bn}")
+        if self.tag:
+            parts.append(self.tag)
+        return "-".join(parts)
+
+    def material(self) -> dict:
+        """Fields that change the result (device and bookkeeping excluded): used to detect clashes."""
+        d = self.to_dict()
+        for k in ("device", "save_checkpoints", "precision"):
+            d.pop(k, None)
+        return json.loads(json.dumps(d))

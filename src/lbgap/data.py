@@ -1,0 +1,319 @@
+"""Datasets: loaded once into uint8 tensors on the run's device, scaled to [0, 1] per batch, no DataLoader.
+
+The paper uses MNIST and CIFAR "without any pre-processing" (Appendix A); the authors' code divides by 255
+and does no mean/std normalisation, and neither do we. Batches are served by slicing a seeded per-epoch
+permutation (``train.epoch_batches``), which keeps the data GPU-resident and the order reproducible.
+
+Three ways in, one cache format (``data/cache/<name>.npz``: ``x_train, y_train, x_test, y_test`` uint8,
+images NHWC, plus a JSON ``meta`` string):
+
+1. ``lbgap data download NAME``        torchvision's download (md5-checked by torchvision);
+2. ``lbgap data import NAME --from DIR`` the shipped lossless pack (``DIR/unpack.py``; every sha256 of
+   ``MANIFEST.json`` is verified, by unpack.py and again here on the decoded arrays);
+3. ``lbgap data import NAME --data-dir DIR`` torchvision-format raw files already on disk.
+
+Evaluation splits: ``official`` (the dataset's own test set) and ``holdout`` (a seeded, class-stratified
+5,000-example hold-out of the official training set is the test set; training uses the rest). With
+``holdout`` the official test set, complete or not, is also evaluated as the secondary ``official_test``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import paths
+
+DATASETS: dict[str, dict] = {
+    "mnist": dict(shape=(1, 28, 28), classes=10, n_train=60000, n_test=10000, tv="MNIST"),
+    "cifar10": dict(shape=(3, 32, 32), classes=10, n_train=50000, n_test=10000, tv="CIFAR10"),
+    "cifar100": dict(shape=(3, 32, 32), classes=100, n_train=50000, n_test=10000, tv="CIFAR100"),
+    "so762": dict(shape=(360,), classes=1973, n_train=1106004, n_test=508255, tv=None),
+}
+SPLITS = ("official", "holdout")
+HOLDOUT_SIZE = 5000
+HOLDOUT_SEED = 0        # one fixed hold-out for every run, so all seeds and regimes share the same test set
+SYNTHETIC_SEED = 1234   # synthetic data is the same for every run
+
+
+class DataError(Exception):
+    """Data missing, incomplete or corrupt; the message says what to do."""
+
+
+def how_to_get(name: str) -> str:
+    return (f"get it with one of: `lbgap data import {name} --from ../shared/data` (the shipped pack), "
+            f"`lbgap data download {name}` (torchvision, needs internet), or "
+            f"`lbgap data import {name} --data-dir DIR` (torchvision-format files already on disk)")
+
+
+# --------------------------------------------------------------------------------------------- datasets
+class TensorDataset:
+    """uint8 examples + int64 labels on one device; ``batch(idx)`` returns float32 in [0, 1] and labels."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor):
+        if len(x) != len(y):
+            raise ValueError(f"{len(x)} examples but {len(y)} labels")
+        self.x, self.y = x, y.long()
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    @property
+    def device(self) -> torch.device:
+        return self.x.device
+
+    def batch(self, idx: torch.Tensor | slice) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.x[idx].float().div_(255.0), self.y[idx]
+
+    def to(self, device: torch.device | str) -> "TensorDataset":
+        return TensorDataset(self.x.to(device), self.y.to(device))
+
+    def subset(self, idx: torch.Tensor) -> "TensorDataset":
+        return TensorDataset(self.x[idx], self.y[idx])
+
+
+@dataclass
+class DataBundle:
+    name: str
+    train: TensorDataset
+    test: TensorDataset
+    extra: dict[str, TensorDataset] = field(default_factory=dict)
+    info: dict = field(default_factory=dict)
+
+    @property
+    def num_classes(self) -> int:
+        return DATASETS[self.name]["classes"] if self.name in DATASETS else int(self.train.y.max()) + 1
+
+
+# ------------------------------------------------------------------------------------------------ cache
+def cache_path(name: str, cache_dir: Path | None = None) -> Path:
+    return (cache_dir or paths.CACHE_DIR) / f"{name}.npz"
+
+
+def _write_cache(name: str, arrays: dict[str, np.ndarray], meta: dict, cache_dir: Path | None) -> Path:
+    out = cache_path(name, cache_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    meta = dict(meta, name=name, sha256={k: hashlib.sha256(np.ascontiguousarray(v).tobytes()).hexdigest()
+                                         for k, v in arrays.items()})
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{name}.", suffix=".npz")
+    os.close(fd)
+    try:
+        np.savez(tmp, meta=np.array(json.dumps(meta)), **arrays)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return out
+
+
+def read_cache(name: str, cache_dir: Path | None = None) -> tuple[dict[str, np.ndarray], dict]:
+    path = cache_path(name, cache_dir)
+    if not path.is_file():
+        raise DataError(f"dataset {name!r} is not in the cache ({path}); {how_to_get(name)}")
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files if k != "meta"}
+        meta = json.loads(str(z["meta"])) if "meta" in z.files else {}
+    return arrays, meta
+
+
+# ------------------------------------------------------------------------------------------ three ways in
+def import_pack(name: str, pack_dir: str | os.PathLike, cache_dir: Path | None = None) -> Path:
+    """Decode ``pack_dir`` (the format of ``../shared/data``) with its own ``unpack.py``; verify; cache."""
+    pack = Path(pack_dir)
+    manifest_path, unpack = pack / "MANIFEST.json", pack / "unpack.py"
+    if not manifest_path.is_file() or not unpack.is_file():
+        raise DataError(f"{pack} is not a data pack (needs MANIFEST.json and unpack.py); "
+                        "point --from at the shared data folder, e.g. ../shared/data")
+    manifest = json.loads(manifest_path.read_text())
+    if name not in manifest.get("datasets", {}):
+        raise DataError(f"the pack at {pack} has no dataset {name!r} (it has: {', '.join(manifest['datasets'])})")
+    spec = manifest["datasets"][name]
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = subprocess.run([sys.executable, str(unpack), name, tmp], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise DataError(f"unpacking {name} from {pack} failed (checksum or format error): "
+                            f"{(proc.stderr or proc.stdout).strip()}")
+        with np.load(Path(tmp) / f"{name}.npz", allow_pickle=False) as z:
+            arrays = {k: z[k] for k in ("x_train", "y_train", "x_test", "y_test")}
+    for key, arr in arrays.items():  # second, independent check of the decoded arrays
+        want = spec["arrays"][key]["sha256"]
+        if hashlib.sha256(np.ascontiguousarray(arr).tobytes()).hexdigest() != want:
+            raise DataError(f"{name}/{key}: decoded array does not match the sha256 in {manifest_path}")
+    if name == "mnist" and arrays["x_train"].ndim == 3:
+        pass  # N x 28 x 28, kept as is
+    n_test_full = DATASETS[name]["n_test"]
+    meta = dict(source=f"data pack ({pack.name}/MANIFEST.json)", status=spec.get("status", ""),
+                train_complete=len(arrays["y_train"]) == DATASETS[name]["n_train"],
+                test_complete=len(arrays["y_test"]) == n_test_full)
+    return _write_cache(name, arrays, meta, cache_dir)
+
+
+def _from_torchvision(name: str, root: Path, download: bool) -> dict[str, np.ndarray]:
+    from ._tv import torchvision
+
+    cls = getattr(torchvision.datasets, DATASETS[name]["tv"])
+    out = {}
+    for part, train in (("train", True), ("test", False)):
+        try:
+            ds = cls(str(root), train=train, download=download)
+        except RuntimeError as e:
+            raise DataError(f"torchvision could not read {name} under {root}: {e}; "
+                            "the folder must hold torchvision's own layout (e.g. MNIST/raw/, "
+                            "cifar-10-batches-py/)") from e
+        x = ds.data.numpy() if torch.is_tensor(ds.data) else np.asarray(ds.data)
+        y = ds.targets.numpy() if torch.is_tensor(ds.targets) else np.asarray(ds.targets)
+        out[f"x_{part}"], out[f"y_{part}"] = x.astype(np.uint8), y.astype(np.uint8)
+    return out
+
+
+def download(name: str, root: str | os.PathLike | None = None, cache_dir: Path | None = None) -> Path:
+    """torchvision's download (with its md5 checks) into ``root`` (default: a temp dir), then cache."""
+    if DATASETS.get(name, {}).get("tv") is None:
+        raise DataError(f"{name!r} cannot be downloaded by torchvision")
+    if root is None:
+        with tempfile.TemporaryDirectory() as tmp:
+            arrays = _from_torchvision(name, Path(tmp), download=True)
+    else:
+        arrays = _from_torchvision(name, Path(root), download=True)
+    return _write_cache(name, arrays, dict(source="torchvision-download", train_complete=True,
+                                           test_complete=True), cache_dir)
+
+
+def import_data_dir(name: str, data_dir: str | os.PathLike, cache_dir: Path | None = None) -> Path:
+    if DATASETS.get(name, {}).get("tv") is None:
+        raise DataError(f"{name!r} has no torchvision format; see `lbgap data --help`")
+    arrays = _from_torchvision(name, Path(data_dir), download=False)
+    return _write_cache(name, arrays, dict(source=f"data-dir:{Path(data_dir).name}", train_complete=True,
+                                           test_complete=len(arrays["y_test"]) == DATASETS[name]["n_test"]),
+                        cache_dir)
+
+
+# ------------------------------------------------------------------------------------------------ loading
+def _to_nchw(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    if x.ndim == 4 and x.shape[-1] in (1, 3) and x.shape[1] not in (1, 3):
+        x = x.transpose(0, 3, 1, 2)  # NHWC -> NCHW
+    return np.ascontiguousarray(x.reshape((len(x),) + tuple(shape)))
+
+
+def stratified_holdout(labels: torch.Tensor, size: int = HOLDOUT_SIZE, seed: int = HOLDOUT_SEED) -> torch.Tensor:
+    """Indices of a seeded, class-stratified hold-out of ``size`` examples (largest-remainder allocation)."""
+    labels = labels.cpu().long()
+    n = len(labels)
+    if not 0 < size < n:
+        raise ValueError(f"hold-out size {size} must be between 1 and {n - 1}")
+    counts = torch.bincount(labels)
+    quota = counts.double() * size / n
+    take = quota.floor().long()
+    short = size - int(take.sum())
+    if short:
+        take[torch.argsort(quota - take, descending=True)[:short]] += 1
+    g = torch.Generator().manual_seed(seed)
+    perm = torch.randperm(n, generator=g)
+    order = perm[torch.argsort(labels[perm], stable=True)]  # random within class, grouped by class
+    starts = torch.cumsum(counts, 0) - counts
+    chosen = [order[s: s + t] for s, t in zip(starts.tolist(), take.tolist())]
+    return torch.sort(torch.cat(chosen)).values
+
+
+def synthetic_arrays(name: str, n_train: int, n_test: int, seed: int = SYNTHETIC_SEED) -> dict[str, np.ndarray]:
+    """Learnable synthetic data of the dataset's exact shape: a per-class uint8 prototype plus noise."""
+    spec = DATASETS[name]
+    rng = np.random.default_rng(seed)
+    k = spec["classes"]
+    protos = rng.integers(0, 256, size=(k,) + spec["shape"], dtype=np.uint8)
+    out = {}
+    for part, n in (("train", n_train), ("test", n_test)):
+        y = rng.integers(0, k, size=n)
+        noise = rng.integers(0, 256, size=(n,) + spec["shape"], dtype=np.uint8)
+        out[f"x_{part}"] = ((protos[y].astype(np.uint16) + noise) // 2).astype(np.uint8)
+        out[f"y_{part}"] = y.astype(np.int64)
+    return out
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was asked for but no CUDA GPU is visible; use --device cpu or auto")
+    return dev
+
+
+def load(name: str, split: str = "official", source: str = "real", device: str | torch.device = "cpu",
+         n_train: int | None = None, n_test: int | None = None, cache_dir: Path | None = None) -> DataBundle:
+    """Load dataset ``name`` onto ``device`` as a :class:`DataBundle` (train, test, extra test sets)."""
+    if name not in DATASETS:
+        raise DataError(f"unknown dataset {name!r}: choose one of {', '.join(DATASETS)}")
+    if split not in SPLITS:
+        raise DataError(f"unknown split {split!r}: choose 'official' or 'holdout'")
+    device = resolve_device(device)
+    spec = DATASETS[name]
+    if source == "synthetic":
+        arrays = synthetic_arrays(name, n_train or 512, n_test or 256)
+        meta = dict(source="synthetic", test_complete=True, train_complete=True)
+    elif source == "real":
+        if name == "so762":
+            from . import speech  # real speech frames live in their own module (F2 issue)
+            return speech.load_so762(split=split, device=device, cache_dir=cache_dir)
+        arrays, meta = read_cache(name, cache_dir)
+        if not meta.get("train_complete", True):
+            raise DataError(f"the cached {name} has only {len(arrays['y_train'])} of {spec['n_train']} training "
+                            f"images ({meta.get('status', 'incomplete pack')}); it cannot be trained on here. "
+                            f"Use `lbgap data download {name}` on a machine with internet")
+    else:
+        raise DataError(f"unknown data source {source!r}: 'real' or 'synthetic'")
+
+    x_tr = torch.from_numpy(_to_nchw(arrays["x_train"], spec["shape"]))
+    y_tr = torch.from_numpy(arrays["y_train"].astype(np.int64))
+    x_te = torch.from_numpy(_to_nchw(arrays["x_test"], spec["shape"]))
+    y_te = torch.from_numpy(arrays["y_test"].astype(np.int64))
+    official = TensorDataset(x_te, y_te)
+    extra: dict[str, TensorDataset] = {}
+    if split == "official":
+        if not meta.get("test_complete", True):
+            raise DataError(f"the cached {name} has only {len(y_te)} of the {spec['n_test']} official test images, "
+                            f"so split 'official' is impossible here: use --split holdout (a seeded 5,000-image "
+                            f"hold-out of the training set; the {len(y_te)} official test images are reported too)")
+        train, test = TensorDataset(x_tr, y_tr), official
+    else:
+        size = HOLDOUT_SIZE if source == "real" else max(1, len(y_tr) // 5)
+        hold = stratified_holdout(y_tr, size)
+        keep = torch.ones(len(y_tr), dtype=torch.bool)
+        keep[hold] = False
+        train = TensorDataset(x_tr[keep], y_tr[keep])
+        test = TensorDataset(x_tr[hold], y_tr[hold])
+        extra["official_test"] = official
+    info = dict(dataset=name, split=split, source=meta.get("source", source), n_train=len(train),
+                n_test=len(test), test_complete=bool(meta.get("test_complete", True)),
+                holdout_seed=HOLDOUT_SEED if split == "holdout" else None,
+                extra={k: len(v) for k, v in extra.items()})
+    return DataBundle(name, train.to(device), test.to(device), {k: v.to(device) for k, v in extra.items()}, info)
+
+
+def status(cache_dir: Path | None = None) -> list[dict]:
+    """What is in the cache, for ``lbgap status`` and the book."""
+    rows = []
+    for name, spec in DATASETS.items():
+        path = cache_path(name, cache_dir)
+        row = dict(dataset=name, cached=path.is_file(), source="", n_train=0, n_test=0, usable="no")
+        if path.is_file():
+            try:
+                with np.load(path, allow_pickle=False) as z:
+                    meta = json.loads(str(z["meta"])) if "meta" in z.files else {}
+                    row.update(source=meta.get("source", ""), n_train=int(z["y_train"].shape[0]),
+                               n_test=int(z["y_test"].shape[0]))
+                ok_train = meta.get("train_complete", True)
+                row["usable"] = ("official+holdout" if meta.get("test_complete", True) else "holdout only") \
+                    if ok_train else f"no: needs {name} (pixels incomplete)"
+            except Exception as e:  # a broken cache file must not break `lbgap status`
+                row["usable"] = f"no: unreadable cache ({e})"
+        rows.append(row)
+    return rows

@@ -1,0 +1,161 @@
+"""Result records: one JSON file per run, written atomically, read back into pandas.
+
+Layout: ``<results_dir>/<profile>/<kind>/<run_id>.json`` where ``kind`` is ``train``, ``sharpness``,
+``landscape``, ``noise``, ... A record holds the exact config, the seed, the outcome and the provenance
+(code version and git commit, torch version, device, wall time). Records are small and committed for
+the ``quick`` and ``paper`` profiles; ``smoke`` records are git-ignored and never shown as results.
+
+Writing is ``tempfile`` + ``os.replace`` in the same folder: a crash or Ctrl-C leaves either the old file
+or the new one, never half of one, and a run that did not finish leaves no record.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import os
+import platform
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable
+
+import torch
+
+from . import __version__, paths
+
+SCHEMA = 1
+
+
+def record_path(results_dir: Path, profile: str, kind: str, run_id: str) -> Path:
+    return Path(results_dir) / profile / kind / f"{run_id}.json"
+
+
+def _clean(obj: Any) -> Any:
+    """JSON-safe: tensors/numpy to Python, NaN/inf to strings (JSON has no NaN)."""
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if torch.is_tensor(obj):
+        return _clean(obj.tolist())
+    if hasattr(obj, "item") and callable(obj.item) and getattr(obj, "ndim", 1) == 0:
+        return _clean(obj.item())
+    if hasattr(obj, "tolist"):
+        return _clean(obj.tolist())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return str(obj)
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def atomic_write_json(path: Path, data: dict) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(_clean(data), f, indent=1, sort_keys=False, allow_nan=False)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def atomic_torch_save(obj: Any, path: Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def read_json(path: Path) -> dict:
+    with open(path) as f:
+        return json.load(f)
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "-C", str(paths.REPO_ROOT), "rev-parse", "--short=12", "HEAD"],
+                             capture_output=True, text=True, timeout=5)
+        commit = out.stdout.strip() or "unknown"
+        dirty = subprocess.run(["git", "-C", str(paths.REPO_ROOT), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return commit + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def device_name(device: torch.device | str) -> str:
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    cpu = platform.processor() or platform.machine()
+    return f"cpu ({cpu}, {torch.get_num_threads()} threads)"
+
+
+def provenance(device: torch.device | str, wall_time_s: float | None = None, started: str | None = None) -> dict:
+    return dict(lbgap_version=__version__, git_commit=git_commit(), torch_version=torch.__version__,
+                python=platform.python_version(), device=device_name(device), host_cores=os.cpu_count(),
+                started=started, finished=now(), wall_time_s=wall_time_s)
+
+
+def now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def iter_records(results_dir: Path | str | None = None, profile: str | None = None,
+                 kind: str | None = None) -> Iterable[dict]:
+    root = Path(results_dir) if results_dir is not None else paths.RESULTS_DIR
+    pattern = f"{profile or '*'}/{kind or '*'}/*.json"
+    for path in sorted(root.glob(pattern)):
+        try:
+            rec = read_json(path)
+        except (OSError, json.JSONDecodeError) as e:
+            raise ValueError(f"result record {path} is unreadable ({e}); delete it and rerun that run") from e
+        rec.setdefault("_path", str(path))
+        yield rec
+
+
+def train_table(results_dir: Path | str | None = None, profile: str | None = None):
+    """One row per training record: the config fields, the final metrics and provenance, flat."""
+    import pandas as pd
+
+    rows = []
+    for r in iter_records(results_dir, profile, "train"):
+        c = r["config"]
+        row = dict(run_id=r["run_id"], profile=c["profile"], net=c["net"], dataset=c["dataset"],
+                   split=c["split"], source=c["source"], bn=c["bn"], regime=c["regime"] or f"B{c['batch_size']}",
+                   batch_size=c["batch_size"], seed=c["seed"], tag=c.get("tag", ""), status=r["status"],
+                   stop_reason=r["stop_reason"], epochs=r["epochs"], steps=r["steps"],
+                   dist_from_init=r["dist_from_init"], wall_time_s=r["provenance"]["wall_time_s"],
+                   samples_per_s=r["samples_per_s"], device=r["provenance"]["device"],
+                   git_commit=r["provenance"]["git_commit"])
+        row.update({k: v for k, v in r["final"].items()})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def history_table(results_dir: Path | str | None = None, profile: str | None = None):
+    """Long table of per-epoch metrics (for learning curves, Figure 2)."""
+    import pandas as pd
+
+    rows = []
+    for r in iter_records(results_dir, profile, "train"):
+        c = r["config"]
+        for h in r["history"]:
+            rows.append(dict(net=c["net"], regime=c["regime"] or f"B{c['batch_size']}", seed=c["seed"],
+                             batch_size=c["batch_size"], profile=c["profile"], tag=c.get("tag", ""), **h))
+    return pd.DataFrame(rows)

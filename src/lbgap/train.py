@@ -1,0 +1,316 @@
+"""Small-batch (SB) vs large-batch (LB) training, Section 2 / Table 2 of Keskar et al. (2017).
+
+Adam (lr 1e-3, betas 0.9/0.999, eps 1e-8), no weight decay, no schedule, identical for both regimes;
+SB = 256, LB = 10 % of the training set actually used. For a given seed SB and LB start from the same
+initial weights x0 (the model is built right after ``torch.manual_seed(seed)``) and use the same
+data-order seed. Each epoch reshuffles (Keras ``fit(shuffle=True)``) and keeps the last partial batch.
+
+After every epoch the full training set and the test set are evaluated in ``eval()`` mode (dropout off;
+with ``bn="batch"`` BN still normalises with the statistics of each evaluation batch, as Keras mode=2)
+at a fixed, recorded evaluation batch size, in a fixed order. The run stops on a plateau of the training
+loss or at the cap (see ``config``), or with status ``diverged`` on a non-finite loss.
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+
+from . import config as cfgmod
+from . import data as datamod
+from . import paths, results
+from .config import RunConfig
+from .models import NETS, build_model, keras_cross_entropy
+
+
+class ConfigError(ValueError):
+    """A bad run request (unknown network, impossible batch size, ...): nothing has been written."""
+
+
+# ----------------------------------------------------------------------------------------- configuration
+def train_size(dataset: str, split: str, source: str, n_train: int | None) -> int:
+    """Number of training examples actually used (after the hold-out is taken out)."""
+    if source == "synthetic":
+        n = n_train or 512
+        return n - max(1, n // 5) if split == "holdout" else n
+    n = datamod.DATASETS[dataset]["n_train"]
+    return n - datamod.HOLDOUT_SIZE if split == "holdout" else n
+
+
+def resolve_batch_size(spec: str | int, n_train: int) -> int:
+    """``256`` -> 256; ``"10%"`` -> 10 % of the training set used (rounded). Errors say what is allowed."""
+    text = str(spec).strip()
+    try:
+        if text.endswith("%"):
+            frac = float(text[:-1]) / 100.0
+            if not 0 < frac <= 1:
+                raise ConfigError(f"batch size {text} must be a percentage in (0%, 100%]")
+            value = int(round(frac * n_train))
+        else:
+            value = int(text)
+    except ValueError:
+        raise ConfigError(f"batch size {text!r} is neither an integer nor a percentage like '10%'") from None
+    if value < 1:
+        raise ConfigError(f"batch size {text} is {value}; it must be at least 1")
+    if value > n_train:
+        raise ConfigError(f"batch size {value} is larger than the {n_train} training examples; use at most "
+                          f"{n_train} or a percentage such as '10%'")
+    return value
+
+
+def default_split(dataset: str, source: str) -> str:
+    """``official`` where the cached official test set is complete, else ``holdout`` (CIFAR-10 here)."""
+    if source == "synthetic" or dataset not in ("cifar10", "cifar100"):
+        return "official"
+    try:
+        _, meta = datamod.read_cache(dataset)
+        return "official" if meta.get("test_complete", True) else "holdout"
+    except datamod.DataError:
+        return "holdout"
+
+
+def make_config(net: str, batch_size: str | int = 256, seed: int = 0, profile: str = "paper",
+                **overrides) -> RunConfig:
+    """Build a validated :class:`RunConfig` from a profile plus explicit overrides."""
+    net = str(net).upper()
+    if net not in NETS:
+        raise ConfigError(f"unknown network {net!r}: choose one of {', '.join(NETS)}")
+    try:
+        prof = cfgmod.get_profile(profile)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    if seed is None or int(seed) < 0:
+        raise ConfigError(f"seed {seed} must be a non-negative integer")
+    source = overrides.pop("source", None) or ("synthetic" if prof["source"] == "synthetic" else "real")
+    dataset = overrides.pop("dataset", None) or NETS[net].dataset
+    if dataset not in datamod.DATASETS:
+        raise ConfigError(f"unknown dataset {dataset!r}: choose one of {', '.join(datamod.DATASETS)}")
+    split = overrides.pop("split", None) or default_split(dataset, source)
+    if split not in datamod.SPLITS:
+        raise ConfigError(f"unknown split {split!r}: choose 'official' or 'holdout'")
+    n_train = overrides.pop("n_train", None) or prof["n_train"]
+    n_test = overrides.pop("n_test", None) or prof["n_test"]
+    n_used = train_size(dataset, split, source, n_train)
+    spec = str(batch_size).strip().upper()
+    spec = {"SB": str(prof["sb_batch_size"]), "LB": f"{prof['lb_fraction'] * 100:g}%"}.get(spec, str(batch_size))
+    bs = resolve_batch_size(spec, n_used)
+    sb, lb = prof["sb_batch_size"], int(round(prof["lb_fraction"] * n_used))
+    regime = "SB" if bs == sb else "LB" if bs == lb else ""
+    max_epochs = overrides.pop("max_epochs", None) or (prof["max_epochs_lb"] if regime == "LB" else prof["max_epochs_sb"])
+    fields = dict(net=net, batch_size=bs, seed=int(seed), profile=profile, dataset=dataset, split=split,
+                  source=source, n_train=n_train, n_test=n_test, eval_batch_size=prof["eval_batch_size"],
+                  max_epochs=int(max_epochs), patience=prof["patience"], rel_tol=prof["rel_tol"],
+                  precision=prof["precision"], device=prof["device"], regime=regime, batch_spec=spec)
+    for k, v in overrides.items():
+        if v is None:
+            continue
+        if k not in {f for f in RunConfig.__dataclass_fields__}:
+            raise ConfigError(f"unknown option {k!r}")
+        fields[k] = v
+    cfg = RunConfig(**fields)
+    if cfg.bn not in ("batch", "running"):
+        raise ConfigError(f"unknown BatchNorm mode {cfg.bn!r}: 'batch' (Keras mode=2) or 'running'")
+    if cfg.optimizer not in ("adam", "sgd"):
+        raise ConfigError(f"unknown optimizer {cfg.optimizer!r}: 'adam' or 'sgd'")
+    if cfg.max_epochs < 1 or cfg.eval_batch_size < 1 or cfg.patience < 1:
+        raise ConfigError("max_epochs, patience and eval_batch_size must be at least 1")
+    if not (cfg.lr > 0 and math.isfinite(cfg.lr)):
+        raise ConfigError(f"learning rate {cfg.lr} must be a positive number")
+    return cfg
+
+
+# ------------------------------------------------------------------------------------------- building blocks
+def make_optimizer(cfg: RunConfig, params) -> torch.optim.Optimizer:
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum)
+    return torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.adam_eps, weight_decay=0.0)
+
+
+def initial_model(cfg: RunConfig, num_classes: int | None = None) -> nn.Module:
+    """x0 for ``cfg.seed``: depends only on (net, bn, seed), so SB and LB of one seed share it."""
+    torch.manual_seed(cfg.seed)
+    return build_model(cfg.net, bn=cfg.bn, num_classes=num_classes)
+
+
+def epoch_batches(n: int, batch_size: int, generator: torch.Generator, device: torch.device):
+    """Index tensors of one shuffled epoch, the last partial batch included (Keras semantics)."""
+    perm = torch.randperm(n, generator=generator, device=device)
+    return [perm[i: i + batch_size] for i in range(0, n, batch_size)]
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, dataset, batch_size: int) -> tuple[float, float]:
+    """Mean loss and accuracy over ``dataset`` in eval mode, fixed order, float32."""
+    was_training = model.training
+    model.eval()
+    total_loss = torch.zeros((), dtype=torch.float64, device=dataset.device)
+    correct = torch.zeros((), dtype=torch.int64, device=dataset.device)
+    n = len(dataset)
+    for i in range(0, n, batch_size):
+        x, y = dataset.batch(slice(i, i + batch_size))
+        logits = model(x)
+        total_loss += keras_cross_entropy(logits, y, reduction="sum").double()
+        correct += (logits.argmax(1) == y).sum()
+    model.train(was_training)
+    return float(total_loss) / n, float(correct) / n
+
+
+def flat_params(model: nn.Module) -> torch.Tensor:
+    return torch.cat([p.detach().reshape(-1) for p in model.parameters() if p.requires_grad])
+
+
+def _autocast(cfg: RunConfig, device: torch.device):
+    use_bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and device.type == "cuda")
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16)
+
+
+def _show_progress() -> bool:
+    return sys.stderr.isatty() and not os.environ.get("CI")
+
+
+def checkpoint_dir(cfg: RunConfig) -> Path:
+    return paths.CHECKPOINT_DIR / cfg.profile / cfg.run_id
+
+
+def load_checkpoint(cfg: RunConfig, which: str = "final", device: str | torch.device = "cpu",
+                    num_classes: int | None = None) -> nn.Module:
+    """Rebuild the model of run ``cfg`` with its saved ``x0`` or ``final`` weights."""
+    path = checkpoint_dir(cfg) / f"{which}.pt"
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint {path}; rerun `lbgap train` for {cfg.run_id} (checkpoints are "
+                                "not committed) with --force")
+    model = build_model(cfg.net, bn=cfg.bn, num_classes=num_classes)
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return model.to(device)
+
+
+# ------------------------------------------------------------------------------------------------- a run
+def existing_record(cfg: RunConfig, results_dir: Path) -> dict | None:
+    path = results.record_path(results_dir, cfg.profile, "train", cfg.run_id)
+    if not path.is_file():
+        return None
+    rec = results.read_json(path)
+    if rec.get("config") and RunConfig.from_dict(rec["config"]).material() != cfg.material():
+        raise ConfigError(f"a record {path} exists for run {cfg.run_id} with a different configuration; "
+                          "use --force to replace it or --tag to keep both")
+    return rec
+
+
+def train(cfg: RunConfig, results_dir: str | Path | None = None, force: bool = False,
+          data: datamod.DataBundle | None = None, progress: bool | None = None,
+          on_epoch: Callable[[dict], None] | None = None) -> dict:
+    """Run one training job and write its record; returns the record (the existing one if already done)."""
+    results_dir = Path(results_dir) if results_dir is not None else paths.RESULTS_DIR
+    if not force:
+        done = existing_record(cfg, results_dir)
+        if done is not None:
+            done["skipped"] = True
+            return done
+    device = datamod.resolve_device(cfg.device)
+    started, t_start = results.now(), time.perf_counter()
+    if data is None:
+        data = datamod.load(cfg.dataset, cfg.split, cfg.source, device, cfg.n_train, cfg.n_test)
+    if len(data.train) < cfg.batch_size:
+        raise ConfigError(f"batch size {cfg.batch_size} is larger than the {len(data.train)} training examples")
+    model = initial_model(cfg, data.num_classes).to(device)
+    if device.type == "cuda" and NETS[cfg.net].kind == "conv":
+        model = model.to(memory_format=torch.channels_last)
+    x0 = flat_params(model).clone()
+    x0_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    opt = make_optimizer(cfg, model.parameters())
+    gen = torch.Generator(device=device).manual_seed(cfg.seed)
+    torch.manual_seed(cfg.seed + 1_000_003)  # dropout stream, identical for SB and LB of one seed
+
+    def measure(epoch: int, step: int, t_train: float) -> dict:
+        row = dict(epoch=epoch, step=step, time_s=round(time.perf_counter() - t_start, 3),
+                   train_time_s=round(t_train, 3))
+        row["train_loss"], row["train_acc"] = evaluate(model, data.train, cfg.eval_batch_size)
+        row["test_loss"], row["test_acc"] = evaluate(model, data.test, cfg.eval_batch_size)
+        for name, ds in data.extra.items():
+            row[f"{name}_loss"], row[f"{name}_acc"] = evaluate(model, ds, cfg.eval_batch_size)
+        return row
+
+    history = [measure(0, 0, 0.0)]
+    best, wait, step, t_train, samples = history[0]["train_loss"], 0, 0, 0.0, 0
+    status, stop_reason = "ok", "max_epochs"
+    bar = None
+    if progress if progress is not None else _show_progress():
+        from tqdm.auto import tqdm
+        bar = tqdm(total=cfg.max_epochs, desc=cfg.run_id, unit="epoch", leave=False)
+    model.train()
+    n = len(data.train)
+    for epoch in range(1, cfg.max_epochs + 1):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        running = torch.zeros((), device=device)
+        for idx in epoch_batches(n, cfg.batch_size, gen, device):
+            x, y = data.train.batch(idx)
+            if device.type == "cuda" and x.dim() == 4:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with _autocast(cfg, device):
+                loss = keras_cross_entropy(model(x), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            running += loss.detach()
+            step += 1
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        t_train += time.perf_counter() - t0
+        samples += n
+        row = measure(epoch, step, t_train)
+        history.append(row)
+        if on_epoch:
+            on_epoch(row)
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{row['train_loss']:.4f}", acc=f"{row['train_acc']:.4f}",
+                            test=f"{row['test_acc']:.4f}")
+        if not (math.isfinite(row["train_loss"]) and math.isfinite(float(running))):
+            status, stop_reason = "diverged", "diverged"
+            break
+        if row["train_loss"] < best * (1 - cfg.rel_tol):
+            best, wait = row["train_loss"], 0
+        else:
+            wait += 1
+            if wait >= cfg.patience:
+                stop_reason = "plateau"
+                break
+    if bar is not None:
+        bar.close()
+    dist = float((flat_params(model) - x0).norm())
+    ckpt = None
+    if cfg.save_checkpoints:
+        d = checkpoint_dir(cfg)
+        results.atomic_torch_save(x0_state, d / "x0.pt")
+        results.atomic_torch_save({k: v.detach().cpu() for k, v in model.state_dict().items()}, d / "final.pt")
+        ckpt = os.path.relpath(d, paths.REPO_ROOT) if d.is_relative_to(paths.REPO_ROOT) else str(d)
+    last = history[-1]
+    final = {k: v for k, v in last.items() if k.endswith(("_loss", "_acc"))}
+    wall = time.perf_counter() - t_start
+    record = dict(
+        schema=results.SCHEMA, kind="train", run_id=cfg.run_id, status=status, stop_reason=stop_reason,
+        config=cfg.to_dict(), data=data.info, epochs=last["epoch"], steps=step, final=final,
+        dist_from_init=dist, x0_norm=float(x0.norm()), samples_per_s=samples / t_train if t_train else None,
+        train_time_s=t_train, history=history, checkpoint=ckpt,
+        provenance=results.provenance(device, wall, started),
+    )
+    results.atomic_write_json(results.record_path(results_dir, cfg.profile, "train", cfg.run_id), record)
+    return record
+
+
+def sb_lb_configs(net: str, seed: int, profile: str, **overrides) -> list[RunConfig]:
+    """The SB and LB configurations of one (network, seed) pair under ``profile``."""
+    return [make_config(net, regime, seed, profile, **overrides) for regime in ("SB", "LB")]
+
+
+__all__ = ["ConfigError", "RunConfig", "make_config", "train", "evaluate", "epoch_batches", "make_optimizer",
+           "initial_model", "flat_params", "load_checkpoint", "checkpoint_dir", "sb_lb_configs", "replace"]
