@@ -2,19 +2,28 @@
 
 A grid is a list of :class:`~lbgap.config.RunConfig`; the record store (``results``) is the single source
 of truth, so a sweep is resumable: finished runs are skipped, and an interrupted run left no record and is
-simply run again. Executors are a small seam: ``serial`` (this process) and ``local`` (N worker processes);
-a cluster executor plugs in through :func:`register_executor`.
+simply run again. Executors are a small seam: ``serial`` (this process) and ``local`` (N worker processes,
+one per GPU); a cluster executor (``lbgap.cluster``: submitit/SLURM) plugs in through :func:`register_executor`.
+Any number of sweeps, on any machines sharing the record store, may run at once: a run in flight holds a
+claim file and is not started twice (see "claims and failures" below).
 
 ``table2`` is the paper's grid: networks x {SB, LB} x seeds, seed-major so that each seed's SB/LB pair
 finishes together and post-processing (sharpness, parametric curves) can run right after it.
 """
 from __future__ import annotations
 
-import concurrent.futures as cf
+import hashlib
+import json
 import multiprocessing as mp
 import os
+import signal
+import socket
+import threading
+import time
 import traceback
+import uuid
 from dataclasses import dataclass
+from multiprocessing import connection
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -68,7 +77,7 @@ def table2_grid(profile: str, seeds: Iterable[int], nets: Sequence[str] | None =
 
 
 # --------------------------------------------------------------------------------------- post-processing
-# name -> fn(sb_record, lb_record, results_dir, force) ; run after each (net, seed) SB/LB pair.
+# name -> fn(sb_cfg: RunConfig, lb_cfg: RunConfig, results_dir: Path, force: bool); run after each SB/LB pair.
 POST_PAIR: dict[str, Callable] = {}
 
 
@@ -80,23 +89,169 @@ def register_post(name: str, fn: Callable) -> None:
 @dataclass
 class Outcome:
     run_id: str
-    status: str          # "done", "skipped", "failed"
+    status: str          # "done", "skipped", "failed", "running" (claimed elsewhere), "submitted"
     error: str = ""
     record: dict | None = None
 
 
+# ------------------------------------------------------------------------------- claims and failures
+# Bookkeeping beside the records, in <results>/<profile>/_sweep/ (git-ignored), so that every executor on
+# every machine sharing the record store sees it: claims/<run_id>.claim is created with O_CREAT|O_EXCL by
+# the process that runs it (exactly one wins, NFS included) and holds host, pid, start time and a token;
+# its mtime is the heartbeat. A claim is stale -- taken over by the next sweep -- when its heartbeat is
+# older than STALE_MINUTES or its process is gone from this host. failed/<run_id>.json keeps a failure's
+# error lines until the run succeeds; sweeps/<name>.json lists each sweep's runs for `lbgap status`.
+STALE_MINUTES = float(os.environ.get("LBGAP_STALE_MINUTES", 10))
+HEARTBEAT_S = 30.0
+HOST = socket.gethostname()
+
+
+def sweep_dir(results_dir: str | Path, profile: str) -> Path:
+    return Path(results_dir) / profile / "_sweep"
+
+
+def claim_path(results_dir: str | Path, profile: str, run_id: str) -> Path:
+    return sweep_dir(results_dir, profile) / "claims" / f"{run_id}.claim"
+
+
+def failed_path(results_dir: str | Path, profile: str, run_id: str) -> Path:
+    return sweep_dir(results_dir, profile) / "failed" / f"{run_id}.json"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def read_claim(path: Path) -> dict | None:
+    """The claim at ``path`` with ``age_s`` (since its last heartbeat) and ``stale``; None if there is none."""
+    try:
+        mtime, raw = path.stat().st_mtime, path.read_text()
+    except FileNotFoundError:
+        return None
+    try:
+        info = json.loads(raw)
+    except ValueError:
+        info = {}  # being written (or its writer died while writing)
+    age = time.time() - mtime
+    gone = info.get("host") == HOST and isinstance(info.get("pid"), int) and not _pid_alive(info["pid"])
+    stale = age > STALE_MINUTES * 60 or gone or (not info and age > 60)
+    return dict(info, age_s=age, stale=stale, _raw=raw)
+
+
+class Claim:
+    """The right to run one run: ``acquire()`` is False when a live claim is held elsewhere (``holder``)."""
+
+    def __init__(self, results_dir: str | Path, profile: str, run_id: str):
+        self.path, self.run_id = claim_path(results_dir, profile, run_id), run_id
+        self.token, self.held, self.holder = uuid.uuid4().hex, False, None
+        self._stop = threading.Event()
+
+    def acquire(self) -> bool:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(3):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                info = read_claim(self.path)
+                if info is not None and not (info["stale"] and _set_aside(self.path, info["_raw"])):
+                    self.holder = info
+                    return False
+                continue  # released or stale and set aside: try again
+            with os.fdopen(fd, "w") as f:
+                json.dump(dict(run_id=self.run_id, host=HOST, pid=os.getpid(), started=_now(), token=self.token), f)
+                f.flush()
+                os.fsync(f.fileno())
+            self.held = True
+            threading.Thread(target=self._beat, daemon=True).start()
+            return True
+        return False
+
+    def _beat(self) -> None:
+        while not self._stop.wait(HEARTBEAT_S):
+            try:
+                os.utime(self.path)
+            except OSError:
+                pass
+
+    def release(self) -> None:
+        self._stop.set()
+        if self.held:
+            info = read_claim(self.path)
+            if info is not None and info.get("token") == self.token:
+                self.path.unlink(missing_ok=True)
+            self.held = False
+
+
+def _set_aside(path: Path, raw: str) -> bool:
+    """Move the stale claim ``raw`` out of the way; False if the file changed meanwhile (someone took over)."""
+    aside = path.with_name(f"{path.name}.{uuid.uuid4().hex[:8]}.stale")
+    try:
+        os.rename(path, aside)
+    except FileNotFoundError:
+        return True
+    try:
+        if aside.read_text() == raw:
+            return True
+        try:
+            os.link(aside, path)  # a fresh claim: put it back (fails harmlessly if yet another exists)
+        except FileExistsError:
+            pass
+        return False
+    finally:
+        aside.unlink(missing_ok=True)
+
+
+def _now() -> str:
+    from .results import now
+
+    return now()
+
+
+def record_failure(results_dir: str | Path, profile: str, run_id: str, error: str) -> Path:
+    from .results import atomic_write_json
+
+    lines = [line for line in error.strip().splitlines() if line.strip()]
+    return atomic_write_json(failed_path(results_dir, profile, run_id),
+                             dict(run_id=run_id, profile=profile, host=HOST, pid=os.getpid(), time=_now(),
+                                  error=lines[0] if lines else "unknown error", lines=lines[-20:]))
+
+
 def run_one(cfg_dict: dict, results_dir: str, force: bool = False) -> Outcome:
-    """Run one config (in this or a worker process); never raises: a failure becomes an Outcome."""
-    from .train import train
+    """Run one config (in this or a worker process, on any machine); never raises: a failure becomes an
+    Outcome and a ``failed/`` note. A run whose record exists is skipped; one claimed elsewhere is not started."""
+    from .train import existing_record, train
 
     cfg = RunConfig.from_dict(cfg_dict)
+    claim = Claim(results_dir, cfg.profile, cfg.run_id)
     try:
-        rec = train(cfg, results_dir, force=force)
+        done = None if force else existing_record(cfg, Path(results_dir))
+        if done is not None:
+            return Outcome(cfg.run_id, "skipped", record=_summary(done))
+        if not claim.acquire():
+            h = claim.holder
+            return Outcome(cfg.run_id, "running", f"in flight on {h.get('host', '?')} (pid {h.get('pid', '?')}), "
+                                                  f"heartbeat {h['age_s']:.0f} s ago")
+        pause = float(cfg.extra.get("throttle_s", 0) or 0)  # testing crash safety: sleep after each epoch
+        rec = train(cfg, results_dir, force=force, on_epoch=(lambda row: time.sleep(pause)) if pause else None)
+        failed_path(results_dir, cfg.profile, cfg.run_id).unlink(missing_ok=True)
         return Outcome(cfg.run_id, "skipped" if rec.pop("skipped", False) else "done", record=_summary(rec))
     except KeyboardInterrupt:
         raise
     except Exception as e:  # noqa: BLE001 - reported, the sweep goes on
-        return Outcome(cfg.run_id, "failed", f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=3)}")
+        error = f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=3)}"
+        try:
+            record_failure(results_dir, cfg.profile, cfg.run_id, error)
+        except OSError:
+            pass
+        return Outcome(cfg.run_id, "failed", error)
+    finally:
+        claim.release()
 
 
 def _summary(rec: dict) -> dict:
@@ -111,33 +266,143 @@ class SerialExecutor:
             yield fn(*item)
 
 
-def _worker_init(threads: int) -> None:
+def _raise_exit(signum, frame) -> None:
+    raise SystemExit(128 + signum)  # unwinds: claims are released, half-written temp files removed
+
+
+def _worker_main(conn, env: dict, threads: int) -> None:
+    """A worker process: runs the ``(fn, args)`` it is sent, one at a time, until it gets ``None``."""
+    signal.signal(signal.SIGTERM, _raise_exit)
+    os.environ.update(env)  # before CUDA initialises: CUDA_VISIBLE_DEVICES pins this worker to its GPU
     import torch
 
     torch.set_num_threads(max(1, threads))
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        if msg is None:
+            return
+        fn, args = msg
+        conn.send(fn(*args))
+
+
+def visible_gpus() -> list[str]:
+    """GPU ids this process may use (``CUDA_VISIBLE_DEVICES`` if set, else all that torch sees)."""
+    env = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if env is not None:
+        return [d.strip() for d in env.split(",") if d.strip() and d.strip() != "-1"]
+    import torch
+
+    return [str(i) for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+
+
+def _exit_text(code: int | None) -> str:
+    if code is not None and code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
 
 
 class LocalExecutor:
-    """N worker processes on this machine (spawned, each with ``cores // N`` torch threads)."""
+    """N worker processes on this machine: one per visible GPU, each pinned to it with
+    ``CUDA_VISIBLE_DEVICES`` (``workers`` > GPUs shares them round-robin), or N CPU workers with
+    ``cores // N`` torch threads each. A worker that dies (OOM killer, kill -9) fails only its own run and is
+    replaced; Ctrl-C stops the workers cleanly (they ignore SIGINT and unwind on the SIGTERM sent to them)."""
 
     name = "local"
 
-    def __init__(self, workers: int | None = None):
-        self.workers = workers or max(1, (os.cpu_count() or 2) // 2)
+    def __init__(self, workers: int | None = None, gpus: Sequence[str] | None = None):
+        self.gpus = list(visible_gpus() if gpus is None else gpus)
+        self.workers = workers or len(self.gpus) or max(1, (os.cpu_count() or 2) // 2)
+        if self.workers < 1:
+            raise ValueError(f"workers={workers}: the local executor needs at least 1 worker process")
+
+    def _start(self, ctx, slot: int, threads: int):
+        env = {"CUDA_VISIBLE_DEVICES": self.gpus[slot % len(self.gpus)]} if self.gpus else {}
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(target=_worker_main, args=(child, env, threads), daemon=True, name=f"lbgap-worker-{slot}")
+        main = threading.current_thread() is threading.main_thread()
+        old = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+        try:
+            proc.start()  # inherits "ignore SIGINT": Ctrl-C is this process's to handle
+        finally:
+            if main:
+                signal.signal(signal.SIGINT, old)
+        child.close()
+        return proc, parent
 
     def map(self, fn: Callable, items: list) -> Iterable:
-        threads = max(1, (os.cpu_count() or 2) // self.workers)
         ctx = mp.get_context("spawn")
-        with cf.ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_worker_init,
-                                    initargs=(threads,)) as pool:
-            futures = [pool.submit(fn, *item) for item in items]
+        n = max(1, min(self.workers, len(items)))
+        threads = max(1, (os.cpu_count() or 2) // n)
+        slots: list = [None] * n
+        busy: dict[int, int] = {}        # slot -> index of the item it runs
+        results: dict[int, Outcome] = {}
+        todo, nxt = list(range(len(items)))[::-1], 0
+        try:
+            while nxt < len(items):
+                for s in range(n):
+                    if s not in busy and todo:
+                        if slots[s] is None or not slots[s][0].is_alive():
+                            slots[s] = self._start(ctx, s, threads)
+                        busy[s] = todo.pop()
+                        slots[s][1].send((fn, items[busy[s]]))
+                waiting = [slots[s][1] for s in busy] + [slots[s][0].sentinel for s in busy]
+                if waiting:
+                    connection.wait(waiting)
+                for s in list(busy):
+                    proc, conn = slots[s]
+                    out = None
+                    if conn.poll():
+                        try:
+                            out = conn.recv()
+                        except (EOFError, OSError, ValueError):
+                            out = None
+                    if out is None and proc.is_alive():
+                        continue
+                    if out is None:
+                        proc.join()
+                        out = Outcome(_item_id(items[busy[s]]), "failed",
+                                      f"WorkerDied: the worker process running it died ({_exit_text(proc.exitcode)})")
+                        slots[s] = None
+                    results[busy.pop(s)] = out
+                while nxt in results:
+                    yield results.pop(nxt)
+                    nxt += 1
+        finally:
+            _stop_workers([sl for sl in slots if sl is not None], busy={slots[s][0] for s in busy if slots[s]})
+
+
+def _item_id(item) -> str:
+    try:
+        return RunConfig.from_dict(item[0]).run_id
+    except Exception:  # noqa: BLE001 - not a run config: a generic item
+        return str(item[0])[:80]
+
+
+def _stop_workers(slots: list, busy: set, timeout: float = 30.0) -> None:
+    """Idle workers are told to quit; busy ones get SIGTERM (they unwind); stragglers SIGKILL."""
+    for proc, conn in slots:
+        if not proc.is_alive():
+            continue
+        if proc in busy:
+            proc.terminate()
+        else:
             try:
-                for fut in futures:
-                    yield fut.result()
-            except KeyboardInterrupt:
-                for fut in futures:
-                    fut.cancel()
-                raise
+                conn.send(None)
+            except OSError:
+                proc.terminate()
+    deadline = time.monotonic() + timeout
+    for proc, conn in slots:
+        proc.join(max(0.0, deadline - time.monotonic()))
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+        conn.close()
 
 
 EXECUTORS: dict[str, Callable[..., object]] = {"serial": SerialExecutor, "local": LocalExecutor}
@@ -153,32 +418,107 @@ def make_executor(name: str, **kwargs):
     return EXECUTORS[name](**kwargs)
 
 
+def sweep_name(label: str, grid: Sequence[RunConfig]) -> str:
+    """``<label>-<6 hex>``: the same grid always gets the same name, so a rerun resumes the same sweep."""
+    ids = json.dumps(sorted([c.profile, c.run_id] for c in grid))
+    return f"{label}-{hashlib.sha1(ids.encode()).hexdigest()[:6]}"
+
+
+def write_manifest(results_dir: str | Path, label: str, grid: Sequence[RunConfig], executor: str) -> str:
+    """Record which runs make up this sweep (``sweeps/<name>.json``); returns the sweep's name."""
+    from .results import atomic_write_json, read_json
+
+    name = sweep_name(label, grid)
+    path = sweep_dir(results_dir, grid[0].profile) / "sweeps" / f"{name}.json"
+    created = read_json(path).get("created") if path.is_file() else None
+    atomic_write_json(path, dict(name=name, label=label, profile=grid[0].profile, created=created or _now(),
+                                 updated=_now(), executor=executor, host=HOST,
+                                 runs=[[c.profile, c.run_id] for c in grid]))
+    return name
+
+
+def run_state(results_dir: str | Path, profile: str, run_id: str) -> tuple[str, dict]:
+    """``done`` (a record), ``running`` (a live claim), ``failed`` (a failure note) or ``missing``."""
+    from .results import read_json, record_path
+
+    if record_path(results_dir, profile, "train", run_id).is_file():
+        return "done", {}
+    claim = read_claim(claim_path(results_dir, profile, run_id))
+    if claim is not None and not claim["stale"]:
+        return "running", claim
+    fail = failed_path(results_dir, profile, run_id)
+    if fail.is_file():
+        try:
+            return "failed", read_json(fail)
+        except (OSError, ValueError):
+            return "failed", {"error": f"unreadable failure note {fail.name}"}
+    return "missing", ({"stale_claim": claim} if claim is not None else {})
+
+
+def sweep_status(results_dir: str | Path | None = None) -> list[dict]:
+    """Every recorded sweep with the state of each of its runs (the record store decides)."""
+    from .results import read_json
+
+    root = Path(results_dir) if results_dir is not None else paths.RESULTS_DIR
+    out = []
+    for path in sorted(root.glob("*/_sweep/sweeps/*.json")):
+        try:
+            man = read_json(path)
+        except (OSError, ValueError):
+            continue
+        runs = [(rid, *run_state(root, prof, rid)) for prof, rid in man.get("runs", [])]
+        out.append(dict(man, runs=runs, logs=str(path.parent.parent / "logs" / man["name"]),
+                        counts={s: sum(r[1] == s for r in runs) for s in ("done", "running", "failed", "missing")}))
+    return out
+
+
 def run_grid(grid: list[RunConfig], results_dir: str | Path | None = None, executor: str | object = "serial",
              force: bool = False, post: Sequence[str] = (), log: Callable[[str], None] = print,
-             **executor_kwargs) -> list[Outcome]:
-    """Run every config of ``grid`` (skipping finished ones) and the requested post-processing per pair."""
+             label: str = "grid", **executor_kwargs) -> list[Outcome]:
+    """Run every config of ``grid`` (skipping finished ones) and the requested post-processing per pair.
+
+    The sweep is recorded as ``sweeps/<label>-<hash>.json`` (see :func:`sweep_status`); executors that
+    want it (submitit: a per-sweep log folder) get it through ``prepare(grid, name, folder)``."""
     results_dir = str(Path(results_dir) if results_dir is not None else paths.RESULTS_DIR)
     for name in post:
+        if name not in POST_PAIR and name in ("sharpness", "landscape"):
+            import importlib
+
+            importlib.import_module(f"lbgap.{name}")  # registers its post-processing
         if name not in POST_PAIR:
             raise ValueError(f"unknown post-processing {name!r}: available {', '.join(POST_PAIR) or 'none'}")
     ex = make_executor(executor, **executor_kwargs) if isinstance(executor, str) else executor
     items = [(cfg.to_dict(), results_dir, force) for cfg in grid]
     outcomes: list[Outcome] = []
     pending: dict[tuple, dict] = {}
-    for cfg, out in zip(grid, ex.map(run_one, items)):
-        outcomes.append(out)
-        log(f"{out.status:8s} {out.run_id}" + (f"  ({out.error.splitlines()[0]})" if out.error else ""))
-        if not post or out.status == "failed":
-            continue
-        key = (cfg.net, cfg.seed, cfg.dataset, cfg.split, cfg.bn, cfg.tag)
-        pending.setdefault(key, {})[cfg.regime] = cfg
-        pair = pending[key]
-        if "SB" in pair and "LB" in pair:
-            for name in post:
-                try:
-                    POST_PAIR[name](pair["SB"], pair["LB"], Path(results_dir), force)
-                    log(f"post     {name} {cfg.net} seed {cfg.seed}")
-                except Exception as e:  # noqa: BLE001
-                    outcomes.append(Outcome(f"{name}:{cfg.net}-s{cfg.seed}", "failed", f"{type(e).__name__}: {e}"))
-                    log(f"failed   {name} {cfg.net} seed {cfg.seed}: {e}")
+    sweep_name = write_manifest(results_dir, label, grid, getattr(ex, "name", type(ex).__name__)) if grid else label
+    if hasattr(ex, "prepare") and grid:
+        ex.prepare(grid, sweep_name, sweep_dir(results_dir, grid[0].profile) / "logs" / sweep_name)
+    results_iter = ex.map(run_one, items)
+    try:
+        for cfg, out in zip(grid, results_iter):
+            outcomes.append(out)
+            log(f"{out.status:9s} {out.run_id}" + (f"  ({out.error.splitlines()[0]})" if out.error else ""))
+            if out.status == "failed" and not failed_path(results_dir, cfg.profile, cfg.run_id).is_file():
+                record_failure(results_dir, cfg.profile, cfg.run_id, out.error)  # its worker died: say so
+            if not post or out.status not in ("done", "skipped"):
+                continue
+            _post_pair(cfg, post, pending, results_dir, force, outcomes, log)
+    finally:
+        getattr(results_iter, "close", lambda: None)()  # stops an executor's workers on Ctrl-C
     return outcomes
+
+
+def _post_pair(cfg, post, pending, results_dir, force, outcomes, log) -> None:
+    """After each finished run: once both runs of its SB/LB pair are in, the requested post-processing."""
+    key = (cfg.net, cfg.seed, cfg.dataset, cfg.split, cfg.bn, cfg.tag)
+    pending.setdefault(key, {})[cfg.regime] = cfg
+    pair = pending[key]
+    if "SB" in pair and "LB" in pair:
+        for name in post:
+            try:
+                POST_PAIR[name](pair["SB"], pair["LB"], Path(results_dir), force)
+                log(f"post     {name} {cfg.net} seed {cfg.seed}")
+            except Exception as e:  # noqa: BLE001
+                outcomes.append(Outcome(f"{name}:{cfg.net}-s{cfg.seed}", "failed", f"{type(e).__name__}: {e}"))
+                log(f"failed   {name} {cfg.net} seed {cfg.seed}: {e}")

@@ -1,0 +1,383 @@
+"""What the book's notebooks call: resolve a notebook's parameters into where records are read/written.
+
+Every chapter notebook starts with a ``parameters`` cell::
+
+    profile = "results"      # "results": read the committed records (default, what the book shows)
+                             # "smoke":   run the real code on tiny synthetic data in a temp dir (seconds)
+                             # "paper":   recompute with the paper protocol (GPU), writing data/results
+    device = "auto"
+    seeds = "0-4"
+    nets = "F1,F2,C1,C2,C3,C4"
+    results_dir = None       # None: data/results (results, paper) or a fresh temp dir (smoke)
+
+then ``ctx = report.context(profile, results_dir, device, seeds, nets)`` and uses ``ctx.results_dir``,
+``ctx.record_profiles`` (which record profiles to read, best first) and ``ctx.run`` (whether to compute).
+"""
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import paths
+from .sweep import parse_nets, parse_seeds
+
+NOTEBOOK_PROFILES = ("results", "smoke", "quick", "paper")
+
+
+@dataclass
+class Context:
+    profile: str                  # the notebook profile
+    results_dir: Path
+    record_profiles: tuple[str, ...]  # record profiles to read, in order of preference
+    run: bool                     # compute (smoke/quick/paper) or only read (results)
+    device: str
+    seeds: list[int]
+    nets: list[str]
+
+    @property
+    def run_profile(self) -> str:
+        return self.record_profiles[0]
+
+
+def context(profile: str = "results", results_dir: str | Path | None = None, device: str = "auto",
+            seeds: str = "0-4", nets: str = "F1,F2,C1,C2,C3,C4") -> Context:
+    if profile not in NOTEBOOK_PROFILES:
+        raise ValueError(f"notebook profile {profile!r} must be one of {', '.join(NOTEBOOK_PROFILES)}")
+    if results_dir is not None:
+        rd = Path(results_dir).expanduser().resolve()
+    elif profile == "smoke":
+        rd = Path(tempfile.mkdtemp(prefix="lbgap-smoke-"))
+    else:
+        rd = paths.RESULTS_DIR
+    record_profiles = {"results": ("paper", "quick"), "smoke": ("smoke",), "quick": ("quick",),
+                       "paper": ("paper",)}[profile]
+    device = "cpu" if profile == "smoke" else device
+    return Context(profile, rd, record_profiles, profile != "results", device, parse_seeds(seeds), parse_nets(nets))
+
+
+# ==================================================================================== Tables 1-2, Figure 2
+# What the SB/LB chapter, the front page and the reproducibility page show. Every number comes from the
+# result records (``results.train_table``/``history_table``) or from the paper's tables typed once into
+# ``data/paper/*.csv``; nothing here trains except :func:`run_table2` (smoke/quick/paper notebook profiles).
+
+# Why a network has no records, known without looking at this machine (the text must not depend on the
+# local data cache, or a committed notebook would differ between machines).
+MISSING_REASON = {
+    "F1": "not run yet (MNIST, CPU-feasible)",
+    "F2": "needs a GPU (speechocean762 frames, the TIMIT stand-in: ~1.1 M frames per epoch)",
+    "C1": "needs a GPU (CIFAR-10, 5 seeds x SB/LB to a plateau)",
+    "C2": "needs a GPU (CIFAR-10, VGG-16-like, 15 M parameters)",
+    "C3": "needs CIFAR-100 pixels (not in the shipped data pack) and a GPU",
+    "C4": "needs CIFAR-100 pixels (not in the shipped data pack) and a GPU",
+}
+SMOKE_MAX_SEEDS = 2  # a smoke run uses at most two seeds (enough for mean ± std), so a chapter runs in seconds
+
+
+def paper_table(name: str):
+    """A table of the paper typed once into ``data/paper/<name>.csv`` (its ``source`` column names the table)."""
+    import pandas as pd
+
+    path = paths.PAPER_DIR / f"{name}.csv"
+    if not path.is_file():
+        raise ValueError(f"{path} is missing: the paper's reference numbers live in data/paper/*.csv")
+    return pd.read_csv(path)
+
+
+def shown_seeds(ctx: Context) -> list[int]:
+    return ctx.seeds[:SMOKE_MAX_SEEDS] if ctx.profile == "smoke" else ctx.seeds
+
+
+def run_table2(ctx: Context, log=print) -> None:
+    """Compute the SB/LB grid for a computing profile (smoke: synthetic data, CPU, seconds); no-op for results."""
+    if not ctx.run:
+        return
+    from .sweep import run_grid, table2_grid
+
+    grid = table2_grid(ctx.run_profile, shown_seeds(ctx), ctx.nets, device=ctx.device)
+    failed = [o for o in run_grid(grid, ctx.results_dir, log=log) if o.status == "failed"]
+    if failed:
+        raise RuntimeError(f"{len(failed)} run(s) failed, first: {failed[0].run_id}: {failed[0].error}")
+
+
+def train_runs(ctx: Context):
+    """The training records a chapter shows: per network, the first of ``ctx.record_profiles`` that has any,
+    real data (smoke only under the smoke profile), the Table 2 variant (batch-statistics BN, no tag, SB/LB)."""
+    import pandas as pd
+
+    from .results import train_table
+
+    frames = []
+    for net in ctx.nets:
+        for prof in ctx.record_profiles:
+            df = train_table(ctx.results_dir, prof)
+            if df.empty:
+                continue
+            keep = (df.net == net) & (df.bn == "batch") & (df.tag == "") & df.regime.isin(["SB", "LB"]) \
+                & df.seed.isin(shown_seeds(ctx)) & ((df.source == "real") | (prof == "smoke"))
+            if keep.any():
+                frames.append(df[keep])
+                break
+    if not frames:
+        return pd.DataFrame()
+    out = pd.concat(frames, ignore_index=True)
+    out["net"] = pd.Categorical(out.net, categories=ctx.nets, ordered=True)
+    return out.sort_values(["net", "regime", "seed"], ascending=[True, False, True]).reset_index(drop=True)
+
+
+def _pm(mean: float, std: float, digits: int = 2) -> str:
+    return f"{mean:.{digits}f} ± {std:.{digits}f}" if std == std else f"{mean:.{digits}f}"
+
+
+def table1():
+    """Table 1: the paper's networks and data beside our implementation's parameter counts."""
+    import pandas as pd
+
+    from .models import model_table
+
+    ours = pd.DataFrame(model_table())
+    paper = paper_table("table1")
+    t = paper.merge(ours, on="network")
+    t["our data"] = t.data.map({"mnist": "MNIST", "so762": "speechocean762 (TIMIT stand-in)",
+                                "cifar10": "CIFAR-10", "cifar100": "CIFAR-100"})
+    t = t.rename(columns={"network": "network", "network_type": "type (paper)", "architecture": "architecture",
+                          "dataset": "data (paper)", "parameters": "parameters (ours)",
+                          "paper_parameters": "parameters (App. B)"})
+    t["parameters (ours)"] = t["parameters (ours)"].map("{:,}".format)
+    t["parameters (App. B)"] = t["parameters (App. B)"].map("{:,}".format)
+    return t[["network", "type (paper)", "architecture", "data (paper)", "our data", "input", "classes",
+              "parameters (ours)", "parameters (App. B)", "match"]]
+
+
+def table2_numbers(ctx: Context):
+    """Per network and regime: mean, std (ddof=1) and n over seeds of train/test accuracy in %, epochs, stops."""
+    import pandas as pd
+
+    runs = train_runs(ctx)
+    if runs.empty:
+        return pd.DataFrame()
+    rows = []
+    for (net, regime), g in runs.groupby(["net", "regime"], observed=True, sort=False):
+        row = dict(net=net, regime=regime, profile=g.profile.iloc[0], n=len(g), seeds=",".join(map(str, g.seed)),
+                   batch_size=int(g.batch_size.iloc[0]), epochs=float(g.epochs.mean()),
+                   capped=int((g.stop_reason == "max_epochs").sum()), dataset=g.dataset.iloc[0],
+                   split=g.split.iloc[0], dist=float(g.dist_from_init.mean()))
+        for m in ("train_acc", "test_acc", "official_test_acc"):
+            if m in g and g[m].notna().any():
+                row[m], row[m + "_std"] = 100 * g[m].mean(), 100 * g[m].std(ddof=1)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _verdict(net: str, sb: dict, lb: dict, paper_gap: float) -> str:
+    if min(sb["n"], lb["n"]) < 2:
+        return "1 seed only: no verdict yet"
+    gap = sb["test_acc"] - lb["test_acc"]
+    se = (sb["test_acc_std"] ** 2 / sb["n"] + lb["test_acc_std"] ** 2 / lb["n"]) ** 0.5
+    if gap > 2 * se:
+        v = f"gap reproduced ({gap:.2f} vs paper {paper_gap:.2f} pt)"
+    elif gap < -2 * se:
+        v = f"gap reversed: LB better by {-gap:.2f} pt (paper: SB better by {paper_gap:.2f})"
+    else:
+        v = f"no significant gap ({gap:.2f} ± {2 * se:.2f} pt; paper {paper_gap:.2f})"
+    if net == "F2":
+        v += "; stand-in data: compare the gap, not the accuracies"
+    if sb["capped"] or lb["capped"]:
+        v += "; some runs hit the epoch cap"
+    return v
+
+
+def table2(ctx: Context):
+    """Table 2: train/test accuracy (%) of SB and LB Adam, mean ± std over seeds, ours beside the paper's,
+    the test gap SB − LB (percentage points) and a verdict. Networks without records are left out (see
+    :func:`missing_rows`)."""
+    import pandas as pd
+
+    nums, paper = table2_numbers(ctx), paper_table("table2").set_index("network")
+    rows = []
+    for net in ctx.nets:
+        p = paper.loc[net]
+        have = nums[nums.net == net] if not nums.empty else nums
+        if len(have) < 2:
+            continue
+        sb = have[have.regime == "SB"].iloc[0].to_dict()
+        lb = have[have.regime == "LB"].iloc[0].to_dict()
+        rows.append({"network": net, "": f"ours ({sb['profile']}, n={sb['n']}/{lb['n']})",
+                     "train SB": _pm(sb["train_acc"], sb["train_acc_std"]),
+                     "train LB": _pm(lb["train_acc"], lb["train_acc_std"]),
+                     "test SB": _pm(sb["test_acc"], sb["test_acc_std"]),
+                     "test LB": _pm(lb["test_acc"], lb["test_acc_std"]),
+                     "gap SB−LB": f"{sb['test_acc'] - lb['test_acc']:.2f}",
+                     "epochs SB/LB": f"{sb['epochs']:.0f}/{lb['epochs']:.0f}",
+                     "verdict": _verdict(net, sb, lb, p.test_acc_sb_mean - p.test_acc_lb_mean)})
+        rows.append({"network": net, "": "paper (n=5)",
+                     "train SB": _pm(p.train_acc_sb_mean, p.train_acc_sb_std),
+                     "train LB": _pm(p.train_acc_lb_mean, p.train_acc_lb_std),
+                     "test SB": _pm(p.test_acc_sb_mean, p.test_acc_sb_std),
+                     "test LB": _pm(p.test_acc_lb_mean, p.test_acc_lb_std),
+                     "gap SB−LB": f"{p.test_acc_sb_mean - p.test_acc_lb_mean:.2f}",
+                     "epochs SB/LB": "until no improvement", "verdict": ""})
+    return pd.DataFrame(rows)
+
+
+def official_test_table(ctx: Context):
+    """Hold-out runs (CIFAR-10 here) also report the official test images as ``official_test_acc``."""
+    import pandas as pd
+
+    nums = table2_numbers(ctx)
+    if nums.empty or "official_test_acc" not in nums:
+        return pd.DataFrame()
+    nums = nums[nums.official_test_acc.notna()]
+    return pd.DataFrame({"network": nums.net.astype(str), "regime": nums.regime, "n": nums.n,
+                         "hold-out test acc (%)": [_pm(m, s) for m, s in zip(nums.test_acc, nums.test_acc_std)],
+                         "official test acc (%)": [_pm(m, s) for m, s in
+                                                   zip(nums.official_test_acc, nums.official_test_acc_std)]})
+
+
+def distance_table(ctx: Context):
+    """Section 8: ‖x* − x0‖₂ for SB and LB (same x0 per seed) and their ratio; the paper saw 3-10."""
+    import pandas as pd
+
+    runs = train_runs(ctx)
+    if runs.empty:
+        return pd.DataFrame()
+    wide = runs.pivot_table(index=["net", "seed"], columns="regime", values="dist_from_init", observed=True)
+    if not {"SB", "LB"} <= set(wide.columns):
+        return pd.DataFrame()
+    wide = wide.dropna()
+    wide["ratio"] = wide.SB / wide.LB
+    rows = []
+    for net, g in wide.groupby(level="net", observed=True, sort=False):
+        rows.append({"network": str(net), "seeds": len(g), "‖x_SB − x0‖": _pm(g.SB.mean(), g.SB.std(ddof=1), 1),
+                     "‖x_LB − x0‖": _pm(g.LB.mean(), g.LB.std(ddof=1), 1),
+                     "ratio SB/LB": _pm(g.ratio.mean(), g.ratio.std(ddof=1)),
+                     "range": f"{g.ratio.min():.2f}–{g.ratio.max():.2f}", "paper": "3–10",
+                     "within 3–10": "yes" if g.ratio.between(3, 10).all() else "no"})
+    return pd.DataFrame(rows)
+
+
+def curves(ctx: Context):
+    """Figure 2 data: accuracy (%) vs epoch, long format (net, regime, seed, epoch, set, accuracy)."""
+    import pandas as pd
+
+    from .results import history_table
+
+    runs = train_runs(ctx)
+    if runs.empty:
+        return pd.DataFrame(columns=["net", "regime", "seed", "epoch", "set", "accuracy"])
+    frames = []
+    for (net, prof), _ in runs.groupby(["net", "profile"], observed=True):
+        h = history_table(ctx.results_dir, prof)
+        h = h[(h.net == net) & (h.tag == "") & h.regime.isin(["SB", "LB"]) & h.seed.isin(shown_seeds(ctx))]
+        frames.append(h)
+    h = pd.concat(frames, ignore_index=True)
+    long = h.melt(id_vars=["net", "regime", "seed", "epoch"], value_vars=["train_acc", "test_acc"],
+                  var_name="set", value_name="accuracy")
+    long["set"] = long["set"].map({"train_acc": "train", "test_acc": "test"})
+    long["accuracy"] = 100 * long["accuracy"]
+    return long
+
+
+def missing_rows(ctx: Context) -> list[str]:
+    """Plain sentences: which (network, regime, seed) rows of Table 2 have no record, and why."""
+    runs = train_runs(ctx)
+    out = []
+    for net in ctx.nets:
+        have = runs[runs.net == net] if not runs.empty else runs
+        if have.empty:
+            out.append(f"{net}: no records: {MISSING_REASON[net]}.")
+            continue
+        for regime in ("SB", "LB"):
+            got = set(have[have.regime == regime].seed)
+            lack = [s for s in shown_seeds(ctx) if s not in got]
+            if lack:
+                out.append(f"{net} {regime}: seeds {','.join(map(str, lack))} missing.")
+    return out
+
+
+def headline(ctx: Context):
+    """Front page: the test-accuracy gap SB − LB per network, ours against the paper's, or why it is missing."""
+    import pandas as pd
+
+    nums, paper = table2_numbers(ctx), paper_table("table2").set_index("network")
+    rows = []
+    for net in ctx.nets:
+        p = paper.loc[net]
+        row = {"network": net, "data": {"F1": "MNIST", "F2": "TIMIT → speechocean762", "C1": "CIFAR-10",
+                                        "C2": "CIFAR-10", "C3": "CIFAR-100", "C4": "CIFAR-100"}[net],
+               "paper: test SB / LB (%)": f"{p.test_acc_sb_mean:.2f} / {p.test_acc_lb_mean:.2f}",
+               "paper: gap (pt)": f"{p.test_acc_sb_mean - p.test_acc_lb_mean:.2f}"}
+        have = nums[nums.net == net] if not nums.empty else nums
+        if set(have.regime) >= {"SB", "LB"}:
+            sb = have[have.regime == "SB"].iloc[0].to_dict()
+            lb = have[have.regime == "LB"].iloc[0].to_dict()
+            row.update({"ours: test SB / LB (%)": f"{sb['test_acc']:.2f} / {lb['test_acc']:.2f}",
+                        "ours: gap (pt)": f"{sb['test_acc'] - lb['test_acc']:.2f}",
+                        "verdict": _verdict(net, sb, lb, p.test_acc_sb_mean - p.test_acc_lb_mean)})
+        else:
+            row.update({"ours: test SB / LB (%)": "—", "ours: gap (pt)": "—", "verdict": MISSING_REASON[net]})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# =========================================================================================== reproducibility
+def _all_records(ctx: Context):
+    from .results import iter_records
+
+    for prof in ctx.record_profiles:
+        yield from iter_records(ctx.results_dir, prof)
+
+
+def provenance_table(ctx: Context):
+    """Where and with what the records were computed: one row per (profile, kind, device, software)."""
+    import pandas as pd
+
+    rows = []
+    for r in _all_records(ctx):
+        p = r.get("provenance", {})
+        rows.append(dict(profile=r.get("config", {}).get("profile", r.get("profile", "?")) or "?",
+                         kind=r.get("kind", "?"), device=p.get("device", "?"), torch=p.get("torch_version", "?"),
+                         python=p.get("python", "?"), lbgap=p.get("lbgap_version", "?"),
+                         commit=p.get("git_commit", "?")))
+    if not rows:
+        return pd.DataFrame(columns=["profile", "kind", "device", "torch", "python", "lbgap", "commit", "records"])
+    df = pd.DataFrame(rows)
+    return df.groupby(list(df.columns), dropna=False).size().reset_index(name="records")
+
+
+def timing_table(ctx: Context):
+    """How long each kind of record took to compute (sum of the recorded wall times), per profile and device."""
+    import pandas as pd
+
+    rows = []
+    for r in _all_records(ctx):
+        p, c = r.get("provenance", {}), r.get("config", {})
+        rows.append(dict(profile=c.get("profile", r.get("profile", "?")) or "?", kind=r.get("kind", "?"),
+                         net=c.get("net", r.get("net", "")) or "", regime=c.get("regime", r.get("regime", "")) or "",
+                         device=p.get("device", "?"), wall_s=p.get("wall_time_s") or 0.0,
+                         epochs=r.get("epochs")))
+    if not rows:
+        return pd.DataFrame(columns=["profile", "kind", "net", "regime", "device", "records", "epochs (mean)",
+                                     "wall time (h)", "per record (min)"])
+    df = pd.DataFrame(rows)
+    g = df.groupby(["profile", "kind", "net", "regime", "device"], dropna=False)
+    out = g.agg(records=("wall_s", "size"), epochs=("epochs", "mean"), wall=("wall_s", "sum")).reset_index()
+    out["epochs (mean)"] = out.pop("epochs").map(lambda e: "" if e != e else f"{e:.1f}")
+    out["wall time (h)"] = (out.wall / 3600).map("{:.2f}".format)
+    out["per record (min)"] = (out.wall / 60 / out.records).map("{:.1f}".format)
+    return out.drop(columns="wall")
+
+
+def profiles_table():
+    """What each profile does (config.PROFILES), one row per profile."""
+    import pandas as pd
+
+    from .config import PROFILES
+
+    return pd.DataFrame([{"profile": k, **{kk: ("" if vv is None else vv) for kk, vv in v.items()}}
+                         for k, v in PROFILES.items()])
+
+
+def styled(df, caption: str, uuid: str):
+    """A captioned, index-free HTML table with a fixed element id (so nbval's text comparison is stable)."""
+    return df.style.hide(axis="index").set_caption(caption).set_uuid(uuid)

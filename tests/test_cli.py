@@ -1,0 +1,63 @@
+import subprocess
+import sys
+
+import pytest
+
+from lbgap import paths
+from lbgap.cli import main
+
+
+def run_cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "lbgap.cli", *args], capture_output=True, text=True,
+                          cwd=paths.REPO_ROOT, env=env)
+
+
+def test_smoke_sweep_end_to_end_writes_twelve_records_per_seed(tmp_path):
+    import os
+
+    env = dict(os.environ, LBGAP_CHECKPOINTS=str(tmp_path / "ckpt"), CI="1")
+    out = run_cli("sweep", "table2", "--profile", "smoke", "--seeds", "0", "--results-dir", str(tmp_path), env=env)
+    assert out.returncode == 0, out.stderr
+    records = sorted((tmp_path / "smoke" / "train").glob("*.json"))
+    assert len(records) == 12
+    assert {r.name.split("-")[0] for r in records} == {"F1", "F2", "C1", "C2", "C3", "C4"}
+    again = run_cli("sweep", "table2", "--profile", "smoke", "--seeds", "0", "--nets", "F1,C1",
+                    "--results-dir", str(tmp_path), env=env)
+    assert again.returncode == 0 and "4 skipped" in again.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "--net", "F9", "--batch-size", "256", "--profile", "smoke"], "unknown network"),
+    (["train", "--net", "F1", "--batch-size", "0", "--profile", "smoke"], "at least 1"),
+    (["train", "--net", "F1", "--batch-size", "999999", "--profile", "smoke"], "larger than"),
+    (["train", "--net", "F1", "--batch-size", "256", "--profile", "enormous"], "unknown profile"),
+    (["sweep", "table2", "--profile", "smoke", "--seeds", "x-y"], "seeds"),
+    (["sweep", "table2", "--profile", "smoke", "--nets", "F1,Q5"], "unknown network"),
+])
+def test_bad_input_exits_2_with_one_sentence_and_writes_nothing(tmp_path, capsys, args, message):
+    code = main(args + ["--results-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and err.startswith("lbgap: error:")
+    assert len(err.strip().splitlines()) == 1
+    assert not any(tmp_path.rglob("*"))
+
+
+def test_models_prints_table1(capsys):
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert "14991946" in out and "1462794" in out
+
+
+def test_status_lists_data_and_missing_cifar100(tmp_path, capsys):
+    assert main(["status", "--results-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "Data cache" in out and "cifar100" in out
+
+
+def test_train_one_smoke_run(tmp_path, capsys, checkpoints):
+    assert main(["train", "--net", "F1", "--batch-size", "LB", "--profile", "smoke",
+                 "--results-dir", str(tmp_path)]) == 0
+    assert "F1-mnist-official-b32-s0: ok" in capsys.readouterr().out
+    assert main(["train", "--net", "F1", "--batch-size", "LB", "--profile", "smoke",
+                 "--results-dir", str(tmp_path)]) == 0
+    assert "skipped" in capsys.readouterr().out

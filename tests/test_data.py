@@ -1,0 +1,117 @@
+import hashlib
+import json
+import lzma
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from lbgap import data, paths
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def _sha(b: bytes) -> str:
+    return hashlib.sha256(b).hexdigest()
+
+
+def write_pack(root: Path, name: str = "mnist", n_train: int = 40, n_test: int = 20) -> dict:
+    """A tiny pack in exactly the format of ../shared/data (MANIFEST.json + xz-raw arrays + unpack.py)."""
+    rng = np.random.default_rng(0)
+    shape = (28, 28) if name == "mnist" else (32, 32, 3)
+    arrays = {"x_train": rng.integers(0, 256, (n_train,) + shape, dtype=np.uint8),
+              "y_train": (np.arange(n_train) % 10).astype(np.uint8),
+              "x_test": rng.integers(0, 256, (n_test,) + shape, dtype=np.uint8),
+              "y_test": (np.arange(n_test) % 10).astype(np.uint8)}
+    (root / name).mkdir(parents=True)
+    specs = {}
+    for key, arr in arrays.items():
+        packed = lzma.compress(arr.tobytes())
+        rel = f"{name}/{key}.u8.xz"
+        (root / rel).write_bytes(packed)
+        specs[key] = {"shape": list(arr.shape), "dtype": "uint8", "sha256": _sha(arr.tobytes()),
+                      "encoding": {"type": "xz-raw", "files": [{"path": rel, "bytes": len(packed), "sha256": _sha(packed)}]}}
+    names = [str(i) for i in range(10)]
+    manifest = {"format_version": 1, "datasets": {name: {
+        "complete": False, "status": "test fixture", "arrays": specs,
+        "class_names": {"names": names, "sha256_utf8_newline_joined": _sha("\n".join(names).encode())}}}}
+    (root / "MANIFEST.json").write_text(json.dumps(manifest))
+    shutil.copy(FIXTURES / "unpack.py", root / "unpack.py")
+    return arrays
+
+
+def test_import_pack_round_trip(tmp_path):
+    arrays = write_pack(tmp_path / "pack")
+    path = data.import_pack("mnist", tmp_path / "pack", cache_dir=tmp_path / "cache")
+    got, meta = data.read_cache("mnist", tmp_path / "cache")
+    assert path.is_file()
+    for key, arr in arrays.items():
+        assert np.array_equal(got[key], arr)
+    assert meta["train_complete"] is False and meta["sha256"]["x_train"] == _sha(arrays["x_train"].tobytes())
+    with pytest.raises(data.DataError, match="training"):  # a partial dataset is never trained on
+        data.load("mnist", cache_dir=tmp_path / "cache")
+
+
+def test_import_pack_detects_corruption(tmp_path):
+    write_pack(tmp_path / "pack")
+    f = tmp_path / "pack" / "mnist" / "x_train.u8.xz"
+    b = bytearray(f.read_bytes())
+    b[-1] ^= 0xFF
+    f.write_bytes(bytes(b))
+    with pytest.raises(data.DataError, match="checksum|corrupt"):
+        data.import_pack("mnist", tmp_path / "pack", cache_dir=tmp_path / "cache")
+    assert not (tmp_path / "cache" / "mnist.npz").exists()
+
+
+def test_import_from_a_folder_that_is_not_a_pack(tmp_path):
+    with pytest.raises(data.DataError, match="not a data pack"):
+        data.import_pack("mnist", tmp_path, cache_dir=tmp_path / "cache")
+
+
+def test_missing_data_names_the_dataset_and_the_commands(tmp_path):
+    with pytest.raises(data.DataError) as e:
+        data.load("cifar10", split="holdout", cache_dir=tmp_path)
+    msg = str(e.value)
+    assert "cifar10" in msg and "lbgap data import" in msg and "lbgap data download" in msg
+
+
+def test_holdout_is_stratified_seeded_and_disjoint():
+    labels = torch.arange(1000) % 10
+    labels[:100] = 3  # unbalanced classes
+    a = data.stratified_holdout(labels, 200, seed=0)
+    b = data.stratified_holdout(labels, 200, seed=0)
+    c = data.stratified_holdout(labels, 200, seed=1)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert len(a) == 200 == len(set(a.tolist()))
+    frac_all = torch.bincount(labels, minlength=10).double() / len(labels)
+    frac_hold = torch.bincount(labels[a], minlength=10).double() / 200
+    assert torch.allclose(frac_all, frac_hold, atol=0.006)
+
+
+def test_synthetic_bundle_shapes_and_scaling():
+    b = data.load("cifar10", split="holdout", source="synthetic", n_train=100, n_test=30)
+    assert len(b.train) + len(b.test) == 100 and len(b.extra["official_test"]) == 30
+    x, y = b.train.batch(torch.arange(5))
+    assert x.shape == (5, 3, 32, 32) and x.dtype == torch.float32 and 0 <= x.min() and x.max() <= 1
+    assert y.dtype == torch.int64
+
+
+def test_official_split_refused_when_test_set_incomplete(tmp_path):
+    arrays = data.synthetic_arrays("cifar10", 50, 10)
+    data._write_cache("cifar10", {k: v.astype(np.uint8) for k, v in arrays.items()},
+                      {"train_complete": True, "test_complete": False}, tmp_path)
+    with pytest.raises(data.DataError, match="holdout"):
+        data.load("cifar10", split="official", cache_dir=tmp_path)
+
+
+@pytest.mark.skipif(not (paths.SHARED_DATA / "MANIFEST.json").is_file(), reason="../shared/data is not here")
+def test_import_real_mnist_from_shared_data(tmp_path):
+    data.import_pack("mnist", paths.SHARED_DATA, cache_dir=tmp_path)
+    b = data.load("mnist", cache_dir=tmp_path)
+    assert (len(b.train), len(b.test)) == (60000, 10000)
+    assert b.train.x.shape == (60000, 1, 28, 28) and b.train.x.dtype == torch.uint8
+    # the official label counts of MNIST
+    assert torch.bincount(b.train.y).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+    assert torch.bincount(b.test.y).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]

@@ -1,0 +1,118 @@
+import json
+
+import pytest
+import torch
+
+from lbgap import results
+from lbgap.train import ConfigError, flat_params, initial_model, make_config, resolve_batch_size, train
+
+
+def smoke(net="F1", batch="SB", seed=0, **kw):
+    return make_config(net, batch, seed, "smoke", **kw)
+
+
+def strip_volatile(rec: dict) -> dict:
+    rec = json.loads(json.dumps(rec))
+    rec.pop("provenance")
+    for k in ("samples_per_s", "train_time_s", "checkpoint"):
+        rec.pop(k, None)
+    for h in rec["history"]:
+        h.pop("time_s"), h.pop("train_time_s")
+    return rec
+
+
+def test_batch_size_resolution():
+    assert resolve_batch_size("10%", 60000) == 6000
+    assert resolve_batch_size("10%", 45000) == 4500
+    assert resolve_batch_size(256, 60000) == 256
+    for bad, msg in (("0", "at least 1"), ("70000", "larger than"), ("abc", "neither"), ("150%", "percentage")):
+        with pytest.raises(ConfigError, match=msg):
+            resolve_batch_size(bad, 60000)
+
+
+def test_sb_lb_sizes_follow_the_training_set_actually_used():
+    assert make_config("F1", "LB", 0, "paper", split="official").batch_size == 6000
+    assert make_config("C1", "LB", 0, "paper", split="holdout").batch_size == 4500
+    assert make_config("C1", "LB", 0, "paper", split="official").batch_size == 5000
+    assert make_config("C1", "SB", 0, "paper").regime == "SB"
+
+
+def test_bad_inputs_are_clear_errors():
+    with pytest.raises(ConfigError, match="unknown network"):
+        make_config("X7", "SB", 0, "smoke")
+    with pytest.raises(ConfigError, match="unknown profile"):
+        make_config("F1", "SB", 0, "huge")
+    with pytest.raises(ConfigError, match="larger than"):
+        make_config("F1", 10**6, 0, "smoke")
+
+
+def test_sb_and_lb_start_from_the_same_x0():
+    sb, lb = smoke(batch="SB"), smoke(batch="LB")
+    assert sb.batch_size != lb.batch_size
+    assert torch.equal(flat_params(initial_model(sb)), flat_params(initial_model(lb)))
+    assert not torch.equal(flat_params(initial_model(sb)), flat_params(initial_model(smoke(seed=1))))
+
+
+def test_same_seed_gives_identical_records(results_dir, checkpoints):
+    a = train(smoke(), results_dir / "a")
+    b = train(smoke(), results_dir / "b")
+    assert strip_volatile(a) == strip_volatile(b)
+    c = train(smoke(seed=1), results_dir / "a")
+    assert c["final"] != a["final"]
+
+
+def test_record_contents_and_checkpoints(results_dir, checkpoints):
+    rec = train(smoke(net="C1", batch="LB"), results_dir)
+    path = results.record_path(results_dir, "smoke", "train", rec["run_id"])
+    on_disk = json.loads(path.read_text())
+    assert on_disk["config"]["net"] == "C1" and on_disk["config"]["regime"] == "LB"
+    assert on_disk["epochs"] == len(on_disk["history"]) - 1 == 2
+    assert on_disk["stop_reason"] == "max_epochs" and on_disk["status"] == "ok"
+    assert on_disk["dist_from_init"] > 0
+    for key in ("git_commit", "torch_version", "device", "wall_time_s"):
+        assert on_disk["provenance"][key]
+    assert (checkpoints / "smoke" / rec["run_id"] / "x0.pt").is_file()
+    assert (checkpoints / "smoke" / rec["run_id"] / "final.pt").is_file()
+
+
+def test_rerun_is_skipped_unless_forced(results_dir, checkpoints):
+    first = train(smoke(), results_dir)
+    again = train(smoke(), results_dir)
+    assert again.get("skipped") and again["provenance"] == first["provenance"]
+    forced = train(smoke(), results_dir, force=True)
+    assert not forced.get("skipped")
+
+
+def test_a_different_config_under_the_same_id_is_refused(results_dir, checkpoints):
+    train(smoke(), results_dir)
+    with pytest.raises(ConfigError, match="different configuration"):
+        train(smoke(lr=0.01), results_dir)
+
+
+def test_interrupted_run_leaves_no_record(results_dir, checkpoints):
+    def interrupt(row):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(smoke(), results_dir, on_epoch=interrupt)
+    assert not list(results_dir.rglob("*.json")) and not list(results_dir.rglob("*.tmp"))
+
+
+def test_plateau_stops_the_run(results_dir, checkpoints):
+    rec = train(smoke(max_epochs=6, patience=2, rel_tol=1.0), results_dir)  # no loss can drop by 100 %
+    assert rec["stop_reason"] == "plateau" and rec["epochs"] == 2
+
+
+def test_divergence_is_recorded_not_raised(results_dir, checkpoints):
+    rec = train(smoke(optimizer="sgd", lr=1e12), results_dir)
+    assert rec["status"] == "diverged" and rec["stop_reason"] == "diverged"
+    assert results.record_path(results_dir, "smoke", "train", rec["run_id"]).is_file()
+
+
+def test_atomic_write_leaves_old_file_on_failure(tmp_path):
+    p = tmp_path / "r.json"
+    results.atomic_write_json(p, {"a": 1})
+    with pytest.raises(TypeError):
+        results.atomic_write_json(p, {"a": object()})
+    assert json.loads(p.read_text()) == {"a": 1}
+    assert [f.name for f in tmp_path.iterdir()] == ["r.json"]
