@@ -13,7 +13,7 @@ from pathlib import Path
 from . import paths
 
 # Feature modules that may add subcommands: each defines ``register_cli(sub, sweep_sub)``.
-PLUGINS = ("lbgap.sharpness", "lbgap.landscape", "lbgap.speech", "lbgap.noise", "lbgap.bench", "lbgap.cluster")
+PLUGINS = ("lbgap.sharpness", "lbgap.landscape", "lbgap.speech", "lbgap.noise", "lbgap.steps", "lbgap.bench", "lbgap.cluster")
 
 
 class UserError(Exception):
@@ -32,6 +32,8 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bn", default=None, choices=["batch", "running"], help="BatchNorm semantics (default batch)")
     p.add_argument("--max-epochs", type=int, default=None, help="override the profile's epoch cap")
     p.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16"])
+    p.add_argument("--compile", default=None, help="torch.compile mode of the training step: default | "
+                   "reduce-overhead | max-autotune (default: eager)")
     p.add_argument("--tag", default=None, help="variant name appended to the run id")
     p.add_argument("--force", action="store_true", help="rerun even if a record exists")
     _results_arg(p)
@@ -39,7 +41,7 @@ def _run_options(p: argparse.ArgumentParser) -> None:
 
 def _overrides(a: argparse.Namespace) -> dict:
     return dict(device=a.device, split=a.split, bn=a.bn, max_epochs=a.max_epochs, precision=a.precision,
-                tag=a.tag, **({"lr": a.lr, "optimizer": a.optimizer} if hasattr(a, "lr") else {}))
+                tag=a.tag, compile=a.compile, **({"lr": a.lr, "optimizer": a.optimizer, "dataset": a.dataset} if hasattr(a, "lr") else {}))
 
 
 def cmd_train(a: argparse.Namespace) -> int:
@@ -62,11 +64,69 @@ def cmd_sweep_table2(a: argparse.Namespace) -> int:
 
     grid = sweep.table2_grid(a.profile, sweep.parse_seeds(a.seeds), a.nets, **_overrides(a))
     post = [p for p in (a.post or "").split(",") if p]
-    kw = {"workers": a.workers} if a.executor == "local" and a.workers else {}
-    outcomes = sweep.run_grid(grid, a.results_dir, a.executor, force=a.force, post=post, **kw)
-    counts = {s: sum(o.status == s for o in outcomes) for s in ("done", "skipped", "failed")}
-    print(f"table2 sweep ({a.profile}): {len(grid)} runs: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    kw = _executor_kwargs(a)
+    if a.dry_run:
+        return _dry_run(grid, a, kw, "table2")
+    outcomes = sweep.run_grid(grid, a.results_dir, a.executor, force=a.force, post=post, label="table2", **kw)
+    counts = {s: sum(o.status == s for o in outcomes) for s in ("done", "skipped", "failed", "running", "submitted")}
+    print(f"table2 sweep ({a.profile}): {len(grid)} runs: "
+          + ", ".join(f"{v} {k}" for k, v in counts.items() if v or k in ("done", "skipped", "failed"))
+          + (" (running: in flight elsewhere, not started twice)" if counts["running"] else "")
+          + (" (submitted: see `lbgap status`)" if counts["submitted"] else ""))
     return 1 if counts["failed"] else 0
+
+
+def _executor_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--executor", default="serial", help="serial (this process) | local (one worker process per GPU, "
+                   "or --workers CPU processes) | submitit (one SLURM job array)")
+    p.add_argument("--workers", type=int, default=None, help="local executor: number of processes")
+    p.add_argument("--dry-run", action="store_true", help="print what would run (submitit: the job array and its "
+                   "sbatch script) without running or submitting anything")
+    g = p.add_argument_group("submitit executor (SLURM); defaults come from the profile, see lbgap.cluster")
+    g.add_argument("--slurm-partition", default=None)
+    g.add_argument("--slurm-time", default=None, help="time limit per task: minutes, HH:MM:SS or D-HH:MM:SS")
+    g.add_argument("--slurm-gpus", type=int, default=None, help="GPUs per task")
+    g.add_argument("--slurm-cpus", type=int, default=None, help="CPUs per task")
+    g.add_argument("--slurm-mem", default=None, help="memory per task, e.g. 32G")
+    g.add_argument("--slurm-parallelism", type=int, default=None, help="at most this many tasks at once")
+    g.add_argument("--slurm-extra", action="append", default=[], metavar="KEY=VALUE",
+                   help="any other sbatch option, e.g. account=myproj or qos=high (repeatable)")
+    g.add_argument("--wait", action="store_true", help="block until the array's tasks end (then --post runs)")
+    g.add_argument("--submitit-cluster", default="slurm", choices=["slurm", "local", "debug"],
+                   help="local: run the array as subprocesses of this machine (testing)")
+
+
+def _executor_kwargs(a: argparse.Namespace) -> dict:
+    slurm = dict(partition=a.slurm_partition, time=a.slurm_time, gpus=a.slurm_gpus, cpus=a.slurm_cpus,
+                 mem=a.slurm_mem, parallelism=a.slurm_parallelism)
+    if a.executor != "submitit":
+        if any(v is not None for v in slurm.values()) or a.slurm_extra or a.wait or a.submitit_cluster != "slurm":
+            raise UserError("--slurm-*, --wait and --submitit-cluster options need --executor submitit")
+        if a.workers is not None and a.executor != "local":
+            raise UserError("--workers needs --executor local")
+        return {"workers": a.workers} if a.executor == "local" and a.workers else {}
+    bad = [e for e in a.slurm_extra if "=" not in e or not e.split("=", 1)[0].strip()]
+    if bad:
+        raise UserError(f"--slurm-extra {bad[0]!r} must look like KEY=VALUE, e.g. account=myproj")
+    extra = dict(e.split("=", 1) for e in a.slurm_extra)
+    return dict(slurm, extra=extra or None, wait=a.wait, cluster=a.submitit_cluster)
+
+
+def _dry_run(grid: list, a: argparse.Namespace, kw: dict, label: str) -> int:
+    from . import sweep
+
+    ex = sweep.make_executor(a.executor, **kw)
+    if hasattr(ex, "dry_run"):
+        lines = ex.dry_run(grid, a.results_dir, label, a.force)
+    else:
+        rd = a.results_dir if a.results_dir is not None else paths.RESULTS_DIR
+        states = [sweep.run_state(rd, c.profile, c.run_id)[0] for c in grid]
+        todo = [c for c, s in zip(grid, states) if (a.force and s != "running") or s in ("missing", "failed")]
+        lines = [f"dry run ({a.executor} executor, nothing run): {len(grid)} runs, "
+                 + ", ".join(f"{states.count(s)} {s}" for s in ("done", "running", "failed", "missing")),
+                 f"would run {len(todo)}:"] + [f"  {c.run_id}" for c in todo]
+    print("\n".join(lines))
+    return 0
 
 
 def cmd_status(a: argparse.Namespace) -> int:
@@ -150,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--optimizer", default=None, choices=["adam", "sgd"])
+    p.add_argument("--dataset", default=None, help="override the network's dataset (e.g. F2: so762 | timit)")
     _run_options(p)
     p.set_defaults(func=cmd_train)
 
@@ -158,8 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sweep_sub.add_parser("table2", help="networks x {SB, LB} x seeds (the paper's Table 2)")
     p.add_argument("--seeds", default="0-4")
     p.add_argument("--nets", default=None, help="comma-separated (default all six)")
-    p.add_argument("--executor", default="serial", help="serial | local (| submitit with lbgap[cluster])")
-    p.add_argument("--workers", type=int, default=None, help="local executor: number of processes")
+    _executor_options(p)
     p.add_argument("--post", default=None, help="after each SB/LB pair: e.g. sharpness,landscape")
     _run_options(p)
     p.set_defaults(func=cmd_sweep_table2)

@@ -66,6 +66,7 @@ class RunConfig:
     rel_tol: float = 0.01
     precision: str = "auto"       # "fp32" | "bf16" (autocast for training only) | "auto" (bf16 on CUDA)
     device: str = "auto"
+    compile: str = ""             # torch.compile mode for the training step ("" = eager); not material
     regime: str = ""              # "SB", "LB" or "" (custom batch size)
     batch_spec: str = ""          # as the user gave it, e.g. "10%"
     tag: str = ""                 # free-form variant name that becomes part of the run id
@@ -100,6 +101,6 @@ class RunConfig:
     def material(self) -> dict:
         """Fields that change the result (device and bookkeeping excluded): used to detect clashes."""
         d = self.to_dict()
-        for k in ("device", "save_checkpoints", "precision"):
+        for k in ("device", "save_checkpoints", "precision", "compile"):
             d.pop(k, None)
         return json.loads(json.dumps(d))

@@ -37,6 +37,8 @@ DATASETS: dict[str, dict] = {
     "cifar10": dict(shape=(3, 32, 32), classes=10, n_train=50000, n_test=10000, tv="CIFAR10"),
     "cifar100": dict(shape=(3, 32, 32), classes=100, n_train=50000, n_test=10000, tv="CIFAR100"),
     "so762": dict(shape=(360,), classes=1973, n_train=1106004, n_test=508255, tv=None),
+    # bring-your-own TIMIT (lbgap.speech): sizes are known once imported (speech.cached_n_train)
+    "timit": dict(shape=(360,), classes=1973, n_train=None, n_test=None, tv=None),
 }
 SPLITS = ("official", "holdout")
 HOLDOUT_SIZE = 5000
@@ -112,6 +114,15 @@ def _write_cache(name: str, arrays: dict[str, np.ndarray], meta: dict, cache_dir
         if os.path.exists(tmp):
             os.unlink(tmp)
     return out
+
+
+def read_meta(name: str, cache_dir: Path | None = None) -> dict:
+    """Only the ``meta`` entry of a cached dataset (npz members load lazily: this reads no pixels)."""
+    path = cache_path(name, cache_dir)
+    if not path.is_file():
+        raise DataError(f"dataset {name!r} is not in the cache ({path}); {how_to_get(name)}")
+    with np.load(path, allow_pickle=False) as z:
+        return json.loads(str(z["meta"])) if "meta" in z.files else {}
 
 
 def read_cache(name: str, cache_dir: Path | None = None) -> tuple[dict[str, np.ndarray], dict]:
@@ -260,9 +271,9 @@ def load(name: str, split: str = "official", source: str = "real", device: str |
         arrays = synthetic_arrays(name, n_train or 512, n_test or 256)
         meta = dict(source="synthetic", test_complete=True, train_complete=True)
     elif source == "real":
-        if name == "so762":
+        if name in ("so762", "timit"):
             from . import speech  # real speech frames live in their own module (F2 issue)
-            return speech.load_so762(split=split, device=device, cache_dir=cache_dir)
+            return speech.load(name, split=split, device=device, cache_dir=cache_dir)
         arrays, meta = read_cache(name, cache_dir)
         if not meta.get("train_complete", True):
             raise DataError(f"the cached {name} has only {len(arrays['y_train'])} of {spec['n_train']} training "
@@ -313,6 +324,7 @@ def status(cache_dir: Path | None = None) -> list[dict]:
                 ok_train = meta.get("train_complete", True)
                 row["usable"] = ("official+holdout" if meta.get("test_complete", True) else "holdout only") \
                     if ok_train else f"no: needs {name} (pixels incomplete)"
+                row["usable"] = meta.get("usable", row["usable"])  # e.g. speech: official split only
             except Exception as e:  # a broken cache file must not break `lbgap status`
                 row["usable"] = f"no: unreadable cache ({e})"
         rows.append(row)

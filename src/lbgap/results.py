@@ -87,6 +87,8 @@ def read_json(path: Path) -> dict:
 
 
 def git_commit() -> str:
+    if os.environ.get("LBGAP_GIT_COMMIT"):  # a copy of the tree without .git (e.g. the GPU machine)
+        return os.environ["LBGAP_GIT_COMMIT"]
     try:
         out = subprocess.run(["git", "-C", str(paths.REPO_ROOT), "rev-parse", "--short=12", "HEAD"],
                              capture_output=True, text=True, timeout=5)

@@ -36,6 +36,8 @@ TABLE2_NETS = ("F1", "F2", "C1", "C2", "C3", "C4")
 
 def parse_seeds(text: str | Iterable[int]) -> list[int]:
     """``"0-4"`` -> [0..4]; ``"0,2,5"``; ``3`` -> [3]."""
+    if isinstance(text, int):   # papermill passes `-p seeds 0` as an int
+        text = str(text)
     if not isinstance(text, str):
         return [int(s) for s in text]
     out: list[int] = []
@@ -491,9 +493,11 @@ def run_grid(grid: list[RunConfig], results_dir: str | Path | None = None, execu
     items = [(cfg.to_dict(), results_dir, force) for cfg in grid]
     outcomes: list[Outcome] = []
     pending: dict[tuple, dict] = {}
-    sweep_name = write_manifest(results_dir, label, grid, getattr(ex, "name", type(ex).__name__)) if grid else label
     if hasattr(ex, "prepare") and grid:
-        ex.prepare(grid, sweep_name, sweep_dir(results_dir, grid[0].profile) / "logs" / sweep_name)
+        name = sweep_name(label, grid)
+        ex.prepare(grid, name, sweep_dir(results_dir, grid[0].profile) / "logs" / name)
+    if grid:
+        write_manifest(results_dir, label, grid, getattr(ex, "name", type(ex).__name__))
     results_iter = ex.map(run_one, items)
     try:
         for cfg, out in zip(grid, results_iter):

@@ -41,6 +41,9 @@ def train_size(dataset: str, split: str, source: str, n_train: int | None) -> in
         n = n_train or 512
         return n - max(1, n // 5) if split == "holdout" else n
     n = datamod.DATASETS[dataset]["n_train"]
+    if n is None:  # bring-your-own TIMIT: its size is known once imported
+        from . import speech
+        n = speech.cached_n_train(dataset)
     return n - datamod.HOLDOUT_SIZE if split == "holdout" else n
 
 
@@ -70,7 +73,7 @@ def default_split(dataset: str, source: str) -> str:
     if source == "synthetic" or dataset not in ("cifar10", "cifar100"):
         return "official"
     try:
-        _, meta = datamod.read_cache(dataset)
+        meta = datamod.read_meta(dataset)
         return "official" if meta.get("test_complete", True) else "holdout"
     except datamod.DataError:
         return "holdout"
@@ -117,6 +120,9 @@ def make_config(net: str, batch_size: str | int = 256, seed: int = 0, profile: s
     cfg = RunConfig(**fields)
     if cfg.bn not in ("batch", "running"):
         raise ConfigError(f"unknown BatchNorm mode {cfg.bn!r}: 'batch' (Keras mode=2) or 'running'")
+    if cfg.compile not in COMPILE_MODES:
+        raise ConfigError(f"unknown compile mode {cfg.compile!r}: choose one of "
+                          f"{', '.join(m for m in COMPILE_MODES if m)} (or leave it out for eager)")
     if cfg.optimizer not in ("adam", "sgd"):
         raise ConfigError(f"unknown optimizer {cfg.optimizer!r}: 'adam' or 'sgd'")
     if cfg.max_epochs < 1 or cfg.eval_batch_size < 1 or cfg.patience < 1:
@@ -128,9 +134,13 @@ def make_config(net: str, batch_size: str | int = 256, seed: int = 0, profile: s
 
 # ------------------------------------------------------------------------------------------- building blocks
 def make_optimizer(cfg: RunConfig, params) -> torch.optim.Optimizer:
+    """Adam (or SGD) as in Section 2; on CUDA Adam runs as one fused kernel per step (same update rule)."""
+    params = list(params)
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum)
-    return torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.adam_eps, weight_decay=0.0)
+    fused = bool(params) and all(p.is_cuda for p in params)
+    return torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.adam_eps, weight_decay=0.0,
+                            fused=fused or None)
 
 
 def initial_model(cfg: RunConfig, num_classes: int | None = None) -> nn.Module:
@@ -169,6 +179,58 @@ def flat_params(model: nn.Module) -> torch.Tensor:
 def _autocast(cfg: RunConfig, device: torch.device):
     use_bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and device.type == "cuda")
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16)
+
+
+# TF32 policy: "float32" means IEEE float32. TF32 is switched off for matmuls *and* cuDNN convolutions
+# (PyTorch's own default leaves it on for cuDNN), so evaluation, sharpness and parametric curves are true
+# float32 on every GPU. Training speed does not depend on it: training runs under bf16 autocast.
+TF32 = False
+COMPILE_MODES = ("", "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+
+
+def precision_policy(cfg: RunConfig | None, device: torch.device) -> dict:
+    """Apply the TF32 policy and return what a record stores about precision (``provenance.precision``)."""
+    torch.backends.cuda.matmul.allow_tf32 = TF32
+    torch.backends.cudnn.allow_tf32 = TF32
+    train_dtype = "float32"
+    if cfg is not None and (cfg.precision == "bf16" or (cfg.precision == "auto" and device.type == "cuda")):
+        train_dtype = "bfloat16 autocast"
+    return dict(train=train_dtype, eval="float32", tf32_matmul=TF32, tf32_cudnn=TF32,
+                channels_last=device.type == "cuda" and cfg is not None and NETS[cfg.net].kind == "conv",
+                fused_adam=device.type == "cuda" and cfg is not None and cfg.optimizer == "adam",
+                compile=(getattr(cfg, "compile", "") or "off") if cfg is not None else "off")
+
+
+def compiled(model: nn.Module, mode: str) -> nn.Module:
+    """``torch.compile(model)`` for the training step (parameters shared; evaluation stays eager)."""
+    if mode not in COMPILE_MODES:
+        raise ConfigError(f"unknown compile mode {mode!r}: choose one of {', '.join(m or 'off' for m in COMPILE_MODES)}")
+    if not mode:
+        return model
+    # dynamic=False: one static graph for the full batch and one for the epoch's last partial batch
+    return torch.compile(model, mode=None if mode == "default" else mode, dynamic=False)
+
+
+def train_epoch(model: nn.Module, opt: torch.optim.Optimizer, dataset, batch_size: int,
+                generator: torch.Generator, autocast, cudagraphs: bool = False) -> tuple[int, torch.Tensor]:
+    """One shuffled epoch of SGD/Adam steps with no host synchronisation; returns (steps, summed loss)."""
+    device = dataset.device
+    running = torch.zeros((), device=device)
+    steps = 0
+    for idx in epoch_batches(len(dataset), batch_size, generator, device):
+        x, y = dataset.batch(idx)
+        if device.type == "cuda" and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        if cudagraphs:
+            torch.compiler.cudagraph_mark_step_begin()
+        with autocast:
+            loss = keras_cross_entropy(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        running += loss.detach()
+        steps += 1
+    return steps, running
 
 
 def _show_progress() -> bool:
@@ -220,8 +282,10 @@ def train(cfg: RunConfig, results_dir: str | Path | None = None, force: bool = F
     if len(data.train) < cfg.batch_size:
         raise ConfigError(f"batch size {cfg.batch_size} is larger than the {len(data.train)} training examples")
     model = initial_model(cfg, data.num_classes).to(device)
+    policy = precision_policy(cfg, device)
     if device.type == "cuda" and NETS[cfg.net].kind == "conv":
         model = model.to(memory_format=torch.channels_last)
+    step_model = compiled(model, getattr(cfg, "compile", ""))
     x0 = flat_params(model).clone()
     x0_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     opt = make_optimizer(cfg, model.parameters())
@@ -250,18 +314,9 @@ def train(cfg: RunConfig, results_dir: str | Path | None = None, force: bool = F
         if device.type == "cuda":
             torch.cuda.synchronize()
         t0 = time.perf_counter()
-        running = torch.zeros((), device=device)
-        for idx in epoch_batches(n, cfg.batch_size, gen, device):
-            x, y = data.train.batch(idx)
-            if device.type == "cuda" and x.dim() == 4:
-                x = x.contiguous(memory_format=torch.channels_last)
-            with _autocast(cfg, device):
-                loss = keras_cross_entropy(model(x), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            running += loss.detach()
-            step += 1
+        k, running = train_epoch(step_model, opt, data.train, cfg.batch_size, gen, _autocast(cfg, device),
+                                 cudagraphs=getattr(cfg, "compile", "") == "reduce-overhead")
+        step += k
         if device.type == "cuda":
             torch.cuda.synchronize()
         t_train += time.perf_counter() - t0
@@ -301,7 +356,7 @@ def train(cfg: RunConfig, results_dir: str | Path | None = None, force: bool = F
         config=cfg.to_dict(), data=data.info, epochs=last["epoch"], steps=step, final=final,
         dist_from_init=dist, x0_norm=float(x0.norm()), samples_per_s=samples / t_train if t_train else None,
         train_time_s=t_train, history=history, checkpoint=ckpt,
-        provenance=results.provenance(device, wall, started),
+        provenance=dict(results.provenance(device, wall, started), precision=policy),
     )
     results.atomic_write_json(results.record_path(results_dir, cfg.profile, "train", cfg.run_id), record)
     return record
@@ -312,5 +367,6 @@ def sb_lb_configs(net: str, seed: int, profile: str, **overrides) -> list[RunCon
     return [make_config(net, regime, seed, profile, **overrides) for regime in ("SB", "LB")]
 
 
-__all__ = ["ConfigError", "RunConfig", "make_config", "train", "evaluate", "epoch_batches", "make_optimizer",
+__all__ = ["ConfigError", "RunConfig", "make_config", "train", "train_epoch", "precision_policy", "compiled",
+           "evaluate", "epoch_batches", "make_optimizer",
            "initial_model", "flat_params", "load_checkpoint", "checkpoint_dir", "sb_lb_configs", "replace"]

@@ -1,0 +1,516 @@
+"""``lbgap bench``: our training epoch against the PyTorch baseline a user would write, same net, batch, data.
+
+* **ours** (``train.train_epoch``, exactly what ``lbgap train`` runs): uint8 data resident on the device and
+  sliced by a seeded permutation, converted to float per batch, no host synchronisation inside the epoch,
+  channels_last + bf16 autocast on CUDA, fused Adam on CUDA, optional ``torch.compile``.
+* **baseline** (the PyTorch CIFAR-10 tutorial's loop): a torchvision-style dataset that turns every example
+  into a PIL image and applies ``transforms.ToTensor()`` (what ``torchvision.datasets.MNIST/CIFAR10`` do per
+  sample; speech frames: a float32 ``TensorDataset``), ``DataLoader(shuffle=True, num_workers=2)``, eager
+  float32 NCHW, ``nn.CrossEntropyLoss``, default Adam, ``running_loss += loss.item()`` every step.
+
+Both time whole epochs over the same examples after a short warm-up (compile time is reported apart).
+Also measured: training FLOPs per example (``torch.utils.flop_counter.FlopCounterMode``, forward + backward
+of one step), the achieved TFLOP/s against a matmul peak measured on the spot (bf16 8192^3 on CUDA, fp32 on
+the CPU), evaluation throughput (float32, TF32 off; on CUDA also TF32 on), optionally N concurrent processes
+(``--concurrent``), a bf16-vs-fp32 short-run accuracy check (``--check-precision``) and the time of one
+full-space sharpness maximisation (Metric 2.1, 10 L-BFGS-B iterations, full training set; ``--sharpness``).
+Every result is printed and written as a record ``<results>/<profile>/bench/<id>.json``;
+:func:`bench_table` reads them back for the reproducibility chapter.
+"""
+from __future__ import annotations
+
+import math
+import multiprocessing as mp
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from . import data as datamod
+from . import paths, results
+from .models import NETS, build_model
+from .train import (ConfigError, _autocast, compiled, evaluate, initial_model, make_config, make_optimizer,
+                    precision_policy, train_epoch)
+from .train import train as train_run
+
+BASELINE_WORKERS = 2   # the PyTorch CIFAR-10 tutorial's DataLoader(num_workers=2)
+
+
+# -------------------------------------------------------------------------------------------------- data
+def bench_data(net: str, n_samples: int | None = None, source: str = "auto"):
+    """The network's training set on the CPU (real cache if present, else synthetic of the same shape),
+    cut to its first ``n_samples`` examples. Returns (dataset, dataset name, source, full training size)."""
+    net = net.upper()
+    if net not in NETS:
+        raise ConfigError(f"unknown network {net!r}: choose one of {', '.join(NETS)}")
+    name = NETS[net].dataset
+    if source not in ("auto", "real", "synthetic"):
+        raise ValueError(f"data source {source!r} must be auto, real or synthetic")
+    ds, used = None, source
+    if source in ("auto", "real"):
+        try:
+            from .train import default_split
+
+            ds = datamod.load(name, default_split(name, "real"), "real", "cpu").train
+            used = "real"
+        except datamod.DataError:
+            if source == "real":
+                raise
+    if ds is None:
+        full = datamod.DATASETS[name]["n_train"] or 50000
+        n = min(n_samples or full, full)
+        ds = datamod.load(name, "official", "synthetic", "cpu", n_train=n, n_test=64).train
+        used = "synthetic"
+    full_n = len(ds) if used == "real" else (datamod.DATASETS[name]["n_train"] or len(ds))
+    if n_samples:
+        if n_samples < 1:
+            raise ValueError(f"--n-samples {n_samples} must be positive")
+        ds = ds.subset(torch.arange(min(n_samples, len(ds))))
+    return ds, name, used, full_n
+
+
+def resolve_batch(net: str, batch: str | int, full_n: int) -> int:
+    """SB / LB / an integer / a percentage, resolved against the *full* training set as in the paper."""
+    spec = str(batch).strip().upper()
+    if spec == "SB":
+        return 256
+    if spec == "LB":
+        return int(round(0.10 * full_n))
+    from .train import resolve_batch_size
+
+    return resolve_batch_size(batch, full_n)
+
+
+# --------------------------------------------------------------------------------------------- helpers
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _warmup_subset(ds, batch_size: int, steps: int):
+    """First ``steps`` full batches plus a last partial batch of the real epoch's size (compile sees both shapes)."""
+    rem = len(ds) % batch_size
+    k = min(len(ds) // batch_size, steps) * batch_size + rem
+    return ds.subset(torch.arange(max(1, min(k, len(ds)))))
+
+
+def train_flops_per_example(net: str, num_classes: int | None = None, batch: int = 4) -> float:
+    """Matmul + convolution FLOPs of one training step (forward + backward) per example, counted by
+    ``torch.utils.flop_counter.FlopCounterMode`` on the meta device (nothing is computed)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    spec = NETS[net.upper()]
+    model = build_model(net, num_classes=num_classes).to("meta")
+    x = torch.zeros((batch,) + tuple(spec.input_shape), device="meta")
+    y = torch.zeros(batch, dtype=torch.long, device="meta")
+    with FlopCounterMode(display=False) as fc:
+        nn.functional.cross_entropy(model(x), y).backward()
+    return fc.get_total_flops() / batch
+
+
+def matmul_peak(device: torch.device, n: int | None = None, reps: int = 10) -> dict:
+    """Measured dense matmul rate: bf16 n=8192 on CUDA, fp32 n=1024 on the CPU (random data, median)."""
+    cuda = device.type == "cuda"
+    dtype = torch.bfloat16 if cuda else torch.float32
+    n = n or (8192 if cuda else 1024)
+    g = torch.Generator(device=device).manual_seed(0)
+    a = torch.randn(n, n, device=device, dtype=dtype, generator=g)
+    b = torch.randn(n, n, device=device, dtype=dtype, generator=g)
+    for _ in range(3):
+        a @ b
+    times = []
+    for _ in range(reps):
+        _sync(device)
+        t0 = time.perf_counter()
+        a @ b
+        _sync(device)
+        times.append(time.perf_counter() - t0)
+    return dict(peak_tflops=2 * n ** 3 / statistics.median(times) / 1e12, peak_dtype=str(dtype).split(".")[-1],
+                peak_n=n)
+
+
+# ------------------------------------------------------------------------------------------------- ours
+def time_ours(net: str, ds, batch_size: int, device: torch.device, precision: str = "auto", compile_mode: str = "",
+              epochs: int = 2, warmup_steps: int = 3, seed: int = 0, num_classes: int | None = None) -> dict:
+    """Samples/s of ``train.train_epoch`` (the code ``lbgap train`` runs) over ``ds``: median of ``epochs``."""
+    cfg = make_config(net, 256, seed, "paper", precision=precision, compile=compile_mode, device=str(device),
+                      save_checkpoints=False)
+    ds = ds.to(device)
+    model = initial_model(cfg, num_classes).to(device)
+    policy = precision_policy(cfg, device)
+    if device.type == "cuda" and NETS[cfg.net].kind == "conv":
+        model = model.to(memory_format=torch.channels_last)
+    step_model = compiled(model, cfg.compile)
+    opt = make_optimizer(cfg, model.parameters())
+    gen = torch.Generator(device=device).manual_seed(seed)
+    ac, graphs = _autocast(cfg, device), cfg.compile == "reduce-overhead"
+    model.train()
+    _sync(device)
+    t0 = time.perf_counter()
+    train_epoch(step_model, opt, _warmup_subset(ds, batch_size, warmup_steps), batch_size, gen, ac, graphs)
+    _sync(device)
+    warm = time.perf_counter() - t0
+    times, steps = [], 0
+    for _ in range(max(1, epochs)):
+        _sync(device)
+        t0 = time.perf_counter()
+        steps, running = train_epoch(step_model, opt, ds, batch_size, gen, ac, graphs)
+        _sync(device)
+        times.append(time.perf_counter() - t0)
+    loss = float(running) / max(1, steps)
+    return dict(samples_per_s=len(ds) / statistics.median(times), epoch_s=statistics.median(times),
+                epoch_times_s=times, warmup_s=warm, steps_per_epoch=steps, last_epoch_loss=loss,
+                policy=policy, model=model)
+
+
+# --------------------------------------------------------------------------------------------- baseline
+class TorchvisionStyle(torch.utils.data.Dataset):
+    """What ``torchvision.datasets.CIFAR10/MNIST.__getitem__`` does: uint8 HWC array -> PIL -> transform."""
+
+    def __init__(self, x_uint8_nchw: torch.Tensor, y: torch.Tensor):
+        from ._tv import torchvision
+
+        x = x_uint8_nchw.numpy()
+        self.gray = x.shape[1] == 1
+        self.data = x[:, 0] if self.gray else x.transpose(0, 2, 3, 1).copy()
+        self.targets = y.tolist()
+        self.transform = torchvision.transforms.ToTensor()
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __getitem__(self, i: int):
+        from PIL import Image
+
+        img = Image.fromarray(self.data[i], mode="L") if self.gray else Image.fromarray(self.data[i])
+        return self.transform(img), self.targets[i]
+
+
+def baseline_dataset(ds) -> torch.utils.data.Dataset:
+    """Images: :class:`TorchvisionStyle`; anything else (speech frames): float32 ``TensorDataset``."""
+    if isinstance(ds, datamod.TensorDataset) and ds.x.dim() == 4:
+        return TorchvisionStyle(ds.x.cpu(), ds.y.cpu())
+    x, y = ds.batch(torch.arange(len(ds), device=ds.device))
+    return torch.utils.data.TensorDataset(x.cpu(), y.cpu())
+
+
+def time_baseline(net: str, ds, batch_size: int, device: torch.device, epochs: int = 2, warmup_steps: int = 3,
+                  workers: int = BASELINE_WORKERS, seed: int = 0, num_classes: int | None = None) -> dict:
+    """Samples/s of the idiomatic loop (see the module docstring): median of ``epochs`` whole epochs."""
+    torch.manual_seed(seed)
+    model = build_model(net, num_classes=num_classes).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    criterion = nn.CrossEntropyLoss()
+    bds = baseline_dataset(ds)
+    loader = torch.utils.data.DataLoader(bds, batch_size=batch_size, shuffle=True, num_workers=workers,
+                                         pin_memory=device.type == "cuda",
+                                         generator=torch.Generator().manual_seed(seed))
+
+    def epoch(limit: int | None = None) -> tuple[int, float]:
+        model.train()
+        running, steps = 0.0, 0
+        for i, (x, y) in enumerate(loader):
+            if limit is not None and i >= limit:
+                break
+            x, y = x.to(device), y.to(device)
+            opt.zero_grad()
+            loss = criterion(model(x), y)
+            loss.backward()
+            opt.step()
+            running += loss.item()
+            steps += 1
+        return steps, running
+
+    # the user's float32 is PyTorch's default: TF32 on for cuDNN convolutions, off for matmuls
+    torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = False, True
+    try:
+        t0 = time.perf_counter()
+        epoch(warmup_steps)
+        warm = time.perf_counter() - t0
+        times, steps, running = [], 0, 0.0
+        for _ in range(max(1, epochs)):
+            _sync(device)
+            t0 = time.perf_counter()
+            steps, running = epoch()
+            _sync(device)
+            times.append(time.perf_counter() - t0)
+    finally:
+        precision_policy(None, device)
+    return dict(tf32="PyTorch defaults (cuDNN TF32 on, matmul TF32 off)", samples_per_s=len(bds) / statistics.median(times), epoch_s=statistics.median(times),
+                epoch_times_s=times, warmup_s=warm, steps_per_epoch=steps, last_epoch_loss=running / max(1, steps),
+                workers=workers)
+
+
+# ------------------------------------------------------------------------------------- concurrency
+def _concurrent_worker(args: tuple, barrier, queue) -> None:
+    net, n_samples, source, batch, device, precision, compile_mode, epochs = args
+    torch.set_num_threads(1)
+    ds, _, _, full_n = bench_data(net, n_samples, source)
+    bs = resolve_batch(net, batch, full_n)
+    dev = torch.device(device)
+    time_ours(net, ds, bs, dev, precision, compile_mode, epochs=1, warmup_steps=3)  # warm, compile
+    barrier.wait()
+    t0 = time.perf_counter()
+    r = time_ours(net, ds, bs, dev, precision, compile_mode, epochs=epochs, warmup_steps=1)
+    queue.put(dict(samples=len(ds) * max(1, epochs), t0=t0, t1=time.perf_counter(), sps=r["samples_per_s"]))
+
+
+def time_concurrent(procs: int, net: str, n_samples: int | None, source: str, batch, device: torch.device,
+                    precision: str, compile_mode: str, epochs: int) -> dict:
+    """``procs`` processes training the same configuration at once (one per seed in a sweep): aggregate
+    samples/s = all examples processed / span from the first start to the last finish."""
+    ctx = mp.get_context("spawn")
+    barrier, queue = ctx.Barrier(procs), ctx.Queue()
+    args = (net, n_samples, source, batch, str(device), precision, compile_mode, epochs)
+    ps = [ctx.Process(target=_concurrent_worker, args=(args, barrier, queue), daemon=True) for _ in range(procs)]
+    for p in ps:
+        p.start()
+    outs = [queue.get() for _ in ps]
+    for p in ps:
+        p.join()
+    span = max(o["t1"] for o in outs) - min(o["t0"] for o in outs)
+    return dict(processes=procs, aggregate_samples_per_s=sum(o["samples"] for o in outs) / span,
+                per_process_samples_per_s=[o["sps"] for o in outs])
+
+
+# ------------------------------------------------------------------------------------- optional parts
+def eval_throughput(model: nn.Module, ds, batch_size: int, device: torch.device) -> dict:
+    """Examples/s of ``train.evaluate`` (float32) with TF32 off (our policy) and, on CUDA, on (for comparison)."""
+    out = {}
+    for tf32 in ((False, True) if device.type == "cuda" else (False,)):
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = tf32
+        evaluate(model, ds, batch_size)  # warm-up
+        _sync(device)
+        t0 = time.perf_counter()
+        evaluate(model, ds, batch_size)
+        _sync(device)
+        out["eval_samples_per_s" + ("_tf32" if tf32 else "")] = len(ds) / (time.perf_counter() - t0)
+    precision_policy(None, device)  # back to the policy
+    return out
+
+
+def sharpness_timing(model: nn.Module, ds, batch_size: int, eps: float = 1e-3, maxiter: int = 10) -> dict:
+    """Wall time of one full-space Metric 2.1 maximisation (``lbgap.sharpness``) on ``ds``; skipped cleanly
+    when that module is missing."""
+    try:
+        from . import sharpness
+    except ModuleNotFoundError as e:
+        if e.name != "lbgap.sharpness":
+            raise
+        return dict(sharpness_skipped="lbgap.sharpness is not installed")
+    lf = sharpness.FullBatchLoss(model, ds, batch_size)
+    x = lf.x()
+    _sync(ds.device)
+    t0 = time.perf_counter()
+    r = sharpness.epsilon_sharpness(lf, x, eps, None, maxiter)
+    _sync(ds.device)
+    wall = time.perf_counter() - t0
+    lf.set(x)
+    return dict(sharpness_s=wall, sharpness_phi=r.value, sharpness_nfev=r.nfev, sharpness_nit=r.nit,
+                sharpness_eps=eps, sharpness_maxiter=maxiter, sharpness_params=lf.n, sharpness_examples=len(ds))
+
+
+def check_precision(net: str, batch, seeds=(0, 1), epochs: int = 3, device: str = "auto",
+                    n_samples: int | None = None, log=print) -> dict:
+    """Train ``epochs`` epochs of the paper configuration in bf16 autocast and in fp32 for each seed
+    (real data, into a temporary record store) and compare final test accuracy with the seed spread."""
+    dev = datamod.resolve_device(device)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in seeds:
+            for prec in ("bf16", "fp32"):
+                cfg = make_config(net, batch, seed, "paper", precision=prec, device=str(dev), max_epochs=epochs,
+                                  save_checkpoints=False)
+                data = datamod.load(cfg.dataset, cfg.split, cfg.source, dev)
+                if n_samples:
+                    data.train = data.train.subset(torch.arange(min(n_samples, len(data.train)), device=dev))
+                rec = train_run(cfg, tmp, force=True, data=data, progress=False)
+                rows.append(dict(seed=seed, precision=prec, test_acc=rec["final"]["test_acc"],
+                                 train_loss=rec["final"]["train_loss"], epochs=rec["epochs"]))
+                log(f"  precision check {net} b{cfg.batch_size} seed {seed} {prec}: test acc "
+                    f"{rows[-1]['test_acc']:.4f}, train loss {rows[-1]['train_loss']:.4f}")
+    acc = {p: [r["test_acc"] for r in rows if r["precision"] == p] for p in ("bf16", "fp32")}
+    return dict(rows=rows, epochs=epochs, n_train=n_samples, **precision_verdict(acc["bf16"], acc["fp32"]))
+
+
+def precision_verdict(acc_bf16, acc_fp32) -> dict:
+    """Difference of mean accuracies against seed noise: within noise when |diff| <= 2 standard errors of a
+    two-sample difference, using the pooled across-seed standard deviation of the two precisions."""
+    n = len(acc_fp32)
+    if n < 2 or len(acc_bf16) != n:
+        raise ValueError("the precision check needs at least two seeds per precision")
+    diff = statistics.mean(acc_bf16) - statistics.mean(acc_fp32)
+    sd = math.sqrt((statistics.variance(acc_bf16) + statistics.variance(acc_fp32)) / 2)
+    se = sd * math.sqrt(2 / n)
+    return dict(mean_acc_bf16=statistics.mean(acc_bf16), mean_acc_fp32=statistics.mean(acc_fp32), diff=diff,
+                seed_sd=sd, diff_se=se, within_seed_noise=bool(abs(diff) <= 2 * se))
+
+
+# ----------------------------------------------------------------------------------------------- bench
+def bench(net: str, batch="SB", device: str = "auto", n_samples: int | None = None, source: str = "auto",
+          epochs: int = 2, warmup_steps: int = 3, precision: str = "auto", compile_mode: str = "",
+          workers: int = BASELINE_WORKERS, baseline: bool = True, concurrent: int = 0, sharpness: bool = False,
+          profile: str = "paper", results_dir: str | Path | None = None, write: bool = True, log=print) -> dict:
+    """Time ours vs the baseline for one (net, batch) and write a ``bench`` record; returns it."""
+    net = net.upper()
+    dev = datamod.resolve_device(device)
+    started, t_start = results.now(), time.perf_counter()
+    ds, name, used, full_n = bench_data(net, n_samples, source)
+    bs = resolve_batch(net, batch, full_n)
+    if bs > len(ds):
+        raise ValueError(f"batch size {bs} is larger than the {len(ds)} examples benchmarked; raise --n-samples "
+                         f"to at least {bs}")
+    classes = datamod.DATASETS[name]["classes"]
+    log(f"bench {net} b{bs} on {results.device_name(dev)}: {len(ds)} {used} {name} examples, "
+        f"{math.ceil(len(ds) / bs)} steps/epoch")
+    rec = dict(schema=results.SCHEMA, kind="bench", net=net, dataset=name, data_source=used, n_samples=len(ds),
+               batch_size=bs, batch_spec=str(batch), regime={"SB": "SB", "LB": "LB"}.get(str(batch).upper(), ""),
+               device_type=dev.type, epochs=epochs, warmup_steps=warmup_steps, compile=compile_mode or "off",
+               threads=torch.get_num_threads(), host_load_1min=os.getloadavg()[0] if hasattr(os, "getloadavg") else None)
+    rec["flops_per_example"] = train_flops_per_example(net, classes)
+    rec.update(matmul_peak(dev))
+    t0 = time.perf_counter()
+    ours = time_ours(net, ds, bs, dev, precision, compile_mode, epochs, warmup_steps, num_classes=classes)
+    model = ours.pop("model")
+    rec["precision_policy"] = ours.pop("policy")
+    rec["ours"] = ours
+    rec["ours_tflops"] = rec["flops_per_example"] * ours["samples_per_s"] / 1e12
+    rec["ours_mfu"] = rec["ours_tflops"] / rec["peak_tflops"]
+    log(f"  ours     {ours['samples_per_s']:10.0f} samples/s  ({ours['epoch_s']:.3f} s/epoch, warm-up "
+        f"{ours['warmup_s']:.1f} s, {rec['ours_tflops']:.3g} TFLOP/s = {100 * rec['ours_mfu']:.0f}% of the "
+        f"{rec['peak_tflops']:.3g} TFLOP/s {rec['peak_dtype']} matmul peak)")
+    if baseline:
+        base = time_baseline(net, ds, bs, dev, epochs, warmup_steps, workers, num_classes=classes)
+        rec["baseline"] = base
+        rec["baseline_tflops"] = rec["flops_per_example"] * base["samples_per_s"] / 1e12
+        rec["speedup"] = ours["samples_per_s"] / base["samples_per_s"]
+        log(f"  baseline {base['samples_per_s']:10.0f} samples/s  ({base['epoch_s']:.3f} s/epoch, DataLoader "
+            f"num_workers={workers}, eager fp32)")
+        log(f"  ratio    {rec['speedup']:10.2f} x")
+    ev = eval_throughput(model, ds.to(dev), 5000, dev)
+    rec.update(ev)
+    log(f"  eval     {ev['eval_samples_per_s']:10.0f} samples/s float32 (TF32 off)"
+        + (f", {ev['eval_samples_per_s_tf32']:.0f} with TF32" if "eval_samples_per_s_tf32" in ev else ""))
+    if concurrent and concurrent > 1:
+        rec["concurrent"] = time_concurrent(concurrent, net, n_samples, source, batch, dev, precision,
+                                            compile_mode, epochs)
+        c = rec["concurrent"]
+        log(f"  {concurrent} processes: {c['aggregate_samples_per_s']:.0f} samples/s together "
+            f"({c['aggregate_samples_per_s'] / ours['samples_per_s']:.2f} x one process)")
+    if sharpness:
+        rec.update(sharpness_timing(model, ds.to(dev), 5000))
+        if "sharpness_s" in rec:
+            log(f"  sharpness full space, {rec['sharpness_maxiter']} L-BFGS-B iterations on {len(ds)} examples: "
+                f"{rec['sharpness_s']:.1f} s ({rec['sharpness_nfev']} evaluations)")
+        else:
+            log(f"  sharpness skipped: {rec['sharpness_skipped']}")
+    wall = time.perf_counter() - t_start
+    rec["bench_s"] = time.perf_counter() - t0
+    rec["run_id"] = bench_id(rec)
+    rec["provenance"] = results.provenance(dev, wall, started)
+    if write:
+        rd = Path(results_dir) if results_dir is not None else paths.RESULTS_DIR
+        results.atomic_write_json(results.record_path(rd, profile, "bench", rec["run_id"]), rec)
+    return rec
+
+
+def bench_id(rec: dict) -> str:
+    dev = "cuda" if rec["device_type"] == "cuda" else "cpu"
+    parts = [rec["net"], f"b{rec['batch_size']}", dev, f"n{rec['n_samples']}"]
+    if rec.get("compile", "off") != "off":
+        parts.append(rec["compile"])
+    if "baseline" not in rec:
+        parts.append("ours")
+    return "-".join(parts)
+
+
+def bench_table(results_dir: str | Path | None = None, profile: str | None = None):
+    """One row per bench record (reproducibility chapter): device, net, batch, samples/s ours and baseline,
+    ratio, TFLOP/s and share of the measured peak, eval and sharpness times where measured."""
+    import pandas as pd
+
+    rows = []
+    for r in results.iter_records(results_dir, profile, "bench"):
+        if r.get("kind") == "bench":
+            rows.append(dict(
+                device=r["provenance"]["device"], net=r["net"], regime=r.get("regime") or f"B{r['batch_size']}",
+                batch_size=r["batch_size"], n_samples=r["n_samples"], data=r["data_source"],
+                compile=r.get("compile", "off"), ours_samples_per_s=r["ours"]["samples_per_s"],
+                baseline_samples_per_s=(r.get("baseline") or {}).get("samples_per_s"), speedup=r.get("speedup"),
+                ours_tflops=r["ours_tflops"], peak_tflops=r["peak_tflops"], peak_dtype=r["peak_dtype"],
+                mfu=r["ours_mfu"], warmup_s=r["ours"]["warmup_s"],
+                eval_samples_per_s=r.get("eval_samples_per_s"), eval_samples_per_s_tf32=r.get("eval_samples_per_s_tf32"),
+                concurrent=(r.get("concurrent") or {}).get("processes"),
+                concurrent_samples_per_s=(r.get("concurrent") or {}).get("aggregate_samples_per_s"),
+                sharpness_s=r.get("sharpness_s"), precision_check_diff=(r.get("precision_check") or {}).get("diff"),
+                threads=r.get("threads"), host_load_1min=r.get("host_load_1min"), git_commit=r["provenance"]["git_commit"]))
+    return pd.DataFrame(rows)
+
+
+# -------------------------------------------------------------------------------------------------- CLI
+def cmd_bench(a) -> int:
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    for batch in a.batch_size:
+        rec = bench(a.net, batch, a.device or "auto", a.n_samples, a.data, a.epochs, a.warmup_steps,
+                    a.precision or "auto", a.compile or "", a.workers, not a.no_baseline, a.concurrent,
+                    a.sharpness, a.profile, a.results_dir, write=not a.no_write)
+        if a.check_precision:
+            pc = check_precision(a.net, batch, tuple(range(a.precision_seeds)), a.precision_epochs,
+                                 a.device or "auto", a.n_samples)
+            rec["precision_check"] = pc
+            print(f"  bf16 vs fp32 after {pc['epochs']} epochs: test acc {pc['mean_acc_bf16']:.4f} vs "
+                  f"{pc['mean_acc_fp32']:.4f} (diff {pc['diff']:+.4f}, seed sd {pc['seed_sd']:.4f}): "
+                  + ("within seed noise" if pc["within_seed_noise"] else "NOT within seed noise"))
+            if not a.no_write:
+                rd = Path(a.results_dir) if a.results_dir is not None else paths.RESULTS_DIR
+                results.atomic_write_json(results.record_path(rd, a.profile, "bench", rec["run_id"]), rec)
+    return 0
+
+
+def register_cli(sub, sweep_sub) -> None:
+    p = sub.add_parser("bench", help="time our training epoch against the idiomatic DataLoader baseline")
+    p.add_argument("--net", required=True, help="F1 F2 C1 C2 C3 C4")
+    p.add_argument("--batch-size", nargs="+", default=["SB"], help="SB, LB, an integer or a percentage; several "
+                   "values run one after another (default SB)")
+    p.add_argument("--device", default=None, help="auto | cpu | cuda (default auto)")
+    p.add_argument("--n-samples", type=int, default=None, help="bound the examples per epoch (default: the whole "
+                   "training set)")
+    p.add_argument("--data", default="auto", choices=["auto", "real", "synthetic"], help="real cache if present "
+                   "(auto), else synthetic data of the same shape")
+    p.add_argument("--epochs", type=int, default=2, help="timed epochs per method (median; default 2)")
+    p.add_argument("--warmup-steps", type=int, default=3)
+    p.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16"], help="ours (default auto: bf16 "
+                   "autocast on CUDA)")
+    p.add_argument("--compile", default=None, help="torch.compile mode for ours: default | reduce-overhead | "
+                   "max-autotune")
+    p.add_argument("--workers", type=int, default=BASELINE_WORKERS, help="baseline DataLoader num_workers (2)")
+    p.add_argument("--no-baseline", action="store_true")
+    p.add_argument("--concurrent", type=int, default=0, help="also time N processes at once (aggregate samples/s)")
+    p.add_argument("--sharpness", action="store_true", help="also time one full-space sharpness (Metric 2.1)")
+    p.add_argument("--check-precision", action="store_true", help="bf16 vs fp32 short-run accuracy check")
+    p.add_argument("--precision-epochs", type=int, default=3)
+    p.add_argument("--precision-seeds", type=int, default=2)
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--profile", default="paper", help="records go to <results>/<profile>/bench/ (default paper)")
+    p.add_argument("--no-write", action="store_true", help="print only, write no record")
+    p.add_argument("--results-dir", default=None)
+    p.set_defaults(func=cmd_bench)
+
+
+def status_lines(results_dir=None) -> list[str]:
+    try:
+        df = bench_table(results_dir)
+    except ValueError:
+        return []
+    if not len(df):
+        return []
+    lines = ["\nBench records:"]
+    for r in df.itertuples():
+        sp = f", {r.speedup:.1f}x the baseline" if r.speedup == r.speedup and r.speedup is not None else ""
+        lines.append(f"  {r.net} b{r.batch_size} on {r.device}: {r.ours_samples_per_s:.0f} samples/s{sp}")
+    return lines

@@ -1,0 +1,402 @@
+"""Loss-landscape views: Figure 3 (linear SB-LB interpolation), Figure 7 (curvilinear), Li et al. (2018).
+
+* Figure 3 (Keskar et al., Section 2.2): f(alpha x_LB + (1 - alpha) x_SB) for alpha in [-1, 2] (25 points,
+  as the authors' ``plot_parametric_plot.py``), train and test cross-entropy and accuracy. alpha = 0 is the
+  SB minimiser, alpha = 1 the LB one. Like the authors' code, only *trainable* parameters are interpolated
+  (weights, biases, BN gamma/beta). With ``bn="batch"`` (Keras mode=2) there are no running statistics:
+  every point is evaluated with the statistics of its own evaluation batches. With ``bn="running"`` the BN
+  running statistics are *recomputed* on the training data at every point (Li et al.'s alternative is to
+  interpolate them; we do not), and the record says so.
+* Figure 7 (Appendix D): the curvilinear path f(sin(alpha pi/2) x_LB + cos(alpha pi/2) x_SB).
+* Li et al. (2018): filter-normalised random directions d, each filter (output row of a Linear weight,
+  output channel of a Conv weight) rescaled to the norm of the matching filter of the solution; biases and
+  BN parameters get d = 0 (their default ``--xignore biasbn``). 1-D curves f(x + t d) around the SB and LB
+  solutions with the same random seed, and a 2-D contour f(x + a d1 + b d2) around each.
+
+Evaluation is ``model.eval()`` (dropout off) at the run's evaluation batch size, in fixed order; the train
+curves may use the first ``train_examples`` training examples (recorded) to keep a CPU run affordable.
+CLI: ``lbgap landscape SEED NET`` writes ``<results>/<profile>/landscape/<net>-...-s<seed>.json``.
+"""
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import paths, results
+from .sharpness import select_params
+
+PARTS = ("linear", "curvilinear", "filter1d", "contour")
+ALPHAS = (-1.0, 2.0, 25)
+
+
+def alpha_grid(lo: float = -1.0, hi: float = 2.0, points: int = 25) -> list[float]:
+    if points < 2 or not hi > lo:
+        raise ValueError(f"an alpha grid needs at least 2 points and hi > lo (got {lo}, {hi}, {points})")
+    return [float(a) for a in np.linspace(lo, hi, points)]
+
+
+def get_flat(params: Sequence[nn.Parameter]) -> torch.Tensor:
+    return torch.nn.utils.parameters_to_vector([p.detach() for p in params]).clone()
+
+
+def set_flat(params: Sequence[nn.Parameter], z: torch.Tensor) -> None:
+    with torch.no_grad():
+        torch.nn.utils.vector_to_parameters(z, params)
+
+
+def has_running_stats(model: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats for m in model.modules())
+
+
+@torch.no_grad()
+def recompute_bn_stats(model: nn.Module, dataset, batch_size: int, examples: int | None = None) -> None:
+    """Running BN statistics re-estimated on the training data: the equal-weight average of the per-batch
+    statistics (``momentum=None``), i.e. the exact data mean when the batches have equal size."""
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    if not bns:
+        return
+    saved = [m.momentum for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None
+    model.train()
+    n = len(dataset) if examples is None else min(examples, len(dataset))
+    for i in range(0, n, batch_size):
+        model(dataset.batch(slice(i, min(i + batch_size, n)))[0])
+    for m, mom in zip(bns, saved):
+        m.momentum = mom
+    model.eval()
+
+
+@torch.no_grad()
+def evaluate_subset(model: nn.Module, dataset, batch_size: int, examples: int | None = None) -> tuple[float, float]:
+    """Mean Keras cross-entropy and accuracy over the first ``examples`` of ``dataset`` (all by default)."""
+    from .models import keras_cross_entropy
+
+    model.eval()
+    n = len(dataset) if examples is None else min(examples, len(dataset))
+    loss = torch.zeros((), dtype=torch.float64, device=dataset.device)
+    correct = 0
+    for i in range(0, n, batch_size):
+        x, y = dataset.batch(slice(i, min(i + batch_size, n)))
+        out = model(x)
+        loss += keras_cross_entropy(out, y, reduction="sum").double()
+        correct += int((out.argmax(1) == y).sum())
+    return float(loss) / n, correct / n
+
+
+def point(model, params, z, data, batch_size, train_examples=None, test=True) -> dict:
+    """Train (and test) loss/accuracy at flat parameters ``z`` (BN stats recomputed when they exist)."""
+    set_flat(params, z)
+    if has_running_stats(model):
+        recompute_bn_stats(model, data.train, batch_size, train_examples)
+    row = {}
+    row["train_loss"], row["train_acc"] = evaluate_subset(model, data.train, batch_size, train_examples)
+    if test:
+        row["test_loss"], row["test_acc"] = evaluate_subset(model, data.test, batch_size)
+    return row
+
+
+def path_point(x_sb: torch.Tensor, x_lb: torch.Tensor, alpha: float, kind: str) -> torch.Tensor:
+    if kind == "linear":
+        return alpha * x_lb + (1 - alpha) * x_sb
+    if kind == "curvilinear":
+        return math.sin(alpha * math.pi / 2) * x_lb + math.cos(alpha * math.pi / 2) * x_sb
+    raise ValueError(f"path {kind!r} must be 'linear' or 'curvilinear'")
+
+
+def interpolate(model, params, x_sb, x_lb, data, batch_size, alphas, kind="linear", train_examples=None,
+                progress: Callable[[str], None] | None = None) -> list[dict]:
+    rows = []
+    for a in alphas:
+        rows.append(dict(alpha=a, **point(model, params, path_point(x_sb, x_lb, a, kind), data, batch_size,
+                                          train_examples)))
+        if progress:
+            progress(f"{kind} alpha={a:+.3f} train loss {rows[-1]['train_loss']:.4f}")
+    return rows
+
+
+def filter_normalized_direction(params: Sequence[nn.Parameter], seed: int, ignore_biasbn: bool = True) -> torch.Tensor:
+    """Li et al. (2018) Sec. 4: random Gaussian d, each filter d_i <- d_i / ||d_i|| * ||theta_i||.
+
+    A "filter" is a slice along the first (output) dimension of a weight with >= 2 dimensions. 1-D
+    parameters (biases, BN gamma/beta) get 0 when ``ignore_biasbn`` (their default), else a copy of theta."""
+    g = torch.Generator().manual_seed(int(seed))
+    out = []
+    for p in params:
+        w = p.detach()
+        d = torch.randn(w.shape, generator=g, dtype=torch.float32).to(device=w.device, dtype=w.dtype)
+        if w.dim() <= 1:
+            d = torch.zeros_like(w) if ignore_biasbn else w.clone()
+        else:
+            dn = d.reshape(len(d), -1).norm(dim=1).clamp_min(1e-12)
+            wn = w.reshape(len(w), -1).norm(dim=1)
+            d = d * (wn / dn).view(-1, *([1] * (w.dim() - 1)))
+        out.append(d.reshape(-1))
+    return torch.cat(out)
+
+
+def line_1d(model, params, x, d, ts, data, batch_size, train_examples=None) -> list[dict]:
+    return [dict(t=t, **point(model, params, x + t * d, data, batch_size, train_examples)) for t in ts]
+
+
+def contour_2d(model, params, x, d1, d2, coords, data, batch_size, train_examples=None) -> dict:
+    loss = np.zeros((len(coords), len(coords)))
+    acc = np.zeros_like(loss)
+    for i, a in enumerate(coords):
+        for j, b in enumerate(coords):
+            r = point(model, params, x + a * d1 + b * d2, data, batch_size, train_examples, test=False)
+            loss[j, i], acc[j, i] = r["train_loss"], r["train_acc"]   # rows = b (y axis), columns = a (x axis)
+    return dict(coords=list(map(float, coords)), train_loss=loss.tolist(), train_acc=acc.tolist())
+
+
+# ----------------------------------------------------------------------------------------- the record
+def pair_id(sb_cfg, lb_cfg) -> str:
+    parts = [sb_cfg.net, sb_cfg.dataset, sb_cfg.split, f"b{sb_cfg.batch_size}", f"b{lb_cfg.batch_size}",
+             f"s{sb_cfg.seed}"]
+    if sb_cfg.bn != "batch":
+        parts.append(f"bn{sb_cfg.bn}")
+    if sb_cfg.tag:
+        parts.append(sb_cfg.tag)
+    return "-".join(parts)
+
+
+def _load_pair(sb_cfg, lb_cfg, device):
+    from . import data as datamod
+    from .train import load_checkpoint
+
+    dev = datamod.resolve_device(device)
+    data = datamod.load(sb_cfg.dataset, sb_cfg.split, sb_cfg.source, dev, sb_cfg.n_train, sb_cfg.n_test)
+    sb = load_checkpoint(sb_cfg, "final", dev, data.num_classes)
+    lb = load_checkpoint(lb_cfg, "final", dev, data.num_classes)
+    return sb, lb, data, dev
+
+
+def compute(sb_cfg, lb_cfg, results_dir: str | Path | None = None, parts: Sequence[str] = PARTS,
+            points: int = 25, train_examples: int | None = None, line_points: int = 21, line_range: float = 1.0,
+            grid_points: int = 11, grid_range: float = 1.0, contour_examples: int | None = 5000,
+            direction_seed: int = 0, device: str = "auto", force: bool = False,
+            log: Callable[[str], None] = print) -> dict:
+    """Landscape record of one SB/LB pair; each part is saved as soon as it is done (skipped if present)."""
+    if (sb_cfg.net, sb_cfg.seed, sb_cfg.dataset, sb_cfg.bn) != (lb_cfg.net, lb_cfg.seed, lb_cfg.dataset, lb_cfg.bn):
+        raise ValueError(f"{sb_cfg.run_id} and {lb_cfg.run_id} are not an SB/LB pair of one network and seed")
+    bad = [p for p in parts if p not in PARTS]
+    if bad:
+        raise ValueError(f"unknown landscape part(s) {bad}: choose from {', '.join(PARTS)}")
+    results_dir = Path(results_dir) if results_dir is not None else paths.RESULTS_DIR
+    rid = pair_id(sb_cfg, lb_cfg)
+    path = results.record_path(results_dir, sb_cfg.profile, "landscape", rid)
+    rec = results.read_json(path) if path.is_file() and not force else None
+    if rec is None:
+        rec = dict(schema=results.SCHEMA, kind="landscape", run_id=rid, net=sb_cfg.net, seed=sb_cfg.seed,
+                   profile=sb_cfg.profile, sb_run=sb_cfg.run_id, lb_run=lb_cfg.run_id, bn=sb_cfg.bn,
+                   eval_batch_size=sb_cfg.eval_batch_size,
+                   bn_handling=("batch statistics of each evaluation batch (Keras mode=2); nothing to interpolate"
+                                if sb_cfg.bn == "batch" else
+                                "running statistics recomputed on the training data at every point"),
+                   interpolated="trainable parameters (weights, biases, BN gamma/beta)", parts={})
+    todo = [p for p in parts if p not in rec["parts"]]
+    if not todo:
+        rec["skipped"] = True
+        return rec
+    started = results.now()
+    sb, lb, data, dev = _load_pair(sb_cfg, lb_cfg, device)
+    model = sb  # evaluated at every point; its parameters are overwritten
+    params = select_params(model)
+    x_sb, x_lb = get_flat(params), get_flat(select_params(lb))
+    bs = sb_cfg.eval_batch_size
+    n_tr = len(data.train) if train_examples is None else min(train_examples, len(data.train))
+    for part in todo:
+        t0 = time.perf_counter()
+        if part in ("linear", "curvilinear"):
+            rows = interpolate(model, params, x_sb, x_lb, data, bs, alpha_grid(-1, 2, points), part, train_examples)
+            out = dict(rows=rows, train_examples=n_tr, test_examples=len(data.test))
+        elif part == "filter1d":
+            ts = alpha_grid(-line_range, line_range, line_points)
+            out = dict(train_examples=n_tr, test_examples=len(data.test), direction_seed=direction_seed,
+                       normalisation="filter (Li et al. 2018), biases and BN parameters zero")
+            for name, x in (("SB", x_sb), ("LB", x_lb)):
+                d = filter_normalized_direction(params_like(params, x), direction_seed)
+                out[name] = line_1d(model, params, x, d, ts, data, bs, train_examples)
+                out[f"{name}_direction_norm"] = float(d.norm())
+                out[f"{name}_weight_norm"] = float(x.norm())
+        else:
+            coords = alpha_grid(-grid_range, grid_range, grid_points)
+            n_c = len(data.train) if contour_examples is None else min(contour_examples, len(data.train))
+            out = dict(train_examples=n_c, direction_seeds=[direction_seed, direction_seed + 1],
+                       normalisation="filter (Li et al. 2018), biases and BN parameters zero")
+            for name, x in (("SB", x_sb), ("LB", x_lb)):
+                pl = params_like(params, x)
+                d1 = filter_normalized_direction(pl, direction_seed)
+                d2 = filter_normalized_direction(pl, direction_seed + 1)
+                out[name] = contour_2d(model, params, x, d1, d2, coords, data, bs, n_c)
+        out["wall_s"] = time.perf_counter() - t0
+        rec["parts"][part] = out
+        rec["provenance"] = results.provenance(dev, None, started)
+        results.atomic_write_json(path, rec)
+        log(f"landscape {rid} {part}: {out['wall_s']:.0f}s")
+    set_flat(params, x_sb)
+    return rec
+
+
+def params_like(params: Sequence[nn.Parameter], x: torch.Tensor) -> list[torch.Tensor]:
+    """The flat vector ``x`` cut into tensors shaped like ``params`` (for filter normalisation around x)."""
+    out, i = [], 0
+    for p in params:
+        out.append(x[i: i + p.numel()].view_as(p))
+        i += p.numel()
+    return out
+
+
+# -------------------------------------------------------------------------------------------- tables
+def curves_table(results_dir=None, profile=None, part: str = "linear"):
+    """Long table of the linear/curvilinear curves: one row per (run, alpha, split) with loss and accuracy."""
+    import pandas as pd
+
+    rows = []
+    for r in results.iter_records(results_dir, profile, "landscape"):
+        if part not in r["parts"]:
+            continue
+        for row in r["parts"][part]["rows"]:
+            for split in ("train", "test"):
+                rows.append(dict(net=r["net"], seed=r["seed"], profile=r["profile"], alpha=row["alpha"], split=split,
+                                 loss=row[f"{split}_loss"], acc=row[f"{split}_acc"]))
+    return pd.DataFrame(rows)
+
+
+def line_table(results_dir=None, profile=None):
+    import pandas as pd
+
+    rows = []
+    for r in results.iter_records(results_dir, profile, "landscape"):
+        part = r["parts"].get("filter1d")
+        if not part:
+            continue
+        for regime in ("SB", "LB"):
+            for row in part[regime]:
+                for split in ("train", "test"):
+                    rows.append(dict(net=r["net"], seed=r["seed"], regime=regime, t=row["t"], split=split,
+                                     loss=row[f"{split}_loss"], acc=row[f"{split}_acc"]))
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------------------ sweep and CLI
+def pair_configs(net: str, seed: int, profile: str, results_dir: Path, **overrides):
+    """The SB and LB RunConfigs of (net, seed) as stored in their training records."""
+    from .config import RunConfig
+    from .train import sb_lb_configs
+
+    out = []
+    for cfg in sb_lb_configs(net, seed, profile, **overrides):
+        path = results.record_path(results_dir, profile, "train", cfg.run_id)
+        if not path.is_file():
+            raise FileNotFoundError(f"no training record {path}: train it first (`lbgap sweep table2 --nets {net} "
+                                    f"--seeds {seed} --profile {profile}`) or check --profile/--results-dir")
+        out.append(RunConfig.from_dict(results.read_json(path)["config"]))
+    return out
+
+
+def post_pair(sb_cfg, lb_cfg, results_dir: Path, force: bool = False) -> None:
+    """``lbgap sweep table2 --post landscape``: every part, full training set (a GPU run)."""
+    compute(sb_cfg, lb_cfg, results_dir, force=force, device=sb_cfg.device)
+
+
+def _register_post() -> None:
+    from . import sweep
+
+    sweep.register_post("landscape", post_pair)
+
+
+_register_post()
+
+
+def cmd_landscape(a) -> int:
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    results_dir = paths.resolve(a.results_dir, paths.RESULTS_DIR)
+    sb, lb = pair_configs(a.net, a.seed, a.profile, results_dir, split=a.split, bn=a.bn, tag=a.tag)
+    rec = compute(sb, lb, results_dir, parts=a.parts, points=a.points, train_examples=a.train_examples or None,
+                  grid_points=a.grid_points, contour_examples=a.contour_examples or None, device=a.device,
+                  force=a.force)
+    if rec.get("skipped"):
+        print(f"skipped {rec['run_id']}: every requested part exists (use --force to recompute)")
+    return 0
+
+
+def register_cli(sub, sweep_sub) -> None:
+    p = sub.add_parser("landscape", help="Figures 3 and 7 and filter-normalised views of one SB/LB pair")
+    p.add_argument("seed", type=int)
+    p.add_argument("net")
+    p.add_argument("--parts", nargs="+", default=list(PARTS), choices=PARTS)
+    p.add_argument("--points", type=int, default=25, help="alpha points on [-1, 2] (paper: 25)")
+    p.add_argument("--train-examples", type=int, default=0, help="first N training examples for the train "
+                   "curves (0 = all, default)")
+    p.add_argument("--grid-points", type=int, default=11, help="2-D contour grid per axis")
+    p.add_argument("--contour-examples", type=int, default=5000, help="training examples for the contour (0 = all)")
+    p.add_argument("--profile", default="paper")
+    p.add_argument("--split", default=None, choices=["official", "holdout"])
+    p.add_argument("--bn", default=None, choices=["batch", "running"])
+    p.add_argument("--tag", default=None)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--force", action="store_true")
+    p.add_argument("--results-dir", default=None)
+    p.set_defaults(func=cmd_landscape)
+
+
+def status_lines(results_dir=None) -> list[str]:
+    n = sum(1 for _ in results.iter_records(results_dir, None, "landscape"))
+    return [f"Landscape records: {n}"] if n else []
+
+
+# ------------------------------------------------------------------------------------------- figures
+def plot_parametric(df, ax, title: str = "", xlabel: str = r"$\alpha$"):
+    """Figure 3 style: loss on the left axis, accuracy (%) on the right; solid train, dashed test."""
+    ax2 = ax.twinx()
+    for split, style in (("train", "-"), ("test", "--")):
+        d = df[df.split == split].sort_values("alpha")
+        ax.plot(d.alpha, d.loss, style, color="tab:blue", label=f"{split} loss")
+        ax2.plot(d.alpha, 100 * d.acc, style, color="tab:red", label=f"{split} accuracy")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("cross-entropy", color="tab:blue")
+    ax2.set_ylabel("accuracy (%)", color="tab:red")
+    ax2.set_ylim(0, 102)
+    for a in (0, 1):
+        ax.axvline(a, color="0.8", lw=0.8, zorder=0)
+    h1, l1 = ax.get_legend_handles_labels()
+    h2, l2 = ax2.get_legend_handles_labels()
+    ax.legend(h1 + h2, l1 + l2, fontsize=7, loc="center left")
+    ax.set_title(title)
+    return ax2
+
+
+def plot_contour(part: dict, ax, title: str = "", levels=None):
+    """Li et al. style 2-D contour of the training loss around a solution (filter-normalised axes)."""
+    c = np.asarray(part["coords"])
+    z = np.asarray(part["train_loss"])
+    cs = ax.contour(c, c, z, levels=levels if levels is not None else 12, cmap="viridis")
+    ax.clabel(cs, fontsize=7, fmt="%.2g")
+    ax.plot([0], [0], "k+")
+    ax.set_title(title)
+    ax.set_xlabel("direction 1")
+    ax.set_ylabel("direction 2")
+    return cs
+
+
+def ensure_pair(net: str, seed: int, profile: str, results_dir, device: str = "auto", **overrides):
+    """The SB/LB configs of (net, seed) as recorded; a missing run is trained now (existing ones are kept)."""
+    from .config import RunConfig
+    from .train import sb_lb_configs, train
+
+    out = []
+    for cfg in sb_lb_configs(net, seed, profile, device=device, **overrides):
+        path = results.record_path(results_dir, profile, "train", cfg.run_id)
+        rec = results.read_json(path) if path.is_file() else train(cfg, results_dir, progress=False)
+        out.append(RunConfig.from_dict(rec["config"]))
+    return out

@@ -1,0 +1,589 @@
+"""Sharpness of a minimiser: Metric 2.1 of Keskar et al. (2017), Eqs. (3)-(4), Tables 3-4; Hessian spectrum.
+
+    phi_{x,f}(eps, A) = 100 * (max_{y in C_eps} f(x + A y) - f(x)) / (1 + f(x)),
+    C_eps = { y in R^p : |y_i| <= eps * (|(A^+ x)_i| + 1) }.
+
+* Full space: ``A = None`` (A = I_n, Table 3). Random subspace: ``A`` is n x p (Table 4, p = 100); here its
+  columns are i.i.d. N(0, 1) from a seeded ``torch.Generator`` (the paper only says "randomly generated").
+  ``A^+ x`` is the least-squares solution of ``A z = x`` from the p x p normal equations (AᵀA) z = Aᵀx,
+  accumulated in float64 over row chunks: no pseudo-inverse is ever formed.
+* The maximum is taken inexactly, as the paper: SciPy's L-BFGS-B on -f(x + A y), started at y = 0,
+  ``maxiter=10``, gradient Aᵀ∇f. L-BFGS-B only evaluates feasible points, so every evaluated f is a valid
+  lower bound on the maximum: ``fmax`` is the largest f seen (``solver_fmax`` is the solver's final value).
+* The network wrapper (:class:`FullBatchLoss`) makes f the mean Keras cross-entropy over the *whole*
+  training set in float32 with ``model.eval()`` (dropout off; ``bn="batch"`` still normalises with the
+  statistics of each evaluation batch, the training semantics of Keras mode=2) at the run's evaluation
+  batch size; ∇f is accumulated by autograd over the evaluation batches. Only the n- (or p-) vector crosses
+  to the host, in float64, for SciPy. Which parameters are perturbed is an option; the default is every
+  trainable parameter (BN gamma/beta included), as Keras' ``trainable_weights``.
+* Hessian: top eigenvalue by power iteration and trace by Hutchinson, both from Hessian-vector products
+  (double backward), the paper's remark that phi "relates to the largest eigenvalue of ∇²f(x)".
+
+CLI: ``lbgap sharpness RUN --eps 1e-3 5e-4 --space full random`` writes ``<results>/<profile>/sharpness/
+<run_id>.json`` (one record per training run, one entry per (eps, space), saved after each entry).
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import paths, results
+
+DEFAULT_EPS = (1e-3, 5e-4)
+DEFAULT_SPACES = ("full", "random")
+SUBSPACE_DIM = 100
+A_SEED = 0
+PARAM_SETS = ("all", "no_bn")
+
+
+# ------------------------------------------------------------------------------------------ functional core
+@dataclass
+class SharpnessResult:
+    value: float          # phi, Eq. (4)
+    f0: float             # f(x)
+    fmax: float           # largest f evaluated inside the box
+    solver_fmax: float    # -fun of scipy's final iterate
+    nfev: int
+    nit: int
+    message: str
+    eps: float
+    p: int                # dimension of the maximisation (n for the full space)
+    wall_s: float
+    y_norm: float = 0.0   # ||y*||_2 of the maximiser found
+    at_bound: float = 0.0  # fraction of coordinates of y* on the box boundary
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def random_subspace(n: int, p: int = SUBSPACE_DIM, seed: int = A_SEED, device="cpu",
+                    dtype=torch.float32) -> torch.Tensor:
+    """The n x p matrix A of Table 4: i.i.d. N(0, 1) entries from ``torch.Generator().manual_seed(seed)``
+    (generated on the CPU so the same seed gives the same A on every device)."""
+    if p < 1 or n < 1:
+        raise ValueError(f"subspace dimension p={p} and n={n} must be positive")
+    g = torch.Generator().manual_seed(int(seed))
+    return torch.randn(n, p, generator=g, dtype=dtype).to(device)
+
+
+def pinv_apply(A: torch.Tensor, x: torch.Tensor, chunk: int = 1 << 18) -> torch.Tensor:
+    """A^+ x for a tall full-column-rank A, by the normal equations in float64 (row chunks; A^+ never formed)."""
+    n, p = A.shape
+    if x.numel() != n:
+        raise ValueError(f"A has {n} rows but x has {x.numel()} entries")
+    G = torch.zeros(p, p, dtype=torch.float64, device=A.device)
+    b = torch.zeros(p, dtype=torch.float64, device=A.device)
+    for i in range(0, n, chunk):
+        Ai = A[i: i + chunk].double()
+        G += Ai.T @ Ai
+        b += Ai.T @ x[i: i + chunk].double()
+    return torch.linalg.solve(G, b)
+
+
+def epsilon_sharpness(loss_and_grad: Callable[[torch.Tensor], tuple[float, torch.Tensor]], x: torch.Tensor,
+                      eps: float, A: torch.Tensor | None = None, maxiter: int = 10,
+                      solver_scale: float = 1.0) -> SharpnessResult:
+    """Metric 2.1: ``phi`` of f at ``x`` for box size ``eps`` in the full space (``A=None``) or ``A``'s span.
+
+    ``loss_and_grad(z)`` takes a flat tensor like ``x`` and returns ``(f(z): float, ∇f(z): tensor)``.
+    ``solver_scale`` multiplies the objective L-BFGS-B sees (not phi's formula): the exact maximum does not
+    depend on it, but 10 iterations from y = 0 do, because L-BFGS-B's first steps are proportional to the
+    gradient (e.g. ``solver_scale = N`` hands it the summed instead of the mean training loss).
+    """
+    from scipy.optimize import Bounds, minimize
+
+    if not (eps > 0 and math.isfinite(eps)):
+        raise ValueError(f"eps={eps} must be a positive number such as 1e-3")
+    if maxiter < 1:
+        raise ValueError(f"maxiter={maxiter} must be at least 1")
+    if not (solver_scale > 0 and math.isfinite(solver_scale)):
+        raise ValueError(f"solver_scale={solver_scale} must be a positive number")
+    x = x.detach().reshape(-1)
+    if A is not None:
+        if A.dim() != 2 or A.shape[0] != x.numel():
+            raise ValueError(f"A must be n x p with n = {x.numel()} rows; got shape {tuple(A.shape)}")
+        A = A.to(device=x.device, dtype=x.dtype)
+        coords = pinv_apply(A, x)
+    else:
+        coords = x.double()
+    bound = (eps * (coords.abs() + 1.0)).cpu().numpy()
+    p = bound.size
+    t0 = time.perf_counter()
+    f0, _ = loss_and_grad(x)
+    f0 = float(f0)
+    best = [f0]
+
+    def neg(y_np: np.ndarray):
+        y = torch.from_numpy(y_np).to(device=x.device, dtype=x.dtype)
+        z = x + (y if A is None else A @ y)
+        f, g = loss_and_grad(z)
+        f = float(f)
+        if math.isfinite(f):
+            best[0] = max(best[0], f)
+        gy = g.reshape(-1) if A is None else A.T @ g.reshape(-1)
+        return -solver_scale * f, -solver_scale * gy.double().cpu().numpy()
+
+    res = minimize(neg, np.zeros(p), jac=True, method="L-BFGS-B", bounds=Bounds(-bound, bound),
+                   options=dict(maxiter=int(maxiter)))
+    fmax = best[0]
+    y = res.x
+    at_bound = float(np.mean(np.isclose(np.abs(y), bound, rtol=1e-6, atol=0.0)))
+    return SharpnessResult(value=100.0 * (fmax - f0) / (1.0 + f0), f0=f0, fmax=fmax,
+                           solver_fmax=float(-res.fun) / solver_scale,
+                           nfev=int(res.nfev), nit=int(res.nit), message=str(res.message), eps=float(eps), p=int(p),
+                           wall_s=time.perf_counter() - t0, y_norm=float(np.linalg.norm(y)), at_bound=at_bound)
+
+
+# ------------------------------------------------------------------------------------------- Hessian
+def hessian_top_eigenvalue(hvp: Callable[[torch.Tensor], torch.Tensor], n: int, iters: int = 20, tol: float = 1e-4,
+                           seed: int = 0, device="cpu", dtype=torch.float32) -> dict:
+    """Largest-magnitude eigenvalue of H by power iteration on ``hvp(v) = H v`` (Rayleigh quotient)."""
+    g = torch.Generator().manual_seed(seed)
+    v = torch.randn(n, generator=g, dtype=dtype).to(device)
+    v /= v.norm()
+    lam, hist = 0.0, []
+    for i in range(iters):
+        hv = hvp(v)
+        new = float(v @ hv)
+        hist.append(new)
+        norm = hv.norm()
+        if norm == 0:
+            break
+        v = hv / norm
+        if i and abs(new - lam) <= tol * max(1.0, abs(new)):
+            lam = new
+            break
+        lam = new
+    return dict(top_eigenvalue=lam, iterations=len(hist), history=hist)
+
+
+def hutchinson_trace(hvp: Callable[[torch.Tensor], torch.Tensor], n: int, probes: int = 10, seed: int = 0,
+                     device="cpu", dtype=torch.float32) -> dict:
+    """tr(H) ≈ mean of vᵀHv over Rademacher vectors v (Hutchinson 1989); returns the estimate and its std error."""
+    g = torch.Generator().manual_seed(seed)
+    vals = []
+    for _ in range(probes):
+        v = (torch.randint(0, 2, (n,), generator=g) * 2 - 1).to(device=device, dtype=dtype)
+        vals.append(float(v @ hvp(v)))
+    arr = np.asarray(vals)
+    return dict(trace=float(arr.mean()), trace_se=float(arr.std(ddof=1) / math.sqrt(len(arr))) if len(arr) > 1 else
+                float("nan"), probes=probes)
+
+
+# ------------------------------------------------------------------------------------- network wrapper
+def select_params(model: nn.Module, which: str = "all") -> list[nn.Parameter]:
+    """``all``: every trainable parameter (Keras ``trainable_weights``); ``no_bn``: BN gamma/beta left out."""
+    if which not in PARAM_SETS:
+        raise ValueError(f"parameter set {which!r} must be one of {', '.join(PARAM_SETS)}")
+    if which == "all":
+        return [p for p in model.parameters() if p.requires_grad]
+    bn_ids = {id(p) for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
+              for p in m.parameters()}
+    return [p for p in model.parameters() if p.requires_grad and id(p) not in bn_ids]
+
+
+class FullBatchLoss:
+    """f(z) and ∇f(z) for a flat vector z of ``params``: mean Keras cross-entropy over all of ``dataset``,
+    float32, ``model.eval()``, in fixed order at ``batch_size``; gradients accumulated over the batches."""
+
+    def __init__(self, model: nn.Module, dataset, batch_size: int, params: Sequence[nn.Parameter] | None = None,
+                 loss_fn: Callable | None = None):
+        from .models import keras_cross_entropy
+
+        self.model, self.data, self.batch_size = model, dataset, int(batch_size)
+        self.params = list(params) if params is not None else select_params(model)
+        self.n = sum(p.numel() for p in self.params)
+        self.loss_fn = loss_fn or keras_cross_entropy  # (logits, labels, reduction="sum") -> loss
+        self.calls = 0
+        self.seconds = 0.0       # wall time spent in f/grad evaluations
+        self.cpu_seconds = 0.0   # process CPU time spent there (all threads)
+        model.eval()
+
+    def x(self) -> torch.Tensor:
+        return torch.cat([p.detach().reshape(-1) for p in self.params]).clone()
+
+    def set(self, z: torch.Tensor) -> None:
+        with torch.no_grad():
+            torch.nn.utils.vector_to_parameters(z.to(self.params[0].dtype), self.params)
+
+    def _batches(self, limit: int | None = None):
+        n = len(self.data) if limit is None else min(limit, len(self.data))
+        for i in range(0, n, self.batch_size):
+            yield self.data.batch(slice(i, min(i + self.batch_size, n))), n
+
+    def __call__(self, z: torch.Tensor) -> tuple[float, torch.Tensor]:
+        t0, c0 = time.perf_counter(), time.process_time()
+        self.set(z)
+        self.model.eval()
+        total = torch.zeros((), dtype=torch.float64, device=z.device)
+        grads = [torch.zeros_like(p) for p in self.params]
+        for (xb, yb), n in self._batches():
+            loss = self.loss_fn(self.model(xb), yb, reduction="sum") / n
+            gs = torch.autograd.grad(loss, self.params)
+            for acc, g in zip(grads, gs):
+                acc += g
+            total += loss.detach().double()
+        self.calls += 1
+        self.seconds += time.perf_counter() - t0
+        self.cpu_seconds += time.process_time() - c0
+        return float(total), torch.cat([g.reshape(-1) for g in grads])
+
+    def hvp(self, v: torch.Tensor, limit: int | None = None) -> torch.Tensor:
+        """H v at the current parameters by double backward, over the first ``limit`` examples (all by default)."""
+        self.model.eval()
+        out = [torch.zeros_like(p) for p in self.params]
+        vs, i = [], 0
+        for p in self.params:
+            vs.append(v[i: i + p.numel()].view_as(p))
+            i += p.numel()
+        for (xb, yb), n in self._batches(limit):
+            loss = self.loss_fn(self.model(xb), yb, reduction="sum") / n
+            gs = torch.autograd.grad(loss, self.params, create_graph=True)
+            dot = sum((g * u).sum() for g, u in zip(gs, vs))
+            hv = torch.autograd.grad(dot, self.params)
+            for acc, h in zip(out, hv):
+                acc += h
+        return torch.cat([h.reshape(-1) for h in out])
+
+
+# ----------------------------------------------------------------------------------------- records
+def _run_config(run: str, profile: str, results_dir: Path):
+    """A train run id or a record path -> (RunConfig, train record)."""
+    from .config import RunConfig
+
+    path = Path(run)
+    if not path.suffix == ".json":
+        path = results.record_path(results_dir, profile, "train", run)
+    if not path.is_file():
+        raise FileNotFoundError(f"no training record {path}; give a run id that `lbgap status` lists (with the "
+                                "right --profile/--results-dir) or the path of a train record")
+    rec = results.read_json(path)
+    if rec.get("kind") != "train":
+        raise ValueError(f"{path} is a {rec.get('kind')!r} record, not a training record")
+    return RunConfig.from_dict(rec["config"]), rec
+
+
+def _load(cfg, device: str):
+    from . import data as datamod
+    from .train import load_checkpoint
+
+    dev = datamod.resolve_device(device)
+    data = datamod.load(cfg.dataset, cfg.split, cfg.source, dev, cfg.n_train, cfg.n_test)
+    model = load_checkpoint(cfg, "final", dev, data.num_classes)
+    return model, data, dev
+
+
+OBJECTIVES = ("mean", "sum")  # what L-BFGS-B maximises: the mean training loss (default) or the sum (N x mean)
+
+
+def entry_key(eps: float, space: str, p: int = SUBSPACE_DIM, a_seed: int = A_SEED, params: str = "all",
+              objective: str = "mean") -> str:
+    key = f"{space}-eps{eps:g}"
+    if space == "random":
+        key += f"-p{p}-A{a_seed}"
+    if params != "all":
+        key += f"-{params}"
+    if objective != "mean":
+        key += f"-{objective}"
+    return key
+
+
+def compute(cfg, results_dir: str | Path | None = None, eps: Sequence[float] = DEFAULT_EPS,
+            spaces: Sequence[str] = DEFAULT_SPACES, p: int = SUBSPACE_DIM, a_seed: int = A_SEED,
+            params: str = "all", maxiter: int = 10, objective: str = "mean", hessian: bool = True, hessian_examples: int | None = 10000,
+            hessian_iters: int = 20, hutchinson_probes: int = 10, device: str = "auto", force: bool = False,
+            log: Callable[[str], None] = print, model_data=None) -> dict:
+    """Sharpness record of training run ``cfg``: one entry per (eps, space), the Hessian summary; saved
+    atomically after each entry, finished entries skipped unless ``force``."""
+    results_dir = Path(results_dir) if results_dir is not None else paths.RESULTS_DIR
+    for s in spaces:
+        if s not in DEFAULT_SPACES:
+            raise ValueError(f"space {s!r} must be 'full' or 'random'")
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective {objective!r} must be 'mean' or 'sum'")
+    path = results.record_path(results_dir, cfg.profile, "sharpness", cfg.run_id)
+    rec = results.read_json(path) if path.is_file() and not force else None
+    if rec is None:
+        rec = dict(schema=results.SCHEMA, kind="sharpness", run_id=cfg.run_id, train_run=cfg.run_id,
+                   net=cfg.net, regime=cfg.regime, seed=cfg.seed, batch_size=cfg.batch_size,
+                   profile=cfg.profile, config=cfg.to_dict(), entries={}, hessian=None)
+    todo = [(e, s) for s in spaces for e in eps
+            if entry_key(e, s, p, a_seed, params, objective) not in rec["entries"]]
+    want_h = hessian and (rec.get("hessian") is None)
+    if not todo and not want_h:
+        rec["skipped"] = True
+        return rec
+    started = results.now()
+    model, data, dev = model_data or _load(cfg, device)
+    lf = FullBatchLoss(model, data.train, cfg.eval_batch_size, select_params(model, params))
+    x = lf.x()
+    A = None
+    for e, s in todo:
+        if s == "random" and A is None:
+            A = random_subspace(lf.n, p, a_seed, dev)
+        lf.calls, lf.seconds, lf.cpu_seconds = 0, 0.0, 0.0
+        c0 = time.process_time()
+        scale = float(len(data.train)) if objective == "sum" else 1.0
+        r = epsilon_sharpness(lf, x, e, A if s == "random" else None, maxiter, solver_scale=scale)
+        cpu_total = time.process_time() - c0
+        lf.set(x)
+        entry = dict(r.to_dict(), space=s, a_seed=a_seed if s == "random" else None,
+                     a_distribution="iid N(0,1)" if s == "random" else None, params=params, n_params=lf.n,
+                     eval_batch_size=cfg.eval_batch_size, n_train=len(data.train), maxiter=maxiter,
+                     objective=objective, solver_scale=scale,
+                     seconds_per_eval=lf.seconds / max(1, lf.calls), n_evals=lf.calls,
+                     cpu_seconds_per_eval=lf.cpu_seconds / max(1, lf.calls), cpu_seconds=cpu_total,
+                     threads=torch.get_num_threads())
+        rec["entries"][entry_key(e, s, p, a_seed, params, objective)] = entry
+        rec["provenance"] = results.provenance(dev, None, started)
+        results.atomic_write_json(path, rec)
+        log(f"sharpness {cfg.run_id} {s:6s} eps={e:g}: phi={r.value:.3f} (f0={r.f0:.4g}, fmax={r.fmax:.4g}, "
+            f"{r.nfev} evals, {r.wall_s:.0f}s)")
+    del A
+    if want_h:
+        t0 = time.perf_counter()
+        lf.set(x)
+        n_ex = len(data.train) if hessian_examples is None else min(hessian_examples, len(data.train))
+        hvp = lambda v: lf.hvp(v, n_ex)  # noqa: E731
+        top = hessian_top_eigenvalue(hvp, lf.n, hessian_iters, device=dev)
+        tr = hutchinson_trace(hvp, lf.n, hutchinson_probes, device=dev)
+        rec["hessian"] = dict(top, **tr, examples=n_ex, params=params, wall_s=time.perf_counter() - t0,
+                              method="power iteration + Hutchinson (Rademacher), double-backward HVPs")
+        rec["provenance"] = results.provenance(dev, None, started)
+        results.atomic_write_json(path, rec)
+        log(f"hessian   {cfg.run_id}: top eigenvalue {top['top_eigenvalue']:.4g}, trace {tr['trace']:.4g} "
+            f"({n_ex} examples, {rec['hessian']['wall_s']:.0f}s)")
+    return rec
+
+
+# ------------------------------------------------------------------------ Dinh et al. (2017) rescaling
+def dinh_rescale(model: nn.Module, alpha: float) -> nn.Module:
+    """Function-preserving rescaling (Dinh et al., 2017) of the *last* hidden block of F1/F2:
+    ``Linear -> BN(gamma, beta) -> ReLU -> Linear_out``. ReLU is positively homogeneous, so scaling BN's
+    gamma and beta by alpha > 0 scales the hidden activations by alpha and dividing the output layer's
+    weight (not its bias) by alpha restores the logits exactly (up to rounding). The pre-BN Linear is not
+    touched: BN makes it scale-invariant, so rescaling it would not be a Dinh pair. Returns a rescaled copy."""
+    import copy
+
+    if not alpha > 0:
+        raise ValueError(f"rescaling factor alpha={alpha} must be positive (ReLU is only positively homogeneous)")
+    m = copy.deepcopy(model)
+    mods = list(m.modules())
+    lin = [x for x in mods if isinstance(x, nn.Linear)]
+    bns = [x for x in mods if isinstance(x, nn.modules.batchnorm._BatchNorm)]
+    if len(lin) < 2 or not bns:
+        raise ValueError("the Dinh rescaling needs a network ending in BN -> ReLU -> Linear (F1/F2)")
+    bn, out = bns[-1], lin[-1]
+    with torch.no_grad():
+        bn.weight.mul_(alpha)
+        bn.bias.mul_(alpha)
+        out.weight.div_(alpha)
+    return m
+
+
+def dinh_demo(cfg, results_dir: str | Path | None = None, alphas: Sequence[float] = (1.0, 10.0),
+              eps: float = 1e-3, maxiter: int = 10, device: str = "auto", force: bool = False,
+              log: Callable[[str], None] = print, model_data=None) -> dict:
+    """phi (full space) and train/test loss and accuracy of ``cfg``'s model rescaled by each alpha (alpha = 1
+    reuses the run's sharpness record when it holds the same full-space entry: it is the same problem)."""
+    from .train import evaluate
+
+    results_dir = Path(results_dir) if results_dir is not None else paths.RESULTS_DIR
+    path = results.record_path(results_dir, cfg.profile, "dinh", cfg.run_id)
+    if path.is_file() and not force:
+        rec = results.read_json(path)
+        rec["skipped"] = True
+        return rec
+    started, t0 = results.now(), time.perf_counter()
+    model, data, dev = model_data or _load(cfg, device)
+    rows = []
+    probe = data.test.batch(slice(0, cfg.eval_batch_size))[0]
+    with torch.no_grad():
+        model.eval()
+        ref = model(probe)
+    spath = results.record_path(results_dir, cfg.profile, "sharpness", cfg.run_id)
+    known = results.read_json(spath)["entries"].get(entry_key(eps, "full")) if spath.is_file() else None
+    for a in alphas:
+        m = dinh_rescale(model, a).eval()
+        with torch.no_grad():
+            diff = float((m(probe) - ref).abs().max())
+        if a == 1.0 and known is not None and known.get("maxiter") == maxiter:
+            r = SharpnessResult(**{k: known[k] for k in SharpnessResult.__dataclass_fields__})  # alpha=1: same problem
+        else:
+            lf = FullBatchLoss(m, data.train, cfg.eval_batch_size)
+            xa = lf.x()
+            r = epsilon_sharpness(lf, xa, eps, None, maxiter)
+            lf.set(xa)  # parameters back at the rescaled minimiser
+        tr_loss, tr_acc = evaluate(m, data.train, cfg.eval_batch_size)
+        te_loss, te_acc = evaluate(m, data.test, cfg.eval_batch_size)
+        rows.append(dict(alpha=a, phi=r.value, f0=r.f0, fmax=r.fmax, nfev=r.nfev, message=r.message,
+                         train_loss=tr_loss, train_acc=tr_acc, test_loss=te_loss, test_acc=te_acc,
+                         max_logit_change=diff, wall_s=r.wall_s))
+        log(f"dinh {cfg.run_id} alpha={a:g}: phi={r.value:.3f}, test acc {te_acc:.4f}, max |logit change| {diff:.2e}")
+    rec = dict(schema=results.SCHEMA, kind="dinh", run_id=cfg.run_id, net=cfg.net, regime=cfg.regime,
+               seed=cfg.seed, eps=eps, space="full", maxiter=maxiter, eval_batch_size=cfg.eval_batch_size,
+               transform="last BN gamma,beta * alpha; output Linear weight / alpha", rows=rows,
+               config=cfg.to_dict(), provenance=results.provenance(dev, time.perf_counter() - t0, started))
+    results.atomic_write_json(path, rec)
+    return rec
+
+
+# ----------------------------------------------------------------------------------------- tables
+def sharpness_table(results_dir: str | Path | None = None, profile: str | None = None):
+    """One row per (run, eps, space) entry, plus the run's Hessian summary."""
+    import pandas as pd
+
+    rows = []
+    for r in results.iter_records(results_dir, profile, "sharpness"):
+        h = r.get("hessian") or {}
+        for key, e in r["entries"].items():
+            rows.append(dict(run_id=r["run_id"], net=r["net"], regime=r["regime"], seed=r["seed"],
+                             profile=r["profile"], space=e["space"], eps=e["eps"], params=e["params"],
+                             objective=e.get("objective", "mean"), phi=e["value"],
+                             f0=e["f0"], fmax=e["fmax"], nfev=e["nfev"], nit=e["nit"], message=e["message"],
+                             y_norm=e.get("y_norm"), at_bound=e.get("at_bound"),
+                             wall_s=e["wall_s"], seconds_per_eval=e.get("seconds_per_eval"),
+                             cpu_seconds_per_eval=e.get("cpu_seconds_per_eval"), cpu_seconds=e.get("cpu_seconds"),
+                             hessian_top=h.get("top_eigenvalue"), hessian_trace=h.get("trace"),
+                             hessian_examples=h.get("examples"),
+                             device=r.get("provenance", {}).get("device")))
+    return pd.DataFrame(rows)
+
+
+def paper_table(which: int):
+    """The paper's Table 3 (``which=3``, full space) or Table 4 (``4``, random subspace) from data/paper."""
+    import pandas as pd
+
+    if which not in (3, 4):
+        raise ValueError("the paper's sharpness tables are 3 (full space) and 4 (random subspace)")
+    return pd.read_csv(paths.PAPER_DIR / f"table{which}.csv", comment="#")
+
+
+def summary(df, ratio: bool = True, objective: str = "mean"):
+    """mean ± std over seeds per (net, space, eps, regime) and the LB/SB ratio of the means."""
+    import pandas as pd
+
+    if df.empty:
+        return pd.DataFrame()
+    df = df[(df.params == "all") & (df.objective == objective)]
+    if df.empty:
+        return pd.DataFrame()
+    g = df.groupby(["net", "space", "eps", "regime"]).phi
+    s = g.agg(["mean", "std", "count"]).reset_index()
+    wide = s.pivot(index=["net", "space", "eps"], columns="regime", values=["mean", "std", "count"])
+    wide.columns = [f"{a}_{b}" for a, b in wide.columns]
+    wide = wide.reset_index()
+    if ratio and {"mean_SB", "mean_LB"} <= set(wide.columns):
+        wide["LB/SB"] = wide["mean_LB"] / wide["mean_SB"]
+    return wide
+
+
+def compare_with_paper(df, which: int, objective: str = "mean"):
+    """Table 3 (``which=3``, full space) or 4 (random subspace): ours (mean ± std over seeds, n) beside the
+    paper's, per network and eps, with both LB/SB ratios of the means."""
+    import pandas as pd
+
+    space = "full" if which == 3 else "random"
+    paper = paper_table(which).set_index("network")
+    ours = summary(df[df.space == space], objective=objective) if len(df) else pd.DataFrame()
+    rows = []
+    for net in paper.index:
+        for e, tag in ((1e-3, "1e-3"), (5e-4, "5e-4")):
+            row = {"network": net, "eps": tag}
+            hit = ours[(ours.net == net) & (ours.eps == e)] if len(ours) else ours
+            for reg in ("SB", "LB"):
+                row[f"paper {reg}"] = f"{paper.loc[net, f'{reg.lower()}_eps{tag}_mean']:.2f} ± " \
+                                      f"{paper.loc[net, f'{reg.lower()}_eps{tag}_std']:.2f}"
+                if len(hit) and f"mean_{reg}" in hit and pd.notna(hit[f"mean_{reg}"].iloc[0]):
+                    m, sd, n = hit[f"mean_{reg}"].iloc[0], hit[f"std_{reg}"].iloc[0], int(hit[f"count_{reg}"].iloc[0])
+                    row[f"ours {reg}"] = f"{m:.3g} ± {sd:.2g} (n={n})" if n > 1 else f"{m:.3g} (n=1)"
+                else:
+                    row[f"ours {reg}"] = "missing"
+            row["paper LB/SB"] = round(paper.loc[net, f"lb_eps{tag}_mean"] / paper.loc[net, f"sb_eps{tag}_mean"], 1)
+            row["ours LB/SB"] = (float(f"{float(hit['LB/SB'].iloc[0]):.2g}") if len(hit) and "LB/SB" in hit
+                                 and pd.notna(hit["LB/SB"].iloc[0]) else None)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def dinh_table(results_dir=None, profile=None):
+    import pandas as pd
+
+    rows = []
+    for r in results.iter_records(results_dir, profile, "dinh"):
+        for row in r["rows"]:
+            rows.append(dict(run=r["run_id"], net=r["net"], regime=r["regime"], seed=r["seed"], eps=r["eps"], **row))
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------------------- sweep + CLI
+def post_pair(sb_cfg, lb_cfg, results_dir: Path, force: bool = False) -> None:
+    """``lbgap sweep table2 --post sharpness``: both eps, both spaces and the Hessian for SB and LB, plus the
+    full-space maximisation of the summed objective (see ``epsilon_sharpness``'s ``solver_scale``)."""
+    for cfg in (sb_cfg, lb_cfg):
+        compute(cfg, results_dir, force=force, device=cfg.device)
+        compute(cfg, results_dir, spaces=("full",), objective="sum", hessian=False, force=force, device=cfg.device)
+
+
+def _register_post() -> None:
+    from . import sweep
+
+    sweep.register_post("sharpness", post_pair)
+
+
+_register_post()
+
+
+def cmd_sharpness(a) -> int:
+    import torch as _t
+
+    if a.threads:
+        _t.set_num_threads(a.threads)
+    results_dir = paths.resolve(a.results_dir, paths.RESULTS_DIR)
+    cfg, _ = _run_config(a.run, a.profile, results_dir)
+    if a.dinh:
+        dinh_demo(cfg, results_dir, alphas=a.alphas, eps=a.eps[0], maxiter=a.maxiter, device=a.device, force=a.force)
+        return 0
+    rec = compute(cfg, results_dir, eps=a.eps, spaces=a.space, p=a.p, a_seed=a.a_seed, params=a.params,
+                  maxiter=a.maxiter, objective=a.objective, hessian=not a.no_hessian, hessian_examples=a.hessian_examples or None,
+                  device=a.device, force=a.force)
+    if rec.get("skipped"):
+        print(f"skipped {cfg.run_id}: every requested entry exists (use --force to recompute)")
+    return 0
+
+
+def register_cli(sub, sweep_sub) -> None:
+    p = sub.add_parser("sharpness", help="Metric 2.1 (Tables 3-4) and the Hessian of a trained run")
+    p.add_argument("run", help="a train run id (e.g. F1-mnist-official-b256-s0) or the path of a train record")
+    p.add_argument("--eps", type=float, nargs="+", default=list(DEFAULT_EPS))
+    p.add_argument("--space", nargs="+", default=list(DEFAULT_SPACES), choices=DEFAULT_SPACES)
+    p.add_argument("--p", type=int, default=SUBSPACE_DIM, help="random subspace dimension (default 100)")
+    p.add_argument("--a-seed", type=int, default=A_SEED, help="seed of the random matrix A")
+    p.add_argument("--params", default="all", choices=PARAM_SETS, help="parameters perturbed (default all)")
+    p.add_argument("--maxiter", type=int, default=10, help="L-BFGS-B iterations (paper: 10)")
+    p.add_argument("--objective", default="mean", choices=OBJECTIVES,
+                   help="what L-BFGS-B maximises: the mean training loss (default) or the sum (N x mean); "
+                        "phi itself is always computed on the mean loss")
+    p.add_argument("--no-hessian", action="store_true", help="skip the Hessian eigenvalue/trace")
+    p.add_argument("--hessian-examples", type=int, default=10000,
+                   help="training examples used for Hessian-vector products (0 = all; default 10000)")
+    p.add_argument("--dinh", action="store_true", help="run the Dinh et al. rescaling demonstration instead")
+    p.add_argument("--alphas", type=float, nargs="+", default=[1.0, 10.0], help="--dinh rescaling factors")
+    p.add_argument("--profile", default="paper", help="profile of the training record (default paper)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--force", action="store_true")
+    p.add_argument("--results-dir", default=None)
+    p.set_defaults(func=cmd_sharpness)
+
+
+def status_lines(results_dir=None) -> list[str]:
+    n = sum(1 for _ in results.iter_records(results_dir, None, "sharpness"))
+    return [f"Sharpness records: {n}"] if n else []

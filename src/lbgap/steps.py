@@ -1,0 +1,409 @@
+"""Steps-to-target vs batch size (Shallue et al. 2019 protocol) and the critical batch size (McCandlish et al. 2018).
+
+For each batch size B and optimizer, the learning rate is tuned on a small log grid (seed 0), then more seeds
+are run at the best LR. A run trains F1 on the MNIST training set minus a seeded 5,000-image hold-out (the
+validation set, ``split="holdout"``) and evaluates validation accuracy on a geometric step schedule (each
+evaluation ~12 % more steps than the last). Steps-to-target is the first crossing of the target accuracy,
+interpolated linearly in log(steps) between the two bracketing evaluations; examples-to-target = B x steps.
+
+The fits are McCandlish et al.'s (Eq. 2.11 / 2.12; paper notes section 10):
+
+    S(B) = S_min (1 + B_crit / B),      E(B) = E_min (1 + B / B_crit),      B_crit = E_min / S_min,
+
+done jointly as one least-squares fit of log S(B) with ``scipy.optimize.curve_fit`` (E = B S, so both
+curves share S_min and B_crit); the 1-sigma errors come from the fit covariance and, more honestly, from a
+bootstrap over seeds. Each run also records wall time per epoch, samples/s and the process RSS (the cost table).
+"""
+from __future__ import annotations
+
+import math
+import resource
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import data as datamod
+from . import paths, results
+from .models import keras_cross_entropy
+from .train import ConfigError, epoch_batches, evaluate, initial_model, make_config, make_optimizer
+
+KIND = "steps"
+TARGETS = (0.95, 0.96, 0.97)     # validation accuracies whose crossing is recorded (plus the run's own target)
+HEADLINE = 0.95                  # the target of the study (chapter): what the shared 2-core CPU could afford
+FIXED_LR = 1e-3                  # the paper's Adam learning rate: the fixed-LR protocol runs train >= 1 epoch
+EVAL_RATIO = 1.12                # geometric evaluation schedule
+MOMENTUM = 0.9                   # SGD + heavy-ball momentum, the second optimizer
+
+
+def lr_grid(optimizer: str, batch_size: int) -> list[float]:
+    """Three log-spaced learning rates per batch size (factor ~3), centred where the optimum is expected.
+
+    Adam: 1e-3 (the paper's, fixed-LR protocol) is always in the grid; the grid moves up one notch for
+    B >= 1024. SGD+momentum: centred on 0.1 * sqrt(B / 256) (square-root scaling, Hoffer et al. 2017).
+    """
+    if optimizer == "adam":
+        base = [3e-4, 1e-3, 3e-3] if batch_size < 1024 else [1e-3, 3e-3, 1e-2]
+        return base
+    if optimizer == "sgd":
+        c = 0.1 * math.sqrt(batch_size / 256)
+        return [float(f"{c * f:.2g}") for f in (1 / 3, 1.0, 3.0)]
+    raise ConfigError(f"unknown optimizer {optimizer!r}: 'adam' or 'sgd'")
+
+
+def steps_config(batch_size: int, lr: float, optimizer: str, seed: int, profile: str, **overrides):
+    tag = f"{optimizer}-lr{lr:.2g}"
+    kw = dict(split="holdout", optimizer=optimizer, lr=lr, tag=tag, save_checkpoints=False, max_epochs=1000)
+    if optimizer == "sgd":
+        kw["momentum"] = MOMENTUM
+    kw.update({k: v for k, v in overrides.items() if v is not None})
+    return make_config("F1", batch_size, seed, profile, **kw)
+
+
+def _rss_mb() -> float:
+    try:
+        import psutil
+
+        return psutil.Process().memory_info().rss / 2**20
+    except ImportError:  # peak of the whole process instead (Linux reports KiB)
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
+
+
+def crossing(curve: list[dict], target: float, key: str = "step") -> float | None:
+    """First crossing of ``target`` by ``val_acc``, linear in log(key) between bracketing evaluations."""
+    prev = None
+    for row in curve:
+        if row["val_acc"] >= target:
+            if prev is None or prev[key] <= 0:
+                return float(row[key])
+            a0, a1 = prev["val_acc"], row["val_acc"]
+            t = (target - a0) / (a1 - a0) if a1 > a0 else 1.0
+            return float(math.exp(math.log(prev[key]) + t * (math.log(row[key]) - math.log(prev[key]))))
+        prev = row
+    return None
+
+
+def run_to_target(cfg, target: float = HEADLINE, results_dir: str | Path | None = None, force: bool = False,
+                  data: datamod.DataBundle | None = None, min_epochs: float = 1.0, max_epochs: float = 8.0,
+                  max_steps: int = 4000, abandon_steps: int | None = None, first_eval_examples: int = 2000,
+                  first_eval_step: int = 4) -> dict:
+    """Train until validation accuracy >= ``target`` and at least ``min_epochs`` epochs, or a cap; write a record.
+
+    Caps: ``max_steps`` steps, ``max_epochs`` epochs, or ``abandon_steps`` (used by the LR tuner to stop a
+    learning rate once it needs far more steps than the best one already found). The run's curve is kept so
+    that crossings of every target in ``TARGETS`` and the accuracy after ``min_epochs`` epochs can be read off.
+    """
+    results_dir = Path(results_dir) if results_dir is not None else paths.RESULTS_DIR
+    path = results.record_path(results_dir, cfg.profile, KIND, cfg.run_id)
+    if path.is_file() and not force:
+        rec = results.read_json(path)
+        rec["skipped"] = True
+        return rec
+    if not 0 < target <= 1:
+        raise ConfigError(f"target accuracy {target} must be in (0, 1]")
+    device = datamod.resolve_device(cfg.device)
+    started, t_start, cpu_start = results.now(), time.perf_counter(), time.process_time()
+    if data is None:
+        data = datamod.load(cfg.dataset, cfg.split, cfg.source, device, cfg.n_train, cfg.n_test)
+    n = len(data.train)
+    if cfg.batch_size > n:
+        raise ConfigError(f"batch size {cfg.batch_size} is larger than the {n} training examples")
+    model = initial_model(cfg, data.num_classes).to(device)
+    opt = make_optimizer(cfg, model.parameters())
+    gen = torch.Generator(device=device).manual_seed(cfg.seed)
+    torch.manual_seed(cfg.seed + 1_000_003)
+    cap_steps = min(max_steps, math.ceil(max_epochs * n / cfg.batch_size), abandon_steps or 10**12)
+    budget_step = math.ceil(min_epochs * n / cfg.batch_size)   # the fixed-epoch-budget read-out point
+    next_eval = max(first_eval_step, math.ceil(first_eval_examples / cfg.batch_size))  # an evaluation costs
+    # ~1 step of B = 2,000, so large batches are not evaluated at steps 1-3, where no run is near the target
+    curve, step, t_train, rss = [], 0, 0.0, _rss_mb()
+    budget, reached, status, stop = None, None, "ok", "cap"
+
+    def measure() -> dict:
+        vl, va = evaluate(model, data.test, cfg.eval_batch_size)
+        row = dict(step=step, examples=step * cfg.batch_size, train_time_s=round(t_train, 4), val_loss=vl,
+                   val_acc=va)
+        curve.append(row)
+        return row
+
+    model.train()
+    done = False
+    while not done:
+        for idx in epoch_batches(n, cfg.batch_size, gen, device):
+            x, y = data.train.batch(idx)
+            t0 = time.perf_counter()
+            loss = keras_cross_entropy(model(x), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            t_train += time.perf_counter() - t0
+            step += 1
+            if not math.isfinite(float(loss.detach())):
+                status, stop, done = "diverged", "diverged", True
+                measure()
+                break
+            if step in (next_eval, budget_step, cap_steps):
+                row = measure()
+                model.train()
+                rss = max(rss, _rss_mb())
+                next_eval = max(step + 1, math.ceil(step * EVAL_RATIO))
+                if step == budget_step:
+                    budget = dict(row, test_acc=evaluate(model, data.extra.get("official_test", data.test),
+                                                         cfg.eval_batch_size)[1])
+                    model.train()
+                if reached is None and row["val_acc"] >= target:
+                    reached = step
+                if reached is not None and step >= budget_step:
+                    stop, done = "target", True
+                elif step >= cap_steps:
+                    stop = "abandoned" if abandon_steps and step >= abandon_steps and step < max_steps else "cap"
+                    done = True
+                if done:
+                    break
+    test_loss, test_acc = evaluate(model, data.extra.get("official_test", data.test), cfg.eval_batch_size)
+    wall = time.perf_counter() - t_start
+    targets = {}
+    for t in sorted(set(TARGETS) | {round(target, 4)}):
+        s = crossing(curve, t)
+        targets[f"{t:.2f}"] = dict(steps=s, examples=None if s is None else s * cfg.batch_size,
+                                   train_time_s=None if s is None else _interp_time(curve, s))
+    rec = dict(schema=results.SCHEMA, kind=KIND, run_id=cfg.run_id, status=status, stop_reason=stop,
+               config=cfg.to_dict(), data=data.info, target=target, reached=reached is not None,
+               targets=targets, steps=step, examples=step * cfg.batch_size, epochs=step * cfg.batch_size / n,
+               min_epochs=min_epochs, cap_steps=cap_steps, budget=budget,
+               final=dict(val_acc=curve[-1]["val_acc"], val_loss=curve[-1]["val_loss"], test_acc=test_acc,
+                          test_loss=test_loss),
+               train_time_s=t_train, time_per_epoch_s=t_train * n / max(1, step * cfg.batch_size),
+               samples_per_s=step * cfg.batch_size / t_train if t_train else None, rss_mb=rss,
+               cpu_time_s=time.process_time() - cpu_start,
+               curve=curve, provenance=results.provenance(device, wall, started))
+    results.atomic_write_json(path, rec)
+    return rec
+
+
+def _interp_time(curve: list[dict], s: float) -> float:
+    steps = [r["step"] for r in curve]
+    return float(np.interp(s, steps, [r["train_time_s"] for r in curve]))
+
+
+def _score(rec: dict, target: float) -> tuple:
+    """Lower is better: reached runs by steps-to-target, then unreached by highest validation accuracy."""
+    s = rec["targets"].get(f"{target:.2f}", {}).get("steps")
+    return (0, s, -rec["final"]["val_acc"]) if s is not None else (1, -rec["final"]["val_acc"], 0.0)
+
+
+def sweep(batch_sizes, optimizers=("adam", "sgd"), seeds=(0, 1, 2), profile: str = "quick",
+          target: float = HEADLINE, results_dir=None, force: bool = False, log=print, fixed_lr_seeds: bool = False,
+          **run_kw) -> list[dict]:
+    """LR tuning on seed ``seeds[0]`` (the grid of :func:`lr_grid`), then the other seeds at the best LR.
+
+    Within one (optimizer, B) the middle LR runs first; the other two are abandoned once they need more
+    than twice the steps of the best run so far (a budget rule; their records say ``abandoned``).
+    ``fixed_lr_seeds`` also runs the other seeds of Adam at the paper's 1e-3 (the fixed-LR protocol).
+    """
+    results_dir = Path(results_dir) if results_dir is not None else paths.RESULTS_DIR
+    seeds = list(seeds)
+    data = None
+    out = []
+    for optimizer in optimizers:
+        for B in batch_sizes:
+            cfg0 = steps_config(B, lr_grid(optimizer, B)[1], optimizer, seeds[0], profile)
+            if data is None:
+                data = datamod.load(cfg0.dataset, cfg0.split, cfg0.source, datamod.resolve_device(cfg0.device),
+                                    cfg0.n_train, cfg0.n_test)
+            grid = lr_grid(optimizer, B)
+            tuned = []
+            for lr in (grid[1], grid[0], grid[2]):
+                best = [_score(r, target) for r in tuned if r["reached"]]
+                abandon = max(2 * int(min(best)[1]) + 1, math.ceil(len(data.train) / B)) if best else None
+                cfg = steps_config(B, lr, optimizer, seeds[0], profile)
+                rec = run_to_target(cfg, target, results_dir, force, data, abandon_steps=abandon,
+                                    **_budget_kw(run_kw, optimizer, lr))
+                tuned.append(rec)
+                log(_line(rec, target))
+            best_rec = min(tuned, key=lambda r: _score(r, target))
+            out += tuned
+            lrs = [best_rec["config"]["lr"]]
+            if fixed_lr_seeds and optimizer == "adam" and 1e-3 not in lrs:
+                lrs.append(1e-3)
+            for lr in lrs:
+                for seed in seeds[1:]:
+                    rec = run_to_target(steps_config(B, lr, optimizer, seed, profile), target, results_dir, force,
+                                        data, **_budget_kw(run_kw, optimizer, lr))
+                    out.append(rec)
+                    log(_line(rec, target))
+    return out
+
+
+def _budget_kw(run_kw: dict, optimizer: str, lr: float) -> dict:
+    """Only the fixed-LR protocol runs (Adam, lr 1e-3) must train ``min_epochs``; the others stop at the target."""
+    kw = dict(run_kw)
+    if not (optimizer == "adam" and math.isclose(lr, FIXED_LR)):
+        kw["min_epochs"] = 0.0
+    return kw
+
+
+def _line(rec: dict, target: float) -> str:
+    c = rec["config"]
+    s = rec["targets"].get(f"{target:.2f}", {}).get("steps")
+    what = "skipped " if rec.get("skipped") else "done    "
+    return (f"{what}{rec['run_id']}: {rec['stop_reason']}, {rec['steps']} steps, "
+            f"steps-to-{target:.0%} {'-' if s is None else f'{s:.0f}'}, val {rec['final']['val_acc']:.4f}, "
+            f"{rec['samples_per_s']:.0f} samples/s")
+
+
+# --------------------------------------------------------------------------------------------- analysis
+def table(results_dir=None, profile: str = "quick"):
+    """One row per steps record (flat), for the chapter."""
+    import pandas as pd
+
+    rows = []
+    for r in results.iter_records(results_dir, profile, KIND):
+        c = r["config"]
+        row = dict(optimizer=c["optimizer"], batch_size=c["batch_size"], lr=c["lr"], seed=c["seed"],
+                   stop=r["stop_reason"], reached=r["reached"], steps=r["steps"], epochs=r["epochs"],
+                   val_acc=r["final"]["val_acc"], test_acc=r["final"]["test_acc"],
+                   time_per_epoch_s=r["time_per_epoch_s"], samples_per_s=r["samples_per_s"], rss_mb=r["rss_mb"],
+                   train_time_s=r["train_time_s"], wall_time_s=r["provenance"]["wall_time_s"],
+                   budget_val_acc=(r["budget"] or {}).get("val_acc"), budget_test_acc=(r["budget"] or {}).get("test_acc"),
+                   device=r["provenance"]["device"])
+        for t, v in r["targets"].items():
+            row[f"steps@{t}"] = v["steps"]
+            row[f"examples@{t}"] = v["examples"]
+            row[f"time@{t}"] = v["train_time_s"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def curve_table(results_dir=None, profile: str = "quick"):
+    """Long table of every evaluation of every run (validation loss/accuracy against steps and examples)."""
+    import pandas as pd
+
+    rows = []
+    for r in results.iter_records(results_dir, profile, KIND):
+        c = r["config"]
+        for h in r["curve"]:
+            rows.append(dict(optimizer=c["optimizer"], batch_size=c["batch_size"], lr=c["lr"], seed=c["seed"], **h))
+    return pd.DataFrame(rows)
+
+
+def smoke_sweep(results_dir, seeds=(0, 1, 2), optimizers=("adam", "sgd")) -> list[dict]:
+    """The study's code path on tiny synthetic data (profile ``smoke``), in seconds: for notebooks and tests."""
+    torch.set_num_threads(1)   # tiny tensors: threads only add overhead
+    return sweep([4, 16, 64], optimizers, seeds, "smoke", target=0.5, results_dir=results_dir,
+                 log=lambda line: None, max_steps=40, first_eval_examples=8, first_eval_step=1)
+
+
+def best_lr(df, target: float = HEADLINE):
+    """The tuned learning rate per (optimizer, B): fewest steps-to-target on the tuning seed."""
+    key = f"steps@{target:.2f}"
+    seed0 = df[df.seed == df.seed.min()].copy()
+    seed0["_rank"] = seed0[key].fillna(np.inf)
+    seed0["_acc"] = -seed0["val_acc"]          # ties (and unreached runs) by final validation accuracy, as the sweep
+    pick = seed0.sort_values(["_rank", "_acc"]).groupby(["optimizer", "batch_size"]).head(1)
+    return pick.set_index(["optimizer", "batch_size"])["lr"]
+
+
+def tuned_runs(df, target: float = HEADLINE):
+    """Rows at the best LR per (optimizer, B), all seeds."""
+    lr = best_lr(df, target)
+    keep = [lr.get((o, b)) == l for o, b, l in zip(df.optimizer, df.batch_size, df.lr)]
+    return df[keep]
+
+
+def sb_model(B, s_min, b_crit):
+    return s_min * (1 + b_crit / B)
+
+
+def fit_critical_batch(batch_sizes, steps, n_boot: int = 1000, seed: int = 0, groups=None) -> dict:
+    """Fit S(B) = S_min (1 + B_crit / B) in log space; E_min = S_min * B_crit.
+
+    Returns S_min, B_crit, E_min with 1-sigma errors from the fit covariance and a bootstrap CI
+    (resampling the runs within each batch size).
+    """
+    from scipy.optimize import curve_fit
+
+    B = np.asarray(batch_sizes, float)
+    S = np.asarray(steps, float)
+    ok = np.isfinite(S)
+    B, S = B[ok], S[ok]
+    if len(np.unique(B)) < 3:
+        raise ValueError(f"fitting S(B) needs reached targets at 3 or more batch sizes, got {len(np.unique(B))}")
+
+    def logmodel(b, log_smin, log_bcrit):
+        return log_smin + np.log1p(np.exp(log_bcrit) / b)
+
+    def fit(b, s):
+        p0 = (math.log(max(s.min(), 1.0) * 0.7), math.log(np.median(b)))
+        p, cov = curve_fit(logmodel, b, np.log(s), p0=p0, maxfev=20000)
+        return p, cov
+
+    p, cov = fit(B, S)
+    se = np.sqrt(np.clip(np.diag(cov), 0, None))
+    s_min, b_crit = math.exp(p[0]), math.exp(p[1])
+    rng = np.random.default_rng(seed)
+    boots = []
+    idx_by_b = [np.flatnonzero(B == b) for b in np.unique(B)]
+    for _ in range(n_boot):
+        take = np.concatenate([rng.choice(ix, len(ix)) for ix in idx_by_b])
+        try:
+            pb, _ = fit(B[take], S[take])
+            boots.append((math.exp(pb[0]), math.exp(pb[1])))
+        except (RuntimeError, ValueError):
+            continue
+    boots = np.array(boots) if boots else np.full((1, 2), np.nan)
+    lo, hi = np.percentile(boots, [2.5, 97.5], axis=0)
+    resid = np.log(S) - logmodel(B, *p)
+    return dict(s_min=s_min, b_crit=b_crit, e_min=s_min * b_crit,
+                s_min_se=s_min * se[0], b_crit_se=b_crit * se[1],   # delta method on the log parameters
+                b_crit_ci=(float(lo[1]), float(hi[1])), s_min_ci=(float(lo[0]), float(hi[0])),
+                n_runs=int(len(S)), n_batch_sizes=int(len(idx_by_b)), rms_log_resid=float(np.sqrt(np.mean(resid**2))))
+
+
+# ------------------------------------------------------------------------------------------------- CLI
+def _parse_ints(text: str) -> list[int]:
+    try:
+        vals = [int(v) for v in str(text).split(",") if v.strip()]
+    except ValueError:
+        raise ValueError(f"batch sizes {text!r} must be comma-separated integers like 16,64,256") from None
+    if not vals or min(vals) < 1:
+        raise ValueError(f"batch sizes {text!r} must be positive integers")
+    return vals
+
+
+def cmd_sweep_steps(a) -> int:
+    from .sweep import parse_seeds
+
+    opts = [o.strip() for o in a.optimizers.split(",") if o.strip()]
+    for o in opts:
+        lr_grid(o, 256)  # validates the name
+    torch.set_num_threads(a.threads)
+    recs = sweep(_parse_ints(a.batch_sizes), opts, parse_seeds(a.seeds), a.profile, a.target, a.results_dir,
+                 a.force, fixed_lr_seeds=a.fixed_lr_seeds, max_epochs=a.max_epochs, max_steps=a.max_steps,
+                 min_epochs=a.min_epochs)
+    print(f"steps-to-target sweep ({a.profile}): {len(recs)} runs, "
+          f"{sum(r.get('skipped', False) for r in recs)} skipped")
+    return 0
+
+
+def register_cli(sub, sweep_sub) -> None:
+    p = sweep_sub.add_parser("steps-to-target", help="Shallue et al.: steps to a validation-accuracy target vs B")
+    p.add_argument("--batch-sizes", default="32,128,512,2048,5500")
+    p.add_argument("--optimizers", default="adam,sgd", help="adam, sgd (momentum 0.9) or both")
+    p.add_argument("--seeds", default="0-2", help="the first seed tunes the LR; the others rerun the best LR")
+    p.add_argument("--target", type=float, default=HEADLINE, help="validation accuracy to reach (default 0.95)")
+    p.add_argument("--min-epochs", type=float, default=1.0, help="Adam lr 1e-3 runs train at least this long (fixed-budget read-out)")
+    p.add_argument("--max-epochs", type=float, default=6.0, help="cap in epochs")
+    p.add_argument("--max-steps", type=int, default=4000, help="cap in steps")
+    p.add_argument("--fixed-lr-seeds", action="store_true", help="also run Adam lr 1e-3 on every seed")
+    p.add_argument("--profile", default="quick", help="quick (real MNIST) or smoke (synthetic)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    p.add_argument("--force", action="store_true")
+    p.add_argument("--results-dir", default=None)
+    p.set_defaults(func=cmd_sweep_steps)
+
+
+def status_lines(results_dir) -> list[str]:
+    n = sum(1 for _ in results.iter_records(results_dir, None, KIND))
+    return [f"Steps-to-target records: {n}"] if n else []

@@ -1,0 +1,165 @@
+"""lbgap.bench and scripts/gpu_paper.py: real code on tiny synthetic data, checked against known numbers."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import tarfile
+from pathlib import Path
+
+import pytest
+import torch
+
+from lbgap import bench, cli, data as datamod, train
+from lbgap.train import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_flops_of_f1_match_the_analytic_count():
+    # Linear layers 784-512, 4 x 512-512, 512-10: forward 2*in*out each, backward 2*in*out for the weight
+    # gradient and 2*in*out for the input gradient, except the first layer (the input needs no gradient).
+    macs = 784 * 512 + 4 * 512 * 512 + 512 * 10
+    assert bench.train_flops_per_example("F1") == 6 * macs - 2 * 784 * 512
+
+
+def test_torchvision_style_dataset_serves_exactly_our_batches():
+    for name in ("cifar10", "mnist"):
+        ds = datamod.load(name, "official", "synthetic", "cpu", n_train=8, n_test=4).train
+        tv = bench.baseline_dataset(ds)
+        x, y = ds.batch(torch.arange(8))
+        for i in (0, 5):
+            xi, yi = tv[i]
+            assert xi.dtype == torch.float32 and torch.equal(xi, x[i]) and yi == int(y[i])
+
+
+def test_resolve_batch_uses_the_full_training_set():
+    assert bench.resolve_batch("C1", "SB", 45000) == 256
+    assert bench.resolve_batch("C1", "LB", 45000) == 4500
+    assert bench.resolve_batch("F1", "10%", 60000) == 6000
+    assert bench.resolve_batch("F1", 512, 60000) == 512
+    with pytest.raises(ConfigError):
+        bench.resolve_batch("F1", "abc", 60000)
+
+
+def test_precision_verdict():
+    ok = bench.precision_verdict([0.50, 0.52], [0.51, 0.53])
+    assert ok["diff"] == pytest.approx(-0.01) and ok["seed_sd"] == pytest.approx(math.sqrt(2e-4))
+    assert ok["within_seed_noise"]
+    bad = bench.precision_verdict([0.40, 0.401], [0.50, 0.501])
+    assert not bad["within_seed_noise"]
+    with pytest.raises(ValueError):
+        bench.precision_verdict([0.5], [0.5])
+
+
+def test_bench_end_to_end_writes_a_record_and_a_table(tmp_path):
+    rec = bench.bench("F1", 64, "cpu", n_samples=300, source="synthetic", epochs=1, warmup_steps=1, workers=0,
+                      results_dir=tmp_path, log=lambda s: None)
+    assert rec["n_samples"] == 300 and rec["batch_size"] == 64 and rec["data_source"] == "synthetic"
+    assert rec["ours"]["steps_per_epoch"] == rec["baseline"]["steps_per_epoch"] == math.ceil(300 / 64)
+    assert rec["speedup"] == pytest.approx(rec["ours"]["samples_per_s"] / rec["baseline"]["samples_per_s"])
+    assert rec["ours"]["samples_per_s"] == pytest.approx(300 / rec["ours"]["epoch_s"])
+    assert rec["ours_tflops"] == pytest.approx(rec["flops_per_example"] * rec["ours"]["samples_per_s"] / 1e12)
+    assert rec["precision_policy"]["tf32_matmul"] is False and rec["precision_policy"]["train"] == "float32"
+    assert math.isfinite(rec["ours"]["last_epoch_loss"]) and rec["eval_samples_per_s"] > 0
+    path = tmp_path / "paper" / "bench" / f"{rec['run_id']}.json"
+    assert json.loads(path.read_text())["speedup"] == pytest.approx(rec["speedup"])
+    df = bench.bench_table(tmp_path)
+    assert len(df) == 1 and df.speedup.iloc[0] == pytest.approx(rec["speedup"]) and df.net.iloc[0] == "F1"
+
+
+def test_bench_cli_rejects_a_batch_larger_than_the_data(capsys, tmp_path):
+    rc = cli.main(["bench", "--net", "F1", "--batch-size", "500", "--n-samples", "100", "--data", "synthetic",
+                   "--results-dir", str(tmp_path)])
+    assert rc == 2 and "raise --n-samples" in capsys.readouterr().err
+    assert not list(tmp_path.rglob("*.json"))
+
+
+def test_compile_switch_is_validated_recorded_and_not_material():
+    with pytest.raises(ConfigError, match="compile mode"):
+        train.make_config("F1", "SB", 0, "smoke", compile="fastest")
+    a = train.make_config("F1", "SB", 0, "smoke")
+    b = train.make_config("F1", "SB", 0, "smoke", compile="default")
+    assert b.to_dict()["compile"] == "default" and a.material() == b.material()
+    pol = train.precision_policy(b, torch.device("cpu"))
+    assert pol["compile"] == "default" and pol["tf32_cudnn"] is False
+    assert torch.backends.cuda.matmul.allow_tf32 is False and torch.backends.cudnn.allow_tf32 is False
+
+
+def test_train_epoch_steps_and_batches():
+    ds = datamod.load("mnist", "official", "synthetic", "cpu", n_train=70, n_test=8).train
+    cfg = train.make_config("F1", 16, 0, "smoke")
+    model = train.initial_model(cfg)
+    opt = train.make_optimizer(cfg, model.parameters())
+    g = torch.Generator().manual_seed(0)
+    steps, total = train.train_epoch(model, opt, ds, 32, g, train._autocast(cfg, torch.device("cpu")))
+    assert steps == 3 and math.isfinite(float(total))
+
+
+# ------------------------------------------------------------------------------------- scripts/gpu_paper.py
+def _driver():
+    spec = importlib.util.spec_from_file_location("gpu_paper", ROOT / "scripts" / "gpu_paper.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_driver_per_net_option_parsing():
+    d = _driver()
+    assert d._per_net("F1=4,C2=1", "C2") == "1" and d._per_net("F1=4,C2=1", "C1") == ""
+    assert d._per_net("3", "C1") == "3" and d._per_net("2,C2=default", "C2") == "default"
+    assert d._per_net("", "F1") == ""
+
+
+def test_driver_pack_complete_checks_every_file_and_size(tmp_path):
+    d = _driver()
+    files = [dict(path="toy/a.bin", bytes=3), dict(path="toy/b.bin", bytes=2)]
+    manifest = {"datasets": {"toy": {"arrays": {"x": {"encoding": {"files": files}}}}}}
+    (tmp_path / "MANIFEST.json").write_text(json.dumps(manifest))
+    (tmp_path / "toy").mkdir()
+    (tmp_path / "toy" / "a.bin").write_bytes(b"abc")
+    assert not d.pack_complete("toy", tmp_path)
+    (tmp_path / "toy" / "b.bin").write_bytes(b"abc")   # wrong size
+    assert not d.pack_complete("toy", tmp_path)
+    (tmp_path / "toy" / "b.bin").write_bytes(b"ab")
+    assert d.pack_complete("toy", tmp_path) and not d.pack_complete("other", tmp_path)
+
+
+def test_driver_collect_adds_records_and_never_overwrites(tmp_path, monkeypatch, capsys):
+    d = _driver()
+    monkeypatch.setattr(d, "ROOT", tmp_path)
+    src = tmp_path / "src"
+    (src / "data/results/paper/train").mkdir(parents=True)
+    (src / "data/results/paper/train/new.json").write_text('{"a": 1}')
+    (src / "data/results/paper/train/old.json").write_text('{"a": 2}')
+    calls = tmp_path / "call"
+    calls.mkdir()
+    with tarfile.open(calls / "records.tar.gz", "w:gz") as tf:
+        for name in ("new.json", "old.json"):
+            tf.add(src / "data/results/paper/train" / name, arcname=f"data/results/paper/train/{name}")
+    kept = tmp_path / "data/results/paper/train/old.json"
+    kept.parent.mkdir(parents=True)
+    kept.write_text('{"a": 0}')
+    assert d.main(["collect", str(calls)]) == 0
+    assert (tmp_path / "data/results/paper/train/new.json").read_text() == '{"a": 1}'
+    assert kept.read_text() == '{"a": 0}' and "kept the existing" in capsys.readouterr().out
+
+
+def test_driver_exports_a_finished_pair_and_its_tarball_round_trips(tmp_path, monkeypatch):
+    d = _driver()
+    pair = type("P", (), {})()
+    pair.dir = tmp_path / "work" / "paper" / "C1-s0"
+    res = pair.dir / "results"
+    (res / "paper" / "train").mkdir(parents=True)
+    (res / "paper" / "_sweep").mkdir(parents=True)
+    (res / "paper" / "train" / "C1-b256-s0.json").write_text('{"kind": "train"}')
+    (res / "paper" / "_sweep" / "table2.json").write_text("{}")
+    stores = [tmp_path / "results", tmp_path / "work" / "_exported"]
+    rel = d.export(pair, stores)
+    assert [str(r) for r in rel] == ["paper/train/C1-b256-s0.json"]
+    assert all((s / rel[0]).is_file() for s in stores) and not (stores[0] / "paper" / "_sweep").exists()
+    out = tmp_path / "out"
+    d.write_out(out, rel, {"pairs": []}, stores[1])
+    monkeypatch.setattr(d, "ROOT", tmp_path / "repo")
+    assert d.main(["collect", str(out)]) == 0
+    assert (tmp_path / "repo/data/results/paper/train/C1-b256-s0.json").read_text() == '{"kind": "train"}'

@@ -1,0 +1,78 @@
+"""The book builds offline and strictly (``-W -n --keep-going``) from the committed notebooks, the SB/LB chapter
+shows Table 2 with its caption and numbers (the paper's and, for every network with records, ours), and a
+headless Chromium renders the page to a non-blank screenshot. Without Chromium the browser check is skipped.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from lbgap import paths, report
+
+ROOT = paths.REPO_ROOT
+CHROMIUM = os.environ.get("CHROMIUM") or next(
+    (p for p in (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")) if p), None)
+INSTALL_HINT = ("Chromium not found: install it (Debian/Ubuntu: `sudo apt-get install --no-install-recommends "
+                "chromium`; .ci/run does this) or point CHROMIUM=/path/to/chrome at one")
+
+
+@pytest.fixture(scope="module")
+def html_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("book")
+    jb = Path(sys.executable).with_name("jupyter-book")
+    r = subprocess.run([str(jb), "build", str(ROOT), "--path-output", str(out), "-W", "-n", "--keep-going"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=1800)
+    assert r.returncode == 0, f"jupyter-book build failed:\n{r.stdout[-5000:]}\n{r.stderr[-3000:]}"
+    return out / "_build" / "html"
+
+
+@pytest.mark.slow
+def test_book_pages_exist(html_dir):
+    for page in ("intro.html", "chapters/sb_vs_lb.html", "chapters/reproducibility.html", "references.html"):
+        assert (html_dir / page).is_file(), page
+    assert (html_dir / "_static" / "mathjax" / "tex-svg.js").is_file()  # math renders offline
+
+
+@pytest.mark.slow
+def test_table2_caption_and_numbers_in_html(html_dir):
+    html = (html_dir / "chapters" / "sb_vs_lb.html").read_text(encoding="utf-8")
+    assert "Table 2: train and test accuracy (%) of SB and LB Adam" in html
+    assert "Table 1: network configurations" in html
+    for _, p in report.paper_table("table2").iterrows():  # the paper's numbers, as typed in data/paper
+        for m in ("train_acc_sb", "train_acc_lb", "test_acc_sb", "test_acc_lb"):
+            assert f"{p[m + '_mean']:.2f} ± {p[m + '_std']:.2f}" in html, (p.network, m)
+    ours = report.table2(report.context("results"))  # ours, recomputed from the committed records
+    for _, row in ours[ours[""].str.startswith("ours (")].iterrows():
+        for col in ("train SB", "train LB", "test SB", "test LB", "gap SB−LB"):
+            assert row[col] in html, (row.network, col, row[col])
+
+
+@pytest.mark.slow
+def test_screenshot_of_sb_vs_lb_page(html_dir):
+    if CHROMIUM is None:
+        pytest.skip(INSTALL_HINT)
+    from PIL import Image, ImageStat
+
+    png = html_dir.parent / "sb_vs_lb.png"
+    with tempfile.TemporaryDirectory() as profile_dir:
+        subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+                        f"--user-data-dir={profile_dir}", "--virtual-time-budget=5000", "--hide-scrollbars",
+                        f"--screenshot={png}", "--window-size=1280,2400",
+                        (html_dir / "chapters" / "sb_vs_lb.html").as_uri()],
+                       capture_output=True, text=True, timeout=180)
+    assert png.is_file() and png.stat().st_size > 10_000, "Chromium wrote no screenshot"
+    img = Image.open(png).convert("RGB")
+    assert img.size == (1280, 2400)
+    spread = ImageStat.Stat(img.convert("L")).stddev[0]
+    colours = len(img.getcolors(maxcolors=1 << 20) or [])
+    assert spread > 10 and colours > 50, f"blank-looking screenshot (grey stddev {spread:.1f}, {colours} colours)"
+    keep = os.environ.get("LBGAP_SCREENSHOT")  # e.g. LBGAP_SCREENSHOT=/tmp/sb_vs_lb.png to look at it
+    if keep:
+        shutil.copy(png, keep)

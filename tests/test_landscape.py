@@ -1,0 +1,125 @@
+"""Parametric curves, filter normalisation, BN statistics, and the sharpness/landscape CLIs end to end."""
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from lbgap import landscape as ls
+from lbgap import results
+from lbgap.data import TensorDataset
+from lbgap.models import MLP
+
+
+class Bundle:
+    def __init__(self, train, test):
+        self.train, self.test = train, test
+
+
+def toy(seed=0, bn="batch"):
+    torch.manual_seed(seed)
+    x = torch.randint(0, 256, (40, 5), dtype=torch.uint8)
+    y = (x[:, 0] > x[:, 1]).long()
+    data = Bundle(TensorDataset(x[:30], y[:30]), TensorDataset(x[30:], y[30:]))
+    a, b = MLP(5, 2, depth=2, width=8, bn=bn), MLP(5, 2, depth=2, width=8, bn=bn)
+    return a, b, data
+
+
+def test_alpha_grid_is_the_papers():
+    g = ls.alpha_grid()
+    assert len(g) == 25 and g[0] == -1 and g[-1] == 2
+    assert 0.0 in g and any(abs(a - 1) < 1e-12 for a in g)
+    with pytest.raises(ValueError):
+        ls.alpha_grid(1, 0, 5)
+
+
+@pytest.mark.parametrize("kind", ["linear", "curvilinear"])
+def test_path_endpoints_are_the_two_solutions(kind):
+    sb, lb, data = toy()
+    params = ls.select_params(sb)
+    x_sb, x_lb = ls.get_flat(params), ls.get_flat(ls.select_params(lb))
+    rows = ls.interpolate(sb, params, x_sb, x_lb, data, 8, [0.0, 1.0, 0.5], kind)
+    ref_sb = ls.evaluate_subset(toy()[0], data.train, 8)
+    ref_lb = ls.evaluate_subset(toy()[1], data.test, 8)
+    assert rows[0]["train_loss"] == pytest.approx(ref_sb[0], rel=1e-6)
+    assert rows[1]["test_loss"] == pytest.approx(ref_lb[0], rel=1e-6)
+    mid = ls.path_point(x_sb, x_lb, 0.5, kind)
+    expect = (x_sb + x_lb) / 2 if kind == "linear" else (x_sb + x_lb) * math.sqrt(0.5)
+    assert torch.allclose(mid, expect, atol=1e-6)
+    assert rows[2]["train_loss"] != pytest.approx(rows[0]["train_loss"])
+
+
+def test_filter_normalisation():
+    conv = nn.Conv2d(3, 4, 3)
+    lin = nn.Linear(6, 5)
+    params = [conv.weight, conv.bias, lin.weight, lin.bias]
+    d = ls.filter_normalized_direction(params, seed=0)
+    parts = ls.params_like(params, d)
+    for w, dw in zip(params, parts):
+        if w.dim() == 1:
+            assert torch.count_nonzero(dw) == 0
+        else:
+            assert torch.allclose(dw.reshape(len(dw), -1).norm(dim=1), w.detach().reshape(len(w), -1).norm(dim=1))
+    assert torch.equal(d, ls.filter_normalized_direction(params, seed=0))
+    assert not torch.equal(d, ls.filter_normalized_direction(params, seed=1))
+
+
+def test_running_bn_statistics_are_recomputed_exactly():
+    model, _, data = toy(bn="running")
+    ls.recompute_bn_stats(model, data.train, batch_size=10)     # 3 equal batches: the exact data mean
+    lin, bn = model.net[1], model.net[2]
+    with torch.no_grad():
+        h = lin(data.train.batch(slice(None))[0])
+    assert torch.allclose(bn.running_mean, h.mean(0), atol=1e-5)
+    hb = h.view(3, 10, -1)
+    assert torch.allclose(bn.running_var, hb.var(1, unbiased=True).mean(0), atol=1e-5)
+    assert bn.momentum == 0.1 and not model.training          # restored
+
+
+def test_contour_centre_is_the_solution():
+    sb, _, data = toy()
+    params = ls.select_params(sb)
+    x = ls.get_flat(params)
+    d1 = ls.filter_normalized_direction(params, 0)
+    d2 = ls.filter_normalized_direction(params, 1)
+    c = ls.contour_2d(sb, params, x, d1, d2, [-1.0, 0.0, 1.0], data, 8)
+    ref = ls.evaluate_subset(toy()[0], data.train, 8)[0]
+    assert c["train_loss"][1][1] == pytest.approx(ref, rel=1e-6)
+    assert len(c["train_loss"]) == 3 and len(c["train_loss"][0]) == 3
+
+
+@pytest.mark.slow
+def test_cli_end_to_end_on_a_smoke_pair(tmp_path, checkpoints):
+    from lbgap import cli
+    from lbgap.train import make_config, train
+
+    rd = tmp_path / "res"
+    for regime in ("SB", "LB"):
+        train(make_config("F1", regime, 0, "smoke", max_epochs=1), rd, progress=False)
+    run = make_config("F1", "LB", 0, "smoke").run_id
+    assert cli.main(["sharpness", run, "--profile", "smoke", "--results-dir", str(rd), "--eps", "1e-3",
+                     "--space", "random", "--p", "5", "--maxiter", "3", "--no-hessian"]) == 0
+    rec = results.read_json(results.record_path(rd, "smoke", "sharpness", run))
+    assert set(rec["entries"]) == {"random-eps0.001-p5-A0"}   # full space: scipy's bounds set-up is O(n) Python
+    e = rec["entries"]["random-eps0.001-p5-A0"]
+    assert e["value"] >= 0 and e["nfev"] >= 2 and e["n_params"] == 1_462_794 and e["p"] == 5
+    assert cli.main(["landscape", "0", "F1", "--profile", "smoke", "--results-dir", str(rd), "--points", "4",
+                     "--parts", "linear", "curvilinear"]) == 0
+    df = ls.curves_table(rd, "smoke")
+    assert len(df) == 4 * 2 and set(df.split) == {"train", "test"}
+    # bad input: a clear error, exit code 2, nothing written
+    assert cli.main(["sharpness", "F9-nope", "--profile", "smoke", "--results-dir", str(rd)]) == 2
+    assert cli.main(["landscape", "3", "F1", "--profile", "smoke", "--results-dir", str(rd)]) == 2
+
+
+@pytest.mark.slow
+def test_sweep_post_processing_is_registered_on_demand():
+    # a fresh interpreter that imports only lbgap.sweep: run_grid must find both post-processing steps
+    import subprocess
+    import sys
+
+    code = ("from lbgap import sweep; assert sweep.run_grid([], post=['sharpness', 'landscape'], log=print) == []; "
+            "import lbgap.sharpness as s, lbgap.landscape as l; "
+            "assert sweep.POST_PAIR['sharpness'] is s.post_pair and sweep.POST_PAIR['landscape'] is l.post_pair")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr

@@ -1,0 +1,75 @@
+"""report.py: Table 2 statistics, verdicts, the distance ratio and missing rows, on hand-made records whose
+answers are known (mean/std by hand), so the book's numbers are checked independently of any training."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from lbgap import report, results
+
+
+def _record(results_dir, net, regime, seed, train_acc, test_acc, dist, epochs=10, stop="plateau"):
+    bs = 256 if regime == "SB" else 6000
+    run_id = f"{net}-mnist-official-b{bs}-s{seed}"
+    history = [dict(epoch=e, step=e * 10, train_acc=train_acc * e / epochs, test_acc=test_acc * e / epochs,
+                    train_loss=1.0 / (e + 1), test_loss=1.0 / (e + 1)) for e in range(epochs + 1)]
+    rec = dict(kind="train", run_id=run_id, status="ok", stop_reason=stop, epochs=epochs, steps=epochs * 10,
+               config=dict(profile="paper", net=net, dataset="mnist", split="official", source="real", bn="batch",
+                           regime=regime, batch_size=bs, seed=seed, tag=""),
+               final=dict(train_acc=train_acc, test_acc=test_acc, train_loss=0.01, test_loss=0.1),
+               dist_from_init=dist, samples_per_s=1.0, history=history,
+               provenance=dict(wall_time_s=3600.0, device="cpu (test)", git_commit="abc", torch_version="2",
+                               python="3.11", lbgap_version="0.1.0"))
+    results.atomic_write_json(results.record_path(results_dir, "paper", "train", run_id), rec)
+
+
+@pytest.fixture
+def ctx(tmp_path):
+    # SB test acc 0.98, 0.99, 1.00 -> mean 99.00, std 1.00; LB 0.95, 0.96, 0.97 -> 96.00 ± 1.00; gap 3.00,
+    # 2 standard errors = 2*sqrt(1/3 + 1/3) = 1.63 -> significant. Distances 30/10, 40/10, 50/10 -> ratio 4 ± 1.
+    for s, (a, b, d) in enumerate([(0.98, 0.95, 30.0), (0.99, 0.96, 40.0), (1.00, 0.97, 50.0)]):
+        _record(tmp_path, "F1", "SB", s, 1.0, a, d)
+        _record(tmp_path, "F1", "LB", s, 1.0, b, 10.0, stop="max_epochs" if s == 2 else "plateau")
+    return report.context("results", tmp_path, seeds="0-4", nets="F1,C3")
+
+
+def test_table2_mean_std_gap_and_verdict(ctx):
+    nums = report.table2_numbers(ctx).set_index("regime")
+    assert nums.loc["SB", "test_acc"] == pytest.approx(99.0) and nums.loc["SB", "test_acc_std"] == pytest.approx(1.0)
+    assert nums.loc["LB", "test_acc"] == pytest.approx(96.0) and nums.loc["LB", "capped"] == 1
+    t2 = report.table2(ctx)
+    ours = t2.iloc[0]
+    assert ours[""] == "ours (paper, n=3/3)"
+    assert ours["test SB"] == "99.00 ± 1.00" and ours["test LB"] == "96.00 ± 1.00" and ours["gap SB−LB"] == "3.00"
+    assert ours["verdict"].startswith("gap reproduced (3.00 vs paper 0.22 pt)") and "epoch cap" in ours["verdict"]
+    assert t2.iloc[1]["test SB"] == "98.03 ± 0.07"  # the paper's row, from data/paper/table2.csv
+    assert t2.iloc[2]["verdict"].startswith("no records yet")
+
+
+def test_verdict_thresholds():
+    sb = dict(n=5, test_acc=98.0, test_acc_std=0.1, capped=0)
+    lb = dict(n=5, test_acc=98.0, test_acc_std=0.1, capped=0)
+    assert report._verdict("F1", sb, lb, 0.22).startswith("no significant gap")
+    assert report._verdict("F1", sb, dict(lb, test_acc=98.5), 0.22).startswith("gap reversed")
+    assert report._verdict("F2", sb, dict(lb, test_acc=97.0), 4.57).endswith("not the accuracies")
+    assert report._verdict("F1", dict(sb, n=1), lb, 0.22).startswith("1 seed only")
+
+
+def test_distance_ratio_missing_rows_and_headline(ctx):
+    d = report.distance_table(ctx).iloc[0]
+    assert d["ratio SB/LB"] == "4.00 ± 1.00" and d["range"] == "3.00–5.00" and d["within 3–10"] == "yes"
+    missing = report.missing_rows(ctx)
+    assert "F1 SB: seeds 3,4 missing." in missing and any(m.startswith("C3: no records") for m in missing)
+    h = report.headline(ctx).set_index("network")
+    assert h.loc["F1", "ours: gap (pt)"] == "3.00" and h.loc["C3", "ours: gap (pt)"] == "—"
+    curves = report.curves(ctx, first_epoch=1)
+    assert curves.epoch.min() == 1 and len(curves) == 6 * 10 * 2  # 6 runs x 10 epochs x {train, test}
+
+
+def test_timing_and_provenance(ctx):
+    t = report.timing_table(ctx)
+    assert t["records"].sum() == 6 and set(t["wall time (h)"]) == {"3.00"}
+    p = report.provenance_table(ctx)
+    assert p["records"].sum() == 6 and set(p["device"]) == {"cpu (test)"}
+    assert math.isclose(float(report.profiles_table().set_index("profile").loc["paper", "lb_fraction"]), 0.1)

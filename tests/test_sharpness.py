@@ -1,0 +1,246 @@
+"""Metric 2.1 against functions whose maximum over the box is known, and the Hessian against an explicit one."""
+import itertools
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from lbgap import sharpness as sh
+from lbgap.data import TensorDataset
+
+
+def quad(H, b):
+    """f(z) = 1/2 zᵀHz + bᵀz (float64) and its gradient."""
+    def f(z):
+        z = z.double()
+        g = H @ z + b
+        return float(0.5 * z @ H @ z + b @ z), g
+    return f
+
+
+def vertex_max(f, x, lo, hi, A=None):
+    """Exact maximum of a convex f(x + A y) over the box [lo, hi]: it is attained at a vertex."""
+    best = -math.inf
+    for signs in itertools.product((0, 1), repeat=len(lo)):
+        y = torch.where(torch.tensor(signs, dtype=torch.bool), hi, lo)
+        best = max(best, f(x + (y if A is None else A @ y))[0])
+    return best
+
+
+def phi(f0, fmax):
+    return 100 * (fmax - f0) / (1 + f0)
+
+
+def test_diagonal_quadratic_exact():
+    # x != 0 so the box half-widths eps(|x_i|+1) differ per coordinate; separable, so the maximiser is
+    # y_i = sign(grad_i) * eps(|x_i|+1) and the answer is known in closed form.
+    x = torch.tensor([3.0, -2.0, 0.5, 0.0, -7.0], dtype=torch.float64)
+    h = torch.tensor([1.0, 4.0, 0.5, 2.0, 0.1], dtype=torch.float64)
+    b = torch.tensor([0.3, -1.0, 0.2, 0.7, 0.0], dtype=torch.float64)
+    f = quad(torch.diag(h), b)
+    eps = 1e-2
+    r = (eps * (x.abs() + 1))
+    g = h * x + b
+    y_star = torch.sign(g) * r
+    f0 = f(x)[0]
+    exact = f(x + y_star)[0]
+    res = sh.epsilon_sharpness(f, x, eps, maxiter=10)
+    assert res.f0 == pytest.approx(f0)
+    assert res.fmax == pytest.approx(exact, rel=1e-10)
+    assert res.value == pytest.approx(phi(f0, exact), rel=1e-8)
+    # the |x_i| term matters: a box of plain +-eps gives a different (smaller) value
+    assert phi(f0, f(x + torch.sign(g) * eps)[0]) < 0.5 * res.value
+    assert res.p == 5 and res.nfev >= 2 and isinstance(res.message, str)
+
+
+def test_nondiagonal_quadratic_matches_vertex_enumeration():
+    torch.manual_seed(3)
+    n = 7
+    Q = torch.linalg.qr(torch.randn(n, n, dtype=torch.float64))[0]
+    H = Q @ torch.diag(torch.linspace(0.1, 5.0, n, dtype=torch.float64)) @ Q.T     # convex, dense
+    b = 0.05 * torch.randn(n, dtype=torch.float64)
+    x = 2 * torch.randn(n, dtype=torch.float64)
+    eps = 5e-3
+    f = quad(H, b)
+    r = eps * (x.abs() + 1)
+    exact = vertex_max(f, x, -r, r)
+    res = sh.epsilon_sharpness(f, x, eps, maxiter=10)
+    assert res.fmax == pytest.approx(exact, rel=1e-9)
+    assert res.value == pytest.approx(phi(f(x)[0], exact), rel=1e-6)
+    assert res.at_bound == 1.0
+
+
+def test_random_subspace_quadratic():
+    torch.manual_seed(0)
+    n, p = 40, 4
+    M = torch.randn(n, n, dtype=torch.float64)
+    H = M @ M.T / n
+    b = 0.1 * torch.randn(n, dtype=torch.float64)
+    x = 3 * torch.randn(n, dtype=torch.float64)
+    A = sh.random_subspace(n, p, seed=7, dtype=torch.float64)
+    assert torch.equal(A, sh.random_subspace(n, p, seed=7, dtype=torch.float64))  # seeded
+    c = sh.pinv_apply(A, x)
+    assert torch.allclose(c, torch.linalg.pinv(A) @ x, atol=1e-10)
+    eps = 1e-3
+    r = eps * (c.abs() + 1)
+    f = quad(H, b)
+    exact = vertex_max(f, x, -r, r, A)
+    res = sh.epsilon_sharpness(f, x, eps, A=A, maxiter=10)
+    assert res.p == p
+    assert res.fmax == pytest.approx(exact, rel=1e-9)
+    # a different A gives a different box and a different value
+    other = sh.epsilon_sharpness(f, x, eps, A=sh.random_subspace(n, p, seed=8, dtype=torch.float64))
+    assert other.value != pytest.approx(res.value, rel=1e-6)
+
+
+def test_bad_input_is_rejected():
+    f = quad(torch.eye(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64))
+    with pytest.raises(ValueError, match="eps"):
+        sh.epsilon_sharpness(f, torch.ones(3, dtype=torch.float64), 0.0)
+    with pytest.raises(ValueError, match="rows"):
+        sh.epsilon_sharpness(f, torch.ones(3, dtype=torch.float64), 1e-3, A=torch.ones(4, 2, dtype=torch.float64))
+    with pytest.raises(ValueError, match="parameter set"):
+        sh.select_params(nn.Linear(2, 2), "weights")
+
+
+# --------------------------------------------------------------------------- a tiny network
+def ce64(logits, y, reduction="sum"):
+    """float64 cross-entropy for exact comparisons (the default loss is Keras' float32 one)."""
+    return torch.nn.functional.cross_entropy(logits, y, reduction=reduction)
+
+
+def tiny(seed=0):
+    torch.manual_seed(seed)
+    net = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 2)).double()
+    x = (torch.rand(24, 2, dtype=torch.float64) * 255).round().to(torch.uint8)
+    y = (x[:, 0] > x[:, 1]).long()
+    ds = TensorDataset(x, y)
+    ds.batch = lambda idx: (ds.x[idx].double() / 255.0, ds.y[idx])  # float64 for exact comparisons
+    return net, ds
+
+
+def test_full_batch_loss_accumulates_exactly():
+    net, ds = tiny()
+    a = sh.FullBatchLoss(net, ds, batch_size=5, loss_fn=ce64)
+    b = sh.FullBatchLoss(net, ds, batch_size=len(ds), loss_fn=ce64)
+    x = a.x()
+    fa, ga = a(x)
+    fb, gb = b(x)
+    assert fa == pytest.approx(fb, rel=1e-12)
+    assert torch.allclose(ga, gb, atol=1e-12)
+    # against finite differences
+    e = torch.zeros_like(x)
+    e[4] = 1e-6
+    fd = (a(x + e)[0] - a(x - e)[0]) / 2e-6
+    assert fd == pytest.approx(float(ga[4]), rel=1e-5, abs=1e-8)
+
+
+def test_tiny_mlp_against_quadratic_model_vertex_max():
+    # A convex-enough tiny net, small box: the maximum of f(x+y) over the box is the maximum over the 2^17
+    # vertices of its second-order model up to O(eps^3); check L-BFGS-B with 10 iterations gets there and
+    # that the model's best vertex, evaluated on the true f, does not beat it.
+    net, ds = tiny(1)
+    lf = sh.FullBatchLoss(net, ds, batch_size=len(ds), loss_fn=ce64)
+    x = lf.x()
+    n = x.numel()
+    eps = 2e-3
+    r = eps * (x.abs() + 1)
+
+    def flat_f(z):
+        return sh.FullBatchLoss(net, ds, len(ds), loss_fn=ce64)(z)[0]
+
+    f0, g = lf(x)
+    H = torch.autograd.functional.hessian(lambda z: _f_autograd(net, ds, z), x)
+    V = torch.tensor(list(itertools.product((-1.0, 1.0), repeat=n)), dtype=torch.float64) * r
+    model = V @ g + 0.5 * ((V @ H) * V).sum(1)
+    top = torch.topk(model, 20).indices
+    brute = max(flat_f(x + V[i]) for i in top)
+    res = sh.epsilon_sharpness(lf, x, eps, maxiter=10)
+    assert res.fmax >= brute - 1e-6 * abs(brute)
+    assert res.fmax <= f0 + float(model.max()) * 1.05 + 1e-12
+
+
+def _f_autograd(net, ds, z):
+    from torch.func import functional_call
+
+    names = [k for k, _ in net.named_parameters()]
+    shapes = [p.shape for _, p in net.named_parameters()]
+    params, i = {}, 0
+    for k, s in zip(names, shapes):
+        m = math.prod(s)
+        params[k] = z[i: i + m].view(s)
+        i += m
+    xb, yb = ds.batch(slice(None))
+    return ce64(functional_call(net, params, (xb,)), yb, reduction="mean")
+
+
+def test_hessian_vector_products_power_iteration_and_trace():
+    net, ds = tiny(2)
+    lf = sh.FullBatchLoss(net, ds, batch_size=7, loss_fn=ce64)
+    x = lf.x()
+    H = torch.autograd.functional.hessian(lambda z: _f_autograd(net, ds, z), x)
+    H = 0.5 * (H + H.T)
+    v = torch.randn(x.numel(), dtype=torch.float64)
+    assert torch.allclose(lf.hvp(v), H @ v, atol=1e-10)
+    evals = torch.linalg.eigvalsh(H)
+    top = evals[evals.abs().argmax()]
+    est = sh.hessian_top_eigenvalue(lf.hvp, x.numel(), iters=300, tol=1e-10, dtype=torch.float64)
+    assert est["top_eigenvalue"] == pytest.approx(float(top), rel=1e-4)
+    tr = sh.hutchinson_trace(lf.hvp, x.numel(), probes=200, dtype=torch.float64)
+    assert abs(tr["trace"] - float(torch.trace(H))) < 5 * tr["trace_se"] + 1e-9
+
+
+def test_dinh_rescaling_preserves_function_and_changes_sharpness():
+    from lbgap.models import MLP
+
+    torch.manual_seed(0)
+    m = MLP(6, 3, depth=2, width=16).eval()          # Linear -> BN -> ReLU blocks, as F1/F2
+    x = torch.rand(64, 6)
+    y = torch.randint(0, 3, (64,))
+    m2 = sh.dinh_rescale(m, 10.0).eval()
+    with torch.no_grad():
+        assert torch.allclose(m(x), m2(x), rtol=1e-5, atol=1e-5)
+    p1, p2 = torch.nn.utils.parameters_to_vector(m.parameters()), torch.nn.utils.parameters_to_vector(m2.parameters())
+    assert (p1 - p2).abs().max() > 0.5
+    ds = TensorDataset((x * 255).round().to(torch.uint8), y)
+    ds.batch = lambda idx: (ds.x[idx].float() / 255.0, ds.y[idx])
+    with torch.no_grad():
+        assert torch.allclose(m(ds.batch(slice(None))[0]), m2(ds.batch(slice(None))[0]), rtol=1e-5, atol=1e-5)
+    phis = []
+    for model in (m, m2):
+        lf = sh.FullBatchLoss(model, ds, 64)
+        phis.append(sh.epsilon_sharpness(lf, lf.x(), 1e-2, maxiter=10).value)
+    assert phis[1] > 2 * phis[0]                       # same function, much "sharper" minimum
+    with pytest.raises(ValueError, match="positive"):
+        sh.dinh_rescale(m, -1.0)
+
+
+def test_solver_scale_changes_only_the_path_not_the_maximum():
+    # Near a minimiser the gradient is tiny: L-BFGS-B from y = 0 on the *mean* loss barely moves (here it
+    # stops at once: projected gradient below its tolerance), while the same objective scaled by N (the summed
+    # loss) reaches the box corner. Where the solver converges the scale is irrelevant; phi is always computed
+    # on the unscaled f.
+    n = 50
+    x = torch.linspace(-1, 1, n, dtype=torch.float64)
+    h = torch.linspace(0.5, 2.0, n, dtype=torch.float64)
+    eps = 1e-2
+    r = eps * (x.abs() + 1)
+
+    def problem(offset):
+        delta = torch.full((n,), offset, dtype=torch.float64)    # x sits `offset` away from the minimiser
+        q = quad(torch.diag(h), -h * (x + delta))
+        f = lambda z: (q(z)[0] + 20.0, q(z)[1])  # noqa: E731  (f > 0, as a loss)
+        return f, f(x - torch.sign(delta) * r)[0]                 # separable convex: the far corner
+
+    f, exact = problem(1e-6)
+    short_mean = sh.epsilon_sharpness(f, x, eps, maxiter=3)
+    short_sum = sh.epsilon_sharpness(f, x, eps, maxiter=3, solver_scale=6e4)
+    assert short_sum.fmax == pytest.approx(exact, rel=1e-10) and short_sum.value > 0
+    assert short_mean.value < 0.01 * short_sum.value
+    f, exact = problem(0.1)
+    for scale in (1.0, 6e4):
+        assert sh.epsilon_sharpness(f, x, eps, maxiter=50, solver_scale=scale).fmax == pytest.approx(exact, rel=1e-10)
+    with pytest.raises(ValueError, match="solver_scale"):
+        sh.epsilon_sharpness(f, x, eps, solver_scale=0.0)

@@ -1,0 +1,55 @@
+"""Steps-to-target: the crossing interpolation, the critical-batch fit, and a resumable synthetic run."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from lbgap import steps
+from lbgap.train import ConfigError
+
+
+def test_crossing_interpolates_in_log_steps():
+    curve = [dict(step=10, val_acc=0.90), dict(step=40, val_acc=0.98)]
+    s = steps.crossing(curve, 0.94)          # half way in accuracy -> geometric mean of the steps
+    assert s == pytest.approx(math.sqrt(10 * 40))
+    assert steps.crossing(curve, 0.99) is None
+    assert steps.crossing(curve, 0.5) == 10
+
+
+def test_fit_recovers_known_critical_batch():
+    rng = np.random.default_rng(0)
+    B = np.repeat([16, 64, 256, 1024, 4096], 3)
+    S = steps.sb_model(B, 120.0, 700.0) * np.exp(rng.normal(0, 0.03, len(B)))
+    fit = steps.fit_critical_batch(B, S, n_boot=200)
+    assert fit["b_crit"] == pytest.approx(700, rel=0.15)
+    assert fit["s_min"] == pytest.approx(120, rel=0.1)
+    assert fit["e_min"] == pytest.approx(fit["s_min"] * fit["b_crit"])
+    assert fit["b_crit_ci"][0] < fit["b_crit"] < fit["b_crit_ci"][1]
+    assert 0.7 * 700 < fit["b_crit_ci"][0] and fit["b_crit_ci"][1] < 1.3 * 700
+    with pytest.raises(ValueError, match="3 or more"):
+        steps.fit_critical_batch([16, 64], [100, 50])
+
+
+def test_lr_grid():
+    assert steps.lr_grid("adam", 256) == [3e-4, 1e-3, 3e-3]
+    assert 1e-3 in steps.lr_grid("adam", 4096)
+    assert steps.lr_grid("sgd", 256)[1] == pytest.approx(0.1)
+    with pytest.raises(ConfigError):
+        steps.lr_grid("rmsprop", 256)
+
+
+def test_run_to_target_writes_resumable_record(results_dir):
+    cfg = steps.steps_config(8, 3e-3, "adam", 0, "smoke")
+    rec = steps.run_to_target(cfg, 0.5, results_dir, min_epochs=1.0, max_steps=60, first_eval_examples=8)
+    assert rec["stop_reason"] in ("target", "cap") and rec["steps"] >= 13   # >= 1 epoch of 103 examples
+    assert rec["budget"]["step"] == 13 and 0 <= rec["budget"]["test_acc"] <= 1
+    assert "0.50" in rec["targets"] and rec["curve"][0]["step"] == 4   # first evaluation: step >= 4
+    if rec["reached"]:
+        assert rec["targets"]["0.50"]["steps"] <= rec["steps"]
+    assert steps.run_to_target(cfg, 0.5, results_dir).get("skipped")
+    df = steps.table(results_dir, "smoke")
+    assert len(df) == 1 and df.batch_size.iloc[0] == 8
+    with pytest.raises(ConfigError):
+        steps.run_to_target(steps.steps_config(8, 1e-3, "adam", 0, "smoke"), 1.5, results_dir)
