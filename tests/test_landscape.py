@@ -39,8 +39,8 @@ def test_path_endpoints_are_the_two_solutions(kind):
     params = ls.select_params(sb)
     x_sb, x_lb = ls.get_flat(params), ls.get_flat(ls.select_params(lb))
     rows = ls.interpolate(sb, params, x_sb, x_lb, data, 8, [0.0, 1.0, 0.5], kind)
-    ref_sb = ls.evaluate_subset(toy()[0], data.train, 8)
-    ref_lb = ls.evaluate_subset(toy()[1], data.test, 8)
+    ref_sb = ls.evaluate(toy()[0], data.train, 8)
+    ref_lb = ls.evaluate(toy()[1], data.test, 8)
     assert rows[0]["train_loss"] == pytest.approx(ref_sb[0], rel=1e-6)
     assert rows[1]["test_loss"] == pytest.approx(ref_lb[0], rel=1e-6)
     mid = ls.path_point(x_sb, x_lb, 0.5, kind)
@@ -83,7 +83,7 @@ def test_contour_centre_is_the_solution():
     d1 = ls.filter_normalized_direction(params, 0)
     d2 = ls.filter_normalized_direction(params, 1)
     c = ls.contour_2d(sb, params, x, d1, d2, [-1.0, 0.0, 1.0], data, 8)
-    ref = ls.evaluate_subset(toy()[0], data.train, 8)[0]
+    ref = ls.evaluate(toy()[0], data.train, 8)[0]
     assert c["train_loss"][1][1] == pytest.approx(ref, rel=1e-6)
     assert len(c["train_loss"]) == 3 and len(c["train_loss"][0]) == 3
 

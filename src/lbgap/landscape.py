@@ -30,6 +30,7 @@ from torch import nn
 
 from . import paths, results
 from .sharpness import select_params
+from .train import evaluate
 
 PARTS = ("linear", "curvilinear", "filter1d", "contour")
 ALPHAS = (-1.0, 2.0, 25)
@@ -74,32 +75,15 @@ def recompute_bn_stats(model: nn.Module, dataset, batch_size: int, examples: int
     model.eval()
 
 
-@torch.no_grad()
-def evaluate_subset(model: nn.Module, dataset, batch_size: int, examples: int | None = None) -> tuple[float, float]:
-    """Mean Keras cross-entropy and accuracy over the first ``examples`` of ``dataset`` (all by default)."""
-    from .models import keras_cross_entropy
-
-    model.eval()
-    n = len(dataset) if examples is None else min(examples, len(dataset))
-    loss = torch.zeros((), dtype=torch.float64, device=dataset.device)
-    correct = 0
-    for i in range(0, n, batch_size):
-        x, y = dataset.batch(slice(i, min(i + batch_size, n)))
-        out = model(x)
-        loss += keras_cross_entropy(out, y, reduction="sum").double()
-        correct += int((out.argmax(1) == y).sum())
-    return float(loss) / n, correct / n
-
-
 def point(model, params, z, data, batch_size, train_examples=None, test=True) -> dict:
     """Train (and test) loss/accuracy at flat parameters ``z`` (BN stats recomputed when they exist)."""
     set_flat(params, z)
     if has_running_stats(model):
         recompute_bn_stats(model, data.train, batch_size, train_examples)
     row = {}
-    row["train_loss"], row["train_acc"] = evaluate_subset(model, data.train, batch_size, train_examples)
+    row["train_loss"], row["train_acc"] = evaluate(model, data.train, batch_size, train_examples)
     if test:
-        row["test_loss"], row["test_acc"] = evaluate_subset(model, data.test, batch_size)
+        row["test_loss"], row["test_acc"] = evaluate(model, data.test, batch_size)
     return row
 
 

@@ -30,6 +30,7 @@ from typing import Callable, Iterable, Sequence
 from . import paths
 from .config import RunConfig
 from .models import NETS
+from .results import now
 
 TABLE2_NETS = ("F1", "F2", "C1", "C2", "C3", "C4")
 
@@ -166,7 +167,7 @@ class Claim:
                     return False
                 continue  # released or stale and set aside: try again
             with os.fdopen(fd, "w") as f:
-                json.dump(dict(run_id=self.run_id, host=HOST, pid=os.getpid(), started=_now(), token=self.token), f)
+                json.dump(dict(run_id=self.run_id, host=HOST, pid=os.getpid(), started=now(), token=self.token), f)
                 f.flush()
                 os.fsync(f.fileno())
             self.held = True
@@ -209,18 +210,12 @@ def _set_aside(path: Path, raw: str) -> bool:
         aside.unlink(missing_ok=True)
 
 
-def _now() -> str:
-    from .results import now
-
-    return now()
-
-
 def record_failure(results_dir: str | Path, profile: str, run_id: str, error: str) -> Path:
     from .results import atomic_write_json
 
     lines = [line for line in error.strip().splitlines() if line.strip()]
     return atomic_write_json(failed_path(results_dir, profile, run_id),
-                             dict(run_id=run_id, profile=profile, host=HOST, pid=os.getpid(), time=_now(),
+                             dict(run_id=run_id, profile=profile, host=HOST, pid=os.getpid(), time=now(),
                                   error=lines[0] if lines else "unknown error", lines=lines[-20:]))
 
 
@@ -433,8 +428,8 @@ def write_manifest(results_dir: str | Path, label: str, grid: Sequence[RunConfig
     name = sweep_name(label, grid)
     path = sweep_dir(results_dir, grid[0].profile) / "sweeps" / f"{name}.json"
     created = read_json(path).get("created") if path.is_file() else None
-    atomic_write_json(path, dict(name=name, label=label, profile=grid[0].profile, created=created or _now(),
-                                 updated=_now(), executor=executor, host=HOST,
+    atomic_write_json(path, dict(name=name, label=label, profile=grid[0].profile, created=created or now(),
+                                 updated=now(), executor=executor, host=HOST,
                                  runs=[[c.profile, c.run_id] for c in grid]))
     return name
 

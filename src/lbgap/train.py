@@ -156,15 +156,16 @@ def epoch_batches(n: int, batch_size: int, generator: torch.Generator, device: t
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, dataset, batch_size: int) -> tuple[float, float]:
-    """Mean loss and accuracy over ``dataset`` in eval mode, fixed order, float32."""
+def evaluate(model: nn.Module, dataset, batch_size: int, examples: int | None = None) -> tuple[float, float]:
+    """Mean loss and accuracy over ``dataset`` (its first ``examples``, default all) in eval mode, fixed order,
+    float32."""
     was_training = model.training
     model.eval()
     total_loss = torch.zeros((), dtype=torch.float64, device=dataset.device)
     correct = torch.zeros((), dtype=torch.int64, device=dataset.device)
-    n = len(dataset)
+    n = len(dataset) if examples is None else min(examples, len(dataset))
     for i in range(0, n, batch_size):
-        x, y = dataset.batch(slice(i, i + batch_size))
+        x, y = dataset.batch(slice(i, min(i + batch_size, n)))
         logits = model(x)
         total_loss += keras_cross_entropy(logits, y, reduction="sum").double()
         correct += (logits.argmax(1) == y).sum()
@@ -198,7 +199,7 @@ def precision_policy(cfg: RunConfig | None, device: torch.device) -> dict:
     return dict(train=train_dtype, eval="float32", tf32_matmul=TF32, tf32_cudnn=TF32,
                 channels_last=device.type == "cuda" and cfg is not None and NETS[cfg.net].kind == "conv",
                 fused_adam=device.type == "cuda" and cfg is not None and cfg.optimizer == "adam",
-                compile=(getattr(cfg, "compile", "") or "off") if cfg is not None else "off")
+                compile=(cfg.compile or "off") if cfg is not None else "off")
 
 
 def compiled(model: nn.Module, mode: str) -> nn.Module:
@@ -285,7 +286,7 @@ def train(cfg: RunConfig, results_dir: str | Path | None = None, force: bool = F
     policy = precision_policy(cfg, device)
     if device.type == "cuda" and NETS[cfg.net].kind == "conv":
         model = model.to(memory_format=torch.channels_last)
-    step_model = compiled(model, getattr(cfg, "compile", ""))
+    step_model = compiled(model, cfg.compile)
     x0 = flat_params(model).clone()
     x0_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     opt = make_optimizer(cfg, model.parameters())
@@ -315,7 +316,7 @@ def train(cfg: RunConfig, results_dir: str | Path | None = None, force: bool = F
             torch.cuda.synchronize()
         t0 = time.perf_counter()
         k, running = train_epoch(step_model, opt, data.train, cfg.batch_size, gen, _autocast(cfg, device),
-                                 cudagraphs=getattr(cfg, "compile", "") == "reduce-overhead")
+                                 cudagraphs=cfg.compile == "reduce-overhead")
         step += k
         if device.type == "cuda":
             torch.cuda.synchronize()
