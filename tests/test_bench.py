@@ -66,6 +66,12 @@ def test_bench_end_to_end_writes_a_record_and_a_table(tmp_path):
     assert json.loads(path.read_text())["speedup"] == pytest.approx(rec["speedup"])
     df = bench.bench_table(tmp_path)
     assert len(df) == 1 and df.speedup.iloc[0] == pytest.approx(rec["speedup"]) and df.net.iloc[0] == "F1"
+    # the reproducibility chapter's table of it
+    from lbgap import report
+
+    row = report.bench_summary(report.context("results", tmp_path)).iloc[0]
+    assert row["ours ÷ baseline"] == f"{rec['speedup']:.2f}×" and row["batch"] == 64
+    assert row["ours (samples/s)"] == f"{rec['ours']['samples_per_s']:,.0f}" and row["C2 sharpness (s)"] == "—"
 
 
 def test_bench_cli_rejects_a_batch_larger_than_the_data(capsys, tmp_path):

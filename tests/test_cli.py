@@ -57,7 +57,11 @@ def test_status_lists_data_and_missing_cifar100(tmp_path, capsys):
 def test_train_one_smoke_run(tmp_path, capsys, checkpoints):
     assert main(["train", "--net", "F1", "--batch-size", "LB", "--profile", "smoke",
                  "--results-dir", str(tmp_path)]) == 0
-    assert "F1-mnist-official-b32-s0: ok" in capsys.readouterr().out
+    out = capsys.readouterr()
+    assert "F1-mnist-official-b32-s0: ok" in out.out
+    # stderr is not a terminal here (a log file, say): one progress line per epoch instead of tqdm's bar
+    assert [ln.split(":")[0] for ln in out.err.splitlines() if " epoch " in ln] == [
+        "F1-mnist-official-b32-s0 epoch 1/2", "F1-mnist-official-b32-s0 epoch 2/2"]
     assert main(["train", "--net", "F1", "--batch-size", "LB", "--profile", "smoke",
                  "--results-dir", str(tmp_path)]) == 0
     assert "skipped" in capsys.readouterr().out

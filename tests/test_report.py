@@ -9,7 +9,7 @@ import pytest
 from lbgap import report, results
 
 
-def _record(results_dir, net, regime, seed, train_acc, test_acc, dist, epochs=10, stop="plateau"):
+def _record(results_dir, net, regime, seed, train_acc, test_acc, dist, epochs=10, stop="plateau", sps=1.0):
     bs = 256 if regime == "SB" else 6000
     run_id = f"{net}-mnist-official-b{bs}-s{seed}"
     history = [dict(epoch=e, step=e * 10, train_acc=train_acc * e / epochs, test_acc=test_acc * e / epochs,
@@ -18,7 +18,7 @@ def _record(results_dir, net, regime, seed, train_acc, test_acc, dist, epochs=10
                config=dict(profile="paper", net=net, dataset="mnist", split="official", source="real", bn="batch",
                            regime=regime, batch_size=bs, seed=seed, tag=""),
                final=dict(train_acc=train_acc, test_acc=test_acc, train_loss=0.01, test_loss=0.1),
-               dist_from_init=dist, samples_per_s=1.0, history=history,
+               dist_from_init=dist, samples_per_s=sps, history=history,
                provenance=dict(wall_time_s=3600.0, device="cpu (test)", git_commit="abc", torch_version="2",
                                python="3.11", lbgap_version="0.1.0"))
     results.atomic_write_json(results.record_path(results_dir, "paper", "train", run_id), rec)
@@ -29,7 +29,7 @@ def ctx(tmp_path):
     # SB test acc 0.98, 0.99, 1.00 -> mean 99.00, std 1.00; LB 0.95, 0.96, 0.97 -> 96.00 ± 1.00; gap 3.00,
     # 2 standard errors = 2*sqrt(1/3 + 1/3) = 1.63 -> significant. Distances 30/10, 40/10, 50/10 -> ratio 4 ± 1.
     for s, (a, b, d) in enumerate([(0.98, 0.95, 30.0), (0.99, 0.96, 40.0), (1.00, 0.97, 50.0)]):
-        _record(tmp_path, "F1", "SB", s, 1.0, a, d)
+        _record(tmp_path, "F1", "SB", s, 1.0, a, d, sps=1000.0 * (s + 1))
         _record(tmp_path, "F1", "LB", s, 1.0, b, 10.0, stop="max_epochs" if s == 2 else "plateau")
     return report.context("results", tmp_path, seeds="0-4", nets="F1,C3")
 
@@ -73,3 +73,23 @@ def test_timing_and_provenance(ctx):
     p = report.provenance_table(ctx)
     assert p["records"].sum() == 6 and set(p["device"]) == {"cpu (test)"}
     assert math.isclose(float(report.profiles_table().set_index("profile").loc["paper", "lb_fraction"]), 0.1)
+
+
+def test_throughput_table(ctx):
+    t = report.throughput_table(ctx).set_index("regime")
+    assert t.loc["SB", "samples/s (training)"] == "2,000" and t.loc["SB", "records"] == 3  # mean of 1k, 2k, 3k
+    assert t.loc["LB", "samples/s (training)"] == "1" and t.loc["LB", "batch"] == 6000
+
+
+def test_quick_and_f2_rows_carry_their_caveats():
+    sb = dict(n=1, test_acc=30.0, test_acc_std=float("nan"), capped=1, profile="quick")
+    v = report._verdict("F2", sb, dict(sb, test_acc=10.0), 4.57)
+    assert v.startswith("1 seed only") and "stand-in data" in v and "quick profile" in v and "epoch cap" in v
+
+
+def test_wall_time_of_records_that_grow_piece_by_piece():
+    assert report._wall_s({"provenance": {"wall_time_s": 5.0}, "entries": {"a": {"wall_s": 1.0}}}) == 5.0
+    sharp = {"provenance": {"wall_time_s": None}, "entries": {"a": {"wall_s": 1.5}, "b": {"wall_s": 2.0}},
+             "hessian": {"wall_s": 0.5}}
+    assert report._wall_s(sharp) == 4.0
+    assert report._wall_s({"provenance": {}, "parts": {"linear": {"wall_s": 3.0}, "contour": {"wall_s": 4.0}}}) == 7.0

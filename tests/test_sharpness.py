@@ -244,3 +244,38 @@ def test_solver_scale_changes_only_the_path_not_the_maximum():
         assert sh.epsilon_sharpness(f, x, eps, maxiter=50, solver_scale=scale).fmax == pytest.approx(exact, rel=1e-10)
     with pytest.raises(ValueError, match="solver_scale"):
         sh.epsilon_sharpness(f, x, eps, solver_scale=0.0)
+
+
+def test_record_keeps_entries_written_by_another_process(tmp_path):
+    # Two `lbgap sharpness` processes on the same run each add entries to one record. Simulate the other
+    # process finishing an entry between our two writes: its entry must survive ours (read-merge-write under
+    # the record's lock), and a rerun skips everything already there.
+    import json
+    from types import SimpleNamespace
+
+    from lbgap import results
+    from lbgap.config import RunConfig
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 2))
+    x = (torch.rand(24, 2) * 255).round().to(torch.uint8)
+    ds = TensorDataset(x, (x[:, 0] > x[:, 1]).long())
+    ds.batch = lambda idx: (ds.x[idx].float() / 255.0, ds.y[idx])
+    cfg = RunConfig(net="F1", batch_size=8, profile="smoke", regime="SB", eval_batch_size=24)
+    path = results.record_path(tmp_path, "smoke", "sharpness", cfg.run_id)
+
+    def other_process(msg):
+        if not other_process.done:
+            results.update_json(path, lambda r: {**r, "entries": {**r["entries"], "other": {"value": 1.0}}})
+            other_process.done = True
+    other_process.done = False
+
+    kw = dict(eps=[1e-3, 5e-4], spaces=["full"], hessian=False, model_data=(net, SimpleNamespace(train=ds), "cpu"))
+    rec = sh.compute(cfg, tmp_path, log=other_process, **kw)
+    on_disk = json.loads(path.read_text())
+    assert set(on_disk["entries"]) == {"other", sh.entry_key(1e-3, "full"), sh.entry_key(5e-4, "full")}
+    assert set(rec["entries"]) == set(on_disk["entries"])
+    assert sh.compute(cfg, tmp_path, log=lambda m: None, **kw)["skipped"]
+    # --force recomputes and starts the record afresh (the other process's entry goes with it)
+    assert set(sh.compute(cfg, tmp_path, force=True, log=lambda m: None, **kw)["entries"]) == {
+        sh.entry_key(1e-3, "full"), sh.entry_key(5e-4, "full")}

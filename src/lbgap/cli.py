@@ -44,11 +44,20 @@ def _overrides(a: argparse.Namespace) -> dict:
                 tag=a.tag, compile=a.compile, **({"lr": a.lr, "optimizer": a.optimizer, "dataset": a.dataset} if hasattr(a, "lr") else {}))
 
 
+def _epoch_line(cfg):
+    """One progress line per epoch on stderr when it is not a terminal (a log file), where tqdm's bar is off."""
+    def line(row: dict) -> None:
+        print(f"{cfg.run_id} epoch {row['epoch']}/{cfg.max_epochs}: train loss {row['train_loss']:.4f}, "
+              f"train acc {row['train_acc']:.4f}, test acc {row['test_acc']:.4f}, {row['time_s']:.0f} s",
+              file=sys.stderr, flush=True)
+    return line
+
+
 def cmd_train(a: argparse.Namespace) -> int:
     from .train import make_config, train
 
     cfg = make_config(a.net, a.batch_size, a.seed, a.profile, **_overrides(a))
-    rec = train(cfg, a.results_dir, force=a.force)
+    rec = train(cfg, a.results_dir, force=a.force, on_epoch=None if sys.stderr.isatty() else _epoch_line(cfg))
     if rec.get("skipped"):
         print(f"skipped {cfg.run_id}: a record exists (use --force to rerun)")
         return 0

@@ -181,8 +181,15 @@ def table2_numbers(ctx: Context):
 
 
 def _verdict(net: str, sb: dict, lb: dict, paper_gap: float) -> str:
+    notes = ""
+    if net == "F2":
+        notes += "; stand-in data: compare the gap, not the accuracies"
+    if sb.get("profile") == "quick":
+        notes += "; quick profile: a few epochs, far from converged (LB made ~20× fewer steps)"
+    if sb["capped"] or lb["capped"]:
+        notes += "; some runs hit the epoch cap"
     if min(sb["n"], lb["n"]) < 2:
-        return "1 seed only: no verdict yet"
+        return "1 seed only: no verdict yet" + notes
     gap = sb["test_acc"] - lb["test_acc"]
     se = (sb["test_acc_std"] ** 2 / sb["n"] + lb["test_acc_std"] ** 2 / lb["n"]) ** 0.5
     if gap > 2 * se:
@@ -191,11 +198,7 @@ def _verdict(net: str, sb: dict, lb: dict, paper_gap: float) -> str:
         v = f"gap reversed: LB better by {-gap:.2f} pt (paper: SB better by {paper_gap:.2f})"
     else:
         v = f"no significant gap ({gap:.2f} ± {2 * se:.2f} pt; paper {paper_gap:.2f})"
-    if net == "F2":
-        v += "; stand-in data: compare the gap, not the accuracies"
-    if sb["capped"] or lb["capped"]:
-        v += "; some runs hit the epoch cap"
-    return v
+    return v + notes
 
 
 def table2(ctx: Context):
@@ -365,6 +368,17 @@ def provenance_table(ctx: Context):
     return df.groupby(list(df.columns), dropna=False).size().reset_index(name="records")
 
 
+def _wall_s(rec: dict) -> float:
+    """Wall time of a record: its provenance's, or -- for records that grow piece by piece (sharpness entries and
+    Hessian, landscape parts), whose provenance leaves it empty -- the sum of its pieces' own ``wall_s``."""
+    w = (rec.get("provenance") or {}).get("wall_time_s")
+    if w is not None:
+        return float(w)
+    pieces = list((rec.get("entries") or {}).values()) + list((rec.get("parts") or {}).values())
+    pieces += [rec["hessian"]] if isinstance(rec.get("hessian"), dict) else []
+    return float(sum(p.get("wall_s") or 0.0 for p in pieces if isinstance(p, dict)))
+
+
 def timing_table(ctx: Context):
     """How long each kind of record took to compute (sum of the recorded wall times), per profile and device."""
     import pandas as pd
@@ -375,7 +389,7 @@ def timing_table(ctx: Context):
         rows.append(dict(profile=r["_profile"], kind=r.get("kind", Path(r["_path"]).parent.name),
                          net=str(c.get("net", r.get("net", "")) or ""),
                          regime=str(c.get("regime", r.get("regime", "")) or ""),
-                         device=p.get("device", "?"), wall_s=p.get("wall_time_s") or 0.0,
+                         device=p.get("device", "?"), wall_s=_wall_s(r),
                          epochs=r.get("epochs")))
     if not rows:
         return pd.DataFrame(columns=["profile", "kind", "net", "regime", "device", "records", "epochs (mean)",
@@ -389,6 +403,57 @@ def timing_table(ctx: Context):
     out["wall time (h)"] = (out.wall / 3600).map("{:.2f}".format)
     out["per record (min)"] = (out.wall / 60 / out.records).map("{:.1f}".format)
     return out.drop(columns="wall")
+
+
+def throughput_table(ctx: Context):
+    """Training speed of the records (samples/s over the training steps only, as each record measured it),
+    per profile, network, regime, variant tag and device; tagged runs (checks, variants) are listed too."""
+    import pandas as pd
+
+    from .results import train_table
+
+    cols = ["profile", "net", "data", "regime", "batch", "tag", "device", "records", "epochs (mean)",
+            "samples/s (training)"]
+    frames = [train_table(ctx.results_dir, prof) for prof in ctx.record_profiles]
+    frames = [f for f in frames if not f.empty]
+    if not frames:
+        return pd.DataFrame(columns=cols)
+    df = pd.concat(frames, ignore_index=True)
+    g = df.groupby(["profile", "net", "dataset", "regime", "batch_size", "tag", "device"], dropna=False, sort=True)
+    out = g.agg(records=("run_id", "size"), epochs=("epochs", "mean"), sps=("samples_per_s", "mean")).reset_index()
+    out["epochs (mean)"] = out.pop("epochs").map("{:.1f}".format)
+    out["samples/s (training)"] = out.pop("sps").map("{:,.0f}".format)
+    out = out.rename(columns={"dataset": "data", "batch_size": "batch"})
+    return out[cols]
+
+
+def bench_summary(ctx: Context):
+    """``lbgap bench`` records (issue: speed on a GPU): ours against the idiomatic DataLoader baseline measured
+    side by side in one invocation, achieved TFLOP/s against the measured matmul peak, sharpness time."""
+    import pandas as pd
+
+    from .bench import bench_table
+
+    frames = [bench_table(ctx.results_dir, prof) for prof in ctx.record_profiles]
+    frames = [f for f in frames if not f.empty]
+    cols = ["device", "net", "regime", "batch", "threads", "host load", "ours (samples/s)", "baseline (samples/s)",
+            "ours ÷ baseline", "TFLOP/s", "peak TFLOP/s", "share of peak", "C2 sharpness (s)"]
+    if not frames:
+        return pd.DataFrame(columns=cols)
+    b = pd.concat(frames, ignore_index=True).sort_values(["device", "net", "batch_size"])
+
+    def num(v, fmt):
+        return "—" if v is None or v != v else fmt.format(v)
+
+    return pd.DataFrame({
+        "device": b.device, "net": b.net, "regime": b.regime, "batch": b.batch_size,
+        "threads": b.threads.map(lambda v: num(v, "{:.0f}")), "host load": b.host_load_1min.map(lambda v: num(v, "{:.1f}")),
+        "ours (samples/s)": b.ours_samples_per_s.map(lambda v: num(v, "{:,.0f}")),
+        "baseline (samples/s)": b.baseline_samples_per_s.map(lambda v: num(v, "{:,.0f}")),
+        "ours ÷ baseline": b.speedup.map(lambda v: num(v, "{:.2f}×")),
+        "TFLOP/s": b.ours_tflops.map(lambda v: num(v, "{:.3g}")), "peak TFLOP/s": b.peak_tflops.map(lambda v: num(v, "{:.3g}")),
+        "share of peak": b.mfu.map(lambda v: num(v, "{:.0%}")), "C2 sharpness (s)": b.sharpness_s.map(lambda v: num(v, "{:.0f}")),
+    })[cols].reset_index(drop=True)
 
 
 def profiles_table():

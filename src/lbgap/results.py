@@ -6,11 +6,15 @@ Layout: ``<results_dir>/<profile>/<kind>/<run_id>.json`` where ``kind`` is ``tra
 the ``quick`` and ``paper`` profiles; ``smoke`` records are git-ignored and never shown as results.
 
 Writing is ``tempfile`` + ``os.replace`` in the same folder: a crash or Ctrl-C leaves either the old file
-or the new one, never half of one, and a run that did not finish leaves no record.
+or the new one, never half of one, and a run that did not finish leaves no record. A record that several
+processes extend (the sharpness record gains one entry per (eps, space)) is updated with ``update_json``:
+read-merge-write under an exclusive ``flock`` on a hidden ``.<name>.lock`` beside it, so no entry is lost.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import fcntl
 import json
 import math
 import os
@@ -18,7 +22,7 @@ import platform
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import torch
 
@@ -84,6 +88,28 @@ def atomic_torch_save(obj: Any, path: Path) -> Path:
 def read_json(path: Path) -> dict:
     with open(path) as f:
         return json.load(f)
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Exclusive advisory lock for a read-modify-write of the record at ``path`` (released on exit or death)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / f".{path.name}.lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def update_json(path: Path, update: Callable[[dict | None], dict]) -> dict:
+    """Atomically replace the record at ``path`` by ``update(current)`` (``None`` if there is none yet), holding
+    the record's lock from the read to the write; returns what was written."""
+    with locked(path):
+        new = update(read_json(path) if Path(path).is_file() else None)
+        atomic_write_json(path, new)
+    return new
 
 
 def git_commit() -> str:
