@@ -123,3 +123,18 @@ def test_sweep_post_processing_is_registered_on_demand():
             "assert sweep.POST_PAIR['sharpness'] is s.post_pair and sweep.POST_PAIR['landscape'] is l.post_pair")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
+
+
+def test_seed_summary_reads_the_curves_at_the_named_points(tmp_path):
+    alphas = ls.alpha_grid(-1, 2, 25)
+    rows = [dict(alpha=a, train_loss=a * a, test_loss=0.0, train_acc=1.0, test_acc=1.0) for a in alphas]
+    line = [dict(t=t, train_loss=abs(t), test_loss=0.0, train_acc=1.0, test_acc=1.0)
+            for t in ls.alpha_grid(-1, 1, 21)]
+    rec = dict(kind="landscape", net="F1", seed=3, profile="paper", parts=dict(
+        linear=dict(rows=rows), filter1d=dict(SB=line, LB=[dict(x, train_loss=5 * x["train_loss"]) for x in line])))
+    results.atomic_write_json(results.record_path(tmp_path, "paper", "landscape", "F1-pair-s3"), rec)
+    row = ls.seed_summary(results.iter_records(tmp_path, "paper", "landscape")).iloc[0]
+    assert row["seed"] == 3 and row["train loss α=-0.5"] == pytest.approx(0.25)
+    assert row["train loss α=1.5"] == pytest.approx(2.25) and row["train loss α=1 (LB)"] == pytest.approx(1.0)
+    assert row["SB train loss at t=±1 (max)"] == pytest.approx(1.0)
+    assert row["LB train loss at t=±1 (max)"] == pytest.approx(5.0)

@@ -189,7 +189,7 @@ def compute(sb_cfg, lb_cfg, results_dir: str | Path | None = None, parts: Sequen
     if not todo:
         rec["skipped"] = True
         return rec
-    started = results.now()
+    started, fresh = results.now(), force   # fresh: the first write replaces the record instead of merging
     sb, lb, data, dev = _load_pair(sb_cfg, lb_cfg, device)
     model = sb  # evaluated at every point; its parameters are overwritten
     params = select_params(model)
@@ -221,9 +221,8 @@ def compute(sb_cfg, lb_cfg, results_dir: str | Path | None = None, parts: Sequen
                 d2 = filter_normalized_direction(pl, direction_seed + 1)
                 out[name] = contour_2d(model, params, x, d1, d2, coords, data, bs, n_c)
         out["wall_s"] = time.perf_counter() - t0
-        rec["parts"][part] = out
-        rec["provenance"] = results.provenance(dev, None, started)
-        results.atomic_write_json(path, rec)
+        rec = results.save_piece(path, rec, "parts", {part: out}, fresh, provenance=results.provenance(dev, None, started))
+        fresh = False
         log(f"landscape {rid} {part}: {out['wall_s']:.0f}s")
     set_flat(params, x_sb)
     return rec
@@ -268,6 +267,29 @@ def line_table(results_dir=None, profile=None):
                     rows.append(dict(net=r["net"], seed=r["seed"], regime=regime, t=row["t"], split=split,
                                      loss=row[f"{split}_loss"], acc=row[f"{split}_acc"]))
     return pd.DataFrame(rows)
+
+
+def seed_summary(records):
+    """Figure 3 and the filter-normalised view as numbers, one row per (network, seed): the training loss on the
+    line through x_SB (alpha = 0) and x_LB (alpha = 1) at the two solutions and as far beyond each (alpha = -0.5,
+    1.5), and the largest training loss at the ends (t = +-1) of each solution's filter-normalised direction."""
+    import pandas as pd
+
+    rows = []
+    for r in records:
+        row = dict(net=r["net"], seed=r["seed"])
+        lin = r["parts"].get("linear")
+        if lin:
+            at = {round(x["alpha"], 6): x["train_loss"] for x in lin["rows"]}
+            for a, name in ((-0.5, "α=-0.5"), (0.0, "α=0 (SB)"), (1.0, "α=1 (LB)"), (1.5, "α=1.5")):
+                row[f"train loss {name}"] = at.get(a, float("nan"))
+        f1d = r["parts"].get("filter1d")
+        if f1d:
+            for regime in ("SB", "LB"):
+                ends = [x["train_loss"] for x in f1d[regime] if abs(abs(x["t"]) - 1.0) < 1e-9]
+                row[f"{regime} train loss at t=±1 (max)"] = max(ends) if ends else float("nan")
+        rows.append(row)
+    return pd.DataFrame(rows).sort_values(["net", "seed"]).reset_index(drop=True) if rows else pd.DataFrame()
 
 
 # ------------------------------------------------------------------------------------ sweep and CLI

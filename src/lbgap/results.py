@@ -112,6 +112,18 @@ def update_json(path: Path, update: Callable[[dict | None], dict]) -> dict:
     return new
 
 
+def save_piece(path: Path, rec: dict, collection: str, items: dict, fresh: bool = False, **replace) -> dict:
+    """Add ``items`` to ``rec[collection]`` (sharpness ``entries``, landscape ``parts``) and set ``replace``'s keys,
+    merged into the record *on disk* -- another process may have added pieces since ``rec`` was read -- under
+    the record's lock; ``fresh`` (a forced recomputation) starts from ``rec`` instead. Returns the new record."""
+    def merge(current: dict | None) -> dict:
+        out = dict(rec if fresh or current is None else current)
+        out[collection] = {**out.get(collection, {}), **items}
+        out.update(replace)
+        return out
+    return update_json(path, merge)
+
+
 def git_commit() -> str:
     if os.environ.get("LBGAP_GIT_COMMIT"):  # a copy of the tree without .git (e.g. the GPU machine)
         return os.environ["LBGAP_GIT_COMMIT"]

@@ -295,17 +295,6 @@ def entry_key(eps: float, space: str, p: int = SUBSPACE_DIM, a_seed: int = A_SEE
     return key
 
 
-def _save(path: Path, rec: dict, new: dict, fresh: bool) -> dict:
-    """Merge ``new`` (entries and/or hessian, provenance) into the record on disk -- another process may have
-    added entries since we read it -- under the record's lock; ``fresh`` starts from ``rec`` instead."""
-    def merge(current):
-        out = dict(rec if fresh or current is None else current)
-        out["entries"] = {**out.get("entries", {}), **new.get("entries", {})}
-        out.update({k: v for k, v in new.items() if k != "entries"})
-        return out
-    return results.update_json(path, merge)
-
-
 def compute(cfg, results_dir: str | Path | None = None, eps: Sequence[float] = DEFAULT_EPS,
             spaces: Sequence[str] = DEFAULT_SPACES, p: int = SUBSPACE_DIM, a_seed: int = A_SEED,
             params: str = "all", maxiter: int = 10, objective: str = "mean", hessian: bool = True, hessian_examples: int | None = 10000,
@@ -352,8 +341,8 @@ def compute(cfg, results_dir: str | Path | None = None, eps: Sequence[float] = D
                      seconds_per_eval=lf.seconds / max(1, lf.calls), n_evals=lf.calls,
                      cpu_seconds_per_eval=lf.cpu_seconds / max(1, lf.calls), cpu_seconds=cpu_total,
                      threads=torch.get_num_threads())
-        rec = _save(path, rec, dict(entries={entry_key(e, s, p, a_seed, params, objective): entry},
-                                    provenance=results.provenance(dev, None, started)), fresh)
+        rec = results.save_piece(path, rec, "entries", {entry_key(e, s, p, a_seed, params, objective): entry}, fresh,
+                                 provenance=results.provenance(dev, None, started))
         fresh = False
         log(f"sharpness {cfg.run_id} {s:6s} eps={e:g}: phi={r.value:.3f} (f0={r.f0:.4g}, fmax={r.fmax:.4g}, "
             f"{r.nfev} evals, {r.wall_s:.0f}s)")
@@ -367,7 +356,8 @@ def compute(cfg, results_dir: str | Path | None = None, eps: Sequence[float] = D
         tr = hutchinson_trace(hvp, lf.n, hutchinson_probes, device=dev)
         hess = dict(top, **tr, examples=n_ex, params=params, wall_s=time.perf_counter() - t0,
                     method="power iteration + Hutchinson (Rademacher), double-backward HVPs")
-        rec = _save(path, rec, dict(hessian=hess, provenance=results.provenance(dev, None, started)), fresh)
+        rec = results.save_piece(path, rec, "entries", {}, fresh, hessian=hess,
+                                 provenance=results.provenance(dev, None, started))
         log(f"hessian   {cfg.run_id}: top eigenvalue {top['top_eigenvalue']:.4g}, trace {tr['trace']:.4g} "
             f"({n_ex} examples, {rec['hessian']['wall_s']:.0f}s)")
     return rec
