@@ -82,9 +82,10 @@ def test_throughput_table(ctx):
 
 
 def test_quick_and_f2_rows_carry_their_caveats():
-    sb = dict(n=1, test_acc=30.0, test_acc_std=float("nan"), capped=1, profile="quick")
-    v = report._verdict("F2", sb, dict(sb, test_acc=10.0), 4.57)
-    assert v.startswith("1 seed only") and "stand-in data" in v and "quick profile" in v and "epoch cap" in v
+    sb = dict(n=1, test_acc=30.0, test_acc_std=float("nan"), capped=1, profile="quick", epochs=5, steps=21605.0)
+    v = report._verdict("F2", sb, dict(sb, test_acc=10.0, steps=55.0), 4.57)
+    assert v.startswith("1 seed only") and "stand-in data" in v and "epoch cap" in v
+    assert "quick profile: 5 epochs, far from converged (SB 21,605 steps, LB 55)" in v
 
 
 def test_wall_time_of_records_that_grow_piece_by_piece():

@@ -164,13 +164,13 @@ def table2_numbers(ctx: Context):
 
     runs = train_runs(ctx)
     if runs.empty:
-        return pd.DataFrame(columns=["net", "regime", "profile", "n", "seeds", "batch_size", "epochs", "capped",
+        return pd.DataFrame(columns=["net", "regime", "profile", "n", "seeds", "batch_size", "epochs", "steps", "capped",
                                      "dataset", "split", "dist", "train_acc", "train_acc_std", "test_acc",
                                      "test_acc_std"])
     rows = []
     for (net, regime), g in runs.groupby(["net", "regime"], observed=True, sort=False):
         row = dict(net=net, regime=regime, profile=g.profile.iloc[0], n=len(g), seeds=",".join(map(str, g.seed)),
-                   batch_size=int(g.batch_size.iloc[0]), epochs=float(g.epochs.mean()),
+                   batch_size=int(g.batch_size.iloc[0]), epochs=float(g.epochs.mean()), steps=float(g.steps.mean()),
                    capped=int((g.stop_reason == "max_epochs").sum()), dataset=g.dataset.iloc[0],
                    split=g.split.iloc[0], dist=float(g.dist_from_init.mean()))
         for m in ("train_acc", "test_acc", "official_test_acc"):
@@ -185,7 +185,8 @@ def _verdict(net: str, sb: dict, lb: dict, paper_gap: float) -> str:
     if net == "F2":
         notes += "; stand-in data: compare the gap, not the accuracies"
     if sb.get("profile") == "quick":
-        notes += "; quick profile: a few epochs, far from converged (LB made ~20× fewer steps)"
+        notes += (f"; quick profile: {sb['epochs']:.0f} epochs, far from converged (SB {sb['steps']:,.0f} "
+                  f"steps, LB {lb['steps']:,.0f})")
     if sb["capped"] or lb["capped"]:
         notes += "; some runs hit the epoch cap"
     if min(sb["n"], lb["n"]) < 2:
