@@ -116,3 +116,16 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path):
         results.atomic_write_json(p, {"a": object()})
     assert json.loads(p.read_text()) == {"a": 1}
     assert [f.name for f in tmp_path.iterdir()] == ["r.json"]
+
+
+def test_records_and_checkpoints_are_readable_under_the_umask(tmp_path):
+    # mkstemp creates 0600 files; a record store shared by a cluster's users needs the umask's permissions
+    import os
+
+    old = os.umask(0o022)
+    try:
+        results.atomic_write_json(tmp_path / "r.json", {"a": 1})
+        results.atomic_torch_save({"x": 1}, tmp_path / "c.pt")
+    finally:
+        os.umask(old)
+    assert {f.name: f.stat().st_mode & 0o777 for f in tmp_path.iterdir()} == {"r.json": 0o644, "c.pt": 0o644}

@@ -54,10 +54,19 @@ def _clean(obj: Any) -> Any:
     return obj
 
 
+def _file_mode() -> int:
+    """Permissions of a newly created file under the current umask (``mkstemp`` would leave 0600, which hides
+    records from the other users of a shared record store)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def atomic_write_json(path: Path, data: dict) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
+    os.chmod(tmp, _file_mode())
     try:
         with os.fdopen(fd, "w") as f:
             json.dump(_clean(data), f, indent=1, sort_keys=False, allow_nan=False)
@@ -76,6 +85,7 @@ def atomic_torch_save(obj: Any, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
     os.close(fd)
+    os.chmod(tmp, _file_mode())
     try:
         torch.save(obj, tmp)
         os.replace(tmp, path)
