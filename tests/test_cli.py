@@ -65,3 +65,17 @@ def test_train_one_smoke_run(tmp_path, capsys, checkpoints):
     assert main(["train", "--net", "F1", "--batch-size", "LB", "--profile", "smoke",
                  "--results-dir", str(tmp_path)]) == 0
     assert "skipped" in capsys.readouterr().out
+
+
+def test_threads_option_is_applied_once_for_every_subcommand(tmp_path, capsys):
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        # the run does not exist (exit 2), but --threads is applied before the subcommand starts
+        assert main(["sharpness", "F1-mnist-official-b256-s9", "--threads", "1", "--results-dir", str(tmp_path)]) == 2
+        assert torch.get_num_threads() == 1
+        assert "lbgap: error:" in capsys.readouterr().err
+    finally:
+        torch.set_num_threads(before)

@@ -453,8 +453,6 @@ def bench_table(results_dir: str | Path | None = None, profile: str | None = Non
 
 # -------------------------------------------------------------------------------------------------- CLI
 def cmd_bench(a) -> int:
-    if a.threads:
-        torch.set_num_threads(a.threads)
     for batch in a.batch_size:
         rec = bench(a.net, batch, a.device or "auto", a.n_samples, a.data, a.epochs, a.warmup_steps,
                     a.precision or "auto", a.compile or "", a.workers, not a.no_baseline, a.concurrent,
@@ -473,6 +471,8 @@ def cmd_bench(a) -> int:
 
 
 def register_cli(sub, sweep_sub) -> None:
+    from .cli import store_options
+
     p = sub.add_parser("bench", help="time our training epoch against the idiomatic DataLoader baseline")
     p.add_argument("--net", required=True, help="F1 F2 C1 C2 C3 C4")
     p.add_argument("--batch-size", nargs="+", default=["SB"], help="SB, LB, an integer or a percentage; several "
@@ -495,10 +495,9 @@ def register_cli(sub, sweep_sub) -> None:
     p.add_argument("--check-precision", action="store_true", help="bf16 vs fp32 short-run accuracy check")
     p.add_argument("--precision-epochs", type=int, default=3)
     p.add_argument("--precision-seeds", type=int, default=2)
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--profile", default="paper", help="records go to <results>/<profile>/bench/ (default paper)")
     p.add_argument("--no-write", action="store_true", help="print only, write no record")
-    p.add_argument("--results-dir", default=None)
+    store_options(p, force=False)
     p.set_defaults(func=cmd_bench)
 
 

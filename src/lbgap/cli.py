@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from pathlib import Path
 
 from . import paths
 
@@ -22,6 +21,16 @@ class UserError(Exception):
 
 def _results_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--results-dir", default=None, help="record store (default: data/results in the repo)")
+
+
+def store_options(p: argparse.ArgumentParser, threads: int | None = None, force: bool = True) -> None:
+    """Options every record-writing subcommand shares: ``--threads`` (applied by :func:`main`), ``--force``
+    (recompute what exists) and ``--results-dir``."""
+    default = threads if threads else "torch's own"
+    p.add_argument("--threads", type=int, default=threads, help=f"torch CPU threads (default {default})")
+    if force:
+        p.add_argument("--force", action="store_true", help="recompute even if a record exists")
+    _results_arg(p)
 
 
 def _run_options(p: argparse.ArgumentParser) -> None:
@@ -264,6 +273,10 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     if a.command == "data" and a.action != "list" and not a.name:
         ap.error("data download/import needs a dataset name")
+    if getattr(a, "threads", None):
+        import torch
+
+        torch.set_num_threads(a.threads)
     try:
         return int(a.func(a) or 0)
     except (UserError, ConfigError, DataError, ValueError, FileNotFoundError) as e:

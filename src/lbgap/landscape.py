@@ -323,8 +323,6 @@ _register_post()
 
 
 def cmd_landscape(a) -> int:
-    if a.threads:
-        torch.set_num_threads(a.threads)
     results_dir = paths.resolve(a.results_dir, paths.RESULTS_DIR)
     sb, lb = pair_configs(a.net, a.seed, a.profile, results_dir, split=a.split, bn=a.bn, tag=a.tag)
     rec = compute(sb, lb, results_dir, parts=a.parts, points=a.points, train_examples=a.train_examples or None,
@@ -336,6 +334,8 @@ def cmd_landscape(a) -> int:
 
 
 def register_cli(sub, sweep_sub) -> None:
+    from .cli import store_options
+
     p = sub.add_parser("landscape", help="Figures 3 and 7 and filter-normalised views of one SB/LB pair")
     p.add_argument("seed", type=int)
     p.add_argument("net")
@@ -350,15 +350,12 @@ def register_cli(sub, sweep_sub) -> None:
     p.add_argument("--bn", default=None, choices=["batch", "running"])
     p.add_argument("--tag", default=None)
     p.add_argument("--device", default="auto")
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--force", action="store_true")
-    p.add_argument("--results-dir", default=None)
+    store_options(p)
     p.set_defaults(func=cmd_landscape)
 
 
 def status_lines(results_dir=None) -> list[str]:
-    n = sum(1 for _ in results.iter_records(results_dir, None, "landscape"))
-    return [f"Landscape records: {n}"] if n else []
+    return results.count_lines(results_dir, "landscape", "Landscape records")
 
 
 # ------------------------------------------------------------------------------------------- figures

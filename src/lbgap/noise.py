@@ -403,7 +403,6 @@ def quadratic_stationary_loss(m: int, lr: float, sigma: float) -> float:
 
 # ------------------------------------------------------------------------------------------------- CLI
 def cmd_noise(a) -> int:
-    torch.set_num_threads(a.threads)
     if a.action == "scan":
         for which in [w.strip() for w in a.at.split(",") if w.strip()]:
             rec = run_scan(which, a.seed, a.profile, a.ckpt_profile, a.draws, a.results_dir, a.force, m_max=a.m_max)
@@ -421,6 +420,8 @@ def cmd_noise(a) -> int:
 
 
 def register_cli(sub, sweep_sub) -> None:
+    from .cli import store_options
+
     p = sub.add_parser("noise", help="gradient noise: variance vs minibatch size, B_simple along an SB run")
     p.add_argument("action", choices=["scan", "track"])
     p.add_argument("--at", default="init,sb,lb", help="scan: init, sb, lb, track (comma-separated)")
@@ -436,12 +437,9 @@ def register_cli(sub, sweep_sub) -> None:
     p.add_argument("--b-small", type=int, default=64, help="track: chunk size B_small")
     p.add_argument("--chunks", type=int, default=16, help="track: chunks per probe (B_big = chunks x B_small)")
     p.add_argument("--target", type=float, default=0.95, help="track: B_simple is summarised at this val acc")
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--force", action="store_true")
-    p.add_argument("--results-dir", default=None)
+    store_options(p, threads=1)
     p.set_defaults(func=cmd_noise)
 
 
 def status_lines(results_dir) -> list[str]:
-    n = sum(1 for _ in results.iter_records(results_dir, None, KIND))
-    return [f"Gradient-noise records: {n}"] if n else []
+    return results.count_lines(results_dir, KIND, "Gradient-noise records")

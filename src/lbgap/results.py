@@ -179,6 +179,12 @@ def iter_records(results_dir: Path | str | None = None, profile: str | None = No
         yield rec
 
 
+def count_lines(results_dir: Path | str | None, kind: str, label: str) -> list[str]:
+    """``lbgap status``: one line counting the records of ``kind`` across profiles, none if there are none."""
+    n = sum(1 for _ in iter_records(results_dir, None, kind))
+    return [f"{label}: {n}"] if n else []
+
+
 def train_table(results_dir: Path | str | None = None, profile: str | None = None):
     """One row per training record: the config fields, the final metrics and provenance, flat."""
     import pandas as pd

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -542,10 +542,6 @@ _register_post()
 
 
 def cmd_sharpness(a) -> int:
-    import torch as _t
-
-    if a.threads:
-        _t.set_num_threads(a.threads)
     results_dir = paths.resolve(a.results_dir, paths.RESULTS_DIR)
     cfg, _ = _run_config(a.run, a.profile, results_dir)
     if a.dinh:
@@ -560,6 +556,8 @@ def cmd_sharpness(a) -> int:
 
 
 def register_cli(sub, sweep_sub) -> None:
+    from .cli import store_options
+
     p = sub.add_parser("sharpness", help="Metric 2.1 (Tables 3-4) and the Hessian of a trained run")
     p.add_argument("run", help="a train run id (e.g. F1-mnist-official-b256-s0) or the path of a train record")
     p.add_argument("--eps", type=float, nargs="+", default=list(DEFAULT_EPS))
@@ -578,12 +576,9 @@ def register_cli(sub, sweep_sub) -> None:
     p.add_argument("--alphas", type=float, nargs="+", default=[1.0, 10.0], help="--dinh rescaling factors")
     p.add_argument("--profile", default="paper", help="profile of the training record (default paper)")
     p.add_argument("--device", default="auto")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    p.add_argument("--force", action="store_true")
-    p.add_argument("--results-dir", default=None)
+    store_options(p)
     p.set_defaults(func=cmd_sharpness)
 
 
 def status_lines(results_dir=None) -> list[str]:
-    n = sum(1 for _ in results.iter_records(results_dir, None, "sharpness"))
-    return [f"Sharpness records: {n}"] if n else []
+    return results.count_lines(results_dir, "sharpness", "Sharpness records")

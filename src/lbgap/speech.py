@@ -66,12 +66,14 @@ def how_to_get(name: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------- batches
-class SpeechFrames:
+class SpeechFrames(datamod.TensorDataset):
     """Frames of whole utterances on one device; ``batch(idx)`` -> (float32 [B, 360], int64 [B]).
 
     Example ``i`` is frame ``i`` (frame ``frames[i]`` after :meth:`subset`). Its input is frames
     ``f-4 .. f+4`` clamped to the utterance (edge frames repeated), each mapped through its speaker's
     affine ``u * scale[s] + shift[s]`` (= dequantise, subtract the speaker mean, divide by the speaker std).
+    Length and device as a :class:`~lbgap.data.TensorDataset` (``y`` per example, ``x`` on the device); its own
+    constructor, since ``x`` holds one row per frame of the corpus rather than one per example.
     """
 
     def __init__(self, x, y, frame_utt, utt_off, utt_spk, scale, shift, context: int = CONTEXT):
@@ -79,13 +81,6 @@ class SpeechFrames:
         self.frame_utt, self.utt_off, self.utt_spk = frame_utt, utt_off, utt_spk
         self.scale, self.shift = scale, shift
         self._offsets = torch.arange(-context, context + 1, device=x.device)
-
-    def __len__(self) -> int:
-        return len(self.y)
-
-    @property
-    def device(self) -> torch.device:
-        return self.x.device
 
     def batch(self, idx: torch.Tensor | slice) -> tuple[torch.Tensor, torch.Tensor]:
         if isinstance(idx, slice):

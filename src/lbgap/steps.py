@@ -245,7 +245,6 @@ def _budget_kw(run_kw: dict, optimizer: str, lr: float) -> dict:
 
 
 def _line(rec: dict, target: float) -> str:
-    c = rec["config"]
     s = rec["targets"].get(f"{target:.2f}", {}).get("steps")
     what = "skipped " if rec.get("skipped") else "done    "
     return (f"{what}{rec['run_id']}: {rec['stop_reason']}, {rec['steps']} steps, "
@@ -378,7 +377,6 @@ def cmd_sweep_steps(a) -> int:
     opts = [o.strip() for o in a.optimizers.split(",") if o.strip()]
     for o in opts:
         lr_grid(o, 256)  # validates the name
-    torch.set_num_threads(a.threads)
     recs = sweep(_parse_ints(a.batch_sizes), opts, parse_seeds(a.seeds), a.profile, a.target, a.results_dir,
                  a.force, fixed_lr_seeds=a.fixed_lr_seeds, max_epochs=a.max_epochs, max_steps=a.max_steps,
                  min_epochs=a.min_epochs)
@@ -388,6 +386,8 @@ def cmd_sweep_steps(a) -> int:
 
 
 def register_cli(sub, sweep_sub) -> None:
+    from .cli import store_options
+
     p = sweep_sub.add_parser("steps-to-target", help="Shallue et al.: steps to a validation-accuracy target vs B")
     p.add_argument("--batch-sizes", default="16,32,64,128,256,512,1024,2048,5500")
     p.add_argument("--optimizers", default="adam,sgd", help="adam, sgd (momentum 0.9) or both")
@@ -398,12 +398,9 @@ def register_cli(sub, sweep_sub) -> None:
     p.add_argument("--max-steps", type=int, default=4000, help="cap in steps")
     p.add_argument("--fixed-lr-seeds", action="store_true", help="also run Adam lr 1e-3 on every seed")
     p.add_argument("--profile", default="quick", help="quick (real MNIST) or smoke (synthetic)")
-    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
-    p.add_argument("--force", action="store_true")
-    p.add_argument("--results-dir", default=None)
+    store_options(p, threads=1)
     p.set_defaults(func=cmd_sweep_steps)
 
 
 def status_lines(results_dir) -> list[str]:
-    n = sum(1 for _ in results.iter_records(results_dir, None, KIND))
-    return [f"Steps-to-target records: {n}"] if n else []
+    return results.count_lines(results_dir, KIND, "Steps-to-target records")
