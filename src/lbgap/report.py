@@ -406,6 +406,14 @@ def timing_table(ctx: Context):
     return out.drop(columns="wall")
 
 
+def _over_profiles(ctx: Context, table):
+    """``table(results_dir, profile)`` for every profile the context reads, concatenated (empty if none has rows)."""
+    import pandas as pd
+
+    frames = [f for f in (table(ctx.results_dir, prof) for prof in ctx.record_profiles) if not f.empty]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
 def throughput_table(ctx: Context):
     """Training speed of the records (samples/s over the training steps only, as each record measured it),
     per profile, network, regime, variant tag and device; tagged runs (checks, variants) are listed too."""
@@ -415,11 +423,9 @@ def throughput_table(ctx: Context):
 
     cols = ["profile", "net", "data", "regime", "batch", "tag", "device", "records", "epochs (mean)",
             "samples/s (training)"]
-    frames = [train_table(ctx.results_dir, prof) for prof in ctx.record_profiles]
-    frames = [f for f in frames if not f.empty]
-    if not frames:
+    df = _over_profiles(ctx, train_table)
+    if df.empty:
         return pd.DataFrame(columns=cols)
-    df = pd.concat(frames, ignore_index=True)
     g = df.groupby(["profile", "net", "dataset", "regime", "batch_size", "tag", "device"], dropna=False, sort=True)
     out = g.agg(records=("run_id", "size"), epochs=("epochs", "mean"), sps=("samples_per_s", "mean")).reset_index()
     out["epochs (mean)"] = out.pop("epochs").map("{:.1f}".format)
@@ -435,13 +441,12 @@ def bench_summary(ctx: Context):
 
     from .bench import bench_table
 
-    frames = [bench_table(ctx.results_dir, prof) for prof in ctx.record_profiles]
-    frames = [f for f in frames if not f.empty]
     cols = ["device", "net", "regime", "batch", "threads", "host load", "ours (samples/s)", "baseline (samples/s)",
             "ours ÷ baseline", "TFLOP/s", "peak TFLOP/s", "share of peak", "C2 sharpness (s)"]
-    if not frames:
+    b = _over_profiles(ctx, bench_table)
+    if b.empty:
         return pd.DataFrame(columns=cols)
-    b = pd.concat(frames, ignore_index=True).sort_values(["device", "net", "batch_size"])
+    b = b.sort_values(["device", "net", "batch_size"])
 
     def num(v, fmt):
         return "—" if v is None or v != v else fmt.format(v)

@@ -62,37 +62,35 @@ def _file_mode() -> int:
     return 0o666 & ~mask
 
 
-def atomic_write_json(path: Path, data: dict) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    os.chmod(tmp, _file_mode())
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(_clean(data), f, indent=1, sort_keys=False, allow_nan=False)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
-
-
-def atomic_torch_save(obj: Any, path: Path) -> Path:
+def _atomic_write(path: Path, write: Callable[[str], None]) -> Path:
+    """``write(tmp)`` into a temporary file beside ``path`` (umask permissions), then ``os.replace`` it onto
+    ``path``; on any failure the temporary file is removed and ``path`` is left as it was."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
     os.close(fd)
     os.chmod(tmp, _file_mode())
     try:
-        torch.save(obj, tmp)
+        write(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def atomic_write_json(path: Path, data: dict) -> Path:
+    def write(tmp: str) -> None:
+        with open(tmp, "w") as f:
+            json.dump(_clean(data), f, indent=1, sort_keys=False, allow_nan=False)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+    return _atomic_write(path, write)
+
+
+def atomic_torch_save(obj: Any, path: Path) -> Path:
+    return _atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
 def read_json(path: Path) -> dict:
