@@ -131,10 +131,20 @@ def test_seed_summary_reads_the_curves_at_the_named_points(tmp_path):
     line = [dict(t=t, train_loss=abs(t), test_loss=0.0, train_acc=1.0, test_acc=1.0)
             for t in ls.alpha_grid(-1, 1, 21)]
     rec = dict(kind="landscape", net="F1", seed=3, profile="paper", parts=dict(
-        linear=dict(rows=rows), filter1d=dict(SB=line, LB=[dict(x, train_loss=5 * x["train_loss"]) for x in line])))
+        linear=dict(rows=rows), filter1d=dict(SB=line, LB=[dict(x, train_loss=5 * x["train_loss"] + 2) for x in line])))
     results.atomic_write_json(results.record_path(tmp_path, "paper", "landscape", "F1-pair-s3"), rec)
     row = ls.seed_summary(results.iter_records(tmp_path, "paper", "landscape")).iloc[0]
     assert row["seed"] == 3 and row["train loss α=-0.5"] == pytest.approx(0.25)
     assert row["train loss α=1.5"] == pytest.approx(2.25) and row["train loss α=1 (LB)"] == pytest.approx(1.0)
     assert row["SB train loss at t=±1 (max)"] == pytest.approx(1.0)
-    assert row["LB train loss at t=±1 (max)"] == pytest.approx(5.0)
+    assert row["LB train loss at t=±1 (max)"] == pytest.approx(7.0)
+    assert row["rise beyond SB (α 0→-0.5)"] == pytest.approx(0.25) and row["rise beyond LB (α 1→1.5)"] == pytest.approx(1.25)
+    assert row["SB rise to t=±1"] == pytest.approx(1.0) and row["LB rise to t=±1"] == pytest.approx(5.0)
+    # the chapter's choice of records: each network from the first profile that has any
+    for prof, net, seed in (("quick", "F1", 0), ("quick", "C1", 0), ("quick", "C1", 1)):
+        results.atomic_write_json(results.record_path(tmp_path, prof, "landscape", f"{net}-pair-s{seed}"),
+                                  dict(rec, net=net, seed=seed, profile=prof))
+    chosen = ls.preferred_records(tmp_path, ("paper", "quick"))
+    assert sorted((r["net"], r["profile"], r["seed"]) for r in chosen) == [
+        ("C1", "quick", 0), ("C1", "quick", 1), ("F1", "paper", 3)]
+    assert list(ls.seed_summary(chosen).profile) == ["quick", "quick", "paper"]

@@ -54,6 +54,10 @@ def test_verdict_thresholds():
     assert report._verdict("F1", sb, dict(lb, test_acc=98.5), 0.22).startswith("gap reversed")
     assert report._verdict("F2", sb, dict(lb, test_acc=97.0), 4.57).endswith("not the accuracies")
     assert report._verdict("F1", dict(sb, n=1), lb, 0.22).startswith("1 seed only")
+    # a quick-profile row (5 epochs, LB far fewer steps) is never called the paper's gap
+    q = report._verdict("C1", dict(sb, profile="quick", epochs=5, steps=880), dict(lb, test_acc=65.0, steps=50), 2.78)
+    assert q.startswith("SB ahead after equal epochs (33.00 pt") and "SB 880 steps, LB 50" in q
+    assert "reproduced" not in q
 
 
 def test_distance_ratio_missing_rows_and_headline(ctx):

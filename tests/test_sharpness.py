@@ -2,7 +2,6 @@
 import itertools
 import math
 
-import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -111,13 +110,14 @@ def ce64(logits, y, reduction="sum"):
     return torch.nn.functional.cross_entropy(logits, y, reduction=reduction)
 
 
-def tiny(seed=0):
+def tiny(seed=0, dtype=torch.float64):
+    """A 2-3-2 tanh net and 24 uint8 points; float64 (the default) for exact comparisons."""
     torch.manual_seed(seed)
-    net = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 2)).double()
-    x = (torch.rand(24, 2, dtype=torch.float64) * 255).round().to(torch.uint8)
+    net = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 2)).to(dtype)
+    x = (torch.rand(24, 2) * 255).round().to(torch.uint8)
     y = (x[:, 0] > x[:, 1]).long()
     ds = TensorDataset(x, y)
-    ds.batch = lambda idx: (ds.x[idx].double() / 255.0, ds.y[idx])  # float64 for exact comparisons
+    ds.batch = lambda idx: (ds.x[idx].to(dtype) / 255.0, ds.y[idx])
     return net, ds
 
 
@@ -256,11 +256,7 @@ def test_record_keeps_entries_written_by_another_process(tmp_path):
     from lbgap import results
     from lbgap.config import RunConfig
 
-    torch.manual_seed(0)
-    net = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 2))
-    x = (torch.rand(24, 2) * 255).round().to(torch.uint8)
-    ds = TensorDataset(x, (x[:, 0] > x[:, 1]).long())
-    ds.batch = lambda idx: (ds.x[idx].float() / 255.0, ds.y[idx])
+    net, ds = tiny(0, torch.float32)
     cfg = RunConfig(net="F1", batch_size=8, profile="smoke", regime="SB", eval_batch_size=24)
     path = results.record_path(tmp_path, "smoke", "sharpness", cfg.run_id)
 
@@ -279,3 +275,71 @@ def test_record_keeps_entries_written_by_another_process(tmp_path):
     # --force recomputes and starts the record afresh (the other process's entry goes with it)
     assert set(sh.compute(cfg, tmp_path, force=True, log=lambda m: None, **kw)["entries"]) == {
         sh.entry_key(1e-3, "full"), sh.entry_key(5e-4, "full")}
+
+
+def test_subset_entries_use_the_first_n_examples_and_never_replace_full_set_ones(tmp_path):
+    # `--train-examples N` (a CPU budget): f is the loss on the first N training examples, the entry is keyed
+    # apart, and the tables take the full-set entry of a run whenever both exist.
+    from types import SimpleNamespace
+
+    from lbgap.config import RunConfig
+
+    net, ds = tiny(3)
+    head = TensorDataset(ds.x[:10], ds.y[:10])
+    head.batch = lambda idx: (head.x[idx].double() / 255.0, head.y[idx])
+    x = sh.FullBatchLoss(net, ds, 4, loss_fn=ce64).x()
+    f_lim, g_lim = sh.FullBatchLoss(net, ds, 4, loss_fn=ce64, limit=10)(x)
+    f_head, g_head = sh.FullBatchLoss(net, head, 4, loss_fn=ce64)(x)
+    assert f_lim == pytest.approx(f_head, rel=1e-12) and torch.allclose(g_lim, g_head, atol=1e-12)
+    assert f_lim != pytest.approx(sh.FullBatchLoss(net, ds, 4, loss_fn=ce64)(x)[0], rel=1e-6)
+
+    net, ds = tiny(3, torch.float32)
+    kw = dict(eps=[1e-3], spaces=["full"], hessian=False, log=lambda m: None,
+              model_data=(net, SimpleNamespace(train=ds), "cpu"))
+    sb = RunConfig(net="F1", batch_size=8, profile="smoke", regime="SB", eval_batch_size=24)
+    lb = RunConfig(net="F1", batch_size=12, profile="smoke", regime="LB", eval_batch_size=24)
+    rec = sh.compute(sb, tmp_path, train_examples=10, **kw)
+    (key, entry), = rec["entries"].items()
+    assert key == sh.entry_key(1e-3, "full", examples=10) == "full-eps0.001-n10"
+    assert (entry["n_train"], entry["train_set"]) == (10, 24)
+    assert sh.compute(sb, tmp_path, train_examples=10, **kw)["skipped"]
+    assert sh.compute(sb, tmp_path, train_examples=100, **kw)["entries"].keys() == {key, "full-eps0.001"}
+    sh.compute(lb, tmp_path, **kw)
+    table = sh.sharpness_table(tmp_path)
+    assert sorted(table.subset) == [False, False, True]
+    s = sh.summary(table)
+    full = table[~table.subset]
+    assert s.count_SB.iloc[0] == 1 and s.mean_SB.iloc[0] == pytest.approx(full[full.regime == "SB"].phi.iloc[0])
+    with pytest.raises(ValueError, match="positive number of training examples"):
+        sh.compute(sb, tmp_path, train_examples=0, **kw)
+
+
+def test_chapter_tables_take_each_network_from_one_profile_and_say_which(tmp_path):
+    # The chapter reads paper records first, then quick ones: a network with paper entries is never mixed
+    # with its quick ones, and Table 3's "ours from" names the profile and any training-set subset.
+    from types import SimpleNamespace
+
+    from lbgap.config import RunConfig
+
+    net, ds = tiny(0, torch.float32)
+    sharp = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 2))   # a different point: another phi
+    sharp.load_state_dict({k: 4 * v for k, v in net.state_dict().items()})
+    kw = dict(eps=[1e-3], spaces=["full"], hessian=False, log=lambda m: None)
+    for prof, nets in (("paper", ["F1"]), ("quick", ["F1", "C1"])):
+        for name in nets:
+            for regime, b, model in (("SB", 8, net), ("LB", 12, sharp)):
+                cfg = RunConfig(net=name, batch_size=b, profile=prof, regime=regime, eval_batch_size=24)
+                sh.compute(cfg, tmp_path, train_examples=16 if prof == "quick" else None,
+                           model_data=(model, SimpleNamespace(train=ds), "cpu"), **kw)
+    t = sh.preferred_table(tmp_path, ("paper", "quick"))
+    assert sorted(zip(t.net, t.profile)) == [("C1", "quick"), ("C1", "quick"), ("F1", "paper"), ("F1", "paper")]
+    t3 = sh.compare_with_paper(t, 3).set_index(["network", "eps"])
+    assert t3.loc[("F1", "1e-3"), "ours from"] == "paper"
+    assert t3.loc[("C1", "1e-3"), "ours from"] == "quick; f on the first 16 training examples"
+    assert t3.loc[("C1", "5e-4"), "ours SB"] == "missing" and t3.loc[("C2", "1e-3"), "ours from"] == ""
+    assert sh.preferred_table(tmp_path, ("smoke",)).empty
+    pairs = sh.seed_pairs(t).set_index("net")
+    assert list(pairs.index) == ["C1", "F1"]
+    for net in ("C1", "F1"):
+        sb, lb = (t[(t.net == net) & (t.regime == r)].phi.iloc[0] for r in ("SB", "LB"))
+        assert pairs.loc[net, "ratio"] == pytest.approx(lb / sb) and abs(lb / sb - 1) > 0.01

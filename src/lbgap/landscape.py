@@ -269,25 +269,41 @@ def line_table(results_dir=None, profile=None):
     return pd.DataFrame(rows)
 
 
+def preferred_records(results_dir, profiles: Sequence[str]) -> list[dict]:
+    """Landscape records over ``profiles`` (best first), each network from the first profile that has one."""
+    out, seen = [], set()
+    for prof in profiles:
+        recs = list(results.iter_records(results_dir, prof, "landscape"))
+        out += [r for r in recs if r["net"] not in seen]
+        seen |= {r["net"] for r in recs}
+    return out
+
+
 def seed_summary(records):
     """Figure 3 and the filter-normalised view as numbers, one row per (network, seed): the training loss on the
     line through x_SB (alpha = 0) and x_LB (alpha = 1) at the two solutions and as far beyond each (alpha = -0.5,
-    1.5), and the largest training loss at the ends (t = +-1) of each solution's filter-normalised direction."""
+    1.5), and the largest training loss at the ends (t = +-1) of each solution's filter-normalised direction.
+    The "rise" columns subtract the loss at the solution itself, so that two points at different heights (an
+    unconverged LB sits higher) are compared by how fast the loss climbs away from them."""
     import pandas as pd
 
     rows = []
     for r in records:
-        row = dict(net=r["net"], seed=r["seed"])
+        row = dict(net=r["net"], profile=r["profile"], seed=r["seed"])
         lin = r["parts"].get("linear")
         if lin:
             at = {round(x["alpha"], 6): x["train_loss"] for x in lin["rows"]}
             for a, name in ((-0.5, "α=-0.5"), (0.0, "α=0 (SB)"), (1.0, "α=1 (LB)"), (1.5, "α=1.5")):
                 row[f"train loss {name}"] = at.get(a, float("nan"))
+            row["rise beyond SB (α 0→-0.5)"] = row["train loss α=-0.5"] - row["train loss α=0 (SB)"]
+            row["rise beyond LB (α 1→1.5)"] = row["train loss α=1.5"] - row["train loss α=1 (LB)"]
         f1d = r["parts"].get("filter1d")
         if f1d:
             for regime in ("SB", "LB"):
                 ends = [x["train_loss"] for x in f1d[regime] if abs(abs(x["t"]) - 1.0) < 1e-9]
+                centre = min(f1d[regime], key=lambda x: abs(x["t"]))["train_loss"]
                 row[f"{regime} train loss at t=±1 (max)"] = max(ends) if ends else float("nan")
+                row[f"{regime} rise to t=±1"] = row[f"{regime} train loss at t=±1 (max)"] - centre
         rows.append(row)
     return pd.DataFrame(rows).sort_values(["net", "seed"]).reset_index(drop=True) if rows else pd.DataFrame()
 

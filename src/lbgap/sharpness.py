@@ -14,7 +14,9 @@
   training set in float32 with ``model.eval()`` (dropout off; ``bn="batch"`` still normalises with the
   statistics of each evaluation batch, the training semantics of Keras mode=2) at the run's evaluation
   batch size; ∇f is accumulated by autograd over the evaluation batches. Only the n- (or p-) vector crosses
-  to the host, in float64, for SciPy. Which parameters are perturbed is an option; the default is every
+  to the host, in float64, for SciPy. ``train_examples=N`` (``--train-examples``) restricts f to the first N
+  training examples, for a CPU; such an entry is keyed apart (``-n{N}``) and never stands in for the
+  full-set value the paper defines when both exist. Which parameters are perturbed is an option; the default is every
   trainable parameter (BN gamma/beta included), as Keras' ``trainable_weights``.
 * Hessian: top eigenvalue by power iteration and trace by Hutchinson, both from Hessian-vector products
   (double backward), the paper's remark that phi "relates to the largest eigenvalue of ∇²f(x)".
@@ -190,14 +192,16 @@ def select_params(model: nn.Module, which: str = "all") -> list[nn.Parameter]:
 
 
 class FullBatchLoss:
-    """f(z) and ∇f(z) for a flat vector z of ``params``: mean Keras cross-entropy over all of ``dataset``,
-    float32, ``model.eval()``, in fixed order at ``batch_size``; gradients accumulated over the batches."""
+    """f(z) and ∇f(z) for a flat vector z of ``params``: mean Keras cross-entropy over all of ``dataset`` (or
+    its first ``limit`` examples), float32, ``model.eval()``, in fixed order at ``batch_size``; gradients
+    accumulated over the batches."""
 
     def __init__(self, model: nn.Module, dataset, batch_size: int, params: Sequence[nn.Parameter] | None = None,
-                 loss_fn: Callable | None = None):
+                 loss_fn: Callable | None = None, limit: int | None = None):
         from .models import keras_cross_entropy
 
         self.model, self.data, self.batch_size = model, dataset, int(batch_size)
+        self.examples = len(dataset) if limit is None else min(int(limit), len(dataset))
         self.params = list(params) if params is not None else select_params(model)
         self.n = sum(p.numel() for p in self.params)
         self.loss_fn = loss_fn or keras_cross_entropy  # (logits, labels, reduction="sum") -> loss
@@ -224,7 +228,7 @@ class FullBatchLoss:
         self.model.eval()
         total = torch.zeros((), dtype=torch.float64, device=z.device)
         grads = [torch.zeros_like(p) for p in self.params]
-        for (xb, yb), n in self._batches():
+        for (xb, yb), n in self._batches(self.examples):
             loss = self.loss_fn(self.model(xb), yb, reduction="sum") / n
             gs = torch.autograd.grad(loss, self.params)
             for acc, g in zip(grads, gs):
@@ -284,7 +288,8 @@ OBJECTIVES = ("mean", "sum")  # what L-BFGS-B maximises: the mean training loss 
 
 
 def entry_key(eps: float, space: str, p: int = SUBSPACE_DIM, a_seed: int = A_SEED, params: str = "all",
-              objective: str = "mean") -> str:
+              objective: str = "mean", examples: int | None = None) -> str:
+    """Name of one entry of a sharpness record; ``examples`` is set only when f uses a subset."""
     key = f"{space}-eps{eps:g}"
     if space == "random":
         key += f"-p{p}-A{a_seed}"
@@ -292,37 +297,50 @@ def entry_key(eps: float, space: str, p: int = SUBSPACE_DIM, a_seed: int = A_SEE
         key += f"-{params}"
     if objective != "mean":
         key += f"-{objective}"
+    if examples is not None:
+        key += f"-n{examples}"
     return key
 
 
 def compute(cfg, results_dir: str | Path | None = None, eps: Sequence[float] = DEFAULT_EPS,
             spaces: Sequence[str] = DEFAULT_SPACES, p: int = SUBSPACE_DIM, a_seed: int = A_SEED,
             params: str = "all", maxiter: int = 10, objective: str = "mean", hessian: bool = True, hessian_examples: int | None = 10000,
-            hessian_iters: int = 20, hutchinson_probes: int = 10, device: str = "auto", force: bool = False,
-            log: Callable[[str], None] = print, model_data=None) -> dict:
+            hessian_iters: int = 20, hutchinson_probes: int = 10, train_examples: int | None = None,
+            device: str = "auto", force: bool = False, log: Callable[[str], None] = print, model_data=None) -> dict:
     """Sharpness record of training run ``cfg``: one entry per (eps, space), the Hessian summary; saved
-    atomically after each entry, finished entries skipped unless ``force``."""
+    atomically after each entry, finished entries skipped unless ``force``. ``train_examples``: f on the
+    first N training examples only (None: the whole training set, the paper's definition)."""
     results_dir = Path(results_dir) if results_dir is not None else paths.RESULTS_DIR
     for s in spaces:
         if s not in DEFAULT_SPACES:
             raise ValueError(f"space {s!r} must be 'full' or 'random'")
     if objective not in OBJECTIVES:
         raise ValueError(f"objective {objective!r} must be 'mean' or 'sum'")
+    if train_examples is not None and train_examples < 1:
+        raise ValueError(f"train_examples={train_examples}: give a positive number of training examples "
+                         "(--train-examples 0, or None from Python, means the whole training set)")
     path = results.record_path(results_dir, cfg.profile, "sharpness", cfg.run_id)
     rec = results.read_json(path) if path.is_file() and not force else None
     if rec is None:
         rec = dict(schema=results.SCHEMA, kind="sharpness", run_id=cfg.run_id, train_run=cfg.run_id,
                    net=cfg.net, regime=cfg.regime, seed=cfg.seed, batch_size=cfg.batch_size,
                    profile=cfg.profile, config=cfg.to_dict(), entries={}, hessian=None)
-    todo = [(e, s) for s in spaces for e in eps
-            if entry_key(e, s, p, a_seed, params, objective) not in rec["entries"]]
+    def todo_for(examples):
+        return [(e, s) for s in spaces for e in eps
+                if entry_key(e, s, p, a_seed, params, objective, examples) not in rec["entries"]]
+
     want_h = hessian and (rec.get("hessian") is None)
-    if not todo and not want_h:
+    if not todo_for(train_examples) and not want_h:
         rec["skipped"] = True
         return rec
     started, fresh = results.now(), force   # fresh: the first write replaces the record instead of merging
     model, data, dev = model_data or _load(cfg, device)
-    lf = FullBatchLoss(model, data.train, cfg.eval_batch_size, select_params(model, params))
+    subset = train_examples if train_examples is not None and train_examples < len(data.train) else None
+    todo = todo_for(subset)
+    if not todo and not want_h:   # asked for N >= the training set: the full-set entries exist
+        rec["skipped"] = True
+        return rec
+    lf = FullBatchLoss(model, data.train, cfg.eval_batch_size, select_params(model, params), limit=subset)
     x = lf.x()
     A = None
     for e, s in todo:
@@ -330,22 +348,24 @@ def compute(cfg, results_dir: str | Path | None = None, eps: Sequence[float] = D
             A = random_subspace(lf.n, p, a_seed, dev)
         lf.calls, lf.seconds, lf.cpu_seconds = 0, 0.0, 0.0
         c0 = time.process_time()
-        scale = float(len(data.train)) if objective == "sum" else 1.0
+        scale = float(lf.examples) if objective == "sum" else 1.0
         r = epsilon_sharpness(lf, x, e, A if s == "random" else None, maxiter, solver_scale=scale)
         cpu_total = time.process_time() - c0
         lf.set(x)
         entry = dict(r.to_dict(), space=s, a_seed=a_seed if s == "random" else None,
                      a_distribution="iid N(0,1)" if s == "random" else None, params=params, n_params=lf.n,
-                     eval_batch_size=cfg.eval_batch_size, n_train=len(data.train), maxiter=maxiter,
+                     eval_batch_size=cfg.eval_batch_size, n_train=lf.examples, train_set=len(data.train),
+                     maxiter=maxiter,
                      objective=objective, solver_scale=scale,
                      seconds_per_eval=lf.seconds / max(1, lf.calls), n_evals=lf.calls,
                      cpu_seconds_per_eval=lf.cpu_seconds / max(1, lf.calls), cpu_seconds=cpu_total,
                      threads=torch.get_num_threads())
-        rec = results.save_piece(path, rec, "entries", {entry_key(e, s, p, a_seed, params, objective): entry}, fresh,
+        key = entry_key(e, s, p, a_seed, params, objective, subset)
+        rec = results.save_piece(path, rec, "entries", {key: entry}, fresh,
                                  provenance=results.provenance(dev, None, started))
         fresh = False
         log(f"sharpness {cfg.run_id} {s:6s} eps={e:g}: phi={r.value:.3f} (f0={r.f0:.4g}, fmax={r.fmax:.4g}, "
-            f"{r.nfev} evals, {r.wall_s:.0f}s)")
+            f"{r.nfev} evals, {lf.examples} examples, {r.wall_s:.0f}s)")
     del A
     if want_h:
         t0 = time.perf_counter()
@@ -446,7 +466,8 @@ def sharpness_table(results_dir: str | Path | None = None, profile: str | None =
         for key, e in r["entries"].items():
             rows.append(dict(run_id=r["run_id"], net=r["net"], regime=r["regime"], seed=r["seed"],
                              profile=r["profile"], space=e["space"], eps=e["eps"], params=e["params"],
-                             objective=e.get("objective", "mean"), phi=e["value"],
+                             a_seed=e.get("a_seed"), objective=e.get("objective", "mean"), phi=e["value"],
+                             examples=e.get("n_train"), subset=e.get("n_train", 0) < e.get("train_set", 0),
                              f0=e["f0"], fmax=e["fmax"], nfev=e["nfev"], nit=e["nit"], message=e["message"],
                              y_norm=e.get("y_norm"), at_bound=e.get("at_bound"),
                              wall_s=e["wall_s"], seconds_per_eval=e.get("seconds_per_eval"),
@@ -455,6 +476,33 @@ def sharpness_table(results_dir: str | Path | None = None, profile: str | None =
                              hessian_examples=h.get("examples"),
                              device=r.get("provenance", {}).get("device")))
     return pd.DataFrame(rows)
+
+
+def preferred_table(results_dir: str | Path | None, profiles: Sequence[str]):
+    """:func:`sharpness_table` over ``profiles`` (best first, e.g. paper then quick), each network taken from
+    the first profile that has entries for it: a chapter never mixes profiles within one network."""
+    import pandas as pd
+
+    frames, seen = [], set()
+    for prof in profiles:
+        t = sharpness_table(results_dir, prof)
+        if len(t):
+            t = t[~t.net.isin(seen)]
+            seen |= set(t.net)
+            frames.append(t)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def basis(df) -> str:
+    """Where a network's numbers come from, in words: profile(s), and the subset f used if not the full set."""
+    if df.empty:
+        return ""
+    words = "/".join(sorted(df.profile.unique()))
+    sub = df[df.subset.astype(bool)]
+    if len(sub):
+        words += "; f on the first " + "/".join(f"{int(n):,}" for n in sorted(sub.examples.unique())) + \
+                 " training examples"
+    return words
 
 
 def paper_table(which: int):
@@ -466,8 +514,16 @@ def paper_table(which: int):
     return pd.read_csv(paths.PAPER_DIR / f"table{which}.csv", comment="#")
 
 
+def _prefer_full_set(df):
+    """One entry per (run, space, eps, objective, A): the full-training-set one where a subset one also exists."""
+    keys = ["run_id", "space", "eps", "objective", "params", "_a"]
+    return (df.assign(_full=~df.subset.astype(bool), _a=df.a_seed.fillna(-1)).sort_values("_full")
+            .drop_duplicates(keys, keep="last").drop(columns=["_full", "_a"]))
+
+
 def summary(df, ratio: bool = True, objective: str = "mean"):
-    """mean ± std over seeds per (net, space, eps, regime) and the LB/SB ratio of the means."""
+    """mean ± std over seeds per (net, space, eps, regime) and the LB/SB ratio of the means. Where a run has
+    both a full-training-set entry and a subset one (``--train-examples``), the full-set one counts."""
     import pandas as pd
 
     if df.empty:
@@ -475,6 +531,7 @@ def summary(df, ratio: bool = True, objective: str = "mean"):
     df = df[(df.params == "all") & (df.objective == objective)]
     if df.empty:
         return pd.DataFrame()
+    df = _prefer_full_set(df)
     g = df.groupby(["net", "space", "eps", "regime"]).phi
     s = g.agg(["mean", "std", "count"]).reset_index()
     wide = s.pivot(index=["net", "space", "eps"], columns="regime", values=["mean", "std", "count"])
@@ -483,6 +540,19 @@ def summary(df, ratio: bool = True, objective: str = "mean"):
     if ratio and {"mean_SB", "mean_LB"} <= set(wide.columns):
         wide["LB/SB"] = wide["mean_LB"] / wide["mean_SB"]
     return wide
+
+
+def seed_pairs(df):
+    """phi of SB and LB of the same seed side by side, one row per (net, space, objective, eps, seed), with
+    their ratio: does LB come out sharper pair by pair, not only on average?"""
+    if df.empty:
+        return df
+    d = _prefer_full_set(df[df.params == "all"])
+    w = d.pivot_table(index=["net", "space", "objective", "eps", "seed"], columns="regime", values="phi")
+    if not {"SB", "LB"} <= set(w.columns):
+        return w.iloc[0:0]
+    w = w[["SB", "LB"]].dropna()
+    return w.assign(ratio=w.LB / w.SB).reset_index()
 
 
 def compare_with_paper(df, which: int, objective: str = "mean"):
@@ -509,6 +579,9 @@ def compare_with_paper(df, which: int, objective: str = "mean"):
             row["paper LB/SB"] = round(paper.loc[net, f"lb_eps{tag}_mean"] / paper.loc[net, f"sb_eps{tag}_mean"], 1)
             row["ours LB/SB"] = (float(f"{float(hit['LB/SB'].iloc[0]):.2g}") if len(hit) and "LB/SB" in hit
                                  and pd.notna(hit["LB/SB"].iloc[0]) else None)
+            mine = df[(df.net == net) & (df.space == space) & (df.eps == e) & (df.objective == objective)] \
+                if len(df) else df
+            row["ours from"] = basis(_prefer_full_set(mine)) if len(mine) else ""
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -548,7 +621,8 @@ def cmd_sharpness(a) -> int:
         dinh_demo(cfg, results_dir, alphas=a.alphas, eps=a.eps[0], maxiter=a.maxiter, device=a.device, force=a.force)
         return 0
     rec = compute(cfg, results_dir, eps=a.eps, spaces=a.space, p=a.p, a_seed=a.a_seed, params=a.params,
-                  maxiter=a.maxiter, objective=a.objective, hessian=not a.no_hessian, hessian_examples=a.hessian_examples or None,
+                  maxiter=a.maxiter, objective=a.objective, hessian=not a.no_hessian,
+                  hessian_examples=a.hessian_examples or None, train_examples=a.train_examples or None,
                   device=a.device, force=a.force)
     if rec.get("skipped"):
         print(f"skipped {cfg.run_id}: every requested entry exists (use --force to recompute)")
@@ -572,6 +646,9 @@ def register_cli(sub, sweep_sub) -> None:
     p.add_argument("--no-hessian", action="store_true", help="skip the Hessian eigenvalue/trace")
     p.add_argument("--hessian-examples", type=int, default=10000,
                    help="training examples used for Hessian-vector products (0 = all; default 10000)")
+    p.add_argument("--train-examples", type=int, default=0,
+                   help="f on the first N training examples only, for a CPU (0 = the whole training set, the "
+                        "paper's definition; default); such entries are keyed and tabled apart")
     p.add_argument("--dinh", action="store_true", help="run the Dinh et al. rescaling demonstration instead")
     p.add_argument("--alphas", type=float, nargs="+", default=[1.0, 10.0], help="--dinh rescaling factors")
     p.add_argument("--profile", default="paper", help="profile of the training record (default paper)")
