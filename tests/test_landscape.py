@@ -144,7 +144,7 @@ def test_seed_summary_reads_the_curves_at_the_named_points(tmp_path):
     for prof, net, seed in (("quick", "F1", 0), ("quick", "C1", 0), ("quick", "C1", 1)):
         results.atomic_write_json(results.record_path(tmp_path, prof, "landscape", f"{net}-pair-s{seed}"),
                                   dict(rec, net=net, seed=seed, profile=prof))
-    chosen = ls.preferred_records(tmp_path, ("paper", "quick"))
+    chosen = results.preferred_records(tmp_path, ("paper", "quick"), "landscape")
     assert sorted((r["net"], r["profile"], r["seed"]) for r in chosen) == [
         ("C1", "quick", 0), ("C1", "quick", 1), ("F1", "paper", 3)]
     assert list(ls.seed_summary(chosen).profile) == ["quick", "quick", "paper"]

@@ -319,6 +319,7 @@ def test_chapter_tables_take_each_network_from_one_profile_and_say_which(tmp_pat
     # with its quick ones, and Table 3's "ours from" names the profile and any training-set subset.
     from types import SimpleNamespace
 
+    from lbgap import results
     from lbgap.config import RunConfig
 
     net, ds = tiny(0, torch.float32)
@@ -331,13 +332,13 @@ def test_chapter_tables_take_each_network_from_one_profile_and_say_which(tmp_pat
                 cfg = RunConfig(net=name, batch_size=b, profile=prof, regime=regime, eval_batch_size=24)
                 sh.compute(cfg, tmp_path, train_examples=16 if prof == "quick" else None,
                            model_data=(model, SimpleNamespace(train=ds), "cpu"), **kw)
-    t = sh.preferred_table(tmp_path, ("paper", "quick"))
+    t = sh.sharpness_table(records=results.preferred_records(tmp_path, ("paper", "quick"), "sharpness"))
     assert sorted(zip(t.net, t.profile)) == [("C1", "quick"), ("C1", "quick"), ("F1", "paper"), ("F1", "paper")]
     t3 = sh.compare_with_paper(t, 3).set_index(["network", "eps"])
     assert t3.loc[("F1", "1e-3"), "ours from"] == "paper"
     assert t3.loc[("C1", "1e-3"), "ours from"] == "quick; f on the first 16 training examples"
     assert t3.loc[("C1", "5e-4"), "ours SB"] == "missing" and t3.loc[("C2", "1e-3"), "ours from"] == ""
-    assert sh.preferred_table(tmp_path, ("smoke",)).empty
+    assert sh.sharpness_table(records=results.preferred_records(tmp_path, ("smoke",), "sharpness")).empty
     pairs = sh.seed_pairs(t).set_index("net")
     assert list(pairs.index) == ["C1", "F1"]
     for net in ("C1", "F1"):

@@ -269,16 +269,6 @@ def line_table(results_dir=None, profile=None):
     return pd.DataFrame(rows)
 
 
-def preferred_records(results_dir, profiles: Sequence[str]) -> list[dict]:
-    """Landscape records over ``profiles`` (best first), each network from the first profile that has one."""
-    out, seen = [], set()
-    for prof in profiles:
-        recs = list(results.iter_records(results_dir, prof, "landscape"))
-        out += [r for r in recs if r["net"] not in seen]
-        seen |= {r["net"] for r in recs}
-    return out
-
-
 def seed_summary(records):
     """Figure 3 and the filter-normalised view as numbers, one row per (network, seed): the training loss on the
     line through x_SB (alpha = 0) and x_LB (alpha = 1) at the two solutions and as far beyond each (alpha = -0.5,

@@ -177,6 +177,17 @@ def iter_records(results_dir: Path | str | None = None, profile: str | None = No
         yield rec
 
 
+def preferred_records(results_dir: Path | str | None, profiles: Iterable[str], kind: str) -> list[dict]:
+    """Records of ``kind`` over ``profiles`` (best first, e.g. paper then quick), each network's from the first
+    profile that has any: a chapter never mixes profiles within one network."""
+    out, seen = [], set()
+    for prof in profiles:
+        recs = list(iter_records(results_dir, prof, kind))
+        out += [r for r in recs if r["net"] not in seen]
+        seen |= {r["net"] for r in recs}
+    return out
+
+
 def count_lines(results_dir: Path | str | None, kind: str, label: str) -> list[str]:
     """``lbgap status``: one line counting the records of ``kind`` across profiles, none if there are none."""
     n = sum(1 for _ in iter_records(results_dir, None, kind))

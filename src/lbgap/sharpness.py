@@ -456,12 +456,13 @@ def dinh_demo(cfg, results_dir: str | Path | None = None, alphas: Sequence[float
 
 
 # ----------------------------------------------------------------------------------------- tables
-def sharpness_table(results_dir: str | Path | None = None, profile: str | None = None):
-    """One row per (run, eps, space) entry, plus the run's Hessian summary."""
+def sharpness_table(results_dir: str | Path | None = None, profile: str | None = None, records=None):
+    """One row per (run, eps, space) entry, plus the run's Hessian summary; of ``records`` if given (e.g.
+    ``results.preferred_records(..., "sharpness")``), else of every record of ``profile``."""
     import pandas as pd
 
     rows = []
-    for r in results.iter_records(results_dir, profile, "sharpness"):
+    for r in results.iter_records(results_dir, profile, "sharpness") if records is None else records:
         h = r.get("hessian") or {}
         for key, e in r["entries"].items():
             rows.append(dict(run_id=r["run_id"], net=r["net"], regime=r["regime"], seed=r["seed"],
@@ -476,21 +477,6 @@ def sharpness_table(results_dir: str | Path | None = None, profile: str | None =
                              hessian_examples=h.get("examples"),
                              device=r.get("provenance", {}).get("device")))
     return pd.DataFrame(rows)
-
-
-def preferred_table(results_dir: str | Path | None, profiles: Sequence[str]):
-    """:func:`sharpness_table` over ``profiles`` (best first, e.g. paper then quick), each network taken from
-    the first profile that has entries for it: a chapter never mixes profiles within one network."""
-    import pandas as pd
-
-    frames, seen = [], set()
-    for prof in profiles:
-        t = sharpness_table(results_dir, prof)
-        if len(t):
-            t = t[~t.net.isin(seen)]
-            seen |= set(t.net)
-            frames.append(t)
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def basis(df) -> str:
@@ -563,6 +549,7 @@ def compare_with_paper(df, which: int, objective: str = "mean"):
     space = "full" if which == 3 else "random"
     paper = paper_table(which).set_index("network")
     ours = summary(df[df.space == space], objective=objective) if len(df) else pd.DataFrame()
+    used = _prefer_full_set(df[(df.space == space) & (df.objective == objective)]) if len(df) else df
     rows = []
     for net in paper.index:
         for e, tag in ((1e-3, "1e-3"), (5e-4, "5e-4")):
@@ -579,9 +566,7 @@ def compare_with_paper(df, which: int, objective: str = "mean"):
             row["paper LB/SB"] = round(paper.loc[net, f"lb_eps{tag}_mean"] / paper.loc[net, f"sb_eps{tag}_mean"], 1)
             row["ours LB/SB"] = (float(f"{float(hit['LB/SB'].iloc[0]):.2g}") if len(hit) and "LB/SB" in hit
                                  and pd.notna(hit["LB/SB"].iloc[0]) else None)
-            mine = df[(df.net == net) & (df.space == space) & (df.eps == e) & (df.objective == objective)] \
-                if len(df) else df
-            row["ours from"] = basis(_prefer_full_set(mine)) if len(mine) else ""
+            row["ours from"] = basis(used[(used.net == net) & (used.eps == e)] if len(used) else used)
             rows.append(row)
     return pd.DataFrame(rows)
 
