@@ -90,6 +90,19 @@ def test_holdout_is_stratified_seeded_and_disjoint():
     assert torch.allclose(frac_all, frac_hold, atol=0.006)
 
 
+def test_example_subset_takes_the_front_of_shuffled_sets_and_spreads_over_speaker_ordered_ones():
+    ds = data.TensorDataset(torch.arange(10, dtype=torch.uint8)[:, None], torch.arange(10))
+    first, rule = data.example_subset(ds, 4, "cifar10")
+    assert rule == "first" and first.y.tolist() == [0, 1, 2, 3]
+    spread, rule = data.example_subset(ds, 4, "so762")
+    assert rule == "spread" and spread.y.tolist() == [0, 2, 5, 7]
+    assert data.example_subset(ds, 10, "so762") == (ds, "all") and data.example_subset(ds, None, "mnist")[1] == "all"
+    assert data.subset_words(2000, "first") == "the first 2,000 training examples"
+    assert ds.eval_batches(4) == [slice(0, 4), slice(4, 8), slice(8, 10)] and ds.eval_order == "stored"
+    with pytest.raises(ValueError, match="positive number"):
+        data.example_subset(ds, 0, "mnist")
+
+
 def test_synthetic_bundle_shapes_and_scaling():
     b = data.load("cifar10", split="holdout", source="synthetic", n_train=100, n_test=30)
     assert len(b.train) + len(b.test) == 100 and len(b.extra["official_test"]) == 30

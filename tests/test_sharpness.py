@@ -277,31 +277,26 @@ def test_record_keeps_entries_written_by_another_process(tmp_path):
         sh.entry_key(1e-3, "full"), sh.entry_key(5e-4, "full")}
 
 
-def test_subset_entries_use_the_first_n_examples_and_never_replace_full_set_ones(tmp_path):
-    # `--train-examples N` (a CPU budget): f is the loss on the first N training examples, the entry is keyed
-    # apart, and the tables take the full-set entry of a run whenever both exist.
+def test_subset_entries_use_n_examples_and_never_replace_full_set_ones(tmp_path):
+    # `--train-examples N` (a CPU budget): f is the loss on the first N training examples (MNIST/CIFAR order),
+    # the entry is keyed apart, and the tables take the full-set entry of a run whenever both exist.
     from types import SimpleNamespace
 
     from lbgap.config import RunConfig
 
-    net, ds = tiny(3)
-    head = TensorDataset(ds.x[:10], ds.y[:10])
-    head.batch = lambda idx: (head.x[idx].double() / 255.0, head.y[idx])
-    x = sh.FullBatchLoss(net, ds, 4, loss_fn=ce64).x()
-    f_lim, g_lim = sh.FullBatchLoss(net, ds, 4, loss_fn=ce64, limit=10)(x)
-    f_head, g_head = sh.FullBatchLoss(net, head, 4, loss_fn=ce64)(x)
-    assert f_lim == pytest.approx(f_head, rel=1e-12) and torch.allclose(g_lim, g_head, atol=1e-12)
-    assert f_lim != pytest.approx(sh.FullBatchLoss(net, ds, 4, loss_fn=ce64)(x)[0], rel=1e-6)
-
     net, ds = tiny(3, torch.float32)
     kw = dict(eps=[1e-3], spaces=["full"], hessian=False, log=lambda m: None,
               model_data=(net, SimpleNamespace(train=ds), "cpu"))
-    sb = RunConfig(net="F1", batch_size=8, profile="smoke", regime="SB", eval_batch_size=24)
-    lb = RunConfig(net="F1", batch_size=12, profile="smoke", regime="LB", eval_batch_size=24)
+    sb = RunConfig(net="F1", dataset="mnist", batch_size=8, profile="smoke", regime="SB", eval_batch_size=24)
+    lb = RunConfig(net="F1", dataset="mnist", batch_size=12, profile="smoke", regime="LB", eval_batch_size=24)
+    x = sh.FullBatchLoss(net, ds, 4).x()
+    f_head = sh.FullBatchLoss(net, TensorDataset(ds.x[:10], ds.y[:10]), 4)(x)[0]
+    assert f_head != pytest.approx(sh.FullBatchLoss(net, ds, 4)(x)[0], rel=1e-6)
     rec = sh.compute(sb, tmp_path, train_examples=10, **kw)
     (key, entry), = rec["entries"].items()
     assert key == sh.entry_key(1e-3, "full", examples=10) == "full-eps0.001-n10"
-    assert (entry["n_train"], entry["train_set"]) == (10, 24)
+    assert (entry["n_train"], entry["train_set"], entry["subset_rule"]) == (10, 24, "first")
+    assert entry["f0"] == pytest.approx(f_head, rel=1e-6)
     assert sh.compute(sb, tmp_path, train_examples=10, **kw)["skipped"]
     assert sh.compute(sb, tmp_path, train_examples=100, **kw)["entries"].keys() == {key, "full-eps0.001"}
     sh.compute(lb, tmp_path, **kw)
@@ -312,6 +307,25 @@ def test_subset_entries_use_the_first_n_examples_and_never_replace_full_set_ones
     assert s.count_SB.iloc[0] == 1 and s.mean_SB.iloc[0] == pytest.approx(full[full.regime == "SB"].phi.iloc[0])
     with pytest.raises(ValueError, match="positive number of training examples"):
         sh.compute(sb, tmp_path, train_examples=0, **kw)
+
+
+def test_a_speaker_ordered_set_is_measured_on_examples_spread_over_it(tmp_path):
+    # so762 is stored speaker by speaker: f and the Hessian use every (N/n)-th example, and the table says so.
+    from types import SimpleNamespace
+
+    from lbgap.config import RunConfig
+
+    net, ds = tiny(4, torch.float32)
+    cfg = RunConfig(net="F2", dataset="so762", batch_size=8, profile="quick", regime="SB", eval_batch_size=24)
+    rec = sh.compute(cfg, tmp_path, eps=[1e-3], spaces=["full"], train_examples=6, hessian_examples=8,
+                     hessian_iters=3, hutchinson_probes=2, log=lambda m: None,
+                     model_data=(net, SimpleNamespace(train=ds), "cpu"))
+    entry = rec["entries"]["full-eps0.001-n6"]
+    spread = TensorDataset(ds.x[::4], ds.y[::4])
+    assert entry["subset_rule"] == "spread" and entry["n_train"] == 6
+    assert entry["f0"] == pytest.approx(sh.FullBatchLoss(net, spread, 24)(sh.FullBatchLoss(net, ds, 4).x())[0])
+    assert (rec["hessian"]["examples"], rec["hessian"]["subset_rule"]) == (8, "spread")
+    assert sh.basis(sh.sharpness_table(tmp_path)) == "quick; f on 6 training examples spread evenly"
 
 
 def test_chapter_tables_take_each_network_from_one_profile_and_say_which(tmp_path):

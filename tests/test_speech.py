@@ -242,6 +242,27 @@ def test_so762_import_splice_and_speaker_norm_against_brute_force(tmp_path, monk
         xi, yi = ds.batch(idx)
         torch.testing.assert_close(xi, x[idx])
         torch.testing.assert_close(ds.subset(idx).batch(slice(1, 3))[0], x[idx[1:]])
+        spread, rule = data.example_subset(ds, 5, "so762")    # every (N/5)-th frame, windows intact
+        assert rule == "spread"
+        torch.testing.assert_close(spread.batch(slice(0, 5))[0], x[torch.arange(5) * len(ds) // 5])
+        batches = ds.eval_batches(7)             # fixed-order passes interleave the speaker-ordered frames
+        assert sorted(torch.cat(batches).tolist()) == list(range(len(ds)))
+        assert batches[1].tolist() == list(range(1, len(ds), len(batches))) and ds.eval_order == "interleaved"
+    assert b.info["eval_order"] == "interleaved"
+    # train.evaluate follows eval_batches: with batch-statistic BN the result depends on how batches are cut
+    from lbgap.models import keras_cross_entropy
+    from lbgap.train import evaluate
+    torch.manual_seed(0)
+    classes = int(b.train.y.max()) + 1
+    net = torch.nn.Sequential(torch.nn.Linear(360, 16), torch.nn.BatchNorm1d(16, track_running_stats=False),
+                              torch.nn.ReLU(), torch.nn.Linear(16, classes))
+    def pass_over(cuts):
+        with torch.no_grad():
+            return sum(float(keras_cross_entropy(net(b.train.batch(i)[0]), b.train.batch(i)[1], reduction="sum"))
+                       for i in cuts) / len(b.train)
+    assert evaluate(net, b.train, 7)[0] == pytest.approx(pass_over(b.train.eval_batches(7)), rel=1e-5)
+    consecutive = [slice(i, i + 7) for i in range(0, len(b.train), 7)]
+    assert evaluate(net, b.train, 7)[0] != pytest.approx(pass_over(consecutive), rel=1e-3)
     assert set(pack["spk"][pack["utt_split"] == 0]).isdisjoint(pack["spk"][pack["utt_split"] == 1])
     phone = speech.load_so762("official", "cpu", cache_dir=tmp_path / "cache", targets="phone")
     np.testing.assert_array_equal(phone.train.y.numpy(), pack["phone"][np.repeat(pack["utt_split"], np.diff(off)) == 0])

@@ -60,6 +60,8 @@ def how_to_get(name: str) -> str:
 class TensorDataset:
     """uint8 examples + int64 labels on one device; ``batch(idx)`` returns float32 in [0, 1] and labels."""
 
+    eval_order = "stored"   # how ``eval_batches`` cuts a fixed-order pass; recorded with every training run
+
     def __init__(self, x: torch.Tensor, y: torch.Tensor):
         if len(x) != len(y):
             raise ValueError(f"{len(x)} examples but {len(y)} labels")
@@ -81,6 +83,12 @@ class TensorDataset:
     def subset(self, idx: torch.Tensor) -> "TensorDataset":
         return TensorDataset(self.x[idx], self.y[idx])
 
+    def eval_batches(self, batch_size: int) -> list:
+        """The batches of a fixed-order pass over the whole set (``train.evaluate``, the sharpness f, BN
+        re-estimation): consecutive slices of the stored order, which MNIST and CIFAR already shuffle."""
+        n = len(self)
+        return [slice(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
+
 
 @dataclass
 class DataBundle:
@@ -93,6 +101,32 @@ class DataBundle:
     @property
     def num_classes(self) -> int:
         return DATASETS[self.name]["classes"] if self.name in DATASETS else int(self.train.y.max()) + 1
+
+
+# Datasets stored with related examples next to each other (so762/TIMIT: the frames of one utterance, the
+# utterances of one speaker): a subset of them is spread evenly over the set, not taken from the front.
+SPEAKER_ORDERED = {"so762", "timit"}
+
+
+def example_subset(dataset: TensorDataset, n: int | None, name: str) -> tuple[TensorDataset, str]:
+    """The ``n`` examples of dataset ``name``'s training (or test) set that a budget measurement (sharpness f,
+    Hessian, landscape curves) uses in place of the whole set, and the rule that chose them: ``"first"`` n of a set in shuffled order (MNIST,
+    CIFAR), ``"spread"`` (every (N/n)-th, so every speaker is in it) of a speaker-ordered set
+    (:data:`SPEAKER_ORDERED`), ``"all"`` when ``n`` is None or at least the set's size."""
+    total = len(dataset)
+    if n is None or n >= total:
+        return dataset, "all"
+    if n < 1:
+        raise ValueError(f"a subset of {n} examples: give a positive number (or None for all {total})")
+    if name in SPEAKER_ORDERED:
+        return dataset.subset(torch.arange(n, device=dataset.device) * total // n), "spread"
+    return dataset.subset(torch.arange(n, device=dataset.device)), "first"
+
+
+def subset_words(n: int, rule: str, part: str = "training") -> str:
+    """``example_subset``'s choice in words, for tables and figure notes."""
+    return {"first": f"the first {n:,} {part} examples", "spread": f"{n:,} {part} examples spread evenly",
+            "all": f"the whole {part} set"}[rule]
 
 
 # ------------------------------------------------------------------------------------------------ cache
@@ -305,7 +339,7 @@ def load(name: str, split: str = "official", source: str = "real", device: str |
     info = dict(dataset=name, split=split, source=meta.get("source", source), n_train=len(train),
                 n_test=len(test), test_complete=bool(meta.get("test_complete", True)),
                 holdout_seed=HOLDOUT_SEED if split == "holdout" else None,
-                extra={k: len(v) for k, v in extra.items()})
+                extra={k: len(v) for k, v in extra.items()}, eval_order=train.eval_order)
     return DataBundle(name, train.to(device), test.to(device), {k: v.to(device) for k, v in extra.items()}, info)
 
 

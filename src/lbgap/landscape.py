@@ -13,12 +13,16 @@
   BN parameters get d = 0 (their default ``--xignore biasbn``). 1-D curves f(x + t d) around the SB and LB
   solutions with the same random seed, and a 2-D contour f(x + a d1 + b d2) around each.
 
-Evaluation is ``model.eval()`` (dropout off) at the run's evaluation batch size, in fixed order; the train
-curves may use the first ``train_examples`` training examples (recorded) to keep a CPU run affordable.
+Evaluation is ``model.eval()`` (dropout off) at the run's evaluation batch size, in the dataset's fixed
+evaluation batches (``eval_batches``: interleaved for speech frames); to keep a CPU run affordable the curves
+may use ``train_examples`` training and ``test_examples`` test examples (the first N, or N spread evenly over
+a speaker-ordered set: ``data.example_subset``; recorded with each part).
 CLI: ``lbgap landscape SEED NET`` writes ``<results>/<profile>/landscape/<net>-...-s<seed>.json``.
 """
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
 import time
 from pathlib import Path
@@ -28,6 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import data as datamod
 from . import paths, results
 from .sharpness import select_params
 from .train import evaluate
@@ -56,7 +61,7 @@ def has_running_stats(model: nn.Module) -> bool:
 
 
 @torch.no_grad()
-def recompute_bn_stats(model: nn.Module, dataset, batch_size: int, examples: int | None = None) -> None:
+def recompute_bn_stats(model: nn.Module, dataset, batch_size: int) -> None:
     """Running BN statistics re-estimated on the training data: the equal-weight average of the per-batch
     statistics (``momentum=None``), i.e. the exact data mean when the batches have equal size."""
     bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
@@ -67,21 +72,20 @@ def recompute_bn_stats(model: nn.Module, dataset, batch_size: int, examples: int
         m.reset_running_stats()
         m.momentum = None
     model.train()
-    n = len(dataset) if examples is None else min(examples, len(dataset))
-    for i in range(0, n, batch_size):
-        model(dataset.batch(slice(i, min(i + batch_size, n)))[0])
+    for idx in dataset.eval_batches(batch_size):
+        model(dataset.batch(idx)[0])
     for m, mom in zip(bns, saved):
         m.momentum = mom
     model.eval()
 
 
-def point(model, params, z, data, batch_size, train_examples=None, test=True) -> dict:
+def point(model, params, z, data, batch_size, test=True) -> dict:
     """Train (and test) loss/accuracy at flat parameters ``z`` (BN stats recomputed when they exist)."""
     set_flat(params, z)
     if has_running_stats(model):
-        recompute_bn_stats(model, data.train, batch_size, train_examples)
+        recompute_bn_stats(model, data.train, batch_size)
     row = {}
-    row["train_loss"], row["train_acc"] = evaluate(model, data.train, batch_size, train_examples)
+    row["train_loss"], row["train_acc"] = evaluate(model, data.train, batch_size)
     if test:
         row["test_loss"], row["test_acc"] = evaluate(model, data.test, batch_size)
     return row
@@ -95,12 +99,11 @@ def path_point(x_sb: torch.Tensor, x_lb: torch.Tensor, alpha: float, kind: str) 
     raise ValueError(f"path {kind!r} must be 'linear' or 'curvilinear'")
 
 
-def interpolate(model, params, x_sb, x_lb, data, batch_size, alphas, kind="linear", train_examples=None,
+def interpolate(model, params, x_sb, x_lb, data, batch_size, alphas, kind="linear",
                 progress: Callable[[str], None] | None = None) -> list[dict]:
     rows = []
     for a in alphas:
-        rows.append(dict(alpha=a, **point(model, params, path_point(x_sb, x_lb, a, kind), data, batch_size,
-                                          train_examples)))
+        rows.append(dict(alpha=a, **point(model, params, path_point(x_sb, x_lb, a, kind), data, batch_size)))
         if progress:
             progress(f"{kind} alpha={a:+.3f} train loss {rows[-1]['train_loss']:.4f}")
     return rows
@@ -126,16 +129,16 @@ def filter_normalized_direction(params: Sequence[nn.Parameter], seed: int, ignor
     return torch.cat(out)
 
 
-def line_1d(model, params, x, d, ts, data, batch_size, train_examples=None) -> list[dict]:
-    return [dict(t=t, **point(model, params, x + t * d, data, batch_size, train_examples)) for t in ts]
+def line_1d(model, params, x, d, ts, data, batch_size) -> list[dict]:
+    return [dict(t=t, **point(model, params, x + t * d, data, batch_size)) for t in ts]
 
 
-def contour_2d(model, params, x, d1, d2, coords, data, batch_size, train_examples=None) -> dict:
+def contour_2d(model, params, x, d1, d2, coords, data, batch_size) -> dict:
     loss = np.zeros((len(coords), len(coords)))
     acc = np.zeros_like(loss)
     for i, a in enumerate(coords):
         for j, b in enumerate(coords):
-            r = point(model, params, x + a * d1 + b * d2, data, batch_size, train_examples, test=False)
+            r = point(model, params, x + a * d1 + b * d2, data, batch_size, test=False)
             loss[j, i], acc[j, i] = r["train_loss"], r["train_acc"]   # rows = b (y axis), columns = a (x axis)
     return dict(coords=list(map(float, coords)), train_loss=loss.tolist(), train_acc=acc.tolist())
 
@@ -152,7 +155,6 @@ def pair_id(sb_cfg, lb_cfg) -> str:
 
 
 def _load_pair(sb_cfg, lb_cfg, device):
-    from . import data as datamod
     from .train import load_checkpoint
 
     dev = datamod.resolve_device(device)
@@ -163,11 +165,14 @@ def _load_pair(sb_cfg, lb_cfg, device):
 
 
 def compute(sb_cfg, lb_cfg, results_dir: str | Path | None = None, parts: Sequence[str] = PARTS,
-            points: int = 25, train_examples: int | None = None, line_points: int = 21, line_range: float = 1.0,
+            points: int = 25, train_examples: int | None = None, test_examples: int | None = None,
+            line_points: int = 21, line_range: float = 1.0,
             grid_points: int = 11, grid_range: float = 1.0, contour_examples: int | None = 5000,
             direction_seed: int = 0, device: str = "auto", force: bool = False,
             log: Callable[[str], None] = print) -> dict:
-    """Landscape record of one SB/LB pair; each part is saved as soon as it is done (skipped if present)."""
+    """Landscape record of one SB/LB pair; each part is saved as soon as it is done (skipped if present).
+    ``train_examples``/``test_examples``/``contour_examples``: how many examples the curves and the contour
+    use (None: all), chosen by ``data.example_subset``."""
     if (sb_cfg.net, sb_cfg.seed, sb_cfg.dataset, sb_cfg.bn) != (lb_cfg.net, lb_cfg.seed, lb_cfg.dataset, lb_cfg.bn):
         raise ValueError(f"{sb_cfg.run_id} and {lb_cfg.run_id} are not an SB/LB pair of one network and seed")
     bad = [p for p in parts if p not in PARTS]
@@ -195,31 +200,36 @@ def compute(sb_cfg, lb_cfg, results_dir: str | Path | None = None, parts: Sequen
     params = select_params(model)
     x_sb, x_lb = get_flat(params), get_flat(select_params(lb))
     bs = sb_cfg.eval_batch_size
-    n_tr = len(data.train) if train_examples is None else min(train_examples, len(data.train))
+    subset = functools.partial(datamod.example_subset, name=sb_cfg.dataset)
+    (train, train_rule), (test, test_rule) = subset(data.train, train_examples), subset(data.test, test_examples)
+    curves = dataclasses.replace(data, train=train, test=test)
+    sizes = dict(train_examples=len(train), train_subset=train_rule, test_examples=len(test), test_subset=test_rule,
+                 eval_order=train.eval_order)
     for part in todo:
         t0 = time.perf_counter()
         if part in ("linear", "curvilinear"):
-            rows = interpolate(model, params, x_sb, x_lb, data, bs, alpha_grid(-1, 2, points), part, train_examples)
-            out = dict(rows=rows, train_examples=n_tr, test_examples=len(data.test))
+            rows = interpolate(model, params, x_sb, x_lb, curves, bs, alpha_grid(-1, 2, points), part)
+            out = dict(rows=rows, **sizes)
         elif part == "filter1d":
             ts = alpha_grid(-line_range, line_range, line_points)
-            out = dict(train_examples=n_tr, test_examples=len(data.test), direction_seed=direction_seed,
+            out = dict(**sizes, direction_seed=direction_seed,
                        normalisation="filter (Li et al. 2018), biases and BN parameters zero")
             for name, x in (("SB", x_sb), ("LB", x_lb)):
                 d = filter_normalized_direction(params_like(params, x), direction_seed)
-                out[name] = line_1d(model, params, x, d, ts, data, bs, train_examples)
+                out[name] = line_1d(model, params, x, d, ts, curves, bs)
                 out[f"{name}_direction_norm"] = float(d.norm())
                 out[f"{name}_weight_norm"] = float(x.norm())
         else:
             coords = alpha_grid(-grid_range, grid_range, grid_points)
-            n_c = len(data.train) if contour_examples is None else min(contour_examples, len(data.train))
-            out = dict(train_examples=n_c, direction_seeds=[direction_seed, direction_seed + 1],
+            c_train, c_rule = subset(data.train, contour_examples)
+            out = dict(train_examples=len(c_train), train_subset=c_rule,
+                       direction_seeds=[direction_seed, direction_seed + 1],
                        normalisation="filter (Li et al. 2018), biases and BN parameters zero")
             for name, x in (("SB", x_sb), ("LB", x_lb)):
                 pl = params_like(params, x)
                 d1 = filter_normalized_direction(pl, direction_seed)
                 d2 = filter_normalized_direction(pl, direction_seed + 1)
-                out[name] = contour_2d(model, params, x, d1, d2, coords, data, bs, n_c)
+                out[name] = contour_2d(model, params, x, d1, d2, coords, dataclasses.replace(data, train=c_train), bs)
         out["wall_s"] = time.perf_counter() - t0
         rec = results.save_piece(path, rec, "parts", {part: out}, fresh, provenance=results.provenance(dev, None, started))
         fresh = False
@@ -332,7 +342,7 @@ def cmd_landscape(a) -> int:
     results_dir = paths.resolve(a.results_dir, paths.RESULTS_DIR)
     sb, lb = pair_configs(a.net, a.seed, a.profile, results_dir, split=a.split, bn=a.bn, tag=a.tag)
     rec = compute(sb, lb, results_dir, parts=a.parts, points=a.points, train_examples=a.train_examples or None,
-                  grid_points=a.grid_points, contour_examples=a.contour_examples or None, device=a.device,
+                  test_examples=a.test_examples or None, grid_points=a.grid_points, contour_examples=a.contour_examples or None, device=a.device,
                   force=a.force)
     if rec.get("skipped"):
         print(f"skipped {rec['run_id']}: every requested part exists (use --force to recompute)")
@@ -347,8 +357,10 @@ def register_cli(sub, sweep_sub) -> None:
     p.add_argument("net")
     p.add_argument("--parts", nargs="+", default=list(PARTS), choices=PARTS)
     p.add_argument("--points", type=int, default=25, help="alpha points on [-1, 2] (paper: 25)")
-    p.add_argument("--train-examples", type=int, default=0, help="first N training examples for the train "
-                   "curves (0 = all, default)")
+    p.add_argument("--train-examples", type=int, default=0, help="N training examples for the train curves, "
+                   "the first N or N spread evenly over a speaker-ordered set (0 = all, default)")
+    p.add_argument("--test-examples", type=int, default=0, help="N test examples for the test curves, chosen "
+                   "likewise (0 = all, default)")
     p.add_argument("--grid-points", type=int, default=11, help="2-D contour grid per axis")
     p.add_argument("--contour-examples", type=int, default=5000, help="training examples for the contour (0 = all)")
     p.add_argument("--profile", default="paper")

@@ -14,9 +14,10 @@
   training set in float32 with ``model.eval()`` (dropout off; ``bn="batch"`` still normalises with the
   statistics of each evaluation batch, the training semantics of Keras mode=2) at the run's evaluation
   batch size; ∇f is accumulated by autograd over the evaluation batches. Only the n- (or p-) vector crosses
-  to the host, in float64, for SciPy. ``train_examples=N`` (``--train-examples``) restricts f to the first N
-  training examples, for a CPU; such an entry is keyed apart (``-n{N}``) and never stands in for the
-  full-set value the paper defines when both exist. Which parameters are perturbed is an option; the default is every
+  to the host, in float64, for SciPy. ``train_examples=N`` (``--train-examples``) restricts f to N training
+  examples, for a CPU (the first N, or N spread evenly over a speaker-ordered set: ``data.example_subset``);
+  such an entry is keyed apart (``-n{N}``) and never stands in for the full-set value the paper defines
+  when both exist. Which parameters are perturbed is an option; the default is every
   trainable parameter (BN gamma/beta included), as Keras' ``trainable_weights``.
 * Hessian: top eigenvalue by power iteration and trace by Hutchinson, both from Hessian-vector products
   (double backward), the paper's remark that phi "relates to the largest eigenvalue of ∇²f(x)".
@@ -36,6 +37,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import data as datamod
 from . import paths, results
 
 DEFAULT_EPS = (1e-3, 5e-4)
@@ -192,16 +194,16 @@ def select_params(model: nn.Module, which: str = "all") -> list[nn.Parameter]:
 
 
 class FullBatchLoss:
-    """f(z) and ∇f(z) for a flat vector z of ``params``: mean Keras cross-entropy over all of ``dataset`` (or
-    its first ``limit`` examples), float32, ``model.eval()``, in fixed order at ``batch_size``; gradients
-    accumulated over the batches."""
+    """f(z) and ∇f(z) for a flat vector z of ``params``: mean Keras cross-entropy over all of ``dataset``
+    (pass ``data.example_subset(...)`` for fewer), float32, ``model.eval()``, in the dataset's fixed
+    evaluation batches of ``batch_size`` (``eval_batches``); gradients accumulated over the batches."""
 
     def __init__(self, model: nn.Module, dataset, batch_size: int, params: Sequence[nn.Parameter] | None = None,
-                 loss_fn: Callable | None = None, limit: int | None = None):
+                 loss_fn: Callable | None = None):
         from .models import keras_cross_entropy
 
         self.model, self.data, self.batch_size = model, dataset, int(batch_size)
-        self.examples = len(dataset) if limit is None else min(int(limit), len(dataset))
+        self.examples = len(dataset)
         self.params = list(params) if params is not None else select_params(model)
         self.n = sum(p.numel() for p in self.params)
         self.loss_fn = loss_fn or keras_cross_entropy  # (logits, labels, reduction="sum") -> loss
@@ -217,10 +219,9 @@ class FullBatchLoss:
         with torch.no_grad():
             torch.nn.utils.vector_to_parameters(z.to(self.params[0].dtype), self.params)
 
-    def _batches(self, limit: int | None = None):
-        n = len(self.data) if limit is None else min(limit, len(self.data))
-        for i in range(0, n, self.batch_size):
-            yield self.data.batch(slice(i, min(i + self.batch_size, n))), n
+    def _batches(self):
+        for idx in self.data.eval_batches(self.batch_size):
+            yield self.data.batch(idx), self.examples
 
     def __call__(self, z: torch.Tensor) -> tuple[float, torch.Tensor]:
         t0, c0 = time.perf_counter(), time.process_time()
@@ -228,7 +229,7 @@ class FullBatchLoss:
         self.model.eval()
         total = torch.zeros((), dtype=torch.float64, device=z.device)
         grads = [torch.zeros_like(p) for p in self.params]
-        for (xb, yb), n in self._batches(self.examples):
+        for (xb, yb), n in self._batches():
             loss = self.loss_fn(self.model(xb), yb, reduction="sum") / n
             gs = torch.autograd.grad(loss, self.params)
             for acc, g in zip(grads, gs):
@@ -239,15 +240,15 @@ class FullBatchLoss:
         self.cpu_seconds += time.process_time() - c0
         return float(total), torch.cat([g.reshape(-1) for g in grads])
 
-    def hvp(self, v: torch.Tensor, limit: int | None = None) -> torch.Tensor:
-        """H v at the current parameters by double backward, over the first ``limit`` examples (all by default)."""
+    def hvp(self, v: torch.Tensor) -> torch.Tensor:
+        """H v at the current parameters by double backward, over the whole ``dataset``."""
         self.model.eval()
         out = [torch.zeros_like(p) for p in self.params]
         vs, i = [], 0
         for p in self.params:
             vs.append(v[i: i + p.numel()].view_as(p))
             i += p.numel()
-        for (xb, yb), n in self._batches(limit):
+        for (xb, yb), n in self._batches():
             loss = self.loss_fn(self.model(xb), yb, reduction="sum") / n
             gs = torch.autograd.grad(loss, self.params, create_graph=True)
             dot = sum((g * u).sum() for g, u in zip(gs, vs))
@@ -275,7 +276,6 @@ def _run_config(run: str, profile: str, results_dir: Path):
 
 
 def _load(cfg, device: str):
-    from . import data as datamod
     from .train import load_checkpoint
 
     dev = datamod.resolve_device(device)
@@ -308,8 +308,9 @@ def compute(cfg, results_dir: str | Path | None = None, eps: Sequence[float] = D
             hessian_iters: int = 20, hutchinson_probes: int = 10, train_examples: int | None = None,
             device: str = "auto", force: bool = False, log: Callable[[str], None] = print, model_data=None) -> dict:
     """Sharpness record of training run ``cfg``: one entry per (eps, space), the Hessian summary; saved
-    atomically after each entry, finished entries skipped unless ``force``. ``train_examples``: f on the
-    first N training examples only (None: the whole training set, the paper's definition)."""
+    atomically after each entry, finished entries skipped unless ``force``. ``train_examples``: f on N
+    training examples only, chosen by ``data.example_subset`` (None: the whole training set, the paper's
+    definition); ``hessian_examples`` likewise for the Hessian."""
     results_dir = Path(results_dir) if results_dir is not None else paths.RESULTS_DIR
     for s in spaces:
         if s not in DEFAULT_SPACES:
@@ -335,12 +336,13 @@ def compute(cfg, results_dir: str | Path | None = None, eps: Sequence[float] = D
         return rec
     started, fresh = results.now(), force   # fresh: the first write replaces the record instead of merging
     model, data, dev = model_data or _load(cfg, device)
-    subset = train_examples if train_examples is not None and train_examples < len(data.train) else None
+    train, rule = datamod.example_subset(data.train, train_examples, cfg.dataset)
+    subset = len(train) if rule != "all" else None
     todo = todo_for(subset)
     if not todo and not want_h:   # asked for N >= the training set: the full-set entries exist
         rec["skipped"] = True
         return rec
-    lf = FullBatchLoss(model, data.train, cfg.eval_batch_size, select_params(model, params), limit=subset)
+    lf = FullBatchLoss(model, train, cfg.eval_batch_size, select_params(model, params))
     x = lf.x()
     A = None
     for e, s in todo:
@@ -355,8 +357,7 @@ def compute(cfg, results_dir: str | Path | None = None, eps: Sequence[float] = D
         entry = dict(r.to_dict(), space=s, a_seed=a_seed if s == "random" else None,
                      a_distribution="iid N(0,1)" if s == "random" else None, params=params, n_params=lf.n,
                      eval_batch_size=cfg.eval_batch_size, n_train=lf.examples, train_set=len(data.train),
-                     maxiter=maxiter,
-                     objective=objective, solver_scale=scale,
+                     subset_rule=rule, eval_order=train.eval_order, maxiter=maxiter, objective=objective, solver_scale=scale,
                      seconds_per_eval=lf.seconds / max(1, lf.calls), n_evals=lf.calls,
                      cpu_seconds_per_eval=lf.cpu_seconds / max(1, lf.calls), cpu_seconds=cpu_total,
                      threads=torch.get_num_threads())
@@ -370,16 +371,17 @@ def compute(cfg, results_dir: str | Path | None = None, eps: Sequence[float] = D
     if want_h:
         t0 = time.perf_counter()
         lf.set(x)
-        n_ex = len(data.train) if hessian_examples is None else min(hessian_examples, len(data.train))
-        hvp = lambda v: lf.hvp(v, n_ex)  # noqa: E731
-        top = hessian_top_eigenvalue(hvp, lf.n, hessian_iters, device=dev)
-        tr = hutchinson_trace(hvp, lf.n, hutchinson_probes, device=dev)
-        hess = dict(top, **tr, examples=n_ex, params=params, wall_s=time.perf_counter() - t0,
+        h_set, h_rule = datamod.example_subset(data.train, hessian_examples, cfg.dataset)
+        hl = FullBatchLoss(model, h_set, cfg.eval_batch_size, lf.params)
+        top = hessian_top_eigenvalue(hl.hvp, lf.n, hessian_iters, device=dev)
+        tr = hutchinson_trace(hl.hvp, lf.n, hutchinson_probes, device=dev)
+        hess = dict(top, **tr, examples=hl.examples, subset_rule=h_rule, params=params,
+                    wall_s=time.perf_counter() - t0,
                     method="power iteration + Hutchinson (Rademacher), double-backward HVPs")
         rec = results.save_piece(path, rec, "entries", {}, fresh, hessian=hess,
                                  provenance=results.provenance(dev, None, started))
         log(f"hessian   {cfg.run_id}: top eigenvalue {top['top_eigenvalue']:.4g}, trace {tr['trace']:.4g} "
-            f"({n_ex} examples, {rec['hessian']['wall_s']:.0f}s)")
+            f"({hl.examples} examples, {rec['hessian']['wall_s']:.0f}s)")
     return rec
 
 
@@ -469,6 +471,7 @@ def sharpness_table(results_dir: str | Path | None = None, profile: str | None =
                              profile=r["profile"], space=e["space"], eps=e["eps"], params=e["params"],
                              a_seed=e.get("a_seed"), objective=e.get("objective", "mean"), phi=e["value"],
                              examples=e.get("n_train"), subset=e.get("n_train", 0) < e.get("train_set", 0),
+                             subset_rule=e.get("subset_rule", "first"),
                              f0=e["f0"], fmax=e["fmax"], nfev=e["nfev"], nit=e["nit"], message=e["message"],
                              y_norm=e.get("y_norm"), at_bound=e.get("at_bound"),
                              wall_s=e["wall_s"], seconds_per_eval=e.get("seconds_per_eval"),
@@ -485,9 +488,8 @@ def basis(df) -> str:
         return ""
     words = "/".join(sorted(df.profile.unique()))
     sub = df[df.subset.astype(bool)]
-    if len(sub):
-        words += "; f on the first " + "/".join(f"{int(n):,}" for n in sorted(sub.examples.unique())) + \
-                 " training examples"
+    for (n, rule), _ in sub.groupby(["examples", "subset_rule"]):
+        words += "; f on " + datamod.subset_words(int(n), rule)
     return words
 
 
@@ -632,8 +634,9 @@ def register_cli(sub, sweep_sub) -> None:
     p.add_argument("--hessian-examples", type=int, default=10000,
                    help="training examples used for Hessian-vector products (0 = all; default 10000)")
     p.add_argument("--train-examples", type=int, default=0,
-                   help="f on the first N training examples only, for a CPU (0 = the whole training set, the "
-                        "paper's definition; default); such entries are keyed and tabled apart")
+                   help="f on N training examples only, for a CPU: the first N, or N spread evenly over a "
+                        "speaker-ordered set (F2); 0 = the whole training set, the paper's definition (default); "
+                        "such entries are keyed and tabled apart")
     p.add_argument("--dinh", action="store_true", help="run the Dinh et al. rescaling demonstration instead")
     p.add_argument("--alphas", type=float, nargs="+", default=[1.0, 10.0], help="--dinh rescaling factors")
     p.add_argument("--profile", default="paper", help="profile of the training record (default paper)")

@@ -94,6 +94,17 @@ class SpeechFrames(datamod.TensorDataset):
         x = self.x[win].float() * self.scale[s][:, None, :] + self.shift[s][:, None, :]
         return x.reshape(len(idx), -1), self.y[idx]
 
+    eval_order = "interleaved"
+
+    def eval_batches(self, batch_size: int) -> list[torch.Tensor]:
+        """A fixed-order pass in interleaved batches: with K batches, batch k holds examples k, k+K, k+2K, ...
+        The frames are stored speaker by speaker, so consecutive slices would each be a few utterances of one
+        speaker, and batch-statistic BN (Keras mode=2) would normalise them with that speaker's statistics;
+        an interleaved batch spans every speaker, as a shuffled training batch does."""
+        n = len(self)
+        k = -(-n // batch_size)
+        return [torch.arange(j, n, k, device=self.device) for j in range(k)]
+
     def to(self, device: torch.device | str) -> "SpeechFrames":
         new = object.__new__(SpeechFrames)
         for k, v in vars(self).items():
@@ -146,7 +157,8 @@ def load(name: str = "so762", split: str = "official", device: str | torch.devic
                                 f"re-import with `lbgap data import {name}`")
     device = datamod.resolve_device(device)
     info = dict(dataset=name, split=split, source=meta.get("source", ""), n_train=len(train), n_test=len(test),
-                test_complete=True, holdout_seed=None, extra={}, description=DESCRIPTION[name], targets=target,
+                test_complete=True, holdout_seed=None, extra={}, eval_order=train.eval_order,
+                description=DESCRIPTION[name], targets=target,
                 classes_used=int(torch.unique(train.y).numel()),
                 features=f"40 log-mel, per-speaker mean/variance norm., +-{CONTEXT} frames spliced -> 360",
                 speakers=dict(train=int(len(np.unique(arrays["uspk_train"]))),

@@ -7,8 +7,9 @@ data-order seed. Each epoch reshuffles (Keras ``fit(shuffle=True)``) and keeps t
 
 After every epoch the full training set and the test set are evaluated in ``eval()`` mode (dropout off;
 with ``bn="batch"`` BN still normalises with the statistics of each evaluation batch, as Keras mode=2)
-at a fixed, recorded evaluation batch size, in a fixed order. The run stops on a plateau of the training
-loss or at the cap (see ``config``), or with status ``diverged`` on a non-finite loss.
+at a fixed, recorded evaluation batch size, in the dataset's fixed evaluation batches (consecutive for
+MNIST/CIFAR, interleaved across speakers for speech frames: ``eval_batches``). The run stops on a plateau
+of the training loss or at the cap (see ``config``), or with status ``diverged`` on a non-finite loss.
 """
 from __future__ import annotations
 
@@ -156,16 +157,16 @@ def epoch_batches(n: int, batch_size: int, generator: torch.Generator, device: t
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, dataset, batch_size: int, examples: int | None = None) -> tuple[float, float]:
-    """Mean loss and accuracy over ``dataset`` (its first ``examples``, default all) in eval mode, fixed order,
-    float32."""
+def evaluate(model: nn.Module, dataset, batch_size: int) -> tuple[float, float]:
+    """Mean loss and accuracy over all of ``dataset`` in eval mode, float32, in the dataset's fixed evaluation
+    batches (``eval_batches``)."""
     was_training = model.training
     model.eval()
     total_loss = torch.zeros((), dtype=torch.float64, device=dataset.device)
     correct = torch.zeros((), dtype=torch.int64, device=dataset.device)
-    n = len(dataset) if examples is None else min(examples, len(dataset))
-    for i in range(0, n, batch_size):
-        x, y = dataset.batch(slice(i, min(i + batch_size, n)))
+    n = len(dataset)
+    for idx in dataset.eval_batches(batch_size):
+        x, y = dataset.batch(idx)
         logits = model(x)
         total_loss += keras_cross_entropy(logits, y, reduction="sum").double()
         correct += (logits.argmax(1) == y).sum()
