@@ -263,6 +263,14 @@ def test_so762_import_splice_and_speaker_norm_against_brute_force(tmp_path, monk
     assert evaluate(net, b.train, 7)[0] == pytest.approx(pass_over(b.train.eval_batches(7)), rel=1e-5)
     consecutive = [slice(i, i + 7) for i in range(0, len(b.train), 7)]
     assert evaluate(net, b.train, 7)[0] != pytest.approx(pass_over(consecutive), rel=1e-3)
+    # `lbgap eval-order`: both ways in one record, for the book's deviation note
+    from lbgap.config import RunConfig
+    cfg = RunConfig(net="F2", dataset="so762", batch_size=8, profile="quick", regime="SB", eval_batch_size=7)
+    rec = speech.eval_order_check(cfg, tmp_path / "res", model_data=(net, b, "cpu"))
+    assert rec["rows"]["train"]["interleaved"]["loss"] == pytest.approx(evaluate(net, b.train, 7)[0])
+    assert rec["rows"]["train"]["stored"]["loss"] == pytest.approx(pass_over(consecutive), rel=1e-5)
+    assert speech.eval_order_check(cfg, tmp_path / "res")["skipped"]
+    assert list(speech.eval_order_table([rec]).set) == ["train", "test"]
     assert set(pack["spk"][pack["utt_split"] == 0]).isdisjoint(pack["spk"][pack["utt_split"] == 1])
     phone = speech.load_so762("official", "cpu", cache_dir=tmp_path / "cache", targets="phone")
     np.testing.assert_array_equal(phone.train.y.numpy(), pack["phone"][np.repeat(pack["utt_split"], np.diff(off)) == 0])

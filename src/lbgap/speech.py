@@ -473,3 +473,76 @@ def status_lines(results_dir=None) -> list[str]:
     ti = "cached (use --dataset timit)" if datamod.cache_path("timit").is_file() else \
         "not imported (bring your own LDC93S1: lbgap data import timit --from DIR)"
     return [f"\nF2 speech data: {DESCRIPTION['so762']} {so}; TIMIT {ti}"]
+
+
+# --------------------------------------------------------------------------- why evaluation interleaves
+def eval_order_check(cfg, results_dir: Path | None = None, device: str = "auto", force: bool = False,
+                     model_data=None) -> dict:
+    """The final model of training run ``cfg`` (F2) evaluated twice on its training and test frames, at the
+    run's evaluation batch size: in consecutive slices of the stored, speaker-by-speaker order, and in the
+    interleaved batches of :meth:`SpeechFrames.eval_batches`. With batch-statistic BN (Keras mode=2) the two
+    differ; the gap is why speech frames are evaluated interleaved. Writes
+    ``<results>/<profile>/evalorder/<run_id>.json``."""
+    import time
+
+    from . import results
+    from .sharpness import _load
+    from .train import evaluate
+
+    results_dir = Path(results_dir) if results_dir is not None else paths.RESULTS_DIR
+    path = results.record_path(results_dir, cfg.profile, "evalorder", cfg.run_id)
+    if path.is_file() and not force:
+        return dict(results.read_json(path), skipped=True)
+    started, t0 = results.now(), time.perf_counter()
+    model, data, dev = model_data or _load(cfg, device)
+    rows = {}
+    for part, ds in (("train", data.train), ("test", data.test)):
+        if not isinstance(ds, SpeechFrames):
+            raise ValueError(f"{cfg.run_id}: the evaluation-order check is for speech frames (F2 on so762 or "
+                             "TIMIT); other datasets are stored shuffled")
+        stored = ds.subset(torch.arange(len(ds), device=ds.device))
+        stored.eval_batches = lambda b, ds=stored: datamod.TensorDataset.eval_batches(ds, b)
+        rows[part] = {}
+        for order, view in (("stored", stored), ("interleaved", ds)):
+            loss, acc = evaluate(model, view, cfg.eval_batch_size)
+            rows[part][order] = dict(loss=loss, acc=acc)
+    rec = dict(schema=results.SCHEMA, kind="evalorder", run_id=cfg.run_id, net=cfg.net, regime=cfg.regime,
+               seed=cfg.seed, profile=cfg.profile, eval_batch_size=cfg.eval_batch_size, rows=rows,
+               provenance=results.provenance(dev, time.perf_counter() - t0, started))
+    results.atomic_write_json(path, rec)
+    return rec
+
+
+def eval_order_table(records: list[dict]):
+    """One row per (run, set): accuracy (%) and loss in stored-order and in interleaved evaluation batches,
+    formatted for display."""
+    import pandas as pd
+
+    rows = [dict(net=r["net"], regime=r["regime"], seed=r["seed"], profile=r["profile"], set=part,
+                 **{f"accuracy % ({o})": f"{100 * v[o]['acc']:.2f}" for o in ("stored", "interleaved")},
+                 **{f"loss ({o})": f"{v[o]['loss']:.3f}" for o in ("stored", "interleaved")})
+            for r in records for part, v in r["rows"].items()]
+    return pd.DataFrame(rows)
+
+
+def cmd_eval_order(a) -> int:
+    from .sharpness import _run_config
+
+    results_dir = paths.resolve(a.results_dir, paths.RESULTS_DIR)
+    cfg, _ = _run_config(a.run, a.profile, results_dir)
+    rec = eval_order_check(cfg, results_dir, a.device, a.force)
+    for part, v in rec["rows"].items():
+        print(f"{cfg.run_id} {part}: accuracy {v['stored']['acc']:.4f} in stored-order batches, "
+              f"{v['interleaved']['acc']:.4f} interleaved" + (" (existing record)" if rec.get("skipped") else ""))
+    return 0
+
+
+def register_cli(sub, sweep_sub) -> None:
+    from .cli import store_options
+
+    p = sub.add_parser("eval-order", help="F2: evaluate a trained run in stored-order and interleaved batches")
+    p.add_argument("run", help="a train run id (e.g. F2-so762-official-b256-s0) or the path of a train record")
+    p.add_argument("--profile", default="paper", help="profile of the training record (default paper)")
+    p.add_argument("--device", default="auto")
+    store_options(p)
+    p.set_defaults(func=cmd_eval_order)
