@@ -110,9 +110,9 @@ SPEAKER_ORDERED = {"so762", "timit"}
 
 def example_subset(dataset: TensorDataset, n: int | None, name: str) -> tuple[TensorDataset, str]:
     """The ``n`` examples of dataset ``name``'s training (or test) set that a budget measurement (sharpness f,
-    Hessian, landscape curves) uses in place of the whole set, and the rule that chose them: ``"first"`` n of a set in shuffled order (MNIST,
-    CIFAR), ``"spread"`` (every (N/n)-th, so every speaker is in it) of a speaker-ordered set
-    (:data:`SPEAKER_ORDERED`), ``"all"`` when ``n`` is None or at least the set's size."""
+    Hessian, landscape curves) uses in place of the whole set, and the rule that chose them: ``"first"`` n of
+    a set in shuffled order (MNIST, CIFAR), ``"spread"`` (every (N/n)-th, so every speaker is in it) of a
+    speaker-ordered set (:data:`SPEAKER_ORDERED`), ``"all"`` when ``n`` is None or at least the set's size."""
     total = len(dataset)
     if n is None or n >= total:
         return dataset, "all"

@@ -203,8 +203,8 @@ def compute(sb_cfg, lb_cfg, results_dir: str | Path | None = None, parts: Sequen
     subset = functools.partial(datamod.example_subset, name=sb_cfg.dataset)
     (train, train_rule), (test, test_rule) = subset(data.train, train_examples), subset(data.test, test_examples)
     curves = dataclasses.replace(data, train=train, test=test)
-    sizes = dict(train_examples=len(train), train_subset=train_rule, test_examples=len(test), test_subset=test_rule,
-                 eval_order=train.eval_order)
+    sizes = dict(train_examples=len(train), train_subset=train_rule, test_examples=len(test),
+                 test_subset=test_rule, eval_order=train.eval_order)
     for part in todo:
         t0 = time.perf_counter()
         if part in ("linear", "curvilinear"):
@@ -229,7 +229,8 @@ def compute(sb_cfg, lb_cfg, results_dir: str | Path | None = None, parts: Sequen
                 pl = params_like(params, x)
                 d1 = filter_normalized_direction(pl, direction_seed)
                 d2 = filter_normalized_direction(pl, direction_seed + 1)
-                out[name] = contour_2d(model, params, x, d1, d2, coords, dataclasses.replace(data, train=c_train), bs)
+                out[name] = contour_2d(model, params, x, d1, d2, coords, dataclasses.replace(data, train=c_train),
+                                       bs)
         out["wall_s"] = time.perf_counter() - t0
         rec = results.save_piece(path, rec, "parts", {part: out}, fresh, provenance=results.provenance(dev, None, started))
         fresh = False
@@ -342,8 +343,8 @@ def cmd_landscape(a) -> int:
     results_dir = paths.resolve(a.results_dir, paths.RESULTS_DIR)
     sb, lb = pair_configs(a.net, a.seed, a.profile, results_dir, split=a.split, bn=a.bn, tag=a.tag)
     rec = compute(sb, lb, results_dir, parts=a.parts, points=a.points, train_examples=a.train_examples or None,
-                  test_examples=a.test_examples or None, grid_points=a.grid_points, contour_examples=a.contour_examples or None, device=a.device,
-                  force=a.force)
+                  test_examples=a.test_examples or None, grid_points=a.grid_points,
+                  contour_examples=a.contour_examples or None, device=a.device, force=a.force)
     if rec.get("skipped"):
         print(f"skipped {rec['run_id']}: every requested part exists (use --force to recompute)")
     return 0

@@ -357,7 +357,8 @@ def compute(cfg, results_dir: str | Path | None = None, eps: Sequence[float] = D
         entry = dict(r.to_dict(), space=s, a_seed=a_seed if s == "random" else None,
                      a_distribution="iid N(0,1)" if s == "random" else None, params=params, n_params=lf.n,
                      eval_batch_size=cfg.eval_batch_size, n_train=lf.examples, train_set=len(data.train),
-                     subset_rule=rule, eval_order=train.eval_order, maxiter=maxiter, objective=objective, solver_scale=scale,
+                     subset_rule=rule, eval_order=train.eval_order, maxiter=maxiter, objective=objective,
+                     solver_scale=scale,
                      seconds_per_eval=lf.seconds / max(1, lf.calls), n_evals=lf.calls,
                      cpu_seconds_per_eval=lf.cpu_seconds / max(1, lf.calls), cpu_seconds=cpu_total,
                      threads=torch.get_num_threads())
