@@ -60,7 +60,7 @@ def how_to_get(name: str) -> str:
 class TensorDataset:
     """uint8 examples + int64 labels on one device; ``batch(idx)`` returns float32 in [0, 1] and labels."""
 
-    eval_order = "stored"   # how ``eval_batches`` cuts a fixed-order pass; recorded with every training run
+    eval_order = "stored"   # how ``eval_batches`` cuts a fixed-order pass ("stored" | "interleaved"); recorded
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor):
         if len(x) != len(y):
@@ -85,8 +85,13 @@ class TensorDataset:
 
     def eval_batches(self, batch_size: int) -> list:
         """The batches of a fixed-order pass over the whole set (``train.evaluate``, the sharpness f, BN
-        re-estimation): consecutive slices of the stored order, which MNIST and CIFAR already shuffle."""
+        re-estimation), as ``eval_order`` says: ``"stored"``, consecutive slices of the stored order (MNIST and
+        CIFAR are stored shuffled); ``"interleaved"``, with K batches batch k holds examples k, k+K, k+2K, ...
+        (speech frames, stored speaker by speaker: see ``speech.SpeechFrames``)."""
         n = len(self)
+        if self.eval_order == "interleaved":
+            k = -(-n // batch_size)
+            return [torch.arange(j, n, k, device=self.device) for j in range(k)]
         return [slice(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
 
 

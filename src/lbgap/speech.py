@@ -94,16 +94,11 @@ class SpeechFrames(datamod.TensorDataset):
         x = self.x[win].float() * self.scale[s][:, None, :] + self.shift[s][:, None, :]
         return x.reshape(len(idx), -1), self.y[idx]
 
+    # Fixed-order passes (evaluation, sharpness f) interleave: the frames are stored speaker by speaker, so a
+    # consecutive slice would be a few utterances of one speaker, and batch-statistic BN (Keras mode=2) would
+    # normalise it with that speaker's statistics; an interleaved batch spans every speaker, as a shuffled
+    # training batch does.
     eval_order = "interleaved"
-
-    def eval_batches(self, batch_size: int) -> list[torch.Tensor]:
-        """A fixed-order pass in interleaved batches: with K batches, batch k holds examples k, k+K, k+2K, ...
-        The frames are stored speaker by speaker, so consecutive slices would each be a few utterances of one
-        speaker, and batch-statistic BN (Keras mode=2) would normalise them with that speaker's statistics;
-        an interleaved batch spans every speaker, as a shuffled training batch does."""
-        n = len(self)
-        k = -(-n // batch_size)
-        return [torch.arange(j, n, k, device=self.device) for j in range(k)]
 
     def to(self, device: torch.device | str) -> "SpeechFrames":
         new = object.__new__(SpeechFrames)
@@ -480,9 +475,10 @@ def eval_order_check(cfg, results_dir: Path | None = None, device: str = "auto",
                      model_data=None) -> dict:
     """The final model of training run ``cfg`` (F2) evaluated twice on its training and test frames, at the
     run's evaluation batch size: in consecutive slices of the stored, speaker-by-speaker order, and in the
-    interleaved batches of :meth:`SpeechFrames.eval_batches`. With batch-statistic BN (Keras mode=2) the two
+    interleaved batches of ``eval_batches``. With batch-statistic BN (Keras mode=2) the two
     differ; the gap is why speech frames are evaluated interleaved. Writes
     ``<results>/<profile>/evalorder/<run_id>.json``."""
+    import copy
     import time
 
     from . import results
@@ -500,8 +496,8 @@ def eval_order_check(cfg, results_dir: Path | None = None, device: str = "auto",
         if not isinstance(ds, SpeechFrames):
             raise ValueError(f"{cfg.run_id}: the evaluation-order check is for speech frames (F2 on so762 or "
                              "TIMIT); other datasets are stored shuffled")
-        stored = ds.subset(torch.arange(len(ds), device=ds.device))
-        stored.eval_batches = lambda b, ds=stored: datamod.TensorDataset.eval_batches(ds, b)
+        stored = copy.copy(ds)
+        stored.eval_order = "stored"
         rows[part] = {}
         for order, view in (("stored", stored), ("interleaved", ds)):
             loss, acc = evaluate(model, view, cfg.eval_batch_size)
