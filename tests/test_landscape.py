@@ -148,3 +148,12 @@ def test_seed_summary_reads_the_curves_at_the_named_points(tmp_path):
     assert sorted((r["net"], r["profile"], r["seed"]) for r in chosen) == [
         ("C1", "quick", 0), ("C1", "quick", 1), ("F1", "paper", 3)]
     assert list(ls.seed_summary(chosen).profile) == ["quick", "quick", "paper"]
+
+
+def test_examples_words_reads_the_recorded_rule_and_knows_the_old_default():
+    new = dict(train_examples=20000, train_subset="spread", test_examples=50000, test_subset="spread")
+    assert ls.examples_words(new) == "20,000 training examples spread evenly, 50,000 test examples spread evenly"
+    # parts written before the rule was stored: the code then took the first N and the whole test set
+    assert ls.examples_words(dict(train_examples=2000, test_examples=5000)) == \
+        "the first 2,000 training examples, the whole test set"
+    assert ls.examples_words(dict(train_examples=1000, train_subset="first")) == "the first 1,000 training examples"

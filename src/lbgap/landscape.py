@@ -239,6 +239,16 @@ def compute(sb_cfg, lb_cfg, results_dir: str | Path | None = None, parts: Sequen
     return rec
 
 
+def examples_words(part: dict) -> str:
+    """Which examples a recorded part's curves used, in words (``data.subset_words``). Parts written before the
+    rule was recorded (the first F1 and C1 records) used the first N training examples and the whole test set:
+    that code had no other choice."""
+    words = datamod.subset_words(part["train_examples"], part.get("train_subset", "first"), "training")
+    if "test_examples" in part:
+        words += ", " + datamod.subset_words(part["test_examples"], part.get("test_subset", "all"), "test")
+    return words
+
+
 def params_like(params: Sequence[nn.Parameter], x: torch.Tensor) -> list[torch.Tensor]:
     """The flat vector ``x`` cut into tensors shaped like ``params`` (for filter normalisation around x)."""
     out, i = [], 0
