@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from lbgap import report, results
+from lbgap import landscape, report, results
 
 
 def _record(results_dir, net, regime, seed, train_acc, test_acc, dist, epochs=10, stop="plateau", sps=1.0):
@@ -71,11 +71,17 @@ def test_distance_ratio_missing_rows_and_headline(ctx):
     assert curves.epoch.min() == 1 and len(curves) == 6 * 10 * 2  # 6 runs x 10 epochs x {train, test}
 
 
-def test_timing_and_provenance(ctx):
+def test_timing_and_provenance(ctx, tmp_path):
     t = report.timing_table(ctx)
     assert t["records"].sum() == 6 and set(t["wall time (h)"]) == {"3.00"}
+    # a variant's runs (Figure 4's "fig4") are timed apart from Table 2's
+    rec = results.read_json(results.record_path(tmp_path, "paper", "train", "F1-mnist-official-b256-s0"))
+    rec["config"]["tag"], rec["run_id"] = "fig4", rec["run_id"] + "-fig4"
+    results.atomic_write_json(results.record_path(tmp_path, "paper", "train", rec["run_id"]), rec)
+    t = report.timing_table(ctx).set_index(["kind", "regime"])
+    assert t.loc[("train (fig4)", "SB"), "records"] == 1 and t.loc[("train", "SB"), "records"] == 3
     p = report.provenance_table(ctx)
-    assert p["records"].sum() == 6 and set(p["device"]) == {"cpu (test)"}
+    assert p["records"].sum() == 7 and set(p["device"]) == {"cpu (test)"}
     assert math.isclose(float(report.profiles_table().set_index("profile").loc["paper", "lb_fraction"]), 0.1)
 
 
@@ -98,3 +104,39 @@ def test_wall_time_of_records_that_grow_piece_by_piece():
              "hessian": {"wall_s": 0.5}}
     assert report._wall_s(sharp) == 4.0
     assert report._wall_s({"provenance": {}, "parts": {"linear": {"wall_s": 3.0}, "contour": {"wall_s": 4.0}}}) == 7.0
+
+
+def _sharpness_record(results_dir, net, regime, seed, phis):
+    entries = {f"{space}-{objective}": dict(space=space, eps=1e-3, params="all", objective=objective, value=v, f0=0.1,
+                                            fmax=0.2, nfev=11, nit=10, message="", wall_s=1.0, n_train=60000,
+                                            train_set=60000)
+               for (space, objective), v in phis.items()}
+    rid = f"{net}-mnist-official-b{256 if regime == 'SB' else 6000}-s{seed}"
+    results.atomic_write_json(results.record_path(results_dir, "paper", "sharpness", rid),
+                              dict(kind="sharpness", run_id=rid, net=net, regime=regime, seed=seed, profile="paper",
+                                   entries=entries, hessian=None))
+
+
+def test_scorecard_puts_each_claim_beside_the_papers(ctx, tmp_path):
+    # phi: full space SB 2 / LB 10 (ratio 5), random SB 1 / LB 3 (3); no summed-objective entries
+    for s in (0, 1):
+        _sharpness_record(tmp_path, "F1", "SB", s, {("full", "mean"): 2.0, ("random", "mean"): 1.0})
+        _sharpness_record(tmp_path, "F1", "LB", s, {("full", "mean"): 10.0, ("random", "mean"): 3.0})
+    # Figure 3 line: train loss alpha^2 -> rise 0.25 beyond SB, 1.25 beyond LB (ratio 5); filter-normalised
+    # lines |t| (SB) and 4|t| + 2 (LB) -> rises 1 and 4
+    alphas = landscape.alpha_grid(-1, 2, 25)
+    rows = [dict(alpha=a, train_loss=a * a, test_loss=0.0, train_acc=1.0, test_acc=1.0) for a in alphas]
+    line = [dict(t=t / 10, train_loss=abs(t / 10), test_loss=0.0, train_acc=1.0, test_acc=1.0) for t in range(-10, 11)]
+    lb_line = [dict(x, train_loss=4 * x["train_loss"] + 2) for x in line]
+    results.atomic_write_json(results.record_path(tmp_path, "paper", "landscape", "F1-pair-s0"),
+                              dict(kind="landscape", net="F1", seed=0, profile="paper",
+                                   parts=dict(linear=dict(rows=rows), filter1d=dict(SB=line, LB=lb_line))))
+    card = report.scorecard(ctx).set_index("network")
+    f1 = card.loc["F1"]
+    assert f1["Table 2 gap (pt), ours / paper"] == "3.00 (n=3) / 0.22"
+    assert f1["Table 3 φ LB/SB (ε=1e-3), ours / paper"] == "5 (n=2) / 167"   # paper: 205.14 / 1.23
+    assert f1["Table 3, summed loss (ε=1e-3), ours / paper"] == "— / 167"
+    assert f1["Table 4 φ LB/SB (ε=1e-3), ours / paper"] == "3 (n=2) / 84"
+    assert f1["Fig. 3 rise beyond LB ÷ SB"] == "5 (n=1)" and f1["filter-normalised rise LB ÷ SB"] == "4 (n=1)"
+    assert card.loc["C3", "Table 2 gap (pt), ours / paper"] == "— / 3.13"
+    assert card.loc["C3", "our runs"] == report.MISSING_REASON["C3"] and card.loc["C3", "Fig. 3 rise beyond LB ÷ SB"] == "—"

@@ -358,3 +358,26 @@ def test_chapter_tables_take_each_network_from_one_profile_and_say_which(tmp_pat
     for net in ("C1", "F1"):
         sb, lb = (t[(t.net == net) & (t.regime == r)].phi.iloc[0] for r in ("SB", "LB"))
         assert pairs.loc[net, "ratio"] == pytest.approx(lb / sb) and abs(lb / sb - 1) > 0.01
+
+
+def test_forced_post_pair_keeps_both_objectives(tmp_path, monkeypatch):
+    # `sweep table2 --post sharpness --force`: the mean-loss call starts each record afresh; the summed-objective
+    # call after it must add to that record, not start it afresh a second time (which dropped Table 4's entries)
+    from types import SimpleNamespace
+
+    from lbgap import results
+    from lbgap.config import RunConfig
+
+    _, ds = tiny(0, torch.float32)
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(2, 40), nn.Tanh(), nn.Linear(40, 2))   # 202 parameters > the 100-dim subspace
+    monkeypatch.setattr(sh, "_load", lambda cfg, device: (net, SimpleNamespace(train=ds), "cpu"))
+    sb, lb = (RunConfig(net="F1", batch_size=b, profile="smoke", regime=r, eval_batch_size=24, device="cpu")
+              for b, r in ((8, "SB"), (12, "LB")))
+    want = {sh.entry_key(e, s) for e in sh.DEFAULT_EPS for s in sh.DEFAULT_SPACES} | \
+           {sh.entry_key(e, "full", objective="sum") for e in sh.DEFAULT_EPS}
+    for force in (False, True):
+        sh.post_pair(sb, lb, tmp_path, force=force)
+        for cfg in (sb, lb):
+            rec = results.read_json(results.record_path(tmp_path, "smoke", "sharpness", cfg.run_id))
+            assert set(rec["entries"]) == want and rec["hessian"] is not None, (force, sorted(rec["entries"]))

@@ -12,7 +12,8 @@ import sys
 from . import paths
 
 # Feature modules that may add subcommands: each defines ``register_cli(sub, sweep_sub)``.
-PLUGINS = ("lbgap.sharpness", "lbgap.landscape", "lbgap.speech", "lbgap.noise", "lbgap.steps", "lbgap.bench", "lbgap.cluster")
+PLUGINS = ("lbgap.sharpness", "lbgap.landscape", "lbgap.speech", "lbgap.noise", "lbgap.steps", "lbgap.threshold",
+           "lbgap.bench", "lbgap.cluster")
 
 
 class UserError(Exception):

@@ -343,6 +343,69 @@ def headline(ctx: Context):
     return pd.DataFrame(rows)
 
 
+def _ratio_words(ours, n: int, paper=None) -> str:
+    """"ours (n=…) / paper" for the scorecard; a dash where we have no number."""
+    import math
+
+    if ours is None or ours != ours or math.isinf(ours):
+        text = "—"
+    else:
+        text = f"{ours:,.0f} (n={n})" if abs(ours) >= 10 else f"{ours:.2g} (n={n})"
+    return text if paper is None else f"{text} / {paper:g}"
+
+
+def scorecard(ctx: Context):
+    """Front page: every measurable claim of the paper per network, ours beside the paper's, read from the same
+    records and with the same functions as the chapters. Table 2: test gap SB − LB (pt). Tables 3/4: LB/SB ratio
+    of the mean ε-sharpness at ε = 1e-3, full space (the mean-loss objective as specified, and the summed one)
+    and random 100-dim subspace. Figure 3 and Li et al. (2018): how much more the training loss rises beyond
+    LB than beyond SB, along the SB–LB line (α 1→1.5 against 0→−0.5) and along each solution's own
+    filter-normalised direction (to t = ±1); the paper has no number for these, only the picture (LB's side
+    steeper, ratio > 1). n: seed pairs behind our number."""
+    import pandas as pd
+
+    from . import landscape, sharpness
+    from .results import preferred_records
+
+    def records(kind):
+        return [r for r in preferred_records(ctx.results_dir, ctx.record_profiles, kind)
+                if r["net"] in ctx.nets and r["seed"] in shown_seeds(ctx)]
+
+    sharp = sharpness.sharpness_table(records=records("sharpness"))
+    pairs = sharpness.seed_pairs(sharp) if len(sharp) else pd.DataFrame()
+    land = landscape.seed_summary(records("landscape"))
+    nums, paper2 = table2_numbers(ctx), paper_table("table2").set_index("network")
+    tables = {k: sharpness.paper_table(k).set_index("network") for k in (3, 4)}
+    rows = []
+    for net in shown_nets(ctx):
+        p = paper2.loc[net]
+        have = nums[nums.net == net]
+        row = {"network": net}
+        if set(have.regime) >= {"SB", "LB"}:
+            sb, lb = (have[have.regime == r].iloc[0] for r in ("SB", "LB"))
+            row["our runs"] = f"{sb.profile}, {sb.epochs:.0f}/{lb.epochs:.0f} epochs"
+            ours = f"{sb.test_acc - lb.test_acc:.2f} (n={min(sb.n, lb.n)})"
+        else:
+            row["our runs"], ours = MISSING_REASON[net], "—"
+        row["Table 2 gap (pt), ours / paper"] = f"{ours} / {p.test_acc_sb_mean - p.test_acc_lb_mean:.2f}"
+        for label, k, space, objective in (("Table 3 φ LB/SB", 3, "full", "mean"),
+                                           ("Table 3, summed loss", 3, "full", "sum"),
+                                           ("Table 4 φ LB/SB", 4, "random", "mean")):
+            d = pairs[(pairs.net == net) & (pairs.space == space) & (pairs.objective == objective)
+                      & (pairs.eps == 1e-3)] if len(pairs) else pairs
+            ratio = d.LB.mean() / d.SB.mean() if len(d) else None
+            paper = round(float(tables[k].loc[net, "lb_eps1e-3_mean"] / tables[k].loc[net, "sb_eps1e-3_mean"]))
+            row[f"{label} (ε=1e-3), ours / paper"] = _ratio_words(ratio, len(d), paper)
+        d = land[land.net == net] if len(land) else land
+        for label, lb_col, sb_col in (("Fig. 3 rise beyond LB ÷ SB", "rise beyond LB (α 1→1.5)",
+                                       "rise beyond SB (α 0→-0.5)"),
+                                      ("filter-normalised rise LB ÷ SB", "LB rise to t=±1", "SB rise to t=±1")):
+            both = d[[lb_col, sb_col]].dropna() if lb_col in d and sb_col in d else pd.DataFrame()
+            row[label] = _ratio_words(both[lb_col].mean() / both[sb_col].mean() if len(both) else None, len(both))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 # =========================================================================================== reproducibility
 def _all_records(ctx: Context):
     """Every record of every kind under the profiles the context reads, with ``_profile`` (from its folder)."""
@@ -383,13 +446,17 @@ def _wall_s(rec: dict) -> float:
 
 
 def timing_table(ctx: Context):
-    """How long each kind of record took to compute (sum of the recorded wall times), per profile and device."""
+    """How long each kind of record took to compute (sum of the recorded wall times), per profile and device; a
+    variant's training and sharpness records (a config ``tag``, e.g. Figure 4's "fig4") are counted apart, as
+    "train (fig4)"."""
     import pandas as pd
 
     rows = []
     for r in _all_records(ctx):
         p, c = r.get("provenance") or {}, r.get("config") if isinstance(r.get("config"), dict) else {}
-        rows.append(dict(profile=r["_profile"], kind=r.get("kind", Path(r["_path"]).parent.name),
+        kind = r.get("kind", Path(r["_path"]).parent.name)
+        kind += f" ({c['tag']})" if c.get("tag") and kind in ("train", "sharpness") else ""
+        rows.append(dict(profile=r["_profile"], kind=kind,
                          net=str(c.get("net", r.get("net", "")) or ""),
                          regime=str(c.get("regime", r.get("regime", "")) or ""),
                          device=p.get("device", "?"), wall_s=_wall_s(r),
@@ -477,7 +544,7 @@ def profiles_table():
 def styled(df, caption: str, uuid: str):
     """A captioned, index-free HTML table with a fixed element id, displayed as plain HTML (its text/plain
     form is constant, so nbval's strict comparison checks the table itself). Numbers do not wrap; a
-    ``verdict`` column does."""
+    ``verdict`` or ``our runs`` column (words) does."""
     import pandas as pd
     from IPython.display import HTML
 
@@ -485,8 +552,9 @@ def styled(df, caption: str, uuid: str):
            {"selector": "td, th", "props": "white-space: nowrap; padding: 0.15em 0.45em;"},
            {"selector": "td.verdict", "props": "white-space: normal; min-width: 9em;"}]
     styler = df.style.hide(axis="index").set_caption(caption).set_uuid(uuid).set_table_styles(css)
-    if "verdict" in df.columns:
+    wrapped = [c for c in ("verdict", "our runs") if c in df.columns]
+    if wrapped:
         classes = pd.DataFrame("", index=df.index, columns=df.columns)
-        classes["verdict"] = "verdict"
+        classes[wrapped] = "verdict"
         styler = styler.set_td_classes(classes)
     return HTML(styler.to_html())

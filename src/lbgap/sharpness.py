@@ -459,17 +459,21 @@ def dinh_demo(cfg, results_dir: str | Path | None = None, alphas: Sequence[float
 
 
 # ----------------------------------------------------------------------------------------- tables
-def sharpness_table(results_dir: str | Path | None = None, profile: str | None = None, records=None):
+def sharpness_table(results_dir: str | Path | None = None, profile: str | None = None, records=None,
+                    tag: str | None = ""):
     """One row per (run, eps, space) entry, plus the run's Hessian summary; of ``records`` if given (e.g.
-    ``results.preferred_records(..., "sharpness")``), else of every record of ``profile``."""
+    ``results.preferred_records(..., "sharpness")``), else of every record of ``profile``. ``tag``: only runs
+    of that variant: "" (default) the untagged Table 3/4 runs, e.g. "fig4" the batch-size sweep's, None all."""
     import pandas as pd
 
     rows = []
     for r in results.iter_records(results_dir, profile, "sharpness") if records is None else records:
+        if tag is not None and r.get("config", {}).get("tag", "") != tag:
+            continue
         h = r.get("hessian") or {}
         for key, e in r["entries"].items():
             rows.append(dict(run_id=r["run_id"], net=r["net"], regime=r["regime"], seed=r["seed"],
-                             profile=r["profile"], space=e["space"], eps=e["eps"], params=e["params"],
+                             batch_size=r.get("batch_size"), profile=r["profile"], space=e["space"], eps=e["eps"], params=e["params"],
                              a_seed=e.get("a_seed"), objective=e.get("objective", "mean"), phi=e["value"],
                              examples=e.get("n_train"), subset=e.get("n_train", 0) < e.get("train_set", 0),
                              subset_rule=e.get("subset_rule", "first"),
@@ -587,10 +591,11 @@ def dinh_table(results_dir=None, profile=None):
 # ------------------------------------------------------------------------------------- sweep + CLI
 def post_pair(sb_cfg, lb_cfg, results_dir: Path, force: bool = False) -> None:
     """``lbgap sweep table2 --post sharpness``: both eps, both spaces and the Hessian for SB and LB, plus the
-    full-space maximisation of the summed objective (see ``epsilon_sharpness``'s ``solver_scale``)."""
+    full-space maximisation of the summed objective (see ``epsilon_sharpness``'s ``solver_scale``). ``force``
+    goes to the first call only: it starts the record afresh, and a forced second call would do so again."""
     for cfg in (sb_cfg, lb_cfg):
         compute(cfg, results_dir, force=force, device=cfg.device)
-        compute(cfg, results_dir, spaces=("full",), objective="sum", hessian=False, force=force, device=cfg.device)
+        compute(cfg, results_dir, spaces=("full",), objective="sum", hessian=False, device=cfg.device)
 
 
 def _register_post() -> None:
