@@ -473,7 +473,7 @@ def sharpness_table(results_dir: str | Path | None = None, profile: str | None =
         h = r.get("hessian") or {}
         for key, e in r["entries"].items():
             rows.append(dict(run_id=r["run_id"], net=r["net"], regime=r["regime"], seed=r["seed"],
-                             batch_size=r.get("batch_size"), profile=r["profile"], space=e["space"], eps=e["eps"], params=e["params"],
+                             profile=r["profile"], space=e["space"], eps=e["eps"], params=e["params"],
                              a_seed=e.get("a_seed"), objective=e.get("objective", "mean"), phi=e["value"],
                              examples=e.get("n_train"), subset=e.get("n_train", 0) < e.get("train_set", 0),
                              subset_rule=e.get("subset_rule", "first"),

@@ -86,14 +86,13 @@ def table(results_dir: str | Path | None = None, profiles: Sequence[str] = ("pap
 
     from .results import train_table
 
-    frames = []
-    for net in ("F1", "F2", "C1", "C2", "C3", "C4"):
-        for prof in profiles:
-            df = train_table(results_dir, prof)
-            df = df[(df.net == net) & (df.tag == TAG)] if len(df) else df
-            if len(df):
-                frames.append(df)
-                break
+    frames, seen = [], set()
+    for prof in profiles:   # each profile's records read once; a network from the first profile that has runs
+        df = train_table(results_dir, prof)
+        df = df[(df.tag == TAG) & ~df.net.isin(seen)] if len(df) else df
+        if len(df):
+            frames.append(df)
+            seen |= set(df.net)
     if not frames:
         return pd.DataFrame(columns=["net", "profile", "batch_size", "seed", "epochs", "steps", "train_loss",
                                      "train_acc", "test_acc", "phi_full_sum", "phi_random", "sharpness_examples"])
@@ -112,8 +111,7 @@ def table(results_dir: str | Path | None = None, profiles: Sequence[str] = ("pap
             if len(hit):
                 h = hit.iloc[-1]
                 row[col] = float(h.phi)
-                row["sharpness_examples"] = datamod.subset_words(int(h.examples), h.subset_rule) if h.subset \
-                    else "the whole training set"
+                row["sharpness_examples"] = datamod.subset_words(int(h.examples), h.subset_rule if h.subset else "all")
         rows.append(row)
     return pd.DataFrame(rows).sort_values(["net", "batch_size", "seed"]).reset_index(drop=True)
 
