@@ -11,6 +11,9 @@
 #   set 3: speechocean762 frames for F2          (~49 MB)
 #
 # ---- The sequence of `run` tool calls for a session with a GPU (30 min of device time) ----------------
+# (The device budget is set per task by the workplace: 30 min when this was written, 15 min from 2026-12-01,
+#  machine start and idle waits included. At 15 min plan calls 1 and 2 only, back to back; later sessions
+#  continue with BENCH=0 PCHECK=0 and calls 2-3: finished pairs are committed records and are skipped.)
 # Here, before each call:   python3 scripts/gpu_paper.py carry N        (prints the MiB that will travel)
 # Call N (the same for every N; default budget 540 s for a 600 s limit):
 #     run(command="set -o pipefail; bash scripts/gpu_paper.sh call N 2>&1 | tee $OUT/log.txt",

@@ -129,3 +129,45 @@ def test_records_and_checkpoints_are_readable_under_the_umask(tmp_path):
     finally:
         os.umask(old)
     assert {f.name: f.stat().st_mode & 0o777 for f in tmp_path.iterdir()} == {"r.json": 0o644, "c.pt": 0o644}
+
+
+def test_conservative_step_matches_the_proximal_update_by_hand():
+    """Appendix E.2, Eq. 5 with SGD(lr) and 2 inner steps on one batch, checked against the closed form:
+    x1 = x0 - lr g(x0); x2 = x1 - lr (g(x1) + lam (x1 - x0))."""
+    from torch import nn
+
+    from lbgap.data import TensorDataset
+    from lbgap.models import keras_cross_entropy
+    from lbgap.train import train_epoch
+
+    torch.manual_seed(0)
+    data = TensorDataset(torch.randint(0, 256, (8, 3), dtype=torch.uint8), torch.randint(0, 2, (8,)))
+    model = nn.Linear(3, 2)
+    ref = nn.Linear(3, 2)
+    ref.load_state_dict(model.state_dict())
+    lr, lam = 0.5, 3.0
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    steps, _ = train_epoch(model, opt, data, 8, torch.Generator().manual_seed(0), torch.autocast("cpu", enabled=False),
+                           inner_steps=2, prox=lam)
+    assert steps == 1   # one batch = one outer iteration x_k -> x_{k+1}
+    x, y = data.batch(slice(None))
+    x0 = [p.detach().clone() for p in ref.parameters()]
+    for inner in range(2):
+        g = torch.autograd.grad(keras_cross_entropy(ref(x), y), list(ref.parameters()))
+        with torch.no_grad():
+            for p, gi, a in zip(ref.parameters(), g, x0):
+                p -= lr * (gi + lam * (p - a))
+    for p, q in zip(model.parameters(), ref.parameters()):
+        torch.testing.assert_close(p, q)
+    assert not torch.allclose(model.weight, x0[0])   # it moved
+
+
+def test_conservative_run_is_its_own_record_and_bad_values_are_refused(results_dir, checkpoints):
+    plain = train(smoke(batch="LB"), results_dir)
+    cons = train(smoke(batch="LB", inner_steps=3, prox=1e-3, tag="conservative"), results_dir)
+    assert cons["run_id"].endswith("-conservative") and cons["optimizer_steps"] == 3 * cons["steps"]
+    assert cons["steps"] == plain["steps"] and plain["optimizer_steps"] == plain["steps"]
+    assert cons["final"]["train_loss"] != plain["final"]["train_loss"]
+    for bad, msg in ((dict(inner_steps=0), "inner_steps"), (dict(prox=-1.0), "prox")):
+        with pytest.raises(ConfigError, match=msg):
+            smoke(batch="LB", **bad)

@@ -13,7 +13,7 @@ from . import paths
 
 # Feature modules that may add subcommands: each defines ``register_cli(sub, sweep_sub)``.
 PLUGINS = ("lbgap.sharpness", "lbgap.landscape", "lbgap.speech", "lbgap.noise", "lbgap.steps", "lbgap.threshold",
-           "lbgap.bench", "lbgap.cluster")
+           "lbgap.remedies", "lbgap.trajectory", "lbgap.warmstart", "lbgap.bench", "lbgap.cluster")
 
 
 class UserError(Exception):
@@ -34,6 +34,23 @@ def store_options(p: argparse.ArgumentParser, threads: int | None = None, force:
     _results_arg(p)
 
 
+def experiment_options(p: argparse.ArgumentParser) -> None:
+    """The tail every figure/table sweep (threshold, trajectory, remedy) shares: where f is evaluated, profile,
+    device, and :func:`store_options`."""
+    p.add_argument("--train-examples", type=int, default=0,
+                   help="sharpness f on N training examples (0 = the whole training set, the paper's definition)")
+    p.add_argument("--profile", default="paper", help="smoke | quick | paper (default paper)")
+    p.add_argument("--device", default=None, help="auto | cpu | cuda[:N] (default: the profile's)")
+    store_options(p)
+
+
+def sweep_exit(what: str, outcomes) -> int:
+    """Print a sweep's one-line summary; exit status 1 if any run failed."""
+    failed = [o for o in outcomes if o.status == "failed"]
+    print(f"{what}: {len(outcomes)} runs, {len(failed)} failed")
+    return 1 if failed else 0
+
+
 def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", default="paper", help="smoke | quick | paper (default paper)")
     p.add_argument("--device", default=None, help="auto | cpu | cuda[:N] (default: the profile's)")
@@ -45,13 +62,19 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compile", default=None, help="torch.compile mode of the training step: default | "
                    "reduce-overhead | max-autotune (default: eager)")
     p.add_argument("--tag", default=None, help="variant name appended to the run id")
+    p.add_argument("--inner-steps", type=int, default=None,
+                   help="optimizer steps per batch (default 1; conservative training, Appendix E.2: 3)")
+    p.add_argument("--prox", type=float, default=None,
+                   help="proximal weight lambda of Eq. 5 (default 0 = off; Appendix E.2: 1e-3)")
+    p.add_argument("--augment", default=None, choices=["paper"],
+                   help="data augmentation of Appendix E.1 (conv nets only; default none)")
     p.add_argument("--force", action="store_true", help="rerun even if a record exists")
     _results_arg(p)
 
 
 def _overrides(a: argparse.Namespace) -> dict:
     return dict(device=a.device, split=a.split, bn=a.bn, max_epochs=a.max_epochs, precision=a.precision,
-                tag=a.tag, compile=a.compile, **({"lr": a.lr, "optimizer": a.optimizer, "dataset": a.dataset} if hasattr(a, "lr") else {}))
+                tag=a.tag, compile=a.compile, inner_steps=a.inner_steps, prox=a.prox, augment=a.augment, **({"lr": a.lr, "optimizer": a.optimizer, "dataset": a.dataset} if hasattr(a, "lr") else {}))
 
 
 def _epoch_line(cfg):
@@ -158,8 +181,10 @@ def cmd_status(a: argparse.Namespace) -> int:
     df = results.train_table(a.results_dir, a.profile)
     print("\nTraining records:" if len(df) else "\nTraining records: none")
     if len(df):
-        g = df.groupby(["profile", "net", "regime"]).agg(runs=("seed", "size"), seeds=("seed", lambda s: ",".join(map(str, sorted(s)))),
-                                                        test_acc=("test_acc", "mean"), status=("status", lambda s: ",".join(sorted(set(s)))))
+        # a variant (config tag: fig4, conservative, ...) is its own row, never counted with Table 2's runs
+        g = df.groupby(["profile", "net", "regime", "variant"]).agg(
+            runs=("seed", "size"), seeds=("seed", lambda s: ",".join(map(str, sorted(s)))),
+            test_acc=("test_acc", "mean"), status=("status", lambda s: ",".join(sorted(set(s)))))
         print(g.to_string())
     missing = [n for n, d in (("C3", "cifar100"), ("C4", "cifar100")) if not any(r["dataset"] == d and r["usable"] != "no" and not r["usable"].startswith("no") for r in data.status())]
     if missing:

@@ -70,6 +70,10 @@ class RunConfig:
     regime: str = ""              # "SB", "LB" or "" (custom batch size)
     batch_spec: str = ""          # as the user gave it, e.g. "10%"
     tag: str = ""                 # free-form variant name that becomes part of the run id
+    inner_steps: int = 1          # optimizer steps per batch (conservative training, Appendix E.2: 3)
+    prox: float = 0.0             # lambda of the proximal term (lambda/2)||x - x_k||^2 (Eq. 5; E.2: 1e-3)
+    augment: str = ""             # "" none, "paper": flips, rotations <= 10 deg, shifts <= 0.2 (Appendix E.1)
+    init_from: str = ""           # warm start (Figure 5): a checkpoint, relative to the checkpoint store, as x0
     save_checkpoints: bool = True
     extra: dict = field(default_factory=dict)
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import paths
+from .results import variant
 from .sweep import parse_nets, parse_seeds
 
 NOTEBOOK_PROFILES = ("results", "smoke", "quick", "paper")
@@ -361,10 +362,12 @@ def scorecard(ctx: Context):
     and random 100-dim subspace. Figure 3 and Li et al. (2018): how much more the training loss rises beyond
     LB than beyond SB, along the SB–LB line (α 1→1.5 against 0→−0.5) and along each solution's own
     filter-normalised direction (to t = ±1); the paper has no number for these, only the picture (LB's side
-    steeper, ratio > 1). n: seeds behind our number (the fewer of SB's and LB's)."""
+    steeper, ratio > 1). Table 7: how many points conservative (proximal) training adds to LB's test accuracy,
+    per seed against the plain LB run of that seed (the paper's: its Table 7 LB minus its Table 2 LB). n: seeds
+    behind our number (the fewer of SB's and LB's)."""
     import pandas as pd
 
-    from . import landscape, sharpness
+    from . import landscape, remedies, sharpness
     from .results import preferred_records
 
     def records(kind):
@@ -381,6 +384,8 @@ def scorecard(ctx: Context):
             ratios[label, h.net] = (h["LB/SB"], int(min(h.count_SB, h.count_LB)))
     land = landscape.seed_summary(records("landscape"))
     nums, paper2 = table2_numbers(ctx), paper_table("table2").set_index("network")
+    cons, paper7 = remedies.table(ctx.results_dir, ctx.record_profiles), remedies.paper_table().set_index("network")
+    cons = cons[cons.seed.isin(shown_seeds(ctx)) & cons.test_acc_lb.notna()]
     tables = {k: sharpness.paper_table(k).set_index("network") for k in (3, 4)}
     rows = []
     for net in shown_nets(ctx):
@@ -403,6 +408,10 @@ def scorecard(ctx: Context):
                                       ("filter-normalised rise LB ÷ SB", "LB rise to t=±1", "SB rise to t=±1")):
             both = d[[lb_col, sb_col]].dropna() if lb_col in d and sb_col in d else pd.DataFrame()
             row[label] = _ratio_words(both[lb_col].mean() / both[sb_col].mean() if len(both) else None, len(both))
+        c = cons[cons.net == net]
+        ours = f"{(c.test_acc_remedy - c.test_acc_lb).mean():+.2f} (n={len(c)})" if len(c) else "—"
+        theirs = paper7.loc[net, "test_acc_lb_mean"] - p.test_acc_lb_mean if net in paper7.index else float("nan")
+        row["Table 7 conservative − plain LB test (pt), ours / paper"] = f"{ours} / {theirs:+.2f}"
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -419,18 +428,20 @@ def _all_records(ctx: Context):
 
 
 def provenance_table(ctx: Context):
-    """Where and with what the records were computed: one row per (profile, kind, device, software)."""
+    """Where and with what the records were computed: one row per (profile, kind, device, CPU model and torch's
+    kernel family, software); records older than the ``cpu`` field say "not recorded"."""
     import pandas as pd
 
     rows = []
     for r in _all_records(ctx):
         p = r.get("provenance") or {}
         rows.append(dict(profile=r["_profile"], kind=r.get("kind", Path(r["_path"]).parent.name),
-                         device=p.get("device", "?"), torch=p.get("torch_version", "?"),
+                         device=p.get("device", "?"), cpu=p.get("cpu", "not recorded"), torch=p.get("torch_version", "?"),
                          python=p.get("python", "?"), lbgap=p.get("lbgap_version", "?"),
                          commit=p.get("git_commit", "?")))
     if not rows:
-        return pd.DataFrame(columns=["profile", "kind", "device", "torch", "python", "lbgap", "commit", "records"])
+        return pd.DataFrame(columns=["profile", "kind", "device", "cpu", "torch", "python", "lbgap", "commit",
+                                     "records"])
     df = pd.DataFrame(rows)
     return df.groupby(list(df.columns), dropna=False).size().reset_index(name="records")
 
@@ -456,7 +467,7 @@ def timing_table(ctx: Context):
     for r in _all_records(ctx):
         p, c = r.get("provenance") or {}, r.get("config") if isinstance(r.get("config"), dict) else {}
         kind = r.get("kind", Path(r["_path"]).parent.name)
-        kind += f" ({c['tag']})" if c.get("tag") and kind in ("train", "sharpness") else ""
+        kind += f" ({variant(c['tag'])})" if c.get("tag") and kind in ("train", "sharpness") else ""
         rows.append(dict(profile=r["_profile"], kind=kind,
                          net=str(c.get("net", r.get("net", "")) or ""),
                          regime=str(c.get("regime", r.get("regime", "")) or ""),
@@ -496,11 +507,11 @@ def throughput_table(ctx: Context):
     df = _over_profiles(ctx, train_table)
     if df.empty:
         return pd.DataFrame(columns=cols)
-    g = df.groupby(["profile", "net", "dataset", "regime", "batch_size", "tag", "device"], dropna=False, sort=True)
+    g = df.groupby(["profile", "net", "dataset", "regime", "batch_size", "variant", "device"], dropna=False, sort=True)
     out = g.agg(records=("run_id", "size"), epochs=("epochs", "mean"), sps=("samples_per_s", "mean")).reset_index()
     out["epochs (mean)"] = out.pop("epochs").map("{:.1f}".format)
     out["samples/s (training)"] = out.pop("sps").map("{:,.0f}".format)
-    out = out.rename(columns={"dataset": "data", "batch_size": "batch"})
+    out = out.rename(columns={"dataset": "data", "batch_size": "batch", "variant": "tag"})
     return out[cols]
 
 

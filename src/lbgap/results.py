@@ -157,7 +157,20 @@ def device_name(device: torch.device | str) -> str:
 def provenance(device: torch.device | str, wall_time_s: float | None = None, started: str | None = None) -> dict:
     return dict(lbgap_version=__version__, git_commit=git_commit(), torch_version=torch.__version__,
                 python=platform.python_version(), device=device_name(device), host_cores=os.cpu_count(),
-                started=started, finished=now(), wall_time_s=wall_time_s)
+                cpu=cpu_description(), started=started, finished=now(), wall_time_s=wall_time_s)
+
+
+def cpu_description() -> str:
+    """The host CPU's model and the kernel family torch picked for it (e.g. "... Xeon ... (AVX512)"). Two CPUs
+    that pick different kernels round float32 differently, so one seed's CPU runs agree only to ~1e-7 at x0
+    and part later; this is what tells such records apart."""
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), model)
+    except OSError:
+        pass
+    return f"{model} ({torch.backends.cpu.get_cpu_capability()})"
 
 
 def now() -> str:
@@ -194,6 +207,12 @@ def count_lines(results_dir: Path | str | None, kind: str, label: str) -> list[s
     return [f"{label}: {n}"] if n else []
 
 
+def variant(tag: str | None) -> str:
+    """The experiment a config tag belongs to, for tables that count runs: the part before the first "-"
+    (Figure 5's piggybacked runs "fig5-sb0", "fig5-sb3", ... are all "fig5"; "" is Table 2's)."""
+    return str(tag or "").split("-", 1)[0]
+
+
 def train_table(results_dir: Path | str | None = None, profile: str | None = None):
     """One row per training record: the config fields, the final metrics and provenance, flat."""
     import pandas as pd
@@ -203,7 +222,7 @@ def train_table(results_dir: Path | str | None = None, profile: str | None = Non
         c = r["config"]
         row = dict(run_id=r["run_id"], profile=c["profile"], net=c["net"], dataset=c["dataset"],
                    split=c["split"], source=c["source"], bn=c["bn"], regime=c["regime"] or f"B{c['batch_size']}",
-                   batch_size=c["batch_size"], seed=c["seed"], tag=c.get("tag", ""), status=r["status"],
+                   batch_size=c["batch_size"], seed=c["seed"], tag=c.get("tag", ""), variant=variant(c.get("tag")), status=r["status"],
                    stop_reason=r["stop_reason"], epochs=r["epochs"], steps=r["steps"],
                    dist_from_init=r["dist_from_init"], wall_time_s=r["provenance"]["wall_time_s"],
                    samples_per_s=r["samples_per_s"], device=r["provenance"]["device"],

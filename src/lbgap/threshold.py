@@ -144,16 +144,16 @@ def plot(df, ax, title: str = ""):
 
 
 def cmd_sweep_threshold(a) -> int:
+    from .cli import sweep_exit
+
     sizes = [s.strip() for s in a.batch_sizes.split(",") if s.strip()]
     outcomes = run(a.net, sizes, sweep.parse_seeds(a.seeds), a.profile, a.epochs, a.train_examples or None,
                    a.results_dir, force=a.force, device=a.device)
-    failed = [o for o in outcomes if o.status == "failed"]
-    print(f"threshold sweep {a.net} ({a.profile}, {a.epochs} epochs): {len(outcomes)} runs, {len(failed)} failed")
-    return 1 if failed else 0
+    return sweep_exit(f"threshold sweep {a.net} ({a.profile}, {a.epochs} epochs)", outcomes)
 
 
 def register_cli(sub, sweep_sub) -> None:
-    from .cli import store_options
+    from .cli import experiment_options
 
     p = sweep_sub.add_parser("threshold", help="Figure 4: test accuracy and sharpness against the batch size")
     p.add_argument("--net", required=True, help="F1 F2 C1 C2 C3 C4 (the paper: F2 and C1)")
@@ -161,11 +161,7 @@ def register_cli(sub, sweep_sub) -> None:
                    help="comma-separated integers or percentages of the training set")
     p.add_argument("--seeds", default="0")
     p.add_argument("--epochs", type=int, default=100, help="epochs at every batch size (paper: 100)")
-    p.add_argument("--train-examples", type=int, default=0,
-                   help="sharpness f on N training examples (0 = the whole training set, the paper's definition)")
-    p.add_argument("--profile", default="paper", help="smoke | quick | paper (default paper)")
-    p.add_argument("--device", default=None, help="auto | cpu | cuda[:N] (default: the profile's)")
-    store_options(p)
+    experiment_options(p)
     p.set_defaults(func=cmd_sweep_threshold)
 
 

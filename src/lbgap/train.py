@@ -24,6 +24,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from . import augment
 from . import config as cfgmod
 from . import data as datamod
 from . import paths, results
@@ -130,6 +131,19 @@ def make_config(net: str, batch_size: str | int = 256, seed: int = 0, profile: s
         raise ConfigError("max_epochs, patience and eval_batch_size must be at least 1")
     if not (cfg.lr > 0 and math.isfinite(cfg.lr)):
         raise ConfigError(f"learning rate {cfg.lr} must be a positive number")
+    if int(cfg.inner_steps) != cfg.inner_steps or cfg.inner_steps < 1:
+        raise ConfigError(f"inner_steps={cfg.inner_steps}: give a whole number of optimizer steps per batch, "
+                          "at least 1 (1 = plain training; conservative training uses 3)")
+    if cfg.augment not in augment.AUGMENTATIONS:
+        raise ConfigError(f"unknown augmentation {cfg.augment!r}: choose one of "
+                          f"{', '.join(repr(k) for k in augment.AUGMENTATIONS)}")
+    if cfg.augment and NETS[cfg.net].kind != "conv":
+        raise ConfigError(f"augmentation is for the convolutional networks C1-C4 (Appendix E.1), not {cfg.net}")
+    if not (cfg.prox >= 0 and math.isfinite(cfg.prox)):
+        raise ConfigError(f"prox={cfg.prox}: the proximal weight lambda must be >= 0 (0 = off; Appendix E.2: 1e-3)")
+    if cfg.init_from and (Path(cfg.init_from).is_absolute() or ".." in Path(cfg.init_from).parts):
+        raise ConfigError(f"init_from={cfg.init_from!r}: give a checkpoint path relative to the checkpoint store "
+                          f"({paths.CHECKPOINT_DIR}), e.g. 'quick/<run id>/step470.pt'")
     return cfg
 
 
@@ -145,9 +159,17 @@ def make_optimizer(cfg: RunConfig, params) -> torch.optim.Optimizer:
 
 
 def initial_model(cfg: RunConfig, num_classes: int | None = None) -> nn.Module:
-    """x0 for ``cfg.seed``: depends only on (net, bn, seed), so SB and LB of one seed share it."""
+    """x0 for ``cfg.seed``: depends only on (net, bn, seed), so SB and LB of one seed share it. A warm start
+    (``cfg.init_from``, Figure 5) replaces it by the weights of that checkpoint."""
     torch.manual_seed(cfg.seed)
-    return build_model(cfg.net, bn=cfg.bn, num_classes=num_classes)
+    model = build_model(cfg.net, bn=cfg.bn, num_classes=num_classes)
+    if cfg.init_from:
+        path = paths.CHECKPOINT_DIR / cfg.init_from
+        if not path.is_file():
+            raise ConfigError(f"warm start {path} does not exist: train the run that keeps it first (checkpoints "
+                              "are not committed; `lbgap sweep warmstart` trains the SB run before its LB runs)")
+        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return model
 
 
 def epoch_batches(n: int, batch_size: int, generator: torch.Generator, device: torch.device):
@@ -214,24 +236,45 @@ def compiled(model: nn.Module, mode: str) -> nn.Module:
 
 
 def train_epoch(model: nn.Module, opt: torch.optim.Optimizer, dataset, batch_size: int,
-                generator: torch.Generator, autocast, cudagraphs: bool = False) -> tuple[int, torch.Tensor]:
-    """One shuffled epoch of SGD/Adam steps with no host synchronisation; returns (steps, summed loss)."""
+                generator: torch.Generator, autocast, cudagraphs: bool = False, inner_steps: int = 1,
+                prox: float = 0.0, on_step: Callable[[], None] | None = None,
+                transform: Callable[[torch.Tensor], torch.Tensor] | None = None) -> tuple[int, torch.Tensor]:
+    """One shuffled epoch of SGD/Adam steps with no host synchronisation; returns (batches, summed loss at the
+    start of each batch).
+
+    ``inner_steps``/``prox``: conservative training (Appendix E.2, after Li et al. 2014): each batch B_k solves
+    x_{k+1} = argmin_x f_{B_k}(x) + (prox/2)||x - x_k||^2 (Eq. 5) approximately with ``inner_steps`` steps of the
+    same optimizer (one persistent Adam, lr unchanged: the paper's "3 iterations of ADAM", lambda = 1e-3). The
+    proximal gradient prox (x - x_k) is added to each parameter's gradient. 1 and 0 are plain training.
+    ``on_step``: called after each batch's update (snapshots along the trajectory, Figure 6). ``transform``: applied
+    to each training batch (data augmentation, Appendix E.1: ``augment.make``)."""
     device = dataset.device
     running = torch.zeros((), device=device)
     steps = 0
+    params = [p for g in opt.param_groups for p in g["params"]] if prox else []
     for idx in epoch_batches(len(dataset), batch_size, generator, device):
         x, y = dataset.batch(idx)
+        if transform is not None:
+            x = transform(x)
         if device.type == "cuda" and x.dim() == 4:
             x = x.contiguous(memory_format=torch.channels_last)
-        if cudagraphs:
-            torch.compiler.cudagraph_mark_step_begin()
-        with autocast:
-            loss = keras_cross_entropy(model(x), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        running += loss.detach()
+        anchor = [p.detach().clone() for p in params] if prox else None   # x_k
+        for inner in range(inner_steps):
+            if cudagraphs:
+                torch.compiler.cudagraph_mark_step_begin()
+            with autocast:
+                loss = keras_cross_entropy(model(x), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if prox:
+                with torch.no_grad():
+                    torch._foreach_add_([p.grad for p in params], torch._foreach_sub(params, anchor), alpha=prox)
+            opt.step()
+            if inner == 0:
+                running += loss.detach()
         steps += 1
+        if on_step is not None:
+            on_step()
     return steps, running
 
 
@@ -303,6 +346,22 @@ def train(cfg: RunConfig, results_dir: str | Path | None = None, force: bool = F
             row[f"{name}_loss"], row[f"{name}_acc"] = evaluate(model, ds, cfg.eval_batch_size)
         return row
 
+    transform = augment.make(cfg.augment, cfg.seed, device)   # Appendix E.1 (None: no augmentation)
+    snap_at = {int(s) for s in cfg.extra.get("snapshot_steps", ())}   # Figure 6: weights after these steps
+    snapped: list[int] = []
+    counter = [0]
+
+    def snapshot() -> None:
+        if counter[0] in snap_at:
+            results.atomic_torch_save({k: v.detach().cpu() for k, v in model.state_dict().items()},
+                                      checkpoint_dir(cfg) / f"step{counter[0]}.pt")
+            snapped.append(counter[0])
+
+    def after_step() -> None:
+        counter[0] += 1
+        snapshot()
+
+    snapshot()   # step 0 = x0
     history = [measure(0, 0, 0.0)]
     best, wait, step, t_train, samples = history[0]["train_loss"], 0, 0, 0.0, 0
     status, stop_reason = "ok", "max_epochs"
@@ -317,7 +376,9 @@ def train(cfg: RunConfig, results_dir: str | Path | None = None, force: bool = F
             torch.cuda.synchronize()
         t0 = time.perf_counter()
         k, running = train_epoch(step_model, opt, data.train, cfg.batch_size, gen, _autocast(cfg, device),
-                                 cudagraphs=cfg.compile == "reduce-overhead")
+                                 cudagraphs=cfg.compile == "reduce-overhead", inner_steps=int(cfg.inner_steps),
+                                 prox=float(cfg.prox), on_step=after_step if snap_at else None,
+                                 transform=transform)
         step += k
         if device.type == "cuda":
             torch.cuda.synchronize()
@@ -355,9 +416,10 @@ def train(cfg: RunConfig, results_dir: str | Path | None = None, force: bool = F
     wall = time.perf_counter() - t_start
     record = dict(
         schema=results.SCHEMA, kind="train", run_id=cfg.run_id, status=status, stop_reason=stop_reason,
-        config=cfg.to_dict(), data=data.info, epochs=last["epoch"], steps=step, final=final,
+        config=cfg.to_dict(), data=data.info, epochs=last["epoch"], steps=step,
+        optimizer_steps=step * int(cfg.inner_steps), final=final,
         dist_from_init=dist, x0_norm=float(x0.norm()), samples_per_s=samples / t_train if t_train else None,
-        train_time_s=t_train, history=history, checkpoint=ckpt,
+        train_time_s=t_train, history=history, checkpoint=ckpt, **(dict(snapshots=snapped) if snap_at else {}),
         provenance=dict(results.provenance(device, wall, started), precision=policy),
     )
     results.atomic_write_json(results.record_path(results_dir, cfg.profile, "train", cfg.run_id), record)
