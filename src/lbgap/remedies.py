@@ -77,22 +77,15 @@ def run(net: str, seeds: Sequence[int] = (0,), profile: str = "paper", remedy: s
             + grid(net, (seed,), profile, remedy, **overrides)
         done = sweep.run_grid(cfgs, results_dir, executor, force=force, log=log, label=f"remedy-{remedy}-{net}")
         outcomes += done
-        for cfg, out in zip(cfgs, done):
-            if out.status not in ("done", "skipped") or cfg.regime != "LB":
-                continue
-            for i, (space, objective) in enumerate(SHARPNESS):   # force the first call only: it starts the record
-                sharpness.compute(cfg, results_dir, eps=EPS, spaces=(space,), objective=objective, hessian=False,
-                                  train_examples=train_examples, device=cfg.device, force=force and i == 0, log=log)
+        lb = [(cfg, out) for cfg, out in zip(cfgs, done) if cfg.regime == "LB"]
+        sharpness.measure_runs([c for c, _ in lb], [o for _, o in lb], SHARPNESS, EPS, train_examples,
+                               results_dir, force, log)
     return outcomes
 
 
 def _phi(sharp, run_id: str, eps: float, space: str, objective: str) -> float:
-    hit = sharp[(sharp.run_id == run_id) & (sharp.eps == eps) & (sharp.space == space)
-                & (sharp.objective == objective) & (sharp.params == "all")] if len(sharp) else sharp
-    if not len(hit):
-        return float("nan")
-    full = hit[~hit.subset.astype(bool)]
-    return float((full if len(full) else hit).iloc[-1].phi)
+    h = sharpness.entry_for(sharp, run_id, eps, space, objective)
+    return float("nan") if h is None else float(h.phi)
 
 
 LABELS = {"conservative": "conservative", "augment": "augmented", "repeat3": "3 steps, λ = 0"}

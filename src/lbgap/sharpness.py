@@ -507,6 +507,31 @@ def paper_table(which: int):
     return pd.read_csv(paths.PAPER_DIR / f"table{which}.csv", comment="#")
 
 
+def entry_for(sharp, run_id: str, eps: float, space: str, objective: str):
+    """The :func:`sharpness_table` row of ``run_id`` at (eps, space, objective) over all parameters, the
+    full-training-set entry where a subset one also exists; None if there is none (not computed yet)."""
+    if not len(sharp):
+        return None
+    hit = sharp[(sharp.run_id == run_id) & (sharp.eps == eps) & (sharp.space == space)
+                & (sharp.objective == objective) & (sharp.params == "all")]
+    if not len(hit):
+        return None
+    full = hit[~hit.subset.astype(bool)]
+    return (full if len(full) else hit).iloc[-1]
+
+
+def phi_columns(sharp, run_id: str, eps: float = 1e-3) -> dict:
+    """A figure table's sharpness cells for one run: ``phi_full_sum`` and ``phi_random`` at ``eps`` (NaN where
+    not computed yet) and ``sharpness_examples``, the examples f was evaluated on, in words."""
+    out = dict(phi_full_sum=float("nan"), phi_random=float("nan"), sharpness_examples="")
+    for col, space, objective in (("phi_full_sum", "full", "sum"), ("phi_random", "random", "mean")):
+        h = entry_for(sharp, run_id, eps, space, objective)
+        if h is not None:
+            out[col] = float(h.phi)
+            out["sharpness_examples"] = datamod.subset_words(int(h.examples), h.subset_rule if h.subset else "all")
+    return out
+
+
 def _prefer_full_set(df):
     """One entry per (run, space, eps, objective, A): the full-training-set one where a subset one also exists."""
     keys = ["run_id", "space", "eps", "objective", "params", "_a"]
@@ -589,6 +614,20 @@ def dinh_table(results_dir=None, profile=None):
 
 
 # ------------------------------------------------------------------------------------- sweep + CLI
+def measure_runs(cfgs, outcomes, measures, eps: Sequence[float], train_examples: int | None = None,
+                 results_dir: Path | None = None, force: bool = False, log: Callable[[str], None] = print) -> None:
+    """The figure and remedy sweeps' post-processing: Metric 2.1 at each ``eps`` in each (space, L-BFGS-B
+    objective) of ``measures`` for every run of ``cfgs`` whose outcome is done or skipped (no Hessian), f on
+    ``train_examples`` training examples (None: all). Finished entries are skipped; ``force`` goes to the first
+    measure only, which starts the record afresh (a forced second call would drop the first's entries)."""
+    for cfg, out in zip(cfgs, outcomes):
+        if out.status not in ("done", "skipped"):
+            continue
+        for i, (space, objective) in enumerate(measures):
+            compute(cfg, results_dir, eps=tuple(eps), spaces=(space,), objective=objective, hessian=False,
+                    train_examples=train_examples, device=cfg.device, force=force and i == 0, log=log)
+
+
 def post_pair(sb_cfg, lb_cfg, results_dir: Path, force: bool = False) -> None:
     """``lbgap sweep table2 --post sharpness``: both eps, both spaces and the Hessian for SB and LB, plus the
     full-space maximisation of the summed objective (see ``epsilon_sharpness``'s ``solver_scale``). ``force``

@@ -28,7 +28,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Sequence
 
-from . import data as datamod
 from . import paths, results, sharpness, sweep
 from .train import make_config
 
@@ -68,13 +67,7 @@ def run(net: str, batch_sizes: Sequence[str | int] = DEFAULT_BATCH_SIZES, seeds:
         cfgs = grid(net, batch_sizes, (seed,), profile, epochs, **overrides)
         done = sweep.run_grid(cfgs, results_dir, executor, force=force, log=log, label=f"threshold-{net}")
         outcomes += done
-        for cfg, out in zip(cfgs, done):
-            if out.status not in ("done", "skipped"):
-                continue
-            for i, (space, objective) in enumerate(SHARPNESS):   # force the first call only: it starts the record
-                sharpness.compute(cfg, results_dir, eps=(EPS,), spaces=(space,), objective=objective,
-                                  hessian=False, train_examples=train_examples, device=cfg.device,
-                                  force=force and i == 0, log=log)
+        sharpness.measure_runs(cfgs, done, SHARPNESS, (EPS,), train_examples, results_dir, force, log)
     return outcomes
 
 
@@ -103,15 +96,8 @@ def table(results_dir: str | Path | None = None, profiles: Sequence[str] = ("pap
     for _, r in runs.iterrows():
         row = dict(net=r.net, profile=r.profile, batch_size=int(r.batch_size), seed=int(r.seed),
                    epochs=int(r.epochs), steps=int(r.steps), train_loss=r.train_loss, train_acc=100 * r.train_acc,
-                   test_acc=100 * r.test_acc, phi_full_sum=float("nan"), phi_random=float("nan"),
-                   sharpness_examples="")
-        mine = sharp[(sharp.run_id == r.run_id) & (sharp.eps == EPS)] if len(sharp) else sharp
-        for col, space, objective in (("phi_full_sum", "full", "sum"), ("phi_random", "random", "mean")):
-            hit = mine[(mine.space == space) & (mine.objective == objective)] if len(mine) else mine
-            if len(hit):
-                h = hit.iloc[-1]
-                row[col] = float(h.phi)
-                row["sharpness_examples"] = datamod.subset_words(int(h.examples), h.subset_rule if h.subset else "all")
+                   test_acc=100 * r.test_acc)
+        row.update(sharpness.phi_columns(sharp, r.run_id, EPS))
         rows.append(row)
     return pd.DataFrame(rows).sort_values(["net", "batch_size", "seed"]).reset_index(drop=True)
 

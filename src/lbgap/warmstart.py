@@ -32,7 +32,6 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from . import data as datamod
 from . import paths, results, sharpness, sweep
 from .train import make_config, train_size
 
@@ -98,13 +97,7 @@ def run(net: str, seeds: Sequence[int] = (0,), profile: str = "paper", sb_epochs
                                     f"retrain it with `lbgap sweep warmstart --net {net} --seeds {seed} --force`")
         done = sweep.run_grid(lbs, results_dir, executor, force=force, log=log, label=f"warmstart-{net}-LB")
         outcomes += done
-        for cfg, out in zip(lbs, done):
-            if out.status not in ("done", "skipped"):
-                continue
-            for i, (space, objective) in enumerate(SHARPNESS):   # force the first call only: it starts the record
-                sharpness.compute(cfg, results_dir, eps=(EPS,), spaces=(space,), objective=objective,
-                                  hessian=False, train_examples=train_examples, device=cfg.device,
-                                  force=force and i == 0, log=log)
+        sharpness.measure_runs(lbs, done, SHARPNESS, (EPS,), train_examples, results_dir, force, log)
     return outcomes
 
 
@@ -141,15 +134,7 @@ def table(results_dir: str | Path | None = None, profiles: Sequence[str] = ("pap
                        sb_train_loss=at.get("train_loss", float("nan")),
                        sb_test_acc=100 * at.get("test_acc", float("nan")),
                        lb_train_loss=r.train_loss, lb_train_acc=100 * r.train_acc, lb_test_acc=100 * r.test_acc,
-                       phi_full_sum=float("nan"), phi_random=float("nan"), sharpness_examples="")
-            hits = sharp[(sharp.run_id == r.run_id) & (sharp.eps == EPS)] if len(sharp) else sharp
-            for col, space, objective in (("phi_full_sum", "full", "sum"), ("phi_random", "random", "mean")):
-                hit = hits[(hits.space == space) & (hits.objective == objective)] if len(hits) else hits
-                if len(hit):
-                    h = hit.iloc[-1]
-                    row[col] = float(h.phi)
-                    row["sharpness_examples"] = datamod.subset_words(int(h.examples),
-                                                                     h.subset_rule if h.subset else "all")
+                       **sharpness.phi_columns(sharp, r.run_id, EPS))
             rows.append(row)
     if not rows:
         return pd.DataFrame(columns=["net", "profile", "seed", "warm_epoch", "sb_test_acc", "lb_test_acc",
