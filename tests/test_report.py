@@ -154,3 +154,22 @@ def test_scorecard_puts_each_claim_beside_the_papers(ctx, tmp_path):
     assert f1["Fig. 3 rise beyond LB ÷ SB"] == "5 (n=1)" and f1["filter-normalised rise LB ÷ SB"] == "4 (n=1)"
     assert card.loc["C3", "Table 2 gap (pt), ours / paper"] == "— / 3.13"
     assert card.loc["C3", "our runs"] == report.MISSING_REASON["C3"] and card.loc["C3", "Fig. 3 rise beyond LB ÷ SB"] == "—"
+
+
+def test_rerun_table_pairs_a_recheck_with_its_original(ctx, tmp_path):
+    orig = results.record_path(tmp_path, "paper", "train", "F1-mnist-official-b6000-s1")
+    rec = results.read_json(orig)
+    rec["run_id"] += "-recheck"
+    rec["config"]["tag"] = "recheck"
+    rec["final"]["test_acc"] = 0.9635   # original 0.96
+    rec["provenance"]["cpu"] = "Some CPU (AVX512)"
+    results.atomic_write_json(orig.with_name(rec["run_id"] + ".json"), rec)
+    stray = dict(rec, run_id="F1-mnist-official-b6000-s1-recheck-fig9")   # no original with tag fig9: left out
+    stray["config"] = dict(rec["config"], tag="recheck-fig9")
+    results.atomic_write_json(orig.with_name(stray["run_id"] + ".json"), stray)
+    t = report.rerun_table(ctx)
+    assert len(t) == 1
+    row = t.iloc[0]
+    assert row["run"] == "F1-mnist-official-b6000-s1" and row["rerun − original (pt)"] == "+0.35"
+    assert (row["test acc % (original)"], row["test acc % (rerun)"]) == ("96.00", "96.35")
+    assert row["rerun ran on"] == "Some CPU (AVX512)" and row["original ran on"].endswith("(CPU model not recorded)")

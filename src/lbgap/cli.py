@@ -68,8 +68,7 @@ def _run_options(p: argparse.ArgumentParser) -> None:
                    help="proximal weight lambda of Eq. 5 (default 0 = off; Appendix E.2: 1e-3)")
     p.add_argument("--augment", default=None, choices=["paper"],
                    help="data augmentation of Appendix E.1 (conv nets only; default none)")
-    p.add_argument("--force", action="store_true", help="rerun even if a record exists")
-    _results_arg(p)
+    store_options(p)
 
 
 def _overrides(a: argparse.Namespace) -> dict:
@@ -183,7 +182,7 @@ def cmd_status(a: argparse.Namespace) -> int:
     if len(df):
         # a variant (config tag: fig4, conservative, ...) is its own row, never counted with Table 2's runs
         g = df.groupby(["profile", "net", "regime", "variant"]).agg(
-            runs=("seed", "size"), seeds=("seed", lambda s: ",".join(map(str, sorted(s)))),
+            runs=("seed", "size"), seeds=("seed", lambda s: ",".join(map(str, sorted(set(s))))),
             test_acc=("test_acc", "mean"), status=("status", lambda s: ",".join(sorted(set(s)))))
         print(g.to_string())
     missing = [n for n, d in (("C3", "cifar100"), ("C4", "cifar100")) if not any(r["dataset"] == d and r["usable"] != "no" and not r["usable"].startswith("no") for r in data.status())]

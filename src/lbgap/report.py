@@ -446,6 +446,48 @@ def provenance_table(ctx: Context):
     return df.groupby(list(df.columns), dropna=False).size().reset_index(name="records")
 
 
+RERUN_TAG = "recheck"
+
+
+def rerun_table(ctx: Context):
+    """Runs recomputed with an unchanged configuration, typically on another machine (config tag "recheck", or
+    "recheck-<tag>" for a variant: ``lbgap train ... --tag recheck``), each beside its original record: the
+    training loss at x0 (before any step), the final training loss and test accuracy of both, and the CPU or GPU
+    each ran on. Same configuration and seed, different float rounding: how far such a pair parts is the floor
+    below which a difference between two variants of one seed means nothing."""
+    import pandas as pd
+
+    from .config import RunConfig
+
+    cols = ["run", "x0 train loss (original)", "x0 train loss (rerun)", "final train loss (original)",
+            "final train loss (rerun)", "test acc % (original)", "test acc % (rerun)", "rerun − original (pt)",
+            "original ran on", "rerun ran on"]
+    train = {r["run_id"]: r for r in _all_records(ctx) if r.get("kind") == "train"}
+    rows = []
+    for r in train.values():
+        tag = r["config"].get("tag", "")
+        if variant(tag) != RERUN_TAG:
+            continue
+        cfg = RunConfig.from_dict(dict(r["config"], tag=tag[len(RERUN_TAG):].lstrip("-")))
+        o = train.get(cfg.run_id)
+        if o is None or RunConfig.from_dict(o["config"]).material() != cfg.material():
+            continue   # no original with the same configuration: nothing to compare with
+
+        def where(rec):
+            p = rec.get("provenance") or {}
+            return p.get("cpu") or p.get("device", "?") + " (CPU model not recorded)"
+
+        rows.append({"run": cfg.run_id, "x0 train loss (original)": f"{o['history'][0]['train_loss']:.10g}",
+                     "x0 train loss (rerun)": f"{r['history'][0]['train_loss']:.10g}",
+                     "final train loss (original)": f"{o['final']['train_loss']:.3g}",
+                     "final train loss (rerun)": f"{r['final']['train_loss']:.3g}",
+                     "test acc % (original)": f"{100 * o['final']['test_acc']:.2f}",
+                     "test acc % (rerun)": f"{100 * r['final']['test_acc']:.2f}",
+                     "rerun − original (pt)": f"{100 * (r['final']['test_acc'] - o['final']['test_acc']):+.2f}",
+                     "original ran on": where(o), "rerun ran on": where(r)})
+    return pd.DataFrame(rows, columns=cols).sort_values("run").reset_index(drop=True)
+
+
 def _wall_s(rec: dict) -> float:
     """Wall time of a record: its provenance's, or -- for records that grow piece by piece (sharpness entries and
     Hessian, landscape parts), whose provenance leaves it empty -- the sum of its pieces' own ``wall_s``."""

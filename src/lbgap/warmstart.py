@@ -108,34 +108,26 @@ def table(results_dir: str | Path | None = None, profiles: Sequence[str] = ("pap
     first of ``profiles`` that has Figure 5 runs (as the other chapters)."""
     import pandas as pd
 
-    from .results import train_table
-
     rows, seen = [], set()
-    for prof in profiles:
-        df = train_table(results_dir, prof)
-        if not len(df):
+    for prof in profiles:   # each profile's records read once
+        recs = list(results.iter_records(results_dir, prof, "train"))
+        lbs = [r for r in recs if str(r["config"].get("tag", "")).startswith(f"{TAG}-sb") and r["status"] == "ok"
+               and r["config"]["net"] not in seen]
+        if not lbs:
             continue
-        mine = df[df.tag.str.startswith(f"{TAG}-sb") & (df.regime == "LB") & ~df.net.isin(seen)]
-        if not len(mine):
-            continue
-        seen |= set(mine.net)
+        seen |= {r["config"]["net"] for r in lbs}
+        sb_hist = {r["run_id"]: {h["epoch"]: h for h in r["history"]} for r in recs if r["config"].get("tag") == TAG}
         sharp = sharpness.sharpness_table(results_dir, prof, tag=None)
-        sb_hist = {}
-        for r in results.iter_records(results_dir, prof, "train"):
-            if r.get("config", {}).get("tag") == TAG:
-                sb_hist[r["run_id"]] = {h["epoch"]: h for h in r["history"]}
-        for _, r in mine.iterrows():
-            rec = results.read_json(results.record_path(results_dir, prof, "train", r.run_id))
-            extra = rec["config"]["extra"]
-            k, hist = int(extra["warm_epoch"]), sb_hist.get(extra["warm_run"], {})
-            at = hist.get(k, {})
-            row = dict(net=r.net, profile=prof, seed=int(r.seed), warm_epoch=k, batch_size=int(r.batch_size),
-                       lb_epochs=int(r.epochs), lb_steps=int(r.steps),
-                       sb_train_loss=at.get("train_loss", float("nan")),
-                       sb_test_acc=100 * at.get("test_acc", float("nan")),
-                       lb_train_loss=r.train_loss, lb_train_acc=100 * r.train_acc, lb_test_acc=100 * r.test_acc,
-                       **sharpness.phi_columns(sharp, r.run_id, EPS))
-            rows.append(row)
+        for rec in lbs:
+            c, f = rec["config"], rec["final"]
+            k = int(c["extra"]["warm_epoch"])
+            at = sb_hist.get(c["extra"]["warm_run"], {}).get(k, {})
+            rows.append(dict(net=c["net"], profile=prof, seed=int(c["seed"]), warm_epoch=k,
+                             batch_size=int(c["batch_size"]), lb_epochs=int(rec["epochs"]), lb_steps=int(rec["steps"]),
+                             sb_train_loss=at.get("train_loss", float("nan")),
+                             sb_test_acc=100 * at.get("test_acc", float("nan")), lb_train_loss=f["train_loss"],
+                             lb_train_acc=100 * f["train_acc"], lb_test_acc=100 * f["test_acc"],
+                             **sharpness.phi_columns(sharp, rec["run_id"], EPS)))
     if not rows:
         return pd.DataFrame(columns=["net", "profile", "seed", "warm_epoch", "sb_test_acc", "lb_test_acc",
                                      "phi_full_sum", "phi_random"])
@@ -177,6 +169,7 @@ def plot(df, axes, title: str = ""):
         ax.set_xscale("symlog", linthresh=1)
         ax.set_xticks(sorted(df.warm_epoch.unique()), [str(k) for k in sorted(df.warm_epoch.unique())])
         ax.minorticks_off()
+        ax.set_xlim(-0.3, df.warm_epoch.max() * 1.15 + 0.3)
     bottom.set_xlabel("SB epochs before the switch to LB (warm start)")
 
 
