@@ -72,8 +72,9 @@ def _run_options(p: argparse.ArgumentParser) -> None:
 
 
 def _overrides(a: argparse.Namespace) -> dict:
+    train_only = {"lr": a.lr, "optimizer": a.optimizer, "dataset": a.dataset} if hasattr(a, "lr") else {}
     return dict(device=a.device, split=a.split, bn=a.bn, max_epochs=a.max_epochs, precision=a.precision,
-                tag=a.tag, compile=a.compile, inner_steps=a.inner_steps, prox=a.prox, augment=a.augment, **({"lr": a.lr, "optimizer": a.optimizer, "dataset": a.dataset} if hasattr(a, "lr") else {}))
+                tag=a.tag, compile=a.compile, inner_steps=a.inner_steps, prox=a.prox, augment=a.augment, **train_only)
 
 
 def _epoch_line(cfg):

@@ -462,6 +462,10 @@ def rerun_table(ctx: Context):
     cols = ["run", "x0 train loss (original)", "x0 train loss (rerun)", "final train loss (original)",
             "final train loss (rerun)", "test acc % (original)", "test acc % (rerun)", "rerun − original (pt)",
             "original ran on", "rerun ran on"]
+    def where(rec):
+        p = rec.get("provenance") or {}
+        return p.get("cpu") or p.get("device", "?") + " (CPU model not recorded)"
+
     train = {r["run_id"]: r for r in _all_records(ctx) if r.get("kind") == "train"}
     rows = []
     for r in train.values():
@@ -472,11 +476,6 @@ def rerun_table(ctx: Context):
         o = train.get(cfg.run_id)
         if o is None or RunConfig.from_dict(o["config"]).material() != cfg.material():
             continue   # no original with the same configuration: nothing to compare with
-
-        def where(rec):
-            p = rec.get("provenance") or {}
-            return p.get("cpu") or p.get("device", "?") + " (CPU model not recorded)"
-
         rows.append({"run": cfg.run_id, "x0 train loss (original)": f"{o['history'][0]['train_loss']:.10g}",
                      "x0 train loss (rerun)": f"{r['history'][0]['train_loss']:.10g}",
                      "final train loss (original)": f"{o['final']['train_loss']:.3g}",

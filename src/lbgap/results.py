@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import fcntl
+import functools
 import json
 import math
 import os
@@ -160,6 +161,7 @@ def provenance(device: torch.device | str, wall_time_s: float | None = None, sta
                 cpu=cpu_description(), started=started, finished=now(), wall_time_s=wall_time_s)
 
 
+@functools.cache
 def cpu_description() -> str:
     """The host CPU's model and the kernel family torch picked for it (e.g. "... Xeon ... (AVX512)"). Two CPUs
     that pick different kernels round float32 differently, so one seed's CPU runs agree only to ~1e-7 at x0

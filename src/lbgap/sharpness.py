@@ -67,6 +67,13 @@ class SharpnessResult:
         return asdict(self)
 
 
+def solver_scale(lf, objective: str) -> float:
+    """The ``solver_scale`` of :func:`epsilon_sharpness` for an L-BFGS-B ``objective``: 1 for "mean" (the paper's
+    f) and the number of examples f averages over for "sum" (the summed loss; same maximiser, a gradient large
+    enough for L-BFGS-B to leave a converged minimiser)."""
+    return float(lf.examples) if objective == "sum" else 1.0
+
+
 def random_subspace(n: int, p: int = SUBSPACE_DIM, seed: int = A_SEED, device="cpu",
                     dtype=torch.float32) -> torch.Tensor:
     """The n x p matrix A of Table 4: i.i.d. N(0, 1) entries from ``torch.Generator().manual_seed(seed)``
@@ -350,7 +357,7 @@ def compute(cfg, results_dir: str | Path | None = None, eps: Sequence[float] = D
             A = random_subspace(lf.n, p, a_seed, dev)
         lf.calls, lf.seconds, lf.cpu_seconds = 0, 0.0, 0.0
         c0 = time.process_time()
-        scale = float(lf.examples) if objective == "sum" else 1.0
+        scale = solver_scale(lf, objective)
         r = epsilon_sharpness(lf, x, e, A if s == "random" else None, maxiter, solver_scale=scale)
         cpu_total = time.process_time() - c0
         lf.set(x)

@@ -114,8 +114,8 @@ def compute(cfg, results_dir: str | Path | None = None, train_examples: int | No
             if space == "random" and A is None:
                 A = sharpness.random_subspace(lf.n, sharpness.SUBSPACE_DIM, sharpness.A_SEED, dev)
             t0 = time.perf_counter()
-            scale = float(lf.examples) if objective == "sum" else 1.0
-            r = sharpness.epsilon_sharpness(lf, x, EPS, A if space == "random" else None, 10, solver_scale=scale)
+            r = sharpness.epsilon_sharpness(lf, x, EPS, A if space == "random" else None, 10,
+                                            solver_scale=sharpness.solver_scale(lf, objective))
             lf.set(x)
             entry = dict(r.to_dict(), step=step, epoch=step / per_epoch, space=space, objective=objective,
                          n_train=lf.examples, train_set=len(data.train), subset_rule=rule,
@@ -151,20 +151,17 @@ def table(results_dir: str | Path | None = None, profiles: Sequence[str] = ("pap
     each space. Per network the first of ``profiles`` that has trajectory records (as the other chapters)."""
     import pandas as pd
 
-    rows, seen = [], set()
-    for prof in profiles:
-        recs = [r for r in results.iter_records(results_dir, prof, "trajectory") if r["net"] not in seen]
-        for r in recs:
-            by_step: dict[int, dict] = {}
-            for e in r["entries"].values():
-                row = by_step.setdefault(e["step"], dict(net=r["net"], profile=prof, regime=r["regime"],
-                                                         seed=r["seed"], batch_size=r["batch_size"], step=e["step"],
-                                                         epoch=e["epoch"], loss=e["f0"], examples=e["n_train"],
-                                                         subset_rule=e["subset_rule"], phi_full_sum=float("nan"),
-                                                         phi_random=float("nan")))
-                row["phi_full_sum" if e["space"] == "full" else "phi_random"] = e["value"]
-            rows += by_step.values()
-        seen |= {r["net"] for r in recs}
+    rows = []
+    for r in results.preferred_records(results_dir, profiles, "trajectory"):
+        by_step: dict[int, dict] = {}
+        for e in r["entries"].values():
+            row = by_step.setdefault(e["step"], dict(net=r["net"], profile=r["profile"], regime=r["regime"],
+                                                     seed=r["seed"], batch_size=r["batch_size"], step=e["step"],
+                                                     epoch=e["epoch"], loss=e["f0"], examples=e["n_train"],
+                                                     subset_rule=e["subset_rule"], phi_full_sum=float("nan"),
+                                                     phi_random=float("nan")))
+            row["phi_full_sum" if e["space"] == "full" else "phi_random"] = e["value"]
+        rows += by_step.values()
     if not rows:
         return pd.DataFrame(columns=["net", "profile", "regime", "seed", "batch_size", "step", "epoch", "loss",
                                      "phi_full_sum", "phi_random"])
