@@ -53,3 +53,26 @@ def test_run_to_target_writes_resumable_record(results_dir):
     assert len(df) == 1 and df.batch_size.iloc[0] == 8
     with pytest.raises(ConfigError):
         steps.run_to_target(steps.steps_config(8, 1e-3, "adam", 0, "smoke"), 1.5, results_dir)
+
+
+def test_next_notch_brackets_the_optimum():
+    grid = steps.lr_grid("adam", 256)                       # 3e-4, 1e-3, 3e-3
+    assert steps.next_notch(grid, 3e-4) == pytest.approx(1e-4)
+    assert steps.next_notch(grid, 3e-3) == pytest.approx(9e-3)
+    assert steps.next_notch(grid, 1e-3) is None
+    assert steps.next_notch(grid + [1e-4], 1e-4) == pytest.approx(3.3e-5)
+
+
+def test_sweep_grows_the_grid_until_the_best_lr_is_bracketed(results_dir):
+    recs = steps.smoke_sweep(results_dir, seeds=(0,), optimizers=("adam",))
+    df = steps.table(results_dir, "smoke")
+    best = steps.best_lr(df, 0.5)
+    for B, g in df.groupby("batch_size"):
+        lrs = sorted(g.lr)
+        assert len(lrs) == len(set(lrs)) and 3 <= len(lrs) <= 3 + steps.MAX_EXTEND
+        if len(lrs) > 3:   # an added notch lies one factor of 3 beyond the grid it extended
+            assert set(steps.lr_grid("adam", B)) < set(lrs)
+        b = best[("adam", B)]
+        if g.reached.any() and len(lrs) < 3 + steps.MAX_EXTEND:
+            assert min(lrs) < b < max(lrs), f"B={B}: best lr {b} on the edge of {lrs}"
+    assert len(recs) == len(df)

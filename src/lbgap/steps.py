@@ -1,8 +1,8 @@
 """Steps-to-target vs batch size (Shallue et al. 2019 protocol) and the critical batch size (McCandlish et al. 2018).
 
-For each batch size B and optimizer, the learning rate is tuned on a small log grid (seed 0), then more seeds
-are run at the best LR. A run trains F1 on the MNIST training set minus a seeded 5,000-image hold-out (the
-validation set, ``split="holdout"``) and evaluates validation accuracy on a geometric step schedule (each
+For each batch size B and optimizer, the learning rate is tuned on a small log grid (seed 0; grown by a notch at
+an edge the optimum sits on), then more seeds are run at the best LR. A run trains F1 on the MNIST training set
+minus a seeded 5,000-image hold-out (the validation set, ``split="holdout"``) and evaluates validation accuracy on a geometric step schedule (each
 evaluation ~12 % more steps than the last). Steps-to-target is the first crossing of the target accuracy,
 interpolated linearly in log(steps) between the two bracketing evaluations; examples-to-target = B x steps.
 
@@ -35,6 +35,7 @@ HEADLINE = 0.95                  # the target of the study (chapter): what the s
 FIXED_LR = 1e-3                  # the paper's Adam learning rate: the fixed-LR protocol runs train >= 1 epoch
 EVAL_RATIO = 1.12                # geometric evaluation schedule
 MOMENTUM = 0.9                   # SGD + heavy-ball momentum, the second optimizer
+MAX_EXTEND = 2                   # grid notches added beyond an edge on which the tuned optimum sits
 
 
 def lr_grid(optimizer: str, batch_size: int) -> list[float]:
@@ -50,6 +51,18 @@ def lr_grid(optimizer: str, batch_size: int) -> list[float]:
         c = 0.1 * math.sqrt(batch_size / 256)
         return [float(f"{c * f:.2g}") for f in (1 / 3, 1.0, 3.0)]
     raise ConfigError(f"unknown optimizer {optimizer!r}: 'adam' or 'sgd'")
+
+
+def next_notch(lrs, best: float) -> float | None:
+    """The learning rate one grid notch (factor 3) beyond the edge of ``lrs`` that ``best`` sits on, None if
+    ``best`` is inside the grid: Shallue et al.'s protocol wants the optimum bracketed, else its steps-to-target is
+    only an upper bound."""
+    lo, hi = min(lrs), max(lrs)
+    if math.isclose(best, lo):
+        return float(f"{lo / 3:.2g}")
+    if math.isclose(best, hi):
+        return float(f"{hi * 3:.2g}")
+    return None
 
 
 def steps_config(batch_size: int, lr: float, optimizer: str, seed: int, profile: str, **overrides):
@@ -199,7 +212,9 @@ def sweep(batch_sizes, optimizers=("adam", "sgd"), seeds=(0, 1, 2), profile: str
     """LR tuning on seed ``seeds[0]`` (the grid of :func:`lr_grid`), then the other seeds at the best LR.
 
     Within one (optimizer, B) the middle LR runs first; the other two are abandoned once they need more
-    than twice the steps of the best run so far (a budget rule; their records say ``abandoned``).
+    than twice the steps of the best run so far (a budget rule; their records say ``abandoned``). Where the
+    best LR that reached the target sits on an edge of the grid, the grid grows by one notch beyond it
+    (:func:`next_notch`), up to ``MAX_EXTEND`` times, until the optimum is bracketed.
     ``fixed_lr_seeds`` also runs the other seeds of Adam at the paper's 1e-3 (the fixed-LR protocol).
     """
     results_dir = Path(results_dir) if results_dir is not None else paths.RESULTS_DIR
@@ -214,7 +229,9 @@ def sweep(batch_sizes, optimizers=("adam", "sgd"), seeds=(0, 1, 2), profile: str
                                     cfg0.n_train, cfg0.n_test)
             grid = lr_grid(optimizer, B)
             tuned = []
-            for lr in (grid[1], grid[0], grid[2]):
+            todo = [grid[1], grid[0], grid[2]]
+            while todo:
+                lr = todo.pop(0)
                 best = [_score(r, target) for r in tuned if r["reached"]]
                 abandon = max(2 * int(min(best)[1]) + 1, math.ceil(len(data.train) / B)) if best else None
                 cfg = steps_config(B, lr, optimizer, seeds[0], profile)
@@ -222,7 +239,10 @@ def sweep(batch_sizes, optimizers=("adam", "sgd"), seeds=(0, 1, 2), profile: str
                                     **_budget_kw(run_kw, optimizer, lr))
                 tuned.append(rec)
                 log(_line(rec, target))
-            best_rec = min(tuned, key=lambda r: _score(r, target))
+                best_rec = min(tuned, key=lambda r: _score(r, target))
+                if not todo and best_rec["reached"] and len(tuned) < len(grid) + MAX_EXTEND:
+                    lr_next = next_notch([r["config"]["lr"] for r in tuned], best_rec["config"]["lr"])
+                    todo += [lr_next] if lr_next is not None else []
             out += tuned
             lrs = [best_rec["config"]["lr"]]
             if fixed_lr_seeds and optimizer == "adam" and 1e-3 not in lrs:
