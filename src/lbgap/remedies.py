@@ -105,18 +105,10 @@ def table(results_dir: str | Path | None = None, profiles: Sequence[str] = ("pap
     subspace; NaN where not computed). Per network the first of ``profiles`` that has remedy runs."""
     import pandas as pd
 
-    from .results import train_table
-
     nan = float("nan")
-    rows, seen = [], set()
-    for prof in profiles:
-        df = train_table(results_dir, prof)
-        if not len(df):
-            continue
-        mine = df[(df.tag == remedy) & (df.status == "ok") & ~df.net.isin(seen)]
-        if not len(mine):
-            continue
-        seen |= set(mine.net)
+    rows = []
+    for prof, df, mine in results.first_profile_runs(results_dir, profiles,
+                                                     lambda df: (df.tag == remedy) & (df.status == "ok")):
         base = df[(df.tag == "") & (df.bn == "batch") & (df.status == "ok")]
         sharp = pd.concat([sharpness.sharpness_table(results_dir, prof, tag=t) for t in ("", remedy)],
                           ignore_index=True)

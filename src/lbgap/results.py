@@ -234,6 +234,22 @@ def train_table(results_dir: Path | str | None = None, profile: str | None = Non
     return pd.DataFrame(rows)
 
 
+
+def first_profile_runs(results_dir: Path | str | None, profiles: Iterable[str], keep):
+    """The training runs a figure chapter shows, per network from the first of ``profiles`` (best first) that has
+    runs selected by ``keep`` (a function of a :func:`train_table` frame, giving a boolean mask): yields
+    ``(profile, runs, kept)``, the profile's whole train table and its kept rows of networks not seen yet. Each
+    profile's records are read once; a chapter never mixes profiles within one network."""
+    seen: set = set()
+    for prof in profiles:
+        runs = train_table(results_dir, prof)
+        if not len(runs):
+            continue
+        kept = runs[keep(runs) & ~runs.net.isin(seen)]
+        if len(kept):
+            seen |= set(kept.net)
+            yield prof, runs, kept
+
 def history_table(results_dir: Path | str | None = None, profile: str | None = None):
     """Long table of per-epoch metrics (for learning curves, Figure 2)."""
     import pandas as pd

@@ -77,15 +77,7 @@ def table(results_dir: str | Path | None = None, profiles: Sequence[str] = ("pap
     ``profiles`` that has runs (as the other chapters)."""
     import pandas as pd
 
-    from .results import train_table
-
-    frames, seen = [], set()
-    for prof in profiles:   # each profile's records read once; a network from the first profile that has runs
-        df = train_table(results_dir, prof)
-        df = df[(df.tag == TAG) & ~df.net.isin(seen)] if len(df) else df
-        if len(df):
-            frames.append(df)
-            seen |= set(df.net)
+    frames = [kept for _, _, kept in results.first_profile_runs(results_dir, profiles, lambda df: df.tag == TAG)]
     if not frames:
         return pd.DataFrame(columns=["net", "profile", "batch_size", "seed", "epochs", "steps", "train_loss",
                                      "train_acc", "test_acc", "phi_full_sum", "phi_random", "sharpness_examples"])
