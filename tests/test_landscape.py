@@ -157,3 +157,8 @@ def test_examples_words_reads_the_recorded_rule_and_knows_the_old_default():
     assert ls.examples_words(dict(train_examples=2000, test_examples=5000)) == \
         "the first 2,000 training examples, the whole test set"
     assert ls.examples_words(dict(train_examples=1000, train_subset="first")) == "the first 1,000 training examples"
+
+
+def test_table2_records_leave_variant_pairs_out():
+    recs = [dict(run_id="a"), dict(run_id="b", tag=""), dict(run_id="c", tag="uncapped")]
+    assert [r["run_id"] for r in ls.table2_records(recs)] == ["a", "b"]

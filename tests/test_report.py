@@ -173,3 +173,51 @@ def test_rerun_table_pairs_a_recheck_with_its_original(ctx, tmp_path):
     assert row["run"] == "F1-mnist-official-b6000-s1" and row["rerun − original (pt)"] == "+0.35"
     assert (row["test acc % (original)"], row["test acc % (rerun)"]) == ("96.00", "96.35")
     assert row["rerun ran on"] == "Some CPU (AVX512)" and row["original ran on"].endswith("(CPU model not recorded)")
+
+
+def _sharpness(results_dir, run_id, regime, seed, tag, phi_full, phi_random):
+    entry = dict(f0=0.01, fmax=0.02, nfev=12, nit=10, message="STOP", wall_s=1.0, params="all", eps=1e-3,
+                 n_train=60000, train_set=60000)
+    rec = dict(kind="sharpness", run_id=run_id, net="F1", regime=regime, seed=seed, profile="paper",
+               config=dict(tag=tag),
+               entries={"full-eps0.001-sum": dict(entry, space="full", objective="sum", value=phi_full),
+                        "random-eps0.001-p100-A0": dict(entry, space="random", value=phi_random, a_seed=0)})
+    results.atomic_write_json(results.record_path(results_dir, "paper", "sharpness", run_id), rec)
+
+
+def test_cap_table_sets_a_capped_pair_beside_its_uncapped_twin(ctx, tmp_path):
+    # seed 1 of the fixture (SB 0.99, LB 0.96) was capped at 50 epochs; its uncapped twin ran under the profile's caps
+    for regime, bs, acc, epochs, stop in (("SB", 256, 0.985, 80, "plateau"), ("LB", 6000, 0.97, 300, "max_epochs")):
+        path = results.record_path(tmp_path, "paper", "train", f"F1-mnist-official-b{bs}-s1")
+        orig = results.read_json(path)
+        orig["config"]["max_epochs"] = 50
+        results.atomic_write_json(path, orig)
+        twin = dict(orig, run_id=orig["run_id"] + "-uncapped", epochs=epochs, stop_reason=stop,
+                    config=dict(orig["config"], tag="uncapped", max_epochs=100 if regime == "SB" else 300),
+                    final=dict(orig["final"], test_acc=acc))
+        results.atomic_write_json(path.with_name(twin["run_id"] + ".json"), twin)
+        _sharpness(tmp_path, orig["run_id"], regime, 1, "", 10.0 if regime == "SB" else 50.0, 0.1)
+        _sharpness(tmp_path, twin["run_id"], regime, 1, "uncapped", 5.0 if regime == "SB" else 100.0, 0.2)
+    # a twin whose original differs in more than its cap (another learning rate) is left out
+    path = results.record_path(tmp_path, "paper", "train", "F1-mnist-official-b256-s2")
+    odd = results.read_json(path)
+    odd["config"]["max_epochs"] = 50
+    results.atomic_write_json(path, odd)
+    odd.update(run_id=odd["run_id"] + "-uncapped", config=dict(odd["config"], tag="uncapped", lr=0.1, max_epochs=100))
+    results.atomic_write_json(path.with_name(odd["run_id"] + ".json"), odd)
+    # Figure 3 of the capped pair: the loss climbs 0.3 beyond x_LB and 0.1 beyond x_SB -> 3x; the twin has none
+    rows = [dict(alpha=a, train_loss=l) for a, l in ((-0.5, 0.2), (0.0, 0.1), (1.0, 0.1), (1.5, 0.4))]
+    results.atomic_write_json(results.record_path(tmp_path, "paper", "landscape", "F1-mnist-official-b256-b6000-s1"),
+                              dict(kind="landscape", run_id="F1-mnist-official-b256-b6000-s1", net="F1", seed=1,
+                                   profile="paper", parts=dict(linear=dict(rows=rows))))
+    t = report.cap_table(ctx)
+    assert len(t) == 2 and set(t.seed) == {1}
+    assert t.iloc[0]["Fig. 3 rise beyond LB ÷ SB"] == pytest.approx(3.0) and math.isnan(t.iloc[1]["Fig. 3 rise beyond LB ÷ SB"])
+    capped, full = t.iloc[0], t.iloc[1]
+    assert capped["budget"] == "cap 50 / 50 epochs (Table 2)"
+    assert full["budget"] == "profile caps 100 / 300, until the plateau rule"
+    assert full["epochs SB/LB"] == "80 / 300" and full["stopped SB/LB"] == "plateau / max_epochs"
+    assert capped["gap (pt)"] == pytest.approx(3.0) and full["gap (pt)"] == pytest.approx(1.5)
+    assert capped["LB/SB φ full"] == pytest.approx(5.0) and full["LB/SB φ full"] == pytest.approx(20.0)
+    assert full["LB/SB φ random"] == pytest.approx(1.0)
+    assert report.cap_table(report.context("results", tmp_path / "none")).empty

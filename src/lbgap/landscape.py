@@ -185,7 +185,7 @@ def compute(sb_cfg, lb_cfg, results_dir: str | Path | None = None, parts: Sequen
     if rec is None:
         rec = dict(schema=results.SCHEMA, kind="landscape", run_id=rid, net=sb_cfg.net, seed=sb_cfg.seed,
                    profile=sb_cfg.profile, sb_run=sb_cfg.run_id, lb_run=lb_cfg.run_id, bn=sb_cfg.bn,
-                   eval_batch_size=sb_cfg.eval_batch_size,
+                   tag=sb_cfg.tag, eval_batch_size=sb_cfg.eval_batch_size,
                    bn_handling=("batch statistics of each evaluation batch (Keras mode=2); nothing to interpolate"
                                 if sb_cfg.bn == "batch" else
                                 "running statistics recomputed on the training data at every point"),
@@ -288,6 +288,13 @@ def line_table(results_dir=None, profile=None):
                     rows.append(dict(net=r["net"], seed=r["seed"], regime=regime, t=row["t"], split=split,
                                      loss=row[f"{split}_loss"], acc=row[f"{split}_acc"]))
     return pd.DataFrame(rows)
+
+
+def table2_records(records) -> list[dict]:
+    """The landscape records of Table 2's own pairs: a variant pair (a config tag, e.g. "uncapped") is left out,
+    as :func:`lbgap.sharpness.sharpness_table` leaves out variant runs. Records older than the ``tag`` field
+    were all Table 2 pairs."""
+    return [r for r in records if not r.get("tag")]
 
 
 def seed_summary(records):

@@ -382,7 +382,7 @@ def scorecard(ctx: Context):
         s = sharpness.summary(sharp[sharp.space == space], objective=objective) if len(sharp) else sharp
         for _, h in (s[(s.eps == 1e-3) & s["LB/SB"].notna()] if "LB/SB" in s else s.iloc[0:0]).iterrows():
             ratios[label, h.net] = (h["LB/SB"], int(min(h.count_SB, h.count_LB)))
-    land = landscape.seed_summary(records("landscape"))
+    land = landscape.seed_summary(landscape.table2_records(records("landscape")))
     nums, paper2 = table2_numbers(ctx), paper_table("table2").set_index("network")
     cons, paper7 = remedies.table(ctx.results_dir, ctx.record_profiles), remedies.paper_table().set_index("network")
     cons = cons[cons.seed.isin(shown_seeds(ctx)) & cons.test_acc_lb.notna()]
@@ -466,14 +466,14 @@ def rerun_table(ctx: Context):
         p = rec.get("provenance") or {}
         return p.get("cpu") or p.get("device", "?") + " (CPU model not recorded)"
 
-    train = {r["run_id"]: r for r in _all_records(ctx) if r.get("kind") == "train"}
+    train = {(r["_profile"], r["run_id"]): r for r in _all_records(ctx) if r.get("kind") == "train"}
     rows = []
     for r in train.values():
         tag = r["config"].get("tag", "")
         if variant(tag) != RERUN_TAG:
             continue
         cfg = RunConfig.from_dict(dict(r["config"], tag=tag[len(RERUN_TAG):].lstrip("-")))
-        o = train.get(cfg.run_id)
+        o = train.get((r["_profile"], cfg.run_id))
         if o is None or RunConfig.from_dict(o["config"]).material() != cfg.material():
             continue   # no original with the same configuration: nothing to compare with
         rows.append({"run": cfg.run_id, "x0 train loss (original)": f"{o['history'][0]['train_loss']:.10g}",
@@ -485,6 +485,74 @@ def rerun_table(ctx: Context):
                      "rerun − original (pt)": f"{100 * (r['final']['test_acc'] - o['final']['test_acc']):+.2f}",
                      "original ran on": where(o), "rerun ran on": where(r)})
     return pd.DataFrame(rows, columns=cols).sort_values("run").reset_index(drop=True)
+
+
+
+UNCAPPED_TAG = "uncapped"
+
+
+def cap_table(ctx: Context):
+    """Does a reduced epoch cap change Table 2 and 3? Each (network, seed) whose SB and LB runs were trained
+    under a cap below the profile's own (``lbgap train --max-epochs 50``, as F1 on a CPU) beside the same pair
+    trained under the profile's caps (paper: SB 100, LB 300 epochs) until the plateau rule stops it (config tag
+    "uncapped"): epochs and why each run stopped, final train loss, test accuracy, the SB - LB test gap, and
+    phi at eps = 1e-3 in the full space (summed objective) and the random subspace (NaN where not computed).
+    The last column is Figure 3's: how much faster the training loss climbs beyond x_LB than beyond x_SB on the
+    line through both (:func:`lbgap.landscape.seed_summary`; NaN without a landscape record of the pair).
+    One row per (pair, budget); a pair appears once both its uncapped runs exist."""
+    import pandas as pd
+
+    from . import landscape, sharpness
+    from .config import RunConfig
+
+    cols = ["net", "seed", "budget", "epochs SB/LB", "stopped SB/LB", "train loss SB", "train loss LB",
+            "test acc % SB", "test acc % LB", "gap (pt)", "φ full SB", "φ full LB", "LB/SB φ full",
+            "φ random SB", "φ random LB", "LB/SB φ random", "Fig. 3 rise beyond LB ÷ SB"]
+    recs = [r for r in _all_records(ctx) if r.get("kind") in ("train", "sharpness", "landscape")]
+    lands = {(r["_profile"], r["run_id"]): r for r in recs if r["kind"] == "landscape"}
+    train = {(r["_profile"], r["run_id"]): r for r in recs if r["kind"] == "train"}
+    sharp = {prof: sharpness.sharpness_table(records=[r for r in recs if r["kind"] == "sharpness"
+                                                      and r["_profile"] == prof], tag=None)
+             for prof in ctx.record_profiles}
+    pairs: dict = {}
+    for r in train.values():
+        c = r["config"]
+        if c.get("tag") != UNCAPPED_TAG or r["status"] != "ok":
+            continue
+        cfg = RunConfig.from_dict(dict(c, tag=""))
+        o = train.get((r["_profile"], cfg.run_id))
+        if o is None or o["config"]["max_epochs"] >= c["max_epochs"]:
+            continue   # no capped original of the same run: nothing to compare with
+        if RunConfig.from_dict(dict(o["config"], max_epochs=c["max_epochs"])).material() != cfg.material():
+            continue   # the original differs in more than its cap
+        pairs.setdefault((c["net"], int(c["seed"]), r["_profile"]), {})[c["regime"]] = (o, r)
+    rows = []
+    for (net, seed, prof), both in sorted(pairs.items()):
+        if set(both) != {"SB", "LB"}:
+            continue
+        for i, budget in enumerate(("cap", "profile")):
+            sb, lb = both["SB"][i], both["LB"][i]
+            caps = f"{sb['config']['max_epochs']} / {lb['config']['max_epochs']}"
+            phi = {reg: sharpness.phi_columns(sharp[prof], rec["run_id"]) for reg, rec in (("SB", sb), ("LB", lb))}
+            land = lands.get((prof, landscape.pair_id(*(RunConfig.from_dict(x["config"]) for x in (sb, lb)))))
+            rise = float("nan")
+            if land is not None and "linear" in land["parts"]:
+                h = landscape.seed_summary([land]).iloc[0]
+                rise = h["rise beyond LB (α 1→1.5)"] / h["rise beyond SB (α 0→-0.5)"]
+            rows.append({"net": net, "seed": seed,
+                         "budget": (f"cap {caps} epochs (Table 2)" if budget == "cap"
+                                    else f"profile caps {caps}, until the plateau rule"),
+                         "epochs SB/LB": f"{sb['epochs']} / {lb['epochs']}",
+                         "stopped SB/LB": f"{sb['stop_reason']} / {lb['stop_reason']}",
+                         "train loss SB": sb["final"]["train_loss"], "train loss LB": lb["final"]["train_loss"],
+                         "test acc % SB": 100 * sb["final"]["test_acc"], "test acc % LB": 100 * lb["final"]["test_acc"],
+                         "gap (pt)": 100 * (sb["final"]["test_acc"] - lb["final"]["test_acc"]),
+                         "φ full SB": phi["SB"]["phi_full_sum"], "φ full LB": phi["LB"]["phi_full_sum"],
+                         "LB/SB φ full": phi["LB"]["phi_full_sum"] / phi["SB"]["phi_full_sum"],
+                         "φ random SB": phi["SB"]["phi_random"], "φ random LB": phi["LB"]["phi_random"],
+                         "LB/SB φ random": phi["LB"]["phi_random"] / phi["SB"]["phi_random"],
+                         "Fig. 3 rise beyond LB ÷ SB": rise})
+    return pd.DataFrame(rows, columns=cols)
 
 
 def _wall_s(rec: dict) -> float:
