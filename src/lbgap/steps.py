@@ -1,10 +1,11 @@
 """Steps-to-target vs batch size (Shallue et al. 2019 protocol) and the critical batch size (McCandlish et al. 2018).
 
-For each batch size B and optimizer, the learning rate is tuned on a small log grid (seed 0; grown by a notch at
-an edge the optimum sits on), then more seeds are run at the best LR. A run trains F1 on the MNIST training set
-minus a seeded 5,000-image hold-out (the validation set, ``split="holdout"``) and evaluates validation accuracy
-on a geometric step schedule (each evaluation ~12 % more steps than the last). Steps-to-target is the first crossing of the target accuracy,
-interpolated linearly in log(steps) between the two bracketing evaluations; examples-to-target = B x steps.
+For each batch size B and optimizer, the learning rate is tuned on a small log grid (seed 0; grown by a notch at an
+edge the optimum sits on), then more seeds are run at the best LR. A run trains F1 on the MNIST training set minus
+a seeded 5,000-image hold-out (the validation set, ``split="holdout"``) and evaluates validation accuracy on a
+geometric step schedule (each evaluation ~12 % more steps than the last). Steps-to-target is the first crossing of
+the target accuracy, interpolated linearly in log(steps) between the two bracketing evaluations; examples-to-target
+= B x steps.
 
 The fits are McCandlish et al.'s (Eq. 2.11 / 2.12; paper notes section 10):
 
