@@ -446,6 +446,27 @@ def provenance_table(ctx: Context):
     return df.groupby(list(df.columns), dropna=False).size().reset_index(name="records")
 
 
+def _train_records(records) -> dict:
+    """The training records among ``records`` (of :func:`_all_records`), keyed by (profile, run id): a quick and a
+    paper run can share a run id."""
+    return {(r["_profile"], r["run_id"]): r for r in records if r.get("kind") == "train"}
+
+
+def _original(train: dict, rec: dict, tag: str, differ: tuple[str, ...] = ()) -> dict | None:
+    """The record in ``train`` (:func:`_train_records`) of the run that the variant run ``rec`` repeats: its
+    configuration with config tag ``tag``, equal to ``rec``'s in every field that changes a result
+    (``RunConfig.material``) except those in ``differ``; None if there is no such record."""
+    from .config import RunConfig
+
+    cfg = RunConfig.from_dict(dict(rec["config"], tag=tag))
+    o = train.get((rec["_profile"], cfg.run_id))
+
+    def fields(c: RunConfig) -> dict:
+        return {k: v for k, v in c.material().items() if k not in differ}
+
+    return o if o is not None and fields(RunConfig.from_dict(o["config"])) == fields(cfg) else None
+
+
 RERUN_TAG = "recheck"
 
 
@@ -457,8 +478,6 @@ def rerun_table(ctx: Context):
     below which a difference between two variants of one seed means nothing."""
     import pandas as pd
 
-    from .config import RunConfig
-
     cols = ["run", "x0 train loss (original)", "x0 train loss (rerun)", "final train loss (original)",
             "final train loss (rerun)", "test acc % (original)", "test acc % (rerun)", "rerun − original (pt)",
             "original ran on", "rerun ran on"]
@@ -466,17 +485,16 @@ def rerun_table(ctx: Context):
         p = rec.get("provenance") or {}
         return p.get("cpu") or p.get("device", "?") + " (CPU model not recorded)"
 
-    train = {(r["_profile"], r["run_id"]): r for r in _all_records(ctx) if r.get("kind") == "train"}
+    train = _train_records(_all_records(ctx))
     rows = []
     for r in train.values():
         tag = r["config"].get("tag", "")
         if variant(tag) != RERUN_TAG:
             continue
-        cfg = RunConfig.from_dict(dict(r["config"], tag=tag[len(RERUN_TAG):].lstrip("-")))
-        o = train.get((r["_profile"], cfg.run_id))
-        if o is None or RunConfig.from_dict(o["config"]).material() != cfg.material():
+        o = _original(train, r, tag[len(RERUN_TAG):].lstrip("-"))
+        if o is None:
             continue   # no original with the same configuration: nothing to compare with
-        rows.append({"run": cfg.run_id, "x0 train loss (original)": f"{o['history'][0]['train_loss']:.10g}",
+        rows.append({"run": o["run_id"], "x0 train loss (original)": f"{o['history'][0]['train_loss']:.10g}",
                      "x0 train loss (rerun)": f"{r['history'][0]['train_loss']:.10g}",
                      "final train loss (original)": f"{o['final']['train_loss']:.3g}",
                      "final train loss (rerun)": f"{r['final']['train_loss']:.3g}",
@@ -485,7 +503,6 @@ def rerun_table(ctx: Context):
                      "rerun − original (pt)": f"{100 * (r['final']['test_acc'] - o['final']['test_acc']):+.2f}",
                      "original ran on": where(o), "rerun ran on": where(r)})
     return pd.DataFrame(rows, columns=cols).sort_values("run").reset_index(drop=True)
-
 
 
 UNCAPPED_TAG = "uncapped"
@@ -510,7 +527,7 @@ def cap_table(ctx: Context):
             "φ random SB", "φ random LB", "LB/SB φ random", "Fig. 3 rise beyond LB ÷ SB"]
     recs = [r for r in _all_records(ctx) if r.get("kind") in ("train", "sharpness", "landscape")]
     lands = {(r["_profile"], r["run_id"]): r for r in recs if r["kind"] == "landscape"}
-    train = {(r["_profile"], r["run_id"]): r for r in recs if r["kind"] == "train"}
+    train = _train_records(recs)
     sharp = {prof: sharpness.sharpness_table(records=[r for r in recs if r["kind"] == "sharpness"
                                                       and r["_profile"] == prof], tag=None)
              for prof in ctx.record_profiles}
@@ -519,18 +536,15 @@ def cap_table(ctx: Context):
         c = r["config"]
         if c.get("tag") != UNCAPPED_TAG or r["status"] != "ok":
             continue
-        cfg = RunConfig.from_dict(dict(c, tag=""))
-        o = train.get((r["_profile"], cfg.run_id))
+        o = _original(train, r, "", differ=("max_epochs",))
         if o is None or o["config"]["max_epochs"] >= c["max_epochs"]:
-            continue   # no capped original of the same run: nothing to compare with
-        if RunConfig.from_dict(dict(o["config"], max_epochs=c["max_epochs"])).material() != cfg.material():
-            continue   # the original differs in more than its cap
+            continue   # no capped original that differs from this run in its cap alone: nothing to compare with
         pairs.setdefault((c["net"], int(c["seed"]), r["_profile"]), {})[c["regime"]] = (o, r)
     rows = []
     for (net, seed, prof), both in sorted(pairs.items()):
         if set(both) != {"SB", "LB"}:
             continue
-        for i, budget in enumerate(("cap", "profile")):
+        for i, budget in enumerate(("cap {} epochs (Table 2)", "profile caps {}, until the plateau rule")):
             sb, lb = both["SB"][i], both["LB"][i]
             caps = f"{sb['config']['max_epochs']} / {lb['config']['max_epochs']}"
             phi = {reg: sharpness.phi_columns(sharp[prof], rec["run_id"]) for reg, rec in (("SB", sb), ("LB", lb))}
@@ -539,9 +553,7 @@ def cap_table(ctx: Context):
             if land is not None and "linear" in land["parts"]:
                 h = landscape.seed_summary([land]).iloc[0]
                 rise = h["rise beyond LB (α 1→1.5)"] / h["rise beyond SB (α 0→-0.5)"]
-            rows.append({"net": net, "seed": seed,
-                         "budget": (f"cap {caps} epochs (Table 2)" if budget == "cap"
-                                    else f"profile caps {caps}, until the plateau rule"),
+            rows.append({"net": net, "seed": seed, "budget": budget.format(caps),
                          "epochs SB/LB": f"{sb['epochs']} / {lb['epochs']}",
                          "stopped SB/LB": f"{sb['stop_reason']} / {lb['stop_reason']}",
                          "train loss SB": sb["final"]["train_loss"], "train loss LB": lb["final"]["train_loss"],
