@@ -144,7 +144,7 @@ def _env(extra: dict | None = None) -> dict:
 class Pair:
     def __init__(self, net: str, seed: int, a):
         self.net, self.seed, self.a = net, seed, a
-        self.dir = Path(a.work) / a.profile / f"{net}-s{seed}"
+        self.dir = Path(a.work) / a.profile / (f"{net}-s{seed}" + (f"-{a.tag}" if a.tag else ""))
         self.proc: subprocess.Popen | None = None
         self.t0 = 0.0
         self.log = None
@@ -162,6 +162,8 @@ class Pair:
             cmd += ["--post", a.post]
         if a.pair_workers > 1:
             cmd += ["--executor", "local", "--workers", str(a.pair_workers)]
+        if a.tag:
+            cmd += ["--tag", a.tag]
         mode = _per_net(a.compile, self.net)
         if mode:
             cmd += ["--compile", mode]
@@ -205,6 +207,7 @@ def train_records_present(results_dir: Path, profile: str, net: str, seed: int, 
     from lbgap.train import sb_lb_configs
 
     ov = {"device": a.device} if a.device else {}
+    ov.update({"tag": a.tag} if a.tag else {})
     cfgs = sb_lb_configs(net, seed, profile, **ov)
     return [results.record_path(results_dir, profile, "train", c.run_id) for c in cfgs]
 
@@ -397,6 +400,8 @@ def main(argv=None) -> int:
     p.add_argument("--nets", default="F1,C1,F2,C2,C3,C4", help="priority order")
     p.add_argument("--seeds", default="0-4")
     p.add_argument("--post", default="sharpness,landscape")
+    p.add_argument("--tag", default="", help="variant of the pairs (a RunConfig tag), e.g. uncapped: F1 under the "
+                   "profile's own epoch caps, beside the committed 50-epoch Table 2 runs")
     p.add_argument("--jobs", default="F1=4,C1=3,F2=2,C2=1,C3=3,C4=1", help="pairs at once, per net")
     p.add_argument("--pair-workers", type=int, default=2, help="processes per pair (SB and LB side by side)")
     p.add_argument("--compile", default="", help="per-net torch.compile mode, e.g. C2=default")

@@ -30,12 +30,16 @@
 #   If a call reports "cifar10: not available", the machine was given back in between: carry set 1 again,
 #   then set 2. Later sessions: BENCH=0 PCHECK=0 bash scripts/gpu_paper.sh call N (finished pairs are
 #   committed records and are skipped; nothing is recomputed).
+#   F1 under the paper profile's own caps (SB 100, LB 300 epochs; the committed F1 Table 2 runs stop at 50):
+#   BENCH=0 PCHECK=0 TAG=uncapped NETS=F1 SEEDS=0-4 bash scripts/gpu_paper.sh call 1 (the seeds already
+#   committed under that tag are skipped). The SB-vs-LB chapter's "Does the 50-epoch cap matter?" reads them.
 #
-# Knobs (environment): BUDGET (s, whole call), NETS (priority order), SEEDS, POST, JOBS (pairs at once per
-# net), COMPILE (per net, e.g. C2=default, after the bench shows it pays), BENCH=0/1, PCHECK=0/1, PROFILE,
-# DEVICE, SPAN=1 (start pairs that cannot finish in this call; they resume in the next call if the
-# machine is still warm: use it in all but the last call of a session); POST=none for no post-processing. CPU rehearsal (no GPU): bash scripts/gpu_paper.sh dry-run
-# (smoke profile, synthetic data, small budget, everything under /tmp/gpu_paper_dry; DRY_KEEP=1 resumes it).
+# Knobs (environment): BUDGET (s, whole call), NETS (priority order), SEEDS, TAG (a variant, e.g. uncapped),
+# POST, JOBS (pairs at once per net), COMPILE (per net, e.g. C2=default, after the bench shows it pays),
+# BENCH=0/1, PCHECK=0/1, PROFILE, DEVICE, SPAN=1 (start pairs that cannot finish in this call; they resume in
+# the next call if the machine is still warm: use it in all but the last call of a session); POST=none for no
+# post-processing. CPU rehearsal (no GPU): bash scripts/gpu_paper.sh dry-run (smoke profile, synthetic data,
+# small budget, everything under /tmp/gpu_paper_dry; DRY_KEEP=1 resumes it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -94,7 +98,7 @@ call() {
     echo "== sweep for ${b}s"
     $PY scripts/gpu_paper.py sweep --budget "$b" --profile "$PROFILE" --device "$DEVICE" --results-dir "$RESULTS" \
       --nets "${NETS:-F1,C1,F2,C2,C3,C4}" --seeds "${SEEDS:-0-4}" --post "$post" \
-      ${JOBS:+--jobs "$JOBS"} ${COMPILE:+--compile "$COMPILE"} ${ESTIMATE:+--estimate "$ESTIMATE"} ${WORK:+--work "$WORK"} ${PAIR_WORKERS:+--pair-workers "$PAIR_WORKERS"} ${SPAN:+--span} --out "$OUT" || echo "sweep exited $?"
+      ${TAG:+--tag "$TAG"} ${JOBS:+--jobs "$JOBS"} ${COMPILE:+--compile "$COMPILE"} ${ESTIMATE:+--estimate "$ESTIMATE"} ${WORK:+--work "$WORK"} ${PAIR_WORKERS:+--pair-workers "$PAIR_WORKERS"} ${SPAN:+--span} --out "$OUT" || echo "sweep exited $?"
   fi
   lbgap status --profile "$PROFILE" --results-dir "$RESULTS" | tail -n 25 || true
   echo "== call $n done after $(( $(date +%s) - T0 ))s"
@@ -112,5 +116,5 @@ case "${1:-}" in
     [ -n "${DRY_KEEP:-}" ] || rm -rf /tmp/gpu_paper_dry   # DRY_KEEP=1: resume the previous rehearsal
     rm -rf "$OUT"; mkdir -p "$OUT" "$RESULTS"
     call dry ;;
-  *) sed -n '2,40p' "$0"; exit 2 ;;
+  *) sed -n '2,42p' "$0"; exit 2 ;;
 esac

@@ -6,6 +6,7 @@ import json
 import math
 import tarfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -169,3 +170,18 @@ def test_driver_exports_a_finished_pair_and_its_tarball_round_trips(tmp_path, mo
     monkeypatch.setattr(d, "ROOT", tmp_path / "repo")
     assert d.main(["collect", str(out)]) == 0
     assert (tmp_path / "repo/data/results/paper/train/C1-b256-s0.json").read_text() == '{"kind": "train"}'
+
+
+def test_driver_tag_selects_the_variant_records_and_is_passed_to_the_sweep(tmp_path):
+    d = _driver()
+    a = SimpleNamespace(device="cuda", tag="uncapped", work=str(tmp_path), profile="paper", post="sharpness",
+                        pair_workers=1, compile="", extra=[])
+    tagged = d.train_records_present(tmp_path, "paper", "F1", 1, a)
+    assert [p.name for p in tagged] == ["F1-mnist-official-b256-s1-uncapped.json",
+                                        "F1-mnist-official-b6000-s1-uncapped.json"]
+    cmd = d.Pair("F1", 1, a).command()
+    assert cmd[cmd.index("--tag") + 1] == "uncapped" and d.Pair("F1", 1, a).dir.name == "F1-s1-uncapped"
+    a.tag = ""
+    assert [p.name for p in d.train_records_present(tmp_path, "paper", "F1", 1, a)] == [
+        "F1-mnist-official-b256-s1.json", "F1-mnist-official-b6000-s1.json"]
+    assert "--tag" not in d.Pair("F1", 1, a).command() and d.Pair("F1", 1, a).dir.name == "F1-s1"
