@@ -221,3 +221,24 @@ def test_cap_table_sets_a_capped_pair_beside_its_uncapped_twin(ctx, tmp_path):
     assert capped["LB/SB φ full"] == pytest.approx(5.0) and full["LB/SB φ full"] == pytest.approx(20.0)
     assert full["LB/SB φ random"] == pytest.approx(1.0)
     assert report.cap_table(report.context("results", tmp_path / "none")).empty
+
+
+def test_cap_summary_averages_gaps_and_takes_geometric_means_of_ratios():
+    import pandas as pd
+
+    rows = [dict(net="F1", seed=s, budget=b, **{"test acc % SB": sb, "test acc % LB": lb, "gap (pt)": sb - lb,
+                                                "LB/SB φ full": full, "LB/SB φ random": rnd,
+                                                "Fig. 3 rise beyond LB ÷ SB": rise})
+            for s, b, sb, lb, full, rnd, rise in ((0, "capped", 98.0, 97.0, 2.0, 1.0, 10.0),
+                                                  (0, "uncapped", 98.0, 97.5, 4.0, 3.0, float("nan")),
+                                                  (1, "capped", 99.0, 97.0, 8.0, 4.0, 1000.0),
+                                                  (1, "uncapped", 98.5, 98.5, 16.0, 3.0, 40.0))]
+    s = report.cap_summary(pd.DataFrame(rows)).set_index("budget")
+    assert list(s.index) == ["capped", "uncapped"] and s.loc["capped", "seeds"] == "0, 1"
+    assert s.loc["capped", "gap (pt)"] == pytest.approx(1.5) and s.loc["capped", "gap sd"] == pytest.approx(0.5 ** 0.5)
+    assert s.loc["uncapped", "test acc % SB"] == pytest.approx(98.25) and s.loc["uncapped", "gap (pt)"] == pytest.approx(0.25)
+    assert s.loc["capped", "LB/SB φ full"] == pytest.approx(4.0) and s.loc["uncapped", "LB/SB φ full"] == pytest.approx(8.0)
+    assert s.loc["capped", "LB/SB φ random"] == pytest.approx(2.0) and s.loc["uncapped", "LB/SB φ random"] == pytest.approx(3.0)
+    # a seed without a Figure 3 record is left out of that mean, not counted as zero
+    assert s.loc["capped", "Fig. 3 rise beyond LB ÷ SB"] == pytest.approx(100.0)
+    assert s.loc["uncapped", "Fig. 3 rise beyond LB ÷ SB"] == pytest.approx(40.0)
