@@ -207,7 +207,8 @@ def train_records_present(results_dir: Path, profile: str, net: str, seed: int, 
     from lbgap.train import sb_lb_configs
 
     ov = {"device": a.device} if a.device else {}
-    ov.update({"tag": a.tag} if a.tag else {})
+    if a.tag:
+        ov["tag"] = a.tag
     cfgs = sb_lb_configs(net, seed, profile, **ov)
     return [results.record_path(results_dir, profile, "train", c.run_id) for c in cfgs]
 

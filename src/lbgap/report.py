@@ -567,13 +567,12 @@ def cap_table(ctx: Context):
     return pd.DataFrame(rows, columns=cols)
 
 
-
 def cap_summary(t):
     """:func:`cap_table` over its seeds, one row per (network, budget): the seeds, mean test accuracies, the
     gap's mean and standard deviation, and the LB/SB ratios' geometric means (ratios multiply, so their mean is
     taken on a log scale; a seed without a value is left out of that column's mean)."""
-    import numpy as np
     import pandas as pd
+    from scipy.stats import gmean
 
     ratios = ["LB/SB φ full", "LB/SB φ random", "Fig. 3 rise beyond LB ÷ SB"]
     cols = ["net", "budget", "seeds", "test acc % SB", "test acc % LB", "gap (pt)", "gap sd"] + ratios
@@ -584,9 +583,10 @@ def cap_summary(t):
                "gap (pt)": g["gap (pt)"].mean(), "gap sd": g["gap (pt)"].std()}
         for c in ratios:
             v = g[c].dropna().to_numpy(float)
-            row[c] = float(np.exp(np.log(v).mean())) if len(v) else float("nan")
+            row[c] = float(gmean(v)) if len(v) else float("nan")
         rows.append(row)
     return pd.DataFrame(rows, columns=cols)
+
 
 def _wall_s(rec: dict) -> float:
     """Wall time of a record: its provenance's, or -- for records that grow piece by piece (sharpness entries and
