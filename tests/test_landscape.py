@@ -140,6 +140,11 @@ def test_seed_summary_reads_the_curves_at_the_named_points(tmp_path):
     assert row["LB train loss at t=±1 (max)"] == pytest.approx(7.0)
     assert row["rise beyond SB (α 0→-0.5)"] == pytest.approx(0.25) and row["rise beyond LB (α 1→1.5)"] == pytest.approx(1.25)
     assert row["SB rise to t=±1"] == pytest.approx(1.0) and row["LB rise to t=±1"] == pytest.approx(5.0)
+    assert row[ls.RISE_RATIO] == pytest.approx(5.0) and row[ls.FILTER_RISE_RATIO] == pytest.approx(5.0)
+    # a flat SB side (no rise beyond SB) has no ratio, rather than a division error
+    flat = [dict(x, train_loss=0.0) if x["alpha"] < 0.5 else x for x in rows]
+    row = ls.seed_summary([dict(rec, parts=dict(linear=dict(rows=flat)))]).iloc[0]
+    assert math.isnan(row[ls.RISE_RATIO]) and ls.FILTER_RISE_RATIO not in row
     # the chapter's choice of records: each network from the first profile that has any
     for prof, net, seed in (("quick", "F1", 0), ("quick", "C1", 0), ("quick", "C1", 1)):
         results.atomic_write_json(results.record_path(tmp_path, prof, "landscape", f"{net}-pair-s{seed}"),

@@ -297,12 +297,21 @@ def table2_records(records) -> list[dict]:
     return [r for r in records if not r.get("tag")]
 
 
+RISE_RATIO, FILTER_RISE_RATIO = "Fig. 3 rise beyond LB ÷ SB", "filter-normalised rise LB ÷ SB"
+
+
+def _ratio(a: float, b: float) -> float:
+    """a / b, NaN where b is 0 (a flat side has no ratio to give)."""
+    return a / b if b else float("nan")
+
+
 def seed_summary(records):
     """Figure 3 and the filter-normalised view as numbers, one row per (network, seed): the training loss on the
     line through x_SB (alpha = 0) and x_LB (alpha = 1) at the two solutions and as far beyond each (alpha = -0.5,
     1.5), and the largest training loss at the ends (t = +-1) of each solution's filter-normalised direction.
     The "rise" columns subtract the loss at the solution itself, so that two points at different heights (an
-    unconverged LB sits higher) are compared by how fast the loss climbs away from them."""
+    unconverged LB sits higher) are compared by how fast the loss climbs away from them; the two "LB ÷ SB"
+    columns divide LB's rise by SB's (> 1: the loss climbs faster away from LB, the paper's claim)."""
     import pandas as pd
 
     rows = []
@@ -315,6 +324,7 @@ def seed_summary(records):
                 row[f"train loss {name}"] = at.get(a, float("nan"))
             row["rise beyond SB (α 0→-0.5)"] = row["train loss α=-0.5"] - row["train loss α=0 (SB)"]
             row["rise beyond LB (α 1→1.5)"] = row["train loss α=1.5"] - row["train loss α=1 (LB)"]
+            row[RISE_RATIO] = _ratio(row["rise beyond LB (α 1→1.5)"], row["rise beyond SB (α 0→-0.5)"])
         f1d = r["parts"].get("filter1d")
         if f1d:
             for regime in ("SB", "LB"):
@@ -322,6 +332,7 @@ def seed_summary(records):
                 centre = min(f1d[regime], key=lambda x: abs(x["t"]))["train_loss"]
                 row[f"{regime} train loss at t=±1 (max)"] = max(ends) if ends else float("nan")
                 row[f"{regime} rise to t=±1"] = row[f"{regime} train loss at t=±1 (max)"] - centre
+            row[FILTER_RISE_RATIO] = _ratio(row["LB rise to t=±1"], row["SB rise to t=±1"])
         rows.append(row)
     return pd.DataFrame(rows).sort_values(["net", "seed"]).reset_index(drop=True) if rows else pd.DataFrame()
 

@@ -403,9 +403,8 @@ def scorecard(ctx: Context):
             paper = round(float(tables[k].loc[net, "lb_eps1e-3_mean"] / tables[k].loc[net, "sb_eps1e-3_mean"]))
             row[f"{label} (ε=1e-3), ours / paper"] = _ratio_words(*ratios.get((label, net), (None, 0)), paper)
         d = land[land.net == net] if len(land) else land
-        for label, lb_col, sb_col in (("Fig. 3 rise beyond LB ÷ SB", "rise beyond LB (α 1→1.5)",
-                                       "rise beyond SB (α 0→-0.5)"),
-                                      ("filter-normalised rise LB ÷ SB", "LB rise to t=±1", "SB rise to t=±1")):
+        for label, lb_col, sb_col in ((landscape.RISE_RATIO, "rise beyond LB (α 1→1.5)", "rise beyond SB (α 0→-0.5)"),
+                                      (landscape.FILTER_RISE_RATIO, "LB rise to t=±1", "SB rise to t=±1")):
             both = d[[lb_col, sb_col]].dropna() if lb_col in d and sb_col in d else pd.DataFrame()
             row[label] = _ratio_words(both[lb_col].mean() / both[sb_col].mean() if len(both) else None, len(both))
         c = cons[cons.net == net]
@@ -524,7 +523,7 @@ def cap_table(ctx: Context):
 
     cols = ["net", "seed", "budget", "epochs SB/LB", "stopped SB/LB", "train loss SB", "train loss LB",
             "test acc % SB", "test acc % LB", "gap (pt)", "φ full SB", "φ full LB", "LB/SB φ full",
-            "φ random SB", "φ random LB", "LB/SB φ random", "Fig. 3 rise beyond LB ÷ SB"]
+            "φ random SB", "φ random LB", "LB/SB φ random", landscape.RISE_RATIO]
     recs = [r for r in _all_records(ctx) if r.get("kind") in ("train", "sharpness", "landscape")]
     lands = {(r["_profile"], r["run_id"]): r for r in recs if r["kind"] == "landscape"}
     train = _train_records(recs)
@@ -549,10 +548,7 @@ def cap_table(ctx: Context):
             caps = f"{sb['config']['max_epochs']} / {lb['config']['max_epochs']}"
             phi = {reg: sharpness.phi_columns(sharp[prof], rec["run_id"]) for reg, rec in (("SB", sb), ("LB", lb))}
             land = lands.get((prof, landscape.pair_id(*(RunConfig.from_dict(x["config"]) for x in (sb, lb)))))
-            rise = float("nan")
-            if land is not None and "linear" in land["parts"]:
-                h = landscape.seed_summary([land]).iloc[0]
-                rise = h["rise beyond LB (α 1→1.5)"] / h["rise beyond SB (α 0→-0.5)"]
+            h = landscape.seed_summary([land]).iloc[0] if land is not None else {}
             rows.append({"net": net, "seed": seed, "budget": budget.format(caps),
                          "epochs SB/LB": f"{sb['epochs']} / {lb['epochs']}",
                          "stopped SB/LB": f"{sb['stop_reason']} / {lb['stop_reason']}",
@@ -563,7 +559,7 @@ def cap_table(ctx: Context):
                          "LB/SB φ full": phi["LB"]["phi_full_sum"] / phi["SB"]["phi_full_sum"],
                          "φ random SB": phi["SB"]["phi_random"], "φ random LB": phi["LB"]["phi_random"],
                          "LB/SB φ random": phi["LB"]["phi_random"] / phi["SB"]["phi_random"],
-                         "Fig. 3 rise beyond LB ÷ SB": rise})
+                         landscape.RISE_RATIO: h.get(landscape.RISE_RATIO, float("nan"))})
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -574,7 +570,9 @@ def cap_summary(t):
     import pandas as pd
     from scipy.stats import gmean
 
-    ratios = ["LB/SB φ full", "LB/SB φ random", "Fig. 3 rise beyond LB ÷ SB"]
+    from .landscape import RISE_RATIO
+
+    ratios = ["LB/SB φ full", "LB/SB φ random", RISE_RATIO]
     cols = ["net", "budget", "seeds", "test acc % SB", "test acc % LB", "gap (pt)", "gap sd"] + ratios
     rows = []
     for (net, budget), g in t.groupby(["net", "budget"], sort=False):
