@@ -32,7 +32,8 @@
 #   committed records and are skipped; nothing is recomputed).
 #   F1 under the paper profile's own caps (SB 100, LB 300 epochs; the committed F1 Table 2 runs stop at 50):
 #   BENCH=0 PCHECK=0 TAG=uncapped NETS=F1 SEEDS=0-4 bash scripts/gpu_paper.sh call 1 (the seeds already
-#   committed under that tag are skipped). The SB-vs-LB chapter's "Does the 50-epoch cap matter?" reads them.
+#   committed under that tag are skipped; all five are, from a CPU). The SB-vs-LB chapter's "Does the
+#   50-epoch cap matter?" reads them.
 #
 # Knobs (environment): BUDGET (s, whole call), NETS (priority order), SEEDS, TAG (a variant, e.g. uncapped),
 # POST, JOBS (pairs at once per net), COMPILE (per net, e.g. C2=default, after the bench shows it pays),
@@ -116,5 +117,5 @@ case "${1:-}" in
     [ -n "${DRY_KEEP:-}" ] || rm -rf /tmp/gpu_paper_dry   # DRY_KEEP=1: resume the previous rehearsal
     rm -rf "$OUT"; mkdir -p "$OUT" "$RESULTS"
     call dry ;;
-  *) sed -n '2,42p' "$0"; exit 2 ;;
+  *) sed -n '2,43p' "$0"; exit 2 ;;
 esac
