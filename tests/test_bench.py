@@ -55,7 +55,7 @@ def test_precision_verdict():
 
 def test_bench_end_to_end_writes_a_record_and_a_table(tmp_path):
     rec = bench.bench("F1", 64, "cpu", n_samples=300, source="synthetic", epochs=1, warmup_steps=1, workers=0,
-                      results_dir=tmp_path, log=lambda s: None)
+                      sharpness_vs_scipy=True, results_dir=tmp_path, log=lambda s: None)
     assert rec["n_samples"] == 300 and rec["batch_size"] == 64 and rec["data_source"] == "synthetic"
     assert rec["ours"]["steps_per_epoch"] == rec["baseline"]["steps_per_epoch"] == math.ceil(300 / 64)
     assert rec["speedup"] == pytest.approx(rec["ours"]["samples_per_s"] / rec["baseline"]["samples_per_s"])
@@ -72,7 +72,11 @@ def test_bench_end_to_end_writes_a_record_and_a_table(tmp_path):
 
     row = report.bench_summary(report.context("results", tmp_path)).iloc[0]
     assert row["ours ÷ baseline"] == f"{rec['speedup']:.2f}×" and row["batch"] == 64
-    assert row["ours (samples/s)"] == f"{rec['ours']['samples_per_s']:,.0f}" and row["C2 sharpness (s)"] == "—"
+    assert row["ours (samples/s)"] == f"{rec['ours']['samples_per_s']:,.0f}"
+    # the full-space sharpness, ours and through scipy.optimize.minimize: the same maximisation, side by side
+    assert rec["sharpness_params"] == 1_462_794 and rec["sharpness_same"] and rec["sharpness_phi"] > 0
+    assert rec["sharpness_speedup"] == pytest.approx(rec["sharpness_scipy_s"] / rec["sharpness_s"])
+    assert row["sharpness speed-up"] == f"{rec['sharpness_speedup']:.2f}×"
 
 
 def test_bench_cli_rejects_a_batch_larger_than_the_data(capsys, tmp_path):

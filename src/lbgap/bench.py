@@ -293,9 +293,12 @@ def eval_throughput(model: nn.Module, ds, batch_size: int, device: torch.device)
     return out
 
 
-def sharpness_timing(model: nn.Module, ds, batch_size: int, eps: float = 1e-3, maxiter: int = 10) -> dict:
-    """Wall time of one full-space Metric 2.1 maximisation (``lbgap.sharpness``) on ``ds``; skipped cleanly
-    when that module is missing."""
+def sharpness_timing(model: nn.Module, ds, batch_size: int, eps: float = 1e-3, maxiter: int = 10,
+                     vs_scipy: bool = False) -> dict:
+    """Wall time of one full-space Metric 2.1 maximisation (``lbgap.sharpness``) on ``ds``; with ``vs_scipy``
+    the same maximisation again through ``scipy.optimize.minimize`` (the plain call, whose Python set-up of the
+    bounds costs seconds per million parameters), side by side: both times, their ratio and whether phi and
+    the evaluation count agree. Skipped cleanly when that module is missing."""
     try:
         from . import sharpness
     except ModuleNotFoundError as e:
@@ -304,14 +307,23 @@ def sharpness_timing(model: nn.Module, ds, batch_size: int, eps: float = 1e-3, m
         return dict(sharpness_skipped="lbgap.sharpness is not installed")
     lf = sharpness.FullBatchLoss(model, ds, batch_size)
     x = lf.x()
-    _sync(ds.device)
-    t0 = time.perf_counter()
-    r = sharpness.epsilon_sharpness(lf, x, eps, None, maxiter)
-    _sync(ds.device)
-    wall = time.perf_counter() - t0
-    lf.set(x)
-    return dict(sharpness_s=wall, sharpness_phi=r.value, sharpness_nfev=r.nfev, sharpness_nit=r.nit,
-                sharpness_eps=eps, sharpness_maxiter=maxiter, sharpness_params=lf.n, sharpness_examples=len(ds))
+
+    def timed(solver):
+        _sync(ds.device)
+        t0 = time.perf_counter()
+        r = sharpness.epsilon_sharpness(lf, x, eps, None, maxiter, solver=solver)
+        _sync(ds.device)
+        lf.set(x)
+        return r, time.perf_counter() - t0
+
+    r, wall = timed(sharpness.minimize_in_box)
+    out = dict(sharpness_s=wall, sharpness_phi=r.value, sharpness_nfev=r.nfev, sharpness_nit=r.nit,
+               sharpness_eps=eps, sharpness_maxiter=maxiter, sharpness_params=lf.n, sharpness_examples=len(ds))
+    if vs_scipy:
+        ref, ref_wall = timed(sharpness.scipy_minimize_in_box)
+        out.update(sharpness_scipy_s=ref_wall, sharpness_scipy_phi=ref.value, sharpness_speedup=ref_wall / wall,
+                   sharpness_same=bool(ref.value == r.value and ref.nfev == r.nfev))
+    return out
 
 
 def check_precision(net: str, batch, seeds=(0, 1), epochs: int = 3, device: str = "auto",
@@ -354,7 +366,7 @@ def precision_verdict(acc_bf16, acc_fp32) -> dict:
 def bench(net: str, batch="SB", device: str = "auto", n_samples: int | None = None, source: str = "auto",
           epochs: int = 2, warmup_steps: int = 3, precision: str = "auto", compile_mode: str = "",
           workers: int = BASELINE_WORKERS, baseline: bool = True, concurrent: int = 0, sharpness: bool = False,
-          profile: str = "paper", results_dir: str | Path | None = None, write: bool = True, log=print) -> dict:
+          sharpness_vs_scipy: bool = False, profile: str = "paper", results_dir: str | Path | None = None, write: bool = True, log=print) -> dict:
     """Time ours vs the baseline for one (net, batch) and write a ``bench`` record; returns it."""
     net = net.upper()
     dev = datamod.resolve_device(device)
@@ -401,11 +413,15 @@ def bench(net: str, batch="SB", device: str = "auto", n_samples: int | None = No
         c = rec["concurrent"]
         log(f"  {concurrent} processes: {c['aggregate_samples_per_s']:.0f} samples/s together "
             f"({c['aggregate_samples_per_s'] / ours['samples_per_s']:.2f} x one process)")
-    if sharpness:
-        rec.update(sharpness_timing(model, ds.to(dev), 5000))
+    if sharpness or sharpness_vs_scipy:
+        rec.update(sharpness_timing(model, ds.to(dev), 5000, vs_scipy=sharpness_vs_scipy))
         if "sharpness_s" in rec:
             log(f"  sharpness full space, {rec['sharpness_maxiter']} L-BFGS-B iterations on {len(ds)} examples: "
                 f"{rec['sharpness_s']:.1f} s ({rec['sharpness_nfev']} evaluations)")
+        if "sharpness_scipy_s" in rec:
+            log(f"  the same through scipy.optimize.minimize: {rec['sharpness_scipy_s']:.1f} s, ratio "
+                f"{rec['sharpness_speedup']:.2f} x, " + ("same phi and evaluations" if rec["sharpness_same"]
+                                                         else "DIFFERENT phi or evaluations"))
         else:
             log(f"  sharpness skipped: {rec['sharpness_skipped']}")
     wall = time.perf_counter() - t_start
@@ -446,7 +462,9 @@ def bench_table(results_dir: str | Path | None = None, profile: str | None = Non
                 eval_samples_per_s=r.get("eval_samples_per_s"), eval_samples_per_s_tf32=r.get("eval_samples_per_s_tf32"),
                 concurrent=(r.get("concurrent") or {}).get("processes"),
                 concurrent_samples_per_s=(r.get("concurrent") or {}).get("aggregate_samples_per_s"),
-                sharpness_s=r.get("sharpness_s"), precision_check_diff=(r.get("precision_check") or {}).get("diff"),
+                sharpness_s=r.get("sharpness_s"), sharpness_scipy_s=r.get("sharpness_scipy_s"),
+                sharpness_speedup=r.get("sharpness_speedup"), sharpness_params=r.get("sharpness_params"),
+                precision_check_diff=(r.get("precision_check") or {}).get("diff"),
                 threads=r.get("threads"), host_load_1min=r.get("host_load_1min"), git_commit=r["provenance"]["git_commit"]))
     return pd.DataFrame(rows)
 
@@ -456,7 +474,7 @@ def cmd_bench(a) -> int:
     for batch in a.batch_size:
         rec = bench(a.net, batch, a.device or "auto", a.n_samples, a.data, a.epochs, a.warmup_steps,
                     a.precision or "auto", a.compile or "", a.workers, not a.no_baseline, a.concurrent,
-                    a.sharpness, a.profile, a.results_dir, write=not a.no_write)
+                    a.sharpness, a.sharpness_vs_scipy, a.profile, a.results_dir, write=not a.no_write)
         if a.check_precision:
             pc = check_precision(a.net, batch, tuple(range(a.precision_seeds)), a.precision_epochs,
                                  a.device or "auto", a.n_samples)
@@ -492,6 +510,8 @@ def register_cli(sub, sweep_sub) -> None:
     p.add_argument("--no-baseline", action="store_true")
     p.add_argument("--concurrent", type=int, default=0, help="also time N processes at once (aggregate samples/s)")
     p.add_argument("--sharpness", action="store_true", help="also time one full-space sharpness (Metric 2.1)")
+    p.add_argument("--sharpness-vs-scipy", action="store_true", help="--sharpness, and the same maximisation "
+                   "through scipy.optimize.minimize beside it (the ratio)")
     p.add_argument("--check-precision", action="store_true", help="bf16 vs fp32 short-run accuracy check")
     p.add_argument("--precision-epochs", type=int, default=3)
     p.add_argument("--precision-seeds", type=int, default=2)
