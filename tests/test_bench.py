@@ -79,6 +79,16 @@ def test_bench_end_to_end_writes_a_record_and_a_table(tmp_path):
     assert row["sharpness speed-up"] == f"{rec['sharpness_speedup']:.2f}×"
 
 
+def test_bench_sharpness_alone_times_ours_only(tmp_path):
+    """``--sharpness`` without ``--sharpness-vs-scipy`` (what scripts/gpu_paper.sh runs on C2): one timing,
+    logged, and no comparison fields."""
+    lines = []
+    rec = bench.bench("F1", 64, "cpu", n_samples=200, source="synthetic", epochs=1, warmup_steps=1, workers=0,
+                      baseline=False, sharpness=True, write=False, log=lines.append)
+    assert rec["sharpness_s"] > 0 and rec["sharpness_nfev"] >= 1 and "sharpness_scipy_s" not in rec
+    assert any("sharpness full space" in ln for ln in lines) and not any("skipped" in ln for ln in lines)
+
+
 def test_bench_cli_rejects_a_batch_larger_than_the_data(capsys, tmp_path):
     rc = cli.main(["bench", "--net", "F1", "--batch-size", "500", "--n-samples", "100", "--data", "synthetic",
                    "--results-dir", str(tmp_path)])

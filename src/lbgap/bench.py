@@ -366,7 +366,8 @@ def precision_verdict(acc_bf16, acc_fp32) -> dict:
 def bench(net: str, batch="SB", device: str = "auto", n_samples: int | None = None, source: str = "auto",
           epochs: int = 2, warmup_steps: int = 3, precision: str = "auto", compile_mode: str = "",
           workers: int = BASELINE_WORKERS, baseline: bool = True, concurrent: int = 0, sharpness: bool = False,
-          sharpness_vs_scipy: bool = False, profile: str = "paper", results_dir: str | Path | None = None, write: bool = True, log=print) -> dict:
+          sharpness_vs_scipy: bool = False, profile: str = "paper", results_dir: str | Path | None = None,
+          write: bool = True, log=print) -> dict:
     """Time ours vs the baseline for one (net, batch) and write a ``bench`` record; returns it."""
     net = net.upper()
     dev = datamod.resolve_device(device)
@@ -415,15 +416,15 @@ def bench(net: str, batch="SB", device: str = "auto", n_samples: int | None = No
             f"({c['aggregate_samples_per_s'] / ours['samples_per_s']:.2f} x one process)")
     if sharpness or sharpness_vs_scipy:
         rec.update(sharpness_timing(model, ds.to(dev), 5000, vs_scipy=sharpness_vs_scipy))
-        if "sharpness_s" in rec:
+        if "sharpness_s" not in rec:
+            log(f"  sharpness skipped: {rec['sharpness_skipped']}")
+        else:
             log(f"  sharpness full space, {rec['sharpness_maxiter']} L-BFGS-B iterations on {len(ds)} examples: "
                 f"{rec['sharpness_s']:.1f} s ({rec['sharpness_nfev']} evaluations)")
         if "sharpness_scipy_s" in rec:
             log(f"  the same through scipy.optimize.minimize: {rec['sharpness_scipy_s']:.1f} s, ratio "
                 f"{rec['sharpness_speedup']:.2f} x, " + ("same phi and evaluations" if rec["sharpness_same"]
                                                          else "DIFFERENT phi or evaluations"))
-        else:
-            log(f"  sharpness skipped: {rec['sharpness_skipped']}")
     wall = time.perf_counter() - t_start
     rec["bench_s"] = time.perf_counter() - t0
     rec["run_id"] = bench_id(rec)

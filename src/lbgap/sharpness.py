@@ -120,8 +120,9 @@ def minimize_in_box(fun: Callable[[np.ndarray], tuple[float, np.ndarray]], lower
 
     Why not ``minimize`` itself: for every call it converts the bounds between its two formats and sets the
     solver's bound codes in Python loops over all n coordinates, about 6 s per million parameters on this CPU
-    (8.4 s at n = 1.3 M with a free objective; ~95 s for C2's 15 M, against the < 1 min target of a whole C2
-    sharpness on a GPU). Here that set-up is three vectorised numpy lines and the solver is SciPy's own
+    (7.3-8.4 s at n = 1.3-1.5 M with a free objective; 75 s more for a C2 sharpness, 15 M parameters, in the
+    committed ``lbgap bench --sharpness-vs-scipy`` record, against the < 1 min target of a whole C2 sharpness
+    on a GPU). Here that set-up is three vectorised numpy lines and the solver is SciPy's own
     ``setulb`` step (the C L-BFGS-B of SciPy >= 1.15), driven by the loop ``_minimize_lbfgsb`` runs, evaluations
     counted and cached as ``ScalarFunction`` does. Where that private interface differs (another SciPy), or
     :func:`_setulb_matches_minimize` finds a different answer on a small problem, it falls back to
@@ -208,7 +209,7 @@ def _setulb_matches_minimize() -> bool:
 
 def epsilon_sharpness(loss_and_grad: Callable[[torch.Tensor], tuple[float, torch.Tensor]], x: torch.Tensor,
                       eps: float, A: torch.Tensor | None = None, maxiter: int = 10,
-                      solver_scale: float = 1.0, solver: Callable = None) -> SharpnessResult:
+                      solver_scale: float = 1.0, solver: Callable | None = None) -> SharpnessResult:
     """Metric 2.1: ``phi`` of f at ``x`` for box size ``eps`` in the full space (``A=None``) or ``A``'s span.
 
     ``loss_and_grad(z)`` takes a flat tensor like ``x`` and returns ``(f(z): float, ∇f(z): tensor)``.
