@@ -13,6 +13,8 @@ Subcommands (``python scripts/gpu_paper.py CMD --help``):
   data/results and packed into $OUT) only when its two training runs and every post-processing finished.
   A pair is launched only if its time estimate fits the remaining budget; at the deadline running pairs are
   stopped (their finished runs stay in the work folder for the next call; a lost machine discards them).
+* ``bench-missing NET SB,LB`` (GPU machine) which regimes of a bench step have no CUDA record yet (so a
+  bench step is skipped, or shortened, where the committed records or an earlier call already hold it).
 * ``collect DIR`` (here, after a call) unpack the records tarball(s) from a call's files into data/results,
   never overwriting an existing record.
 """
@@ -361,6 +363,36 @@ def _loop(a, queue, running, measured, exported, summary, stores, out, deadline,
         time.sleep(a.poll)
 
 
+# ------------------------------------------------------------------------------------------------ bench
+def bench_missing(dirs: list[Path], profile: str, net: str, regimes: list[str], compile_mode: str = "",
+                  precision: bool = False) -> list[str]:
+    """The regimes of ``regimes`` with no GPU bench record yet for ``net`` in any of ``dirs`` (the committed
+    results, this machine's store): a bench step of gpu_paper.sh runs only those, so a window that was cut
+    short, or a later session, measures what is missing instead of repeating what is committed.
+    A step is matched on the record's own fields: CUDA device, net, regime (SB/LB), torch.compile mode, and
+    for ``precision`` a bf16-vs-fp32 check in the record (else a baseline in it)."""
+    want = {r.upper() for r in regimes}
+    have = set()
+    for d in dirs:
+        for f in (Path(d) / profile / "bench").glob("*.json"):
+            try:
+                r = json.loads(f.read_text())
+            except (OSError, ValueError):
+                continue  # a half-written or foreign file never counts as done
+            if (r.get("kind") == "bench" and r.get("device_type") == "cuda" and r.get("net") == net.upper()
+                    and r.get("compile", "off") == (compile_mode or "off")
+                    and ("precision_check" in r if precision else "baseline" in r or bool(compile_mode))):
+                have.add(str(r.get("regime", "")).upper())
+    return [r.upper() for r in regimes if r.upper() in want - have]
+
+
+def cmd_bench_missing(a) -> int:
+    dirs = [Path(a.results_dir), Path(a.work) / "_exported"]
+    missing = bench_missing(dirs, a.profile, a.net, a.regimes.split(","), a.compile, a.precision)
+    print(" ".join(missing))
+    return 0
+
+
 # ---------------------------------------------------------------------------------------------- collect
 def cmd_collect(a) -> int:
     n_new = n_old = 0
@@ -416,6 +448,15 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=None, help="where records.tar.gz and summary.json go (default $OUT)")
     p.add_argument("extra", nargs="*", help="after --: more options for `lbgap sweep table2`")
     p.set_defaults(func=cmd_sweep)
+    p = sub.add_parser("bench-missing", help="(GPU) print the regimes of a bench step with no CUDA record yet")
+    p.add_argument("net")
+    p.add_argument("regimes", help="comma-separated, e.g. SB,LB")
+    p.add_argument("--compile", default="", help="the step's torch.compile mode ('' for eager)")
+    p.add_argument("--precision", action="store_true", help="the step is a bf16-vs-fp32 check")
+    p.add_argument("--profile", default="paper")
+    p.add_argument("--results-dir", default=str(ROOT / "data" / "results"))
+    p.add_argument("--work", default=str(WORK))
+    p.set_defaults(func=cmd_bench_missing)
     p = sub.add_parser("collect", help="(here) unpack a call's records.tar.gz into data/results")
     p.add_argument("dir")
     p.set_defaults(func=cmd_collect)

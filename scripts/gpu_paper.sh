@@ -10,37 +10,44 @@
 #   set 1: MNIST + CIFAR-10 train mosaics 0-1   (~43 MB)      set 2: CIFAR-10 mosaics 2-4 + test/labels (~53 MB)
 #   set 3: speechocean762 frames for F2          (~49 MB)
 #
-# ---- The sequence of `run` tool calls for a session with a GPU (30 min of device time) ----------------
-# (The device budget is set per task by the workplace: 30 min when this was written, 15 min from 2026-12-01,
-#  machine start and idle waits included. At 15 min plan calls 1 and 2 only, back to back; later sessions
-#  continue with BENCH=0 PCHECK=0 and calls 2-3: finished pairs are committed records and are skipped.)
-# Here, before each call:   python3 scripts/gpu_paper.py carry N        (prints the MiB that will travel)
-# Call N (the same for every N; default budget 540 s for a 600 s limit):
-#     run(command="set -o pipefail; bash scripts/gpu_paper.sh call N 2>&1 | tee $OUT/log.txt",
-#         carry=[".carry"], timeout_s=600)
+# ---- The `run` tool calls of a GPU window (15 min of device time per task since 2026-12-01) -----------------
+# The window's 900 s include the machine's start (a minute or more) and its idle waits, and one command may
+# run 600 s, so a window holds one full call and one shorter one. Every call is the same script; N only
+# labels it and chooses nothing. Each call first runs the bench and bf16-vs-fp32 steps that have no CUDA
+# record yet (committed or from an earlier call on this machine; a recorded step is skipped in a second),
+# each time-boxed by what is left of BUDGET and exported as soon as it ends, then spends the rest on the
+# (net, seed) pairs in priority order F1, C1, F2, C2, C3, C4 (committed pairs are skipped; nothing is
+# recomputed, a pair cut short is discarded whole).
+# Here, before each call:   status (free: budget_left_s), then  python3 scripts/gpu_paper.py carry N
+# Call N:  run(command="set -o pipefail; BUDGET=B bash scripts/gpu_paper.sh call N 2>&1 | tee $OUT/log.txt",
+#              carry=[".carry"], timeout_s=B+50)   with B = 540, or budget_left_s - 90 when that is less
 # Here, after each call:    python3 scripts/gpu_paper.py collect <files_at of the reply>   (records ->
 #     data/results, never overwriting) and read $OUT/summary.json (pairs exported / failed / not started).
 #
-#   call 1: carry set 1. Benchmarks (`lbgap bench`: C2/C1/F1/F2 vs the DataLoader baseline, TFLOP/s, compile,
-#           concurrency, full-space sharpness time; ~6-8 min, CIFAR/F2 on synthetic data of the real shape,
-#           which times the same), then F1 pairs in what is left of the budget (if F1 records are missing).
-#   call 2: carry set 2 RIGHT AFTER call 1 returned (the machine stays warm only 30 s; CIFAR-10 needs sets 1
-#           and 2 on the same machine). Imports CIFAR-10, bf16-vs-fp32 check (C1, C2), then C1 (C2) pairs.
-#   call 3: carry set 3, right after call 2. Imports so762, then pairs in priority order F1, C1, F2, C2.
+#   First window (no CUDA bench records committed):
+#     call 1: carry set 1. The bench (C2 with the full-space sharpness time, C1 with 3 processes at once,
+#             C2 compiled, F1, F2, F1 compiled: vs the DataLoader baseline, TFLOP/s; CIFAR/F2 on synthetic
+#             data of the real shape, which times the same): ~6-8 min.
+#     call 2: carry set 2 RIGHT AFTER call 1 returned (the machine stays warm only 30 s, and CIFAR-10 needs
+#             sets 1 and 2 on the same machine), B from status. Imports CIFAR-10, the bf16-vs-fp32 check
+#             (C1, then C2), bench steps call 1 did not reach, then C1 pairs.
+#   Later windows: the same two calls. Call 1 now finds the bench recorded and only stages set 1 (well under
+#     a minute), so call 2 has ~10 min for C1 (then C2) pairs. Once the C1 pairs are committed, a window can
+#     instead be one call with set 3 (speechocean762, self-contained): F2 pairs for the whole 540 s.
 #   If a call reports "cifar10: not available", the machine was given back in between: carry set 1 again,
-#   then set 2. Later sessions: BENCH=0 PCHECK=0 bash scripts/gpu_paper.sh call N (finished pairs are
-#   committed records and are skipped; nothing is recomputed).
+#   then set 2.
 #   F1 under the paper profile's own caps (SB 100, LB 300 epochs; the committed F1 Table 2 runs stop at 50):
-#   BENCH=0 PCHECK=0 TAG=uncapped NETS=F1 SEEDS=0-4 bash scripts/gpu_paper.sh call 1 (the seeds already
-#   committed under that tag are skipped; all five are, from a CPU). The SB-vs-LB chapter's "Does the
-#   50-epoch cap matter?" reads them.
+#   TAG=uncapped NETS=F1 SEEDS=0-4 bash scripts/gpu_paper.sh call 1 (the seeds already committed under that
+#   tag are skipped; all five are, from a CPU). The SB-vs-LB chapter's "Does the 50-epoch cap matter?" reads
+#   them.
 #
 # Knobs (environment): BUDGET (s, whole call), NETS (priority order), SEEDS, TAG (a variant, e.g. uncapped),
 # POST, JOBS (pairs at once per net), COMPILE (per net, e.g. C2=default, after the bench shows it pays),
-# BENCH=0/1, PCHECK=0/1, PROFILE, DEVICE, SPAN=1 (start pairs that cannot finish in this call; they resume in
-# the next call if the machine is still warm: use it in all but the last call of a session); POST=none for no
-# post-processing. CPU rehearsal (no GPU): bash scripts/gpu_paper.sh dry-run (smoke profile, synthetic data,
-# small budget, everything under /tmp/gpu_paper_dry; DRY_KEEP=1 resumes it).
+# BENCH=0 / PCHECK=0 (skip those steps even where their records are missing), PROFILE, DEVICE, SPAN=1 (start
+# pairs that cannot finish in this call; they resume in the next call if the machine is still warm: use it
+# in all but the last call of a window); POST=none for no post-processing. CPU rehearsal (no GPU):
+# bash scripts/gpu_paper.sh dry-run (smoke profile, synthetic data, small budget, everything under
+# /tmp/gpu_paper_dry; DRY_KEEP=1 resumes it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -51,30 +58,50 @@ left() { echo $(( BUDGET - ($(date +%s) - T0) )); }
 default_post() { if [ -f src/lbgap/landscape.py ]; then echo sharpness,landscape; else
   echo "WARNING: lbgap.landscape is missing: post-processing without Figure 3 curves" >&2; echo sharpness; fi; }
 lbgap() { $PY -m lbgap.cli "$@"; }
-have() { [ -f "data/cache/$1.npz" ]; }
+have() { [ -f "${LBGAP_CACHE:-data/cache}/$1.npz" ]; }
 
-bench_suite() {  # each step time-boxed; a step that fails or times out is reported and skipped
-  local B=(timeout -k 20 --signal=INT)
+# A bench step: `step SECONDS NET REGIMES [--compile MODE | --precision] -- lbgap bench options`. It runs only the
+# regimes that have no CUDA bench record yet (committed, or from an earlier call on this machine), is
+# time-boxed by the smaller of its own limit and what is left of the call's budget (skipped under 45 s), and
+# exports the bench records written so far right after, so a call cut short at its limit loses no step.
+step() {
+  local limit=$1 net=$2 regimes=$3; shift 3
+  local sel=() opts=()
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do sel+=("$1"); shift; done; shift || true; opts=("$@")
+  local todo; todo=$($PY scripts/gpu_paper.py bench-missing "$net" "$regimes" "${sel[@]}" --profile "$PROFILE" \
+    --results-dir "$RESULTS") || { echo "bench $net: could not read the bench records"; return 0; }
+  if [ -z "$todo" ]; then echo "== bench $net $regimes ${sel[*]}: recorded already, skipped"; return 0; fi
+  local box=$(( $(left) - 30 )); [ "$box" -gt "$limit" ] && box=$limit
+  if [ "$box" -lt 45 ]; then echo "== bench $net $todo ${sel[*]}: skipped, only ${box}s for it"; return 0; fi
+  echo "== bench $net $todo ${opts[*]} (at most ${box}s)"
+  timeout -k 20 --signal=INT "$box" $PY -m lbgap.cli bench --net "$net" --batch-size $todo "${opts[@]}" \
+    --profile "$PROFILE" --results-dir "$RESULTS" \
+    || echo "bench $net failed or timed out ($?)"
+  export_bench
+}
+
+bench_suite() {  # the measurements #7 asks for first (C2, C1), then the rest; each step as above
   echo "== bench (GPU: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null || echo none))"
-  "${B[@]}" 170 $PY -m lbgap.cli bench --net C2 --batch-size SB LB --sharpness || echo "bench C2 failed ($?)"
-  "${B[@]}" 100 $PY -m lbgap.cli bench --net C1 --batch-size SB LB --concurrent 3 || echo "bench C1 failed ($?)"
-  "${B[@]}" 90 $PY -m lbgap.cli bench --net F1 --batch-size SB LB --concurrent 4 || echo "bench F1 failed ($?)"
-  "${B[@]}" 120 $PY -m lbgap.cli bench --net F2 --batch-size SB LB --n-samples 221201 || echo "bench F2 failed ($?)"
-  "${B[@]}" 150 $PY -m lbgap.cli bench --net C2 --batch-size SB --compile default --no-baseline || echo "compile C2 failed ($?)"
-  "${B[@]}" 90 $PY -m lbgap.cli bench --net F1 --batch-size SB --compile reduce-overhead --no-baseline || echo "compile F1 failed ($?)"
+  step 170 C2 SB,LB -- --sharpness
+  step 100 C1 SB,LB -- --concurrent 3
+  step 150 C2 SB --compile default -- --compile default --no-baseline
+  step 90 F1 SB,LB -- --concurrent 4
+  step 120 F2 SB,LB -- --n-samples 221201
+  step 90 F1 SB --compile reduce-overhead -- --compile reduce-overhead --no-baseline
 }
 
-precision_check() {
+precision_check() {  # bf16 vs fp32 on real CIFAR-10 (call 2 on): a few epochs, three seeds per precision
   have cifar10 || { echo "precision check skipped: cifar10 not imported"; return 0; }
-  timeout -k 20 --signal=INT 100 $PY -m lbgap.cli bench --net C1 --batch-size SB --no-baseline --epochs 1 \
-    --check-precision --precision-epochs 3 --precision-seeds 3 || echo "precision check C1 failed ($?)"
-  timeout -k 20 --signal=INT 170 $PY -m lbgap.cli bench --net C2 --batch-size SB --no-baseline --epochs 1 \
-    --check-precision --precision-epochs 2 --precision-seeds 3 || echo "precision check C2 failed ($?)"
+  step 100 C1 SB --precision -- --no-baseline --epochs 1 --check-precision --precision-epochs 3 --precision-seeds 3
+  step 170 C2 SB --precision -- --no-baseline --epochs 1 --check-precision --precision-epochs 2 --precision-seeds 3
 }
 
-export_bench() {  # bench records of this call -> $OUT/records-bench.tar.gz (collect unpacks records*.tar.gz)
-  local files; files=$(find "$RESULTS/$PROFILE/bench" -name '*.json' -newer "$STAMP" 2>/dev/null || true)
-  [ -n "$files" ] && tar -czf "$OUT/records-bench.tar.gz" $files && echo "bench records -> \$OUT/records-bench.tar.gz"
+export_bench() {  # bench records of this call -> $OUT/records-bench.tar.gz as data/results/<profile>/bench/*.json
+  local files; files=$(cd "$RESULTS" && find "$PROFILE/bench" -name '*.json' -newer "$STAMP" 2>/dev/null || true)
+  [ -n "$files" ] || return 0
+  (cd "$RESULTS" && tar -czf "$OUT/records-bench.tar.gz.tmp" --transform 's|^|data/results/|' $files) \
+    && mv "$OUT/records-bench.tar.gz.tmp" "$OUT/records-bench.tar.gz" \
+    && echo "bench records so far -> \$OUT/records-bench.tar.gz ($(echo $files | wc -w))"
   return 0
 }
 
@@ -87,12 +114,10 @@ call() {
   nvidia-smi -L 2>/dev/null || echo "no nvidia-smi"
   $PY -c "import torch; from lbgap._tv import torchvision; print('torch', torch.__version__, 'torchvision', torchvision.__version__, 'cuda', torch.cuda.is_available())"
   echo "== stage"; $PY scripts/gpu_paper.py stage || echo "an import failed (see above)"
-  local bench=0 pcheck=0
-  [ "$n" = 1 ] && bench=1
-  [ "$n" = 2 ] && pcheck=1
-  if [ "${BENCH:-$bench}" = 1 ]; then bench_suite; fi
-  if [ "${PCHECK:-$pcheck}" = 1 ]; then precision_check; fi
-  export_bench
+  # every call measures first what the bench and the precision check still lack (steps with a CUDA record
+  # are skipped in about a second each), then spends the rest of its budget on the sweep
+  if [ "${BENCH:-1}" = 1 ]; then bench_suite; fi
+  if [ "${PCHECK:-1}" = 1 ]; then precision_check; fi
   local b; b=$(( $(left) - 25 ))
   if [ "$b" -lt 30 ]; then echo "== no budget left for the sweep"; else
     local post=${POST:-$(default_post)}; [ "$post" = none ] && post=""
@@ -117,5 +142,5 @@ case "${1:-}" in
     [ -n "${DRY_KEEP:-}" ] || rm -rf /tmp/gpu_paper_dry   # DRY_KEEP=1: resume the previous rehearsal
     rm -rf "$OUT"; mkdir -p "$OUT" "$RESULTS"
     call dry ;;
-  *) sed -n '2,43p' "$0"; exit 2 ;;
+  *) sed -n '2,50p' "$0"; exit 2 ;;
 esac

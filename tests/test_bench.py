@@ -43,6 +43,18 @@ def test_resolve_batch_uses_the_full_training_set():
         bench.resolve_batch("F1", "abc", 60000)
 
 
+def test_synthetic_bench_data_has_the_real_runs_training_size(tmp_path, monkeypatch):
+    """Without the real cache, CIFAR-10 is benchmarked on as many synthetic images as the paper profile's
+    hold-out split trains on (45,000), so LB is the profile's 4,500; MNIST keeps its 60,000 (official split)."""
+    from lbgap import paths
+
+    monkeypatch.setattr(paths, "CACHE_DIR", tmp_path / "empty-cache")
+    ds, name, used, full_n = bench.bench_data("C1", n_samples=64, source="auto")
+    assert (name, used, len(ds), full_n) == ("cifar10", "synthetic", 64, 45000)
+    assert bench.resolve_batch("C1", "LB", full_n) == 4500
+    assert bench.bench_data("F1", n_samples=32, source="synthetic")[3] == 60000
+
+
 def test_precision_verdict():
     ok = bench.precision_verdict([0.50, 0.52], [0.51, 0.53])
     assert ok["diff"] == pytest.approx(-0.01) and ok["seed_sd"] == pytest.approx(math.sqrt(2e-4))
@@ -199,3 +211,38 @@ def test_driver_tag_selects_the_variant_records_and_is_passed_to_the_sweep(tmp_p
     assert [p.name for p in d.train_records_present(tmp_path, "paper", "F1", 1, a)] == [
         "F1-mnist-official-b256-s1.json", "F1-mnist-official-b6000-s1.json"]
     assert "--tag" not in d.Pair("F1", 1, a).command() and d.Pair("F1", 1, a).dir.name == "F1-s1"
+
+
+def test_driver_bench_missing_reads_the_records_fields(tmp_path):
+    """A bench step counts as done only from a CUDA record of the same net, regime, compile mode and kind
+    (baseline timing vs bf16-vs-fp32 check); CPU records, other nets and unreadable files never do."""
+    d = _driver()
+    bench_dir = tmp_path / "results" / "paper" / "bench"
+    bench_dir.mkdir(parents=True)
+    store = tmp_path / "store"
+    (store / "paper" / "bench").mkdir(parents=True)
+
+    def rec(path, **kw):
+        r = dict(kind="bench", net="C2", regime="SB", device_type="cuda", compile="off", baseline={})
+        r.update(kw)
+        path.write_text(json.dumps({k: v for k, v in r.items() if v is not None}))
+
+    dirs = [tmp_path / "results", store]
+    assert d.bench_missing(dirs, "paper", "C2", ["SB", "LB"]) == ["SB", "LB"]
+    rec(bench_dir / "C2-cpu.json", device_type="cpu")                    # a CPU record is no GPU number
+    rec(bench_dir / "C1.json", net="C1")
+    (bench_dir / "broken.json").write_text('{"kind": "ben')              # half-written: ignored
+    assert d.bench_missing(dirs, "paper", "c2", ["sb", "LB"]) == ["SB", "LB"]
+    rec(bench_dir / "C2-sb.json")
+    assert d.bench_missing(dirs, "paper", "C2", ["SB", "LB"]) == ["LB"]
+    assert d.bench_missing(dirs, "paper", "C1", ["SB"]) == []
+    # the compiled step and the precision check are steps of their own
+    assert d.bench_missing(dirs, "paper", "C2", ["SB"], compile_mode="default") == ["SB"]
+    assert d.bench_missing(dirs, "paper", "C2", ["SB"], precision=True) == ["SB"]
+    rec(store / "paper" / "bench" / "C2-sb-ours.json", baseline=None, precision_check={"diff": 0.0})
+    rec(bench_dir / "C2-sb-default.json", baseline=None, compile="default")
+    assert d.bench_missing(dirs, "paper", "C2", ["SB"], precision=True) == []
+    assert d.bench_missing(dirs, "paper", "C2", ["SB"], compile_mode="default") == []
+    # an ours-only record without the check does not stand in for the timing against the baseline
+    rec(bench_dir / "C2-lb-ours.json", regime="LB", baseline=None)
+    assert d.bench_missing(dirs, "paper", "C2", ["SB", "LB"]) == ["LB"]
