@@ -55,6 +55,22 @@ def test_synthetic_bench_data_has_the_real_runs_training_size(tmp_path, monkeypa
     assert bench.bench_data("F1", n_samples=32, source="synthetic")[3] == 60000
 
 
+def test_check_precision_trains_each_seed_in_both_precisions(monkeypatch, checkpoints):
+    """The bf16-vs-fp32 check the GPU window runs (--check-precision), end to end on tiny synthetic MNIST on
+    the CPU: one bf16 and one fp32 run per seed, and bf16 autocast really changes the arithmetic (the same
+    seed's losses differ; identical numbers would mean the precision was ignored)."""
+    real_load = datamod.load
+    monkeypatch.setattr(bench.datamod, "load", lambda name, split, source, dev: real_load(
+        name, split, "synthetic", dev, n_train=256, n_test=128))
+    out = bench.check_precision("F1", 64, seeds=(0, 1), epochs=1, device="cpu", log=lambda *a: None)
+    rows = {(r["seed"], r["precision"]): r for r in out["rows"]}
+    assert sorted(rows) == [(0, "bf16"), (0, "fp32"), (1, "bf16"), (1, "fp32")]
+    assert all(r["epochs"] == 1 and 0 <= r["test_acc"] <= 1 for r in rows.values())
+    for seed in (0, 1):
+        assert rows[seed, "bf16"]["train_loss"] != rows[seed, "fp32"]["train_loss"]
+    assert out["mean_acc_bf16"] == pytest.approx((rows[0, "bf16"]["test_acc"] + rows[1, "bf16"]["test_acc"]) / 2)
+
+
 def test_precision_verdict():
     ok = bench.precision_verdict([0.50, 0.52], [0.51, 0.53])
     assert ok["diff"] == pytest.approx(-0.01) and ok["seed_sd"] == pytest.approx(math.sqrt(2e-4))
