@@ -15,6 +15,8 @@ Subcommands (``python scripts/gpu_paper.py CMD --help``):
   stopped (their finished runs stay in the work folder for the next call; a lost machine discards them).
 * ``bench-missing NET SB,LB`` (GPU machine) which regimes of a bench step have no CUDA record yet (so a
   bench step is skipped, or shortened, where the committed records or an earlier call already hold it).
+* ``call-record N`` (GPU machine) write or update the record of this call (``<results>/<profile>/gpu_call/``):
+  its GPU, start, elapsed device time, bench records and pairs; the reproducibility chapter sums them.
 * ``collect DIR`` (here, after a call) unpack the records tarball(s) from a call's files into data/results,
   never overwriting an existing record.
 """
@@ -265,7 +267,8 @@ def cmd_sweep(a) -> int:
         return 2
     nets = [n.strip().upper() for n in a.nets.split(",") if n.strip()]
     seeds = sweep.parse_seeds(a.seeds)
-    summary = dict(started=time.strftime("%Y-%m-%dT%H:%M:%S"), budget_s=a.budget, profile=a.profile, pairs=[])
+    summary = dict(started=time.strftime("%Y-%m-%dT%H:%M:%S"), budget_s=a.budget, profile=a.profile, tag=a.tag,
+                   jobs=a.jobs, pairs=[])
     queue: list[Pair] = []
     from lbgap.config import get_profile
 
@@ -346,7 +349,8 @@ def _loop(a, queue, running, measured, exported, summary, stores, out, deadline,
                 p.stop()
                 log(f"stopped  {p} at the deadline; finished runs stay in {p.dir} for the next "
                     "call on this machine")
-                summary["pairs"].append(dict(net=p.net, seed=p.seed, status="stopped at deadline"))
+                summary["pairs"].append(dict(net=p.net, seed=p.seed, status="stopped at deadline",
+                                             seconds=round(time.time() - p.t0)))
             running.clear()
             break
         for p in list(queue):
@@ -390,6 +394,72 @@ def cmd_bench_missing(a) -> int:
     dirs = [Path(a.results_dir), Path(a.work) / "_exported"]
     missing = bench_missing(dirs, a.profile, a.net, a.regimes.split(","), a.compile, a.precision)
     print(" ".join(missing))
+    return 0
+
+
+# ------------------------------------------------------------------------------------------ call record
+def _gpu_name(device: str) -> str:
+    if device == "cuda":
+        try:
+            out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
+                                 text=True, timeout=20).stdout.strip().splitlines()
+            if out:
+                return out[0].strip()
+        except (OSError, subprocess.SubprocessError):
+            pass
+        return "cuda (name not found)"
+    return f"{device} ({os.uname().machine})"
+
+
+def call_record(a) -> Path:
+    """Write or update the record of one call of gpu_paper.sh, ``<results>/<profile>/gpu_call/<start>-call<N>.json``:
+    which GPU, when, the device time spent inside the call (``elapsed_s``, from the script's start; the
+    machine's start-up and the transfers are outside it), the bench records it wrote and the (net, seed)
+    pairs its sweep finished or stopped, with their seconds (the sweep's summary.json). gpu_paper.sh writes
+    it at the start, after every bench step and at the end (``--final``: ``complete``); a call cut off at the
+    device limit keeps ``complete: false`` and the time up to its last update, a lower bound. The
+    reproducibility chapter adds these up into the GPU time of the paper profile."""
+    started = time.gmtime(a.started)
+    run_id = time.strftime("%Y%m%dT%H%M%SZ", started) + f"-call{a.call}"
+    path = Path(a.results_dir) / a.profile / "gpu_call" / f"{run_id}.json"
+    try:
+        rec = json.loads(path.read_text())
+    except (OSError, ValueError):
+        import platform
+
+        import torch  # once per call, on its first write
+
+        sys.path.insert(0, str(ROOT / "src"))
+        from lbgap import __version__ as version
+        from lbgap.results import git_commit  # LBGAP_GIT_COMMIT on the GPU machine (no .git there)
+        rec = dict(schema=1, kind="gpu_call", run_id=run_id, call=str(a.call), profile=a.profile,
+                   device=_gpu_name(a.device), budget_s=a.budget, provenance=dict(
+                       lbgap_version=version, git_commit=git_commit(),
+                       torch_version=torch.__version__, python=platform.python_version(),
+                       device=_gpu_name(a.device), started=time.strftime("%Y-%m-%dT%H:%M:%S+00:00", started)))
+    elapsed = round(time.time() - a.started, 1)
+    since = Path(a.since).stat().st_mtime if a.since and Path(a.since).exists() else a.started
+    bench = sorted(f.name for f in (Path(a.results_dir) / a.profile / "bench").glob("*.json")
+                   if f.stat().st_mtime >= since)
+    try:
+        summary = json.loads(Path(a.summary).read_text()) if a.summary else {}
+    except (OSError, ValueError):
+        summary = {}
+    rec.update(elapsed_s=elapsed, complete=bool(a.final), bench=bench, tag=summary.get("tag", rec.get("tag", "")),
+               jobs=summary.get("jobs", rec.get("jobs", "")), pairs=summary.get("pairs", rec.get("pairs", [])))
+    rec["provenance"].update(finished=time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()), wall_time_s=elapsed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(rec, indent=1) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def cmd_call_record(a) -> int:
+    path = call_record(a)
+    rec = json.loads(path.read_text())
+    print(f"call record {path.name}: {rec['elapsed_s']:.0f} s on {rec['device']}"
+          + (" (final)" if rec["complete"] else ""))
     return 0
 
 
@@ -457,6 +527,18 @@ def main(argv=None) -> int:
     p.add_argument("--results-dir", default=str(ROOT / "data" / "results"))
     p.add_argument("--work", default=str(WORK))
     p.set_defaults(func=cmd_bench_missing)
+    p = sub.add_parser("call-record", help="(GPU) write or update the record of this call (gpu_call/)")
+    p.add_argument("call", help="the call's label (gpu_paper.sh call N)")
+    p.add_argument("--started", type=float, required=True, help="the call's start, seconds since the epoch")
+    p.add_argument("--budget", type=float, default=None)
+    p.add_argument("--device", default="cuda")
+    p.add_argument("--since", default=None, help="a file whose mtime marks the call's start (bench records newer "
+                   "than it are this call's)")
+    p.add_argument("--summary", default=None, help="the sweep's summary.json, for the pairs")
+    p.add_argument("--final", action="store_true", help="the call's last update")
+    p.add_argument("--profile", default="paper")
+    p.add_argument("--results-dir", default=str(ROOT / "data" / "results"))
+    p.set_defaults(func=cmd_call_record)
     p = sub.add_parser("collect", help="(here) unpack a call's records.tar.gz into data/results")
     p.add_argument("dir")
     p.set_defaults(func=cmd_collect)

@@ -23,6 +23,8 @@
 #              carry=[".carry"], timeout_s=B+50)   with B = 540, or budget_left_s - 90 when that is less
 # Here, after each call:    python3 scripts/gpu_paper.py collect <files_at of the reply>   (records ->
 #     data/results, never overwriting) and read $OUT/summary.json (pairs exported / failed / not started).
+#     Each call also leaves a record of its own (data/results/paper/gpu_call/: GPU, device time inside the
+#     call, bench records, pairs with their seconds); the reproducibility chapter sums them (GPU time).
 #
 #   First window (no CUDA bench records committed):
 #     call 1: carry set 1. The bench (C2 with the full-space sharpness time, C1 with 3 processes at once,
@@ -96,8 +98,15 @@ precision_check() {  # bf16 vs fp32 on real CIFAR-10 (call 2 on): a few epochs, 
   step 170 C2 SB --precision -- --no-baseline --epochs 1 --check-precision --precision-epochs 2 --precision-seeds 3
 }
 
-export_bench() {  # bench records of this call -> $OUT/records-bench.tar.gz as data/results/<profile>/bench/*.json
-  local files; files=$(cd "$RESULTS" && find "$PROFILE/bench" -name '*.json' -newer "$STAMP" 2>/dev/null || true)
+call_record() {  # this call's record (GPU, elapsed device time, bench records, pairs) -> $RESULTS/$PROFILE/gpu_call/
+  $PY scripts/gpu_paper.py call-record "$CALL" --started "$T0" --budget "$BUDGET" --device "$DEVICE" --since "$STAMP" \
+    --summary "$OUT/summary.json" --profile "$PROFILE" --results-dir "$RESULTS" "$@" || echo "call record not written"
+}
+
+export_bench() {  # bench and call records of this call -> $OUT/records-bench.tar.gz as data/results/<profile>/...
+  call_record "$@"
+  local files; files=$(cd "$RESULTS" && find "$PROFILE/bench" "$PROFILE/gpu_call" -name '*.json' -newer "$STAMP" \
+    2>/dev/null || true)
   [ -n "$files" ] || return 0
   (cd "$RESULTS" && tar -czf "$OUT/records-bench.tar.gz.tmp" --transform 's|^|data/results/|' $files) \
     && mv "$OUT/records-bench.tar.gz.tmp" "$OUT/records-bench.tar.gz" \
@@ -106,13 +115,14 @@ export_bench() {  # bench records of this call -> $OUT/records-bench.tar.gz as d
 }
 
 call() {
-  local n=$1
+  local n=$1; CALL=$n
   BUDGET=${BUDGET:-540}; PROFILE=${PROFILE:-paper}; DEVICE=${DEVICE:-cuda}; RESULTS=${RESULTS:-data/results}
   OUT=${OUT:?OUT must be set (the run tool sets it)}; mkdir -p "$OUT"
   STAMP=$(mktemp); touch "$STAMP"
   echo "== call $n: budget ${BUDGET}s, commit ${LBGAP_GIT_COMMIT:-unknown}"
   nvidia-smi -L 2>/dev/null || echo "no nvidia-smi"
   $PY -c "import torch; from lbgap._tv import torchvision; print('torch', torch.__version__, 'torchvision', torchvision.__version__, 'cuda', torch.cuda.is_available())"
+  call_record
   echo "== stage"; $PY scripts/gpu_paper.py stage || echo "an import failed (see above)"
   # every call measures first what the bench and the precision check still lack (steps with a CUDA record
   # are skipped in about a second each), then spends the rest of its budget on the sweep
@@ -127,6 +137,7 @@ call() {
       ${TAG:+--tag "$TAG"} ${JOBS:+--jobs "$JOBS"} ${COMPILE:+--compile "$COMPILE"} ${ESTIMATE:+--estimate "$ESTIMATE"} ${WORK:+--work "$WORK"} ${PAIR_WORKERS:+--pair-workers "$PAIR_WORKERS"} ${SPAN:+--span} --out "$OUT" || echo "sweep exited $?"
   fi
   lbgap status --profile "$PROFILE" --results-dir "$RESULTS" | tail -n 25 || true
+  export_bench --final
   echo "== call $n done after $(( $(date +%s) - T0 ))s"
 }
 
@@ -142,5 +153,5 @@ case "${1:-}" in
     [ -n "${DRY_KEEP:-}" ] || rm -rf /tmp/gpu_paper_dry   # DRY_KEEP=1: resume the previous rehearsal
     rm -rf "$OUT"; mkdir -p "$OUT" "$RESULTS"
     call dry ;;
-  *) sed -n '2,50p' "$0"; exit 2 ;;
+  *) sed -n '2,52p' "$0"; exit 2 ;;
 esac

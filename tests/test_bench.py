@@ -262,3 +262,38 @@ def test_driver_bench_missing_reads_the_records_fields(tmp_path):
     # an ours-only record without the check does not stand in for the timing against the baseline
     rec(bench_dir / "C2-lb-ours.json", regime="LB", baseline=None)
     assert d.bench_missing(dirs, "paper", "C2", ["SB", "LB"]) == ["LB"]
+
+
+def test_driver_call_record_is_written_at_the_start_updated_and_finalised(tmp_path):
+    """gpu_paper.sh's record of a call: written at its start (not complete), updated with the bench records newer
+    than the call's stamp and the sweep's pairs, final at the end; one file per call, elapsed from the start."""
+    import os
+    import time
+
+    d = _driver()
+    rd, prof = tmp_path / "results", "paper"
+    bench_dir = rd / prof / "bench"
+    bench_dir.mkdir(parents=True)
+    old = bench_dir / "C2-old.json"
+    old.write_text("{}")
+    os.utime(old, (time.time() - 3600, time.time() - 3600))  # committed before the call: not this call's
+    stamp = tmp_path / "stamp"
+    stamp.write_text("")
+    t0 = time.time() - 125.0
+    args = ["call-record", "2", "--started", str(t0), "--budget", "540", "--device", "cpu", "--since", str(stamp),
+            "--summary", str(tmp_path / "summary.json"), "--results-dir", str(rd)]
+    assert d.main(args) == 0
+    (path,) = (rd / prof / "gpu_call").glob("*.json")
+    rec = json.loads(path.read_text())
+    assert path.name.endswith("-call2.json") and rec["kind"] == "gpu_call" and rec["complete"] is False
+    assert rec["bench"] == [] and rec["pairs"] == [] and 125 <= rec["elapsed_s"] < 200
+    assert rec["provenance"]["wall_time_s"] == rec["elapsed_s"] and rec["provenance"]["torch_version"]
+    (bench_dir / "C2-sb.json").write_text("{}")
+    pairs = [dict(net="C1", seed=0, status="exported", seconds=200), dict(net="C1", seed=1, status="stopped at "
+             "deadline", seconds=90)]
+    (tmp_path / "summary.json").write_text(json.dumps(dict(tag="", jobs="C1=3", pairs=pairs)))
+    assert d.main(args + ["--final"]) == 0
+    assert list((rd / prof / "gpu_call").glob("*.json")) == [path]
+    rec = json.loads(path.read_text())
+    assert rec["complete"] is True and rec["bench"] == ["C2-sb.json"] and rec["pairs"] == pairs
+    assert rec["jobs"] == "C1=3" and rec["budget_s"] == 540

@@ -242,3 +242,39 @@ def test_cap_summary_averages_gaps_and_takes_geometric_means_of_ratios():
     # a seed without a Figure 3 record is left out of that mean, not counted as zero
     assert s.loc["capped", "Fig. 3 rise beyond LB ÷ SB"] == pytest.approx(100.0)
     assert s.loc["uncapped", "Fig. 3 rise beyond LB ÷ SB"] == pytest.approx(40.0)
+
+
+def _call(results_dir, started, elapsed, pairs, complete=True, gpu="NVIDIA H200", bench=(), profile="paper"):
+    run_id = started.replace("-", "").replace(":", "") + "Z-call1"
+    rec = dict(kind="gpu_call", run_id=run_id, call="1", device=gpu, budget_s=540, elapsed_s=elapsed,
+               complete=complete, bench=list(bench), tag="", jobs="", pairs=pairs,
+               provenance=dict(device=gpu, started=started + "+00:00", wall_time_s=elapsed, git_commit="abc",
+                               torch_version="2", python="3.11", lbgap_version="0.1.0"))
+    results.atomic_write_json(results.record_path(results_dir, profile, "gpu_call", run_id), rec)
+
+
+def test_gpu_time_adds_up_the_calls_and_prices_the_pairs_left(ctx, tmp_path):
+    assert report.gpu_time_lines(ctx)[0].startswith("No GPU call has run yet")
+    assert report.gpu_calls_table(ctx).empty
+    # F1 seeds 0-2 are committed (the fixture); the GPU finished F1 seed 3 (300 s) and seed 4 in two parts
+    # (stopped at 120 s, then 180 s: 300 s) -> 5.0 min per pair; C3 has no pair measured.
+    _call(tmp_path, "2026-12-03T10:00:00", 540.0, [dict(net="F1", seed=3, status="exported", seconds=300),
+                                                   dict(net="F1", seed=4, status="stopped at deadline", seconds=120)],
+          bench=["C2-sb.json", "C1-sb.json"])
+    _call(tmp_path, "2026-12-03T10:10:00", 200.0, [dict(net="F1", seed=4, status="exported", seconds=180)],
+          complete=False)
+    (line,) = report.gpu_time_lines(ctx)
+    assert line.startswith("Total GPU time of the paper profile on NVIDIA H200: 12.3 min in 2 calls "
+                           "(2 (net, seed) pairs and 2 bench records written); 1 call was cut off")
+    calls = report.gpu_calls_table(ctx)
+    assert list(calls["minutes"]) == ["9.0", "3.3 (cut off: at least)"]
+    assert list(calls["pairs finished"]) == ["F1 s3", "F1 s4"] and calls["pairs stopped"][0] == "F1 s4"
+    pairs = report.gpu_pairs_table(ctx).set_index("net")
+    assert pairs.loc["F1", "pairs finished on a GPU"] == 2 and pairs.loc["F1", "minutes per pair"] == "5.0"
+    # the records of seeds 3 and 4 are not here yet (not collected): two pairs left, 10 pair-minutes
+    assert pairs.loc["F1", "seeds left"] == "3,4" and pairs.loc["F1", "pair-minutes left"] == "10"
+    assert pairs.loc["C3", "minutes per pair"] == "not measured" and pairs.loc["C3", "pairs left"] == 5
+    assert pairs.loc["C3", "pair-minutes left"] == "not measured"
+    _record(tmp_path, "F1", "SB", 3, 1.0, 0.99, 30.0)
+    _record(tmp_path, "F1", "LB", 3, 1.0, 0.96, 10.0)
+    assert report.gpu_pairs_table(ctx).set_index("net").loc["F1", "seeds left"] == "4"

@@ -627,6 +627,101 @@ def timing_table(ctx: Context):
     return out.drop(columns="wall")
 
 
+def _gpu_calls(ctx: Context) -> list[dict]:
+    """The records of the calls of ``scripts/gpu_paper.sh`` (kind ``gpu_call``) under the profiles the context
+    reads, oldest first."""
+    from .results import iter_records
+
+    recs = []
+    for prof in ctx.record_profiles:
+        for r in iter_records(ctx.results_dir, prof, "gpu_call"):
+            recs.append(dict(r, _profile=prof))
+    return sorted(recs, key=lambda r: (r["provenance"].get("started") or "", r["run_id"]))
+
+
+def _pairs_of(call: dict, status: str) -> list[str]:
+    return [f"{p['net']} s{p['seed']}" for p in call.get("pairs", []) if str(p.get("status", "")).startswith(status)]
+
+
+def gpu_calls_table(ctx: Context):
+    """One row per GPU call: when, on which GPU, the device time inside the call (``elapsed_s``: from the
+    script's start to its last update; a call cut off at the device limit is a lower bound), its budget, the
+    bench records it wrote and the (net, seed) pairs it finished or stopped at its deadline."""
+    import pandas as pd
+
+    rows = [{"profile": r["_profile"], "started (UTC)": (r["provenance"].get("started") or "")[:16].replace("T", " "),
+             "GPU": r.get("device", "?"), "call": r.get("call", ""), "tag": r.get("tag", ""),
+             "minutes": f"{r['elapsed_s'] / 60:.1f}" + ("" if r.get("complete") else " (cut off: at least)"),
+             "budget (min)": "" if r.get("budget_s") is None else f"{r['budget_s'] / 60:.1f}",
+             "bench records": len(r.get("bench", [])),
+             "pairs finished": ", ".join(_pairs_of(r, "exported")) or "none",
+             "pairs stopped": ", ".join(_pairs_of(r, "stopped")) or "none"} for r in _gpu_calls(ctx)]
+    cols = ["profile", "started (UTC)", "GPU", "call", "tag", "minutes", "budget (min)", "bench records",
+            "pairs finished", "pairs stopped"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def gpu_pairs_table(ctx: Context):
+    """Per network (Table 2's pairs, no variant tag): the (net, seed) SB/LB pairs finished on a GPU, the measured
+    minutes per pair (training both regimes side by side, then sharpness and landscape; a pair stopped at one
+    call's deadline and finished in the next counts both parts), the pairs the paper profile still lacks
+    (seeds shown without an SB or an LB record) and their minutes at the measured rate ("not measured" before
+    a pair of that network has run). Pairs of one network may run several at once (the call's ``jobs``), so a
+    window needs less than the pair-minutes."""
+    import pandas as pd
+
+    from .results import train_table
+
+    seconds: dict[tuple, float] = {}
+    finished: set = set()
+    for r in _gpu_calls(ctx):
+        if r["_profile"] != "paper" or r.get("tag"):
+            continue
+        for p in r.get("pairs", []):
+            key = (p["net"], p["seed"])
+            if p.get("seconds") is not None:
+                seconds[key] = seconds.get(key, 0.0) + float(p["seconds"])
+            if p.get("status") == "exported":
+                finished.add(key)
+    df = train_table(ctx.results_dir, "paper")
+    if not df.empty:
+        df = df[(df.tag == "") & (df.bn == "batch") & df.regime.isin(["SB", "LB"]) & (df.source == "real")]
+    rows = []
+    for net in shown_nets(ctx):
+        have = df[df.net == net] if not df.empty else df
+        left = [s for s in shown_seeds(ctx)
+                if have.empty or not {"SB", "LB"} <= set(have[have.seed == s].regime)]
+        done = sorted(k for k in finished if k[0] == net)
+        mean = sum(seconds[k] for k in done) / len(done) / 60 if done else None
+        rows.append({"net": net, "pairs finished on a GPU": len(done),
+                     "minutes per pair": "not measured" if mean is None else f"{mean:.1f}",
+                     "pairs left": len(left), "seeds left": ",".join(map(str, left)) or "none",
+                     "pair-minutes left": "" if not left else ("not measured" if mean is None else f"{mean * len(left):.0f}")})
+    return pd.DataFrame(rows, columns=["net", "pairs finished on a GPU", "minutes per pair", "pairs left",
+                                       "seeds left", "pair-minutes left"])
+
+
+def gpu_time_lines(ctx: Context) -> list[str]:
+    """The total GPU time of the records' profiles, in words: the sum of the calls' device time, per profile
+    and GPU, and how many calls were cut off (their time is a lower bound)."""
+    calls = _gpu_calls(ctx)
+    if not calls:
+        return ["No GPU call has run yet: the GPU time of the paper profile is 0 so far, and every committed record "
+                "was computed on a CPU (the timing table above)."]
+    out = []
+    for (prof, gpu) in sorted({(r["_profile"], r.get("device", "?")) for r in calls}):
+        mine = [r for r in calls if (r["_profile"], r.get("device", "?")) == (prof, gpu)]
+        cut = sum(not r.get("complete") for r in mine)
+        total = sum(r["elapsed_s"] for r in mine) / 60
+        pairs = sum(len(_pairs_of(r, "exported")) for r in mine)
+        bench = sum(len(r.get("bench", [])) for r in mine)
+        out.append(f"Total GPU time of the {prof} profile on {gpu}: {total:.1f} min in {len(mine)} call"
+                   f"{'s' if len(mine) != 1 else ''} ({pairs} (net, seed) pairs and {bench} bench records written)"
+                   + (f"; {cut} call{'s were' if cut != 1 else ' was'} cut off, so this is a lower bound" if cut else "")
+                   + ". Machine start-up and transfers are outside the calls and not counted.")
+    return out
+
+
 def _over_profiles(ctx: Context, table):
     """``table(results_dir, profile)`` for every profile the context reads, concatenated (empty if none has rows)."""
     import pandas as pd
