@@ -108,6 +108,9 @@ export_bench() {  # bench and call records of this call -> $OUT/records-bench.ta
   local files; files=$(cd "$RESULTS" && find "$PROFILE/bench" "$PROFILE/gpu_call" -name '*.json' -newer "$STAMP" \
     2>/dev/null || true)
   [ -n "$files" ] || return 0
+  local f keep="${WORK:-data/checkpoints/gpu_work}/_exported"  # ignored: kept on the machine if the tree is re-sent
+  for f in $files; do case $f in */bench/*) mkdir -p "$keep/$(dirname "$f")" \
+    && cp "$RESULTS/$f" "$keep/$f.tmp" && mv "$keep/$f.tmp" "$keep/$f" ;; esac; done
   (cd "$RESULTS" && tar -czf "$OUT/records-bench.tar.gz.tmp" --transform 's|^|data/results/|' $files) \
     && mv "$OUT/records-bench.tar.gz.tmp" "$OUT/records-bench.tar.gz" \
     && echo "bench records so far -> \$OUT/records-bench.tar.gz ($(echo $files | wc -w))"
