@@ -107,6 +107,41 @@ def test_bench_end_to_end_writes_a_record_and_a_table(tmp_path):
     assert row["sharpness speed-up"] == f"{rec['sharpness_speedup']:.2f}×"
 
 
+def test_stacked_seeds_compute_each_seeds_own_loss_and_gradient():
+    """torch.func stacking (bench --stacked): one vmapped model of two F1 seeds, each on its own batch, gives
+    each seed the loss and gradient of its own separate model (BN with batch statistics, so no buffers)."""
+    from lbgap.models import keras_cross_entropy
+
+    ds = datamod.load("mnist", "official", "synthetic", "cpu", n_train=128, n_test=8).train
+    st = bench.StackedSeeds("F1", (0, 1), torch.device("cpu"), "fp32")
+    xy = [ds.batch(torch.arange(0, 64)), ds.batch(torch.arange(64, 128))]
+    x, y = torch.stack([a for a, _ in xy]), torch.stack([b for _, b in xy])
+    loss = st.step(x, y)   # the gradients stay in .grad after the Adam step
+    for k, cfg in enumerate(st.cfgs):
+        model = train.initial_model(cfg)
+        ref = keras_cross_entropy(model(xy[k][0]), xy[k][1])
+        ref.backward()
+        assert loss[k].item() == pytest.approx(ref.item(), abs=1e-6)
+        for name, p in model.named_parameters():
+            assert torch.allclose(st.params[name].grad[k], p.grad, atol=1e-5, rtol=1e-4), name
+    # the seeds really differ (seed 1 is not a copy of seed 0)
+    assert not torch.equal(st.params["net.1.weight"][0], st.params["net.1.weight"][1])
+    steps = st.epoch(ds, 50, [torch.Generator().manual_seed(s) for s in (0, 1)])
+    assert steps == 3  # 50 + 50 + 28: the last partial batch included, as in train.train_epoch
+
+
+def test_bench_times_processes_and_stacked_seeds_side_by_side(tmp_path):
+    rec = bench.bench("F1", 64, "cpu", n_samples=256, source="synthetic", epochs=1, warmup_steps=1, workers=0,
+                      baseline=False, stacked=2, results_dir=tmp_path, log=lambda s: None)
+    st = rec["stacked"]
+    assert st["models"] == 2 and st["aggregate_samples_per_s"] == pytest.approx(2 * 256 / st["epoch_s"])
+    from lbgap import report
+
+    row = report.seeds_at_once_summary(report.context("results", tmp_path)).iloc[0]
+    assert row["stacked seeds"] == "2" and row["processes"] == "—"
+    assert row["stacked ÷ one"] == f"{st['aggregate_samples_per_s'] / rec['ours']['samples_per_s']:.2f}×"
+
+
 def test_bench_sharpness_alone_times_ours_only(tmp_path):
     """``--sharpness`` without ``--sharpness-vs-scipy`` (what scripts/gpu_paper.sh runs on C2): one timing,
     logged, and no comparison fields."""

@@ -12,7 +12,7 @@ Both time whole epochs over the same examples after a short warm-up (compile tim
 Also measured: training FLOPs per example (``torch.utils.flop_counter.FlopCounterMode``, forward + backward
 of one step), the achieved TFLOP/s against a matmul peak measured on the spot (bf16 8192^3 on CUDA, fp32 on
 the CPU), evaluation throughput (float32, TF32 off; on CUDA also TF32 on), optionally N concurrent processes
-(``--concurrent``), a bf16-vs-fp32 short-run accuracy check (``--check-precision``) and the time of one
+(``--concurrent``) or N seeds stacked into one vmapped model (``--stacked``; no channels_last there), a bf16-vs-fp32 short-run accuracy check (``--check-precision``) and the time of one
 full-space sharpness maximisation (Metric 2.1, 10 L-BFGS-B iterations, full training set; ``--sharpness``).
 Every result is printed and written as a record ``<results>/<profile>/bench/<id>.json``;
 :func:`bench_table` reads them back for the reproducibility chapter.
@@ -32,9 +32,9 @@ from torch import nn
 
 from . import data as datamod
 from . import paths, results
-from .models import NETS, build_model
-from .train import (ConfigError, _autocast, compiled, evaluate, initial_model, make_config, make_optimizer,
-                    precision_policy, train_epoch)
+from .models import NETS, build_model, keras_cross_entropy
+from .train import (ConfigError, _autocast, compiled, epoch_batches, evaluate, initial_model, make_config,
+                    make_optimizer, precision_policy, train_epoch)
 from .train import train as train_run
 
 BASELINE_WORKERS = 2   # the PyTorch CIFAR-10 tutorial's DataLoader(num_workers=2)
@@ -281,6 +281,73 @@ def time_concurrent(procs: int, net: str, n_samples: int | None, source: str, ba
                 per_process_samples_per_s=[o["sps"] for o in outs])
 
 
+# ---------------------------------------------------------------------------------- stacked seeds
+class StackedSeeds:
+    """``n`` seeds of one configuration trained as one model: ``torch.func.stack_module_state`` gives every
+    parameter a leading seed dimension and ``torch.vmap`` runs the seeds' forward passes as one (each on its own
+    batch, dropout drawn per seed); Adam is elementwise, so one Adam over the stacked tensors is each seed's
+    own Adam. The third way (after processes and one model per run) to keep a GPU busy with small networks;
+    BN uses batch statistics (``bn="batch"``, no buffers), so nothing else needs stacking."""
+
+    def __init__(self, net: str, seeds, device: torch.device, precision: str = "auto",
+                 num_classes: int | None = None):
+        import copy
+
+        self.cfgs = [make_config(net, 256, s, "paper", precision=precision, device=str(device),
+                                 save_checkpoints=False) for s in seeds]
+        models = [initial_model(c, num_classes).to(device) for c in self.cfgs]
+        self.params, self.buffers = torch.func.stack_module_state(models)
+        self.base = copy.deepcopy(models[0]).to("meta")
+        self.opt = make_optimizer(self.cfgs[0], self.params.values())
+        self.autocast = _autocast(self.cfgs[0], device)
+
+    def losses(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Each seed's loss on its own batch: ``x`` is [seeds, batch, ...], ``y`` [seeds, batch]."""
+        def one(p, b, xi, yi):
+            return keras_cross_entropy(torch.func.functional_call(self.base, (p, b), (xi,)), yi)
+
+        with self.autocast:
+            return torch.vmap(one, randomness="different")(self.params, self.buffers, x, y)
+
+    def step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        loss = self.losses(x, y)
+        self.opt.zero_grad(set_to_none=True)
+        loss.sum().backward()   # the seeds share no parameter: d(sum)/d(theta_s) = d(loss_s)/d(theta_s)
+        self.opt.step()
+        return loss.detach()
+
+    def epoch(self, ds, batch_size: int, generators) -> int:
+        """One shuffled epoch per seed (each its own permutation, as ``train.train_epoch``); returns the steps."""
+        steps = 0
+        for idxs in zip(*(epoch_batches(len(ds), batch_size, g, ds.device) for g in generators)):
+            xy = [ds.batch(i) for i in idxs]
+            self.step(torch.stack([x for x, _ in xy]), torch.stack([y for _, y in xy]))
+            steps += 1
+        return steps
+
+
+def time_stacked(n: int, net: str, ds, batch_size: int, device: torch.device, precision: str = "auto",
+                 epochs: int = 2, warmup_steps: int = 3, num_classes: int | None = None) -> dict:
+    """Aggregate samples/s of :class:`StackedSeeds` with ``n`` seeds (all seeds' examples / epoch time, median)."""
+    ds = ds.to(device)
+    st = StackedSeeds(net, range(n), device, precision, num_classes)
+    gens = [torch.Generator(device=device).manual_seed(s) for s in range(n)]
+    _sync(device)
+    t0 = time.perf_counter()
+    st.epoch(_warmup_subset(ds, batch_size, warmup_steps), batch_size, gens)
+    _sync(device)
+    warm = time.perf_counter() - t0
+    times = []
+    for _ in range(max(1, epochs)):
+        _sync(device)
+        t0 = time.perf_counter()
+        st.epoch(ds, batch_size, gens)
+        _sync(device)
+        times.append(time.perf_counter() - t0)
+    return dict(models=n, aggregate_samples_per_s=n * len(ds) / statistics.median(times),
+                epoch_s=statistics.median(times), warmup_s=warm)
+
+
 # ------------------------------------------------------------------------------------- optional parts
 def eval_throughput(model: nn.Module, ds, batch_size: int, device: torch.device) -> dict:
     """Examples/s of ``train.evaluate`` (float32) with TF32 off (our policy) and, on CUDA, on (for comparison)."""
@@ -369,7 +436,8 @@ def precision_verdict(acc_bf16, acc_fp32) -> dict:
 # ----------------------------------------------------------------------------------------------- bench
 def bench(net: str, batch="SB", device: str = "auto", n_samples: int | None = None, source: str = "auto",
           epochs: int = 2, warmup_steps: int = 3, precision: str = "auto", compile_mode: str = "",
-          workers: int = BASELINE_WORKERS, baseline: bool = True, concurrent: int = 0, sharpness: bool = False,
+          workers: int = BASELINE_WORKERS, baseline: bool = True, concurrent: int = 0, stacked: int = 0,
+          sharpness: bool = False,
           sharpness_vs_scipy: bool = False, profile: str = "paper", results_dir: str | Path | None = None,
           write: bool = True, log=print) -> dict:
     """Time ours vs the baseline for one (net, batch) and write a ``bench`` record; returns it."""
@@ -418,6 +486,11 @@ def bench(net: str, batch="SB", device: str = "auto", n_samples: int | None = No
         c = rec["concurrent"]
         log(f"  {concurrent} processes: {c['aggregate_samples_per_s']:.0f} samples/s together "
             f"({c['aggregate_samples_per_s'] / ours['samples_per_s']:.2f} x one process)")
+    if stacked and stacked > 1:
+        rec["stacked"] = time_stacked(stacked, net, ds, bs, dev, precision, epochs, warmup_steps, classes)
+        st = rec["stacked"]
+        log(f"  {stacked} seeds stacked (torch.func.vmap, one process): {st['aggregate_samples_per_s']:.0f} samples/s "
+            f"together ({st['aggregate_samples_per_s'] / ours['samples_per_s']:.2f} x one model)")
     if sharpness or sharpness_vs_scipy:
         rec.update(sharpness_timing(model, ds.to(dev), 5000, vs_scipy=sharpness_vs_scipy))
         if "sharpness_s" not in rec:
@@ -467,6 +540,8 @@ def bench_table(results_dir: str | Path | None = None, profile: str | None = Non
                 eval_samples_per_s=r.get("eval_samples_per_s"), eval_samples_per_s_tf32=r.get("eval_samples_per_s_tf32"),
                 concurrent=(r.get("concurrent") or {}).get("processes"),
                 concurrent_samples_per_s=(r.get("concurrent") or {}).get("aggregate_samples_per_s"),
+                stacked=(r.get("stacked") or {}).get("models"),
+                stacked_samples_per_s=(r.get("stacked") or {}).get("aggregate_samples_per_s"),
                 sharpness_s=r.get("sharpness_s"), sharpness_scipy_s=r.get("sharpness_scipy_s"),
                 sharpness_speedup=r.get("sharpness_speedup"), sharpness_params=r.get("sharpness_params"),
                 precision_check_diff=(r.get("precision_check") or {}).get("diff"),
@@ -478,7 +553,7 @@ def bench_table(results_dir: str | Path | None = None, profile: str | None = Non
 def cmd_bench(a) -> int:
     for batch in a.batch_size:
         rec = bench(a.net, batch, a.device or "auto", a.n_samples, a.data, a.epochs, a.warmup_steps,
-                    a.precision or "auto", a.compile or "", a.workers, not a.no_baseline, a.concurrent,
+                    a.precision or "auto", a.compile or "", a.workers, not a.no_baseline, a.concurrent, a.stacked,
                     a.sharpness, a.sharpness_vs_scipy, a.profile, a.results_dir, write=not a.no_write)
         if a.check_precision:
             pc = check_precision(a.net, batch, tuple(range(a.precision_seeds)), a.precision_epochs,
@@ -514,6 +589,8 @@ def register_cli(sub, sweep_sub) -> None:
     p.add_argument("--workers", type=int, default=BASELINE_WORKERS, help="baseline DataLoader num_workers (2)")
     p.add_argument("--no-baseline", action="store_true")
     p.add_argument("--concurrent", type=int, default=0, help="also time N processes at once (aggregate samples/s)")
+    p.add_argument("--stacked", type=int, default=0, help="also time N seeds stacked into one model in one "
+                   "process (torch.func.stack_module_state + vmap; aggregate samples/s)")
     p.add_argument("--sharpness", action="store_true", help="also time one full-space sharpness (Metric 2.1)")
     p.add_argument("--sharpness-vs-scipy", action="store_true", help="--sharpness, and the same maximisation "
                    "through scipy.optimize.minimize beside it (the ratio)")

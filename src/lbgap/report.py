@@ -782,6 +782,37 @@ def bench_summary(ctx: Context):
     })[cols].reset_index(drop=True)
 
 
+def seeds_at_once_summary(ctx: Context):
+    """``lbgap bench --concurrent N`` / ``--stacked N`` records (issue: several seeds at once when one run leaves
+    the GPU idle -- processes or torch.func stacking, measured side by side): one model's samples/s, N processes'
+    and N stacked seeds' aggregate samples/s, each as a multiple of one model."""
+    import pandas as pd
+
+    from .bench import bench_table
+
+    cols = ["device", "net", "regime", "batch", "one model (samples/s)", "processes", "processes (samples/s)",
+            "processes ÷ one", "stacked seeds", "stacked (samples/s)", "stacked ÷ one"]
+    b = _over_profiles(ctx, bench_table)
+    if b.empty or not (b.concurrent.notna().any() or b.stacked.notna().any()):
+        return pd.DataFrame(columns=cols)
+    b = b[b.concurrent.notna() | b.stacked.notna()].sort_values(["device", "net", "batch_size"])
+
+    def num(v, fmt):
+        return "—" if v is None or v != v else fmt.format(v)
+
+    one = b.ours_samples_per_s
+    return pd.DataFrame({
+        "device": b.device, "net": b.net, "regime": b.regime, "batch": b.batch_size,
+        "one model (samples/s)": one.map(lambda v: num(v, "{:,.0f}")),
+        "processes": b.concurrent.map(lambda v: num(v, "{:.0f}")),
+        "processes (samples/s)": b.concurrent_samples_per_s.map(lambda v: num(v, "{:,.0f}")),
+        "processes ÷ one": (b.concurrent_samples_per_s / one).map(lambda v: num(v, "{:.2f}×")),
+        "stacked seeds": b.stacked.map(lambda v: num(v, "{:.0f}")),
+        "stacked (samples/s)": b.stacked_samples_per_s.map(lambda v: num(v, "{:,.0f}")),
+        "stacked ÷ one": (b.stacked_samples_per_s / one).map(lambda v: num(v, "{:.2f}×")),
+    })[cols].reset_index(drop=True)
+
+
 def profiles_table():
     """What each profile does (config.PROFILES), one row per profile."""
     import pandas as pd
