@@ -432,11 +432,12 @@ def call_record(a) -> Path:
         sys.path.insert(0, str(ROOT / "src"))
         from lbgap import __version__ as version
         from lbgap.results import git_commit  # LBGAP_GIT_COMMIT on the GPU machine (no .git there)
+        gpu = _gpu_name(a.device)
         rec = dict(schema=1, kind="gpu_call", run_id=run_id, call=str(a.call), profile=a.profile,
-                   device=_gpu_name(a.device), budget_s=a.budget, provenance=dict(
+                   device=gpu, budget_s=a.budget, provenance=dict(
                        lbgap_version=version, git_commit=git_commit(),
                        torch_version=torch.__version__, python=platform.python_version(),
-                       device=_gpu_name(a.device), started=time.strftime("%Y-%m-%dT%H:%M:%S+00:00", started)))
+                       device=gpu, started=time.strftime("%Y-%m-%dT%H:%M:%S+00:00", started)))
     elapsed = round(time.time() - a.started, 1)
     since = Path(a.since).stat().st_mtime if a.since and Path(a.since).exists() else a.started
     bench = sorted(f.name for f in (Path(a.results_dir) / a.profile / "bench").glob("*.json")

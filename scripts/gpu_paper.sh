@@ -113,7 +113,7 @@ export_bench() {  # bench and call records of this call -> $OUT/records-bench.ta
     && cp "$RESULTS/$f" "$keep/$f.tmp" && mv "$keep/$f.tmp" "$keep/$f" ;; esac; done
   (cd "$RESULTS" && tar -czf "$OUT/records-bench.tar.gz.tmp" --transform 's|^|data/results/|' $files) \
     && mv "$OUT/records-bench.tar.gz.tmp" "$OUT/records-bench.tar.gz" \
-    && echo "bench records so far -> \$OUT/records-bench.tar.gz ($(echo $files | wc -w))"
+    && echo "bench and call records so far -> \$OUT/records-bench.tar.gz ($(echo $files | wc -w))"
   return 0
 }
 

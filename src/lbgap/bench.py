@@ -12,8 +12,9 @@ Both time whole epochs over the same examples after a short warm-up (compile tim
 Also measured: training FLOPs per example (``torch.utils.flop_counter.FlopCounterMode``, forward + backward
 of one step), the achieved TFLOP/s against a matmul peak measured on the spot (bf16 8192^3 on CUDA, fp32 on
 the CPU), evaluation throughput (float32, TF32 off; on CUDA also TF32 on), optionally N concurrent processes
-(``--concurrent``) or N seeds stacked into one vmapped model (``--stacked``; no channels_last there), a bf16-vs-fp32 short-run accuracy check (``--check-precision``) and the time of one
-full-space sharpness maximisation (Metric 2.1, 10 L-BFGS-B iterations, full training set; ``--sharpness``).
+(``--concurrent``) or N seeds stacked into one vmapped model (``--stacked``; no channels_last there), a
+bf16-vs-fp32 short-run accuracy check (``--check-precision``) and the time of one full-space sharpness
+maximisation (Metric 2.1, 10 L-BFGS-B iterations, full training set; ``--sharpness``).
 Every result is printed and written as a record ``<results>/<profile>/bench/<id>.json``;
 :func:`bench_table` reads them back for the reproducibility chapter.
 """
@@ -137,6 +138,24 @@ def matmul_peak(device: torch.device, n: int | None = None, reps: int = 10) -> d
                 peak_n=n)
 
 
+def _time_epochs(run_epoch, ds, batch_size: int, device: torch.device, epochs: int, warmup_steps: int):
+    """``run_epoch(dataset)`` once on the warm-up subset (compile, caches), then ``epochs`` (at least 1) timed
+    whole epochs over ``ds``, synchronised with the device around each; returns (warm-up s, epoch times, the
+    last epoch's result)."""
+    _sync(device)
+    t0 = time.perf_counter()
+    run_epoch(_warmup_subset(ds, batch_size, warmup_steps))
+    _sync(device)
+    warm, times, out = time.perf_counter() - t0, [], None
+    for _ in range(max(1, epochs)):
+        _sync(device)
+        t0 = time.perf_counter()
+        out = run_epoch(ds)
+        _sync(device)
+        times.append(time.perf_counter() - t0)
+    return warm, times, out
+
+
 # ------------------------------------------------------------------------------------------------- ours
 def time_ours(net: str, ds, batch_size: int, device: torch.device, precision: str = "auto", compile_mode: str = "",
               epochs: int = 2, warmup_steps: int = 3, seed: int = 0, num_classes: int | None = None) -> dict:
@@ -153,18 +172,9 @@ def time_ours(net: str, ds, batch_size: int, device: torch.device, precision: st
     gen = torch.Generator(device=device).manual_seed(seed)
     ac, graphs = _autocast(cfg, device), cfg.compile == "reduce-overhead"
     model.train()
-    _sync(device)
-    t0 = time.perf_counter()
-    train_epoch(step_model, opt, _warmup_subset(ds, batch_size, warmup_steps), batch_size, gen, ac, graphs)
-    _sync(device)
-    warm = time.perf_counter() - t0
-    times, steps = [], 0
-    for _ in range(max(1, epochs)):
-        _sync(device)
-        t0 = time.perf_counter()
-        steps, running = train_epoch(step_model, opt, ds, batch_size, gen, ac, graphs)
-        _sync(device)
-        times.append(time.perf_counter() - t0)
+    warm, times, (steps, running) = _time_epochs(
+        lambda d: train_epoch(step_model, opt, d, batch_size, gen, ac, graphs), ds, batch_size, device, epochs,
+        warmup_steps)
     loss = float(running) / max(1, steps)
     return dict(samples_per_s=len(ds) / statistics.median(times), epoch_s=statistics.median(times),
                 epoch_times_s=times, warmup_s=warm, steps_per_epoch=steps, last_epoch_loss=loss,
@@ -286,7 +296,7 @@ class StackedSeeds:
     """``n`` seeds of one configuration trained as one model: ``torch.func.stack_module_state`` gives every
     parameter a leading seed dimension and ``torch.vmap`` runs the seeds' forward passes as one (each on its own
     batch, dropout drawn per seed); Adam is elementwise, so one Adam over the stacked tensors is each seed's
-    own Adam. The third way (after processes and one model per run) to keep a GPU busy with small networks;
+    own Adam. The other way, beside one process per seed, to keep a GPU busy with small networks;
     BN uses batch statistics (``bn="batch"``, no buffers), so nothing else needs stacking."""
 
     def __init__(self, net: str, seeds, device: torch.device, precision: str = "auto",
@@ -332,18 +342,8 @@ def time_stacked(n: int, net: str, ds, batch_size: int, device: torch.device, pr
     ds = ds.to(device)
     st = StackedSeeds(net, range(n), device, precision, num_classes)
     gens = [torch.Generator(device=device).manual_seed(s) for s in range(n)]
-    _sync(device)
-    t0 = time.perf_counter()
-    st.epoch(_warmup_subset(ds, batch_size, warmup_steps), batch_size, gens)
-    _sync(device)
-    warm = time.perf_counter() - t0
-    times = []
-    for _ in range(max(1, epochs)):
-        _sync(device)
-        t0 = time.perf_counter()
-        st.epoch(ds, batch_size, gens)
-        _sync(device)
-        times.append(time.perf_counter() - t0)
+    warm, times, _ = _time_epochs(lambda d: st.epoch(d, batch_size, gens), ds, batch_size, device, epochs,
+                                  warmup_steps)
     return dict(models=n, aggregate_samples_per_s=n * len(ds) / statistics.median(times),
                 epoch_s=statistics.median(times), warmup_s=warm)
 

@@ -668,9 +668,9 @@ def gpu_pairs_table(ctx: Context):
     (seeds shown without an SB or an LB record) and their minutes at the measured rate ("not measured" before
     a pair of that network has run). Pairs of one network may run several at once (the call's ``jobs``), so a
     window needs less than the pair-minutes."""
-    import pandas as pd
+    import dataclasses
 
-    from .results import train_table
+    import pandas as pd
 
     seconds: dict[tuple, float] = {}
     finished: set = set()
@@ -683,9 +683,7 @@ def gpu_pairs_table(ctx: Context):
                 seconds[key] = seconds.get(key, 0.0) + float(p["seconds"])
             if p.get("status") == "exported":
                 finished.add(key)
-    df = train_table(ctx.results_dir, "paper")
-    if not df.empty:
-        df = df[(df.tag == "") & (df.bn == "batch") & df.regime.isin(["SB", "LB"]) & (df.source == "real")]
+    df = train_runs(dataclasses.replace(ctx, record_profiles=("paper",)))  # the paper profile's Table 2 runs
     rows = []
     for net in shown_nets(ctx):
         have = df[df.net == net] if not df.empty else df
@@ -750,6 +748,11 @@ def throughput_table(ctx: Context):
     return out[cols]
 
 
+def _num(v, fmt: str) -> str:
+    """A table cell: ``fmt`` of ``v``, or "—" where it was not measured (None or NaN)."""
+    return "—" if v is None or v != v else fmt.format(v)
+
+
 def bench_summary(ctx: Context):
     """``lbgap bench`` records (issue: speed on a GPU): ours against the idiomatic DataLoader baseline measured
     side by side in one invocation, achieved TFLOP/s against the measured matmul peak, the time of one full-space
@@ -766,19 +769,16 @@ def bench_summary(ctx: Context):
         return pd.DataFrame(columns=cols)
     b = b.sort_values(["device", "net", "batch_size"])
 
-    def num(v, fmt):
-        return "—" if v is None or v != v else fmt.format(v)
-
     return pd.DataFrame({
         "device": b.device, "net": b.net, "regime": b.regime, "batch": b.batch_size,
-        "threads": b.threads.map(lambda v: num(v, "{:.0f}")), "host load": b.host_load_1min.map(lambda v: num(v, "{:.1f}")),
-        "ours (samples/s)": b.ours_samples_per_s.map(lambda v: num(v, "{:,.0f}")),
-        "baseline (samples/s)": b.baseline_samples_per_s.map(lambda v: num(v, "{:,.0f}")),
-        "ours ÷ baseline": b.speedup.map(lambda v: num(v, "{:.2f}×")),
-        "TFLOP/s": b.ours_tflops.map(lambda v: num(v, "{:.3g}")), "peak TFLOP/s": b.peak_tflops.map(lambda v: num(v, "{:.3g}")),
-        "share of peak": b.mfu.map(lambda v: num(v, "{:.0%}")), "sharpness (s)": b.sharpness_s.map(lambda v: num(v, "{:.1f}")),
-        "sharpness via minimize (s)": b.sharpness_scipy_s.map(lambda v: num(v, "{:.1f}")),
-        "sharpness speed-up": b.sharpness_speedup.map(lambda v: num(v, "{:.2f}×")),
+        "threads": b.threads.map(lambda v: _num(v, "{:.0f}")), "host load": b.host_load_1min.map(lambda v: _num(v, "{:.1f}")),
+        "ours (samples/s)": b.ours_samples_per_s.map(lambda v: _num(v, "{:,.0f}")),
+        "baseline (samples/s)": b.baseline_samples_per_s.map(lambda v: _num(v, "{:,.0f}")),
+        "ours ÷ baseline": b.speedup.map(lambda v: _num(v, "{:.2f}×")),
+        "TFLOP/s": b.ours_tflops.map(lambda v: _num(v, "{:.3g}")), "peak TFLOP/s": b.peak_tflops.map(lambda v: _num(v, "{:.3g}")),
+        "share of peak": b.mfu.map(lambda v: _num(v, "{:.0%}")), "sharpness (s)": b.sharpness_s.map(lambda v: _num(v, "{:.1f}")),
+        "sharpness via minimize (s)": b.sharpness_scipy_s.map(lambda v: _num(v, "{:.1f}")),
+        "sharpness speed-up": b.sharpness_speedup.map(lambda v: _num(v, "{:.2f}×")),
     })[cols].reset_index(drop=True)
 
 
@@ -797,19 +797,16 @@ def seeds_at_once_summary(ctx: Context):
         return pd.DataFrame(columns=cols)
     b = b[b.concurrent.notna() | b.stacked.notna()].sort_values(["device", "net", "batch_size"])
 
-    def num(v, fmt):
-        return "—" if v is None or v != v else fmt.format(v)
-
     one = b.ours_samples_per_s
     return pd.DataFrame({
         "device": b.device, "net": b.net, "regime": b.regime, "batch": b.batch_size,
-        "one model (samples/s)": one.map(lambda v: num(v, "{:,.0f}")),
-        "processes": b.concurrent.map(lambda v: num(v, "{:.0f}")),
-        "processes (samples/s)": b.concurrent_samples_per_s.map(lambda v: num(v, "{:,.0f}")),
-        "processes ÷ one": (b.concurrent_samples_per_s / one).map(lambda v: num(v, "{:.2f}×")),
-        "stacked seeds": b.stacked.map(lambda v: num(v, "{:.0f}")),
-        "stacked (samples/s)": b.stacked_samples_per_s.map(lambda v: num(v, "{:,.0f}")),
-        "stacked ÷ one": (b.stacked_samples_per_s / one).map(lambda v: num(v, "{:.2f}×")),
+        "one model (samples/s)": one.map(lambda v: _num(v, "{:,.0f}")),
+        "processes": b.concurrent.map(lambda v: _num(v, "{:.0f}")),
+        "processes (samples/s)": b.concurrent_samples_per_s.map(lambda v: _num(v, "{:,.0f}")),
+        "processes ÷ one": (b.concurrent_samples_per_s / one).map(lambda v: _num(v, "{:.2f}×")),
+        "stacked seeds": b.stacked.map(lambda v: _num(v, "{:.0f}")),
+        "stacked (samples/s)": b.stacked_samples_per_s.map(lambda v: _num(v, "{:,.0f}")),
+        "stacked ÷ one": (b.stacked_samples_per_s / one).map(lambda v: _num(v, "{:.2f}×")),
     })[cols].reset_index(drop=True)
 
 
