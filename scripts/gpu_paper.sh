@@ -28,7 +28,7 @@
 #
 #   First window (no CUDA bench records committed):
 #     call 1: carry set 1. The bench (C2 with the full-space sharpness time, C1 with 3 seeds at once as
-#             processes and stacked, C2 compiled, F1, F2, F1 compiled: vs the DataLoader baseline, TFLOP/s;
+#             processes, stacked and on CUDA streams, C2 compiled, F1, F2, F1 compiled: vs the DataLoader baseline, TFLOP/s;
 #             CIFAR/F2 on synthetic data of the real shape, which times the same): ~6-8 min.
 #     call 2: carry set 2 RIGHT AFTER call 1 returned (the machine stays warm only 30 s, and CIFAR-10 needs
 #             sets 1 and 2 on the same machine), B from status. Imports CIFAR-10, the bf16-vs-fp32 check
@@ -85,9 +85,9 @@ step() {
 bench_suite() {  # the measurements #7 asks for first (C2, C1), then the rest; each step as above
   echo "== bench (GPU: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null || echo none))"
   step 170 C2 SB,LB -- --sharpness
-  step 130 C1 SB,LB -- --concurrent 3 --stacked 3
+  step 150 C1 SB,LB -- --concurrent 3 --stacked 3 --streams 3
   step 150 C2 SB --compile default -- --compile default --no-baseline
-  step 90 F1 SB,LB -- --concurrent 4 --stacked 4
+  step 100 F1 SB,LB -- --concurrent 4 --stacked 4 --streams 4
   step 120 F2 SB,LB -- --n-samples 221201
   step 90 F1 SB --compile reduce-overhead -- --compile reduce-overhead --no-baseline
 }

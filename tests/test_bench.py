@@ -142,6 +142,54 @@ def test_bench_times_processes_and_stacked_seeds_side_by_side(tmp_path):
     assert row["stacked ÷ one"] == f"{st['aggregate_samples_per_s'] / rec['ours']['samples_per_s']:.2f}×"
 
 
+def test_streams_train_each_seed_as_its_own_run():
+    """bench --streams: N seeds in N threads of one process (CUDA: one stream each) end each epoch with the
+    weights that ``train.train_epoch`` gives that seed alone, from its own x0, batches and Adam state."""
+    ds = datamod.load("mnist", "official", "synthetic", "cpu", n_train=96, n_test=8).train
+    out = bench.time_streams(2, "F1", ds, 32, torch.device("cpu"), "fp32", epochs=1, warmup_steps=1)
+    assert out["models"] == 2 and out["streams"] is False
+    assert out["aggregate_samples_per_s"] == pytest.approx(2 * 96 / out["epoch_s"])
+    for s, trained in enumerate(out["trained"]):
+        cfg = train.make_config("F1", 256, s, "paper", precision="fp32", device="cpu", save_checkpoints=False)
+        model = train.initial_model(cfg)
+        model.train()
+        opt, gen = train.make_optimizer(cfg, model.parameters()), torch.Generator().manual_seed(s)
+        for d in (bench._warmup_subset(ds, 32, 1), ds):   # what _time_epochs ran: the warm-up, then 1 epoch
+            train.train_epoch(model, opt, d, 32, gen, train._autocast(cfg, torch.device("cpu")))
+        for (name, p), q in zip(model.named_parameters(), trained.parameters()):
+            assert torch.allclose(p, q, atol=1e-6, rtol=1e-5), (s, name)
+    w0, w1 = (m.net[1].weight for m in out["trained"])
+    assert not torch.allclose(w0, w1)   # two different seeds, not one model twice
+
+
+def test_bench_times_streams_beside_one_model(tmp_path):
+    rec = bench.bench("F1", 64, "cpu", n_samples=256, source="synthetic", epochs=1, warmup_steps=1, workers=0,
+                      baseline=False, streams=2, results_dir=tmp_path, log=lambda s: None)
+    th = rec["streams"]
+    assert th["models"] == 2 and not th["streams"] and "trained" not in th
+    from lbgap import report
+
+    row = report.seeds_at_once_summary(report.context("results", tmp_path)).iloc[0]
+    assert row["threads"] == "2 (no streams)" and row["stacked seeds"] == "—"
+    assert row["threads ÷ one"] == f"{th['aggregate_samples_per_s'] / rec['ours']['samples_per_s']:.2f}×"
+
+
+def test_a_failed_seeds_at_once_measurement_keeps_the_bench_record(tmp_path, monkeypatch):
+    """--streams/--stacked/--concurrent are the parts a CPU never runs as on a GPU: one that raises is recorded
+    with its error, and the rest of the bench (and its record) is kept."""
+    def broken(*a, **k):
+        raise RuntimeError("CUDA error: out of memory")
+
+    monkeypatch.setattr(bench, "time_streams", broken)
+    lines = []
+    rec = bench.bench("F1", 64, "cpu", n_samples=128, source="synthetic", epochs=1, warmup_steps=1, workers=0,
+                      baseline=False, streams=2, stacked=2, results_dir=tmp_path, log=lines.append)
+    assert rec["streams"] == dict(models=None, error="RuntimeError: CUDA error: out of memory")
+    assert rec["stacked"]["models"] == 2 and any("FAILED" in ln for ln in lines)
+    saved = json.loads(next(tmp_path.rglob("*.json")).read_text())
+    assert saved["streams"]["error"] and saved["ours"]["samples_per_s"] > 0
+
+
 def test_bench_sharpness_alone_times_ours_only(tmp_path):
     """``--sharpness`` without ``--sharpness-vs-scipy`` (what scripts/gpu_paper.sh runs on C2): one timing,
     logged, and no comparison fields."""

@@ -12,7 +12,8 @@ Both time whole epochs over the same examples after a short warm-up (compile tim
 Also measured: training FLOPs per example (``torch.utils.flop_counter.FlopCounterMode``, forward + backward
 of one step), the achieved TFLOP/s against a matmul peak measured on the spot (bf16 8192^3 on CUDA, fp32 on
 the CPU), evaluation throughput (float32, TF32 off; on CUDA also TF32 on), optionally N concurrent processes
-(``--concurrent``) or N seeds stacked into one vmapped model (``--stacked``; no channels_last there), a
+(``--concurrent``), N seeds stacked into one vmapped model (``--stacked``; no channels_last there) or N seeds
+in N threads of one process, each on its own CUDA stream (``--streams``), a
 bf16-vs-fp32 short-run accuracy check (``--check-precision``) and the time of one full-space sharpness
 maximisation (Metric 2.1, 10 L-BFGS-B iterations, full training set; ``--sharpness``).
 Every result is printed and written as a record ``<results>/<profile>/bench/<id>.json``;
@@ -348,6 +349,46 @@ def time_stacked(n: int, net: str, ds, batch_size: int, device: torch.device, pr
                 epoch_s=statistics.median(times), warmup_s=warm)
 
 
+def time_streams(n: int, net: str, ds, batch_size: int, device: torch.device, precision: str = "auto",
+                 epochs: int = 2, warmup_steps: int = 3, num_classes: int | None = None) -> dict:
+    """The third way of several seeds at once, beside processes and stacking: ``n`` seeds in one process, each
+    trained by ``train.train_epoch`` (exactly one run's code) in its own Python thread, on CUDA each on its own
+    stream, so one seed's kernels can fill the GPU while another's are being launched (PyTorch releases the GIL
+    inside its operators). On the CPU there are no streams: the threads alone (``streams: False``). Eager (no
+    ``torch.compile``: dynamo is not thread-safe). Aggregate samples/s = all seeds' examples / epoch time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    ds = ds.to(device)
+    cuda = device.type == "cuda"
+    seeds = []
+    for s in range(n):
+        cfg = make_config(net, 256, s, "paper", precision=precision, device=str(device), save_checkpoints=False)
+        model = initial_model(cfg, num_classes).to(device)
+        if cuda and NETS[cfg.net].kind == "conv":
+            model = model.to(memory_format=torch.channels_last)
+        model.train()
+        seeds.append(dict(model=model, opt=make_optimizer(cfg, model.parameters()), cfg=cfg,
+                          gen=torch.Generator(device=device).manual_seed(s),
+                          stream=torch.cuda.Stream(device) if cuda else None))
+
+    def one_seed(sd: dict, d) -> tuple[int, torch.Tensor]:
+        ac = _autocast(sd["cfg"], device)   # one autocast object per thread (it keeps its entry state)
+        if sd["stream"] is None:
+            return train_epoch(sd["model"], sd["opt"], d, batch_size, sd["gen"], ac)
+        sd["stream"].wait_stream(torch.cuda.default_stream(device))   # the data were written on the default stream
+        with torch.cuda.stream(sd["stream"]):
+            return train_epoch(sd["model"], sd["opt"], d, batch_size, sd["gen"], ac)
+
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        def epoch(d):
+            return [f.result() for f in [pool.submit(one_seed, sd, d) for sd in seeds]]
+
+        warm, times, out = _time_epochs(epoch, ds, batch_size, device, epochs, warmup_steps)
+    return dict(models=n, streams=cuda, aggregate_samples_per_s=n * len(ds) / statistics.median(times),
+                epoch_s=statistics.median(times), warmup_s=warm,
+                last_epoch_loss=[float(r) / max(1, k) for k, r in out], trained=[sd["model"] for sd in seeds])
+
+
 # ------------------------------------------------------------------------------------- optional parts
 def eval_throughput(model: nn.Module, ds, batch_size: int, device: torch.device) -> dict:
     """Examples/s of ``train.evaluate`` (float32) with TF32 off (our policy) and, on CUDA, on (for comparison)."""
@@ -437,7 +478,7 @@ def precision_verdict(acc_bf16, acc_fp32) -> dict:
 def bench(net: str, batch="SB", device: str = "auto", n_samples: int | None = None, source: str = "auto",
           epochs: int = 2, warmup_steps: int = 3, precision: str = "auto", compile_mode: str = "",
           workers: int = BASELINE_WORKERS, baseline: bool = True, concurrent: int = 0, stacked: int = 0,
-          sharpness: bool = False,
+          streams: int = 0, sharpness: bool = False,
           sharpness_vs_scipy: bool = False, profile: str = "paper", results_dir: str | Path | None = None,
           write: bool = True, log=print) -> dict:
     """Time ours vs the baseline for one (net, batch) and write a ``bench`` record; returns it."""
@@ -480,17 +521,29 @@ def bench(net: str, batch="SB", device: str = "auto", n_samples: int | None = No
     rec.update(ev)
     log(f"  eval     {ev['eval_samples_per_s']:10.0f} samples/s float32 (TF32 off)"
         + (f", {ev['eval_samples_per_s_tf32']:.0f} with TF32" if "eval_samples_per_s_tf32" in ev else ""))
-    if concurrent and concurrent > 1:
-        rec["concurrent"] = time_concurrent(concurrent, net, n_samples, source, batch, dev, precision,
-                                            compile_mode, epochs)
-        c = rec["concurrent"]
-        log(f"  {concurrent} processes: {c['aggregate_samples_per_s']:.0f} samples/s together "
-            f"({c['aggregate_samples_per_s'] / ours['samples_per_s']:.2f} x one process)")
-    if stacked and stacked > 1:
-        rec["stacked"] = time_stacked(stacked, net, ds, bs, dev, precision, epochs, warmup_steps, classes)
-        st = rec["stacked"]
-        log(f"  {stacked} seeds stacked (torch.func.vmap, one process): {st['aggregate_samples_per_s']:.0f} samples/s "
-            f"together ({st['aggregate_samples_per_s'] / ours['samples_per_s']:.2f} x one model)")
+    # several seeds at once, three ways; one that fails (they are the parts never run on every host) is recorded
+    # with its error and the bench goes on, so the record of the rest is kept
+    at_once = [
+        ("concurrent", concurrent, "processes", lambda: time_concurrent(concurrent, net, n_samples, source, batch,
+                                                                         dev, precision, compile_mode, epochs)),
+        ("stacked", stacked, "seeds stacked (torch.func.vmap, one process)",
+         lambda: time_stacked(stacked, net, ds, bs, dev, precision, epochs, warmup_steps, classes)),
+        ("streams", streams, "seeds in one process (threads" + (", each on its own CUDA stream)" if dev.type == "cuda"
+                                                                 else "; no streams on the CPU)"),
+         lambda: time_streams(streams, net, ds, bs, dev, precision, epochs, warmup_steps, classes))]
+    for key, n, what, measure in at_once:
+        if not n or n < 2:
+            continue
+        try:
+            out = measure()
+        except Exception as e:
+            rec[key] = dict(models=None, error=f"{type(e).__name__}: {e}")
+            log(f"  {n} {what}: FAILED, {rec[key]['error']} (recorded; the bench goes on)")
+            continue
+        out.pop("trained", None)
+        rec[key] = out
+        log(f"  {n} {what}: {out['aggregate_samples_per_s']:.0f} samples/s together "
+            f"({out['aggregate_samples_per_s'] / ours['samples_per_s']:.2f} x one model)")
     if sharpness or sharpness_vs_scipy:
         rec.update(sharpness_timing(model, ds.to(dev), 5000, vs_scipy=sharpness_vs_scipy))
         if "sharpness_s" not in rec:
@@ -542,6 +595,9 @@ def bench_table(results_dir: str | Path | None = None, profile: str | None = Non
                 concurrent_samples_per_s=(r.get("concurrent") or {}).get("aggregate_samples_per_s"),
                 stacked=(r.get("stacked") or {}).get("models"),
                 stacked_samples_per_s=(r.get("stacked") or {}).get("aggregate_samples_per_s"),
+                streams=(r.get("streams") or {}).get("models"),
+                streams_cuda=(r.get("streams") or {}).get("streams"),
+                streams_samples_per_s=(r.get("streams") or {}).get("aggregate_samples_per_s"),
                 sharpness_s=r.get("sharpness_s"), sharpness_scipy_s=r.get("sharpness_scipy_s"),
                 sharpness_speedup=r.get("sharpness_speedup"), sharpness_params=r.get("sharpness_params"),
                 precision_check_diff=(r.get("precision_check") or {}).get("diff"),
@@ -554,7 +610,7 @@ def cmd_bench(a) -> int:
     for batch in a.batch_size:
         rec = bench(a.net, batch, a.device or "auto", a.n_samples, a.data, a.epochs, a.warmup_steps,
                     a.precision or "auto", a.compile or "", a.workers, not a.no_baseline, a.concurrent, a.stacked,
-                    a.sharpness, a.sharpness_vs_scipy, a.profile, a.results_dir, write=not a.no_write)
+                    a.streams, a.sharpness, a.sharpness_vs_scipy, a.profile, a.results_dir, write=not a.no_write)
         if a.check_precision:
             pc = check_precision(a.net, batch, tuple(range(a.precision_seeds)), a.precision_epochs,
                                  a.device or "auto", a.n_samples)
@@ -591,6 +647,8 @@ def register_cli(sub, sweep_sub) -> None:
     p.add_argument("--concurrent", type=int, default=0, help="also time N processes at once (aggregate samples/s)")
     p.add_argument("--stacked", type=int, default=0, help="also time N seeds stacked into one model in one "
                    "process (torch.func.stack_module_state + vmap; aggregate samples/s)")
+    p.add_argument("--streams", type=int, default=0, help="also time N seeds in one process, one thread each, "
+                   "on CUDA each on its own stream (aggregate samples/s)")
     p.add_argument("--sharpness", action="store_true", help="also time one full-space sharpness (Metric 2.1)")
     p.add_argument("--sharpness-vs-scipy", action="store_true", help="--sharpness, and the same maximisation "
                    "through scipy.optimize.minimize beside it (the ratio)")

@@ -783,19 +783,25 @@ def bench_summary(ctx: Context):
 
 
 def seeds_at_once_summary(ctx: Context):
-    """``lbgap bench --concurrent N`` / ``--stacked N`` records (issue: several seeds at once when one run leaves
-    the GPU idle -- processes or torch.func stacking, measured side by side): one model's samples/s, N processes'
-    and N stacked seeds' aggregate samples/s, each as a multiple of one model."""
+    """``lbgap bench --concurrent N`` / ``--stacked N`` / ``--streams N`` records (issue: several seeds at once
+    when one run leaves the GPU idle -- processes, CUDA streams or torch.func stacking, measured side by side):
+    one model's samples/s and the aggregate samples/s of N processes, N stacked seeds and N threads of one
+    process (a CUDA stream each), each as a multiple of one model."""
     import pandas as pd
 
     from .bench import bench_table
 
     cols = ["device", "net", "regime", "batch", "one model (samples/s)", "processes", "processes (samples/s)",
-            "processes ÷ one", "stacked seeds", "stacked (samples/s)", "stacked ÷ one"]
+            "processes ÷ one", "stacked seeds", "stacked (samples/s)", "stacked ÷ one", "threads",
+            "threads (samples/s)", "threads ÷ one"]
     b = _over_profiles(ctx, bench_table)
-    if b.empty or not (b.concurrent.notna().any() or b.stacked.notna().any()):
+    if b.empty or not (b.concurrent.notna().any() or b.stacked.notna().any() or b.streams.notna().any()):
         return pd.DataFrame(columns=cols)
-    b = b[b.concurrent.notna() | b.stacked.notna()].sort_values(["device", "net", "batch_size"])
+    b = b[b.concurrent.notna() | b.stacked.notna() | b.streams.notna()].sort_values(["device", "net", "batch_size"])
+
+    def threads(n, cuda):
+        return "—" if n is None or n != n else f"{n:.0f} " + ("(a CUDA stream each)" if cuda else "(no streams)")
+
 
     one = b.ours_samples_per_s
     return pd.DataFrame({
@@ -807,6 +813,9 @@ def seeds_at_once_summary(ctx: Context):
         "stacked seeds": b.stacked.map(lambda v: _num(v, "{:.0f}")),
         "stacked (samples/s)": b.stacked_samples_per_s.map(lambda v: _num(v, "{:,.0f}")),
         "stacked ÷ one": (b.stacked_samples_per_s / one).map(lambda v: _num(v, "{:.2f}×")),
+        "threads": [threads(n, c) for n, c in zip(b.streams, b.streams_cuda)],
+        "threads (samples/s)": b.streams_samples_per_s.map(lambda v: _num(v, "{:,.0f}")),
+        "threads ÷ one": (b.streams_samples_per_s / one).map(lambda v: _num(v, "{:.2f}×")),
     })[cols].reset_index(drop=True)
 
 
