@@ -133,15 +133,18 @@ def save_piece(path: Path, rec: dict, collection: str, items: dict, fresh: bool 
     return update_json(path, merge)
 
 
-def git_commit() -> str:
+def git_commit(root: Path | None = None) -> str:
+    """The code version of a record: HEAD's short hash, ``+dirty`` when a tracked file other than a result
+    record differs from it (records are data: a sweep that rewrites one record does not make the next dirty)."""
     if os.environ.get("LBGAP_GIT_COMMIT"):  # a copy of the tree without .git (e.g. the GPU machine)
         return os.environ["LBGAP_GIT_COMMIT"]
+    root = root or paths.REPO_ROOT
     try:
-        out = subprocess.run(["git", "-C", str(paths.REPO_ROOT), "rev-parse", "--short=12", "HEAD"],
+        out = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],
                              capture_output=True, text=True, timeout=5)
         commit = out.stdout.strip() or "unknown"
-        dirty = subprocess.run(["git", "-C", str(paths.REPO_ROOT), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=5).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "--",
+                                ".", ":(exclude)data/results"], capture_output=True, text=True, timeout=5).stdout.strip()
         return commit + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
