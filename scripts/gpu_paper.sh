@@ -28,8 +28,8 @@
 #
 #   First window (no CUDA bench records committed):
 #     call 1: carry set 1. The bench (C2 with the full-space sharpness time, C1 with 3 seeds at once as
-#             processes, stacked and on CUDA streams, C2 compiled, F1, F2, F1 compiled: vs the DataLoader baseline, TFLOP/s;
-#             CIFAR/F2 on synthetic data of the real shape, which times the same): ~6-8 min.
+#             processes, stacked and on CUDA streams, C2 compiled, F1, F2, F1 compiled: vs the DataLoader
+#             baseline, TFLOP/s; CIFAR/F2 on synthetic data of the real shape, which times the same): ~6-8 min.
 #     call 2: carry set 2 RIGHT AFTER call 1 returned (the machine stays warm only 30 s, and CIFAR-10 needs
 #             sets 1 and 2 on the same machine), B from status. Imports CIFAR-10, the bf16-vs-fp32 check
 #             (C1, then C2), bench steps call 1 did not reach, then C1 pairs.
