@@ -88,7 +88,7 @@ bench_suite() {  # the measurements #7 asks for first (C2, C1), then the rest; e
   step 150 C1 SB,LB -- --concurrent 3 --stacked 3 --streams 3
   step 150 C2 SB --compile default -- --compile default --no-baseline
   step 100 F1 SB,LB -- --concurrent 4 --stacked 4 --streams 4
-  step 120 F2 SB,LB -- --n-samples 221201
+  step 120 F2 SB,LB -- --n-samples 221200
   step 90 F1 SB --compile reduce-overhead -- --compile reduce-overhead --no-baseline
 }
 

@@ -207,6 +207,69 @@ def test_bench_cli_rejects_a_batch_larger_than_the_data(capsys, tmp_path):
     assert not list(tmp_path.rglob("*.json"))
 
 
+def test_a_last_batch_of_one_example_is_refused_before_anything_runs(capsys, tmp_path):
+    """BatchNorm cannot normalise one example in training mode: 129 examples in batches of 64 end with one. The
+    bench and a training run say so up front (the F2 LB bench step of gpu_paper.sh once had 2 x 110,600 + 1)."""
+    rc = cli.main(["bench", "--net", "F1", "--batch-size", "64", "--n-samples", "129", "--data", "synthetic",
+                   "--results-dir", str(tmp_path)])
+    assert rc == 2 and "last batch of 1 example" in capsys.readouterr().err
+    assert not list(tmp_path.rglob("*.json"))
+    cfg = train.make_config("F1", 64, 0, "smoke", n_train=129)
+    with pytest.raises(ConfigError, match="use 128 or 130 examples"):
+        train.train(cfg, tmp_path, progress=False)
+
+
+def _bench_steps():
+    """The ``step LIMIT NET REGIMES ... -- options`` lines of scripts/gpu_paper.sh: (net, regimes, options)."""
+    out = []
+    for line in (ROOT / "scripts" / "gpu_paper.sh").read_text().splitlines():
+        parts = line.split()
+        if len(parts) > 3 and parts[0] == "step" and parts[1].isdigit():
+            opts = parts[parts.index("--") + 1:] if "--" in parts else []
+            out.append((parts[2], parts[3].split(","), opts))
+    return out
+
+
+def test_every_gpu_bench_step_has_whole_batches_of_at_least_two():
+    """Each bench step of the GPU script, at the real training-set sizes: its batches fit the examples it
+    benchmarks and none of its epochs ends with a one-example batch (which would crash that regime on the GPU)."""
+    steps = _bench_steps()
+    assert {net for net, _, _ in steps} >= {"C1", "C2", "F1", "F2"}
+    for net, regimes, opts in steps:
+        name = bench.NETS[net].dataset
+        full = datamod.DATASETS[name]["n_train"] - (datamod.HOLDOUT_SIZE if name == "cifar10" else 0)
+        n = int(opts[opts.index("--n-samples") + 1]) if "--n-samples" in opts else full
+        for regime in regimes:
+            bs = bench.resolve_batch(net, regime, full)
+            assert bs <= n and n % bs != 1, (net, regime, n, bs)
+
+
+def test_float32_policy_holds_in_every_command_and_is_recorded_on_a_gpu(monkeypatch):
+    """PyTorch leaves cuDNN's TF32 on by default; every lbgap command (sharpness and landscape included, which
+    never call train.precision_policy) switches it off, and a GPU record says what was in effect."""
+    from lbgap import results
+
+    try:
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True   # PyTorch's cuDNN default
+        assert cli.main(["models"]) == 0
+        assert torch.backends.cudnn.allow_tf32 is False and torch.backends.cuda.matmul.allow_tf32 is False
+    finally:
+        train.apply_float32_policy()
+    monkeypatch.setattr(results, "device_name", lambda d: "a GPU")
+    assert results.provenance("cuda")["tf32"] == dict(matmul=False, cudnn=False)
+    assert "tf32" not in results.provenance("cpu")
+
+
+def test_concurrent_processes_time_their_epochs_and_a_failure_is_raised():
+    """--concurrent: two spawned processes report their timed epochs; one that fails (here an unknown batch
+    size) makes the call raise at once instead of leaving the others waiting at the barrier."""
+    out = bench.time_concurrent(2, "F1", 128, "synthetic", 64, torch.device("cpu"), "fp32", "", 1)
+    assert out["processes"] == 2 and len(out["per_process_samples_per_s"]) == 2
+    assert out["aggregate_samples_per_s"] > 0
+    with pytest.raises(RuntimeError, match="benchmark process failed"):
+        bench.time_concurrent(2, "F1", 128, "synthetic", "a lot", torch.device("cpu"), "fp32", "", 1)
+
+
 def test_compile_switch_is_validated_recorded_and_not_material():
     with pytest.raises(ConfigError, match="compile mode"):
         train.make_config("F1", "SB", 0, "smoke", compile="fastest")

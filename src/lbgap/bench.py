@@ -35,8 +35,8 @@ from torch import nn
 from . import data as datamod
 from . import paths, results
 from .models import NETS, build_model, keras_cross_entropy
-from .train import (ConfigError, _autocast, compiled, epoch_batches, evaluate, initial_model, make_config,
-                    make_optimizer, precision_policy, train_epoch)
+from .train import (ConfigError, _autocast, check_last_batch, compiled, epoch_batches, evaluate, initial_model,
+                    make_config, make_optimizer, precision_policy, train_epoch, uses_cudagraphs)
 from .train import train as train_run
 
 BASELINE_WORKERS = 2   # the PyTorch CIFAR-10 tutorial's DataLoader(num_workers=2)
@@ -139,15 +139,22 @@ def matmul_peak(device: torch.device, n: int | None = None, reps: int = 10) -> d
                 peak_n=n)
 
 
-def _time_epochs(run_epoch, ds, batch_size: int, device: torch.device, epochs: int, warmup_steps: int):
-    """``run_epoch(dataset)`` once on the warm-up subset (compile, caches), then ``epochs`` (at least 1) timed
-    whole epochs over ``ds``, synchronised with the device around each; returns (warm-up s, epoch times, the
-    last epoch's result)."""
+def _time_epochs(run_epoch, ds, batch_size: int, device: torch.device, epochs: int, warmup_steps: int,
+                 warm_passes: int = 1, before_timing=None):
+    """``run_epoch(dataset)`` ``warm_passes`` times on the warm-up subset (compile, caches; two under
+    ``torch.compile``, since CUDA graph trees run a shape eagerly once and record it on its second call, so one
+    pass would leave the last partial batch's recording inside the first timed epoch), then ``before_timing()``
+    if given, then ``epochs`` (at least 1) timed whole epochs over ``ds``, synchronised with the device around
+    each; returns (warm-up s, epoch times, the last epoch's result)."""
     _sync(device)
     t0 = time.perf_counter()
-    run_epoch(_warmup_subset(ds, batch_size, warmup_steps))
+    warm_set = _warmup_subset(ds, batch_size, warmup_steps)
+    for _ in range(max(1, warm_passes)):
+        run_epoch(warm_set)
     _sync(device)
     warm, times, out = time.perf_counter() - t0, [], None
+    if before_timing is not None:
+        before_timing()
     for _ in range(max(1, epochs)):
         _sync(device)
         t0 = time.perf_counter()
@@ -159,8 +166,10 @@ def _time_epochs(run_epoch, ds, batch_size: int, device: torch.device, epochs: i
 
 # ------------------------------------------------------------------------------------------------- ours
 def time_ours(net: str, ds, batch_size: int, device: torch.device, precision: str = "auto", compile_mode: str = "",
-              epochs: int = 2, warmup_steps: int = 3, seed: int = 0, num_classes: int | None = None) -> dict:
-    """Samples/s of ``train.train_epoch`` (the code ``lbgap train`` runs) over ``ds``: median of ``epochs``."""
+              epochs: int = 2, warmup_steps: int = 3, seed: int = 0, num_classes: int | None = None,
+              before_timing=None) -> dict:
+    """Samples/s of ``train.train_epoch`` (the code ``lbgap train`` runs) over ``ds``: median of ``epochs``
+    (``before_timing``: called between the warm-up and the timed epochs, see :func:`_time_epochs`)."""
     cfg = make_config(net, 256, seed, "paper", precision=precision, compile=compile_mode, device=str(device),
                       save_checkpoints=False)
     ds = ds.to(device)
@@ -171,11 +180,11 @@ def time_ours(net: str, ds, batch_size: int, device: torch.device, precision: st
     step_model = compiled(model, cfg.compile)
     opt = make_optimizer(cfg, model.parameters())
     gen = torch.Generator(device=device).manual_seed(seed)
-    ac, graphs = _autocast(cfg, device), cfg.compile == "reduce-overhead"
+    ac, graphs = _autocast(cfg, device), uses_cudagraphs(cfg.compile)
     model.train()
     warm, times, (steps, running) = _time_epochs(
         lambda d: train_epoch(step_model, opt, d, batch_size, gen, ac, graphs), ds, batch_size, device, epochs,
-        warmup_steps)
+        warmup_steps, warm_passes=2 if cfg.compile else 1, before_timing=before_timing)
     loss = float(running) / max(1, steps)
     return dict(samples_per_s=len(ds) / statistics.median(times), epoch_s=statistics.median(times),
                 epoch_times_s=times, warmup_s=warm, steps_per_epoch=steps, last_epoch_loss=loss,
@@ -262,31 +271,59 @@ def time_baseline(net: str, ds, batch_size: int, device: torch.device, epochs: i
 
 # ------------------------------------------------------------------------------------- concurrency
 def _concurrent_worker(args: tuple, barrier, queue) -> None:
+    """One of ``time_concurrent``'s processes: set up and warm up, wait for the others, then time its epochs
+    only. Any failure is sent back (and breaks the barrier, so no sibling waits for it)."""
     net, n_samples, source, batch, device, precision, compile_mode, epochs = args
-    torch.set_num_threads(1)
-    ds, _, _, full_n = bench_data(net, n_samples, source)
-    bs = resolve_batch(net, batch, full_n)
-    dev = torch.device(device)
-    time_ours(net, ds, bs, dev, precision, compile_mode, epochs=1, warmup_steps=3)  # warm, compile
-    barrier.wait()
-    t0 = time.perf_counter()
-    r = time_ours(net, ds, bs, dev, precision, compile_mode, epochs=epochs, warmup_steps=1)
-    queue.put(dict(samples=len(ds) * max(1, epochs), t0=t0, t1=time.perf_counter(), sps=r["samples_per_s"]))
+    try:
+        torch.set_num_threads(1)
+        ds, _, _, full_n = bench_data(net, n_samples, source)
+        bs = resolve_batch(net, batch, full_n)
+        start = {}
+
+        def ready():   # after the warm-up: all processes start their timed epochs together
+            barrier.wait()
+            start["t0"] = time.perf_counter()
+
+        r = time_ours(net, ds, bs, torch.device(device), precision, compile_mode, epochs=epochs, warmup_steps=3,
+                      before_timing=ready)
+        queue.put(dict(samples=len(ds) * max(1, epochs), t0=start["t0"], t1=time.perf_counter(),
+                       sps=r["samples_per_s"]))
+    except BaseException as e:  # noqa: BLE001 -- reported to the parent, which raises it
+        barrier.abort()
+        queue.put(dict(error=f"{type(e).__name__}: {e}"))
 
 
 def time_concurrent(procs: int, net: str, n_samples: int | None, source: str, batch, device: torch.device,
                     precision: str, compile_mode: str, epochs: int) -> dict:
     """``procs`` processes training the same configuration at once (one per seed in a sweep): aggregate
-    samples/s = all examples processed / span from the first start to the last finish."""
+    samples/s = all examples of the timed epochs / span from the first start to the last finish (set-up and
+    warm-up happen before a barrier, outside the span). A process that fails or dies stops them all and
+    raises, so the caller records the error instead of waiting forever."""
+    import queue as queue_mod
+
     ctx = mp.get_context("spawn")
-    barrier, queue = ctx.Barrier(procs), ctx.Queue()
+    barrier, q = ctx.Barrier(procs), ctx.Queue()
     args = (net, n_samples, source, batch, str(device), precision, compile_mode, epochs)
-    ps = [ctx.Process(target=_concurrent_worker, args=(args, barrier, queue), daemon=True) for _ in range(procs)]
+    ps = [ctx.Process(target=_concurrent_worker, args=(args, barrier, q), daemon=True) for _ in range(procs)]
     for p in ps:
         p.start()
-    outs = [queue.get() for _ in ps]
-    for p in ps:
-        p.join()
+    outs = []
+    try:
+        while len(outs) < procs:
+            try:
+                outs.append(q.get(timeout=1.0))
+            except queue_mod.Empty:
+                dead = [p.exitcode for p in ps if p.exitcode not in (None, 0)]
+                if dead:
+                    raise RuntimeError(f"a benchmark process died (exit code {dead[0]}) before reporting") from None
+                continue
+            if "error" in outs[-1]:
+                raise RuntimeError(f"a benchmark process failed: {outs[-1]['error']}")
+    finally:
+        for p in ps:
+            if len(outs) < procs or any("error" in o for o in outs):
+                p.terminate()
+            p.join(timeout=30)
     span = max(o["t1"] for o in outs) - min(o["t0"] for o in outs)
     return dict(processes=procs, aggregate_samples_per_s=sum(o["samples"] for o in outs) / span,
                 per_process_samples_per_s=[o["sps"] for o in outs])
@@ -376,7 +413,9 @@ def time_streams(n: int, net: str, ds, batch_size: int, device: torch.device, pr
         if sd["stream"] is None:
             return train_epoch(sd["model"], sd["opt"], d, batch_size, sd["gen"], ac)
         sd["stream"].wait_stream(torch.cuda.default_stream(device))   # the data were written on the default stream
-        with torch.cuda.stream(sd["stream"]):
+        # on CUDA, autograd runs every backward pass on one worker thread per device; off, each seed's thread
+        # launches its own backward (thread-local setting), which is what several threads are for
+        with torch.autograd.set_multithreading_enabled(False), torch.cuda.stream(sd["stream"]):
             return train_epoch(sd["model"], sd["opt"], d, batch_size, sd["gen"], ac)
 
     with ThreadPoolExecutor(max_workers=n) as pool:
@@ -490,6 +529,7 @@ def bench(net: str, batch="SB", device: str = "auto", n_samples: int | None = No
     if bs > len(ds):
         raise ValueError(f"batch size {bs} is larger than the {len(ds)} examples benchmarked; raise --n-samples "
                          f"to at least {bs}")
+    check_last_batch(len(ds), bs, "examples benchmarked (--n-samples)")
     classes = datamod.DATASETS[name]["classes"]
     log(f"bench {net} b{bs} on {results.device_name(dev)}: {len(ds)} {used} {name} examples, "
         f"{math.ceil(len(ds) / bs)} steps/epoch")

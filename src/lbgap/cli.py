@@ -303,6 +303,9 @@ def main(argv: list[str] | None = None) -> int:
         import torch
 
         torch.set_num_threads(a.threads)
+    from .train import apply_float32_policy
+
+    apply_float32_policy()   # float32 means IEEE float32 in every command (train.TF32)
     try:
         return int(a.func(a) or 0)
     except (UserError, ConfigError, DataError, ValueError, FileNotFoundError) as e:

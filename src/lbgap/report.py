@@ -54,6 +54,9 @@ def context(profile: str = "results", results_dir: str | Path | None = None, dev
     record_profiles = {"results": ("paper", "quick"), "smoke": ("smoke",), "quick": ("quick",),
                        "paper": ("paper",)}[profile]
     device = "cpu" if profile == "smoke" else device
+    from .train import apply_float32_policy
+
+    apply_float32_policy()   # a recomputing notebook evaluates in IEEE float32, as the commands do
     return Context(profile, rd, record_profiles, profile != "results", device, parse_seeds(seeds), parse_nets(nets))
 
 

@@ -159,9 +159,15 @@ def device_name(device: torch.device | str) -> str:
 
 
 def provenance(device: torch.device | str, wall_time_s: float | None = None, started: str | None = None) -> dict:
-    return dict(lbgap_version=__version__, git_commit=git_commit(), torch_version=torch.__version__,
-                python=platform.python_version(), device=device_name(device), host_cores=os.cpu_count(),
-                cpu=cpu_description(), started=started, finished=now(), wall_time_s=wall_time_s)
+    """Where and with what a record was made. On a GPU it also says whether TF32 was on when the record was
+    written (``tf32``: matmul and cuDNN flags; the project's policy is both off, ``train.TF32``)."""
+    out = dict(lbgap_version=__version__, git_commit=git_commit(), torch_version=torch.__version__,
+               python=platform.python_version(), device=device_name(device), host_cores=os.cpu_count(),
+               cpu=cpu_description(), started=started, finished=now(), wall_time_s=wall_time_s)
+    if torch.device(device).type == "cuda":
+        out["tf32"] = dict(matmul=bool(torch.backends.cuda.matmul.allow_tf32),
+                           cudnn=bool(torch.backends.cudnn.allow_tf32))
+    return out
 
 
 @functools.cache

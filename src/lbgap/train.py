@@ -212,10 +212,31 @@ TF32 = False
 COMPILE_MODES = ("", "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 
-def precision_policy(cfg: RunConfig | None, device: torch.device) -> dict:
-    """Apply the TF32 policy and return what a record stores about precision (``provenance.precision``)."""
+def apply_float32_policy() -> None:
+    """Switch TF32 off for matmuls and cuDNN convolutions (the policy above). Called by every entry point that
+    computes in float32 -- ``lbgap`` commands (``cli.main``), notebooks (``report.context``), training, and the
+    loaders of sharpness, landscape, trajectory and noise -- since PyTorch's default leaves cuDNN's TF32 on."""
     torch.backends.cuda.matmul.allow_tf32 = TF32
     torch.backends.cudnn.allow_tf32 = TF32
+
+
+def uses_cudagraphs(mode: str) -> bool:
+    """Compile modes that replay CUDA graphs (each step must then be marked: ``cudagraph_mark_step_begin``)."""
+    return mode in ("reduce-overhead", "max-autotune")
+
+
+def check_last_batch(n: int, batch_size: int, what: str = "training examples") -> None:
+    """A BatchNorm net in training mode cannot normalise a batch of one example; an epoch of ``n`` examples in
+    batches of ``batch_size`` (last partial batch kept, as Keras does) must not end with one."""
+    if n > 1 and n % batch_size == 1:
+        raise ConfigError(f"{n} {what} in batches of {batch_size} leave a last batch of 1 example, which "
+                          f"BatchNorm cannot normalise in training mode; use {n - 1} or {n + 1} examples, or "
+                          "another batch size")
+
+
+def precision_policy(cfg: RunConfig | None, device: torch.device) -> dict:
+    """Apply the TF32 policy and return what a record stores about precision (``provenance.precision``)."""
+    apply_float32_policy()
     train_dtype = "float32"
     if cfg is not None and (cfg.precision == "bf16" or (cfg.precision == "auto" and device.type == "cuda")):
         train_dtype = "bfloat16 autocast"
@@ -326,6 +347,7 @@ def train(cfg: RunConfig, results_dir: str | Path | None = None, force: bool = F
         data = datamod.load(cfg.dataset, cfg.split, cfg.source, device, cfg.n_train, cfg.n_test)
     if len(data.train) < cfg.batch_size:
         raise ConfigError(f"batch size {cfg.batch_size} is larger than the {len(data.train)} training examples")
+    check_last_batch(len(data.train), cfg.batch_size)
     model = initial_model(cfg, data.num_classes).to(device)
     policy = precision_policy(cfg, device)
     if device.type == "cuda" and NETS[cfg.net].kind == "conv":
@@ -376,7 +398,7 @@ def train(cfg: RunConfig, results_dir: str | Path | None = None, force: bool = F
             torch.cuda.synchronize()
         t0 = time.perf_counter()
         k, running = train_epoch(step_model, opt, data.train, cfg.batch_size, gen, _autocast(cfg, device),
-                                 cudagraphs=cfg.compile == "reduce-overhead", inner_steps=int(cfg.inner_steps),
+                                 cudagraphs=uses_cudagraphs(cfg.compile), inner_steps=int(cfg.inner_steps),
                                  prox=float(cfg.prox), on_step=after_step if snap_at else None,
                                  transform=transform)
         step += k
@@ -432,5 +454,6 @@ def sb_lb_configs(net: str, seed: int, profile: str, **overrides) -> list[RunCon
 
 
 __all__ = ["ConfigError", "RunConfig", "make_config", "train", "train_epoch", "precision_policy", "compiled",
+           "apply_float32_policy", "uses_cudagraphs", "check_last_batch",
            "evaluate", "epoch_batches", "make_optimizer",
            "initial_model", "flat_params", "load_checkpoint", "checkpoint_dir", "sb_lb_configs", "replace"]
