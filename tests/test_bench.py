@@ -230,14 +230,22 @@ def _bench_steps():
     return out
 
 
+def test_full_training_size_is_what_a_real_run_trains_on(monkeypatch):
+    """MNIST's 60,000; CIFAR-10's 50,000 less the 5,000 hold-out when its official test set is incomplete."""
+    assert bench.full_training_size("F1") == 60000 and bench.full_training_size("f2") == 1106004
+    monkeypatch.setattr(train, "default_split", lambda name, source: "holdout")
+    assert bench.full_training_size("C1") == 45000
+    monkeypatch.setattr(train, "default_split", lambda name, source: "official")
+    assert bench.full_training_size("C2") == 50000
+
+
 def test_every_gpu_bench_step_has_whole_batches_of_at_least_two():
     """Each bench step of the GPU script, at the real training-set sizes: its batches fit the examples it
     benchmarks and none of its epochs ends with a one-example batch (which would crash that regime on the GPU)."""
     steps = _bench_steps()
     assert {net for net, _, _ in steps} >= {"C1", "C2", "F1", "F2"}
     for net, regimes, opts in steps:
-        name = bench.NETS[net].dataset
-        full = datamod.DATASETS[name]["n_train"] - (datamod.HOLDOUT_SIZE if name == "cifar10" else 0)
+        full = bench.full_training_size(net)
         n = int(opts[opts.index("--n-samples") + 1]) if "--n-samples" in opts else full
         for regime in regimes:
             bs = bench.resolve_batch(net, regime, full)
@@ -253,6 +261,8 @@ def test_float32_policy_holds_in_every_command_and_is_recorded_on_a_gpu(monkeypa
         torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True   # PyTorch's cuDNN default
         assert cli.main(["models"]) == 0
         assert torch.backends.cudnn.allow_tf32 is False and torch.backends.cuda.matmul.allow_tf32 is False
+        torch.backends.cudnn.allow_tf32 = True   # and any computation, called from Python, on picking its device
+        assert train.compute_device("cpu") == torch.device("cpu") and torch.backends.cudnn.allow_tf32 is False
     finally:
         train.apply_float32_policy()
     monkeypatch.setattr(results, "device_name", lambda d: "a GPU")

@@ -62,11 +62,9 @@ def bench_data(net: str, n_samples: int | None = None, source: str = "auto"):
         except datamod.DataError:
             if source == "real":
                 raise
-    # synthetic stand-in: as many examples as the real run trains on (CIFAR-10's hold-out split keeps
-    # 45,000 of the 50,000), so that LB's 10 % batch is the one the paper profile uses
-    full = datamod.DATASETS[name]["n_train"] or 50000
-    if default_split(name, "real") == "holdout":
-        full -= datamod.HOLDOUT_SIZE
+    # synthetic stand-in: as many examples as the real run trains on, so that LB's 10 % batch is the one the
+    # paper profile uses
+    full = full_training_size(net)
     if ds is None:
         n = min(n_samples or full, full)
         ds = datamod.load(name, "official", "synthetic", "cpu", n_train=n, n_test=64).train
@@ -77,6 +75,16 @@ def bench_data(net: str, n_samples: int | None = None, source: str = "auto"):
             raise ValueError(f"--n-samples {n_samples} must be positive")
         ds = ds.subset(torch.arange(min(n_samples, len(ds))))
     return ds, name, used, full_n
+
+
+def full_training_size(net: str) -> int:
+    """How many examples a real paper-profile run of ``net`` trains on: the dataset's training set, less the
+    hold-out where the official test set is incomplete (CIFAR-10 here keeps 45,000 of the 50,000)."""
+    from .train import default_split
+
+    name = NETS[net.upper()].dataset
+    full = datamod.DATASETS[name]["n_train"] or 50000
+    return full - datamod.HOLDOUT_SIZE if default_split(name, "real") == "holdout" else full
 
 
 def resolve_batch(net: str, batch: str | int, full_n: int) -> int:
@@ -165,23 +173,30 @@ def _time_epochs(run_epoch, ds, batch_size: int, device: torch.device, epochs: i
 
 
 # ------------------------------------------------------------------------------------------------- ours
+def _one_seed(net: str, seed: int, device: torch.device, precision: str = "auto", compile_mode: str = "",
+              num_classes: int | None = None):
+    """What one training run starts from, as ``lbgap train`` builds it: the paper-profile config, the seed's
+    initial model on ``device`` in training mode (channels_last for a conv net on CUDA), its optimiser and its
+    batch-order generator. Returns (config, model, optimiser, generator)."""
+    cfg = make_config(net, 256, seed, "paper", precision=precision, compile=compile_mode, device=str(device),
+                      save_checkpoints=False)
+    model = initial_model(cfg, num_classes).to(device)
+    if device.type == "cuda" and NETS[cfg.net].kind == "conv":
+        model = model.to(memory_format=torch.channels_last)
+    model.train()
+    return cfg, model, make_optimizer(cfg, model.parameters()), torch.Generator(device=device).manual_seed(seed)
+
+
 def time_ours(net: str, ds, batch_size: int, device: torch.device, precision: str = "auto", compile_mode: str = "",
               epochs: int = 2, warmup_steps: int = 3, seed: int = 0, num_classes: int | None = None,
               before_timing=None) -> dict:
     """Samples/s of ``train.train_epoch`` (the code ``lbgap train`` runs) over ``ds``: median of ``epochs``
     (``before_timing``: called between the warm-up and the timed epochs, see :func:`_time_epochs`)."""
-    cfg = make_config(net, 256, seed, "paper", precision=precision, compile=compile_mode, device=str(device),
-                      save_checkpoints=False)
     ds = ds.to(device)
-    model = initial_model(cfg, num_classes).to(device)
+    cfg, model, opt, gen = _one_seed(net, seed, device, precision, compile_mode, num_classes)
     policy = precision_policy(cfg, device)
-    if device.type == "cuda" and NETS[cfg.net].kind == "conv":
-        model = model.to(memory_format=torch.channels_last)
     step_model = compiled(model, cfg.compile)
-    opt = make_optimizer(cfg, model.parameters())
-    gen = torch.Generator(device=device).manual_seed(seed)
     ac, graphs = _autocast(cfg, device), uses_cudagraphs(cfg.compile)
-    model.train()
     warm, times, (steps, running) = _time_epochs(
         lambda d: train_epoch(step_model, opt, d, batch_size, gen, ac, graphs), ds, batch_size, device, epochs,
         warmup_steps, warm_passes=2 if cfg.compile else 1, before_timing=before_timing)
@@ -399,14 +414,8 @@ def time_streams(n: int, net: str, ds, batch_size: int, device: torch.device, pr
     cuda = device.type == "cuda"
     seeds = []
     for s in range(n):
-        cfg = make_config(net, 256, s, "paper", precision=precision, device=str(device), save_checkpoints=False)
-        model = initial_model(cfg, num_classes).to(device)
-        if cuda and NETS[cfg.net].kind == "conv":
-            model = model.to(memory_format=torch.channels_last)
-        model.train()
-        seeds.append(dict(model=model, opt=make_optimizer(cfg, model.parameters()), cfg=cfg,
-                          gen=torch.Generator(device=device).manual_seed(s),
-                          stream=torch.cuda.Stream(device) if cuda else None))
+        cfg, model, opt, gen = _one_seed(net, s, device, precision, num_classes=num_classes)
+        seeds.append(dict(model=model, opt=opt, cfg=cfg, gen=gen, stream=torch.cuda.Stream(device) if cuda else None))
 
     def one_seed(sd: dict, d) -> tuple[int, torch.Tensor]:
         ac = _autocast(sd["cfg"], device)   # one autocast object per thread (it keeps its entry state)

@@ -155,10 +155,9 @@ def pair_id(sb_cfg, lb_cfg) -> str:
 
 
 def _load_pair(sb_cfg, lb_cfg, device):
-    from .train import apply_float32_policy, load_checkpoint
+    from .train import compute_device, load_checkpoint
 
-    dev = datamod.resolve_device(device)
-    apply_float32_policy()   # the curves in IEEE float32 (no TF32 convolutions on a GPU)
+    dev = compute_device(device)   # the curves in IEEE float32 (no TF32 convolutions on a GPU)
     data = datamod.load(sb_cfg.dataset, sb_cfg.split, sb_cfg.source, dev, sb_cfg.n_train, sb_cfg.n_test)
     sb = load_checkpoint(sb_cfg, "final", dev, data.num_classes)
     lb = load_checkpoint(lb_cfg, "final", dev, data.num_classes)

@@ -37,7 +37,7 @@ from torch import nn
 from . import data as datamod
 from . import paths, results
 from .models import keras_cross_entropy
-from .train import (ConfigError, apply_float32_policy, evaluate, initial_model, load_checkpoint, make_config,
+from .train import (ConfigError, compute_device, evaluate, initial_model, load_checkpoint, make_config,
                     make_optimizer)
 
 KIND = "noise"
@@ -277,8 +277,7 @@ def run_scan(which: str, seed: int = 0, profile: str = "quick", ckpt_profile: st
     if path.is_file() and not force:
         return dict(results.read_json(path), skipped=True)
     started, t0 = results.now(), time.perf_counter()
-    device = datamod.resolve_device(cfg.device)
-    apply_float32_policy()
+    device = compute_device(cfg.device)
     if data is None:
         data = datamod.load(cfg.dataset, cfg.split, cfg.source, device, cfg.n_train, cfg.n_test)
     if model is None:
@@ -316,8 +315,7 @@ def track_noise_scale(seed: int = 0, profile: str = "quick", batch_size: int = 2
     if chunks < 2 or b_small < 2:
         raise ConfigError("the two-batch estimator needs at least 2 chunks of at least 2 examples")
     started, t0 = results.now(), time.perf_counter()
-    device = datamod.resolve_device(cfg.device)
-    apply_float32_policy()
+    device = compute_device(cfg.device)
     if data is None:
         data = datamod.load(cfg.dataset, cfg.split, cfg.source, device, cfg.n_train, cfg.n_test)
     n = len(data.train)

@@ -390,10 +390,9 @@ def _run_config(run: str, profile: str, results_dir: Path):
 
 
 def _load(cfg, device: str):
-    from .train import apply_float32_policy, load_checkpoint
+    from .train import compute_device, load_checkpoint
 
-    dev = datamod.resolve_device(device)
-    apply_float32_policy()   # phi and the Hessian in IEEE float32 (no TF32 convolutions on a GPU)
+    dev = compute_device(device)   # phi and the Hessian in IEEE float32 (no TF32 convolutions on a GPU)
     data = datamod.load(cfg.dataset, cfg.split, cfg.source, dev, cfg.n_train, cfg.n_test)
     model = load_checkpoint(cfg, "final", dev, data.num_classes)
     return model, data, dev

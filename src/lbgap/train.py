@@ -213,11 +213,18 @@ COMPILE_MODES = ("", "default", "reduce-overhead", "max-autotune", "max-autotune
 
 
 def apply_float32_policy() -> None:
-    """Switch TF32 off for matmuls and cuDNN convolutions (the policy above). Called by every entry point that
-    computes in float32 -- ``lbgap`` commands (``cli.main``), notebooks (``report.context``), training, and the
-    loaders of sharpness, landscape, trajectory and noise -- since PyTorch's default leaves cuDNN's TF32 on."""
+    """Switch TF32 off for matmuls and cuDNN convolutions (the policy above). Called by ``lbgap`` commands (``cli.main``),
+    notebooks (``report.context``) and :func:`compute_device`, through which every computation picks its device,
+    since PyTorch's default leaves cuDNN's TF32 on."""
     torch.backends.cuda.matmul.allow_tf32 = TF32
     torch.backends.cudnn.allow_tf32 = TF32
+
+
+def compute_device(spec: str | torch.device = "auto") -> torch.device:
+    """The device a computation runs on (``data.resolve_device``), with the float32 policy in effect: the one
+    way training, sharpness, landscape, trajectory and noise pick their device."""
+    apply_float32_policy()
+    return datamod.resolve_device(spec)
 
 
 def uses_cudagraphs(mode: str) -> bool:
@@ -341,7 +348,7 @@ def train(cfg: RunConfig, results_dir: str | Path | None = None, force: bool = F
         if done is not None:
             done["skipped"] = True
             return done
-    device = datamod.resolve_device(cfg.device)
+    device = compute_device(cfg.device)
     started, t_start = results.now(), time.perf_counter()
     if data is None:
         data = datamod.load(cfg.dataset, cfg.split, cfg.source, device, cfg.n_train, cfg.n_test)
@@ -454,6 +461,6 @@ def sb_lb_configs(net: str, seed: int, profile: str, **overrides) -> list[RunCon
 
 
 __all__ = ["ConfigError", "RunConfig", "make_config", "train", "train_epoch", "precision_policy", "compiled",
-           "apply_float32_policy", "uses_cudagraphs", "check_last_batch",
+           "apply_float32_policy", "compute_device", "uses_cudagraphs", "check_last_batch",
            "evaluate", "epoch_batches", "make_optimizer",
            "initial_model", "flat_params", "load_checkpoint", "checkpoint_dir", "sb_lb_configs", "replace"]

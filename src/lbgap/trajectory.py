@@ -40,7 +40,7 @@ import torch
 
 from . import data as datamod
 from . import paths, results, sharpness, sweep
-from .train import apply_float32_policy, checkpoint_dir, make_config, train_size
+from .train import checkpoint_dir, compute_device, make_config, train_size
 
 TAG = "fig6"
 EPS = 1e-3
@@ -92,8 +92,7 @@ def compute(cfg, results_dir: str | Path | None = None, train_examples: int | No
         rec["skipped"] = True
         return rec
     started, fresh = results.now(), force
-    dev = datamod.resolve_device(device)
-    apply_float32_policy()
+    dev = compute_device(device)
     data = datamod.load(cfg.dataset, cfg.split, cfg.source, dev, cfg.n_train, cfg.n_test)
     subset, rule = datamod.example_subset(data.train, train_examples, cfg.dataset)
     from .models import build_model
