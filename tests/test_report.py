@@ -9,7 +9,8 @@ import pytest
 from lbgap import landscape, report, results
 
 
-def _record(results_dir, net, regime, seed, train_acc, test_acc, dist, epochs=10, stop="plateau", sps=1.0):
+def _record(results_dir, net, regime, seed, train_acc, test_acc, dist, epochs=10, stop="plateau", sps=1.0,
+            eval_order=None):
     bs = 256 if regime == "SB" else 6000
     run_id = f"{net}-mnist-official-b{bs}-s{seed}"
     history = [dict(epoch=e, step=e * 10, train_acc=train_acc * e / epochs, test_acc=test_acc * e / epochs,
@@ -21,6 +22,8 @@ def _record(results_dir, net, regime, seed, train_acc, test_acc, dist, epochs=10
                dist_from_init=dist, samples_per_s=sps, history=history,
                provenance=dict(wall_time_s=3600.0, device="cpu (test)", git_commit="abc", torch_version="2",
                                python="3.11", lbgap_version="0.1.0"))
+    if eval_order:   # records without it predate interleaved evaluation batches: stored order
+        rec["data"] = dict(eval_order=eval_order)
     results.atomic_write_json(results.record_path(results_dir, "paper", "train", run_id), rec)
 
 
@@ -69,6 +72,26 @@ def test_distance_ratio_missing_rows_and_headline(ctx):
     assert h.loc["F1", "ours: gap (pt)"] == "3.00" and h.loc["C3", "ours: gap (pt)"] == "—"
     curves = report.curves(ctx, first_epoch=1)
     assert curves.epoch.min() == 1 and len(curves) == 6 * 10 * 2  # 6 runs x 10 epochs x {train, test}
+
+
+def test_a_table2_row_averages_records_of_one_evaluation_order(ctx, tmp_path):
+    """Seed 3 evaluated in interleaved batches joins three stored-order seeds: the row keeps the three and says
+    why seed 3 is out; once most of the network's records are interleaved, its rows keep those instead."""
+    for regime in ("SB", "LB"):
+        _record(tmp_path, "F1", regime, 3, 1.0, 0.5, 10.0, eval_order="interleaved")
+    nums = report.table2_numbers(ctx).set_index("regime")
+    assert nums.loc["SB", "n"] == 3 and nums.loc["SB", "test_acc"] == pytest.approx(99.0)
+    missing = report.missing_rows(ctx)
+    assert ("F1 SB: seed 3 left out: evaluated in interleaved batches, the row's other records in stored-order "
+            "ones (`lbgap eval-order` measures both).") in missing and "F1 LB: seeds 4 missing." in missing
+    for s in (0, 1):   # now most of F1's records are interleaved: SB and LB rows both keep those (one protocol
+        for regime, acc in (("SB", 0.6), ("LB", 0.4)):   # per network, or the gap would compare two)
+            _record(tmp_path, "F1", regime, s, 1.0, acc, 10.0, eval_order="interleaved")
+    nums = report.table2_numbers(ctx).set_index("regime")
+    assert nums.loc["SB", "seeds"] == "0,1,3" and nums.loc["SB", "test_acc"] == pytest.approx(100 * (0.6 + 0.6 + 0.5) / 3)
+    assert nums.loc["LB", "seeds"] == "0,1,3" and nums.loc["LB", "test_acc"] == pytest.approx(100 * (0.4 + 0.4 + 0.5) / 3)
+    assert "F1 SB: seed 2 left out: evaluated in stored-order batches, the row's other records in interleaved ones " \
+           "(`lbgap eval-order` measures both)." in report.missing_rows(ctx)
 
 
 def test_timing_and_provenance(ctx, tmp_path):

@@ -115,12 +115,29 @@ def run_table2(ctx: Context, log=print) -> None:
 
 def train_runs(ctx: Context):
     """The training records a chapter shows: per network, the first of ``ctx.record_profiles`` that has any,
-    real data (smoke only under the smoke profile), the Table 2 variant (batch-statistics BN, no tag, SB/LB)."""
+    real data (smoke only under the smoke profile), the Table 2 variant (batch-statistics BN, no tag, SB/LB),
+    all evaluated one way (:func:`one_eval_order`; :func:`missing_rows` names the records left out)."""
+    return _table2_runs(ctx)[0]
+
+
+def one_eval_order(runs):
+    """Split one network's records into those its Table 2 rows may average and those they may not: with
+    batch-statistic BN a prediction depends on its evaluation batch, so accuracies evaluated in stored-order
+    and in interleaved batches (F2, ``data.eval_order``) are different measurements, and SB and LB must share
+    one. Keeps the order most of the network's records share (a tie keeps ``interleaved``, the current
+    protocol); returns (kept, left_out)."""
+    counts = runs.eval_order.value_counts()
+    best = max(counts.index, key=lambda o: (counts[o], o == "interleaved"))
+    same = runs.eval_order == best
+    return runs[same], runs[~same]
+
+
+def _table2_runs(ctx: Context):
     import pandas as pd
 
     from .results import train_table
 
-    frames = []
+    kept, left = [], []
     for net in shown_nets(ctx):
         for prof in ctx.record_profiles:
             df = train_table(ctx.results_dir, prof)
@@ -129,13 +146,19 @@ def train_runs(ctx: Context):
             keep = (df.net == net) & (df.bn == "batch") & (df.tag == "") & df.regime.isin(["SB", "LB"]) \
                 & df.seed.isin(shown_seeds(ctx)) & ((df.source == "real") | (prof == "smoke"))
             if keep.any():
-                frames.append(df[keep])
+                k, out = one_eval_order(df[keep])
+                kept.append(k)
+                left.append(out)
                 break
-    if not frames:
-        return pd.DataFrame()
-    out = pd.concat(frames, ignore_index=True)
-    out["net"] = pd.Categorical(out.net, categories=shown_nets(ctx), ordered=True)
-    return out.sort_values(["net", "regime", "seed"], ascending=[True, False, True]).reset_index(drop=True)
+
+    def tidy(frames):
+        if not frames:
+            return pd.DataFrame()
+        out = pd.concat(frames, ignore_index=True)
+        out["net"] = pd.Categorical(out.net, categories=shown_nets(ctx), ordered=True)
+        return out.sort_values(["net", "regime", "seed"], ascending=[True, False, True]).reset_index(drop=True)
+
+    return tidy(kept), tidy(left)
 
 
 def _pm(mean: float, std: float, digits: int = 2) -> str:
@@ -305,18 +328,29 @@ def curves(ctx: Context, first_epoch: int = 0):
     return long
 
 
+ORDER_WORDS = {"stored": "stored-order", "interleaved": "interleaved"}
+
+
 def missing_rows(ctx: Context) -> list[str]:
-    """Plain sentences: which (network, regime, seed) rows of Table 2 have no record, and why."""
-    runs = train_runs(ctx)
+    """Plain sentences: which (network, regime, seed) rows of Table 2 have no record, or one left out because
+    it was evaluated differently from the rest (:func:`one_eval_order`), and why."""
+    runs, left = _table2_runs(ctx)
     out = []
     for net in shown_nets(ctx):
         have = runs[runs.net == net] if not runs.empty else runs
         if have.empty:
             out.append(f"{net}: no records: {MISSING_REASON[net]}.")
             continue
+        gone = left[left.net == net] if not left.empty else left
         for regime in ("SB", "LB"):
             got = set(have[have.regime == regime].seed)
-            lack = [s for s in shown_seeds(ctx) if s not in got]
+            odd = gone[gone.regime == regime]
+            if len(odd):
+                seeds = ",".join(map(str, odd.seed))
+                out.append(f"{net} {regime}: seed{'s' if len(odd) > 1 else ''} {seeds} left out: evaluated in "
+                           f"{ORDER_WORDS[odd.eval_order.iloc[0]]} batches, the row's other records in "
+                           f"{ORDER_WORDS[have.eval_order.iloc[0]]} ones (`lbgap eval-order` measures both).")
+            lack = [s for s in shown_seeds(ctx) if s not in got and s not in set(odd.seed)]
             if lack:
                 out.append(f"{net} {regime}: seeds {','.join(map(str, lack))} missing.")
     return out

@@ -237,7 +237,9 @@ def train_table(results_dir: Path | str | None = None, profile: str | None = Non
                    stop_reason=r["stop_reason"], epochs=r["epochs"], steps=r["steps"],
                    dist_from_init=r["dist_from_init"], wall_time_s=r["provenance"]["wall_time_s"],
                    samples_per_s=r["samples_per_s"], device=r["provenance"]["device"],
-                   git_commit=r["provenance"]["git_commit"])
+                   git_commit=r["provenance"]["git_commit"],
+                   # how the evaluation passes were batched (a record without the field predates interleaving)
+                   eval_order=r.get("data", {}).get("eval_order", "stored"))
         row.update({k: v for k, v in r["final"].items()})
         rows.append(row)
     return pd.DataFrame(rows)
