@@ -28,7 +28,8 @@ import torch
 from . import data as datamod
 from . import paths, results
 from .models import keras_cross_entropy
-from .train import ConfigError, epoch_batches, evaluate, initial_model, make_config, make_optimizer
+from .train import (ConfigError, compute_device, epoch_batches, evaluate, initial_model, make_config,
+                    make_optimizer)
 
 KIND = "steps"
 TARGETS = (0.95, 0.96, 0.97)     # validation accuracies whose crossing is recorded (plus the run's own target)
@@ -116,7 +117,7 @@ def run_to_target(cfg, target: float = HEADLINE, results_dir: str | Path | None 
         return rec
     if not 0 < target <= 1:
         raise ConfigError(f"target accuracy {target} must be in (0, 1]")
-    device = datamod.resolve_device(cfg.device)
+    device = compute_device(cfg.device)
     started, t_start, cpu_start = results.now(), time.perf_counter(), time.process_time()
     if data is None:
         data = datamod.load(cfg.dataset, cfg.split, cfg.source, device, cfg.n_train, cfg.n_test)
@@ -226,7 +227,7 @@ def sweep(batch_sizes, optimizers=("adam", "sgd"), seeds=(0, 1, 2), profile: str
         for B in batch_sizes:
             cfg0 = steps_config(B, lr_grid(optimizer, B)[1], optimizer, seeds[0], profile)
             if data is None:
-                data = datamod.load(cfg0.dataset, cfg0.split, cfg0.source, datamod.resolve_device(cfg0.device),
+                data = datamod.load(cfg0.dataset, cfg0.split, cfg0.source, compute_device(cfg0.device),
                                     cfg0.n_train, cfg0.n_test)
             grid = lr_grid(optimizer, B)
             tuned = []

@@ -222,7 +222,7 @@ def apply_float32_policy() -> None:
 
 def compute_device(spec: str | torch.device = "auto") -> torch.device:
     """The device a computation runs on (``data.resolve_device``), with the float32 policy in effect: the one
-    way training, sharpness, landscape, trajectory and noise pick their device."""
+    way training, sharpness, landscape, trajectory, noise and the steps-to-target study pick their device."""
     apply_float32_policy()
     return datamod.resolve_device(spec)
 
