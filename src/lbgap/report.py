@@ -352,7 +352,7 @@ def missing_rows(ctx: Context) -> list[str]:
                            f"{ORDER_WORDS[have.eval_order.iloc[0]]} ones (`lbgap eval-order` measures both).")
             lack = [s for s in shown_seeds(ctx) if s not in got and s not in set(odd.seed)]
             if lack:
-                out.append(f"{net} {regime}: seeds {','.join(map(str, lack))} missing.")
+                out.append(f"{net} {regime}: seed{'s' if len(lack) > 1 else ''} {','.join(map(str, lack))} missing.")
     return out
 
 
