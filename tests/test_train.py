@@ -73,6 +73,8 @@ def test_record_contents_and_checkpoints(results_dir, checkpoints):
         assert on_disk["provenance"][key]
     assert (checkpoints / "smoke" / rec["run_id"] / "x0.pt").is_file()
     assert (checkpoints / "smoke" / rec["run_id"] / "final.pt").is_file()
+    # a checkpoint store outside the repo is named by its variable, never by this machine's absolute path
+    assert on_disk["checkpoint"] == f"$LBGAP_CHECKPOINTS/smoke/{rec['run_id']}"
 
 
 def test_rerun_is_skipped_unless_forced(results_dir, checkpoints):

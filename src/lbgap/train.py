@@ -439,7 +439,9 @@ def train(cfg: RunConfig, results_dir: str | Path | None = None, force: bool = F
         d = checkpoint_dir(cfg)
         results.atomic_torch_save(x0_state, d / "x0.pt")
         results.atomic_torch_save({k: v.detach().cpu() for k, v in model.state_dict().items()}, d / "final.pt")
-        ckpt = os.path.relpath(d, paths.REPO_ROOT) if d.is_relative_to(paths.REPO_ROOT) else str(d)
+        # where the weights are, without this machine's paths: repo-relative, or inside $LBGAP_CHECKPOINTS
+        ckpt = (os.path.relpath(d, paths.REPO_ROOT) if d.is_relative_to(paths.REPO_ROOT)
+                else f"$LBGAP_CHECKPOINTS/{d.relative_to(paths.CHECKPOINT_DIR).as_posix()}")
     last = history[-1]
     final = {k: v for k, v in last.items() if k.endswith(("_loss", "_acc"))}
     wall = time.perf_counter() - t_start
