@@ -343,17 +343,21 @@ def missing_rows(ctx: Context) -> list[str]:
             continue
         gone = left[left.net == net] if not left.empty else left
         for regime in ("SB", "LB"):
-            got = set(have[have.regime == regime].seed)
             odd = gone[gone.regime == regime]
+            recorded = set(have[have.regime == regime].seed) | set(odd.seed)
             if len(odd):
-                seeds = ",".join(map(str, odd.seed))
-                out.append(f"{net} {regime}: seed{'s' if len(odd) > 1 else ''} {seeds} left out: evaluated in "
+                out.append(f"{net} {regime}: {_seed_words(odd.seed)} left out: evaluated in "
                            f"{ORDER_WORDS[odd.eval_order.iloc[0]]} batches, the row's other records in "
                            f"{ORDER_WORDS[have.eval_order.iloc[0]]} ones (`lbgap eval-order` measures both).")
-            lack = [s for s in shown_seeds(ctx) if s not in got and s not in set(odd.seed)]
+            lack = [s for s in shown_seeds(ctx) if s not in recorded]
             if lack:
-                out.append(f"{net} {regime}: seed{'s' if len(lack) > 1 else ''} {','.join(map(str, lack))} missing.")
+                out.append(f"{net} {regime}: {_seed_words(lack)} missing.")
     return out
+
+
+def _seed_words(seeds) -> str:
+    seeds = list(seeds)
+    return ("seeds " if len(seeds) > 1 else "seed ") + ",".join(map(str, seeds))
 
 
 def headline(ctx: Context):
