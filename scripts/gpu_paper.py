@@ -106,7 +106,7 @@ def pack_complete(name: str, pack: Path = STAGE) -> bool:
 
 def cmd_stage(a) -> int:
     sys.path.insert(0, str(ROOT / "src"))
-    from lbgap import data as datamod
+    from lbgap.core import data as datamod
 
     STAGE.mkdir(parents=True, exist_ok=True)
     if CARRY.is_dir():
@@ -207,14 +207,14 @@ def _per_net(spec: str | None, net: str) -> str:
 
 def train_records_present(results_dir: Path, profile: str, net: str, seed: int, a) -> list[Path]:
     sys.path.insert(0, str(ROOT / "src"))
-    from lbgap import results
-    from lbgap.train import sb_lb_configs
+    from lbgap.core import records
+    from lbgap.core.train import sb_lb_configs
 
     ov = {"device": a.device} if a.device else {}
     if a.tag:
         ov["tag"] = a.tag
     cfgs = sb_lb_configs(net, seed, profile, **ov)
-    return [results.record_path(results_dir, profile, "train", c.run_id) for c in cfgs]
+    return [records.record_path(results_dir, profile, "train", c.run_id) for c in cfgs]
 
 
 def export(pair: Pair, stores: list[Path]) -> list[Path]:
@@ -251,7 +251,9 @@ def write_out(out: Path, exported: list[Path], summary: dict, store: Path) -> No
 
 def cmd_sweep(a) -> int:
     sys.path.insert(0, str(ROOT / "src"))
-    from lbgap import cli, data as datamod, sweep
+    from lbgap import cli
+    from lbgap.core import data as datamod
+    from lbgap.core import sweep
 
     deadline = time.time() + a.budget
     results_dir = Path(a.results_dir).resolve()
@@ -270,7 +272,7 @@ def cmd_sweep(a) -> int:
     summary = dict(started=time.strftime("%Y-%m-%dT%H:%M:%S"), budget_s=a.budget, profile=a.profile, tag=a.tag,
                    jobs=a.jobs, pairs=[])
     queue: list[Pair] = []
-    from lbgap.config import get_profile
+    from lbgap.core.config import get_profile
 
     synthetic = get_profile(a.profile)["source"] == "synthetic"
     for net in nets:
@@ -431,7 +433,7 @@ def call_record(a) -> Path:
 
         sys.path.insert(0, str(ROOT / "src"))
         from lbgap import __version__ as version
-        from lbgap.results import git_commit  # LBGAP_GIT_COMMIT on the GPU machine (no .git there)
+        from lbgap.core.records import git_commit  # LBGAP_GIT_COMMIT on the GPU machine (no .git there)
         gpu = _gpu_name(a.device)
         rec = dict(schema=1, kind="gpu_call", run_id=run_id, call=str(a.call), profile=a.profile,
                    device=gpu, budget_s=a.budget, provenance=dict(

@@ -57,8 +57,8 @@ export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 CI=1
 [ -f .carry/GIT_COMMIT ] && export LBGAP_GIT_COMMIT="${LBGAP_GIT_COMMIT:-$(cat .carry/GIT_COMMIT)}"
 T0=$(date +%s)
 left() { echo $(( BUDGET - ($(date +%s) - T0) )); }
-default_post() { if [ -f src/lbgap/landscape.py ]; then echo sharpness,landscape; else
-  echo "WARNING: lbgap.landscape is missing: post-processing without Figure 3 curves" >&2; echo sharpness; fi; }
+default_post() { if [ -f src/lbgap/measures/landscape.py ]; then echo sharpness,landscape; else
+  echo "WARNING: lbgap.measures.landscape is missing: post-processing without Figure 3 curves" >&2; echo sharpness; fi; }
 lbgap() { $PY -m lbgap.cli "$@"; }
 have() { [ -f "${LBGAP_CACHE:-data/cache}/$1.npz" ]; }
 
@@ -124,7 +124,7 @@ call() {
   STAMP=$(mktemp); touch "$STAMP"
   echo "== call $n: budget ${BUDGET}s, commit ${LBGAP_GIT_COMMIT:-unknown}"
   nvidia-smi -L 2>/dev/null || echo "no nvidia-smi"
-  $PY -c "import torch; from lbgap._tv import torchvision; print('torch', torch.__version__, 'torchvision', torchvision.__version__, 'cuda', torch.cuda.is_available())"
+  $PY -c "import torch; from lbgap.core._tv import torchvision; print('torch', torch.__version__, 'torchvision', torchvision.__version__, 'cuda', torch.cuda.is_available())"
   call_record
   echo "== stage"; $PY scripts/gpu_paper.py stage || echo "an import failed (see above)"
   # every call measures first what the bench and the precision check still lack (steps with a CUDA record

@@ -18,7 +18,8 @@ def results_dir(tmp_path):
 @pytest.fixture
 def checkpoints(tmp_path, monkeypatch):
     """Checkpoints of test runs go to a temp dir, never into data/checkpoints."""
-    from lbgap import paths, train
+    from lbgap.core import paths
+    from lbgap.core import train
 
     d = tmp_path / "checkpoints"
     monkeypatch.setattr(paths, "CHECKPOINT_DIR", d)

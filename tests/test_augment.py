@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lbgap import augment
+from lbgap.core import augment
 
 
 def _x(n=2, c=3, h=8, w=8):

@@ -1,4 +1,4 @@
-"""lbgap.bench and scripts/gpu_paper.py: real code on tiny synthetic data, checked against known numbers."""
+"""lbgap.studies.bench and scripts/gpu_paper.py: real code on tiny synthetic data, checked against known numbers."""
 from __future__ import annotations
 
 import importlib.util
@@ -11,8 +11,11 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from lbgap import bench, cli, data as datamod, train
-from lbgap.train import ConfigError
+from lbgap.studies import bench
+from lbgap import cli
+from lbgap.core import data as datamod
+from lbgap.core import train
+from lbgap.core.train import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,7 +49,7 @@ def test_resolve_batch_uses_the_full_training_set():
 def test_synthetic_bench_data_has_the_real_runs_training_size(tmp_path, monkeypatch):
     """Without the real cache, CIFAR-10 is benchmarked on as many synthetic images as the paper profile's
     hold-out split trains on (45,000), so LB is the profile's 4,500; MNIST keeps its 60,000 (official split)."""
-    from lbgap import paths
+    from lbgap.core import paths
 
     monkeypatch.setattr(paths, "CACHE_DIR", tmp_path / "empty-cache")
     ds, name, used, full_n = bench.bench_data("C1", n_samples=64, source="auto")
@@ -96,7 +99,7 @@ def test_bench_end_to_end_writes_a_record_and_a_table(tmp_path):
     df = bench.bench_table(tmp_path)
     assert len(df) == 1 and df.speedup.iloc[0] == pytest.approx(rec["speedup"]) and df.net.iloc[0] == "F1"
     # the reproducibility chapter's table of it
-    from lbgap import report
+    from lbgap.book import report
 
     row = report.bench_summary(report.context("results", tmp_path)).iloc[0]
     assert row["ours ÷ baseline"] == f"{rec['speedup']:.2f}×" and row["batch"] == 64
@@ -110,7 +113,7 @@ def test_bench_end_to_end_writes_a_record_and_a_table(tmp_path):
 def test_stacked_seeds_compute_each_seeds_own_loss_and_gradient():
     """torch.func stacking (bench --stacked): one vmapped model of two F1 seeds, each on its own batch, gives
     each seed the loss and gradient of its own separate model (BN with batch statistics, so no buffers)."""
-    from lbgap.models import keras_cross_entropy
+    from lbgap.core.models import keras_cross_entropy
 
     ds = datamod.load("mnist", "official", "synthetic", "cpu", n_train=128, n_test=8).train
     st = bench.StackedSeeds("F1", (0, 1), torch.device("cpu"), "fp32")
@@ -135,7 +138,7 @@ def test_bench_times_processes_and_stacked_seeds_side_by_side(tmp_path):
                       baseline=False, stacked=2, results_dir=tmp_path, log=lambda s: None)
     st = rec["stacked"]
     assert st["models"] == 2 and st["aggregate_samples_per_s"] == pytest.approx(2 * 256 / st["epoch_s"])
-    from lbgap import report
+    from lbgap.book import report
 
     row = report.seeds_at_once_summary(report.context("results", tmp_path)).iloc[0]
     assert row["stacked seeds"] == "2" and row["processes"] == "—"
@@ -167,7 +170,7 @@ def test_bench_times_streams_beside_one_model(tmp_path):
                       baseline=False, streams=2, results_dir=tmp_path, log=lambda s: None)
     th = rec["streams"]
     assert th["models"] == 2 and not th["streams"] and "trained" not in th
-    from lbgap import report
+    from lbgap.book import report
 
     row = report.seeds_at_once_summary(report.context("results", tmp_path)).iloc[0]
     assert row["threads"] == "2 (no streams)" and row["stacked seeds"] == "—"
@@ -255,7 +258,7 @@ def test_every_gpu_bench_step_has_whole_batches_of_at_least_two():
 def test_float32_policy_holds_in_every_command_and_is_recorded_on_a_gpu(monkeypatch):
     """PyTorch leaves cuDNN's TF32 on by default; every lbgap command (sharpness and landscape included, which
     never call train.precision_policy) switches it off, and a GPU record says what was in effect."""
-    from lbgap import results
+    from lbgap.core import records
 
     try:
         torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True   # PyTorch's cuDNN default
@@ -265,9 +268,9 @@ def test_float32_policy_holds_in_every_command_and_is_recorded_on_a_gpu(monkeypa
         assert train.compute_device("cpu") == torch.device("cpu") and torch.backends.cudnn.allow_tf32 is False
     finally:
         train.apply_float32_policy()
-    monkeypatch.setattr(results, "device_name", lambda d: "a GPU")
-    assert results.provenance("cuda")["tf32"] == dict(matmul=False, cudnn=False)
-    assert "tf32" not in results.provenance("cpu")
+    monkeypatch.setattr(records, "device_name", lambda d: "a GPU")
+    assert records.provenance("cuda")["tf32"] == dict(matmul=False, cudnn=False)
+    assert "tf32" not in records.provenance("cpu")
 
 
 def test_concurrent_processes_time_their_epochs_and_a_failure_is_raised():

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from lbgap import paths, report
+from lbgap.core import paths
+from lbgap.book import report
 
 ROOT = paths.REPO_ROOT
 CHROMIUM = os.environ.get("CHROMIUM") or next(

@@ -3,7 +3,7 @@ import sys
 
 import pytest
 
-from lbgap import paths
+from lbgap.core import paths
 from lbgap.cli import main
 
 

@@ -9,9 +9,10 @@ import time
 
 import pytest
 
-from lbgap import cluster, sweep
+from lbgap.core import cluster
+from lbgap.core import sweep
 from lbgap.cli import main
-from lbgap.sweep import table2_grid
+from lbgap.core.sweep import table2_grid
 
 from test_sweep import ALL, SLOW, claim_pid, leftovers, records, start_driver, wait_for
 
@@ -23,7 +24,7 @@ def fast_default_split(monkeypatch):
     """make_config reads each dataset's cache to pick its split; read it once per test, not once per run."""
     import functools
 
-    from lbgap import train
+    from lbgap.core import train
 
     monkeypatch.setattr(train, "default_split", functools.lru_cache(maxsize=None)(train.default_split))
 

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from lbgap import data, paths
+from lbgap.core import data
+from lbgap.core import paths
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -5,10 +5,10 @@ import pytest
 import torch
 from torch import nn
 
-from lbgap import landscape as ls
-from lbgap import results
-from lbgap.data import TensorDataset
-from lbgap.models import MLP
+from lbgap.measures import landscape as ls
+from lbgap.core import records
+from lbgap.core.data import TensorDataset
+from lbgap.core.models import MLP
 
 
 class Bundle:
@@ -91,7 +91,7 @@ def test_contour_centre_is_the_solution():
 @pytest.mark.slow
 def test_cli_end_to_end_on_a_smoke_pair(tmp_path, checkpoints):
     from lbgap import cli
-    from lbgap.train import make_config, train
+    from lbgap.core.train import make_config, train
 
     rd = tmp_path / "res"
     for regime in ("SB", "LB"):
@@ -99,7 +99,7 @@ def test_cli_end_to_end_on_a_smoke_pair(tmp_path, checkpoints):
     run = make_config("F1", "LB", 0, "smoke").run_id
     assert cli.main(["sharpness", run, "--profile", "smoke", "--results-dir", str(rd), "--eps", "1e-3",
                      "--space", "random", "--p", "5", "--maxiter", "3", "--no-hessian"]) == 0
-    rec = results.read_json(results.record_path(rd, "smoke", "sharpness", run))
+    rec = records.read_json(records.record_path(rd, "smoke", "sharpness", run))
     assert set(rec["entries"]) == {"random-eps0.001-p5-A0"}   # full space: scipy's bounds set-up is O(n) Python
     e = rec["entries"]["random-eps0.001-p5-A0"]
     assert e["value"] >= 0 and e["nfev"] >= 2 and e["n_params"] == 1_462_794 and e["p"] == 5
@@ -114,12 +114,12 @@ def test_cli_end_to_end_on_a_smoke_pair(tmp_path, checkpoints):
 
 @pytest.mark.slow
 def test_sweep_post_processing_is_registered_on_demand():
-    # a fresh interpreter that imports only lbgap.sweep: run_grid must find both post-processing steps
+    # a fresh interpreter that imports only lbgap.core.sweep: run_grid must find both post-processing steps
     import subprocess
     import sys
 
     code = ("from lbgap import sweep; assert sweep.run_grid([], post=['sharpness', 'landscape'], log=print) == []; "
-            "import lbgap.sharpness as s, lbgap.landscape as l; "
+            "import lbgap.measures.sharpness as s, lbgap.measures.landscape as l; "
             "assert sweep.POST_PAIR['sharpness'] is s.post_pair and sweep.POST_PAIR['landscape'] is l.post_pair")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
@@ -132,8 +132,8 @@ def test_seed_summary_reads_the_curves_at_the_named_points(tmp_path):
             for t in ls.alpha_grid(-1, 1, 21)]
     rec = dict(kind="landscape", net="F1", seed=3, profile="paper", parts=dict(
         linear=dict(rows=rows), filter1d=dict(SB=line, LB=[dict(x, train_loss=5 * x["train_loss"] + 2) for x in line])))
-    results.atomic_write_json(results.record_path(tmp_path, "paper", "landscape", "F1-pair-s3"), rec)
-    row = ls.seed_summary(results.iter_records(tmp_path, "paper", "landscape")).iloc[0]
+    records.atomic_write_json(records.record_path(tmp_path, "paper", "landscape", "F1-pair-s3"), rec)
+    row = ls.seed_summary(records.iter_records(tmp_path, "paper", "landscape")).iloc[0]
     assert row["seed"] == 3 and row["train loss α=-0.5"] == pytest.approx(0.25)
     assert row["train loss α=1.5"] == pytest.approx(2.25) and row["train loss α=1 (LB)"] == pytest.approx(1.0)
     assert row["SB train loss at t=±1 (max)"] == pytest.approx(1.0)
@@ -147,9 +147,9 @@ def test_seed_summary_reads_the_curves_at_the_named_points(tmp_path):
     assert math.isnan(row[ls.RISE_RATIO]) and ls.FILTER_RISE_RATIO not in row
     # the chapter's choice of records: each network from the first profile that has any
     for prof, net, seed in (("quick", "F1", 0), ("quick", "C1", 0), ("quick", "C1", 1)):
-        results.atomic_write_json(results.record_path(tmp_path, prof, "landscape", f"{net}-pair-s{seed}"),
+        records.atomic_write_json(records.record_path(tmp_path, prof, "landscape", f"{net}-pair-s{seed}"),
                                   dict(rec, net=net, seed=seed, profile=prof))
-    chosen = results.preferred_records(tmp_path, ("paper", "quick"), "landscape")
+    chosen = records.preferred_records(tmp_path, ("paper", "quick"), "landscape")
     assert sorted((r["net"], r["profile"], r["seed"]) for r in chosen) == [
         ("C1", "quick", 0), ("C1", "quick", 1), ("F1", "paper", 3)]
     assert list(ls.seed_summary(chosen).profile) == ["quick", "quick", "paper"]

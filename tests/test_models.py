@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from lbgap.models import NETS, build_model, count_parameters, keras_cross_entropy
+from lbgap.core.models import NETS, build_model, count_parameters, keras_cross_entropy
 
 PAPER_COUNTS = {"F1": 1_462_794, "F2": 2_780_085, "C1": 1_757_834, "C3": 1_775_204,
                 "C2": 14_991_946, "C4": 15_038_116}

@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from lbgap import noise
-from lbgap.data import TensorDataset
+from lbgap.measures import noise
+from lbgap.core.data import TensorDataset
 
 
 def test_quadratic_toy_matches_exact_stationary_loss():
@@ -100,7 +100,7 @@ def test_track_and_scan_records_on_synthetic_data(results_dir, checkpoints):
     assert len(series) == len(rec["probes"]) and np.isfinite(series.tr_sigma).all()
     s = noise.b_simple_summary(again, target=2.0, n_boot=50)     # unreachable target: the end of the run
     assert not s["reached"] and s["step"] == rec["probes"][-1]["step"]
-    from lbgap.train import initial_model, make_config
+    from lbgap.core.train import initial_model, make_config
 
     scan = noise.run_scan("init", 0, "smoke", results_dir=results_dir, draws=3,
                           model=initial_model(make_config("F1", "SB", 0, "smoke")))

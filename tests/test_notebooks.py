@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from lbgap import paths
+from lbgap.core import paths
 
 ROOT = paths.REPO_ROOT
 NOTEBOOKS = [ROOT / "intro.ipynb", *sorted((ROOT / "chapters").glob("*.ipynb"))]

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from lbgap import cli, results
-from lbgap import remedies as rm
+from lbgap import cli
+from lbgap.core import records
+from lbgap.studies import remedies as rm
 
 
 def test_grid_is_the_lb_config_plus_the_remedy():
@@ -17,15 +18,15 @@ def test_grid_is_the_lb_config_plus_the_remedy():
 
 
 def test_sweep_records_and_the_table_sets_it_beside_table2_runs(tmp_path, checkpoints, monkeypatch):
-    from lbgap.train import make_config, train
+    from lbgap.core.train import make_config, train
 
     monkeypatch.setattr(rm, "SHARPNESS", (("random", "mean"),))
     sb = train(make_config("F1", "SB", 0, "smoke"), tmp_path)   # the baseline exists: the sweep leaves it alone
     assert cli.main(["sweep", "remedy", "--net", "F1", "--profile", "smoke", "--seeds", "0",
                      "--results-dir", str(tmp_path)]) == 0
-    assert results.read_json(results.record_path(tmp_path, "smoke", "train", sb["run_id"])) == sb
-    lb = results.read_json(results.record_path(tmp_path, "smoke", "train", "F1-mnist-official-b32-s0"))
-    rec = results.read_json(results.record_path(tmp_path, "smoke", "train", "F1-mnist-official-b32-s0-conservative"))
+    assert records.read_json(records.record_path(tmp_path, "smoke", "train", sb["run_id"])) == sb
+    lb = records.read_json(records.record_path(tmp_path, "smoke", "train", "F1-mnist-official-b32-s0"))
+    rec = records.read_json(records.record_path(tmp_path, "smoke", "train", "F1-mnist-official-b32-s0-conservative"))
     assert rec["optimizer_steps"] == 3 * rec["steps"] == 3 * lb["steps"]
     df = rm.table(tmp_path, ("smoke",))
     assert len(df) == 1
@@ -35,7 +36,7 @@ def test_sweep_records_and_the_table_sets_it_beside_table2_runs(tmp_path, checkp
     assert row.test_acc_remedy == pytest.approx(100 * rec["final"]["test_acc"])
     assert row["phi_remedy_random_0.001"] > 0 and row["phi_remedy_random_0.0005"] > 0
     assert row["phi_lb_random_0.001"] > 0 and row["phi_lb_full_0.001"] != row["phi_lb_full_0.001"]   # NaN: not run
-    sharp = results.read_json(results.record_path(tmp_path, "smoke", "sharpness", rec["run_id"]))
+    sharp = records.read_json(records.record_path(tmp_path, "smoke", "sharpness", rec["run_id"]))
     assert sorted(sharp["entries"]) == ["random-eps0.0005-p100-A0", "random-eps0.001-p100-A0"]
     cmp = rm.compare_with_paper(df, "conservative").set_index("network")
     assert cmp.loc["F1", "paper conservative LB test %"] == "98.12 ± 0.01"   # data/paper/table7.csv
@@ -52,7 +53,7 @@ def test_paper_tables_6_and_7():
 def test_augment_trains_sb_and_lb_of_the_conv_nets_only():
     cfgs = rm.grid("C1", [0], "smoke", "augment")
     assert [(c.regime, c.augment, c.tag) for c in cfgs] == [("SB", "paper", "augment"), ("LB", "paper", "augment")]
-    from lbgap.train import ConfigError
+    from lbgap.core.train import ConfigError
 
     with pytest.raises(ConfigError, match="convolutional networks"):
         rm.grid("F1", [0], "smoke", "augment")
@@ -64,8 +65,8 @@ def test_augmented_sweep_table_and_comparison(tmp_path, checkpoints, monkeypatch
                      "--train-examples", "32", "--results-dir", str(tmp_path)]) == 0
     df = rm.table(tmp_path, ("smoke",), "augment")
     assert len(df) == 1 and df.test_acc_remedy_sb.notna().all() and df.test_acc_sb.notna().all()
-    plain = results.read_json(results.record_path(tmp_path, "smoke", "train", "C1-cifar10-official-b16-s0"))
-    aug = results.read_json(results.record_path(tmp_path, "smoke", "train", "C1-cifar10-official-b16-s0-augment"))
+    plain = records.read_json(records.record_path(tmp_path, "smoke", "train", "C1-cifar10-official-b16-s0"))
+    aug = records.read_json(records.record_path(tmp_path, "smoke", "train", "C1-cifar10-official-b16-s0-augment"))
     assert plain["history"][0] == {**aug["history"][0], **{k: plain["history"][0][k] for k in ("time_s",)}}
     assert aug["final"]["train_loss"] != plain["final"]["train_loss"]   # same x0, different (augmented) batches
     cmp = rm.compare_with_paper(df, "augment").set_index("network")
@@ -83,7 +84,7 @@ def test_control_is_conservative_training_without_the_proximal_term(tmp_path, ch
         rm.run("F1", [0], "smoke", remedy, results_dir=tmp_path, log=lambda s: None)
     df = rm.control_table(tmp_path, ("smoke",))
     assert len(df) == 1
-    rec = results.read_json(results.record_path(tmp_path, "smoke", "train", ctrl.run_id))
+    rec = records.read_json(records.record_path(tmp_path, "smoke", "train", ctrl.run_id))
     assert df.test_acc_control.iloc[0] == pytest.approx(100 * rec["final"]["test_acc"])
     assert df.train_loss_control.iloc[0] == pytest.approx(rec["final"]["train_loss"])
     assert df["phi_control_random_0.001"].iloc[0] > 0

@@ -6,7 +6,9 @@ import math
 
 import pytest
 
-from lbgap import landscape, report, results
+from lbgap.measures import landscape
+from lbgap.book import report
+from lbgap.core import records
 
 
 def _record(results_dir, net, regime, seed, train_acc, test_acc, dist, epochs=10, stop="plateau", sps=1.0,
@@ -24,7 +26,7 @@ def _record(results_dir, net, regime, seed, train_acc, test_acc, dist, epochs=10
                                python="3.11", lbgap_version="0.1.0"))
     if eval_order:   # records without it predate interleaved evaluation batches: stored order
         rec["data"] = dict(eval_order=eval_order)
-    results.atomic_write_json(results.record_path(results_dir, "paper", "train", run_id), rec)
+    records.atomic_write_json(records.record_path(results_dir, "paper", "train", run_id), rec)
 
 
 @pytest.fixture
@@ -98,9 +100,9 @@ def test_timing_and_provenance(ctx, tmp_path):
     t = report.timing_table(ctx)
     assert t["records"].sum() == 6 and set(t["wall time (h)"]) == {"3.00"}
     # a variant's runs (Figure 4's "fig4") are timed apart from Table 2's
-    rec = results.read_json(results.record_path(tmp_path, "paper", "train", "F1-mnist-official-b256-s0"))
+    rec = records.read_json(records.record_path(tmp_path, "paper", "train", "F1-mnist-official-b256-s0"))
     rec["config"]["tag"], rec["run_id"] = "fig4", rec["run_id"] + "-fig4"
-    results.atomic_write_json(results.record_path(tmp_path, "paper", "train", rec["run_id"]), rec)
+    records.atomic_write_json(records.record_path(tmp_path, "paper", "train", rec["run_id"]), rec)
     t = report.timing_table(ctx).set_index(["kind", "regime"])
     assert t.loc[("train (fig4)", "SB"), "records"] == 1 and t.loc[("train", "SB"), "records"] == 3
     p = report.provenance_table(ctx)
@@ -108,7 +110,7 @@ def test_timing_and_provenance(ctx, tmp_path):
     assert set(p["cpu"]) == {"not recorded"}   # the hand-made records predate the field
     import torch
 
-    assert results.provenance("cpu")["cpu"].endswith(f"({torch.backends.cpu.get_cpu_capability()})")
+    assert records.provenance("cpu")["cpu"].endswith(f"({torch.backends.cpu.get_cpu_capability()})")
     assert math.isclose(float(report.profiles_table().set_index("profile").loc["paper", "lb_fraction"]), 0.1)
 
 
@@ -139,7 +141,7 @@ def _sharpness_record(results_dir, net, regime, seed, phis):
                                             train_set=60000)
                for (space, objective), v in phis.items()}
     rid = f"{net}-mnist-official-b{256 if regime == 'SB' else 6000}-s{seed}"
-    results.atomic_write_json(results.record_path(results_dir, "paper", "sharpness", rid),
+    records.atomic_write_json(records.record_path(results_dir, "paper", "sharpness", rid),
                               dict(kind="sharpness", run_id=rid, net=net, regime=regime, seed=seed, profile="paper",
                                    entries=entries, hessian=None))
 
@@ -155,16 +157,16 @@ def test_scorecard_puts_each_claim_beside_the_papers(ctx, tmp_path):
     rows = [dict(alpha=a, train_loss=a * a, test_loss=0.0, train_acc=1.0, test_acc=1.0) for a in alphas]
     line = [dict(t=t / 10, train_loss=abs(t / 10), test_loss=0.0, train_acc=1.0, test_acc=1.0) for t in range(-10, 11)]
     lb_line = [dict(x, train_loss=4 * x["train_loss"] + 2) for x in line]
-    results.atomic_write_json(results.record_path(tmp_path, "paper", "landscape", "F1-pair-s0"),
+    records.atomic_write_json(records.record_path(tmp_path, "paper", "landscape", "F1-pair-s0"),
                               dict(kind="landscape", net="F1", seed=0, profile="paper",
                                    parts=dict(linear=dict(rows=rows), filter1d=dict(SB=line, LB=lb_line))))
     # Table 7: conservative LB of seed 0 tests at 97 % against that seed's plain LB at 95 % -> +2.00
     _record(tmp_path, "F1", "LB", 0, 1.0, 0.97, 10.0)
-    cons = results.record_path(tmp_path, "paper", "train", "F1-mnist-official-b6000-s0")
-    rec = results.read_json(cons)
+    cons = records.record_path(tmp_path, "paper", "train", "F1-mnist-official-b6000-s0")
+    rec = records.read_json(cons)
     rec["run_id"] += "-conservative"
     rec["config"]["tag"] = "conservative"
-    results.atomic_write_json(cons.with_name(rec["run_id"] + ".json"), rec)
+    records.atomic_write_json(cons.with_name(rec["run_id"] + ".json"), rec)
     _record(tmp_path, "F1", "LB", 0, 1.0, 0.95, 10.0)   # the plain LB record as the fixture wrote it
     card = report.scorecard(ctx).set_index("network")
     f1 = card.loc["F1"]
@@ -180,16 +182,16 @@ def test_scorecard_puts_each_claim_beside_the_papers(ctx, tmp_path):
 
 
 def test_rerun_table_pairs_a_recheck_with_its_original(ctx, tmp_path):
-    orig = results.record_path(tmp_path, "paper", "train", "F1-mnist-official-b6000-s1")
-    rec = results.read_json(orig)
+    orig = records.record_path(tmp_path, "paper", "train", "F1-mnist-official-b6000-s1")
+    rec = records.read_json(orig)
     rec["run_id"] += "-recheck"
     rec["config"]["tag"] = "recheck"
     rec["final"]["test_acc"] = 0.9635   # original 0.96
     rec["provenance"]["cpu"] = "Some CPU (AVX512)"
-    results.atomic_write_json(orig.with_name(rec["run_id"] + ".json"), rec)
+    records.atomic_write_json(orig.with_name(rec["run_id"] + ".json"), rec)
     stray = dict(rec, run_id="F1-mnist-official-b6000-s1-recheck-fig9")   # no original with tag fig9: left out
     stray["config"] = dict(rec["config"], tag="recheck-fig9")
-    results.atomic_write_json(orig.with_name(stray["run_id"] + ".json"), stray)
+    records.atomic_write_json(orig.with_name(stray["run_id"] + ".json"), stray)
     t = report.rerun_table(ctx)
     assert len(t) == 1
     row = t.iloc[0]
@@ -205,32 +207,32 @@ def _sharpness(results_dir, run_id, regime, seed, tag, phi_full, phi_random):
                config=dict(tag=tag),
                entries={"full-eps0.001-sum": dict(entry, space="full", objective="sum", value=phi_full),
                         "random-eps0.001-p100-A0": dict(entry, space="random", value=phi_random, a_seed=0)})
-    results.atomic_write_json(results.record_path(results_dir, "paper", "sharpness", run_id), rec)
+    records.atomic_write_json(records.record_path(results_dir, "paper", "sharpness", run_id), rec)
 
 
 def test_cap_table_sets_a_capped_pair_beside_its_uncapped_twin(ctx, tmp_path):
     # seed 1 of the fixture (SB 0.99, LB 0.96) was capped at 50 epochs; its uncapped twin ran under the profile's caps
     for regime, bs, acc, epochs, stop in (("SB", 256, 0.985, 80, "plateau"), ("LB", 6000, 0.97, 300, "max_epochs")):
-        path = results.record_path(tmp_path, "paper", "train", f"F1-mnist-official-b{bs}-s1")
-        orig = results.read_json(path)
+        path = records.record_path(tmp_path, "paper", "train", f"F1-mnist-official-b{bs}-s1")
+        orig = records.read_json(path)
         orig["config"]["max_epochs"] = 50
-        results.atomic_write_json(path, orig)
+        records.atomic_write_json(path, orig)
         twin = dict(orig, run_id=orig["run_id"] + "-uncapped", epochs=epochs, stop_reason=stop,
                     config=dict(orig["config"], tag="uncapped", max_epochs=100 if regime == "SB" else 300),
                     final=dict(orig["final"], test_acc=acc))
-        results.atomic_write_json(path.with_name(twin["run_id"] + ".json"), twin)
+        records.atomic_write_json(path.with_name(twin["run_id"] + ".json"), twin)
         _sharpness(tmp_path, orig["run_id"], regime, 1, "", 10.0 if regime == "SB" else 50.0, 0.1)
         _sharpness(tmp_path, twin["run_id"], regime, 1, "uncapped", 5.0 if regime == "SB" else 100.0, 0.2)
     # a twin whose original differs in more than its cap (another learning rate) is left out
-    path = results.record_path(tmp_path, "paper", "train", "F1-mnist-official-b256-s2")
-    odd = results.read_json(path)
+    path = records.record_path(tmp_path, "paper", "train", "F1-mnist-official-b256-s2")
+    odd = records.read_json(path)
     odd["config"]["max_epochs"] = 50
-    results.atomic_write_json(path, odd)
+    records.atomic_write_json(path, odd)
     odd.update(run_id=odd["run_id"] + "-uncapped", config=dict(odd["config"], tag="uncapped", lr=0.1, max_epochs=100))
-    results.atomic_write_json(path.with_name(odd["run_id"] + ".json"), odd)
+    records.atomic_write_json(path.with_name(odd["run_id"] + ".json"), odd)
     # Figure 3 of the capped pair: the loss climbs 0.3 beyond x_LB and 0.1 beyond x_SB -> 3x; the twin has none
     rows = [dict(alpha=a, train_loss=l) for a, l in ((-0.5, 0.2), (0.0, 0.1), (1.0, 0.1), (1.5, 0.4))]
-    results.atomic_write_json(results.record_path(tmp_path, "paper", "landscape", "F1-mnist-official-b256-b6000-s1"),
+    records.atomic_write_json(records.record_path(tmp_path, "paper", "landscape", "F1-mnist-official-b256-b6000-s1"),
                               dict(kind="landscape", run_id="F1-mnist-official-b256-b6000-s1", net="F1", seed=1,
                                    profile="paper", parts=dict(linear=dict(rows=rows))))
     t = report.cap_table(ctx)
@@ -273,7 +275,7 @@ def _call(results_dir, started, elapsed, pairs, complete=True, gpu="NVIDIA H200"
                complete=complete, bench=list(bench), tag="", jobs="", pairs=pairs,
                provenance=dict(device=gpu, started=started + "+00:00", wall_time_s=elapsed, git_commit="abc",
                                torch_version="2", python="3.11", lbgap_version="0.1.0"))
-    results.atomic_write_json(results.record_path(results_dir, profile, "gpu_call", run_id), rec)
+    records.atomic_write_json(records.record_path(results_dir, profile, "gpu_call", run_id), rec)
 
 
 def test_gpu_time_adds_up_the_calls_and_prices_the_pairs_left(ctx, tmp_path):

@@ -1,4 +1,4 @@
-"""lbgap.results: provenance of a record."""
+"""lbgap.core.records: provenance of a record."""
 from __future__ import annotations
 
 import shutil
@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from lbgap import results
+from lbgap.core import records
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
@@ -28,10 +28,10 @@ def test_code_version_is_dirty_for_code_not_for_records(tmp_path, monkeypatch):
     git("commit", "-qm", "start")
     head = subprocess.run(["git", "-C", str(tmp_path), "rev-parse", "--short=12", "HEAD"], capture_output=True,
                           text=True, check=True).stdout.strip()
-    assert results.git_commit(tmp_path) == head
+    assert records.git_commit(tmp_path) == head
     record.write_text('{"remeasured": true}\n')          # a record rewritten by the run before this one
-    assert results.git_commit(tmp_path) == head
+    assert records.git_commit(tmp_path) == head
     (tmp_path / "src" / "code.py").write_text("x = 2\n")  # the code itself differs from HEAD
-    assert results.git_commit(tmp_path) == head + "+dirty"
+    assert records.git_commit(tmp_path) == head + "+dirty"
     monkeypatch.setenv("LBGAP_GIT_COMMIT", "abc123")      # a tree copied without .git (the GPU machine)
-    assert results.git_commit(tmp_path) == "abc123"
+    assert records.git_commit(tmp_path) == "abc123"

@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from lbgap import sharpness as sh
-from lbgap.data import TensorDataset
+from lbgap.measures import sharpness as sh
+from lbgap.core.data import TensorDataset
 
 
 def quad(H, b):
@@ -224,7 +224,7 @@ def test_hessian_vector_products_power_iteration_and_trace():
 
 
 def test_dinh_rescaling_preserves_function_and_changes_sharpness():
-    from lbgap.models import MLP
+    from lbgap.core.models import MLP
 
     torch.manual_seed(0)
     m = MLP(6, 3, depth=2, width=16).eval()          # Linear -> BN -> ReLU blocks, as F1/F2
@@ -284,16 +284,16 @@ def test_record_keeps_entries_written_by_another_process(tmp_path):
     import json
     from types import SimpleNamespace
 
-    from lbgap import results
-    from lbgap.config import RunConfig
+    from lbgap.core import records
+    from lbgap.core.config import RunConfig
 
     net, ds = tiny(0, torch.float32)
     cfg = RunConfig(net="F1", batch_size=8, profile="smoke", regime="SB", eval_batch_size=24)
-    path = results.record_path(tmp_path, "smoke", "sharpness", cfg.run_id)
+    path = records.record_path(tmp_path, "smoke", "sharpness", cfg.run_id)
 
     def other_process(msg):
         if not other_process.done:
-            results.update_json(path, lambda r: {**r, "entries": {**r["entries"], "other": {"value": 1.0}}})
+            records.update_json(path, lambda r: {**r, "entries": {**r["entries"], "other": {"value": 1.0}}})
             other_process.done = True
     other_process.done = False
 
@@ -313,7 +313,7 @@ def test_subset_entries_use_n_examples_and_never_replace_full_set_ones(tmp_path)
     # the entry is keyed apart, and the tables take the full-set entry of a run whenever both exist.
     from types import SimpleNamespace
 
-    from lbgap.config import RunConfig
+    from lbgap.core.config import RunConfig
 
     net, ds = tiny(3, torch.float32)
     kw = dict(eps=[1e-3], spaces=["full"], hessian=False, log=lambda m: None,
@@ -344,7 +344,7 @@ def test_a_speaker_ordered_set_is_measured_on_examples_spread_over_it(tmp_path):
     # so762 is stored speaker by speaker: f and the Hessian use every (N/n)-th example, and the table says so.
     from types import SimpleNamespace
 
-    from lbgap.config import RunConfig
+    from lbgap.core.config import RunConfig
 
     net, ds = tiny(4, torch.float32)
     cfg = RunConfig(net="F2", dataset="so762", batch_size=8, profile="quick", regime="SB", eval_batch_size=24)
@@ -364,8 +364,8 @@ def test_chapter_tables_take_each_network_from_one_profile_and_say_which(tmp_pat
     # with its quick ones, and Table 3's "ours from" names the profile and any training-set subset.
     from types import SimpleNamespace
 
-    from lbgap import results
-    from lbgap.config import RunConfig
+    from lbgap.core import records
+    from lbgap.core.config import RunConfig
 
     net, ds = tiny(0, torch.float32)
     sharp = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 2))   # a different point: another phi
@@ -377,13 +377,13 @@ def test_chapter_tables_take_each_network_from_one_profile_and_say_which(tmp_pat
                 cfg = RunConfig(net=name, batch_size=b, profile=prof, regime=regime, eval_batch_size=24)
                 sh.compute(cfg, tmp_path, train_examples=16 if prof == "quick" else None,
                            model_data=(model, SimpleNamespace(train=ds), "cpu"), **kw)
-    t = sh.sharpness_table(records=results.preferred_records(tmp_path, ("paper", "quick"), "sharpness"))
+    t = sh.sharpness_table(records=records.preferred_records(tmp_path, ("paper", "quick"), "sharpness"))
     assert sorted(zip(t.net, t.profile)) == [("C1", "quick"), ("C1", "quick"), ("F1", "paper"), ("F1", "paper")]
     t3 = sh.compare_with_paper(t, 3).set_index(["network", "eps"])
     assert t3.loc[("F1", "1e-3"), "ours from"] == "paper"
     assert t3.loc[("C1", "1e-3"), "ours from"] == "quick; f on the first 16 training examples"
     assert t3.loc[("C1", "5e-4"), "ours SB"] == "missing" and t3.loc[("C2", "1e-3"), "ours from"] == ""
-    assert sh.sharpness_table(records=results.preferred_records(tmp_path, ("smoke",), "sharpness")).empty
+    assert sh.sharpness_table(records=records.preferred_records(tmp_path, ("smoke",), "sharpness")).empty
     pairs = sh.seed_pairs(t).set_index("net")
     assert list(pairs.index) == ["C1", "F1"]
     for net in ("C1", "F1"):
@@ -396,8 +396,8 @@ def test_forced_post_pair_keeps_both_objectives(tmp_path, monkeypatch):
     # call after it must add to that record, not start it afresh a second time (which dropped Table 4's entries)
     from types import SimpleNamespace
 
-    from lbgap import results
-    from lbgap.config import RunConfig
+    from lbgap.core import records
+    from lbgap.core.config import RunConfig
 
     _, ds = tiny(0, torch.float32)
     torch.manual_seed(0)
@@ -410,5 +410,5 @@ def test_forced_post_pair_keeps_both_objectives(tmp_path, monkeypatch):
     for force in (False, True):
         sh.post_pair(sb, lb, tmp_path, force=force)
         for cfg in (sb, lb):
-            rec = results.read_json(results.record_path(tmp_path, "smoke", "sharpness", cfg.run_id))
+            rec = records.read_json(records.record_path(tmp_path, "smoke", "sharpness", cfg.run_id))
             assert set(rec["entries"]) == want and rec["hessian"] is not None, (force, sorted(rec["entries"]))

@@ -9,7 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from lbgap import cli, data, paths, speech
+from lbgap import cli
+from lbgap.core import data
+from lbgap.core import paths
+from lbgap.core import speech
 
 
 # ------------------------------------------------------------------------------------- helpers (independent)
@@ -250,8 +253,8 @@ def test_so762_import_splice_and_speaker_norm_against_brute_force(tmp_path, monk
         assert batches[1].tolist() == list(range(1, len(ds), len(batches))) and ds.eval_order == "interleaved"
     assert b.info["eval_order"] == "interleaved"
     # train.evaluate follows eval_batches: with batch-statistic BN the result depends on how batches are cut
-    from lbgap.models import keras_cross_entropy
-    from lbgap.train import evaluate
+    from lbgap.core.models import keras_cross_entropy
+    from lbgap.core.train import evaluate
     torch.manual_seed(0)
     classes = int(b.train.y.max()) + 1
     net = torch.nn.Sequential(torch.nn.Linear(360, 16), torch.nn.BatchNorm1d(16, track_running_stats=False),
@@ -264,7 +267,7 @@ def test_so762_import_splice_and_speaker_norm_against_brute_force(tmp_path, monk
     consecutive = [slice(i, i + 7) for i in range(0, len(b.train), 7)]
     assert evaluate(net, b.train, 7)[0] != pytest.approx(pass_over(consecutive), rel=1e-3)
     # `lbgap eval-order`: both ways in one record, for the book's deviation note
-    from lbgap.config import RunConfig
+    from lbgap.core.config import RunConfig
     cfg = RunConfig(net="F2", dataset="so762", batch_size=8, profile="quick", regime="SB", eval_batch_size=7)
     rec = speech.eval_order_check(cfg, tmp_path / "res", model_data=(net, b, "cpu"))
     assert rec["rows"]["train"]["interleaved"]["loss"] == pytest.approx(evaluate(net, b.train, 7)[0])

@@ -6,8 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from lbgap import steps
-from lbgap.train import ConfigError
+from lbgap.studies import steps
+from lbgap.core.train import ConfigError
 
 
 def test_crossing_interpolates_in_log_steps():

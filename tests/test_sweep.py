@@ -1,6 +1,6 @@
 """Sweeps survive crashes: claims, failure notes, kill -9 of a worker, Ctrl-C -- with real processes.
 
-The crash tests start real sweeps (``python`` subprocesses running lbgap.sweep.run_grid or the CLI) on the
+The crash tests start real sweeps (``python`` subprocesses running lbgap.core.sweep.run_grid or the CLI) on the
 smoke profile with tiny F1 runs; one run is slowed down by ``extra={"throttle_s": ...}`` (a pause after each
 epoch, recorded in its config) so that it is reliably mid-run when it is killed.
 """
@@ -16,14 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from lbgap import paths, sweep
-from lbgap.train import make_config
+from lbgap.core import paths
+from lbgap.core import sweep
+from lbgap.core.train import make_config
 
 # A sweep of three tiny F1 runs; the first is slow (EPOCHS epochs with a pause after each).
 DRIVER = r'''
 import sys
-from lbgap import sweep
-from lbgap.train import make_config
+from lbgap.core import sweep
+from lbgap.core.train import make_config
 
 if __name__ == "__main__":  # the local executor spawns workers, which import this file again
     rd, executor, epochs, pause = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
@@ -34,7 +35,7 @@ if __name__ == "__main__":  # the local executor spawns workers, which import th
     if executor == "local":
         ex = sweep.LocalExecutor(workers=2)
     elif executor == "submitit":
-        from lbgap.cluster import SubmititExecutor
+        from lbgap.core.cluster import SubmititExecutor
         ex = SubmititExecutor(cluster="local")
     else:
         ex = "serial"

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from lbgap import cli, results
-from lbgap import threshold as th
+from lbgap import cli
+from lbgap.core import records
+from lbgap.studies import threshold as th
 
 
 def test_grid_is_fixed_epoch_tagged_and_deduplicated():
@@ -28,10 +29,10 @@ def test_sweep_records_train_and_sharpness_and_the_table_reads_them(tmp_path, mo
     assert list(df.steps) == [2 * 128 // 16, 2 * 128 // 32]   # a fixed number of epochs, no early stop
     assert (df.phi_random > 0).all() and df.phi_full_sum.isna().all()
     assert set(df.sharpness_examples) == {"the first 64 training examples"}
-    rec = results.read_json(results.record_path(tmp_path, "smoke", "sharpness", "F1-mnist-official-b16-s0-fig4"))
+    rec = records.read_json(records.record_path(tmp_path, "smoke", "sharpness", "F1-mnist-official-b16-s0-fig4"))
     assert set(rec["entries"]) == {"random-eps0.001-p100-A0-n64"}
     # the Table 3/4 tables never see these runs
-    from lbgap import sharpness
+    from lbgap.measures import sharpness
 
     assert sharpness.sharpness_table(tmp_path, "smoke").empty
     assert len(sharpness.sharpness_table(tmp_path, "smoke", tag=None)) == 2

@@ -3,8 +3,8 @@ import json
 import pytest
 import torch
 
-from lbgap import results
-from lbgap.train import ConfigError, flat_params, initial_model, make_config, resolve_batch_size, train
+from lbgap.core import records
+from lbgap.core.train import ConfigError, flat_params, initial_model, make_config, resolve_batch_size, train
 
 
 def smoke(net="F1", batch="SB", seed=0, **kw):
@@ -63,7 +63,7 @@ def test_same_seed_gives_identical_records(results_dir, checkpoints):
 
 def test_record_contents_and_checkpoints(results_dir, checkpoints):
     rec = train(smoke(net="C1", batch="LB"), results_dir)
-    path = results.record_path(results_dir, "smoke", "train", rec["run_id"])
+    path = records.record_path(results_dir, "smoke", "train", rec["run_id"])
     on_disk = json.loads(path.read_text())
     assert on_disk["config"]["net"] == "C1" and on_disk["config"]["regime"] == "LB"
     assert on_disk["epochs"] == len(on_disk["history"]) - 1 == 2
@@ -108,14 +108,14 @@ def test_plateau_stops_the_run(results_dir, checkpoints):
 def test_divergence_is_recorded_not_raised(results_dir, checkpoints):
     rec = train(smoke(optimizer="sgd", lr=1e12), results_dir)
     assert rec["status"] == "diverged" and rec["stop_reason"] == "diverged"
-    assert results.record_path(results_dir, "smoke", "train", rec["run_id"]).is_file()
+    assert records.record_path(results_dir, "smoke", "train", rec["run_id"]).is_file()
 
 
 def test_atomic_write_leaves_old_file_on_failure(tmp_path):
     p = tmp_path / "r.json"
-    results.atomic_write_json(p, {"a": 1})
+    records.atomic_write_json(p, {"a": 1})
     with pytest.raises(TypeError):
-        results.atomic_write_json(p, {"a": object()})
+        records.atomic_write_json(p, {"a": object()})
     assert json.loads(p.read_text()) == {"a": 1}
     assert [f.name for f in tmp_path.iterdir()] == ["r.json"]
 
@@ -126,8 +126,8 @@ def test_records_and_checkpoints_are_readable_under_the_umask(tmp_path):
 
     old = os.umask(0o022)
     try:
-        results.atomic_write_json(tmp_path / "r.json", {"a": 1})
-        results.atomic_torch_save({"x": 1}, tmp_path / "c.pt")
+        records.atomic_write_json(tmp_path / "r.json", {"a": 1})
+        records.atomic_torch_save({"x": 1}, tmp_path / "c.pt")
     finally:
         os.umask(old)
     assert {f.name: f.stat().st_mode & 0o777 for f in tmp_path.iterdir()} == {"r.json": 0o644, "c.pt": 0o644}
@@ -138,9 +138,9 @@ def test_conservative_step_matches_the_proximal_update_by_hand():
     x1 = x0 - lr g(x0); x2 = x1 - lr (g(x1) + lam (x1 - x0))."""
     from torch import nn
 
-    from lbgap.data import TensorDataset
-    from lbgap.models import keras_cross_entropy
-    from lbgap.train import train_epoch
+    from lbgap.core.data import TensorDataset
+    from lbgap.core.models import keras_cross_entropy
+    from lbgap.core.train import train_epoch
 
     torch.manual_seed(0)
     data = TensorDataset(torch.randint(0, 256, (8, 3), dtype=torch.uint8), torch.randint(0, 2, (8,)))

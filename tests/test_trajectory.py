@@ -4,9 +4,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lbgap import cli, results
-from lbgap import trajectory as tj
-from lbgap.train import checkpoint_dir
+from lbgap import cli
+from lbgap.core import records
+from lbgap.studies import trajectory as tj
+from lbgap.core.train import checkpoint_dir
 
 
 def test_schedule_is_log_spaced_from_x0_to_the_last_step():
@@ -31,7 +32,7 @@ def test_sweep_keeps_iterates_and_measures_phi_along_them(tmp_path, checkpoints,
             "--results-dir", str(tmp_path)]
     assert cli.main(args) == 0
     sb, lb = tj.configs("F1", 0, "smoke", epochs=2, points=3)
-    rec = results.read_json(results.record_path(tmp_path, "smoke", "train", lb.run_id))
+    rec = records.read_json(records.record_path(tmp_path, "smoke", "train", lb.run_id))
     assert rec["snapshots"] == lb.extra["snapshot_steps"] == [0, 1, 3, 8]
     final = torch.load(checkpoint_dir(lb) / "final.pt", weights_only=True)
     last = torch.load(checkpoint_dir(lb) / "step8.pt", weights_only=True)
@@ -44,13 +45,13 @@ def test_sweep_keeps_iterates_and_measures_phi_along_them(tmp_path, checkpoints,
     assert end.loss == pytest.approx(rec["final"]["train_loss"], rel=1e-5)   # f at the end = the run's train loss
     assert end.loss < x0.loc["LB", "loss"]
     # resumable: a rerun finds every entry and run done
-    stamp = results.record_path(tmp_path, "smoke", "trajectory", lb.run_id).stat().st_mtime_ns
+    stamp = records.record_path(tmp_path, "smoke", "trajectory", lb.run_id).stat().st_mtime_ns
     assert cli.main(args) == 0
-    assert results.record_path(tmp_path, "smoke", "trajectory", lb.run_id).stat().st_mtime_ns == stamp
+    assert records.record_path(tmp_path, "smoke", "trajectory", lb.run_id).stat().st_mtime_ns == stamp
 
 
 def test_a_run_without_kept_iterates_is_a_clear_error(tmp_path, checkpoints):
-    from lbgap.train import make_config, train
+    from lbgap.core.train import make_config, train
 
     cfg = make_config("F1", "SB", 0, "smoke")
     train(cfg, tmp_path)

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from lbgap import cli, results
-from lbgap import warmstart as ws
-from lbgap.train import ConfigError, make_config, train
+from lbgap import cli
+from lbgap.core import records
+from lbgap.studies import warmstart as ws
+from lbgap.core.train import ConfigError, make_config, train
 
 
 def test_warm_list_defaults_and_bad_epochs():
@@ -36,10 +37,10 @@ def test_sweep_starts_each_lb_run_from_its_sb_iterate(tmp_path, checkpoints, mon
             "--warm-epochs", "0,1,3", "--train-examples", "64", "--results-dir", str(tmp_path)]
     assert cli.main(args) == 0
     sb, lbs = ws.configs("F1", 0, "smoke", 3, 2, [0, 1, 3])
-    sb_rec = results.read_json(results.record_path(tmp_path, "smoke", "train", sb.run_id))
+    sb_rec = records.read_json(records.record_path(tmp_path, "smoke", "train", sb.run_id))
     sb_loss = {h["epoch"]: h["train_loss"] for h in sb_rec["history"]}
     for lb, k in zip(lbs, (0, 1, 3)):
-        rec = results.read_json(results.record_path(tmp_path, "smoke", "train", lb.run_id))
+        rec = records.read_json(records.record_path(tmp_path, "smoke", "train", lb.run_id))
         # the LB run's evaluation before its first step is the SB iterate after k epochs: the warm start loaded
         assert rec["history"][0]["train_loss"] == pytest.approx(sb_loss[k], rel=1e-6)
         assert rec["epochs"] == 2 and rec["config"]["init_from"] == lb.init_from
@@ -49,10 +50,10 @@ def test_sweep_starts_each_lb_run_from_its_sb_iterate(tmp_path, checkpoints, mon
     assert df.sb_test_acc.tolist() == pytest.approx([100 * h["test_acc"] for h in sb_rec["history"]
                                                      if h["epoch"] in (0, 1, 3)])
     assert df.sharpness_examples.iloc[0] == "the first 64 training examples"
-    stamp = results.record_path(tmp_path, "smoke", "sharpness", lbs[0].run_id).stat().st_mtime_ns
+    stamp = records.record_path(tmp_path, "smoke", "sharpness", lbs[0].run_id).stat().st_mtime_ns
     assert cli.main(args) == 0   # resumable: every run and entry is found done
-    assert results.record_path(tmp_path, "smoke", "sharpness", lbs[0].run_id).stat().st_mtime_ns == stamp
-    assert [v.startswith("fig5") for v in results.train_table(tmp_path, "smoke").variant] == [True] * 4
+    assert records.record_path(tmp_path, "smoke", "sharpness", lbs[0].run_id).stat().st_mtime_ns == stamp
+    assert [v.startswith("fig5") for v in records.train_table(tmp_path, "smoke").variant] == [True] * 4
 
 
 def test_a_missing_warm_start_is_a_clear_error(tmp_path, checkpoints):

@@ -19,9 +19,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import paths
-from .results import variant
-from .sweep import parse_nets, parse_seeds
+from lbgap.core import paths
+from lbgap.core.records import variant
+from lbgap.core.sweep import parse_nets, parse_seeds
 
 NOTEBOOK_PROFILES = ("results", "smoke", "quick", "paper")
 
@@ -54,7 +54,7 @@ def context(profile: str = "results", results_dir: str | Path | None = None, dev
     record_profiles = {"results": ("paper", "quick"), "smoke": ("smoke",), "quick": ("quick",),
                        "paper": ("paper",)}[profile]
     device = "cpu" if profile == "smoke" else device
-    from .train import apply_float32_policy
+    from lbgap.core.train import apply_float32_policy
 
     apply_float32_policy()   # a recomputing notebook evaluates in IEEE float32, as the commands do
     return Context(profile, rd, record_profiles, profile != "results", device, parse_seeds(seeds), parse_nets(nets))
@@ -62,7 +62,7 @@ def context(profile: str = "results", results_dir: str | Path | None = None, dev
 
 # ==================================================================================== Tables 1-2, Figure 2
 # What the SB/LB chapter, the front page and the reproducibility page show. Every number comes from the
-# result records (``results.train_table``/``history_table``) or from the paper's tables typed once into
+# result records (``records.train_table``/``history_table``) or from the paper's tables typed once into
 # ``data/paper/*.csv``; nothing here trains except :func:`run_table2` (smoke/quick/paper notebook profiles).
 
 # Why a network has no records, known without looking at this machine (the text must not depend on the
@@ -105,7 +105,7 @@ def run_table2(ctx: Context, log=print) -> None:
     """Compute the SB/LB grid for a computing profile (smoke: synthetic data, CPU, seconds); no-op for results."""
     if not ctx.run:
         return
-    from .sweep import run_grid, table2_grid
+    from lbgap.core.sweep import run_grid, table2_grid
 
     grid = table2_grid(ctx.run_profile, shown_seeds(ctx), shown_nets(ctx), device=ctx.device)
     failed = [o for o in run_grid(grid, ctx.results_dir, log=log) if o.status == "failed"]
@@ -135,7 +135,7 @@ def one_eval_order(runs):
 def _table2_runs(ctx: Context):
     import pandas as pd
 
-    from .results import train_table
+    from lbgap.core.records import train_table
 
     kept, left = [], []
     for net in shown_nets(ctx):
@@ -169,7 +169,7 @@ def table1():
     """Table 1: the paper's networks and data beside our implementation's parameter counts."""
     import pandas as pd
 
-    from .models import model_table
+    from lbgap.core.models import model_table
 
     ours = pd.DataFrame(model_table())
     paper = paper_table("table1")
@@ -309,7 +309,7 @@ def curves(ctx: Context, first_epoch: int = 0):
     set, accuracy)."""
     import pandas as pd
 
-    from .results import history_table
+    from lbgap.core.records import history_table
 
     runs = train_runs(ctx)
     if runs.empty:
@@ -408,8 +408,10 @@ def scorecard(ctx: Context):
     behind our number (the fewer of SB's and LB's)."""
     import pandas as pd
 
-    from . import landscape, remedies, sharpness
-    from .results import preferred_records
+    from lbgap.measures import landscape
+    from lbgap.studies import remedies
+    from lbgap.measures import sharpness
+    from lbgap.core.records import preferred_records
 
     def records(kind):
         return [r for r in preferred_records(ctx.results_dir, ctx.record_profiles, kind)
@@ -459,7 +461,7 @@ def scorecard(ctx: Context):
 # =========================================================================================== reproducibility
 def _all_records(ctx: Context):
     """Every record of every kind under the profiles the context reads, with ``_profile`` (from its folder)."""
-    from .results import iter_records
+    from lbgap.core.records import iter_records
 
     for prof in ctx.record_profiles:
         for rec in iter_records(ctx.results_dir, prof):
@@ -496,7 +498,7 @@ def _original(train: dict, rec: dict, tag: str, differ: tuple[str, ...] = ()) ->
     """The record in ``train`` (:func:`_train_records`) of the run that the variant run ``rec`` repeats: its
     configuration with config tag ``tag``, equal to ``rec``'s in every field that changes a result
     (``RunConfig.material``) except those in ``differ``; None if there is no such record."""
-    from .config import RunConfig
+    from lbgap.core.config import RunConfig
 
     cfg = RunConfig.from_dict(dict(rec["config"], tag=tag))
     o = train.get((rec["_profile"], cfg.run_id))
@@ -555,12 +557,13 @@ def cap_table(ctx: Context):
     "uncapped"): epochs and why each run stopped, final train loss, test accuracy, the SB - LB test gap, and
     phi at eps = 1e-3 in the full space (summed objective) and the random subspace (NaN where not computed).
     The last column is Figure 3's: how much faster the training loss climbs beyond x_LB than beyond x_SB on the
-    line through both (:func:`lbgap.landscape.seed_summary`; NaN without a landscape record of the pair).
+    line through both (:func:`lbgap.measures.landscape.seed_summary`; NaN without a landscape record of the pair).
     One row per (pair, budget); a pair appears once both its uncapped runs exist."""
     import pandas as pd
 
-    from . import landscape, sharpness
-    from .config import RunConfig
+    from lbgap.measures import landscape
+    from lbgap.measures import sharpness
+    from lbgap.core.config import RunConfig
 
     cols = ["net", "seed", "budget", "epochs SB/LB", "stopped SB/LB", "train loss SB", "train loss LB",
             "test acc % SB", "test acc % LB", "gap (pt)", "φ full SB", "φ full LB", "LB/SB φ full",
@@ -611,7 +614,7 @@ def cap_summary(t):
     import pandas as pd
     from scipy.stats import gmean
 
-    from .landscape import RISE_RATIO
+    from lbgap.measures.landscape import RISE_RATIO
 
     ratios = ["LB/SB φ full", "LB/SB φ random", RISE_RATIO]
     cols = ["net", "budget", "seeds", "test acc % SB", "test acc % LB", "gap (pt)", "gap sd"] + ratios
@@ -671,7 +674,7 @@ def timing_table(ctx: Context):
 def _gpu_calls(ctx: Context) -> list[dict]:
     """The records of the calls of ``scripts/gpu_paper.sh`` (kind ``gpu_call``) under the profiles the context
     reads, oldest first."""
-    from .results import iter_records
+    from lbgap.core.records import iter_records
 
     recs = []
     for prof in ctx.record_profiles:
@@ -774,7 +777,7 @@ def throughput_table(ctx: Context):
     per profile, network, regime, variant tag and device; tagged runs (checks, variants) are listed too."""
     import pandas as pd
 
-    from .results import train_table
+    from lbgap.core.records import train_table
 
     cols = ["profile", "net", "data", "regime", "batch", "tag", "device", "records", "epochs (mean)",
             "samples/s (training)"]
@@ -800,7 +803,7 @@ def bench_summary(ctx: Context):
     sharpness and, where measured, of the same maximisation through plain ``scipy.optimize.minimize``."""
     import pandas as pd
 
-    from .bench import bench_table
+    from lbgap.studies.bench import bench_table
 
     cols = ["device", "net", "regime", "batch", "threads", "host load", "ours (samples/s)", "baseline (samples/s)",
             "ours ÷ baseline", "TFLOP/s", "peak TFLOP/s", "share of peak", "sharpness (s)",
@@ -830,7 +833,7 @@ def seeds_at_once_summary(ctx: Context):
     process (a CUDA stream each), each as a multiple of one model."""
     import pandas as pd
 
-    from .bench import bench_table
+    from lbgap.studies.bench import bench_table
 
     cols = ["device", "net", "regime", "batch", "one model (samples/s)", "processes", "processes (samples/s)",
             "processes ÷ one", "stacked seeds", "stacked (samples/s)", "stacked ÷ one", "threads",
@@ -864,7 +867,7 @@ def profiles_table():
     """What each profile does (config.PROFILES), one row per profile."""
     import pandas as pd
 
-    from .config import PROFILES
+    from lbgap.core.config import PROFILES
 
     return pd.DataFrame([{"profile": k, **{kk: ("" if vv is None else str(vv)) for kk, vv in v.items()}}
                          for k, v in PROFILES.items()])

@@ -40,8 +40,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Sequence
 
-from . import paths, results, sharpness, sweep
-from .train import make_config
+from lbgap.core import paths
+from lbgap.core import records
+from lbgap.measures import sharpness
+from lbgap.core import sweep
+from lbgap.core.train import make_config
 
 # name -> the config settings it adds, the regimes it trains, the paper's table
 REMEDIES = {
@@ -73,7 +76,7 @@ def run(net: str, seeds: Sequence[int] = (0,), profile: str = "paper", remedy: s
     """Seed by seed: with ``baseline`` the Table 2 SB and LB runs of the seed first (same overrides; skipped where
     their records exist), then the remedy's runs; then the sharpness entries of plain and remedy LB (finished
     ones skipped), so an interrupted sweep leaves whole seeds behind. Returns the training outcomes."""
-    from .train import sb_lb_configs
+    from lbgap.core.train import sb_lb_configs
 
     results_dir = Path(results_dir) if results_dir is not None else paths.RESULTS_DIR
     grid(net, seeds, profile, remedy, **overrides)   # bad input fails before anything runs
@@ -107,7 +110,7 @@ def table(results_dir: str | Path | None = None, profiles: Sequence[str] = ("pap
 
     nan = float("nan")
     rows = []
-    for prof, df, mine in results.first_profile_runs(results_dir, profiles,
+    for prof, df, mine in records.first_profile_runs(results_dir, profiles,
                                                      lambda df: (df.tag == remedy) & (df.status == "ok")):
         base = df[(df.tag == "") & (df.bn == "batch") & (df.status == "ok")]
         sharp = pd.concat([sharpness.sharpness_table(results_dir, prof, tag=t) for t in ("", remedy)],
@@ -225,7 +228,7 @@ def compare_with_paper(df, remedy: str = "conservative"):
 
 
 def cmd_sweep_remedy(a) -> int:
-    from .cli import sweep_exit
+    from lbgap.cli import sweep_exit
 
     overrides = dict(device=a.device, max_epochs=a.max_epochs or None)
     outcomes = run(a.net, sweep.parse_seeds(a.seeds), a.profile, a.remedy, a.train_examples or None, a.results_dir,
@@ -234,7 +237,7 @@ def cmd_sweep_remedy(a) -> int:
 
 
 def register_cli(sub, sweep_sub) -> None:
-    from .cli import experiment_options
+    from lbgap.cli import experiment_options
 
     p = sweep_sub.add_parser("remedy", help="Tables 6-7: LB with data augmentation or conservative (proximal) "
                                             "training, accuracy and sharpness")
@@ -252,6 +255,6 @@ def register_cli(sub, sweep_sub) -> None:
 
 
 def status_lines(results_dir=None) -> list[str]:
-    n = sum(1 for r in results.iter_records(results_dir, None, "train")
+    n = sum(1 for r in records.iter_records(results_dir, None, "train")
             if r.get("config", {}).get("tag") in REMEDIES)
     return [f"Appendix E remedy runs (Tables 6-7): {n}"] if n else []

@@ -28,8 +28,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Sequence
 
-from . import paths, results, sharpness, sweep
-from .train import make_config
+from lbgap.core import paths
+from lbgap.core import records
+from lbgap.measures import sharpness
+from lbgap.core import sweep
+from lbgap.core.train import make_config
 
 TAG = "fig4"
 DEFAULT_BATCH_SIZES = ("64", "256", "1024", "4096", "10%", "50%")
@@ -77,7 +80,7 @@ def table(results_dir: str | Path | None = None, profiles: Sequence[str] = ("pap
     ``profiles`` that has runs (as the other chapters)."""
     import pandas as pd
 
-    frames = [kept for _, _, kept in results.first_profile_runs(results_dir, profiles, lambda df: df.tag == TAG)]
+    frames = [kept for _, _, kept in records.first_profile_runs(results_dir, profiles, lambda df: df.tag == TAG)]
     if not frames:
         return pd.DataFrame(columns=["net", "profile", "batch_size", "seed", "epochs", "steps", "train_loss",
                                      "train_acc", "test_acc", "phi_full_sum", "phi_random", "sharpness_examples"])
@@ -122,7 +125,7 @@ def plot(df, ax, title: str = ""):
 
 
 def cmd_sweep_threshold(a) -> int:
-    from .cli import sweep_exit
+    from lbgap.cli import sweep_exit
 
     sizes = [s.strip() for s in a.batch_sizes.split(",") if s.strip()]
     outcomes = run(a.net, sizes, sweep.parse_seeds(a.seeds), a.profile, a.epochs, a.train_examples or None,
@@ -131,7 +134,7 @@ def cmd_sweep_threshold(a) -> int:
 
 
 def register_cli(sub, sweep_sub) -> None:
-    from .cli import experiment_options
+    from lbgap.cli import experiment_options
 
     p = sweep_sub.add_parser("threshold", help="Figure 4: test accuracy and sharpness against the batch size")
     p.add_argument("--net", required=True, help="F1 F2 C1 C2 C3 C4 (the paper: F2 and C1)")
@@ -144,5 +147,5 @@ def register_cli(sub, sweep_sub) -> None:
 
 
 def status_lines(results_dir=None) -> list[str]:
-    n = sum(1 for r in results.iter_records(results_dir, None, "train") if r.get("config", {}).get("tag") == TAG)
+    n = sum(1 for r in records.iter_records(results_dir, None, "train") if r.get("config", {}).get("tag") == TAG)
     return [f"Figure 4 (batch-size threshold) runs: {n}"] if n else []

@@ -27,7 +27,8 @@ from typing import Any, Callable, Iterable, Iterator
 
 import torch
 
-from . import __version__, paths
+from lbgap import __version__
+from lbgap.core import paths
 
 SCHEMA = 1
 

@@ -24,12 +24,13 @@ from typing import Callable
 import torch
 from torch import nn
 
-from . import augment
-from . import config as cfgmod
-from . import data as datamod
-from . import paths, results
-from .config import RunConfig
-from .models import NETS, build_model, keras_cross_entropy
+from lbgap.core import augment
+from lbgap.core import config as cfgmod
+from lbgap.core import data as datamod
+from lbgap.core import paths
+from lbgap.core import records
+from lbgap.core.config import RunConfig
+from lbgap.core.models import NETS, build_model, keras_cross_entropy
 
 
 class ConfigError(ValueError):
@@ -44,7 +45,7 @@ def train_size(dataset: str, split: str, source: str, n_train: int | None) -> in
         return n - max(1, n // 5) if split == "holdout" else n
     n = datamod.DATASETS[dataset]["n_train"]
     if n is None:  # bring-your-own TIMIT: its size is known once imported
-        from . import speech
+        from lbgap.core import speech
         n = speech.cached_n_train(dataset)
     return n - datamod.HOLDOUT_SIZE if split == "holdout" else n
 
@@ -328,10 +329,10 @@ def load_checkpoint(cfg: RunConfig, which: str = "final", device: str | torch.de
 
 # ------------------------------------------------------------------------------------------------- a run
 def existing_record(cfg: RunConfig, results_dir: Path) -> dict | None:
-    path = results.record_path(results_dir, cfg.profile, "train", cfg.run_id)
+    path = records.record_path(results_dir, cfg.profile, "train", cfg.run_id)
     if not path.is_file():
         return None
-    rec = results.read_json(path)
+    rec = records.read_json(path)
     if rec.get("config") and RunConfig.from_dict(rec["config"]).material() != cfg.material():
         raise ConfigError(f"a record {path} exists for run {cfg.run_id} with a different configuration; "
                           "use --force to replace it or --tag to keep both")
@@ -349,7 +350,7 @@ def train(cfg: RunConfig, results_dir: str | Path | None = None, force: bool = F
             done["skipped"] = True
             return done
     device = compute_device(cfg.device)
-    started, t_start = results.now(), time.perf_counter()
+    started, t_start = records.now(), time.perf_counter()
     if data is None:
         data = datamod.load(cfg.dataset, cfg.split, cfg.source, device, cfg.n_train, cfg.n_test)
     if len(data.train) < cfg.batch_size:
@@ -382,7 +383,7 @@ def train(cfg: RunConfig, results_dir: str | Path | None = None, force: bool = F
 
     def snapshot() -> None:
         if counter[0] in snap_at:
-            results.atomic_torch_save({k: v.detach().cpu() for k, v in model.state_dict().items()},
+            records.atomic_torch_save({k: v.detach().cpu() for k, v in model.state_dict().items()},
                                       checkpoint_dir(cfg) / f"step{counter[0]}.pt")
             snapped.append(counter[0])
 
@@ -437,8 +438,8 @@ def train(cfg: RunConfig, results_dir: str | Path | None = None, force: bool = F
     ckpt = None
     if cfg.save_checkpoints:
         d = checkpoint_dir(cfg)
-        results.atomic_torch_save(x0_state, d / "x0.pt")
-        results.atomic_torch_save({k: v.detach().cpu() for k, v in model.state_dict().items()}, d / "final.pt")
+        records.atomic_torch_save(x0_state, d / "x0.pt")
+        records.atomic_torch_save({k: v.detach().cpu() for k, v in model.state_dict().items()}, d / "final.pt")
         # where the weights are, without this machine's paths: repo-relative, or inside $LBGAP_CHECKPOINTS
         ckpt = (os.path.relpath(d, paths.REPO_ROOT) if d.is_relative_to(paths.REPO_ROOT)
                 else f"$LBGAP_CHECKPOINTS/{d.relative_to(paths.CHECKPOINT_DIR).as_posix()}")
@@ -446,14 +447,14 @@ def train(cfg: RunConfig, results_dir: str | Path | None = None, force: bool = F
     final = {k: v for k, v in last.items() if k.endswith(("_loss", "_acc"))}
     wall = time.perf_counter() - t_start
     record = dict(
-        schema=results.SCHEMA, kind="train", run_id=cfg.run_id, status=status, stop_reason=stop_reason,
+        schema=records.SCHEMA, kind="train", run_id=cfg.run_id, status=status, stop_reason=stop_reason,
         config=cfg.to_dict(), data=data.info, epochs=last["epoch"], steps=step,
         optimizer_steps=step * int(cfg.inner_steps), final=final,
         dist_from_init=dist, x0_norm=float(x0.norm()), samples_per_s=samples / t_train if t_train else None,
         train_time_s=t_train, history=history, checkpoint=ckpt, **(dict(snapshots=snapped) if snap_at else {}),
-        provenance=dict(results.provenance(device, wall, started), precision=policy),
+        provenance=dict(records.provenance(device, wall, started), precision=policy),
     )
-    results.atomic_write_json(results.record_path(results_dir, cfg.profile, "train", cfg.run_id), record)
+    records.atomic_write_json(records.record_path(results_dir, cfg.profile, "train", cfg.run_id), record)
     return record
 
 

@@ -1,9 +1,9 @@
 """Grids of runs and the executors that run them.
 
-A grid is a list of :class:`~lbgap.config.RunConfig`; the record store (``results``) is the single source
+A grid is a list of :class:`~lbgap.core.config.RunConfig`; the record store (``results``) is the single source
 of truth, so a sweep is resumable: finished runs are skipped, and an interrupted run left no record and is
 simply run again. Executors are a small seam: ``serial`` (this process) and ``local`` (N worker processes,
-one per GPU); a cluster executor (``lbgap.cluster``: submitit/SLURM) plugs in through :func:`register_executor`.
+one per GPU); a cluster executor (``lbgap.core.cluster``: submitit/SLURM) plugs in through :func:`register_executor`.
 Any number of sweeps, on any machines sharing the record store, may run at once: a run in flight holds a
 claim file and is not started twice (see "claims and failures" below).
 
@@ -27,10 +27,10 @@ from multiprocessing import connection
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from . import paths
-from .config import RunConfig
-from .models import NETS
-from .results import now
+from lbgap.core import paths
+from lbgap.core.config import RunConfig
+from lbgap.core.models import NETS
+from lbgap.core.records import now
 
 TABLE2_NETS = ("F1", "F2", "C1", "C2", "C3", "C4")
 
@@ -70,7 +70,7 @@ def parse_nets(text: str | Sequence[str] | None) -> list[str]:
 
 
 def table2_grid(profile: str, seeds: Iterable[int], nets: Sequence[str] | None = None, **overrides) -> list[RunConfig]:
-    from .train import sb_lb_configs
+    from lbgap.core.train import sb_lb_configs
 
     grid = []
     for seed in seeds:
@@ -211,7 +211,7 @@ def _set_aside(path: Path, raw: str) -> bool:
 
 
 def record_failure(results_dir: str | Path, profile: str, run_id: str, error: str) -> Path:
-    from .results import atomic_write_json
+    from lbgap.core.records import atomic_write_json
 
     lines = [line for line in error.strip().splitlines() if line.strip()]
     return atomic_write_json(failed_path(results_dir, profile, run_id),
@@ -222,7 +222,7 @@ def record_failure(results_dir: str | Path, profile: str, run_id: str, error: st
 def run_one(cfg_dict: dict, results_dir: str, force: bool = False) -> Outcome:
     """Run one config (in this or a worker process, on any machine); never raises: a failure becomes an
     Outcome and a ``failed/`` note. A run whose record exists is skipped; one claimed elsewhere is not started."""
-    from .train import existing_record, train
+    from lbgap.core.train import existing_record, train
 
     cfg = RunConfig.from_dict(cfg_dict)
     claim = Claim(results_dir, cfg.profile, cfg.run_id)
@@ -423,7 +423,7 @@ def sweep_name(label: str, grid: Sequence[RunConfig]) -> str:
 
 def write_manifest(results_dir: str | Path, label: str, grid: Sequence[RunConfig], executor: str) -> str:
     """Record which runs make up this sweep (``sweeps/<name>.json``); returns the sweep's name."""
-    from .results import atomic_write_json, read_json
+    from lbgap.core.records import atomic_write_json, read_json
 
     name = sweep_name(label, grid)
     path = sweep_dir(results_dir, grid[0].profile) / "sweeps" / f"{name}.json"
@@ -436,7 +436,7 @@ def write_manifest(results_dir: str | Path, label: str, grid: Sequence[RunConfig
 
 def run_state(results_dir: str | Path, profile: str, run_id: str) -> tuple[str, dict]:
     """``done`` (a record), ``running`` (a live claim), ``failed`` (a failure note) or ``missing``."""
-    from .results import read_json, record_path
+    from lbgap.core.records import read_json, record_path
 
     if record_path(results_dir, profile, "train", run_id).is_file():
         return "done", {}
@@ -454,7 +454,7 @@ def run_state(results_dir: str | Path, profile: str, run_id: str) -> tuple[str, 
 
 def sweep_status(results_dir: str | Path | None = None) -> list[dict]:
     """Every recorded sweep with the state of each of its runs (the record store decides)."""
-    from .results import read_json
+    from lbgap.core.records import read_json
 
     root = Path(results_dir) if results_dir is not None else paths.RESULTS_DIR
     out = []

@@ -34,10 +34,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import data as datamod
-from . import paths, results
-from .models import keras_cross_entropy
-from .train import (ConfigError, compute_device, evaluate, initial_model, load_checkpoint, make_config,
+from lbgap.core import data as datamod
+from lbgap.core import paths
+from lbgap.core import records
+from lbgap.core.models import keras_cross_entropy
+from lbgap.core.train import (ConfigError, compute_device, evaluate, initial_model, load_checkpoint, make_config,
                     make_optimizer)
 
 KIND = "noise"
@@ -241,7 +242,7 @@ def _scan_model(which: str, cfg_net, data, profile: str):
         model = initial_model(cfg_net, data.num_classes)
         model.load_state_dict(torch.load(ck, map_location="cpu", weights_only=True))
         return model, dict(source=f"checkpoint {profile}/{ck.parent.name}/final.pt (end of the B_simple run)")
-    tr = results.record_path(paths.RESULTS_DIR, profile, "train", make_config("F1", which.upper(), cfg_net.seed,
+    tr = records.record_path(paths.RESULTS_DIR, profile, "train", make_config("F1", which.upper(), cfg_net.seed,
                                                                                profile).run_id)
     if not tr.is_file():
         raise FileNotFoundError(f"no training record {tr}: the {which.upper()} checkpoint would be of unknown "
@@ -251,9 +252,9 @@ def _scan_model(which: str, cfg_net, data, profile: str):
     ck = paths.CHECKPOINT_DIR / profile / cfg.run_id / "final.pt"
     info = dict(source=f"checkpoint {profile}/{cfg.run_id}/final.pt",
                 checkpoint_sha256=hashlib.sha256(ck.read_bytes()).hexdigest()[:16])
-    tr = results.record_path(paths.RESULTS_DIR, profile, "train", cfg.run_id)
+    tr = records.record_path(paths.RESULTS_DIR, profile, "train", cfg.run_id)
     if tr.is_file():
-        r = results.read_json(tr)
+        r = records.read_json(tr)
         info.update(train_epochs=r["epochs"], train_stop=r["stop_reason"], train_test_acc=r["final"]["test_acc"])
     return model, info
 
@@ -273,10 +274,10 @@ def run_scan(which: str, seed: int = 0, profile: str = "quick", ckpt_profile: st
     # init and track: the hold-out training set of the steps study; sb / lb: the paper runs' official split
     cfg = make_config("F1", "SB", seed, profile, split="official" if which in ("sb", "lb") else "holdout")
     run_id = f"scan-{cfg.net}-{cfg.dataset}-{which}-s{seed}"
-    path = results.record_path(results_dir, profile, KIND, run_id)
+    path = records.record_path(results_dir, profile, KIND, run_id)
     if path.is_file() and not force:
-        return dict(results.read_json(path), skipped=True)
-    started, t0 = results.now(), time.perf_counter()
+        return dict(records.read_json(path), skipped=True)
+    started, t0 = records.now(), time.perf_counter()
     device = compute_device(cfg.device)
     if data is None:
         data = datamod.load(cfg.dataset, cfg.split, cfg.source, device, cfg.n_train, cfg.n_test)
@@ -290,11 +291,11 @@ def run_scan(which: str, seed: int = 0, profile: str = "quick", ckpt_profile: st
     ms = [m for m in default_ms(n, lb) if m_max is None or m <= m_max]
     scan = noise_scan(model, data.train, ms, draws, seed, chunk=min(FULL_CHUNK, n))
     tl, ta = evaluate(model, data.train, cfg.eval_batch_size)
-    rec = dict(schema=results.SCHEMA, kind=KIND, run_id=run_id, what="scan", at=which, seed=seed, net="F1",
+    rec = dict(schema=records.SCHEMA, kind=KIND, run_id=run_id, what="scan", at=which, seed=seed, net="F1",
                dataset=cfg.dataset, data=data.info, weights=info, draws=draws, train_loss=tl, train_acc=ta,
                bn="batch statistics of each minibatch (train mode); g = mean over chunks of 5,000", **scan,
-               provenance=results.provenance(device, time.perf_counter() - t0, started))
-    results.atomic_write_json(path, rec)
+               provenance=records.provenance(device, time.perf_counter() - t0, started))
+    records.atomic_write_json(path, rec)
     return rec
 
 
@@ -309,19 +310,19 @@ def track_noise_scale(seed: int = 0, profile: str = "quick", batch_size: int = 2
     results_dir = Path(results_dir) if results_dir is not None else paths.RESULTS_DIR
     cfg = make_config("F1", batch_size, seed, profile, split="holdout", lr=lr, save_checkpoints=False)
     run_id = f"track-{cfg.net}-{cfg.dataset}-{cfg.split}-b{batch_size}-s{seed}"
-    path = results.record_path(results_dir, profile, KIND, run_id)
+    path = records.record_path(results_dir, profile, KIND, run_id)
     if path.is_file() and not force:
-        return dict(results.read_json(path), skipped=True)
+        return dict(records.read_json(path), skipped=True)
     if chunks < 2 or b_small < 2:
         raise ConfigError("the two-batch estimator needs at least 2 chunks of at least 2 examples")
-    started, t0 = results.now(), time.perf_counter()
+    started, t0 = records.now(), time.perf_counter()
     device = compute_device(cfg.device)
     if data is None:
         data = datamod.load(cfg.dataset, cfg.split, cfg.source, device, cfg.n_train, cfg.n_test)
     n = len(data.train)
     if chunks * b_small > n:
         raise ConfigError(f"{chunks} chunks of {b_small} exceed the {n} training examples")
-    from .train import epoch_batches
+    from lbgap.core.train import epoch_batches
 
     model = initial_model(cfg, data.num_classes).to(device)
     opt = make_optimizer(cfg, model.parameters())
@@ -352,13 +353,13 @@ def track_noise_scale(seed: int = 0, profile: str = "quick", batch_size: int = 2
             if step >= total:
                 break
     probe()
-    results.atomic_torch_save({k: v.detach().cpu() for k, v in model.state_dict().items()},
+    records.atomic_torch_save({k: v.detach().cpu() for k, v in model.state_dict().items()},
                               paths.CHECKPOINT_DIR / profile / run_id / "final.pt")
-    rec = dict(schema=results.SCHEMA, kind=KIND, run_id=run_id, what="track", seed=seed, net="F1",
+    rec = dict(schema=records.SCHEMA, kind=KIND, run_id=run_id, what="track", seed=seed, net="F1",
                config=cfg.to_dict(), data=data.info, batch_size=batch_size, b_small=b_small, chunks=chunks,
                b_big=b_small * chunks, probe_every=probe_every, steps=step, probes=probes,
-               provenance=results.provenance(device, time.perf_counter() - t0, started))
-    results.atomic_write_json(path, rec)
+               provenance=records.provenance(device, time.perf_counter() - t0, started))
+    records.atomic_write_json(path, rec)
     return rec
 
 
@@ -371,7 +372,7 @@ def smoke(results_dir) -> None:
 
 
 def load(results_dir=None, profile: str = "quick") -> dict[str, dict]:
-    return {r["run_id"]: r for r in results.iter_records(results_dir, profile, KIND)}
+    return {r["run_id"]: r for r in records.iter_records(results_dir, profile, KIND)}
 
 
 # ------------------------------------------------------------------------------------ the quadratic toy
@@ -421,7 +422,7 @@ def cmd_noise(a) -> int:
 
 
 def register_cli(sub, sweep_sub) -> None:
-    from .cli import store_options
+    from lbgap.cli import store_options
 
     p = sub.add_parser("noise", help="gradient noise: variance vs minibatch size, B_simple along an SB run")
     p.add_argument("action", choices=["scan", "track"])
@@ -443,4 +444,4 @@ def register_cli(sub, sweep_sub) -> None:
 
 
 def status_lines(results_dir) -> list[str]:
-    return results.count_lines(results_dir, KIND, "Gradient-noise records")
+    return records.count_lines(results_dir, KIND, "Gradient-noise records")

@@ -1,6 +1,6 @@
 """Sweeps on a SLURM cluster through submitit: one job array per sweep (``executor.map_array``).
 
-Each array task runs :func:`lbgap.sweep.run_one` for one run of the grid (for ``table2``: Table 2's
+Each array task runs :func:`lbgap.core.sweep.run_one` for one run of the grid (for ``table2``: Table 2's
 networks x {SB, LB} x seeds), so a task on a compute node behaves exactly like a run in the ``serial`` or
 ``local`` executor: the record is written atomically into the shared record store, the run holds a claim
 while in flight (a second sweep, from any machine, does not start it again), and a failure leaves
@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from . import paths, sweep
-from .config import RunConfig
-from .sweep import Outcome
+from lbgap.core import paths
+from lbgap.core import sweep
+from lbgap.core.config import RunConfig
+from lbgap.core.sweep import Outcome
 
 # Per run: GPUs, CPUs, memory, and a wall-clock limit in minutes per network. The limits are budgets with
 # several-fold slack over rough single-GPU estimates (paper profile: SB <= 100 epochs, LB <= 300 epochs,
@@ -175,7 +176,7 @@ class SubmititExecutor:
             grid = [RunConfig.from_dict(i[0]) for i in items]
             self.prepare(grid, sweep.sweep_name("grid", grid), sweep.sweep_dir(items[0][1], grid[0].profile) / "logs")
         items = [(c, str(Path(rd).resolve()), f) for c, rd, f in items]  # tasks may run elsewhere
-        from .train import existing_record
+        from lbgap.core.train import existing_record
 
         ready: dict[int, Outcome] = {}
         todo: list[int] = []

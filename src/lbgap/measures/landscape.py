@@ -32,10 +32,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import data as datamod
-from . import paths, results
-from .sharpness import select_params
-from .train import evaluate
+from lbgap.core import data as datamod
+from lbgap.core import paths
+from lbgap.core import records
+from lbgap.measures.sharpness import select_params
+from lbgap.core.train import evaluate
 
 PARTS = ("linear", "curvilinear", "filter1d", "contour")
 ALPHAS = (-1.0, 2.0, 25)
@@ -155,7 +156,7 @@ def pair_id(sb_cfg, lb_cfg) -> str:
 
 
 def _load_pair(sb_cfg, lb_cfg, device):
-    from .train import compute_device, load_checkpoint
+    from lbgap.core.train import compute_device, load_checkpoint
 
     dev = compute_device(device)   # the curves in IEEE float32 (no TF32 convolutions on a GPU)
     data = datamod.load(sb_cfg.dataset, sb_cfg.split, sb_cfg.source, dev, sb_cfg.n_train, sb_cfg.n_test)
@@ -180,10 +181,10 @@ def compute(sb_cfg, lb_cfg, results_dir: str | Path | None = None, parts: Sequen
         raise ValueError(f"unknown landscape part(s) {bad}: choose from {', '.join(PARTS)}")
     results_dir = Path(results_dir) if results_dir is not None else paths.RESULTS_DIR
     rid = pair_id(sb_cfg, lb_cfg)
-    path = results.record_path(results_dir, sb_cfg.profile, "landscape", rid)
-    rec = results.read_json(path) if path.is_file() and not force else None
+    path = records.record_path(results_dir, sb_cfg.profile, "landscape", rid)
+    rec = records.read_json(path) if path.is_file() and not force else None
     if rec is None:
-        rec = dict(schema=results.SCHEMA, kind="landscape", run_id=rid, net=sb_cfg.net, seed=sb_cfg.seed,
+        rec = dict(schema=records.SCHEMA, kind="landscape", run_id=rid, net=sb_cfg.net, seed=sb_cfg.seed,
                    profile=sb_cfg.profile, sb_run=sb_cfg.run_id, lb_run=lb_cfg.run_id, bn=sb_cfg.bn,
                    tag=sb_cfg.tag, eval_batch_size=sb_cfg.eval_batch_size,
                    bn_handling=("batch statistics of each evaluation batch (Keras mode=2); nothing to interpolate"
@@ -194,7 +195,7 @@ def compute(sb_cfg, lb_cfg, results_dir: str | Path | None = None, parts: Sequen
     if not todo:
         rec["skipped"] = True
         return rec
-    started, fresh = results.now(), force   # fresh: the first write replaces the record instead of merging
+    started, fresh = records.now(), force   # fresh: the first write replaces the record instead of merging
     sb, lb, data, dev = _load_pair(sb_cfg, lb_cfg, device)
     model = sb  # evaluated at every point; its parameters are overwritten
     params = select_params(model)
@@ -232,7 +233,7 @@ def compute(sb_cfg, lb_cfg, results_dir: str | Path | None = None, parts: Sequen
                 out[name] = contour_2d(model, params, x, d1, d2, coords, dataclasses.replace(data, train=c_train),
                                        bs)
         out["wall_s"] = time.perf_counter() - t0
-        rec = results.save_piece(path, rec, "parts", {part: out}, fresh, provenance=results.provenance(dev, None, started))
+        rec = records.save_piece(path, rec, "parts", {part: out}, fresh, provenance=records.provenance(dev, None, started))
         fresh = False
         log(f"landscape {rid} {part}: {out['wall_s']:.0f}s")
     set_flat(params, x_sb)
@@ -264,7 +265,7 @@ def curves_table(results_dir=None, profile=None, part: str = "linear"):
     import pandas as pd
 
     rows = []
-    for r in results.iter_records(results_dir, profile, "landscape"):
+    for r in records.iter_records(results_dir, profile, "landscape"):
         if part not in r["parts"]:
             continue
         for row in r["parts"][part]["rows"]:
@@ -278,7 +279,7 @@ def line_table(results_dir=None, profile=None):
     import pandas as pd
 
     rows = []
-    for r in results.iter_records(results_dir, profile, "landscape"):
+    for r in records.iter_records(results_dir, profile, "landscape"):
         part = r["parts"].get("filter1d")
         if not part:
             continue
@@ -292,7 +293,7 @@ def line_table(results_dir=None, profile=None):
 
 def table2_records(records) -> list[dict]:
     """The landscape records of Table 2's own pairs: a variant pair (a config tag, e.g. "uncapped") is left out,
-    as :func:`lbgap.sharpness.sharpness_table` leaves out variant runs. Records older than the ``tag`` field
+    as :func:`lbgap.measures.sharpness.sharpness_table` leaves out variant runs. Records older than the ``tag`` field
     were all Table 2 pairs."""
     return [r for r in records if not r.get("tag")]
 
@@ -340,16 +341,16 @@ def seed_summary(records):
 # ------------------------------------------------------------------------------------ sweep and CLI
 def pair_configs(net: str, seed: int, profile: str, results_dir: Path, **overrides):
     """The SB and LB RunConfigs of (net, seed) as stored in their training records."""
-    from .config import RunConfig
-    from .train import sb_lb_configs
+    from lbgap.core.config import RunConfig
+    from lbgap.core.train import sb_lb_configs
 
     out = []
     for cfg in sb_lb_configs(net, seed, profile, **overrides):
-        path = results.record_path(results_dir, profile, "train", cfg.run_id)
+        path = records.record_path(results_dir, profile, "train", cfg.run_id)
         if not path.is_file():
             raise FileNotFoundError(f"no training record {path}: train it first (`lbgap sweep table2 --nets {net} "
                                     f"--seeds {seed} --profile {profile}`) or check --profile/--results-dir")
-        out.append(RunConfig.from_dict(results.read_json(path)["config"]))
+        out.append(RunConfig.from_dict(records.read_json(path)["config"]))
     return out
 
 
@@ -359,7 +360,7 @@ def post_pair(sb_cfg, lb_cfg, results_dir: Path, force: bool = False) -> None:
 
 
 def _register_post() -> None:
-    from . import sweep
+    from lbgap.core import sweep
 
     sweep.register_post("landscape", post_pair)
 
@@ -379,7 +380,7 @@ def cmd_landscape(a) -> int:
 
 
 def register_cli(sub, sweep_sub) -> None:
-    from .cli import store_options
+    from lbgap.cli import store_options
 
     p = sub.add_parser("landscape", help="Figures 3 and 7 and filter-normalised views of one SB/LB pair")
     p.add_argument("seed", type=int)
@@ -402,7 +403,7 @@ def register_cli(sub, sweep_sub) -> None:
 
 
 def status_lines(results_dir=None) -> list[str]:
-    return results.count_lines(results_dir, "landscape", "Landscape records")
+    return records.count_lines(results_dir, "landscape", "Landscape records")
 
 
 # ------------------------------------------------------------------------------------------- figures
@@ -441,12 +442,12 @@ def plot_contour(part: dict, ax, title: str = "", levels=None):
 
 def ensure_pair(net: str, seed: int, profile: str, results_dir, device: str = "auto", **overrides):
     """The SB/LB configs of (net, seed) as recorded; a missing run is trained now (existing ones are kept)."""
-    from .config import RunConfig
-    from .train import sb_lb_configs, train
+    from lbgap.core.config import RunConfig
+    from lbgap.core.train import sb_lb_configs, train
 
     out = []
     for cfg in sb_lb_configs(net, seed, profile, device=device, **overrides):
-        path = results.record_path(results_dir, profile, "train", cfg.run_id)
-        rec = results.read_json(path) if path.is_file() else train(cfg, results_dir, progress=False)
+        path = records.record_path(results_dir, profile, "train", cfg.run_id)
+        rec = records.read_json(path) if path.is_file() else train(cfg, results_dir, progress=False)
         out.append(RunConfig.from_dict(rec["config"]))
     return out

@@ -30,14 +30,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import paths
+from lbgap.core import paths
 
 DATASETS: dict[str, dict] = {
     "mnist": dict(shape=(1, 28, 28), classes=10, n_train=60000, n_test=10000, tv="MNIST"),
     "cifar10": dict(shape=(3, 32, 32), classes=10, n_train=50000, n_test=10000, tv="CIFAR10"),
     "cifar100": dict(shape=(3, 32, 32), classes=100, n_train=50000, n_test=10000, tv="CIFAR100"),
     "so762": dict(shape=(360,), classes=1973, n_train=1106004, n_test=508255, tv=None),
-    # bring-your-own TIMIT (lbgap.speech): sizes are known once imported (speech.cached_n_train)
+    # bring-your-own TIMIT (lbgap.core.speech): sizes are known once imported (speech.cached_n_train)
     "timit": dict(shape=(360,), classes=1973, n_train=None, n_test=None, tv=None),
 }
 SPLITS = ("official", "holdout")
@@ -207,7 +207,7 @@ def import_pack(name: str, pack_dir: str | os.PathLike, cache_dir: Path | None =
 
 
 def _from_torchvision(name: str, root: Path, download: bool) -> dict[str, np.ndarray]:
-    from ._tv import torchvision
+    from lbgap.core._tv import torchvision
 
     cls = getattr(torchvision.datasets, DATASETS[name]["tv"])
     out = {}
@@ -311,7 +311,7 @@ def load(name: str, split: str = "official", source: str = "real", device: str |
         meta = dict(source="synthetic", test_complete=True, train_complete=True)
     elif source == "real":
         if name in ("so762", "timit"):
-            from . import speech  # real speech frames live in their own module (F2 issue)
+            from lbgap.core import speech
             return speech.load(name, split=split, device=device, cache_dir=cache_dir)
         arrays, meta = read_cache(name, cache_dir)
         if not meta.get("train_complete", True):

@@ -35,8 +35,11 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from . import paths, results, sharpness, sweep
-from .train import make_config, train_size
+from lbgap.core import paths
+from lbgap.core import records
+from lbgap.measures import sharpness
+from lbgap.core import sweep
+from lbgap.core.train import make_config, train_size
 
 TAG = "fig5"
 EPS = 1e-3
@@ -94,7 +97,7 @@ def run(net: str, seeds: Sequence[int] = (0,), profile: str = "paper", sb_epochs
         if first[0].status not in ("done", "skipped"):
             continue
         missing = [lb for lb in lbs if not (paths.CHECKPOINT_DIR / lb.init_from).is_file()
-                   and not results.record_path(results_dir, profile, "train", lb.run_id).is_file()]
+                   and not records.record_path(results_dir, profile, "train", lb.run_id).is_file()]
         if missing:   # the SB record exists but its kept iterates are gone (checkpoints are not committed)
             raise FileNotFoundError(f"the kept SB iterates of {sb.run_id} are missing ({missing[0].init_from}): "
                                     f"retrain it with `lbgap sweep warmstart --net {net} --seeds {seed} --force`")
@@ -113,7 +116,7 @@ def table(results_dir: str | Path | None = None, profiles: Sequence[str] = ("pap
 
     rows, seen = [], set()
     for prof in profiles:   # each profile's records read once
-        recs = list(results.iter_records(results_dir, prof, "train"))
+        recs = list(records.iter_records(results_dir, prof, "train"))
         lbs = [r for r in recs if str(r["config"].get("tag", "")).startswith(f"{TAG}-sb") and r["status"] == "ok"
                and r["config"]["net"] not in seen]
         if not lbs:
@@ -185,7 +188,7 @@ def _epochs(text: str) -> list[int]:
 
 
 def cmd_sweep_warmstart(a) -> int:
-    from .cli import sweep_exit
+    from lbgap.cli import sweep_exit
 
     warm = _epochs(a.warm_epochs) if a.warm_epochs else None
     outcomes = run(a.net, sweep.parse_seeds(a.seeds), a.profile, a.sb_epochs, a.lb_epochs, warm,
@@ -194,7 +197,7 @@ def cmd_sweep_warmstart(a) -> int:
 
 
 def register_cli(sub, sweep_sub) -> None:
-    from .cli import experiment_options
+    from lbgap.cli import experiment_options
 
     p = sweep_sub.add_parser("warmstart", help="Figure 5: LB training warm-started from SB iterates (piggybacking)")
     p.add_argument("--net", required=True, help="F1 F2 C1 C2 C3 C4 (the paper: F2 and C1)")
@@ -209,6 +212,6 @@ def register_cli(sub, sweep_sub) -> None:
 
 
 def status_lines(results_dir=None) -> list[str]:
-    n = sum(1 for r in results.iter_records(results_dir, None, "train")
+    n = sum(1 for r in records.iter_records(results_dir, None, "train")
             if str(r.get("config", {}).get("tag", "")).startswith(f"{TAG}-sb"))
     return [f"Figure 5 (warm-started LB) runs: {n}"] if n else []

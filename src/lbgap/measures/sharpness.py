@@ -40,8 +40,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import data as datamod
-from . import paths, results
+from lbgap.core import data as datamod
+from lbgap.core import paths
+from lbgap.core import records
 
 DEFAULT_EPS = (1e-3, 5e-4)
 DEFAULT_SPACES = ("full", "random")
@@ -314,7 +315,7 @@ class FullBatchLoss:
 
     def __init__(self, model: nn.Module, dataset, batch_size: int, params: Sequence[nn.Parameter] | None = None,
                  loss_fn: Callable | None = None):
-        from .models import keras_cross_entropy
+        from lbgap.core.models import keras_cross_entropy
 
         self.model, self.data, self.batch_size = model, dataset, int(batch_size)
         self.examples = len(dataset)
@@ -375,22 +376,22 @@ class FullBatchLoss:
 # ----------------------------------------------------------------------------------------- records
 def _run_config(run: str, profile: str, results_dir: Path):
     """A train run id or a record path -> (RunConfig, train record)."""
-    from .config import RunConfig
+    from lbgap.core.config import RunConfig
 
     path = Path(run)
     if not path.suffix == ".json":
-        path = results.record_path(results_dir, profile, "train", run)
+        path = records.record_path(results_dir, profile, "train", run)
     if not path.is_file():
         raise FileNotFoundError(f"no training record {path}; give a run id that `lbgap status` lists (with the "
                                 "right --profile/--results-dir) or the path of a train record")
-    rec = results.read_json(path)
+    rec = records.read_json(path)
     if rec.get("kind") != "train":
         raise ValueError(f"{path} is a {rec.get('kind')!r} record, not a training record")
     return RunConfig.from_dict(rec["config"]), rec
 
 
 def _load(cfg, device: str):
-    from .train import compute_device, load_checkpoint
+    from lbgap.core.train import compute_device, load_checkpoint
 
     dev = compute_device(device)   # phi and the Hessian in IEEE float32 (no TF32 convolutions on a GPU)
     data = datamod.load(cfg.dataset, cfg.split, cfg.source, dev, cfg.n_train, cfg.n_test)
@@ -434,10 +435,10 @@ def compute(cfg, results_dir: str | Path | None = None, eps: Sequence[float] = D
     if train_examples is not None and train_examples < 1:
         raise ValueError(f"train_examples={train_examples}: give a positive number of training examples "
                          "(--train-examples 0, or None from Python, means the whole training set)")
-    path = results.record_path(results_dir, cfg.profile, "sharpness", cfg.run_id)
-    rec = results.read_json(path) if path.is_file() and not force else None
+    path = records.record_path(results_dir, cfg.profile, "sharpness", cfg.run_id)
+    rec = records.read_json(path) if path.is_file() and not force else None
     if rec is None:
-        rec = dict(schema=results.SCHEMA, kind="sharpness", run_id=cfg.run_id, train_run=cfg.run_id,
+        rec = dict(schema=records.SCHEMA, kind="sharpness", run_id=cfg.run_id, train_run=cfg.run_id,
                    net=cfg.net, regime=cfg.regime, seed=cfg.seed, batch_size=cfg.batch_size,
                    profile=cfg.profile, config=cfg.to_dict(), entries={}, hessian=None)
     def todo_for(examples):
@@ -448,7 +449,7 @@ def compute(cfg, results_dir: str | Path | None = None, eps: Sequence[float] = D
     if not todo_for(train_examples) and not want_h:
         rec["skipped"] = True
         return rec
-    started, fresh = results.now(), force   # fresh: the first write replaces the record instead of merging
+    started, fresh = records.now(), force   # fresh: the first write replaces the record instead of merging
     model, data, dev = model_data or _load(cfg, device)
     train, rule = datamod.example_subset(data.train, train_examples, cfg.dataset)
     subset = len(train) if rule != "all" else None
@@ -477,8 +478,8 @@ def compute(cfg, results_dir: str | Path | None = None, eps: Sequence[float] = D
                      cpu_seconds_per_eval=lf.cpu_seconds / max(1, lf.calls), cpu_seconds=cpu_total,
                      threads=torch.get_num_threads())
         key = entry_key(e, s, p, a_seed, params, objective, subset)
-        rec = results.save_piece(path, rec, "entries", {key: entry}, fresh,
-                                 provenance=results.provenance(dev, None, started))
+        rec = records.save_piece(path, rec, "entries", {key: entry}, fresh,
+                                 provenance=records.provenance(dev, None, started))
         fresh = False
         log(f"sharpness {cfg.run_id} {s:6s} eps={e:g}: phi={r.value:.3f} (f0={r.f0:.4g}, fmax={r.fmax:.4g}, "
             f"{r.nfev} evals, {lf.examples} examples, {r.wall_s:.0f}s)")
@@ -493,8 +494,8 @@ def compute(cfg, results_dir: str | Path | None = None, eps: Sequence[float] = D
         hess = dict(top, **tr, examples=hl.examples, subset_rule=h_rule, params=params,
                     wall_s=time.perf_counter() - t0,
                     method="power iteration + Hutchinson (Rademacher), double-backward HVPs")
-        rec = results.save_piece(path, rec, "entries", {}, fresh, hessian=hess,
-                                 provenance=results.provenance(dev, None, started))
+        rec = records.save_piece(path, rec, "entries", {}, fresh, hessian=hess,
+                                 provenance=records.provenance(dev, None, started))
         log(f"hessian   {cfg.run_id}: top eigenvalue {top['top_eigenvalue']:.4g}, trace {tr['trace']:.4g} "
             f"({hl.examples} examples, {rec['hessian']['wall_s']:.0f}s)")
     return rec
@@ -530,23 +531,23 @@ def dinh_demo(cfg, results_dir: str | Path | None = None, alphas: Sequence[float
               log: Callable[[str], None] = print, model_data=None) -> dict:
     """phi (full space) and train/test loss and accuracy of ``cfg``'s model rescaled by each alpha (alpha = 1
     reuses the run's sharpness record when it holds the same full-space entry: it is the same problem)."""
-    from .train import evaluate
+    from lbgap.core.train import evaluate
 
     results_dir = Path(results_dir) if results_dir is not None else paths.RESULTS_DIR
-    path = results.record_path(results_dir, cfg.profile, "dinh", cfg.run_id)
+    path = records.record_path(results_dir, cfg.profile, "dinh", cfg.run_id)
     if path.is_file() and not force:
-        rec = results.read_json(path)
+        rec = records.read_json(path)
         rec["skipped"] = True
         return rec
-    started, t0 = results.now(), time.perf_counter()
+    started, t0 = records.now(), time.perf_counter()
     model, data, dev = model_data or _load(cfg, device)
     rows = []
     probe = data.test.batch(slice(0, cfg.eval_batch_size))[0]
     with torch.no_grad():
         model.eval()
         ref = model(probe)
-    spath = results.record_path(results_dir, cfg.profile, "sharpness", cfg.run_id)
-    known = results.read_json(spath)["entries"].get(entry_key(eps, "full")) if spath.is_file() else None
+    spath = records.record_path(results_dir, cfg.profile, "sharpness", cfg.run_id)
+    known = records.read_json(spath)["entries"].get(entry_key(eps, "full")) if spath.is_file() else None
     for a in alphas:
         m = dinh_rescale(model, a).eval()
         with torch.no_grad():
@@ -564,11 +565,11 @@ def dinh_demo(cfg, results_dir: str | Path | None = None, alphas: Sequence[float
                          train_loss=tr_loss, train_acc=tr_acc, test_loss=te_loss, test_acc=te_acc,
                          max_logit_change=diff, wall_s=r.wall_s))
         log(f"dinh {cfg.run_id} alpha={a:g}: phi={r.value:.3f}, test acc {te_acc:.4f}, max |logit change| {diff:.2e}")
-    rec = dict(schema=results.SCHEMA, kind="dinh", run_id=cfg.run_id, net=cfg.net, regime=cfg.regime,
+    rec = dict(schema=records.SCHEMA, kind="dinh", run_id=cfg.run_id, net=cfg.net, regime=cfg.regime,
                seed=cfg.seed, eps=eps, space="full", maxiter=maxiter, eval_batch_size=cfg.eval_batch_size,
                transform="last BN gamma,beta * alpha; output Linear weight / alpha", rows=rows,
-               config=cfg.to_dict(), provenance=results.provenance(dev, time.perf_counter() - t0, started))
-    results.atomic_write_json(path, rec)
+               config=cfg.to_dict(), provenance=records.provenance(dev, time.perf_counter() - t0, started))
+    records.atomic_write_json(path, rec)
     return rec
 
 
@@ -576,12 +577,14 @@ def dinh_demo(cfg, results_dir: str | Path | None = None, alphas: Sequence[float
 def sharpness_table(results_dir: str | Path | None = None, profile: str | None = None, records=None,
                     tag: str | None = ""):
     """One row per (run, eps, space) entry, plus the run's Hessian summary; of ``records`` if given (e.g.
-    ``results.preferred_records(..., "sharpness")``), else of every record of ``profile``. ``tag``: only runs
+    ``records.preferred_records(..., "sharpness")``), else of every record of ``profile``. ``tag``: only runs
     of that variant: "" (default) the untagged Table 3/4 runs, e.g. "fig4" the batch-size sweep's, None all."""
     import pandas as pd
 
+    from lbgap.core.records import iter_records
+
     rows = []
-    for r in results.iter_records(results_dir, profile, "sharpness") if records is None else records:
+    for r in iter_records(results_dir, profile, "sharpness") if records is None else records:
         if tag is not None and r.get("config", {}).get("tag", "") != tag:
             continue
         h = r.get("hessian") or {}
@@ -721,7 +724,7 @@ def dinh_table(results_dir=None, profile=None):
     import pandas as pd
 
     rows = []
-    for r in results.iter_records(results_dir, profile, "dinh"):
+    for r in records.iter_records(results_dir, profile, "dinh"):
         for row in r["rows"]:
             rows.append(dict(run=r["run_id"], net=r["net"], regime=r["regime"], seed=r["seed"], eps=r["eps"], **row))
     return pd.DataFrame(rows)
@@ -752,7 +755,7 @@ def post_pair(sb_cfg, lb_cfg, results_dir: Path, force: bool = False) -> None:
 
 
 def _register_post() -> None:
-    from . import sweep
+    from lbgap.core import sweep
 
     sweep.register_post("sharpness", post_pair)
 
@@ -776,7 +779,7 @@ def cmd_sharpness(a) -> int:
 
 
 def register_cli(sub, sweep_sub) -> None:
-    from .cli import store_options
+    from lbgap.cli import store_options
 
     p = sub.add_parser("sharpness", help="Metric 2.1 (Tables 3-4) and the Hessian of a trained run")
     p.add_argument("run", help="a train run id (e.g. F1-mnist-official-b256-s0) or the path of a train record")
@@ -805,4 +808,4 @@ def register_cli(sub, sweep_sub) -> None:
 
 
 def status_lines(results_dir=None) -> list[str]:
-    return results.count_lines(results_dir, "sharpness", "Sharpness records")
+    return records.count_lines(results_dir, "sharpness", "Sharpness records")

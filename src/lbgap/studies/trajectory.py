@@ -38,9 +38,12 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from . import data as datamod
-from . import paths, results, sharpness, sweep
-from .train import checkpoint_dir, compute_device, make_config, train_size
+from lbgap.core import data as datamod
+from lbgap.core import paths
+from lbgap.core import records
+from lbgap.measures import sharpness
+from lbgap.core import sweep
+from lbgap.core.train import checkpoint_dir, compute_device, make_config, train_size
 
 TAG = "fig6"
 EPS = 1e-3
@@ -78,24 +81,24 @@ def compute(cfg, results_dir: str | Path | None = None, train_examples: int | No
             force: bool = False, log: Callable[[str], None] = print) -> dict:
     """phi at every kept iterate of run ``cfg`` (its train record lists them); one entry per (step, space)."""
     results_dir = Path(results_dir) if results_dir is not None else paths.RESULTS_DIR
-    train_rec = results.read_json(results.record_path(results_dir, cfg.profile, "train", cfg.run_id))
+    train_rec = records.read_json(records.record_path(results_dir, cfg.profile, "train", cfg.run_id))
     steps = train_rec.get("snapshots") or []
     if not steps:
         raise ValueError(f"run {cfg.run_id} kept no iterates: train it with extra.snapshot_steps (`configs`)")
-    path = results.record_path(results_dir, cfg.profile, "trajectory", cfg.run_id)
-    rec = results.read_json(path) if path.is_file() and not force else None
+    path = records.record_path(results_dir, cfg.profile, "trajectory", cfg.run_id)
+    rec = records.read_json(path) if path.is_file() and not force else None
     if rec is None:
-        rec = dict(schema=results.SCHEMA, kind="trajectory", run_id=cfg.run_id, net=cfg.net, regime=cfg.regime,
+        rec = dict(schema=records.SCHEMA, kind="trajectory", run_id=cfg.run_id, net=cfg.net, regime=cfg.regime,
                    seed=cfg.seed, batch_size=cfg.batch_size, profile=cfg.profile, config=cfg.to_dict(), entries={})
     todo = [(s, sp, ob) for s in steps for sp, ob in SHARPNESS if entry_key(s, sp, ob) not in rec["entries"]]
     if not todo:
         rec["skipped"] = True
         return rec
-    started, fresh = results.now(), force
+    started, fresh = records.now(), force
     dev = compute_device(device)
     data = datamod.load(cfg.dataset, cfg.split, cfg.source, dev, cfg.n_train, cfg.n_test)
     subset, rule = datamod.example_subset(data.train, train_examples, cfg.dataset)
-    from .models import build_model
+    from lbgap.core.models import build_model
 
     model = build_model(cfg.net, bn=cfg.bn, num_classes=data.num_classes).to(dev)
     lf = sharpness.FullBatchLoss(model, subset, cfg.eval_batch_size)
@@ -120,8 +123,8 @@ def compute(cfg, results_dir: str | Path | None = None, train_examples: int | No
             entry = dict(r.to_dict(), step=step, epoch=step / per_epoch, space=space, objective=objective,
                          n_train=lf.examples, train_set=len(data.train), subset_rule=rule,
                          eval_batch_size=cfg.eval_batch_size, wall_s=time.perf_counter() - t0)
-            rec = results.save_piece(path, rec, "entries", {entry_key(step, space, objective): entry}, fresh,
-                                     provenance=results.provenance(dev, None, started))
+            rec = records.save_piece(path, rec, "entries", {entry_key(step, space, objective): entry}, fresh,
+                                     provenance=records.provenance(dev, None, started))
             fresh = False
             log(f"trajectory {cfg.run_id} step {step:>6} {space:6s}: loss {r.f0:.4g}, phi {r.value:.3f} "
                 f"({r.wall_s:.0f}s)")
@@ -152,7 +155,7 @@ def table(results_dir: str | Path | None = None, profiles: Sequence[str] = ("pap
     import pandas as pd
 
     rows = []
-    for r in results.preferred_records(results_dir, profiles, "trajectory"):
+    for r in records.preferred_records(results_dir, profiles, "trajectory"):
         by_step: dict[int, dict] = {}
         for e in r["entries"].values():
             row = by_step.setdefault(e["step"], dict(net=r["net"], profile=r["profile"], regime=r["regime"],
@@ -189,7 +192,7 @@ def plot(df, ax, column: str = "phi_full_sum", title: str = ""):
 
 
 def cmd_sweep_trajectory(a) -> int:
-    from .cli import sweep_exit
+    from lbgap.cli import sweep_exit
 
     outcomes = run(a.net, sweep.parse_seeds(a.seeds), a.profile, a.epochs, a.points, a.train_examples or None,
                    a.results_dir, force=a.force, device=a.device)
@@ -197,7 +200,7 @@ def cmd_sweep_trajectory(a) -> int:
 
 
 def register_cli(sub, sweep_sub) -> None:
-    from .cli import experiment_options
+    from lbgap.cli import experiment_options
 
     p = sweep_sub.add_parser("trajectory", help="Figure 6: sharpness against the loss along SB and LB training")
     p.add_argument("--net", required=True, help="F1 F2 C1 C2 C3 C4 (the paper: F2 and C1)")
@@ -209,5 +212,5 @@ def register_cli(sub, sweep_sub) -> None:
 
 
 def status_lines(results_dir=None) -> list[str]:
-    n = sum(1 for _ in results.iter_records(results_dir, None, "trajectory"))
+    n = sum(1 for _ in records.iter_records(results_dir, None, "trajectory"))
     return [f"Figure 6 (sharpness along training) records: {n}"] if n else []

@@ -9,11 +9,11 @@ import argparse
 import importlib
 import sys
 
-from . import paths
+from lbgap.core import paths
 
 # Feature modules that may add subcommands: each defines ``register_cli(sub, sweep_sub)``.
-PLUGINS = ("lbgap.sharpness", "lbgap.landscape", "lbgap.speech", "lbgap.noise", "lbgap.steps", "lbgap.threshold",
-           "lbgap.remedies", "lbgap.trajectory", "lbgap.warmstart", "lbgap.bench", "lbgap.cluster")
+PLUGINS = ("lbgap.measures.sharpness", "lbgap.measures.landscape", "lbgap.core.speech", "lbgap.measures.noise", "lbgap.studies.steps", "lbgap.studies.threshold",
+           "lbgap.studies.remedies", "lbgap.studies.trajectory", "lbgap.studies.warmstart", "lbgap.studies.bench", "lbgap.core.cluster")
 
 
 class UserError(Exception):
@@ -87,7 +87,7 @@ def _epoch_line(cfg):
 
 
 def cmd_train(a: argparse.Namespace) -> int:
-    from .train import make_config, train
+    from lbgap.core.train import make_config, train
 
     cfg = make_config(a.net, a.batch_size, a.seed, a.profile, **_overrides(a))
     rec = train(cfg, a.results_dir, force=a.force, on_epoch=None if sys.stderr.isatty() else _epoch_line(cfg))
@@ -102,7 +102,7 @@ def cmd_train(a: argparse.Namespace) -> int:
 
 
 def cmd_sweep_table2(a: argparse.Namespace) -> int:
-    from . import sweep
+    from lbgap.core import sweep
 
     grid = sweep.table2_grid(a.profile, sweep.parse_seeds(a.seeds), a.nets, **_overrides(a))
     post = [p for p in (a.post or "").split(",") if p]
@@ -124,7 +124,7 @@ def _executor_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=None, help="local executor: number of processes")
     p.add_argument("--dry-run", action="store_true", help="print what would run (submitit: the job array and its "
                    "sbatch script) without running or submitting anything")
-    g = p.add_argument_group("submitit executor (SLURM); defaults come from the profile, see lbgap.cluster")
+    g = p.add_argument_group("submitit executor (SLURM); defaults come from the profile, see lbgap.core.cluster")
     g.add_argument("--slurm-partition", default=None)
     g.add_argument("--slurm-time", default=None, help="time limit per task: minutes, HH:MM:SS or D-HH:MM:SS")
     g.add_argument("--slurm-gpus", type=int, default=None, help="GPUs per task")
@@ -155,7 +155,7 @@ def _executor_kwargs(a: argparse.Namespace) -> dict:
 
 
 def _dry_run(grid: list, a: argparse.Namespace, kw: dict, label: str) -> int:
-    from . import sweep
+    from lbgap.core import sweep
 
     ex = sweep.make_executor(a.executor, **kw)
     if hasattr(ex, "dry_run"):
@@ -174,11 +174,12 @@ def _dry_run(grid: list, a: argparse.Namespace, kw: dict, label: str) -> int:
 def cmd_status(a: argparse.Namespace) -> int:
     import pandas as pd
 
-    from . import data, results
+    from lbgap.core import data
+    from lbgap.core import records
 
     print("Data cache:")
     print(pd.DataFrame(data.status()).to_string(index=False))
-    df = results.train_table(a.results_dir, a.profile)
+    df = records.train_table(a.results_dir, a.profile)
     print("\nTraining records:" if len(df) else "\nTraining records: none")
     if len(df):
         # a variant (config tag: fig4, conservative, ...) is its own row, never counted with Table 2's runs
@@ -201,14 +202,14 @@ def cmd_status(a: argparse.Namespace) -> int:
 def cmd_models(a: argparse.Namespace) -> int:
     import pandas as pd
 
-    from .models import model_table
+    from lbgap.core.models import model_table
 
     print(pd.DataFrame(model_table()).to_string(index=False))
     return 0
 
 
 def cmd_data(a: argparse.Namespace) -> int:
-    from . import data
+    from lbgap.core import data
 
     if a.action == "list":
         import pandas as pd
@@ -225,9 +226,9 @@ def cmd_data(a: argparse.Namespace) -> int:
     else:
         src = a.from_ or str(paths.SHARED_DATA)
         if name in ("so762", "timit"):
-            mod = _plugin("lbgap.speech")
+            mod = _plugin("lbgap.core.speech")
             if mod is None:
-                raise UserError(f"importing {name} needs the lbgap.speech module")
+                raise UserError(f"importing {name} needs the lbgap.core.speech module")
             path = mod.import_dataset(name, src)
         else:
             path = data.import_pack(name, src)
@@ -292,8 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .data import DataError
-    from .train import ConfigError
+    from lbgap.core.data import DataError
+    from lbgap.core.train import ConfigError
 
     ap = build_parser()
     a = ap.parse_args(argv)
@@ -303,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
         import torch
 
         torch.set_num_threads(a.threads)
-    from .train import apply_float32_policy
+    from lbgap.core.train import apply_float32_policy
 
     apply_float32_policy()   # float32 means IEEE float32 in every command (train.TF32)
     try:

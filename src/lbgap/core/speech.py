@@ -44,8 +44,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import data as datamod
-from . import paths
+from lbgap.core import data as datamod
+from lbgap.core import paths
 
 SO762_FILE = "so762_f2.npz.xz"
 SO762_XZ_SHA256 = "9d644fb8b7213caa93bcb256920f894b5385ac8d83ba64693a78c173012fed95"
@@ -72,7 +72,7 @@ class SpeechFrames(datamod.TensorDataset):
     Example ``i`` is frame ``i`` (frame ``frames[i]`` after :meth:`subset`). Its input is frames
     ``f-4 .. f+4`` clamped to the utterance (edge frames repeated), each mapped through its speaker's
     affine ``u * scale[s] + shift[s]`` (= dequantise, subtract the speaker mean, divide by the speaker std).
-    Length and device as a :class:`~lbgap.data.TensorDataset` (``y`` per example, ``x`` on the device); its own
+    Length and device as a :class:`~lbgap.core.data.TensorDataset` (``y`` per example, ``x`` on the device); its own
     constructor, since ``x`` holds one row per frame of the corpus rather than one per example.
     """
 
@@ -126,7 +126,7 @@ def _frames_dataset(arrays: dict, part: str, target: str, scale: torch.Tensor, s
 
 def load(name: str = "so762", split: str = "official", device: str | torch.device = "cpu",
          cache_dir: Path | None = None, targets: str | None = None) -> datamod.DataBundle:
-    """Load a speech cache as a :class:`lbgap.data.DataBundle` of :class:`SpeechFrames` on ``device``."""
+    """Load a speech cache as a :class:`lbgap.core.data.DataBundle` of :class:`SpeechFrames` on ``device``."""
     if name not in TARGETS:
         raise datamod.DataError(f"unknown speech dataset {name!r}: 'so762' or 'timit'")
     if split != "official":
@@ -215,7 +215,7 @@ def _write_speech_cache(name: str, parts: dict, spk: np.ndarray, lo: np.ndarray,
     arrays.update(spk=np.asarray(spk).astype(str), spk_mean=mean, spk_std=std, lo=lo.astype(np.float32),
                   hi=hi.astype(np.float32))
     meta = dict(meta, description=DESCRIPTION[name], train_complete=True, test_complete=True,
-                usable="official only (speaker-disjoint test set)", format="lbgap.speech v1")
+                usable="official only (speaker-disjoint test set)", format="lbgap.core.speech v1")
     return datamod._write_cache(name, arrays, meta, cache_dir)
 
 
@@ -481,15 +481,15 @@ def eval_order_check(cfg, results_dir: Path | None = None, device: str = "auto",
     import copy
     import time
 
-    from . import results
-    from .sharpness import _load
-    from .train import evaluate
+    from lbgap.core import records
+    from lbgap.measures.sharpness import _load
+    from lbgap.core.train import evaluate
 
     results_dir = Path(results_dir) if results_dir is not None else paths.RESULTS_DIR
-    path = results.record_path(results_dir, cfg.profile, "evalorder", cfg.run_id)
+    path = records.record_path(results_dir, cfg.profile, "evalorder", cfg.run_id)
     if path.is_file() and not force:
-        return dict(results.read_json(path), skipped=True)
-    started, t0 = results.now(), time.perf_counter()
+        return dict(records.read_json(path), skipped=True)
+    started, t0 = records.now(), time.perf_counter()
     model, data, dev = model_data or _load(cfg, device)
     rows = {}
     for part, ds in (("train", data.train), ("test", data.test)):
@@ -502,10 +502,10 @@ def eval_order_check(cfg, results_dir: Path | None = None, device: str = "auto",
         for order, view in (("stored", stored), ("interleaved", ds)):
             loss, acc = evaluate(model, view, cfg.eval_batch_size)
             rows[part][order] = dict(loss=loss, acc=acc)
-    rec = dict(schema=results.SCHEMA, kind="evalorder", run_id=cfg.run_id, net=cfg.net, regime=cfg.regime,
+    rec = dict(schema=records.SCHEMA, kind="evalorder", run_id=cfg.run_id, net=cfg.net, regime=cfg.regime,
                seed=cfg.seed, profile=cfg.profile, eval_batch_size=cfg.eval_batch_size, rows=rows,
-               provenance=results.provenance(dev, time.perf_counter() - t0, started))
-    results.atomic_write_json(path, rec)
+               provenance=records.provenance(dev, time.perf_counter() - t0, started))
+    records.atomic_write_json(path, rec)
     return rec
 
 
@@ -522,7 +522,7 @@ def eval_order_table(records: list[dict]):
 
 
 def cmd_eval_order(a) -> int:
-    from .sharpness import _run_config
+    from lbgap.measures.sharpness import _run_config
 
     results_dir = paths.resolve(a.results_dir, paths.RESULTS_DIR)
     cfg, _ = _run_config(a.run, a.profile, results_dir)
@@ -534,7 +534,7 @@ def cmd_eval_order(a) -> int:
 
 
 def register_cli(sub, sweep_sub) -> None:
-    from .cli import store_options
+    from lbgap.cli import store_options
 
     p = sub.add_parser("eval-order", help="F2: evaluate a trained run in stored-order and interleaved batches")
     p.add_argument("run", help="a train run id (e.g. F2-so762-official-b256-s0) or the path of a train record")

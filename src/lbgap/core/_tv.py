@@ -4,7 +4,7 @@ The registry's torchvision 0.28.0 wheel is a CUDA build; on the CPU torch its co
 not load and ``import torchvision`` then fails while registering fake kernels for ``torchvision::nms``.
 Defining the two operator schemas first makes the pure-Python parts (datasets, transforms, models)
 import fine. Where ``_C.so`` does load (matching builds, e.g. on a GPU machine) this only pre-loads it.
-Always ``from lbgap._tv import torchvision`` instead of ``import torchvision``.
+Always ``from lbgap.core._tv import torchvision`` instead of ``import torchvision``.
 """
 from __future__ import annotations
 

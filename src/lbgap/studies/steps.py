@@ -25,10 +25,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import data as datamod
-from . import paths, results
-from .models import keras_cross_entropy
-from .train import (ConfigError, compute_device, epoch_batches, evaluate, initial_model, make_config,
+from lbgap.core import data as datamod
+from lbgap.core import paths
+from lbgap.core import records
+from lbgap.core.models import keras_cross_entropy
+from lbgap.core.train import (ConfigError, compute_device, epoch_batches, evaluate, initial_model, make_config,
                     make_optimizer)
 
 KIND = "steps"
@@ -110,15 +111,15 @@ def run_to_target(cfg, target: float = HEADLINE, results_dir: str | Path | None 
     that crossings of every target in ``TARGETS`` and the accuracy after ``min_epochs`` epochs can be read off.
     """
     results_dir = Path(results_dir) if results_dir is not None else paths.RESULTS_DIR
-    path = results.record_path(results_dir, cfg.profile, KIND, cfg.run_id)
+    path = records.record_path(results_dir, cfg.profile, KIND, cfg.run_id)
     if path.is_file() and not force:
-        rec = results.read_json(path)
+        rec = records.read_json(path)
         rec["skipped"] = True
         return rec
     if not 0 < target <= 1:
         raise ConfigError(f"target accuracy {target} must be in (0, 1]")
     device = compute_device(cfg.device)
-    started, t_start, cpu_start = results.now(), time.perf_counter(), time.process_time()
+    started, t_start, cpu_start = records.now(), time.perf_counter(), time.process_time()
     if data is None:
         data = datamod.load(cfg.dataset, cfg.split, cfg.source, device, cfg.n_train, cfg.n_test)
     n = len(data.train)
@@ -183,7 +184,7 @@ def run_to_target(cfg, target: float = HEADLINE, results_dir: str | Path | None 
         s = crossing(curve, t)
         targets[f"{t:.2f}"] = dict(steps=s, examples=None if s is None else s * cfg.batch_size,
                                    train_time_s=None if s is None else _interp_time(curve, s))
-    rec = dict(schema=results.SCHEMA, kind=KIND, run_id=cfg.run_id, status=status, stop_reason=stop,
+    rec = dict(schema=records.SCHEMA, kind=KIND, run_id=cfg.run_id, status=status, stop_reason=stop,
                config=cfg.to_dict(), data=data.info, target=target, reached=reached is not None,
                targets=targets, steps=step, examples=step * cfg.batch_size, epochs=step * cfg.batch_size / n,
                min_epochs=min_epochs, cap_steps=cap_steps, budget=budget,
@@ -192,8 +193,8 @@ def run_to_target(cfg, target: float = HEADLINE, results_dir: str | Path | None 
                train_time_s=t_train, time_per_epoch_s=t_train * n / max(1, step * cfg.batch_size),
                samples_per_s=step * cfg.batch_size / t_train if t_train else None, rss_mb=rss,
                cpu_time_s=time.process_time() - cpu_start,
-               curve=curve, provenance=results.provenance(device, wall, started))
-    results.atomic_write_json(path, rec)
+               curve=curve, provenance=records.provenance(device, wall, started))
+    records.atomic_write_json(path, rec)
     return rec
 
 
@@ -280,7 +281,7 @@ def table(results_dir=None, profile: str = "quick"):
     import pandas as pd
 
     rows = []
-    for r in results.iter_records(results_dir, profile, KIND):
+    for r in records.iter_records(results_dir, profile, KIND):
         c = r["config"]
         row = dict(optimizer=c["optimizer"], batch_size=c["batch_size"], lr=c["lr"], seed=c["seed"],
                    stop=r["stop_reason"], reached=r["reached"], steps=r["steps"], epochs=r["epochs"],
@@ -302,7 +303,7 @@ def curve_table(results_dir=None, profile: str = "quick"):
     import pandas as pd
 
     rows = []
-    for r in results.iter_records(results_dir, profile, KIND):
+    for r in records.iter_records(results_dir, profile, KIND):
         c = r["config"]
         for h in r["curve"]:
             rows.append(dict(optimizer=c["optimizer"], batch_size=c["batch_size"], lr=c["lr"], seed=c["seed"], **h))
@@ -394,7 +395,7 @@ def _parse_ints(text: str) -> list[int]:
 
 
 def cmd_sweep_steps(a) -> int:
-    from .sweep import parse_seeds
+    from lbgap.core.sweep import parse_seeds
 
     opts = [o.strip() for o in a.optimizers.split(",") if o.strip()]
     for o in opts:
@@ -408,7 +409,7 @@ def cmd_sweep_steps(a) -> int:
 
 
 def register_cli(sub, sweep_sub) -> None:
-    from .cli import store_options
+    from lbgap.cli import store_options
 
     p = sweep_sub.add_parser("steps-to-target", help="Shallue et al.: steps to a validation-accuracy target vs B")
     p.add_argument("--batch-sizes", default="16,32,64,128,256,512,1024,2048,5500")
@@ -425,4 +426,4 @@ def register_cli(sub, sweep_sub) -> None:
 
 
 def status_lines(results_dir) -> list[str]:
-    return results.count_lines(results_dir, KIND, "Steps-to-target records")
+    return records.count_lines(results_dir, KIND, "Steps-to-target records")

@@ -32,12 +32,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from . import data as datamod
-from . import paths, results
-from .models import NETS, build_model, keras_cross_entropy
-from .train import (ConfigError, _autocast, check_last_batch, compiled, epoch_batches, evaluate, initial_model,
+from lbgap.core import data as datamod
+from lbgap.core import paths
+from lbgap.core import records
+from lbgap.core.models import NETS, build_model, keras_cross_entropy
+from lbgap.core.train import (ConfigError, _autocast, check_last_batch, compiled, epoch_batches, evaluate, initial_model,
                     make_config, make_optimizer, precision_policy, train_epoch, uses_cudagraphs)
-from .train import train as train_run
+from lbgap.core.train import train as train_run
 
 BASELINE_WORKERS = 2   # the PyTorch CIFAR-10 tutorial's DataLoader(num_workers=2)
 
@@ -52,7 +53,7 @@ def bench_data(net: str, n_samples: int | None = None, source: str = "auto"):
     name = NETS[net].dataset
     if source not in ("auto", "real", "synthetic"):
         raise ValueError(f"data source {source!r} must be auto, real or synthetic")
-    from .train import default_split
+    from lbgap.core.train import default_split
 
     ds, used = None, source
     if source in ("auto", "real"):
@@ -80,7 +81,7 @@ def bench_data(net: str, n_samples: int | None = None, source: str = "auto"):
 def full_training_size(net: str) -> int:
     """How many examples a real paper-profile run of ``net`` trains on: the dataset's training set, less the
     hold-out where the official test set is incomplete (CIFAR-10 here keeps 45,000 of the 50,000)."""
-    from .train import default_split
+    from lbgap.core.train import default_split
 
     name = NETS[net.upper()].dataset
     full = datamod.DATASETS[name]["n_train"] or 50000
@@ -94,7 +95,7 @@ def resolve_batch(net: str, batch: str | int, full_n: int) -> int:
         return 256
     if spec == "LB":
         return int(round(0.10 * full_n))
-    from .train import resolve_batch_size
+    from lbgap.core.train import resolve_batch_size
 
     return resolve_batch_size(batch, full_n)
 
@@ -211,7 +212,7 @@ class TorchvisionStyle(torch.utils.data.Dataset):
     """What ``torchvision.datasets.CIFAR10/MNIST.__getitem__`` does: uint8 HWC array -> PIL -> transform."""
 
     def __init__(self, x_uint8_nchw: torch.Tensor, y: torch.Tensor):
-        from ._tv import torchvision
+        from lbgap.core._tv import torchvision
 
         x = x_uint8_nchw.numpy()
         self.gray = x.shape[1] == 1
@@ -455,16 +456,16 @@ def eval_throughput(model: nn.Module, ds, batch_size: int, device: torch.device)
 
 def sharpness_timing(model: nn.Module, ds, batch_size: int, eps: float = 1e-3, maxiter: int = 10,
                      vs_scipy: bool = False) -> dict:
-    """Wall time of one full-space Metric 2.1 maximisation (``lbgap.sharpness``) on ``ds``; with ``vs_scipy``
+    """Wall time of one full-space Metric 2.1 maximisation (``lbgap.measures.sharpness``) on ``ds``; with ``vs_scipy``
     the same maximisation again through ``scipy.optimize.minimize`` (the plain call, whose Python set-up of the
     bounds costs seconds per million parameters), side by side: both times, their ratio and whether phi and
     the evaluation count agree. Skipped cleanly when that module is missing."""
     try:
-        from . import sharpness
+        from lbgap.measures import sharpness
     except ModuleNotFoundError as e:
-        if e.name != "lbgap.sharpness":
+        if e.name != "lbgap.measures.sharpness":
             raise
-        return dict(sharpness_skipped="lbgap.sharpness is not installed")
+        return dict(sharpness_skipped="lbgap.measures.sharpness is not installed")
     lf = sharpness.FullBatchLoss(model, ds, batch_size)
     x = lf.x()
 
@@ -532,7 +533,7 @@ def bench(net: str, batch="SB", device: str = "auto", n_samples: int | None = No
     """Time ours vs the baseline for one (net, batch) and write a ``bench`` record; returns it."""
     net = net.upper()
     dev = datamod.resolve_device(device)
-    started, t_start = results.now(), time.perf_counter()
+    started, t_start = records.now(), time.perf_counter()
     ds, name, used, full_n = bench_data(net, n_samples, source)
     bs = resolve_batch(net, batch, full_n)
     if bs > len(ds):
@@ -540,9 +541,9 @@ def bench(net: str, batch="SB", device: str = "auto", n_samples: int | None = No
                          f"to at least {bs}")
     check_last_batch(len(ds), bs, "examples benchmarked (--n-samples)")
     classes = datamod.DATASETS[name]["classes"]
-    log(f"bench {net} b{bs} on {results.device_name(dev)}: {len(ds)} {used} {name} examples, "
+    log(f"bench {net} b{bs} on {records.device_name(dev)}: {len(ds)} {used} {name} examples, "
         f"{math.ceil(len(ds) / bs)} steps/epoch")
-    rec = dict(schema=results.SCHEMA, kind="bench", net=net, dataset=name, data_source=used, n_samples=len(ds),
+    rec = dict(schema=records.SCHEMA, kind="bench", net=net, dataset=name, data_source=used, n_samples=len(ds),
                batch_size=bs, batch_spec=str(batch), regime={"SB": "SB", "LB": "LB"}.get(str(batch).upper(), ""),
                device_type=dev.type, epochs=epochs, warmup_steps=warmup_steps, compile=compile_mode or "off",
                threads=torch.get_num_threads(), host_load_1min=os.getloadavg()[0] if hasattr(os, "getloadavg") else None)
@@ -607,10 +608,10 @@ def bench(net: str, batch="SB", device: str = "auto", n_samples: int | None = No
     wall = time.perf_counter() - t_start
     rec["bench_s"] = time.perf_counter() - t0
     rec["run_id"] = bench_id(rec)
-    rec["provenance"] = results.provenance(dev, wall, started)
+    rec["provenance"] = records.provenance(dev, wall, started)
     if write:
         rd = Path(results_dir) if results_dir is not None else paths.RESULTS_DIR
-        results.atomic_write_json(results.record_path(rd, profile, "bench", rec["run_id"]), rec)
+        records.atomic_write_json(records.record_path(rd, profile, "bench", rec["run_id"]), rec)
     return rec
 
 
@@ -630,7 +631,7 @@ def bench_table(results_dir: str | Path | None = None, profile: str | None = Non
     import pandas as pd
 
     rows = []
-    for r in results.iter_records(results_dir, profile, "bench"):
+    for r in records.iter_records(results_dir, profile, "bench"):
         if r.get("kind") == "bench":
             rows.append(dict(
                 device=r["provenance"]["device"], net=r["net"], regime=r.get("regime") or f"B{r['batch_size']}",
@@ -669,12 +670,12 @@ def cmd_bench(a) -> int:
                   + ("within seed noise" if pc["within_seed_noise"] else "NOT within seed noise"))
             if not a.no_write:
                 rd = Path(a.results_dir) if a.results_dir is not None else paths.RESULTS_DIR
-                results.atomic_write_json(results.record_path(rd, a.profile, "bench", rec["run_id"]), rec)
+                records.atomic_write_json(records.record_path(rd, a.profile, "bench", rec["run_id"]), rec)
     return 0
 
 
 def register_cli(sub, sweep_sub) -> None:
-    from .cli import store_options
+    from lbgap.cli import store_options
 
     p = sub.add_parser("bench", help="time our training epoch against the idiomatic DataLoader baseline")
     p.add_argument("--net", required=True, help="F1 F2 C1 C2 C3 C4")

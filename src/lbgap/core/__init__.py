@@ -1,0 +1,1 @@
+"""Core: configuration, networks, datasets, the training loop, records, sweeps and executors."""
