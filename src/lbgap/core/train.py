@@ -17,7 +17,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -264,10 +264,25 @@ def compiled(model: nn.Module, mode: str) -> nn.Module:
     return torch.compile(model, mode=None if mode == "default" else mode, dynamic=False)
 
 
+class StopTraining(Exception):
+    """Raised by an ``on_step`` hook (:func:`train_epoch`) to end training right after the step it was called for."""
+
+
+@dataclass
+class Progress:
+    """Where a run stands: :func:`train_epoch` advances it after every batch and hands it to ``on_step``."""
+
+    step: int = 0                         # batches trained (one optimizer update each; ``inner_steps`` in E.2)
+    examples: int = 0                     # training examples seen
+    loss: torch.Tensor | None = None      # the last batch's loss before its update: 0-dim, on the run's device
+    #                                       (reading it, e.g. ``float(progress.loss)``, waits for the GPU)
+
+
 def train_epoch(model: nn.Module, opt: torch.optim.Optimizer, dataset, batch_size: int,
                 generator: torch.Generator, autocast, cudagraphs: bool = False, inner_steps: int = 1,
-                prox: float = 0.0, on_step: Callable[[], None] | None = None,
-                transform: Callable[[torch.Tensor], torch.Tensor] | None = None) -> tuple[int, torch.Tensor]:
+                prox: float = 0.0, on_step: Callable[[Progress], None] | None = None,
+                transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                progress: Progress | None = None) -> tuple[int, torch.Tensor]:
     """One shuffled epoch of SGD/Adam steps with no host synchronisation; returns (batches, summed loss at the
     start of each batch).
 
@@ -275,9 +290,14 @@ def train_epoch(model: nn.Module, opt: torch.optim.Optimizer, dataset, batch_siz
     x_{k+1} = argmin_x f_{B_k}(x) + (prox/2)||x - x_k||^2 (Eq. 5) approximately with ``inner_steps`` steps of the
     same optimizer (one persistent Adam, lr unchanged: the paper's "3 iterations of ADAM", lambda = 1e-3). The
     proximal gradient prox (x - x_k) is added to each parameter's gradient. 1 and 0 are plain training.
-    ``on_step``: called after each batch's update (snapshots along the trajectory, Figure 6). ``transform``: applied
-    to each training batch (data augmentation, Appendix E.1: ``augment.make``)."""
+    ``transform``: applied to each training batch (data augmentation, Appendix E.1: ``augment.make``).
+
+    ``on_step(progress)``: called after each batch's update with the run's :class:`Progress` (``progress``,
+    advanced here across epochs; without it, a fresh one counting from this epoch's start). The hook may
+    evaluate, take snapshots (Figure 6) or probe the model, and raise :class:`StopTraining` to end training
+    after that step: the exception reaches the caller (:meth:`Trainer.until_stopped` catches it)."""
     device = dataset.device
+    progress = Progress() if progress is None else progress
     running = torch.zeros((), device=device)
     steps = 0
     params = [p for g in opt.param_groups for p in g["params"]] if prox else []
@@ -300,11 +320,68 @@ def train_epoch(model: nn.Module, opt: torch.optim.Optimizer, dataset, batch_siz
                     torch._foreach_add_([p.grad for p in params], torch._foreach_sub(params, anchor), alpha=prox)
             opt.step()
             if inner == 0:
-                running += loss.detach()
+                progress.loss = loss.detach()
+                running += progress.loss
         steps += 1
+        progress.step += 1
+        progress.examples += len(y)
         if on_step is not None:
-            on_step()
+            on_step(progress)
     return steps, running
+
+
+# Seeds of a run's random streams. x0 is drawn right after ``torch.manual_seed(seed)`` and the data order comes
+# from a generator seeded with ``seed``; dropout draws from the global stream, reseeded with ``seed`` + this
+# before the first step, so SB and LB of one seed share all three.
+DROPOUT_SEED_OFFSET = 1_000_003
+
+
+@dataclass
+class Trainer:
+    """A run's model, optimizer and random streams, set up by :func:`make_trainer` for every training loop
+    (``train``, the steps-to-target study, the gradient-noise track); :meth:`epoch` and :meth:`until_stopped`
+    run its optimizer steps with the run's precision, compile mode and conservative-training settings."""
+
+    cfg: RunConfig
+    device: torch.device
+    model: nn.Module                    # evaluation, checkpoints, probes: eager
+    step_model: nn.Module               # the training steps': ``model`` compiled when ``cfg.compile`` (same weights)
+    opt: torch.optim.Optimizer
+    generator: torch.Generator          # the data order
+    transform: Callable[[torch.Tensor], torch.Tensor] | None = None   # augmentation (Appendix E.1)
+    progress: Progress = field(default_factory=Progress)              # over all epochs so far
+
+    def epoch(self, dataset, on_step: Callable[[Progress], None] | None = None) -> tuple[int, torch.Tensor]:
+        """One shuffled epoch of :func:`train_epoch`; returns (batches, summed loss at the start of each)."""
+        cfg = self.cfg
+        return train_epoch(self.step_model, self.opt, dataset, cfg.batch_size, self.generator,
+                           _autocast(cfg, self.device), cudagraphs=uses_cudagraphs(cfg.compile),
+                           inner_steps=int(cfg.inner_steps), prox=float(cfg.prox), on_step=on_step,
+                           transform=self.transform, progress=self.progress)
+
+    def until_stopped(self, dataset, on_step: Callable[[Progress], None]) -> Progress:
+        """Epoch after epoch until ``on_step`` raises :class:`StopTraining`; returns where training stopped."""
+        self.model.train()
+        try:
+            while True:
+                self.epoch(dataset, on_step)
+        except StopTraining:
+            return self.progress
+
+
+def make_trainer(cfg: RunConfig, num_classes: int | None, device: torch.device) -> Trainer:
+    """x0 (:func:`initial_model`) on ``device`` (channels_last for conv nets on CUDA), the training step's model,
+    the optimizer, the data-order generator and the dropout stream, in this order: the order fixes the random
+    streams, so that every loop trains the run ``lbgap train`` would."""
+    model = initial_model(cfg, num_classes).to(device)
+    if device.type == "cuda" and NETS[cfg.net].kind == "conv":
+        model = model.to(memory_format=torch.channels_last)
+    step_model = compiled(model, cfg.compile)
+    opt = make_optimizer(cfg, model.parameters())
+    generator = torch.Generator(device=device).manual_seed(cfg.seed)
+    torch.manual_seed(cfg.seed + DROPOUT_SEED_OFFSET)
+    transform = augment.make(cfg.augment, cfg.seed, device)   # None: no augmentation
+    return Trainer(cfg, device, model, step_model, opt, generator, transform)
 
 
 def _show_progress() -> bool:
@@ -339,10 +416,138 @@ def existing_record(cfg: RunConfig, results_dir: Path) -> dict | None:
     return rec
 
 
+def training_data(cfg: RunConfig, data: datamod.DataBundle | None, device: torch.device) -> datamod.DataBundle:
+    """The run's data (loaded unless given), checked against its batch size."""
+    if data is None:
+        data = datamod.load(cfg.dataset, cfg.split, cfg.source, device, cfg.n_train, cfg.n_test)
+    if len(data.train) < cfg.batch_size:
+        raise ConfigError(f"batch size {cfg.batch_size} is larger than the {len(data.train)} training examples")
+    check_last_batch(len(data.train), cfg.batch_size)
+    return data
+
+
+def cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """A copy of the model's weights on the CPU (what checkpoints hold)."""
+    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+
+
+class StoppingRule:
+    """When a run ends before its epoch cap (``config``; Section 2's "until the loss ceases to improve"):
+    ``diverged`` on a non-finite loss; ``plateau`` once the full-pass training loss has not reached a new best at
+    least ``rel_tol`` below the previous best for ``patience`` consecutive epochs."""
+
+    def __init__(self, first_loss: float, rel_tol: float, patience: int):
+        self.best, self.wait, self.rel_tol, self.patience = first_loss, 0, rel_tol, patience
+
+    def after_epoch(self, train_loss: float, running_loss: float) -> str | None:
+        """The reason to stop after an epoch whose full-pass and running losses are these, or None."""
+        if not (math.isfinite(train_loss) and math.isfinite(running_loss)):
+            return "diverged"
+        if train_loss < self.best * (1 - self.rel_tol):
+            self.best, self.wait = train_loss, 0
+            return None
+        self.wait += 1
+        return "plateau" if self.wait >= self.patience else None
+
+
+class Snapshots:
+    """Figure 6: the weights after the steps in ``cfg.extra["snapshot_steps"]`` (step 0 = x0), saved as
+    ``step<k>.pt`` next to the run's checkpoints."""
+
+    def __init__(self, model: nn.Module, cfg: RunConfig):
+        self.model, self.cfg = model, cfg
+        self.at = {int(s) for s in cfg.extra.get("snapshot_steps", ())}
+        self.saved: list[int] = []
+
+    def take(self, step: int) -> None:
+        if step in self.at:
+            records.atomic_torch_save(cpu_state(self.model), checkpoint_dir(self.cfg) / f"step{step}.pt")
+            self.saved.append(step)
+
+    def on_step(self, progress: Progress) -> None:
+        self.take(progress.step)
+
+    @property
+    def hook(self) -> Callable[[Progress], None] | None:
+        """The ``on_step`` hook, None when no snapshot is asked for (the steps then skip the call)."""
+        return self.on_step if self.at else None
+
+
+def measure(model: nn.Module, data: datamod.DataBundle, cfg: RunConfig, epoch: int, step: int,
+            times: tuple[float, float]) -> dict:
+    """One row of a run's history: loss and accuracy on the full training set, the test set and any extra
+    test set (eval mode, ``evaluate``); ``times`` = (run start, seconds in training steps so far)."""
+    t_start, t_train = times
+    row = dict(epoch=epoch, step=step, time_s=round(time.perf_counter() - t_start, 3),
+               train_time_s=round(t_train, 3))
+    row["train_loss"], row["train_acc"] = evaluate(model, data.train, cfg.eval_batch_size)
+    row["test_loss"], row["test_acc"] = evaluate(model, data.test, cfg.eval_batch_size)
+    for name, ds in data.extra.items():
+        row[f"{name}_loss"], row[f"{name}_acc"] = evaluate(model, ds, cfg.eval_batch_size)
+    return row
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def train_epochs(trainer: Trainer, data: datamod.DataBundle, snapshots: Snapshots, t_start: float,
+                 on_epoch: Callable[[dict], None] | None = None, bar=None) -> tuple[list[dict], str, float]:
+    """The epoch loop of a run: an epoch of steps, then its evaluation row, until the :class:`StoppingRule` or
+    the epoch cap ends it. Returns (history, stop reason, seconds spent in training steps)."""
+    cfg, model = trainer.cfg, trainer.model
+    snapshots.take(0)   # step 0 = x0
+    history = [measure(model, data, cfg, 0, 0, (t_start, 0.0))]
+    rule = StoppingRule(history[0]["train_loss"], cfg.rel_tol, cfg.patience)
+    t_train = 0.0
+    model.train()
+    for epoch in range(1, cfg.max_epochs + 1):
+        _synchronize(trainer.device)
+        t0 = time.perf_counter()
+        _, running = trainer.epoch(data.train, snapshots.hook)
+        _synchronize(trainer.device)
+        t_train += time.perf_counter() - t0
+        row = measure(model, data, cfg, epoch, trainer.progress.step, (t_start, t_train))
+        history.append(row)
+        if on_epoch:
+            on_epoch(row)
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{row['train_loss']:.4f}", acc=f"{row['train_acc']:.4f}",
+                            test=f"{row['test_acc']:.4f}")
+        stop = rule.after_epoch(row["train_loss"], float(running))
+        if stop:
+            return history, stop, t_train
+    return history, "max_epochs", t_train
+
+
+def save_checkpoints(cfg: RunConfig, x0_state: dict, model: nn.Module) -> str:
+    """Write x0.pt and final.pt; returns where they are, without this machine's paths: repo-relative, or
+    inside ``$LBGAP_CHECKPOINTS``."""
+    d = checkpoint_dir(cfg)
+    records.atomic_torch_save(x0_state, d / "x0.pt")
+    records.atomic_torch_save(cpu_state(model), d / "final.pt")
+    return (os.path.relpath(d, paths.REPO_ROOT) if d.is_relative_to(paths.REPO_ROOT)
+            else f"$LBGAP_CHECKPOINTS/{d.relative_to(paths.CHECKPOINT_DIR).as_posix()}")
+
+
+def _progress_bar(cfg: RunConfig, show: bool | None):
+    if not (show if show is not None else _show_progress()):
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=cfg.max_epochs, desc=cfg.run_id, unit="epoch", leave=False)
+
+
 def train(cfg: RunConfig, results_dir: str | Path | None = None, force: bool = False,
           data: datamod.DataBundle | None = None, progress: bool | None = None,
           on_epoch: Callable[[dict], None] | None = None) -> dict:
-    """Run one training job and write its record; returns the record (the existing one if already done)."""
+    """Run one training job and write its record; returns the record (the existing one if already done).
+
+    Skip a run already recorded; set up (:func:`training_data`, :func:`make_trainer`); train epoch by epoch
+    until the stopping rule or the cap (:func:`train_epochs`); save checkpoints; write the record.
+    ``progress``: show a progress bar (default: on a terminal); ``on_epoch``: called with each history row."""
     results_dir = Path(results_dir) if results_dir is not None else paths.RESULTS_DIR
     if not force:
         done = existing_record(cfg, results_dir)
@@ -351,98 +556,20 @@ def train(cfg: RunConfig, results_dir: str | Path | None = None, force: bool = F
             return done
     device = compute_device(cfg.device)
     started, t_start = records.now(), time.perf_counter()
-    if data is None:
-        data = datamod.load(cfg.dataset, cfg.split, cfg.source, device, cfg.n_train, cfg.n_test)
-    if len(data.train) < cfg.batch_size:
-        raise ConfigError(f"batch size {cfg.batch_size} is larger than the {len(data.train)} training examples")
-    check_last_batch(len(data.train), cfg.batch_size)
-    model = initial_model(cfg, data.num_classes).to(device)
-    policy = precision_policy(cfg, device)
-    if device.type == "cuda" and NETS[cfg.net].kind == "conv":
-        model = model.to(memory_format=torch.channels_last)
-    step_model = compiled(model, cfg.compile)
-    x0 = flat_params(model).clone()
-    x0_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    opt = make_optimizer(cfg, model.parameters())
-    gen = torch.Generator(device=device).manual_seed(cfg.seed)
-    torch.manual_seed(cfg.seed + 1_000_003)  # dropout stream, identical for SB and LB of one seed
-
-    def measure(epoch: int, step: int, t_train: float) -> dict:
-        row = dict(epoch=epoch, step=step, time_s=round(time.perf_counter() - t_start, 3),
-                   train_time_s=round(t_train, 3))
-        row["train_loss"], row["train_acc"] = evaluate(model, data.train, cfg.eval_batch_size)
-        row["test_loss"], row["test_acc"] = evaluate(model, data.test, cfg.eval_batch_size)
-        for name, ds in data.extra.items():
-            row[f"{name}_loss"], row[f"{name}_acc"] = evaluate(model, ds, cfg.eval_batch_size)
-        return row
-
-    transform = augment.make(cfg.augment, cfg.seed, device)   # Appendix E.1 (None: no augmentation)
-    snap_at = {int(s) for s in cfg.extra.get("snapshot_steps", ())}   # Figure 6: weights after these steps
-    snapped: list[int] = []
-    counter = [0]
-
-    def snapshot() -> None:
-        if counter[0] in snap_at:
-            records.atomic_torch_save({k: v.detach().cpu() for k, v in model.state_dict().items()},
-                                      checkpoint_dir(cfg) / f"step{counter[0]}.pt")
-            snapped.append(counter[0])
-
-    def after_step() -> None:
-        counter[0] += 1
-        snapshot()
-
-    snapshot()   # step 0 = x0
-    history = [measure(0, 0, 0.0)]
-    best, wait, step, t_train, samples = history[0]["train_loss"], 0, 0, 0.0, 0
-    status, stop_reason = "ok", "max_epochs"
-    bar = None
-    if progress if progress is not None else _show_progress():
-        from tqdm.auto import tqdm
-        bar = tqdm(total=cfg.max_epochs, desc=cfg.run_id, unit="epoch", leave=False)
-    model.train()
-    n = len(data.train)
-    for epoch in range(1, cfg.max_epochs + 1):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        k, running = train_epoch(step_model, opt, data.train, cfg.batch_size, gen, _autocast(cfg, device),
-                                 cudagraphs=uses_cudagraphs(cfg.compile), inner_steps=int(cfg.inner_steps),
-                                 prox=float(cfg.prox), on_step=after_step if snap_at else None,
-                                 transform=transform)
-        step += k
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        t_train += time.perf_counter() - t0
-        samples += n
-        row = measure(epoch, step, t_train)
-        history.append(row)
-        if on_epoch:
-            on_epoch(row)
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{row['train_loss']:.4f}", acc=f"{row['train_acc']:.4f}",
-                            test=f"{row['test_acc']:.4f}")
-        if not (math.isfinite(row["train_loss"]) and math.isfinite(float(running))):
-            status, stop_reason = "diverged", "diverged"
-            break
-        if row["train_loss"] < best * (1 - cfg.rel_tol):
-            best, wait = row["train_loss"], 0
-        else:
-            wait += 1
-            if wait >= cfg.patience:
-                stop_reason = "plateau"
-                break
+    data = training_data(cfg, data, device)
+    trainer = make_trainer(cfg, data.num_classes, device)
+    model, policy = trainer.model, precision_policy(cfg, device)
+    x0, x0_state = flat_params(model).clone(), cpu_state(model)
+    snapshots = Snapshots(model, cfg)
+    bar = _progress_bar(cfg, progress)
+    history, stop_reason, t_train = train_epochs(trainer, data, snapshots, t_start, on_epoch, bar)
     if bar is not None:
         bar.close()
+    status = "diverged" if stop_reason == "diverged" else "ok"
     dist = float((flat_params(model) - x0).norm())
-    ckpt = None
-    if cfg.save_checkpoints:
-        d = checkpoint_dir(cfg)
-        records.atomic_torch_save(x0_state, d / "x0.pt")
-        records.atomic_torch_save({k: v.detach().cpu() for k, v in model.state_dict().items()}, d / "final.pt")
-        # where the weights are, without this machine's paths: repo-relative, or inside $LBGAP_CHECKPOINTS
-        ckpt = (os.path.relpath(d, paths.REPO_ROOT) if d.is_relative_to(paths.REPO_ROOT)
-                else f"$LBGAP_CHECKPOINTS/{d.relative_to(paths.CHECKPOINT_DIR).as_posix()}")
+    ckpt = save_checkpoints(cfg, x0_state, model) if cfg.save_checkpoints else None
+    step, samples = trainer.progress.step, trainer.progress.examples
+    snap_at, snapped = snapshots.at, snapshots.saved
     last = history[-1]
     final = {k: v for k, v in last.items() if k.endswith(("_loss", "_acc"))}
     wall = time.perf_counter() - t_start
@@ -464,6 +591,7 @@ def sb_lb_configs(net: str, seed: int, profile: str, **overrides) -> list[RunCon
 
 
 __all__ = ["ConfigError", "RunConfig", "make_config", "train", "train_epoch", "precision_policy", "compiled",
+           "StopTraining", "Progress", "Trainer", "make_trainer", "DROPOUT_SEED_OFFSET", "StoppingRule",
            "apply_float32_policy", "compute_device", "uses_cudagraphs", "check_last_batch",
            "evaluate", "epoch_batches", "make_optimizer",
            "initial_model", "flat_params", "load_checkpoint", "checkpoint_dir", "sb_lb_configs", "replace"]
