@@ -42,7 +42,8 @@ def test_lr_grid():
 
 def test_run_to_target_writes_resumable_record(results_dir):
     cfg = steps.steps_config(8, 3e-3, "adam", 0, "smoke")
-    rec = steps.run_to_target(cfg, 0.5, results_dir, min_epochs=1.0, max_steps=60, first_eval_examples=8)
+    rec = steps.run_to_target(cfg, 0.5, results_dir,
+                              schedule=steps.Schedule(min_epochs=1.0, max_steps=60, first_eval_examples=8))
     assert rec["stop_reason"] in ("target", "cap") and rec["steps"] >= 13   # >= 1 epoch of 103 examples
     assert rec["budget"]["step"] == 13 and 0 <= rec["budget"]["test_acc"] <= 1
     assert "0.50" in rec["targets"] and rec["curve"][0]["step"] == 4   # first evaluation: step >= 4

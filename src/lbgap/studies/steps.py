@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import resource
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,9 +29,7 @@ import torch
 from lbgap.core import data as datamod
 from lbgap.core import paths
 from lbgap.core import records
-from lbgap.core.models import keras_cross_entropy
-from lbgap.core.train import (ConfigError, compute_device, epoch_batches, evaluate, initial_model, make_config,
-                    make_optimizer)
+from lbgap.core.train import ConfigError, Progress, StopTraining, compute_device, evaluate, make_config, make_trainer
 
 KIND = "steps"
 TARGETS = (0.95, 0.96, 0.97)     # validation accuracies whose crossing is recorded (plus the run's own target)
@@ -100,15 +99,95 @@ def crossing(curve: list[dict], target: float, key: str = "step") -> float | Non
     return None
 
 
-def run_to_target(cfg, target: float = HEADLINE, results_dir: str | Path | None = None, force: bool = False,
-                  data: datamod.DataBundle | None = None, min_epochs: float = 1.0, max_epochs: float = 8.0,
-                  max_steps: int = 4000, abandon_steps: int | None = None, first_eval_examples: int = 2000,
-                  first_eval_step: int = 4) -> dict:
-    """Train until validation accuracy >= ``target`` and at least ``min_epochs`` epochs, or a cap; write a record.
+@dataclass(frozen=True)
+class Schedule:
+    """When a steps-to-target run is evaluated and when it stops (the defaults are the study's)."""
 
-    Caps: ``max_steps`` steps, ``max_epochs`` epochs, or ``abandon_steps`` (used by the LR tuner to stop a
-    learning rate once it needs far more steps than the best one already found). The run's curve is kept so
-    that crossings of every target in ``TARGETS`` and the accuracy after ``min_epochs`` epochs can be read off.
+    min_epochs: float = 1.0            # train at least this long: the fixed-epoch-budget read-out point
+    max_epochs: float = 8.0            # cap in epochs
+    max_steps: int = 4000              # cap in steps
+    abandon_steps: int | None = None   # the LR tuner gives a learning rate up once it needs this many steps
+    first_eval_examples: int = 2000    # an evaluation costs ~1 step of B = 2,000, so large batches are not
+    first_eval_step: int = 4           # evaluated at steps 1-3, where no run is near the target
+
+    def cap_steps(self, n: int, batch_size: int) -> int:
+        return min(self.max_steps, math.ceil(self.max_epochs * n / batch_size), self.abandon_steps or 10**12)
+
+    def budget_step(self, n: int, batch_size: int) -> int:
+        return math.ceil(self.min_epochs * n / batch_size)
+
+    def first_eval(self, batch_size: int) -> int:
+        return max(self.first_eval_step, math.ceil(self.first_eval_examples / batch_size))
+
+    def cap_reason(self, step: int) -> str:
+        """Why a run that hit its cap at ``step`` stopped: ``abandoned`` by the LR tuner, else ``cap``."""
+        return "abandoned" if self.abandon_steps and self.abandon_steps <= step < self.max_steps else "cap"
+
+
+class TargetWatch:
+    """The ``on_step`` hook of :func:`run_to_target`: evaluates on the geometric schedule (and at the budget
+    point and the cap), notes the first step at the target, and stops the run once the target is reached after
+    the budget point, at the cap, or on a non-finite loss. Times the training steps between its calls."""
+
+    def __init__(self, model, data: datamod.DataBundle, cfg, target: float, schedule: Schedule):
+        n = len(data.train)
+        self.model, self.data, self.cfg, self.target, self.schedule = model, data, cfg, target, schedule
+        self.cap_steps = schedule.cap_steps(n, cfg.batch_size)
+        self.budget_step = schedule.budget_step(n, cfg.batch_size)
+        self.next_eval = schedule.first_eval(cfg.batch_size)
+        self.curve, self.budget, self.reached = [], None, None
+        self.status, self.stop = "ok", "cap"
+        self.rss, self.t_train = _rss_mb(), 0.0
+        self.clock = time.perf_counter()
+
+    def measure(self, step: int) -> dict:
+        vl, va = evaluate(self.model, self.data.test, self.cfg.eval_batch_size)
+        row = dict(step=step, examples=step * self.cfg.batch_size, train_time_s=round(self.t_train, 4),
+                   val_loss=vl, val_acc=va)
+        self.curve.append(row)
+        return row
+
+    def __call__(self, progress: Progress) -> None:
+        self.t_train += time.perf_counter() - self.clock
+        step = progress.step
+        if not math.isfinite(float(progress.loss)):
+            self.status, self.stop = "diverged", "diverged"
+            self.measure(step)
+            raise StopTraining
+        if step in (self.next_eval, self.budget_step, self.cap_steps):
+            self.evaluate(step)
+        self.clock = time.perf_counter()
+
+    def evaluate(self, step: int) -> None:
+        row = self.measure(step)
+        self.rss = max(self.rss, _rss_mb())
+        self.next_eval = max(step + 1, math.ceil(step * EVAL_RATIO))
+        if step == self.budget_step:
+            self.budget = dict(row, test_acc=evaluate(self.model, _test_set(self.data), self.cfg.eval_batch_size)[1])
+        if self.reached is None and row["val_acc"] >= self.target:
+            self.reached = step
+        if self.reached is not None and step >= self.budget_step:
+            self.stop = "target"
+            raise StopTraining
+        if step >= self.cap_steps:
+            self.stop = self.schedule.cap_reason(step)
+            raise StopTraining
+
+
+def _test_set(data: datamod.DataBundle):
+    """The official test set (the validation set is the hold-out, ``data.test``)."""
+    return data.extra.get("official_test", data.test)
+
+
+def run_to_target(cfg, target: float = HEADLINE, results_dir: str | Path | None = None, force: bool = False,
+                  data: datamod.DataBundle | None = None, schedule: Schedule = Schedule()) -> dict:
+    """Train until validation accuracy >= ``target`` and at least ``schedule.min_epochs`` epochs, or a cap; write a
+    record.
+
+    Caps (:class:`Schedule`): ``max_steps`` steps, ``max_epochs`` epochs, or ``abandon_steps`` (used by the LR tuner
+    to stop a learning rate once it needs far more steps than the best one already found). The run's curve is kept
+    so that crossings of every target in ``TARGETS`` and the accuracy after ``min_epochs`` epochs can be read off.
+    Training goes through ``train.Trainer`` (the steps of ``lbgap train``) with :class:`TargetWatch` as its hook.
     """
     results_dir = Path(results_dir) if results_dir is not None else paths.RESULTS_DIR
     path = records.record_path(results_dir, cfg.profile, KIND, cfg.run_id)
@@ -125,60 +204,13 @@ def run_to_target(cfg, target: float = HEADLINE, results_dir: str | Path | None 
     n = len(data.train)
     if cfg.batch_size > n:
         raise ConfigError(f"batch size {cfg.batch_size} is larger than the {n} training examples")
-    model = initial_model(cfg, data.num_classes).to(device)
-    opt = make_optimizer(cfg, model.parameters())
-    gen = torch.Generator(device=device).manual_seed(cfg.seed)
-    torch.manual_seed(cfg.seed + 1_000_003)
-    cap_steps = min(max_steps, math.ceil(max_epochs * n / cfg.batch_size), abandon_steps or 10**12)
-    budget_step = math.ceil(min_epochs * n / cfg.batch_size)   # the fixed-epoch-budget read-out point
-    next_eval = max(first_eval_step, math.ceil(first_eval_examples / cfg.batch_size))  # an evaluation costs
-    # ~1 step of B = 2,000, so large batches are not evaluated at steps 1-3, where no run is near the target
-    curve, step, t_train, rss = [], 0, 0.0, _rss_mb()
-    budget, reached, status, stop = None, None, "ok", "cap"
-
-    def measure() -> dict:
-        vl, va = evaluate(model, data.test, cfg.eval_batch_size)
-        row = dict(step=step, examples=step * cfg.batch_size, train_time_s=round(t_train, 4), val_loss=vl,
-                   val_acc=va)
-        curve.append(row)
-        return row
-
-    model.train()
-    done = False
-    while not done:
-        for idx in epoch_batches(n, cfg.batch_size, gen, device):
-            x, y = data.train.batch(idx)
-            t0 = time.perf_counter()
-            loss = keras_cross_entropy(model(x), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            t_train += time.perf_counter() - t0
-            step += 1
-            if not math.isfinite(float(loss.detach())):
-                status, stop, done = "diverged", "diverged", True
-                measure()
-                break
-            if step in (next_eval, budget_step, cap_steps):
-                row = measure()
-                model.train()
-                rss = max(rss, _rss_mb())
-                next_eval = max(step + 1, math.ceil(step * EVAL_RATIO))
-                if step == budget_step:
-                    budget = dict(row, test_acc=evaluate(model, data.extra.get("official_test", data.test),
-                                                         cfg.eval_batch_size)[1])
-                    model.train()
-                if reached is None and row["val_acc"] >= target:
-                    reached = step
-                if reached is not None and step >= budget_step:
-                    stop, done = "target", True
-                elif step >= cap_steps:
-                    stop = "abandoned" if abandon_steps and step >= abandon_steps and step < max_steps else "cap"
-                    done = True
-                if done:
-                    break
-    test_loss, test_acc = evaluate(model, data.extra.get("official_test", data.test), cfg.eval_batch_size)
+    trainer = make_trainer(cfg, data.num_classes, device)
+    watch = TargetWatch(trainer.model, data, cfg, target, schedule)
+    step = trainer.until_stopped(data.train, watch).step
+    test_loss, test_acc = evaluate(trainer.model, _test_set(data), cfg.eval_batch_size)
     wall = time.perf_counter() - t_start
+    curve, budget, reached, status, stop = watch.curve, watch.budget, watch.reached, watch.status, watch.stop
+    t_train, rss, min_epochs, cap_steps = watch.t_train, watch.rss, schedule.min_epochs, watch.cap_steps
     targets = {}
     for t in sorted(set(TARGETS) | {round(target, 4)}):
         s = crossing(curve, t)
@@ -211,7 +243,7 @@ def _score(rec: dict, target: float) -> tuple:
 
 def sweep(batch_sizes, optimizers=("adam", "sgd"), seeds=(0, 1, 2), profile: str = "quick",
           target: float = HEADLINE, results_dir=None, force: bool = False, log=print, fixed_lr_seeds: bool = False,
-          **run_kw) -> list[dict]:
+          **schedule) -> list[dict]:
     """LR tuning on seed ``seeds[0]`` (the grid of :func:`lr_grid`), then the other seeds at the best LR.
 
     Within one (optimizer, B) the middle LR runs first; the other two are abandoned once they need more
@@ -219,7 +251,9 @@ def sweep(batch_sizes, optimizers=("adam", "sgd"), seeds=(0, 1, 2), profile: str
     best LR that reached the target sits on an edge of the grid, the grid grows by one notch beyond it
     (:func:`next_notch`), up to ``MAX_EXTEND`` times, until the optimum is bracketed.
     ``fixed_lr_seeds`` also runs the other seeds of Adam at the paper's 1e-3 (the fixed-LR protocol).
+    ``schedule``: fields of every run's :class:`Schedule` (``max_steps=...``, ...).
     """
+    base = Schedule(**schedule)
     results_dir = Path(results_dir) if results_dir is not None else paths.RESULTS_DIR
     seeds = list(seeds)
     data = None
@@ -238,8 +272,8 @@ def sweep(batch_sizes, optimizers=("adam", "sgd"), seeds=(0, 1, 2), profile: str
                 best = [_score(r, target) for r in tuned if r["reached"]]
                 abandon = max(2 * int(min(best)[1]) + 1, math.ceil(len(data.train) / B)) if best else None
                 cfg = steps_config(B, lr, optimizer, seeds[0], profile)
-                rec = run_to_target(cfg, target, results_dir, force, data, abandon_steps=abandon,
-                                    **_budget_kw(run_kw, optimizer, lr))
+                rec = run_to_target(cfg, target, results_dir, force, data,
+                                    replace(_schedule_for(base, optimizer, lr), abandon_steps=abandon))
                 tuned.append(rec)
                 log(_line(rec, target))
                 best_rec = min(tuned, key=lambda r: _score(r, target))
@@ -253,18 +287,17 @@ def sweep(batch_sizes, optimizers=("adam", "sgd"), seeds=(0, 1, 2), profile: str
             for lr in lrs:
                 for seed in seeds[1:]:
                     rec = run_to_target(steps_config(B, lr, optimizer, seed, profile), target, results_dir, force,
-                                        data, **_budget_kw(run_kw, optimizer, lr))
+                                        data, _schedule_for(base, optimizer, lr))
                     out.append(rec)
                     log(_line(rec, target))
     return out
 
 
-def _budget_kw(run_kw: dict, optimizer: str, lr: float) -> dict:
+def _schedule_for(schedule: Schedule, optimizer: str, lr: float) -> Schedule:
     """Only the fixed-LR protocol runs (Adam, lr 1e-3) must train ``min_epochs``; the others stop at the target."""
-    kw = dict(run_kw)
-    if not (optimizer == "adam" and math.isclose(lr, FIXED_LR)):
-        kw["min_epochs"] = 0.0
-    return kw
+    if optimizer == "adam" and math.isclose(lr, FIXED_LR):
+        return schedule
+    return replace(schedule, min_epochs=0.0)
 
 
 def _line(rec: dict, target: float) -> str:
