@@ -38,11 +38,12 @@ from lbgap.core import data as datamod
 from lbgap.core import paths
 from lbgap.core import records
 from lbgap.core.models import keras_cross_entropy
-from lbgap.core.train import (ConfigError, compute_device, evaluate, initial_model, load_checkpoint, make_config,
-                    make_optimizer)
+from lbgap.core.train import (ConfigError, Progress, StopTraining, compute_device, evaluate, initial_model,
+                              load_checkpoint, make_config, make_trainer)
 
 KIND = "noise"
 FULL_CHUNK = 5000
+PROBE_SEED_OFFSET = 10_000   # the probes' examples come from a generator seeded with this + the run's seed
 
 
 # -------------------------------------------------------------------------------------------- gradients
@@ -305,7 +306,8 @@ def track_noise_scale(seed: int = 0, profile: str = "quick", batch_size: int = 2
     """Train F1 with Adam at ``batch_size`` (SB) on the hold-out split and probe B_simple every ``probe_every`` steps.
 
     A probe draws ``chunks`` x ``b_small`` fresh examples, computes the chunk gradients (train mode, no
-    update) and stores their Gram matrix, the validation accuracy and the step.
+    update) and stores their Gram matrix, the validation accuracy and the step. Training goes through
+    ``train.Trainer`` (the steps of ``lbgap train``), the probes run as its ``on_step`` hook.
     """
     results_dir = Path(results_dir) if results_dir is not None else paths.RESULTS_DIR
     cfg = make_config("F1", batch_size, seed, profile, split="holdout", lr=lr, save_checkpoints=False)
@@ -315,6 +317,9 @@ def track_noise_scale(seed: int = 0, profile: str = "quick", batch_size: int = 2
         return dict(records.read_json(path), skipped=True)
     if chunks < 2 or b_small < 2:
         raise ConfigError("the two-batch estimator needs at least 2 chunks of at least 2 examples")
+    if not (epochs > 0 and probe_every >= 1):
+        raise ConfigError(f"epochs={epochs}, probe_every={probe_every}: train for a positive number of epochs and "
+                          "probe every 1 or more steps")
     started, t0 = records.now(), time.perf_counter()
     device = compute_device(cfg.device)
     if data is None:
@@ -322,17 +327,13 @@ def track_noise_scale(seed: int = 0, profile: str = "quick", batch_size: int = 2
     n = len(data.train)
     if chunks * b_small > n:
         raise ConfigError(f"{chunks} chunks of {b_small} exceed the {n} training examples")
-    from lbgap.core.train import epoch_batches
-
-    model = initial_model(cfg, data.num_classes).to(device)
-    opt = make_optimizer(cfg, model.parameters())
-    gen = torch.Generator(device=device).manual_seed(cfg.seed)
-    probe_gen = torch.Generator(device=device).manual_seed(10_000 + cfg.seed)
-    torch.manual_seed(cfg.seed + 1_000_003)
+    trainer = make_trainer(cfg, data.num_classes, device)
+    model = trainer.model
+    probe_gen = torch.Generator(device=device).manual_seed(PROBE_SEED_OFFSET + cfg.seed)
     total = math.ceil(epochs * n / batch_size)
-    probes, step = [], 0
+    probes = []
 
-    def probe():
+    def probe(step: int) -> None:
         idx = torch.randperm(n, generator=probe_gen, device=device)[: chunks * b_small].view(chunks, b_small)
         G = torch.stack([minibatch_gradient(model, data.train, i).double() for i in idx])
         vl, va = evaluate(model, data.test, cfg.eval_batch_size)
@@ -340,19 +341,15 @@ def track_noise_scale(seed: int = 0, profile: str = "quick", batch_size: int = 2
         model.zero_grad(set_to_none=True)
         model.train()
 
-    while step < total:
-        for idx in epoch_batches(n, batch_size, gen, device):
-            if step % probe_every == 0:
-                probe()
-            x, y = data.train.batch(idx)
-            loss = keras_cross_entropy(model(x), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            step += 1
-            if step >= total:
-                break
-    probe()
+    def after_step(progress: Progress) -> None:   # probes between steps, the last one after the final step
+        if progress.step >= total:
+            raise StopTraining
+        if progress.step % probe_every == 0:
+            probe(progress.step)
+
+    probe(0)
+    step = trainer.until_stopped(data.train, after_step).step
+    probe(step)
     records.atomic_torch_save({k: v.detach().cpu() for k, v in model.state_dict().items()},
                               paths.CHECKPOINT_DIR / profile / run_id / "final.pt")
     rec = dict(schema=records.SCHEMA, kind=KIND, run_id=run_id, what="track", seed=seed, net="F1",
