@@ -113,3 +113,49 @@ def test_cli_bad_input_exits_2(capsys):
 
     assert main(["noise", "scan", "--at", "middle", "--profile", "smoke"]) == 2
     assert "init, sb, lb or track" in capsys.readouterr().err
+
+
+def test_track_noise_scale_matches_a_plain_loop(results_dir, checkpoints):
+    """Probes (step, validation accuracy, Gram matrix) and final weights equal those of plain Adam steps on the
+    run's batches with a probe before every 5th step and one after the last (13 steps: 2 epochs of 7 batches of
+    16 of the 103 examples, the last cut off): the probe grid does not divide the run and crosses an epoch."""
+    import math
+
+    from lbgap.core import data as datamod
+    from lbgap.core.models import keras_cross_entropy
+    from lbgap.core.train import ConfigError, evaluate, initial_model, make_config
+
+    rec = noise.track_noise_scale(0, "smoke", batch_size=16, epochs=2, probe_every=5, b_small=4, chunks=6,
+                                  results_dir=results_dir)
+    cfg = make_config("F1", 16, 0, "smoke", split="holdout")
+    data = datamod.load(cfg.dataset, cfg.split, cfg.source, "cpu", cfg.n_train, cfg.n_test)
+    n = len(data.train)
+    total = math.ceil(2 * n / 16)
+    model = initial_model(cfg, data.num_classes)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    gen, probe_gen = torch.Generator().manual_seed(0), torch.Generator().manual_seed(10_000)
+    probes = []
+
+    def probe(step):
+        idx = torch.randperm(n, generator=probe_gen)[:24].view(6, 4)
+        G = torch.stack([noise.minibatch_gradient(model, data.train, i).double() for i in idx])
+        probes.append((step, evaluate(model, data.test, cfg.eval_batch_size)[1], (G @ G.T).numpy()))
+
+    order = [b for _ in range(2) for b in torch.randperm(n, generator=gen).split(16)][:total]
+    for step, idx in enumerate(order):
+        if step % 5 == 0:
+            probe(step)
+        x, y = data.train.batch(idx)
+        loss = keras_cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    probe(total)
+    assert rec["steps"] == total == 13 and [p["step"] for p in rec["probes"]] == [0, 5, 10, 13]
+    for p, (step, val_acc, gram) in zip(rec["probes"], probes, strict=True):
+        assert p["step"] == step and p["val_acc"] == val_acc and np.array_equal(p["gram"], gram)
+    final = torch.load(checkpoints / "smoke" / rec["run_id"] / "final.pt", weights_only=True)
+    for k, v in model.state_dict().items():
+        assert torch.equal(final[k], v)
+    with pytest.raises(ConfigError, match="positive number of epochs"):
+        noise.track_noise_scale(0, "smoke", batch_size=16, epochs=0, results_dir=results_dir, force=True)

@@ -77,3 +77,79 @@ def test_sweep_grows_the_grid_until_the_best_lr_is_bracketed(results_dir):
         if g.reached.any() and len(lrs) < 3 + steps.MAX_EXTEND:
             assert min(lrs) < b < max(lrs), f"B={B}: best lr {b} on the edge of {lrs}"
     assert len(recs) == len(df)
+
+
+def _plain_batches(n: int, batch_size: int, seed: int):
+    """The run's batches: one seeded permutation per epoch, the last partial batch kept."""
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    while True:
+        yield from torch.randperm(n, generator=gen).split(batch_size)
+
+
+@pytest.mark.parametrize("max_steps, stop, steps_done", [(40, "target", 17), (15, "cap", 15)])
+def test_run_to_target_matches_a_plain_loop(results_dir, max_steps, stop, steps_done):
+    """Curve, budget read-out, stop and final numbers equal those of plain Adam steps on the run's batches,
+    evaluated where the schedule says (first at step 1, then x1.12, the budget point and the cap); the run
+    goes past the end of its first epoch (13 batches of 8 of the 103 examples) and stops mid-epoch."""
+    import torch
+
+    from lbgap.core import data as datamod
+    from lbgap.core.models import keras_cross_entropy
+    from lbgap.core.train import evaluate, initial_model
+
+    cfg = steps.steps_config(8, 3e-4, "adam", 1, "smoke")
+    data = datamod.load(cfg.dataset, cfg.split, cfg.source, "cpu", cfg.n_train, cfg.n_test)
+    schedule = steps.Schedule(min_epochs=1.0, max_steps=max_steps, first_eval_examples=8, first_eval_step=1)
+    rec = steps.run_to_target(cfg, 0.99, results_dir, data=data, schedule=schedule)
+    assert (rec["stop_reason"], rec["steps"]) == (stop, steps_done)
+
+    n, budget_step, cap = len(data.train), 13, max_steps
+    model = initial_model(cfg, data.num_classes)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-4)
+    curve, budget, next_eval, reached = [], None, 1, False
+    for step, idx in enumerate(_plain_batches(n, 8, cfg.seed), start=1):
+        x, y = data.train.batch(idx)
+        loss = keras_cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step in (next_eval, budget_step, cap):
+            val_loss, val_acc = evaluate(model, data.test, cfg.eval_batch_size)
+            curve.append((step, step * 8, val_loss, val_acc))
+            next_eval = max(step + 1, math.ceil(step * 1.12))
+            if step == budget_step:
+                budget = evaluate(model, data.extra.get("official_test", data.test), cfg.eval_batch_size)[1]
+            reached = reached or val_acc >= 0.99
+            if (reached and step >= budget_step) or step >= cap:
+                break
+    assert [(r["step"], r["examples"], r["val_loss"], r["val_acc"]) for r in rec["curve"]] == curve
+    assert rec["budget"]["step"] == budget_step and rec["budget"]["test_acc"] == budget
+    final = evaluate(model, data.extra.get("official_test", data.test), cfg.eval_batch_size)
+    assert (rec["final"]["test_loss"], rec["final"]["test_acc"]) == final
+    assert rec["reached"] == reached and rec["cap_steps"] == cap
+
+
+def test_a_non_finite_loss_stops_the_run_at_that_step(results_dir):
+    import torch
+
+    from lbgap.core import data as datamod
+    from lbgap.core.models import keras_cross_entropy
+    from lbgap.core.train import initial_model
+
+    cfg = steps.steps_config(16, 1e12, "sgd", 0, "smoke")
+    data = datamod.load(cfg.dataset, cfg.split, cfg.source, "cpu", cfg.n_train, cfg.n_test)
+    rec = steps.run_to_target(cfg, 0.5, results_dir, data=data, schedule=steps.Schedule(max_steps=50))
+    model = initial_model(cfg, data.num_classes)
+    opt = torch.optim.SGD(model.parameters(), lr=1e12, momentum=steps.MOMENTUM)
+    for step, idx in enumerate(_plain_batches(len(data.train), 16, cfg.seed), start=1):
+        x, y = data.train.batch(idx)
+        loss = keras_cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if not math.isfinite(float(loss.detach())):
+            break
+    assert (rec["status"], rec["stop_reason"], rec["steps"]) == ("diverged", "diverged", step)
+    assert [r["step"] for r in rec["curve"]] == [step]    # the one evaluation: where it diverged

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from lbgap.core import records
-from lbgap.core.train import ConfigError, flat_params, initial_model, make_config, resolve_batch_size, train
+from lbgap.core.train import (ConfigError, StoppingRule, flat_params, initial_model, make_config, resolve_batch_size,
+                              train)
 
 
 def smoke(net="F1", batch="SB", seed=0, **kw):
@@ -173,3 +174,52 @@ def test_conservative_run_is_its_own_record_and_bad_values_are_refused(results_d
     for bad, msg in ((dict(inner_steps=0), "inner_steps"), (dict(prox=-1.0), "prox")):
         with pytest.raises(ConfigError, match=msg):
             smoke(batch="LB", **bad)
+
+
+def test_on_step_hook_stops_training_at_an_exact_step():
+    """The hook sees every step (count, examples, the batch's loss before its update); StopTraining raised at
+    step 5 ends training right there, mid-way through the second epoch (batches of 48, 48, 32), and the weights
+    are those of exactly 5 Adam steps by hand on the run's batches, dropout stream included (C1)."""
+    from lbgap.core import data as datamod
+    from lbgap.core.models import keras_cross_entropy
+    from lbgap.core.train import StopTraining, make_trainer
+
+    cfg = smoke(net="C1", batch=48)
+    data = datamod.load(cfg.dataset, cfg.split, cfg.source, "cpu", cfg.n_train, cfg.n_test)
+    trainer = make_trainer(cfg, data.num_classes, torch.device("cpu"))
+    seen = []
+
+    def hook(progress):
+        seen.append((progress.step, progress.examples, float(progress.loss)))
+        if progress.step == 5:
+            raise StopTraining
+
+    assert trainer.until_stopped(data.train, hook).step == 5
+    assert [(s, e) for s, e, _ in seen] == [(1, 48), (2, 96), (3, 128), (4, 176), (5, 224)]
+
+    model = initial_model(cfg, data.num_classes)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    torch.manual_seed(cfg.seed + 1_000_003)   # the dropout stream every recorded run was trained with
+    order = [b for _ in range(2) for b in torch.randperm(len(data.train), generator=gen).split(48)]
+    losses = []
+    for idx in order[:5]:
+        x, y = data.train.batch(idx)
+        loss = keras_cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    assert [loss for *_, loss in seen] == losses
+    for p, q in zip(trainer.model.parameters(), model.parameters(), strict=True):
+        assert torch.equal(p, q)
+
+
+def test_stopping_rule():
+    rule = StoppingRule(1.0, rel_tol=0.1, patience=2)
+    assert rule.after_epoch(0.95, 1.0) is None                  # not 10 % better: wait 1
+    assert rule.after_epoch(0.85, 1.0) is None                  # new best, wait 0
+    assert rule.after_epoch(0.80, 1.0) is None                  # wait 1
+    assert rule.after_epoch(0.84, 1.0) == "plateau"             # wait 2
+    assert StoppingRule(1.0, 0.1, 5).after_epoch(0.5, float("nan")) == "diverged"
+    assert StoppingRule(1.0, 0.1, 5).after_epoch(float("inf"), 1.0) == "diverged"
