@@ -270,12 +270,13 @@ class StopTraining(Exception):
 
 @dataclass
 class Progress:
-    """Where a run stands: :func:`train_epoch` advances it after every batch and hands it to ``on_step``."""
+    """Where a run stands: :func:`train_epoch` advances it after every batch and hands it to ``on_step``.
+    ``loss`` is that batch's loss before its update, a 0-dim tensor on the run's device (reading it, as in
+    ``float(progress.loss)``, waits for the GPU)."""
 
-    step: int = 0                         # batches trained (one optimizer update each; ``inner_steps`` in E.2)
-    examples: int = 0                     # training examples seen
-    loss: torch.Tensor | None = None      # the last batch's loss before its update: 0-dim, on the run's device
-    #                                       (reading it, e.g. ``float(progress.loss)``, waits for the GPU)
+    step: int = 0                       # batches trained (one optimizer update each; ``inner_steps`` in E.2)
+    examples: int = 0                   # training examples seen
+    loss: torch.Tensor | None = None
 
 
 def train_epoch(model: nn.Module, opt: torch.optim.Optimizer, dataset, batch_size: int,

@@ -282,8 +282,8 @@ def sweep(batch_sizes, optimizers=("adam", "sgd"), seeds=(0, 1, 2), profile: str
                     todo += [lr_next] if lr_next is not None else []
             out += tuned
             lrs = [best_rec["config"]["lr"]]
-            if fixed_lr_seeds and optimizer == "adam" and 1e-3 not in lrs:
-                lrs.append(1e-3)
+            if fixed_lr_seeds and optimizer == "adam" and FIXED_LR not in lrs:
+                lrs.append(FIXED_LR)
             for lr in lrs:
                 for seed in seeds[1:]:
                     rec = run_to_target(steps_config(B, lr, optimizer, seed, profile), target, results_dir, force,
