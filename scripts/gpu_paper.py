@@ -251,7 +251,6 @@ def write_out(out: Path, exported: list[Path], summary: dict, store: Path) -> No
 
 def cmd_sweep(a) -> int:
     sys.path.insert(0, str(ROOT / "src"))
-    from lbgap import cli
     from lbgap.core import data as datamod
     from lbgap.core import sweep
 
@@ -259,7 +258,6 @@ def cmd_sweep(a) -> int:
     results_dir = Path(a.results_dir).resolve()
     store = Path(a.work).resolve() / "_exported"  # what this machine exported (survives a re-sent tree)
     out = Path(a.out or os.environ.get("OUT") or (ROOT / "gpu_out"))
-    cli.build_parser()  # imports the feature modules, which register their post-processing
     posts = [p for p in (a.post or "").split(",") if p]
     missing = [p for p in posts if p not in sweep.POST_PAIR]
     if missing:

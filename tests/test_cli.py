@@ -12,6 +12,7 @@ def run_cli(*args, env=None):
                           cwd=paths.REPO_ROOT, env=env)
 
 
+@pytest.mark.slow
 def test_smoke_sweep_end_to_end_writes_twelve_records_per_seed(tmp_path):
     import os
 
@@ -79,3 +80,70 @@ def test_threads_option_is_applied_once_for_every_subcommand(tmp_path, capsys):
         assert "lbgap: error:" in capsys.readouterr().err
     finally:
         torch.set_num_threads(before)
+
+
+# every command's help, in one fresh interpreter: none may import torch, numpy or pandas
+HELP_CODE = r"""
+import contextlib, io, sys
+from lbgap.cli import build_parser, main
+
+argvs = [["--help"]]
+for a in build_parser()._subparsers._group_actions[0].choices.items():
+    argvs.append([a[0], "--help"])
+    for b in (a[1]._subparsers._group_actions[0].choices if a[1]._subparsers else ()):
+        argvs.append([a[0], b, "--help"])
+for argv in argvs:
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        try:
+            main(argv)
+        except SystemExit as e:
+            assert e.code == 0, (argv, e.code)
+    assert "usage: lbgap" in out.getvalue(), argv
+print(len(argvs), sorted(m for m in ("torch", "numpy", "pandas", "scipy", "matplotlib") if m in sys.modules))
+"""
+
+
+def test_help_imports_no_torch_numpy_or_pandas():
+    import os
+
+    env = dict(os.environ, PYTHONPATH=str(paths.REPO_ROOT / "src"))
+    out = subprocess.run([sys.executable, "-c", HELP_CODE], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    n, heavy = out.stdout.split(" ", 1)
+    assert int(n) == 1 + 10 + 6 and heavy.strip() == "[]", out.stdout   # lbgap, 10 commands, 6 sweep grids
+
+
+def test_python_m_lbgap_cli_help_lists_every_command():
+    out = run_cli("--help")
+    assert out.returncode == 0 and "{train,sweep,status,models,data,sharpness,landscape,eval-order,noise,bench}" \
+        in out.stdout
+
+
+def test_parser_defaults_agree_with_the_library():
+    # the command modules repeat a few library constants so that `--help` needs no torch
+    from lbgap.cli.commands import bench as c_bench
+    from lbgap.cli.commands import landscape as c_landscape
+    from lbgap.cli.commands import remedy as c_remedy
+    from lbgap.cli.commands import sharpness as c_sharpness
+    from lbgap.cli.commands import steps as c_steps
+    from lbgap.cli.commands import threshold as c_threshold
+    from lbgap.cli.commands import trajectory as c_trajectory
+    from lbgap.measures import landscape, noise, sharpness
+    from lbgap.studies import bench, remedies, steps, threshold, trajectory
+
+    for name in ("DEFAULT_EPS", "DEFAULT_SPACES", "SUBSPACE_DIM", "A_SEED", "PARAM_SETS", "OBJECTIVES"):
+        assert getattr(c_sharpness, name) == getattr(sharpness, name), name
+    assert c_landscape.PARTS == landscape.PARTS
+    assert c_bench.BASELINE_WORKERS == bench.BASELINE_WORKERS
+    assert c_steps.HEADLINE == steps.HEADLINE
+    assert c_threshold.DEFAULT_BATCH_SIZES == threshold.DEFAULT_BATCH_SIZES
+    assert c_trajectory.DEFAULT_POINTS == trajectory.DEFAULT_POINTS
+    assert list(c_remedy.REMEDY_NAMES) == sorted(remedies.REMEDIES)
+    assert (noise.KIND, steps.KIND) == ("noise", "steps")   # the kinds `lbgap status` counts
+
+
+def test_data_import_without_a_name_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["data", "import"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.startswith("usage: lbgap") and "needs a dataset name" in err

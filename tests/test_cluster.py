@@ -12,6 +12,7 @@ import pytest
 from lbgap.core import cluster
 from lbgap.core import sweep
 from lbgap.cli import main
+from lbgap.cli.commands.status import sweep_lines
 from lbgap.core.sweep import table2_grid
 
 from test_sweep import ALL, SLOW, claim_pid, leftovers, records, start_driver, wait_for
@@ -108,7 +109,7 @@ def test_status_shows_done_running_failed_missing_per_sweep(tmp_path, capsys, ch
     live = sweep.Claim(rd, "smoke", ids[1])
     assert live.acquire()
     sweep.record_failure(rd, "smoke", ids[2], 'CUDA error: out of memory\n  File "train.py", line 9, in train')
-    lines = "\n".join(cluster.status_lines(rd))
+    lines = "\n".join(sweep_lines(rd))
     live.release()
     assert "4 runs, submitit" in lines and "1 done, 1 running, 1 failed, 1 missing" in lines
     assert f"running  {ids[1]} on {sweep.HOST} (pid {os.getpid()}" in lines

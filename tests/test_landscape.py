@@ -113,14 +113,14 @@ def test_cli_end_to_end_on_a_smoke_pair(tmp_path, checkpoints):
 
 
 @pytest.mark.slow
-def test_sweep_post_processing_is_registered_on_demand():
+def test_sweep_post_processing_is_found_without_importing_it_first():
     # a fresh interpreter that imports only lbgap.core.sweep: run_grid must find both post-processing steps
     import subprocess
     import sys
 
-    code = ("from lbgap import sweep; assert sweep.run_grid([], post=['sharpness', 'landscape'], log=print) == []; "
+    code = ("from lbgap.core import sweep; assert sweep.run_grid([], post=['sharpness', 'landscape'], log=print) == []; "
             "import lbgap.measures.sharpness as s, lbgap.measures.landscape as l; "
-            "assert sweep.POST_PAIR['sharpness'] is s.post_pair and sweep.POST_PAIR['landscape'] is l.post_pair")
+            "assert sweep.get_post('sharpness') is s.post_pair and sweep.get_post('landscape') is l.post_pair")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
 

@@ -87,6 +87,32 @@ def leftovers(tmp_path: Path) -> list[Path]:
     return [p for p in tmp_path.rglob("*") if p.name.endswith((".tmp", ".stale"))]
 
 
+# ------------------------------------------------------------------------------------------ registries
+def test_executors_and_post_steps_are_found_by_name_with_no_other_import(tmp_path):
+    # a fresh interpreter that imports only lbgap.core.sweep: every executor and post step is reachable by its
+    # name, and building the submitit executor does not need submitit (imported only when a sweep submits)
+    code = ("import sys; from lbgap.core import sweep; "
+            "ex = sweep.make_executor('submitit', cluster='local'); "
+            "assert type(ex).__name__ == 'SubmititExecutor' and ex.name == 'submitit', ex; "
+            "assert 'submitit' not in sys.modules; "
+            "assert sweep.get_executor('local') is sweep.LocalExecutor; "
+            "assert sweep.get_executor('serial') is sweep.SerialExecutor; "
+            "import lbgap.measures.sharpness as s, lbgap.measures.landscape as l; "
+            "assert sweep.get_post('sharpness') is s.post_pair and sweep.get_post('landscape') is l.post_pair")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env=env_for(tmp_path))
+    assert out.returncode == 0, out.stderr
+
+
+def test_unknown_executor_or_post_step_is_a_clear_error_before_anything_runs(tmp_path):
+    with pytest.raises(ValueError, match="unknown executor 'slurm': choose one of serial, local, submitit"):
+        sweep.make_executor("slurm")
+    grid = [make_config("F1", "SB", 0, "smoke")]
+    with pytest.raises(ValueError, match="unknown post-processing 'hessian': choose from sharpness, landscape"):
+        sweep.run_grid(grid, tmp_path, post=["sharpness", "hessian"])
+    assert not any(tmp_path.rglob("*"))
+
+
 # ------------------------------------------------------------------------------------ claims, in-process
 def test_claim_is_exclusive_and_released(tmp_path):
     a, b = sweep.Claim(tmp_path, "smoke", "r1"), sweep.Claim(tmp_path, "smoke", "r1")

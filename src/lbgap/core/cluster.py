@@ -257,35 +257,3 @@ class SubmititExecutor:
         command = f"{sys.executable} -u -m submitit.core._submit {self.folder / '%j'}"
         return _make_sbatch_string(command=command, folder=self.folder / "%j", map_count=n,
                                    **self.resources.sbatch(f"lbgap-{self.sweep}", n))
-
-
-sweep.register_executor("submitit", SubmititExecutor)
-
-
-# --------------------------------------------------------------------------------------- lbgap status
-def status_lines(results_dir=None) -> list[str]:
-    """Per sweep: done / running / failed / missing, the runs in flight and the failing runs' error lines."""
-    sweeps = sweep.sweep_status(results_dir)
-    if not sweeps:
-        return []
-    lines = ["\nSweeps:"]
-    for s in sweeps:
-        c = s["counts"]
-        lines.append(f"  {s['name']} ({s['profile']}, {len(s['runs'])} runs, {s['executor']}, last started "
-                     f"{s.get('updated', '?')[:16].replace('T', ' ')}): {c['done']} done, {c['running']} running, "
-                     f"{c['failed']} failed, {c['missing']} missing")
-        for run_id, state, info in s["runs"]:
-            if state == "running":
-                lines.append(f"    running  {run_id} on {info.get('host', '?')} (pid {info.get('pid', '?')}, "
-                             f"heartbeat {info['age_s']:.0f} s ago)")
-            elif state == "failed":
-                where = [ln.strip() for ln in info.get("lines", []) if ln.strip().startswith("File ")]
-                lines.append(f"    failed   {run_id} on {info.get('host', '?')} at {info.get('time', '?')[:16]}: "
-                             f"{info.get('error', '?')}" + (f"\n             {where[-1]}" if where else ""))
-            elif state == "missing" and info.get("stale_claim"):
-                h = info["stale_claim"]
-                lines.append(f"    missing  {run_id}: stale claim by {h.get('host', '?')} (pid {h.get('pid', '?')}), "
-                             "will be redone")
-        if Path(s["logs"]).is_dir():
-            lines.append(f"    job logs: {_rel(Path(s['logs']))}")
-    return lines

@@ -461,15 +461,6 @@ def import_dataset(name: str, src: str | os.PathLike | None = None, cache_dir: P
     raise datamod.DataError(f"unknown speech dataset {name!r}: 'so762' or 'timit'")
 
 
-def status_lines(results_dir=None) -> list[str]:
-    """One line for ``lbgap status``: which speech data F2 can use here."""
-    so = "cached" if datamod.cache_path("so762").is_file() else \
-        "not imported (lbgap data import so762 --from ../shared/data)"
-    ti = "cached (use --dataset timit)" if datamod.cache_path("timit").is_file() else \
-        "not imported (bring your own LDC93S1: lbgap data import timit --from DIR)"
-    return [f"\nF2 speech data: {DESCRIPTION['so762']} {so}; TIMIT {ti}"]
-
-
 # --------------------------------------------------------------------------- why evaluation interleaves
 def eval_order_check(cfg, results_dir: Path | None = None, device: str = "auto", force: bool = False,
                      model_data=None) -> dict:
@@ -519,26 +510,3 @@ def eval_order_table(records: list[dict]):
                  **{f"loss ({o})": f"{v[o]['loss']:.3f}" for o in ("stored", "interleaved")})
             for r in records for part, v in r["rows"].items()]
     return pd.DataFrame(rows)
-
-
-def cmd_eval_order(a) -> int:
-    from lbgap.measures.sharpness import _run_config
-
-    results_dir = paths.resolve(a.results_dir, paths.RESULTS_DIR)
-    cfg, _ = _run_config(a.run, a.profile, results_dir)
-    rec = eval_order_check(cfg, results_dir, a.device, a.force)
-    for part, v in rec["rows"].items():
-        print(f"{cfg.run_id} {part}: accuracy {v['stored']['acc']:.4f} in stored-order batches, "
-              f"{v['interleaved']['acc']:.4f} interleaved" + (" (existing record)" if rec.get("skipped") else ""))
-    return 0
-
-
-def register_cli(sub, sweep_sub) -> None:
-    from lbgap.cli import store_options
-
-    p = sub.add_parser("eval-order", help="F2: evaluate a trained run in stored-order and interleaved batches")
-    p.add_argument("run", help="a train run id (e.g. F2-so762-official-b256-s0) or the path of a train record")
-    p.add_argument("--profile", default="paper", help="profile of the training record (default paper)")
-    p.add_argument("--device", default="auto")
-    store_options(p)
-    p.set_defaults(func=cmd_eval_order)

@@ -3,7 +3,7 @@
 A grid is a list of :class:`~lbgap.core.config.RunConfig`; the record store (``results``) is the single source
 of truth, so a sweep is resumable: finished runs are skipped, and an interrupted run left no record and is
 simply run again. Executors are a small seam: ``serial`` (this process) and ``local`` (N worker processes,
-one per GPU); a cluster executor (``lbgap.core.cluster``: submitit/SLURM) plugs in through :func:`register_executor`.
+one per GPU) and ``submitit`` (``lbgap.core.cluster``: a SLURM job array), named in :data:`EXECUTORS`.
 Any number of sweeps, on any machines sharing the record store, may run at once: a run in flight holds a
 claim file and is not started twice (see "claims and failures" below).
 
@@ -80,12 +80,27 @@ def table2_grid(profile: str, seeds: Iterable[int], nets: Sequence[str] | None =
 
 
 # --------------------------------------------------------------------------------------- post-processing
-# name -> fn(sb_cfg: RunConfig, lb_cfg: RunConfig, results_dir: Path, force: bool); run after each SB/LB pair.
-POST_PAIR: dict[str, Callable] = {}
+# name -> "module:function" of fn(sb_cfg: RunConfig, lb_cfg: RunConfig, results_dir: Path, force: bool), run
+# after each SB/LB pair (``sweep table2 --post NAME``); imported when a sweep asks for it.
+POST_PAIR: dict[str, str] = {
+    "sharpness": "lbgap.measures.sharpness:post_pair",   # Metric 2.1 (Tables 3-4) and the Hessian
+    "landscape": "lbgap.measures.landscape:post_pair",   # Figures 3 and 7
+}
 
 
-def register_post(name: str, fn: Callable) -> None:
-    POST_PAIR[name] = fn
+def _resolve(target: str) -> Callable:
+    """``"package.module:attribute"`` -> the attribute, importing its module now."""
+    import importlib
+
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def get_post(name: str) -> Callable:
+    """The post-processing step called ``name`` (see :data:`POST_PAIR`)."""
+    if name not in POST_PAIR:
+        raise ValueError(f"unknown post-processing {name!r}: choose from {', '.join(POST_PAIR)}")
+    return _resolve(POST_PAIR[name])
 
 
 # -------------------------------------------------------------------------------------------- executors
@@ -402,17 +417,23 @@ def _stop_workers(slots: list, busy: set, timeout: float = 30.0) -> None:
         conn.close()
 
 
-EXECUTORS: dict[str, Callable[..., object]] = {"serial": SerialExecutor, "local": LocalExecutor}
+# name -> "module:attribute" of its factory, imported on first use (submitit is an optional dependency).
+EXECUTORS: dict[str, str] = {
+    "serial": "lbgap.core.sweep:SerialExecutor",        # this process
+    "local": "lbgap.core.sweep:LocalExecutor",          # N worker processes, one per GPU
+    "submitit": "lbgap.core.cluster:SubmititExecutor",  # one SLURM job array
+}
 
 
-def register_executor(name: str, factory: Callable[..., object]) -> None:
-    EXECUTORS[name] = factory
+def get_executor(name: str) -> Callable[..., object]:
+    """The factory of the executor called ``name`` (see :data:`EXECUTORS`)."""
+    if name not in EXECUTORS:
+        raise ValueError(f"unknown executor {name!r}: choose one of {', '.join(EXECUTORS)}")
+    return _resolve(EXECUTORS[name])
 
 
 def make_executor(name: str, **kwargs):
-    if name not in EXECUTORS:
-        raise ValueError(f"unknown executor {name!r}: choose one of {', '.join(EXECUTORS)}")
-    return EXECUTORS[name](**kwargs)
+    return get_executor(name)(**kwargs)
 
 
 def sweep_name(label: str, grid: Sequence[RunConfig]) -> str:
@@ -477,13 +498,7 @@ def run_grid(grid: list[RunConfig], results_dir: str | Path | None = None, execu
     The sweep is recorded as ``sweeps/<label>-<hash>.json`` (see :func:`sweep_status`); executors that
     want it (submitit: a per-sweep log folder) get it through ``prepare(grid, name, folder)``."""
     results_dir = str(Path(results_dir) if results_dir is not None else paths.RESULTS_DIR)
-    for name in post:
-        if name not in POST_PAIR and name in ("sharpness", "landscape"):
-            import importlib
-
-            importlib.import_module(f"lbgap.{name}")  # registers its post-processing
-        if name not in POST_PAIR:
-            raise ValueError(f"unknown post-processing {name!r}: available {', '.join(POST_PAIR) or 'none'}")
+    post_steps = {name: get_post(name) for name in post}   # unknown names fail before anything runs
     ex = make_executor(executor, **executor_kwargs) if isinstance(executor, str) else executor
     items = [(cfg.to_dict(), results_dir, force) for cfg in grid]
     outcomes: list[Outcome] = []
@@ -502,21 +517,22 @@ def run_grid(grid: list[RunConfig], results_dir: str | Path | None = None, execu
                 record_failure(results_dir, cfg.profile, cfg.run_id, out.error)  # its worker died: say so
             if not post or out.status not in ("done", "skipped"):
                 continue
-            _post_pair(cfg, post, pending, results_dir, force, outcomes, log)
+            _post_pair(cfg, post_steps, pending, results_dir, force, outcomes, log)
     finally:
         getattr(results_iter, "close", lambda: None)()  # stops an executor's workers on Ctrl-C
     return outcomes
 
 
-def _post_pair(cfg, post, pending, results_dir, force, outcomes, log) -> None:
-    """After each finished run: once both runs of its SB/LB pair are in, the requested post-processing."""
+def _post_pair(cfg, post: dict[str, Callable], pending, results_dir, force, outcomes, log) -> None:
+    """After each finished run: once both runs of its SB/LB pair are in, the requested post-processing
+    (``post``: name -> step)."""
     key = (cfg.net, cfg.seed, cfg.dataset, cfg.split, cfg.bn, cfg.tag)
     pending.setdefault(key, {})[cfg.regime] = cfg
     pair = pending[key]
     if "SB" in pair and "LB" in pair:
-        for name in post:
+        for name, fn in post.items():
             try:
-                POST_PAIR[name](pair["SB"], pair["LB"], Path(results_dir), force)
+                fn(pair["SB"], pair["LB"], Path(results_dir), force)
                 log(f"post     {name} {cfg.net} seed {cfg.seed}")
             except Exception as e:  # noqa: BLE001
                 outcomes.append(Outcome(f"{name}:{cfg.net}-s{cfg.seed}", "failed", f"{type(e).__name__}: {e}"))

@@ -338,7 +338,7 @@ def seed_summary(records):
     return pd.DataFrame(rows).sort_values(["net", "seed"]).reset_index(drop=True) if rows else pd.DataFrame()
 
 
-# ------------------------------------------------------------------------------------ sweep and CLI
+# -------------------------------------------------------------------------------------------- sweep
 def pair_configs(net: str, seed: int, profile: str, results_dir: Path, **overrides):
     """The SB and LB RunConfigs of (net, seed) as stored in their training records."""
     from lbgap.core.config import RunConfig
@@ -357,53 +357,6 @@ def pair_configs(net: str, seed: int, profile: str, results_dir: Path, **overrid
 def post_pair(sb_cfg, lb_cfg, results_dir: Path, force: bool = False) -> None:
     """``lbgap sweep table2 --post landscape``: every part, full training set (a GPU run)."""
     compute(sb_cfg, lb_cfg, results_dir, force=force, device=sb_cfg.device)
-
-
-def _register_post() -> None:
-    from lbgap.core import sweep
-
-    sweep.register_post("landscape", post_pair)
-
-
-_register_post()
-
-
-def cmd_landscape(a) -> int:
-    results_dir = paths.resolve(a.results_dir, paths.RESULTS_DIR)
-    sb, lb = pair_configs(a.net, a.seed, a.profile, results_dir, split=a.split, bn=a.bn, tag=a.tag)
-    rec = compute(sb, lb, results_dir, parts=a.parts, points=a.points, train_examples=a.train_examples or None,
-                  test_examples=a.test_examples or None, grid_points=a.grid_points,
-                  contour_examples=a.contour_examples or None, device=a.device, force=a.force)
-    if rec.get("skipped"):
-        print(f"skipped {rec['run_id']}: every requested part exists (use --force to recompute)")
-    return 0
-
-
-def register_cli(sub, sweep_sub) -> None:
-    from lbgap.cli import store_options
-
-    p = sub.add_parser("landscape", help="Figures 3 and 7 and filter-normalised views of one SB/LB pair")
-    p.add_argument("seed", type=int)
-    p.add_argument("net")
-    p.add_argument("--parts", nargs="+", default=list(PARTS), choices=PARTS)
-    p.add_argument("--points", type=int, default=25, help="alpha points on [-1, 2] (paper: 25)")
-    p.add_argument("--train-examples", type=int, default=0, help="N training examples for the train curves, "
-                   "the first N or N spread evenly over a speaker-ordered set (0 = all, default)")
-    p.add_argument("--test-examples", type=int, default=0, help="N test examples for the test curves, chosen "
-                   "likewise (0 = all, default)")
-    p.add_argument("--grid-points", type=int, default=11, help="2-D contour grid per axis")
-    p.add_argument("--contour-examples", type=int, default=5000, help="training examples for the contour (0 = all)")
-    p.add_argument("--profile", default="paper")
-    p.add_argument("--split", default=None, choices=["official", "holdout"])
-    p.add_argument("--bn", default=None, choices=["batch", "running"])
-    p.add_argument("--tag", default=None)
-    p.add_argument("--device", default="auto")
-    store_options(p)
-    p.set_defaults(func=cmd_landscape)
-
-
-def status_lines(results_dir=None) -> list[str]:
-    return records.count_lines(results_dir, "landscape", "Landscape records")
 
 
 # ------------------------------------------------------------------------------------------- figures

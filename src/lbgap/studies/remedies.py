@@ -225,36 +225,3 @@ def compare_with_paper(df, remedy: str = "conservative"):
             row[f"paper φ {tag}"] = paper_cell(f"phi_eps{tag}", 2)
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def cmd_sweep_remedy(a) -> int:
-    from lbgap.cli import sweep_exit
-
-    overrides = dict(device=a.device, max_epochs=a.max_epochs or None)
-    outcomes = run(a.net, sweep.parse_seeds(a.seeds), a.profile, a.remedy, a.train_examples or None, a.results_dir,
-                   force=a.force, baseline=not a.no_baseline, **overrides)
-    return sweep_exit(f"remedy sweep {a.remedy} {a.net} ({a.profile})", outcomes)
-
-
-def register_cli(sub, sweep_sub) -> None:
-    from lbgap.cli import experiment_options
-
-    p = sweep_sub.add_parser("remedy", help="Tables 6-7: LB with data augmentation or conservative (proximal) "
-                                            "training, accuracy and sharpness")
-    p.add_argument("--net", required=True, help="F1 F2 C1 C2 C3 C4")
-    p.add_argument("--remedy", default="conservative", choices=sorted(REMEDIES),
-                   help="conservative (Table 7, any network), repeat3 (its control: 3 Adam steps per batch, lambda = 0) "
-                        "or augment (Table 6, C1-C4)")
-    p.add_argument("--seeds", default="0")
-    p.add_argument("--max-epochs", type=int, default=0,
-                   help="epoch cap (0 = the profile's LB cap; match the Table 2 LB runs you compare with)")
-    p.add_argument("--no-baseline", action="store_true",
-                   help="only the remedy's runs (default: also the seed's Table 2 SB/LB runs and LB sharpness)")
-    experiment_options(p)
-    p.set_defaults(func=cmd_sweep_remedy)
-
-
-def status_lines(results_dir=None) -> list[str]:
-    n = sum(1 for r in records.iter_records(results_dir, None, "train")
-            if r.get("config", {}).get("tag") in REMEDIES)
-    return [f"Appendix E remedy runs (Tables 6-7): {n}"] if n else []

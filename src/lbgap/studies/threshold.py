@@ -122,30 +122,3 @@ def plot(df, ax, title: str = ""):
     ax.legend(lines, [h.get_label() for h in lines], fontsize=8, loc="lower left")
     ax.set_title(title)
     return right
-
-
-def cmd_sweep_threshold(a) -> int:
-    from lbgap.cli import sweep_exit
-
-    sizes = [s.strip() for s in a.batch_sizes.split(",") if s.strip()]
-    outcomes = run(a.net, sizes, sweep.parse_seeds(a.seeds), a.profile, a.epochs, a.train_examples or None,
-                   a.results_dir, force=a.force, device=a.device)
-    return sweep_exit(f"threshold sweep {a.net} ({a.profile}, {a.epochs} epochs)", outcomes)
-
-
-def register_cli(sub, sweep_sub) -> None:
-    from lbgap.cli import experiment_options
-
-    p = sweep_sub.add_parser("threshold", help="Figure 4: test accuracy and sharpness against the batch size")
-    p.add_argument("--net", required=True, help="F1 F2 C1 C2 C3 C4 (the paper: F2 and C1)")
-    p.add_argument("--batch-sizes", default=",".join(DEFAULT_BATCH_SIZES),
-                   help="comma-separated integers or percentages of the training set")
-    p.add_argument("--seeds", default="0")
-    p.add_argument("--epochs", type=int, default=100, help="epochs at every batch size (paper: 100)")
-    experiment_options(p)
-    p.set_defaults(func=cmd_sweep_threshold)
-
-
-def status_lines(results_dir=None) -> list[str]:
-    n = sum(1 for r in records.iter_records(results_dir, None, "train") if r.get("config", {}).get("tag") == TAG)
-    return [f"Figure 4 (batch-size threshold) runs: {n}"] if n else []

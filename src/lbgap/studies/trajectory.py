@@ -189,28 +189,3 @@ def plot(df, ax, column: str = "phi_full_sum", title: str = ""):
     ax.set_ylabel({"phi_full_sum": "φ, full space (ε = 1e-3)", "phi_random": "φ, random subspace (ε = 1e-3)"}[column])
     ax.legend(fontsize=8)
     ax.set_title(title)
-
-
-def cmd_sweep_trajectory(a) -> int:
-    from lbgap.cli import sweep_exit
-
-    outcomes = run(a.net, sweep.parse_seeds(a.seeds), a.profile, a.epochs, a.points, a.train_examples or None,
-                   a.results_dir, force=a.force, device=a.device)
-    return sweep_exit(f"trajectory sweep {a.net} ({a.profile}, {a.epochs} epochs)", outcomes)
-
-
-def register_cli(sub, sweep_sub) -> None:
-    from lbgap.cli import experiment_options
-
-    p = sweep_sub.add_parser("trajectory", help="Figure 6: sharpness against the loss along SB and LB training")
-    p.add_argument("--net", required=True, help="F1 F2 C1 C2 C3 C4 (the paper: F2 and C1)")
-    p.add_argument("--seeds", default="0", help="the paper shows one trial")
-    p.add_argument("--epochs", type=int, default=100, help="epochs in both regimes (fixed; no early stop)")
-    p.add_argument("--points", type=int, default=DEFAULT_POINTS, help="kept iterates per run besides x0")
-    experiment_options(p)
-    p.set_defaults(func=cmd_sweep_trajectory)
-
-
-def status_lines(results_dir=None) -> list[str]:
-    n = sum(1 for _ in records.iter_records(results_dir, None, "trajectory"))
-    return [f"Figure 6 (sharpness along training) records: {n}"] if n else []

@@ -1,0 +1,29 @@
+"""``lbgap eval-order RUN``: F2's final model evaluated in stored-order and in interleaved batches."""
+from __future__ import annotations
+
+import argparse
+
+from lbgap.cli.options import store_options
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("eval-order", help="F2: evaluate a trained run in stored-order and interleaved batches")
+    p.add_argument("run", help="a train run id (e.g. F2-so762-official-b256-s0) or the path of a train record")
+    p.add_argument("--profile", default="paper", help="profile of the training record (default paper)")
+    p.add_argument("--device", default="auto")
+    store_options(p)
+    p.set_defaults(func=run)
+
+
+def run(a: argparse.Namespace) -> int:
+    from lbgap.core import paths
+    from lbgap.core.speech import eval_order_check
+    from lbgap.measures.sharpness import _run_config
+
+    results_dir = paths.resolve(a.results_dir, paths.RESULTS_DIR)
+    cfg, _ = _run_config(a.run, a.profile, results_dir)
+    rec = eval_order_check(cfg, results_dir, a.device, a.force)
+    for part, v in rec["rows"].items():
+        print(f"{cfg.run_id} {part}: accuracy {v['stored']['acc']:.4f} in stored-order batches, "
+              f"{v['interleaved']['acc']:.4f} interleaved" + (" (existing record)" if rec.get("skipped") else ""))
+    return 0

@@ -1,0 +1,43 @@
+"""``lbgap train``: one network at one batch size and seed (one training record)."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from lbgap.cli.options import run_options, run_overrides
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("train", help="train one network at one batch size and seed")
+    p.add_argument("--net", required=True, help="F1 F2 C1 C2 C3 C4")
+    p.add_argument("--batch-size", required=True, help="an integer, a percentage like 10%%, or SB / LB")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--optimizer", default=None, choices=["adam", "sgd"])
+    p.add_argument("--dataset", default=None, help="override the network's dataset (e.g. F2: so762 | timit)")
+    run_options(p)
+    p.set_defaults(func=run)
+
+
+def _epoch_line(cfg):
+    """One progress line per epoch on stderr when it is not a terminal (a log file), where tqdm's bar is off."""
+    def line(row: dict) -> None:
+        print(f"{cfg.run_id} epoch {row['epoch']}/{cfg.max_epochs}: train loss {row['train_loss']:.4f}, "
+              f"train acc {row['train_acc']:.4f}, test acc {row['test_acc']:.4f}, {row['time_s']:.0f} s",
+              file=sys.stderr, flush=True)
+    return line
+
+
+def run(a: argparse.Namespace) -> int:
+    from lbgap.core.train import make_config, train
+
+    cfg = make_config(a.net, a.batch_size, a.seed, a.profile, **run_overrides(a))
+    rec = train(cfg, a.results_dir, force=a.force, on_epoch=None if sys.stderr.isatty() else _epoch_line(cfg))
+    if rec.get("skipped"):
+        print(f"skipped {cfg.run_id}: a record exists (use --force to rerun)")
+        return 0
+    f = rec["final"]
+    print(f"{cfg.run_id}: {rec['status']} after {rec['epochs']} epochs ({rec['stop_reason']}); "
+          f"train acc {f['train_acc']:.4f}, test acc {f['test_acc']:.4f}; "
+          f"{rec['samples_per_s']:.0f} samples/s on {rec['provenance']['device']}")
+    return 0 if rec["status"] == "ok" else 1
