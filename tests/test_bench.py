@@ -84,6 +84,7 @@ def test_precision_verdict():
         bench.precision_verdict([0.5], [0.5])
 
 
+@pytest.mark.slow
 def test_bench_end_to_end_writes_a_record_and_a_table(tmp_path):
     rec = bench.bench("F1", 64, "cpu", n_samples=300, source="synthetic", epochs=1, warmup_steps=1, workers=0,
                       sharpness_vs_scipy=True, results_dir=tmp_path, log=lambda s: None)
@@ -193,6 +194,7 @@ def test_a_failed_seeds_at_once_measurement_keeps_the_bench_record(tmp_path, mon
     assert saved["streams"]["error"] and saved["ours"]["samples_per_s"] > 0
 
 
+@pytest.mark.slow
 def test_bench_sharpness_alone_times_ours_only(tmp_path):
     """``--sharpness`` without ``--sharpness-vs-scipy`` (what scripts/gpu_paper.sh runs on C2): one timing,
     logged, and no comparison fields."""
@@ -273,6 +275,7 @@ def test_float32_policy_holds_in_every_command_and_is_recorded_on_a_gpu(monkeypa
     assert "tf32" not in records.provenance("cpu")
 
 
+@pytest.mark.slow
 def test_concurrent_processes_time_their_epochs_and_a_failure_is_raised():
     """--concurrent: two spawned processes report their timed epochs; one that fails (here an unknown batch
     size) makes the call raise at once instead of leaving the others waiting at the barrier."""
