@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 JB     := $(BIN)/jupyter-book
 
-.PHONY: book test venv smoke clean-book notebooks
+.PHONY: book test test-fast lint venv smoke clean-book notebooks
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,9 +21,17 @@ venv: $(STAMP)
 book: $(STAMP) _static/mathjax/tex-svg.js
 	$(JB) build . -W -n --keep-going
 
-# Unit tests, nbval on every chapter, papermill smoke runs, the book build and a headless-browser check.
-test: $(STAMP) _static/mathjax/tex-svg.js
+# Lint (ruff, configured in pyproject.toml), then unit tests, nbval on every chapter, papermill smoke runs, the
+# book build and a headless-browser check.
+test: lint $(STAMP) _static/mathjax/tex-svg.js
 	CI=1 $(BIN)/python -m pytest -q tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 1; fi; exit $$rc
+
+# The tests not marked slow (no notebooks, no book build, no end-to-end sweeps): under 1.5 min on 2 cores.
+test-fast: $(STAMP)
+	CI=1 $(BIN)/python -m pytest -q -m "not slow" tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 1; fi; exit $$rc
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests scripts
 
 # MathJax is vendored (the book must render math offline); fetched from npm once if missing.
 _static/mathjax/tex-svg.js:

@@ -1,23 +1,26 @@
 #!/usr/bin/env python3
 """Driver of ``scripts/gpu_paper.sh``: stage packed data, run the paper's Table 2 grid within a time budget.
 
-Subcommands (``python scripts/gpu_paper.py CMD --help``):
+The GPU node has no network: it receives a copy of the repository tree (with the git-ignored ``.carry/``, at
+most 64 MiB per job) and gives back only the files written under ``$OUT``; its local files last from one job to
+the next only while it stays up. Subcommands (``python scripts/gpu_paper.py CMD --help``):
 
-* ``carry N``   (here, before GPU call N) fill the git-ignored ``.carry/`` with carry set N of the packed
-  data from ../shared/data (each set < 56 MB so that it travels with the repository in one call).
-* ``stage``     (GPU machine) copy ``.carry/`` into ``data/cache/pack/`` (kept while the machine stays warm)
-  and import every dataset whose packed files are all there and that is not in the cache yet.
-* ``sweep``     (GPU machine) run (net, seed) SB/LB pairs in priority order until the budget is spent.
-  Each pair is one ``lbgap sweep table2`` process with its own work folder (results + checkpoints), so it
-  resumes across calls while the machine stays warm; a pair is *exported* (records copied into
-  data/results and packed into $OUT) only when its two training runs and every post-processing finished.
-  A pair is launched only if its time estimate fits the remaining budget; at the deadline running pairs are
-  stopped (their finished runs stay in the work folder for the next call; a lost machine discards them).
-* ``bench-missing NET SB,LB`` (GPU machine) which regimes of a bench step have no CUDA record yet (so a
-  bench step is skipped, or shortened, where the committed records or an earlier call already hold it).
-* ``call-record N`` (GPU machine) write or update the record of this call (``<results>/<profile>/gpu_call/``):
-  its GPU, start, elapsed device time, bench records and pairs; the reproducibility chapter sums them.
-* ``collect DIR`` (here, after a call) unpack the records tarball(s) from a call's files into data/results,
+* ``carry N``   (before a job, beside the packed data) fill ``.carry/`` with part N of the packed data from
+  ../shared/data (each part < 56 MB, so that it goes to the node with the repository in one job).
+* ``stage``     (node) copy ``.carry/`` into ``data/cache/pack/`` (kept while the node stays up) and import
+  every dataset whose packed files are all there and that is not in the cache yet.
+* ``sweep``     (node) run what is not yet recorded: (net, seed) SB/LB pairs in priority order until the budget
+  is spent. Each pair is one ``lbgap sweep table2`` process with its own work folder (results + checkpoints),
+  so a later call on the same node resumes it from what is recorded there; a pair is *exported* (records
+  copied into data/results and packed into $OUT) only when its two training runs and every post-processing
+  finished. A pair is launched only if its time estimate fits the remaining budget; at the deadline running
+  pairs are stopped (their finished runs stay in the work folder for the next call; a fresh node starts
+  without them).
+* ``bench-missing NET SB,LB`` (node) which regimes of a bench step have no CUDA record yet (so a bench step is
+  skipped, or shortened, where the committed records or an earlier call already hold it).
+* ``call-record N`` (node) write or update the record of this call (``<results>/<profile>/gpu_call/``): its
+  GPU, start, the time spent inside the call, bench records and pairs; the reproducibility chapter sums them.
+* ``collect DIR`` (after a job) unpack the records tarball(s) of the files a call gave back into data/results,
   never overwriting an existing record.
 """
 from __future__ import annotations
@@ -35,23 +38,24 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data"
-CARRY = ROOT / ".carry"
-STAGE = Path(os.environ.get("LBGAP_CACHE", ROOT / "data" / "cache")).resolve() / "pack"  # kept while warm
-WORK = ROOT / "data" / "checkpoints" / "gpu_work"    # git-ignored; survives between calls on a warm machine
+sys.path.insert(0, str(ROOT / "src"))
+from lbgap.core import paths  # noqa: E402  (light: no torch; the driver's other lbgap imports are in its commands)
+
+OUTGOING = ROOT / ".carry"  # git-ignored: the part of the packed data that goes to the node with the tree
+STAGE = Path(os.environ.get("LBGAP_CACHE", ROOT / "data" / "cache")).resolve() / "pack"  # kept while the node is up
+WORK = ROOT / "data" / "checkpoints" / "gpu_work"    # git-ignored; lasts between calls while the node is up
 CIFAR = [f"cifar10/x_train.0{i}.webp" for i in range(5)]
 CIFAR_REST = ["cifar10/x_test.00.webp", "cifar10/y_train.u8.xz", "cifar10/y_test.u8.xz", "cifar10/y_test_all.u8.xz"]
 MNIST = ["mnist/x_train.u8.xz", "mnist/x_test.u8.xz", "mnist/y_train.u8.xz", "mnist/y_test.u8.xz"]
-CARRY_SETS = {  # every set also carries MANIFEST.json and unpack.py
+DATA_PARTS = {  # every part also holds MANIFEST.json and unpack.py
     1: MNIST + CIFAR[:2],
     2: CIFAR[2:] + CIFAR_REST,
     3: ["so762/so762_f2.npz.xz"],
 }
-NET_DATA = {"F1": "mnist", "F2": "so762", "C1": "cifar10", "C2": "cifar10", "C3": "cifar100", "C4": "cifar100"}
 # Seconds per (net, seed) pair on one H100 before any measurement (train SB || LB, then sharpness and
 # landscape). Guesses from FLOP counts, replaced by the longest pair measured in this call.
 DEFAULT_ESTIMATE = {"F1": 240, "C1": 300, "F2": 420, "C2": 540, "C3": 300, "C4": 540}
-LIMIT_MIB = 64
+JOB_LIMIT_MIB = 64  # what the node receives per job: the tree (tracked + untracked-not-ignored) and .carry/
 
 
 def log(msg: str) -> None:
@@ -59,30 +63,40 @@ def log(msg: str) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ carry
+def tree_commit() -> str:
+    """This tree's code version as records name it (``records.git_commit``), never an inherited
+    ``LBGAP_GIT_COMMIT``: the commit written into ``.carry/GIT_COMMIT`` names every record made on the node."""
+    from lbgap.core import records
+
+    inherited = os.environ.pop("LBGAP_GIT_COMMIT", None)
+    try:
+        return records.git_commit(ROOT)
+    finally:
+        if inherited is not None:
+            os.environ["LBGAP_GIT_COMMIT"] = inherited
+
+
 def cmd_carry(a) -> int:
     src = Path(a.shared)
-    if a.set not in CARRY_SETS:
-        raise SystemExit(f"carry set {a.set} does not exist: choose one of {', '.join(map(str, CARRY_SETS))}")
-    shutil.rmtree(CARRY, ignore_errors=True)
-    files = ["MANIFEST.json", "unpack.py"] + CARRY_SETS[a.set]
+    if a.part not in DATA_PARTS:
+        raise SystemExit(f"part {a.part} of the packed data does not exist: choose one of "
+                         f"{', '.join(map(str, DATA_PARTS))}")
+    shutil.rmtree(OUTGOING, ignore_errors=True)
+    files = ["MANIFEST.json", "unpack.py"] + DATA_PARTS[a.part]
     for rel in files:
         if not (src / rel).is_file():
-            raise SystemExit(f"{src / rel} is missing: point --shared at the shared data folder")
-        (CARRY / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src / rel, CARRY / rel)
-    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short=12", "HEAD"], capture_output=True,
-                            text=True).stdout.strip()
-    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
-                           capture_output=True, text=True).stdout.strip()
-    (CARRY / "GIT_COMMIT").write_text((commit or "unknown") + ("+dirty" if dirty else "") + "\n")
-    size = sum(p.stat().st_size for p in CARRY.rglob("*") if p.is_file())
+            raise SystemExit(f"{src / rel} is missing: point --shared at the folder of the packed data")
+        (OUTGOING / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src / rel, OUTGOING / rel)
+    (OUTGOING / "GIT_COMMIT").write_text(tree_commit() + "\n")
+    size = sum(p.stat().st_size for p in OUTGOING.rglob("*") if p.is_file())
     tracked = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
                              capture_output=True).stdout.split(b"\0")
     repo = sum((ROOT / f.decode()).stat().st_size for f in tracked if f and (ROOT / f.decode()).is_file())
     total = (size + repo) / 2 ** 20
-    print(f".carry/ holds set {a.set}: {size / 2**20:.1f} MiB + repository {repo / 2**20:.1f} MiB = {total:.1f} MiB "
-          f"of the {LIMIT_MIB} MiB a call may carry" + ("" if total < LIMIT_MIB else "  -- TOO LARGE"))
-    return 0 if total < LIMIT_MIB else 1
+    print(f".carry/ holds part {a.part}: {size / 2**20:.1f} MiB + repository {repo / 2**20:.1f} MiB = {total:.1f} MiB "
+          f"of the {JOB_LIMIT_MIB} MiB a job may send" + ("" if total < JOB_LIMIT_MIB else "  -- TOO LARGE"))
+    return 0 if total < JOB_LIMIT_MIB else 1
 
 
 # ------------------------------------------------------------------------------------------------ stage
@@ -105,14 +119,13 @@ def pack_complete(name: str, pack: Path = STAGE) -> bool:
 
 
 def cmd_stage(a) -> int:
-    sys.path.insert(0, str(ROOT / "src"))
     from lbgap.core import data as datamod
 
     STAGE.mkdir(parents=True, exist_ok=True)
-    if CARRY.is_dir():
-        for p in CARRY.rglob("*"):
+    if OUTGOING.is_dir():
+        for p in OUTGOING.rglob("*"):
             if p.is_file():
-                dst = STAGE / p.relative_to(CARRY)
+                dst = STAGE / p.relative_to(OUTGOING)
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 if not dst.is_file() or dst.stat().st_size != p.stat().st_size:
                     shutil.copyfile(p, dst)
@@ -130,7 +143,7 @@ def cmd_stage(a) -> int:
             log(f"{name}: import {'ok' if r.returncode == 0 else 'FAILED'} in {time.time() - t0:.0f} s")
         else:
             have = sorted(str(p.relative_to(STAGE)) for p in (STAGE / name).glob("*")) if (STAGE / name).is_dir() else []
-            log(f"{name}: not available (staged: {', '.join(have) or 'nothing'}); carry its set to use it")
+            log(f"{name}: not available (staged: {', '.join(have) or 'nothing'}); send the part of the packed data that holds it")
     return rc
 
 
@@ -138,7 +151,7 @@ def cmd_stage(a) -> int:
 def _env(extra: dict | None = None) -> dict:
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""),
                PYTHONUNBUFFERED="1", CI="1")
-    gc = CARRY / "GIT_COMMIT"
+    gc = OUTGOING / "GIT_COMMIT"
     if gc.is_file() and not env.get("LBGAP_GIT_COMMIT"):
         env["LBGAP_GIT_COMMIT"] = gc.read_text().strip()
     env.update(extra or {})
@@ -206,7 +219,6 @@ def _per_net(spec: str | None, net: str) -> str:
 
 
 def train_records_present(results_dir: Path, profile: str, net: str, seed: int, a) -> list[Path]:
-    sys.path.insert(0, str(ROOT / "src"))
     from lbgap.core import records
     from lbgap.core.train import sb_lb_configs
 
@@ -218,7 +230,7 @@ def train_records_present(results_dir: Path, profile: str, net: str, seed: int, 
 
 
 def export(pair: Pair, stores: list[Path]) -> list[Path]:
-    """Copy a finished pair's records into every store (results dir, this machine's export store), never
+    """Copy a finished pair's records into every store (results dir, this node's export store), never
     overwriting; return their paths relative to a store (``<profile>/<kind>/<id>.json``)."""
     src = pair.dir / "results"
     out = []
@@ -238,7 +250,7 @@ def export(pair: Pair, stores: list[Path]) -> list[Path]:
 
 
 def write_out(out: Path, exported: list[Path], summary: dict, store: Path) -> None:
-    """Everything that must come back, in 2 files (+ the log by tee): every record this machine exported so
+    """Everything that must come back, in 2 files (+ the log by tee): every record this node exported so
     far (``data/results/<profile>/<kind>/<id>.json``, which ``collect`` unpacks) and a summary JSON."""
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / "records.tar.gz.tmp"
@@ -253,10 +265,11 @@ def cmd_sweep(a) -> int:
     sys.path.insert(0, str(ROOT / "src"))
     from lbgap.core import data as datamod
     from lbgap.core import sweep
+    from lbgap.core.models import NETS
 
     deadline = time.time() + a.budget
     results_dir = Path(a.results_dir).resolve()
-    store = Path(a.work).resolve() / "_exported"  # what this machine exported (survives a re-sent tree)
+    store = Path(a.work).resolve() / "_exported"  # what this node exported (survives the tree sent again)
     out = Path(a.out or os.environ.get("OUT") or (ROOT / "gpu_out"))
     posts = [p for p in (a.post or "").split(",") if p]
     missing = [p for p in posts if p not in sweep.POST_PAIR]
@@ -274,8 +287,9 @@ def cmd_sweep(a) -> int:
 
     synthetic = get_profile(a.profile)["source"] == "synthetic"
     for net in nets:
-        if not synthetic and not datamod.cache_path(NET_DATA[net]).is_file():
-            log(f"{net}: skipped, {NET_DATA[net]} is not in the cache (carry and stage it first)")
+        dataset = NETS[net].dataset
+        if not synthetic and not datamod.cache_path(dataset).is_file():
+            log(f"{net}: skipped, {dataset} is not in the cache (send its part of the packed data and stage it first)")
             summary["pairs"].append(dict(net=net, status="no data"))
             continue
         for seed in seeds:
@@ -289,12 +303,12 @@ def cmd_sweep(a) -> int:
                 summary["pairs"].append(dict(net=net, seed=seed, status="half present"))
                 continue
             queue.append(Pair(net, seed, a))
-    # pairs with finished runs in their work folder (a previous call on this machine) go first
+    # pairs with finished runs in their work folder (a previous call on this node) go first
     queue.sort(key=lambda p: (not (p.dir / "results").is_dir(), nets.index(p.net), p.seed))
     log(f"{len(queue)} pairs to do: {', '.join(map(repr, queue)) or 'none'}; budget {a.budget:.0f} s")
     measured: dict[str, float] = {}
     running: list[Pair] = []
-    exported = [p.relative_to(store) for p in store.glob("*/*/*.json")]  # earlier calls on this machine
+    exported = [p.relative_to(store) for p in store.glob("*/*/*.json")]  # earlier calls on this node
     n_before = len(exported)
     write_out(out, exported, summary, store)
 
@@ -348,7 +362,7 @@ def _loop(a, queue, running, measured, exported, summary, stores, out, deadline,
             for p in running:
                 p.stop()
                 log(f"stopped  {p} at the deadline; finished runs stay in {p.dir} for the next "
-                    "call on this machine")
+                    "call on this node")
                 summary["pairs"].append(dict(net=p.net, seed=p.seed, status="stopped at deadline",
                                              seconds=round(time.time() - p.t0)))
             running.clear()
@@ -371,8 +385,8 @@ def _loop(a, queue, running, measured, exported, summary, stores, out, deadline,
 def bench_missing(dirs: list[Path], profile: str, net: str, regimes: list[str], compile_mode: str = "",
                   precision: bool = False) -> list[str]:
     """The regimes of ``regimes`` with no GPU bench record yet for ``net`` in any of ``dirs`` (the committed
-    results, this machine's store): a bench step of gpu_paper.sh runs only those, so a window that was cut
-    short, or a later session, measures what is missing instead of repeating what is committed.
+    results, this node's store): a bench step of gpu_paper.sh runs only those, so a call that was cut short,
+    or a later one, measures what is missing instead of repeating what is committed.
     A step is matched on the record's own fields: CUDA device, net, regime (SB/LB), torch.compile mode, and
     for ``precision`` a bf16-vs-fp32 check in the record (else a baseline in it)."""
     want = {r.upper() for r in regimes}
@@ -413,11 +427,11 @@ def _gpu_name(device: str) -> str:
 
 def call_record(a) -> Path:
     """Write or update the record of one call of gpu_paper.sh, ``<results>/<profile>/gpu_call/<start>-call<N>.json``:
-    which GPU, when, the device time spent inside the call (``elapsed_s``, from the script's start; the
-    machine's start-up and the transfers are outside it), the bench records it wrote and the (net, seed)
+    which GPU, when, the time spent inside the call (``elapsed_s``, from the script's start; the node's
+    start-up and the transfers are outside it), the bench records it wrote and the (net, seed)
     pairs its sweep finished or stopped, with their seconds (the sweep's summary.json). gpu_paper.sh writes
     it at the start, after every bench step and at the end (``--final``: ``complete``); a call cut off at the
-    device limit keeps ``complete: false`` and the time up to its last update, a lower bound. The
+    job's time limit keeps ``complete: false`` and the time up to its last update, a lower bound. The
     reproducibility chapter adds these up into the GPU time of the paper profile."""
     started = time.gmtime(a.started)
     run_id = time.strftime("%Y%m%dT%H%M%SZ", started) + f"-call{a.call}"
@@ -429,9 +443,8 @@ def call_record(a) -> Path:
 
         import torch  # once per call, on its first write
 
-        sys.path.insert(0, str(ROOT / "src"))
         from lbgap import __version__ as version
-        from lbgap.core.records import git_commit  # LBGAP_GIT_COMMIT on the GPU machine (no .git there)
+        from lbgap.core.records import git_commit  # LBGAP_GIT_COMMIT on the node (no .git there)
         gpu = _gpu_name(a.device)
         rec = dict(schema=1, kind="gpu_call", run_id=run_id, call=str(a.call), profile=a.profile,
                    device=gpu, budget_s=a.budget, provenance=dict(
@@ -491,13 +504,14 @@ def cmd_collect(a) -> int:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
-    p = sub.add_parser("carry", help="(here) fill .carry/ with carry set N")
-    p.add_argument("set", type=int)
-    p.add_argument("--shared", default=str(SHARED))
+    p = sub.add_parser("carry", help="(before a job) fill .carry/ with part N of the packed data")
+    p.add_argument("part", type=int, help="1: MNIST + CIFAR-10 mosaics 0-1, 2: the rest of CIFAR-10, "
+                   "3: speechocean762")
+    p.add_argument("--shared", default=str(paths.SHARED_DATA), help="the folder of the packed data")
     p.set_defaults(func=cmd_carry)
-    p = sub.add_parser("stage", help="(GPU) stage .carry/ and import complete datasets")
+    p = sub.add_parser("stage", help="(node) stage .carry/ and import complete datasets")
     p.set_defaults(func=cmd_stage)
-    p = sub.add_parser("sweep", help="(GPU) budgeted, resumable table2 sweep by (net, seed) pairs")
+    p = sub.add_parser("sweep", help="(node) budgeted, resumable table2 sweep by (net, seed) pairs")
     p.add_argument("--budget", type=float, required=True, help="seconds from now until running pairs are stopped")
     p.add_argument("--profile", default="paper")
     p.add_argument("--device", default="cuda")
@@ -512,14 +526,14 @@ def main(argv=None) -> int:
     p.add_argument("--estimate", default="", help="per-net seconds per pair, e.g. C2=500 (default: built-in guesses)")
     p.add_argument("--safety", type=float, default=1.0, help="launch a pair only if safety*estimate fits")
     p.add_argument("--span", action="store_true", help="start pairs even when they will not finish in this call "
-                   "(their finished runs resume in the next call if the machine is still warm)")
+                   "(their finished runs resume in the next call on the same node)")
     p.add_argument("--poll", type=float, default=2.0)
     p.add_argument("--results-dir", default=str(ROOT / "data" / "results"))
     p.add_argument("--work", default=str(WORK))
     p.add_argument("--out", default=None, help="where records.tar.gz and summary.json go (default $OUT)")
     p.add_argument("extra", nargs="*", help="after --: more options for `lbgap sweep table2`")
     p.set_defaults(func=cmd_sweep)
-    p = sub.add_parser("bench-missing", help="(GPU) print the regimes of a bench step with no CUDA record yet")
+    p = sub.add_parser("bench-missing", help="(node) print the regimes of a bench step with no CUDA record yet")
     p.add_argument("net")
     p.add_argument("regimes", help="comma-separated, e.g. SB,LB")
     p.add_argument("--compile", default="", help="the step's torch.compile mode ('' for eager)")
@@ -528,7 +542,7 @@ def main(argv=None) -> int:
     p.add_argument("--results-dir", default=str(ROOT / "data" / "results"))
     p.add_argument("--work", default=str(WORK))
     p.set_defaults(func=cmd_bench_missing)
-    p = sub.add_parser("call-record", help="(GPU) write or update the record of this call (gpu_call/)")
+    p = sub.add_parser("call-record", help="(node) write or update the record of this call (gpu_call/)")
     p.add_argument("call", help="the call's label (gpu_paper.sh call N)")
     p.add_argument("--started", type=float, required=True, help="the call's start, seconds since the epoch")
     p.add_argument("--budget", type=float, default=None)
@@ -540,7 +554,7 @@ def main(argv=None) -> int:
     p.add_argument("--profile", default="paper")
     p.add_argument("--results-dir", default=str(ROOT / "data" / "results"))
     p.set_defaults(func=cmd_call_record)
-    p = sub.add_parser("collect", help="(here) unpack a call's records.tar.gz into data/results")
+    p = sub.add_parser("collect", help="(after a job) unpack a call's records.tar.gz into data/results")
     p.add_argument("dir")
     p.set_defaults(func=cmd_collect)
     a = ap.parse_args(argv)

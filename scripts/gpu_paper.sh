@@ -1,43 +1,45 @@
 #!/usr/bin/env bash
-# Paper-profile results on a lent GPU (an H100 or H200), resumable across calls and sessions.
+# Paper-profile results on a GPU node (an H100 or H200) that has no network and runs each job under a time limit.
 #
-# Only the repository travels to the GPU machine (64 MiB per call, tracked + untracked-not-ignored files +
-# the paths named in `carry`); nothing persists once the machine goes back (30 s after a call), and only
-# files under $OUT come back. So the packed data (../shared/data) travels in three carry sets through the
-# git-ignored folder .carry/, is staged in data/cache/pack/ (kept while the machine stays warm), and each
-# call returns a tarball of the records of the (net, seed) SB/LB pairs it *finished*.
+# What the node gets and gives back: a copy of the repository tree (at most 64 MiB per job, the git-ignored
+# folder .carry/ included) and, at the end of a job, only the files written under $OUT. Its local files (the
+# staged pack, data/cache, the pairs' work folders) last from one job to the next only while the node stays up.
+# So every job is one call of this script, and each call
+#   1. stages the packed data it was sent (.carry/ -> data/cache/pack/) and imports every dataset now complete;
+#   2. runs what is not yet recorded: the bench and bf16-vs-fp32 steps with no CUDA record yet (committed or
+#      from an earlier call on this node; a recorded step is skipped in about a second), each time-boxed by
+#      what is left of BUDGET, then the (net, seed) SB/LB pairs in priority order F1, C1, F2, C2, C3, C4
+#      (committed pairs are skipped);
+#   3. resumes from what is recorded: a pair stopped at a call's deadline keeps its finished runs in its work
+#      folder and the next call on the same node goes on from them; a pair is never exported half-done;
+#   4. exports finished records as soon as they exist: $OUT/records.tar.gz (pairs), $OUT/records-bench.tar.gz
+#      (bench records and this call's own record) and $OUT/summary.json (pairs exported / failed / not started).
 #
-#   set 1: MNIST + CIFAR-10 train mosaics 0-1   (~43 MB)      set 2: CIFAR-10 mosaics 2-4 + test/labels (~53 MB)
-#   set 3: speechocean762 frames for F2          (~49 MB)
+# The packed data (../shared/data) is too large for one job, so it travels in three parts:
+#   part 1: MNIST + CIFAR-10 train mosaics 0-1  (~43 MB)      part 2: CIFAR-10 mosaics 2-4 + test/labels (~53 MB)
+#   part 3: speechocean762 frames for F2        (~49 MB)
 #
-# ---- The `run` tool calls of a GPU window (15 min of device time per task since 2026-12-01) -----------------
-# The window's 900 s include the machine's start (a minute or more) and its idle waits, and one command may
-# run 600 s, so a window holds one full call and one shorter one. Every call is the same script; N only
-# labels it and chooses nothing. Each call first runs the bench and bf16-vs-fp32 steps that have no CUDA
-# record yet (committed or from an earlier call on this machine; a recorded step is skipped in a second),
-# each time-boxed by what is left of BUDGET and exported as soon as it ends, then spends the rest on the
-# (net, seed) pairs in priority order F1, C1, F2, C2, C3, C4 (committed pairs are skipped; nothing is
-# recomputed, a pair cut short is discarded whole).
-# Here, before each call:   status (free: budget_left_s), then  python3 scripts/gpu_paper.py carry N
-# Call N:  run(command="set -o pipefail; BUDGET=B bash scripts/gpu_paper.sh call N 2>&1 | tee $OUT/log.txt",
-#              carry=[".carry"], timeout_s=B+50)   with B = 540, or budget_left_s - 90 when that is less
-# Here, after each call:    python3 scripts/gpu_paper.py collect <files_at of the reply>   (records ->
-#     data/results, never overwriting) and read $OUT/summary.json (pairs exported / failed / not started).
-#     Each call also leaves a record of its own (data/results/paper/gpu_call/: GPU, device time inside the
-#     call, bench records, pairs with their seconds); the reproducibility chapter sums them (GPU time).
+# One call, step by step (N only labels the call and chooses nothing; every call is the same script):
+#   before:   python3 scripts/gpu_paper.py carry P          (part P of the packed data -> .carry/, size checked)
+#   on node:  set -o pipefail; BUDGET=B bash scripts/gpu_paper.sh call N 2>&1 | tee $OUT/log.txt
+#             with B the seconds the call may use: the job's time limit less ~60 s for the node's start and the
+#             transfers (default 540)
+#   after:    python3 scripts/gpu_paper.py collect DIR      (DIR: the files the job gave back; records ->
+#             data/results, never overwriting), then read summary.json.
+# Each call also leaves a record of its own (data/results/paper/gpu_call/: the GPU, the time spent inside the
+# call, its bench records, its pairs with their seconds); the reproducibility chapter sums them (GPU time).
 #
-#   First window (no CUDA bench records committed):
-#     call 1: carry set 1. The bench (C2 with the full-space sharpness time, C1 with 3 seeds at once as
-#             processes, stacked and on CUDA streams, C2 compiled, F1, F2, F1 compiled: vs the DataLoader
-#             baseline, TFLOP/s; CIFAR/F2 on synthetic data of the real shape, which times the same): ~6-8 min.
-#     call 2: carry set 2 RIGHT AFTER call 1 returned (the machine stays warm only 30 s, and CIFAR-10 needs
-#             sets 1 and 2 on the same machine), B from status. Imports CIFAR-10, the bf16-vs-fp32 check
-#             (C1, then C2), bench steps call 1 did not reach, then C1 pairs.
-#   Later windows: the same two calls. Call 1 now finds the bench recorded and only stages set 1 (well under
-#     a minute), so call 2 has ~10 min for C1 (then C2) pairs. Once the C1 pairs are committed, a window can
-#     instead be one call with set 3 (speechocean762, self-contained): F2 pairs for the whole 540 s.
-#   If a call reports "cifar10: not available", the machine was given back in between: carry set 1 again,
-#   then set 2.
+#   With no CUDA bench records committed yet, two calls on the same node:
+#     call 1: part 1. The bench (C2 with the full-space sharpness time, C1 with 3 seeds at once as processes,
+#             stacked and on CUDA streams, C2 compiled, F1, F2, F1 compiled: vs the DataLoader baseline,
+#             TFLOP/s; CIFAR/F2 on synthetic data of the real shape, which times the same): ~6-8 min.
+#     call 2: part 2, on the node call 1 ran on (CIFAR-10 needs parts 1 and 2 staged on the same node). Imports
+#             CIFAR-10, the bf16-vs-fp32 check (C1, then C2), bench steps call 1 did not reach, then C1 pairs.
+#   Once the bench is recorded: the same two calls. Call 1 only stages part 1 (well under a minute), so call 2
+#     has ~10 min for C1 (then C2) pairs. Once the C1 pairs are committed, a single call with part 3
+#     (speechocean762, self-contained) runs F2 pairs for its whole budget.
+#   If a call reports "cifar10: not available", the node was restarted in between: send part 1 again, then
+#   part 2.
 #   F1 under the paper profile's own caps (SB 100, LB 300 epochs; the committed F1 Table 2 runs stop at 50):
 #   TAG=uncapped NETS=F1 SEEDS=0-4 bash scripts/gpu_paper.sh call 1 (the seeds already committed under that
 #   tag are skipped; all five are, from a CPU). The SB-vs-LB chapter's "Does the 50-epoch cap matter?" reads
@@ -46,8 +48,8 @@
 # Knobs (environment): BUDGET (s, whole call), NETS (priority order), SEEDS, TAG (a variant, e.g. uncapped),
 # POST, JOBS (pairs at once per net), COMPILE (per net, e.g. C2=default, after the bench shows it pays),
 # BENCH=0 / PCHECK=0 (skip those steps even where their records are missing), PROFILE, DEVICE, SPAN=1 (start
-# pairs that cannot finish in this call; they resume in the next call if the machine is still warm: use it
-# in all but the last call of a window); POST=none for no post-processing. CPU rehearsal (no GPU):
+# pairs that cannot finish in this call; they resume in the next call on the same node: use it in every call
+# but the last one on a node); POST=none for no post-processing. CPU rehearsal (no GPU):
 # bash scripts/gpu_paper.sh dry-run (smoke profile, synthetic data, small budget, everything under
 # /tmp/gpu_paper_dry; DRY_KEEP=1 resumes it).
 set -euo pipefail
@@ -63,7 +65,7 @@ lbgap() { $PY -m lbgap.cli "$@"; }
 have() { [ -f "${LBGAP_CACHE:-data/cache}/$1.npz" ]; }
 
 # A bench step: `step SECONDS NET REGIMES [--compile MODE | --precision] -- lbgap bench options`. It runs only the
-# regimes that have no CUDA bench record yet (committed, or from an earlier call on this machine), is
+# regimes that have no CUDA bench record yet (committed, or from an earlier call on this node), is
 # time-boxed by the smaller of its own limit and what is left of the call's budget (skipped under 45 s), and
 # exports the bench records written so far right after, so a call cut short at its limit loses no step.
 step() {
@@ -98,7 +100,7 @@ precision_check() {  # bf16 vs fp32 on real CIFAR-10 (call 2 on): a few epochs, 
   step 170 C2 SB --precision -- --no-baseline --epochs 1 --check-precision --precision-epochs 2 --precision-seeds 3
 }
 
-call_record() {  # this call's record (GPU, elapsed device time, bench records, pairs) -> $RESULTS/$PROFILE/gpu_call/
+call_record() {  # this call's record (GPU, time inside the call, bench records, pairs) -> $RESULTS/$PROFILE/gpu_call/
   $PY scripts/gpu_paper.py call-record "$CALL" --started "$T0" --budget "$BUDGET" --device "$DEVICE" --since "$STAMP" \
     --summary "$OUT/summary.json" --profile "$PROFILE" --results-dir "$RESULTS" "$@" || echo "call record not written"
 }
@@ -108,7 +110,7 @@ export_bench() {  # bench and call records of this call -> $OUT/records-bench.ta
   local files; files=$(cd "$RESULTS" && find "$PROFILE/bench" "$PROFILE/gpu_call" -name '*.json' -newer "$STAMP" \
     2>/dev/null || true)
   [ -n "$files" ] || return 0
-  local f keep="${WORK:-data/checkpoints/gpu_work}/_exported"  # ignored: kept on the machine if the tree is re-sent
+  local f keep="${WORK:-data/checkpoints/gpu_work}/_exported"  # git-ignored: stays on the node when the tree is sent again
   for f in $files; do case $f in */bench/*) mkdir -p "$keep/$(dirname "$f")" \
     && cp "$RESULTS/$f" "$keep/$f.tmp" && mv "$keep/$f.tmp" "$keep/$f" ;; esac; done
   (cd "$RESULTS" && tar -czf "$OUT/records-bench.tar.gz.tmp" --transform 's|^|data/results/|' $files) \
@@ -120,7 +122,7 @@ export_bench() {  # bench and call records of this call -> $OUT/records-bench.ta
 call() {
   local n=$1; CALL=$n
   BUDGET=${BUDGET:-540}; PROFILE=${PROFILE:-paper}; DEVICE=${DEVICE:-cuda}; RESULTS=${RESULTS:-data/results}
-  OUT=${OUT:?OUT must be set (the run tool sets it)}; mkdir -p "$OUT"
+  OUT=${OUT:?OUT must be set to the folder whose files come back from the node}; mkdir -p "$OUT"
   STAMP=$(mktemp); touch "$STAMP"
   echo "== call $n: budget ${BUDGET}s, commit ${LBGAP_GIT_COMMIT:-unknown}"
   nvidia-smi -L 2>/dev/null || echo "no nvidia-smi"
@@ -145,8 +147,8 @@ call() {
 }
 
 case "${1:-}" in
-  carry) $PY scripts/gpu_paper.py carry "${2:?carry set number}" ;;
-  collect) $PY scripts/gpu_paper.py collect "${2:?folder with the files of a call}" ;;
+  carry) $PY scripts/gpu_paper.py carry "${2:?the number of a part of the packed data: 1, 2 or 3}" ;;
+  collect) $PY scripts/gpu_paper.py collect "${2:?the folder with the files a call gave back}" ;;
   call) call "${2:?call number 1, 2 or 3}" ;;
   dry-run)  # CPU rehearsal of a call: smoke profile, synthetic data, tiny budget, nothing written to the repo
     export OUT=${OUT:-/tmp/gpu_paper_dry/out} RESULTS=/tmp/gpu_paper_dry/results PROFILE=smoke DEVICE=cpu
@@ -156,5 +158,5 @@ case "${1:-}" in
     [ -n "${DRY_KEEP:-}" ] || rm -rf /tmp/gpu_paper_dry   # DRY_KEEP=1: resume the previous rehearsal
     rm -rf "$OUT"; mkdir -p "$OUT" "$RESULTS"
     call dry ;;
-  *) sed -n '2,52p' "$0"; exit 2 ;;
+  *) awk 'NR > 1 && /^#/ {print; next} NR > 1 {exit}' "$0"; exit 2 ;;  # the header above
 esac

@@ -84,6 +84,7 @@ def test_precision_verdict():
         bench.precision_verdict([0.5], [0.5])
 
 
+@pytest.mark.slow
 def test_bench_end_to_end_writes_a_record_and_a_table(tmp_path):
     rec = bench.bench("F1", 64, "cpu", n_samples=300, source="synthetic", epochs=1, warmup_steps=1, workers=0,
                       sharpness_vs_scipy=True, results_dir=tmp_path, log=lambda s: None)
@@ -193,6 +194,7 @@ def test_a_failed_seeds_at_once_measurement_keeps_the_bench_record(tmp_path, mon
     assert saved["streams"]["error"] and saved["ours"]["samples_per_s"] > 0
 
 
+@pytest.mark.slow
 def test_bench_sharpness_alone_times_ours_only(tmp_path):
     """``--sharpness`` without ``--sharpness-vs-scipy`` (what scripts/gpu_paper.sh runs on C2): one timing,
     logged, and no comparison fields."""
@@ -273,6 +275,7 @@ def test_float32_policy_holds_in_every_command_and_is_recorded_on_a_gpu(monkeypa
     assert "tf32" not in records.provenance("cpu")
 
 
+@pytest.mark.slow
 def test_concurrent_processes_time_their_epochs_and_a_failure_is_raised():
     """--concurrent: two spawned processes report their timed epochs; one that fails (here an unknown batch
     size) makes the call raise at once instead of leaving the others waiting at the barrier."""
@@ -456,3 +459,36 @@ def test_driver_call_record_is_written_at_the_start_updated_and_finalised(tmp_pa
     rec = json.loads(path.read_text())
     assert rec["complete"] is True and rec["bench"] == ["C2-sb.json"] and rec["pairs"] == pairs
     assert rec["jobs"] == "C1=3" and rec["budget_s"] == 540
+
+
+def test_driver_carry_copies_one_part_and_names_the_tree_commit(tmp_path, monkeypatch, capsys):
+    """``carry N`` puts part N of the packed data (with MANIFEST.json and unpack.py) into the outgoing folder,
+    with the tree's commit as records name it, even when an older LBGAP_GIT_COMMIT is in the environment (the
+    shell driver exports the previous part's); an unknown part is one clear line."""
+    import os
+
+    from lbgap.core import records
+
+    d = _driver()
+    packed = tmp_path / "packed"
+    (packed / "toy").mkdir(parents=True)
+    for rel, data in [("MANIFEST.json", b"{}"), ("unpack.py", b"# decoder\n"), ("toy/a.bin", b"abc"),
+                      ("toy/b.bin", b"de")]:
+        (packed / rel).write_bytes(data)
+    monkeypatch.setattr(d, "OUTGOING", tmp_path / "outgoing")
+    monkeypatch.setattr(d, "DATA_PARTS", {1: ["toy/a.bin"], 2: ["toy/b.bin"]})
+    monkeypatch.setenv("LBGAP_GIT_COMMIT", "stale0000000")
+    assert d.main(["carry", "2", "--shared", str(packed)]) == 0
+    out = tmp_path / "outgoing"
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == [
+        "GIT_COMMIT", "MANIFEST.json", "toy/b.bin", "unpack.py"]
+    assert (out / "toy" / "b.bin").read_bytes() == b"de"
+    assert os.environ["LBGAP_GIT_COMMIT"] == "stale0000000"
+    monkeypatch.delenv("LBGAP_GIT_COMMIT")
+    assert (out / "GIT_COMMIT").read_text() == records.git_commit(ROOT) + "\n"
+    assert "holds part 2" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="part 3 of the packed data does not exist: choose one of 1, 2"):
+        d.main(["carry", "3", "--shared", str(packed)])
+    (packed / "toy" / "a.bin").unlink()
+    with pytest.raises(SystemExit, match="a.bin is missing: point --shared at the folder of the packed data"):
+        d.main(["carry", "1", "--shared", str(packed)])

@@ -17,6 +17,7 @@ def test_grid_is_the_lb_config_plus_the_remedy():
         rm.grid("F1", [0], "smoke", "mixup")
 
 
+@pytest.mark.slow
 def test_sweep_records_and_the_table_sets_it_beside_table2_runs(tmp_path, checkpoints, monkeypatch):
     from lbgap.core.train import make_config, train
 
@@ -59,6 +60,7 @@ def test_augment_trains_sb_and_lb_of_the_conv_nets_only():
         rm.grid("F1", [0], "smoke", "augment")
 
 
+@pytest.mark.slow
 def test_augmented_sweep_table_and_comparison(tmp_path, checkpoints, monkeypatch):
     monkeypatch.setattr(rm, "SHARPNESS", (("random", "mean"),))
     assert cli.main(["sweep", "remedy", "--net", "C1", "--remedy", "augment", "--profile", "smoke", "--seeds", "0",
@@ -74,6 +76,7 @@ def test_augmented_sweep_table_and_comparison(tmp_path, checkpoints, monkeypatch
     assert "augmented SB test %" in cmp.columns
 
 
+@pytest.mark.slow
 def test_control_is_conservative_training_without_the_proximal_term(tmp_path, checkpoints, monkeypatch):
     monkeypatch.setattr(rm, "SHARPNESS", (("random", "mean"),))
     (ctrl,) = rm.grid("F1", [0], "smoke", "repeat3")

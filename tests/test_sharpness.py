@@ -94,7 +94,7 @@ def test_random_subspace_quadratic():
     assert other.value != pytest.approx(res.value, rel=1e-6)
 
 
-@pytest.mark.parametrize("n", [7, 40_000])
+@pytest.mark.parametrize("n", [7, pytest.param(40_000, marks=pytest.mark.slow)])
 def test_box_solver_takes_scipy_minimizes_steps(n, monkeypatch):
     """minimize_in_box drives SciPy's L-BFGS-B step itself (minimize's Python set-up costs ~6 s per million
     coordinates): same iterates, value, evaluation count and message as scipy.optimize.minimize, on a

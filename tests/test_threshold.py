@@ -20,6 +20,7 @@ def test_grid_is_fixed_epoch_tagged_and_deduplicated():
         th.grid("F1", ["16", "4096"], profile="smoke", epochs=2)
 
 
+@pytest.mark.slow
 def test_sweep_records_train_and_sharpness_and_the_table_reads_them(tmp_path, monkeypatch):
     monkeypatch.setattr(th, "SHARPNESS", (("random", "mean"),))   # full space on a 1.5 M-parameter MLP: slow
     assert cli.main(["sweep", "threshold", "--net", "F1", "--profile", "smoke", "--epochs", "2", "--seeds", "0",

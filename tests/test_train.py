@@ -62,6 +62,7 @@ def test_same_seed_gives_identical_records(results_dir, checkpoints):
     assert c["final"] != a["final"]
 
 
+@pytest.mark.slow
 def test_record_contents_and_checkpoints(results_dir, checkpoints):
     rec = train(smoke(net="C1", batch="LB"), results_dir)
     path = records.record_path(results_dir, "smoke", "train", rec["run_id"])

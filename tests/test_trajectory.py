@@ -26,6 +26,7 @@ def test_configs_are_fixed_epoch_tagged_and_carry_their_schedule():
         tj.configs("F1", 0, "smoke", epochs=0)
 
 
+@pytest.mark.slow
 def test_sweep_keeps_iterates_and_measures_phi_along_them(tmp_path, checkpoints, monkeypatch):
     monkeypatch.setattr(tj, "SHARPNESS", (("random", "mean"),))   # full space on a 1.5 M-parameter MLP: slow
     args = ["sweep", "trajectory", "--net", "F1", "--profile", "smoke", "--epochs", "2", "--points", "3",

@@ -31,6 +31,7 @@ def test_configs_keep_each_warm_epoch_and_start_lb_from_it():
         ws.configs("F1", 0, "smoke", sb_epochs=3, lb_epochs=0)
 
 
+@pytest.mark.slow
 def test_sweep_starts_each_lb_run_from_its_sb_iterate(tmp_path, checkpoints, monkeypatch):
     monkeypatch.setattr(ws, "SHARPNESS", (("random", "mean"),))   # full space on a 1.5 M-parameter MLP: slow
     args = ["sweep", "warmstart", "--net", "F1", "--profile", "smoke", "--sb-epochs", "3", "--lb-epochs", "2",

@@ -25,13 +25,10 @@ What this module fixes where the paper is silent (each run's record keeps its ex
 * a control the paper does not have, ``repeat3``: the same 3 Adam steps per batch with lambda = 0, so that what the
   proximal term does is told apart from what three times the optimizer steps do (``control_table``).
 
-Measured (F1/MNIST, paper profile capped at 50 epochs as our F1 Table 2 runs, seeds 0-4, phi on the whole
-training set; 2-core x86_64 CPUs, 1 thread per run, 30-36 min per conservative run, 10-13 min per control run on
-a faster CPU): conservative LB tests at 98.05 +- 0.05 % against plain LB's 97.91 +- 0.03 % (better in 5 of 5
-seeds, paired p = 0.014) with phi(1e-3) 259 against 270; the control reaches 98.03 +- 0.09 %, so the gain is the
-extra Adam steps, not the proximal term (conservative - control +0.02 +- 0.05, p = 0.42).
+The measured tables (Table 7 against Table 2's runs of the same seeds, the control, the paired tests) are in
+the chapter "Can a remedy close the gap? (Tables 6 and 7)" (``chapters/remedies.ipynb``).
 
-CLI: ``lbgap sweep remedy --net F1 --seeds 0-4 --profile paper --max-epochs 50`` (Table 7 on the 2-core CPU,
+CLI: ``lbgap sweep remedy --net F1 --seeds 0-4 --profile paper --max-epochs 50`` (Table 7 on a CPU,
 matching the F1 Table 2 runs' 50-epoch cap); ``lbgap sweep remedy --net C1 --remedy augment --device cuda``
 (Table 6, GPU).
 """

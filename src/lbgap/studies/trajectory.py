@@ -16,16 +16,12 @@ What this module fixes where the paper is silent (each run's record keeps its ex
   100-dimensional subspace (as Figure 4's ``threshold``), f on ``train_examples`` training examples (None: all);
   the loss axis is f at that iterate (the cross-entropy on the same examples).
 
-Measured (F1/MNIST, seed 0, 20 epochs, f on the first 10,000 images; 2-core CPU, 1 thread per process, 2-3
-processes sharing it; training 5-7 min per regime, 26 sharpness entries 14 min per regime): both start at the
-shared x0 (full-space phi 110); LB's full-space phi rises to ~200 by a loss of 0.35 and stays at 188-304 down to
-0.0005, while SB's stays at 93-214 down to a loss of 0.02 and then falls to 18-28; at equal loss (~0.005) LB is
-8-12x sharper in the full space and 4-7x in the random subspace.
+The measured trajectories are in the chapter "Sharpness along training (Figure 6)" (``chapters/trajectory.ipynb``).
 
 Records: the runs' ``train`` records (with ``snapshots``) and one ``trajectory`` record per run, an entry per
 (step, space), saved after each entry; finished entries are skipped, so an interrupted sweep resumes.
 
-CLI: ``lbgap sweep trajectory --net F1 --profile quick --epochs 20 --train-examples 10000`` (this CPU);
+CLI: ``lbgap sweep trajectory --net F1 --profile quick --epochs 20 --train-examples 10000`` (on a CPU);
 ``lbgap sweep trajectory --net C1 --device cuda`` / ``--net F2`` (the paper's networks, on a GPU).
 """
 from __future__ import annotations

@@ -18,13 +18,11 @@ What this module fixes where the paper is silent (each run's record keeps its ex
 * sharpness of each LB solution: Metric 2.1 at eps = 1e-3, full space with L-BFGS-B on the summed loss and the
   random 100-dimensional subspace (as Figures 4 and 6), f on ``train_examples`` training examples (None: all).
 
-Measured (F1/MNIST, quick, seeds 0-4, 20 SB + 20 LB epochs, f on the first 10,000 images; 2-core x86_64 CPU
-(AVX512), 1 thread per process, two processes; 2.5 min per SB or LB run, ~25 s of sharpness per LB solution): the
-LB solution's full-space phi falls from 330 (warm start 0 = x0) to 168 after one SB epoch, 29 after ten and 2.0
-after twenty, its test accuracy rises from 97.81 % to 98.25 %, 98.50 % and 98.54 %.
+The measured curves are in the chapter "Warm-starting large batches from small-batch iterates (Figure 5)"
+(``chapters/warmstart.ipynb``).
 
 CLI: ``lbgap sweep warmstart --net F1 --profile quick --sb-epochs 20 --lb-epochs 20 --train-examples 10000``
-(this CPU); ``lbgap sweep warmstart --net C1 --device cuda`` (the paper's 100 + 100 epochs, on a GPU). Finished
+(on a CPU); ``lbgap sweep warmstart --net C1 --device cuda`` (the paper's 100 + 100 epochs, on a GPU). Finished
 runs and entries are skipped, so an interrupted sweep resumes.
 """
 from __future__ import annotations
