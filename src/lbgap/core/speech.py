@@ -470,62 +470,13 @@ def status_lines(results_dir=None) -> list[str]:
     return [f"\nF2 speech data: {DESCRIPTION['so762']} {so}; TIMIT {ti}"]
 
 
-# --------------------------------------------------------------------------- why evaluation interleaves
-def eval_order_check(cfg, results_dir: Path | None = None, device: str = "auto", force: bool = False,
-                     model_data=None) -> dict:
-    """The final model of training run ``cfg`` (F2) evaluated twice on its training and test frames, at the
-    run's evaluation batch size: in consecutive slices of the stored, speaker-by-speaker order, and in the
-    interleaved batches of ``eval_batches``. With batch-statistic BN (Keras mode=2) the two
-    differ; the gap is why speech frames are evaluated interleaved. Writes
-    ``<results>/<profile>/evalorder/<run_id>.json``."""
-    import copy
-    import time
-
-    from lbgap.core import records
-    from lbgap.measures.sharpness import _load
-    from lbgap.core.train import evaluate
-
-    results_dir = Path(results_dir) if results_dir is not None else paths.RESULTS_DIR
-    path = records.record_path(results_dir, cfg.profile, "evalorder", cfg.run_id)
-    if path.is_file() and not force:
-        return dict(records.read_json(path), skipped=True)
-    started, t0 = records.now(), time.perf_counter()
-    model, data, dev = model_data or _load(cfg, device)
-    rows = {}
-    for part, ds in (("train", data.train), ("test", data.test)):
-        if not isinstance(ds, SpeechFrames):
-            raise ValueError(f"{cfg.run_id}: the evaluation-order check is for speech frames (F2 on so762 or "
-                             "TIMIT); other datasets are stored shuffled")
-        stored = copy.copy(ds)
-        stored.eval_order = "stored"
-        rows[part] = {}
-        for order, view in (("stored", stored), ("interleaved", ds)):
-            loss, acc = evaluate(model, view, cfg.eval_batch_size)
-            rows[part][order] = dict(loss=loss, acc=acc)
-    rec = dict(schema=records.SCHEMA, kind="evalorder", run_id=cfg.run_id, net=cfg.net, regime=cfg.regime,
-               seed=cfg.seed, profile=cfg.profile, eval_batch_size=cfg.eval_batch_size, rows=rows,
-               provenance=records.provenance(dev, time.perf_counter() - t0, started))
-    records.atomic_write_json(path, rec)
-    return rec
-
-
-def eval_order_table(records: list[dict]):
-    """One row per (run, set): accuracy (%) and loss in stored-order and in interleaved evaluation batches,
-    formatted for display."""
-    import pandas as pd
-
-    rows = [dict(net=r["net"], regime=r["regime"], seed=r["seed"], profile=r["profile"], set=part,
-                 **{f"accuracy % ({o})": f"{100 * v[o]['acc']:.2f}" for o in ("stored", "interleaved")},
-                 **{f"loss ({o})": f"{v[o]['loss']:.3f}" for o in ("stored", "interleaved")})
-            for r in records for part, v in r["rows"].items()]
-    return pd.DataFrame(rows)
-
-
+# --------------------------------------------------------------------------- lbgap eval-order
 def cmd_eval_order(a) -> int:
-    from lbgap.measures.sharpness import _run_config
+    from lbgap.core import runs
+    from lbgap.studies.eval_order import eval_order_check
 
     results_dir = paths.resolve(a.results_dir, paths.RESULTS_DIR)
-    cfg, _ = _run_config(a.run, a.profile, results_dir)
+    cfg = runs.resolve(a.run, a.profile, results_dir).config
     rec = eval_order_check(cfg, results_dir, a.device, a.force)
     for part, v in rec["rows"].items():
         print(f"{cfg.run_id} {part}: accuracy {v['stored']['acc']:.4f} in stored-order batches, "

@@ -26,7 +26,6 @@ import numpy as np
 import torch
 
 from lbgap.core import data as datamod
-from lbgap.core import paths
 from lbgap.core import records
 from lbgap.core.models import keras_cross_entropy
 from lbgap.core.train import (ConfigError, compute_device, epoch_batches, evaluate, initial_model, make_config,
@@ -110,11 +109,10 @@ def run_to_target(cfg, target: float = HEADLINE, results_dir: str | Path | None 
     learning rate once it needs far more steps than the best one already found). The run's curve is kept so
     that crossings of every target in ``TARGETS`` and the accuracy after ``min_epochs`` epochs can be read off.
     """
-    results_dir = Path(results_dir) if results_dir is not None else paths.RESULTS_DIR
+    results_dir = records.store_root(results_dir)
     path = records.record_path(results_dir, cfg.profile, KIND, cfg.run_id)
-    if path.is_file() and not force:
-        rec = records.read_json(path)
-        rec["skipped"] = True
+    rec = records.done(path, force)
+    if rec is not None:
         return rec
     if not 0 < target <= 1:
         raise ConfigError(f"target accuracy {target} must be in (0, 1]")
@@ -184,18 +182,17 @@ def run_to_target(cfg, target: float = HEADLINE, results_dir: str | Path | None 
         s = crossing(curve, t)
         targets[f"{t:.2f}"] = dict(steps=s, examples=None if s is None else s * cfg.batch_size,
                                    train_time_s=None if s is None else _interp_time(curve, s))
-    rec = dict(schema=records.SCHEMA, kind=KIND, run_id=cfg.run_id, status=status, stop_reason=stop,
-               config=cfg.to_dict(), data=data.info, target=target, reached=reached is not None,
-               targets=targets, steps=step, examples=step * cfg.batch_size, epochs=step * cfg.batch_size / n,
-               min_epochs=min_epochs, cap_steps=cap_steps, budget=budget,
-               final=dict(val_acc=curve[-1]["val_acc"], val_loss=curve[-1]["val_loss"], test_acc=test_acc,
-                          test_loss=test_loss),
-               train_time_s=t_train, time_per_epoch_s=t_train * n / max(1, step * cfg.batch_size),
-               samples_per_s=step * cfg.batch_size / t_train if t_train else None, rss_mb=rss,
-               cpu_time_s=time.process_time() - cpu_start,
-               curve=curve, provenance=records.provenance(device, wall, started))
-    records.atomic_write_json(path, rec)
-    return rec
+    return records.write_record(
+        results_dir, cfg.profile, KIND, cfg.run_id, status=status, stop_reason=stop,
+        config=cfg.to_dict(), data=data.info, target=target, reached=reached is not None,
+        targets=targets, steps=step, examples=step * cfg.batch_size, epochs=step * cfg.batch_size / n,
+        min_epochs=min_epochs, cap_steps=cap_steps, budget=budget,
+        final=dict(val_acc=curve[-1]["val_acc"], val_loss=curve[-1]["val_loss"], test_acc=test_acc,
+                   test_loss=test_loss),
+        train_time_s=t_train, time_per_epoch_s=t_train * n / max(1, step * cfg.batch_size),
+        samples_per_s=step * cfg.batch_size / t_train if t_train else None, rss_mb=rss,
+        cpu_time_s=time.process_time() - cpu_start,
+        curve=curve, provenance=records.provenance(device, wall, started))
 
 
 def _interp_time(curve: list[dict], s: float) -> float:
@@ -220,7 +217,7 @@ def sweep(batch_sizes, optimizers=("adam", "sgd"), seeds=(0, 1, 2), profile: str
     (:func:`next_notch`), up to ``MAX_EXTEND`` times, until the optimum is bracketed.
     ``fixed_lr_seeds`` also runs the other seeds of Adam at the paper's 1e-3 (the fixed-LR protocol).
     """
-    results_dir = Path(results_dir) if results_dir is not None else paths.RESULTS_DIR
+    results_dir = records.store_root(results_dir)
     seeds = list(seeds)
     data = None
     out = []
