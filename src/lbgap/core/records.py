@@ -55,7 +55,7 @@ def new_record(kind: str, provenance: dict | None = None, **fields) -> dict:
     return dict(schema=SCHEMA, kind=kind, **fields, **({} if provenance is None else dict(provenance=provenance)))
 
 
-def write_record(results_dir: str | os.PathLike | None, profile: str, kind: str, run_id: str, provenance: dict,
+def write_record(results_dir: str | os.PathLike | None, profile: str, kind: str, run_id: str, /, provenance: dict,
                  **fields) -> dict:
     """Build the record (:func:`new_record`) of ``run_id`` and write it atomically to its place; returns it."""
     rec = new_record(kind, run_id=run_id, **fields, provenance=provenance)
