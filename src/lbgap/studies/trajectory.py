@@ -40,9 +40,10 @@ import torch
 
 from lbgap.core import data as datamod
 from lbgap.core import records
+from lbgap.core import runs
 from lbgap.measures import sharpness
 from lbgap.core import sweep
-from lbgap.core.train import checkpoint_dir, compute_device, make_config, train_size
+from lbgap.core.train import compute_device, make_config, train_size
 
 TAG = "fig6"
 EPS = 1e-3
@@ -95,7 +96,7 @@ def compute(cfg, results_dir: str | Path | None = None, train_examples: int | No
         return rec
     started, fresh = records.now(), force
     dev = compute_device(device)
-    data = datamod.load(cfg.dataset, cfg.split, cfg.source, dev, cfg.n_train, cfg.n_test)
+    data = runs.load_data(cfg, dev)
     subset, rule = datamod.example_subset(data.train, train_examples, cfg.dataset)
     from lbgap.core.models import build_model
 
@@ -104,7 +105,7 @@ def compute(cfg, results_dir: str | Path | None = None, train_examples: int | No
     A = None
     per_epoch = cfg.extra.get("steps_per_epoch") or 1
     for step in sorted({s for s, _, _ in todo}):
-        ckpt = checkpoint_dir(cfg) / f"step{step}.pt"
+        ckpt = runs.checkpoint_path(cfg, f"step{step}")
         if not ckpt.is_file():
             raise FileNotFoundError(f"no kept iterate {ckpt}; checkpoints are not committed: retrain with "
                                     f"`lbgap sweep trajectory --net {cfg.net} --force`")
