@@ -145,3 +145,15 @@ def test_extending_a_v1_record_writes_it_as_schema_2(tmp_path):
     on_disk = json.loads(path.read_text())
     assert on_disk["schema"] == 2 and on_disk["entries"]["a"]["objective"] == "mean"
     assert on_disk["entries"]["b"]["objective"] == "sum"
+
+
+def test_every_committed_record_has_the_fields_its_kind_promises():
+    """After the upgrade, each committed record of a kind with a fixed layout has every field of that layout
+    (``records.KINDS``): readers index them without defaults."""
+    for kind, layout in records.KINDS.items():
+        recs = list(records.iter_records(None, None, kind))
+        assert recs, kind
+        for r in recs:
+            missing = layout.__required_keys__ - r.keys()
+            assert not missing, (r["_path"], sorted(missing))
+            assert r["schema"] == records.SCHEMA and r["kind"] == kind

@@ -13,8 +13,9 @@ read-merge-write under an exclusive ``flock`` on a hidden ``.<name>.lock`` besid
 The store in five calls: :func:`store_root` (where records live), :func:`new_record` (``{schema, kind, ...,
 provenance}``), :func:`write_record` (build and write atomically), :func:`done` (skip-if-done) and
 :func:`read_record` / :func:`iter_records` (read, upgraded to the current :data:`SCHEMA` by :func:`upgrade`).
-Records on disk are never rewritten to upgrade them: a schema-1 record stays schema 1 in the repository and
-is upgraded each time it is read. What each kind holds after the upgrade: the ``...Record`` types below.
+Reading never rewrites a record: a schema-1 record stays schema 1 in the repository and is upgraded each time
+it is read (one that a later run extends through :func:`save_piece` is written back whole, as the current
+schema). What each kind holds after the upgrade: the ``...Record`` types below (:data:`KINDS`).
 """
 from __future__ import annotations
 
