@@ -118,7 +118,7 @@ def test_sweep_post_processing_is_registered_on_demand():
     import subprocess
     import sys
 
-    code = ("from lbgap import sweep; assert sweep.run_grid([], post=['sharpness', 'landscape'], log=print) == []; "
+    code = ("from lbgap.core import sweep; assert sweep.run_grid([], post=['sharpness', 'landscape'], log=print) == []; "
             "import lbgap.measures.sharpness as s, lbgap.measures.landscape as l; "
             "assert sweep.POST_PAIR['sharpness'] is s.post_pair and sweep.POST_PAIR['landscape'] is l.post_pair")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

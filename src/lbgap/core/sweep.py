@@ -480,7 +480,7 @@ def run_grid(grid: list[RunConfig], results_dir: str | Path | None = None, execu
         if name not in POST_PAIR and name in ("sharpness", "landscape"):
             import importlib
 
-            importlib.import_module(f"lbgap.{name}")  # registers its post-processing
+            importlib.import_module(f"lbgap.measures.{name}")  # registers its post-processing
         if name not in POST_PAIR:
             raise ValueError(f"unknown post-processing {name!r}: available {', '.join(POST_PAIR) or 'none'}")
     ex = make_executor(executor, **executor_kwargs) if isinstance(executor, str) else executor
