@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from lbgap.core import records
 from lbgap.studies import bench
 from lbgap import cli
 from lbgap.core import data as datamod
@@ -401,7 +402,7 @@ def test_driver_bench_missing_reads_the_records_fields(tmp_path):
     (store / "paper" / "bench").mkdir(parents=True)
 
     def rec(path, **kw):
-        r = dict(kind="bench", net="C2", regime="SB", device_type="cuda", compile="off", baseline={})
+        r = records.new_record("bench", net="C2", regime="SB", device_type="cuda", compile="off", baseline={})
         r.update(kw)
         path.write_text(json.dumps({k: v for k, v in r.items() if v is not None}))
 

@@ -130,7 +130,7 @@ def test_seed_summary_reads_the_curves_at_the_named_points(tmp_path):
     rows = [dict(alpha=a, train_loss=a * a, test_loss=0.0, train_acc=1.0, test_acc=1.0) for a in alphas]
     line = [dict(t=t, train_loss=abs(t), test_loss=0.0, train_acc=1.0, test_acc=1.0)
             for t in ls.alpha_grid(-1, 1, 21)]
-    rec = dict(kind="landscape", net="F1", seed=3, profile="paper", parts=dict(
+    rec = records.new_record("landscape", net="F1", seed=3, profile="paper", parts=dict(
         linear=dict(rows=rows), filter1d=dict(SB=line, LB=[dict(x, train_loss=5 * x["train_loss"] + 2) for x in line])))
     records.atomic_write_json(records.record_path(tmp_path, "paper", "landscape", "F1-pair-s3"), rec)
     row = ls.seed_summary(records.iter_records(tmp_path, "paper", "landscape")).iloc[0]
@@ -158,12 +158,15 @@ def test_seed_summary_reads_the_curves_at_the_named_points(tmp_path):
 def test_examples_words_reads_the_recorded_rule_and_knows_the_old_default():
     new = dict(train_examples=20000, train_subset="spread", test_examples=50000, test_subset="spread")
     assert ls.examples_words(new) == "20,000 training examples spread evenly, 50,000 test examples spread evenly"
-    # parts written before the rule was stored: the code then took the first N and the whole test set
-    assert ls.examples_words(dict(train_examples=2000, test_examples=5000)) == \
-        "the first 2,000 training examples, the whole test set"
-    assert ls.examples_words(dict(train_examples=1000, train_subset="first")) == "the first 1,000 training examples"
+    # parts written before the rule was stored (schema 1, upgraded on read): the code then took the first N and
+    # the whole test set
+    old = records.upgrade(dict(schema=1, kind="landscape", parts=dict(
+        linear=dict(train_examples=2000, test_examples=5000), contour=dict(train_examples=1000))))["parts"]
+    assert ls.examples_words(old["linear"]) == "the first 2,000 training examples, the whole test set"
+    assert ls.examples_words(old["contour"]) == "the first 1,000 training examples"
 
 
 def test_table2_records_leave_variant_pairs_out():
-    recs = [dict(run_id="a"), dict(run_id="b", tag=""), dict(run_id="c", tag="uncapped")]
+    recs = [records.upgrade(dict(schema=1, kind="landscape", run_id="a")),   # before tags: a Table 2 pair
+            records.new_record("landscape", run_id="b", tag=""), records.new_record("landscape", run_id="c", tag="uncapped")]
     assert [r["run_id"] for r in ls.table2_records(recs)] == ["a", "b"]

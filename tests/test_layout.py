@@ -10,16 +10,8 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
-# Edges allowed to close a cycle for now, each with the reason it is still there.
-KNOWN_EDGES = {
-    # eval_order_check (F2's evaluation-order check) lives in speech and loads a run through sharpness and
-    # evaluates it with train; it is moving to lbgap.studies.eval_order, which removes both edges: then delete them.
-    ("lbgap.core.speech", "lbgap.measures.sharpness"),
-    ("lbgap.core.speech", "lbgap.core.train"),
-    # data.load hands the speech datasets to speech.load (a function-level import), while speech builds on data's
-    # cache and errors: a dataset-loader table in data ("name -> module:function") would remove it.
-    ("lbgap.core.data", "lbgap.core.speech"),
-}
+# Edges allowed to close a cycle, each with the reason it is still there (none now).
+KNOWN_EDGES: set[tuple[str, str]] = set()
 
 
 def module_names(src: Path = SRC) -> dict[str, Path]:

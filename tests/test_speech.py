@@ -12,6 +12,7 @@ import torch
 from lbgap import cli
 from lbgap.core import data
 from lbgap.core import paths
+from lbgap.core import records
 from lbgap.core import speech
 
 
@@ -268,12 +269,14 @@ def test_so762_import_splice_and_speaker_norm_against_brute_force(tmp_path, monk
     assert evaluate(net, b.train, 7)[0] != pytest.approx(pass_over(consecutive), rel=1e-3)
     # `lbgap eval-order`: both ways in one record, for the book's deviation note
     from lbgap.core.config import RunConfig
+    from lbgap.studies import eval_order
     cfg = RunConfig(net="F2", dataset="so762", batch_size=8, profile="quick", regime="SB", eval_batch_size=7)
-    rec = speech.eval_order_check(cfg, tmp_path / "res", model_data=(net, b, "cpu"))
+    rec = eval_order.eval_order_check(cfg, tmp_path / "res", model_data=(net, b, "cpu"))
     assert rec["rows"]["train"]["interleaved"]["loss"] == pytest.approx(evaluate(net, b.train, 7)[0])
     assert rec["rows"]["train"]["stored"]["loss"] == pytest.approx(pass_over(consecutive), rel=1e-5)
-    assert speech.eval_order_check(cfg, tmp_path / "res")["skipped"]
-    assert list(speech.eval_order_table([rec]).set) == ["train", "test"]
+    assert eval_order.eval_order_check(cfg, tmp_path / "res")["skipped"]
+    assert list(eval_order.eval_order_table([rec]).set) == ["train", "test"]
+    assert records.read_record(records.record_path(tmp_path / "res", "quick", "evalorder", cfg.run_id)) == rec
     assert set(pack["spk"][pack["utt_split"] == 0]).isdisjoint(pack["spk"][pack["utt_split"] == 1])
     phone = speech.load_so762("official", "cpu", cache_dir=tmp_path / "cache", targets="phone")
     np.testing.assert_array_equal(phone.train.y.numpy(), pack["phone"][np.repeat(pack["utt_split"], np.diff(off)) == 0])
@@ -307,3 +310,16 @@ def test_real_so762_cache_matches_the_readme():
     b = data.load("so762", "official", "real", "cpu")
     assert (len(b.train), len(b.test)) == (1_106_004, 508_255)
     assert b.info["speakers"] == {"train": 169, "test": 81} and b.info["classes_used"] == 1970
+
+
+def test_speech_is_a_dataset_module_only():
+    """Importing the speech dataset loads no measure, study or CLI code (the evaluation-order check that used to
+    live here is lbgap.studies.eval_order; only the ``eval-order`` command imports it, when run)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, lbgap.core.speech; "
+            "print(sorted(m for m in sys.modules if m.startswith(('lbgap.measures', 'lbgap.studies', 'lbgap.cli'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    assert not hasattr(speech, "eval_order_check") and not hasattr(speech, "eval_order_table")

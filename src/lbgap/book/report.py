@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lbgap.core import paths
-from lbgap.core.records import variant
+from lbgap.core.records import store_root, variant
 from lbgap.core.sweep import parse_nets, parse_seeds
 
 NOTEBOOK_PROFILES = ("results", "smoke", "quick", "paper")
@@ -50,7 +50,7 @@ def context(profile: str = "results", results_dir: str | Path | None = None, dev
     elif profile == "smoke":
         rd = Path(tempfile.mkdtemp(prefix="lbgap-smoke-"))
     else:
-        rd = paths.RESULTS_DIR
+        rd = store_root(None)
     record_profiles = {"results": ("paper", "quick"), "smoke": ("smoke",), "quick": ("quick",),
                        "paper": ("paper",)}[profile]
     device = "cpu" if profile == "smoke" else device

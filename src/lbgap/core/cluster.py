@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from lbgap.core import paths
+from lbgap.core import records
 from lbgap.core import sweep
 from lbgap.core.config import RunConfig
 from lbgap.core.sweep import Outcome
@@ -226,7 +227,7 @@ class SubmititExecutor:
     def dry_run(self, grid: Sequence[RunConfig], results_dir: str | Path | None, label: str,
                 force: bool = False) -> list[str]:
         """What would be submitted, as lines: the runs, the resources, the array and the sbatch script."""
-        results_dir = Path(results_dir if results_dir is not None else paths.RESULTS_DIR).resolve()
+        results_dir = records.store_root(results_dir).resolve()
         name = sweep.sweep_name(label, grid)
         self._setup(grid, name, sweep.sweep_dir(results_dir, grid[0].profile) / "logs" / name)
         states = [sweep.run_state(results_dir, c.profile, c.run_id)[0] for c in grid]

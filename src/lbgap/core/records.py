@@ -9,6 +9,13 @@ Writing is ``tempfile`` + ``os.replace`` in the same folder: a crash or Ctrl-C l
 or the new one, never half of one, and a run that did not finish leaves no record. A record that several
 processes extend (the sharpness record gains one entry per (eps, space)) is updated with ``update_json``:
 read-merge-write under an exclusive ``flock`` on a hidden ``.<name>.lock`` beside it, so no entry is lost.
+
+The store in five calls: :func:`store_root` (where records live), :func:`new_record` (``{schema, kind, ...,
+provenance}``), :func:`write_record` (build and write atomically), :func:`done` (skip-if-done) and
+:func:`read_record` / :func:`iter_records` (read, upgraded to the current :data:`SCHEMA` by :func:`upgrade`).
+Reading never rewrites a record: a schema-1 record stays schema 1 in the repository and is upgraded each time
+it is read (one that a later run extends through :func:`save_piece` is written back whole, as the current
+schema). What each kind holds after the upgrade: the ``...Record`` types below (:data:`KINDS`).
 """
 from __future__ import annotations
 
@@ -23,18 +30,46 @@ import platform
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, TypedDict
 
 import torch
 
 from lbgap import __version__
 from lbgap.core import paths
 
-SCHEMA = 1
+SCHEMA = 2   # 2: every field below present in every record of its kind (schema 1 omitted some: :func:`upgrade`)
 
 
-def record_path(results_dir: Path, profile: str, kind: str, run_id: str) -> Path:
-    return Path(results_dir) / profile / kind / f"{run_id}.json"
+# ------------------------------------------------------------------------------------------- where, what
+def store_root(results_dir: str | os.PathLike | None = None) -> Path:
+    """The folder the records live in: ``results_dir`` as given, or ``data/results`` when ``None``."""
+    return Path(results_dir) if results_dir is not None else paths.RESULTS_DIR
+
+
+def record_path(results_dir: str | os.PathLike | None, profile: str, kind: str, run_id: str) -> Path:
+    return store_root(results_dir) / profile / kind / f"{run_id}.json"
+
+
+def new_record(kind: str, provenance: dict | None = None, **fields) -> dict:
+    """A record of the current schema: ``{schema, kind, **fields, provenance}`` (no provenance yet for records
+    that grow piece by piece: :func:`save_piece` sets it with each piece)."""
+    return dict(schema=SCHEMA, kind=kind, **fields, **({} if provenance is None else dict(provenance=provenance)))
+
+
+def write_record(results_dir: str | os.PathLike | None, profile: str, kind: str, run_id: str, /, provenance: dict,
+                 **fields) -> dict:
+    """Build the record (:func:`new_record`) of ``run_id`` and write it atomically to its place; returns it."""
+    rec = new_record(kind, run_id=run_id, **fields, provenance=provenance)
+    atomic_write_json(record_path(results_dir, profile, kind, run_id), rec)
+    return rec
+
+
+def done(path: Path, force: bool = False) -> dict | None:
+    """Skip-if-done: the record at ``path`` marked ``skipped=True`` if it exists and ``force`` is off, else
+    ``None`` (the caller computes it)."""
+    if force or not Path(path).is_file():
+        return None
+    return dict(read_record(path), skipped=True)
 
 
 def _clean(obj: Any) -> Any:
@@ -100,6 +135,174 @@ def read_json(path: Path) -> dict:
         return json.load(f)
 
 
+def read_record(path: Path) -> dict | None:
+    """The record at ``path`` upgraded to the current schema (:func:`upgrade`); ``None`` if there is none."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        rec = read_json(path)
+    except (OSError, json.JSONDecodeError) as e:
+        raise ValueError(f"result record {path} is unreadable ({e}); delete it and rerun that run") from e
+    return upgrade(rec, path)
+
+
+# ---------------------------------------------------------------------------------------- schema versions
+def _v1_to_v2(rec: dict) -> dict:
+    """Schema 1 -> 2: the fields early schema-1 records lack, with the value the code that wrote them used.
+
+    * train: ``data.eval_order`` "stored" (evaluation batches were consecutive slices before speech frames
+      were interleaved); ``config.tag`` "" (Table 2's runs predate tags).
+    * sharpness: ``config.tag`` ""; each entry's ``objective`` "mean" (the summed objective came later) and
+      ``subset_rule`` "first" (f used the first N training examples); the Hessian's ``subset_rule`` "first".
+    * landscape: ``tag`` "" (all were Table 2 pairs); each part's ``train_subset`` "first" and, where it has
+      test examples, ``test_subset`` "all" (that code had no other choice).
+    * bench: ``compile`` "off" (benchmarks before torch.compile was an option)."""
+    kind = rec.get("kind")
+    if kind in ("train", "sharpness"):
+        rec.setdefault("config", {}).setdefault("tag", "")
+    if kind == "train":
+        rec.setdefault("data", {}).setdefault("eval_order", "stored")
+    elif kind == "sharpness":
+        for e in (rec.get("entries") or {}).values():
+            e.setdefault("objective", "mean")
+            e.setdefault("subset_rule", "first")
+        if isinstance(rec.get("hessian"), dict):
+            rec["hessian"].setdefault("subset_rule", "first")
+    elif kind == "landscape":
+        rec.setdefault("tag", "")
+        for part in (rec.get("parts") or {}).values():
+            part.setdefault("train_subset", "first")
+            if "test_examples" in part:
+                part.setdefault("test_subset", "all")
+    elif kind == "bench":
+        rec.setdefault("compile", "off")
+    return rec
+
+
+# schema N -> N + 1, applied in turn on read; a record without a ``schema`` field is schema 1
+MIGRATIONS: dict[int, Callable[[dict], dict]] = {1: _v1_to_v2}
+
+
+def upgrade(rec: dict, path: Path | str | None = None) -> dict:
+    """``rec`` (as read from disk) upgraded to :data:`SCHEMA` by the :data:`MIGRATIONS` in turn; in place."""
+    version = rec.get("schema", 1)
+    if not isinstance(version, int) or version > SCHEMA:
+        raise ValueError(f"record {path or rec.get('run_id', '?')} has schema {version!r}, which this lbgap "
+                         f"(schema {SCHEMA}) cannot read; update lbgap")
+    while version < SCHEMA:
+        rec = MIGRATIONS[version](rec)
+        version += 1
+    rec["schema"] = SCHEMA
+    return rec
+
+
+# ---------------------------------------------------------------------------- what each kind holds (schema 2)
+class Provenance(TypedDict, total=False):
+    lbgap_version: str
+    git_commit: str
+    torch_version: str
+    python: str
+    device: str
+    host_cores: int
+    cpu: str             # absent in records older than the CPU description
+    started: str | None
+    finished: str
+    wall_time_s: float | None
+    tf32: dict           # GPU records only
+    precision: dict      # train records
+
+
+class TrainRecord(TypedDict):
+    schema: int
+    kind: str            # "train"
+    run_id: str
+    status: str          # "ok" | "diverged"
+    stop_reason: str     # "max_epochs" | "plateau" | "diverged"
+    config: dict         # RunConfig.to_dict(); ``tag`` always present
+    data: dict           # the DataBundle's info; ``eval_order`` always present ("stored" | "interleaved")
+    epochs: int
+    steps: int
+    final: dict          # train/test(/official_test) loss and accuracy at the end
+    dist_from_init: float
+    x0_norm: float
+    samples_per_s: float | None
+    train_time_s: float
+    history: list        # one dict per epoch evaluation
+    checkpoint: str | None
+    provenance: Provenance
+
+
+class SharpnessEntry(TypedDict, total=False):
+    value: float         # phi, Eq. (4)
+    f0: float
+    fmax: float
+    eps: float
+    space: str           # "full" | "random"
+    params: str
+    objective: str       # "mean" | "sum" (always present)
+    n_train: int
+    train_set: int       # absent in the first records
+    subset_rule: str     # always present
+    wall_s: float
+
+
+class SharpnessRecord(TypedDict):
+    schema: int
+    kind: str            # "sharpness"
+    run_id: str
+    net: str
+    regime: str
+    seed: int
+    batch_size: int
+    profile: str
+    config: dict
+    entries: dict[str, SharpnessEntry]   # keyed by ``sharpness.entry_key``
+    hessian: dict | None
+    provenance: Provenance
+
+
+class LandscapePart(TypedDict, total=False):
+    train_examples: int
+    train_subset: str    # always present
+    test_examples: int
+    test_subset: str     # present where test_examples is
+    eval_order: str
+    wall_s: float
+
+
+class LandscapeRecord(TypedDict):
+    schema: int
+    kind: str            # "landscape"
+    run_id: str
+    net: str
+    seed: int
+    profile: str
+    sb_run: str
+    lb_run: str
+    tag: str             # always present ("" for Table 2's pairs)
+    parts: dict[str, LandscapePart]   # linear, curvilinear, filter1d, contour
+    provenance: Provenance
+
+
+class EvalOrderRecord(TypedDict):
+    schema: int
+    kind: str            # "evalorder"
+    run_id: str
+    net: str
+    regime: str
+    seed: int
+    profile: str
+    eval_batch_size: int
+    rows: dict           # {"train"|"test": {"stored"|"interleaved": {"loss", "acc"}}}
+    provenance: Provenance
+
+
+# the record kinds with a fixed layout; the others (dinh, trajectory, noise, steps, bench) are read as dicts
+KINDS: dict[str, type] = {"train": TrainRecord, "sharpness": SharpnessRecord, "landscape": LandscapeRecord,
+                          "evalorder": EvalOrderRecord}
+
+
 @contextlib.contextmanager
 def locked(path: Path) -> Iterator[None]:
     """Exclusive advisory lock for a read-modify-write of the record at ``path`` (released on exit or death)."""
@@ -117,7 +320,7 @@ def update_json(path: Path, update: Callable[[dict | None], dict]) -> dict:
     """Atomically replace the record at ``path`` by ``update(current)`` (``None`` if there is none yet), holding
     the record's lock from the read to the write; returns what was written."""
     with locked(path):
-        new = update(read_json(path) if Path(path).is_file() else None)
+        new = update(read_record(path))
         atomic_write_json(path, new)
     return new
 
@@ -191,13 +394,11 @@ def now() -> str:
 
 def iter_records(results_dir: Path | str | None = None, profile: str | None = None,
                  kind: str | None = None) -> Iterable[dict]:
-    root = Path(results_dir) if results_dir is not None else paths.RESULTS_DIR
+    """Every record under ``results_dir`` (of ``profile`` and ``kind`` if given), upgraded to :data:`SCHEMA`,
+    with ``_path`` set to its file."""
     pattern = f"{profile or '*'}/{kind or '*'}/*.json"
-    for path in sorted(root.glob(pattern)):
-        try:
-            rec = read_json(path)
-        except (OSError, json.JSONDecodeError) as e:
-            raise ValueError(f"result record {path} is unreadable ({e}); delete it and rerun that run") from e
+    for path in sorted(store_root(results_dir).glob(pattern)):
+        rec = read_record(path)
         rec.setdefault("_path", str(path))
         yield rec
 
@@ -234,13 +435,12 @@ def train_table(results_dir: Path | str | None = None, profile: str | None = Non
         c = r["config"]
         row = dict(run_id=r["run_id"], profile=c["profile"], net=c["net"], dataset=c["dataset"],
                    split=c["split"], source=c["source"], bn=c["bn"], regime=c["regime"] or f"B{c['batch_size']}",
-                   batch_size=c["batch_size"], seed=c["seed"], tag=c.get("tag", ""), variant=variant(c.get("tag")), status=r["status"],
+                   batch_size=c["batch_size"], seed=c["seed"], tag=c["tag"], variant=variant(c["tag"]), status=r["status"],
                    stop_reason=r["stop_reason"], epochs=r["epochs"], steps=r["steps"],
                    dist_from_init=r["dist_from_init"], wall_time_s=r["provenance"]["wall_time_s"],
                    samples_per_s=r["samples_per_s"], device=r["provenance"]["device"],
                    git_commit=r["provenance"]["git_commit"],
-                   # how the evaluation passes were batched (a record without the field predates interleaving)
-                   eval_order=r.get("data", {}).get("eval_order", "stored"))
+                   eval_order=r["data"]["eval_order"])   # how the evaluation passes were batched
         row.update({k: v for k, v in r["final"].items()})
         rows.append(row)
     return pd.DataFrame(rows)
@@ -271,5 +471,5 @@ def history_table(results_dir: Path | str | None = None, profile: str | None = N
         c = r["config"]
         for h in r["history"]:
             rows.append(dict(net=c["net"], regime=c["regime"] or f"B{c['batch_size']}", seed=c["seed"],
-                             batch_size=c["batch_size"], profile=c["profile"], tag=c.get("tag", ""), **h))
+                             batch_size=c["batch_size"], profile=c["profile"], tag=c["tag"], **h))
     return pd.DataFrame(rows)

@@ -27,10 +27,9 @@ from multiprocessing import connection
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from lbgap.core import paths
 from lbgap.core.config import RunConfig
 from lbgap.core.models import NETS
-from lbgap.core.records import now
+from lbgap.core.records import now, store_root
 
 TABLE2_NETS = ("F1", "F2", "C1", "C2", "C3", "C4")
 
@@ -477,7 +476,7 @@ def sweep_status(results_dir: str | Path | None = None) -> list[dict]:
     """Every recorded sweep with the state of each of its runs (the record store decides)."""
     from lbgap.core.records import read_json
 
-    root = Path(results_dir) if results_dir is not None else paths.RESULTS_DIR
+    root = store_root(results_dir)
     out = []
     for path in sorted(root.glob("*/_sweep/sweeps/*.json")):
         try:
@@ -497,7 +496,7 @@ def run_grid(grid: list[RunConfig], results_dir: str | Path | None = None, execu
 
     The sweep is recorded as ``sweeps/<label>-<hash>.json`` (see :func:`sweep_status`); executors that
     want it (submitit: a per-sweep log folder) get it through ``prepare(grid, name, folder)``."""
-    results_dir = str(Path(results_dir) if results_dir is not None else paths.RESULTS_DIR)
+    results_dir = str(store_root(results_dir))
     post_steps = {name: get_post(name) for name in post}   # unknown names fail before anything runs
     ex = make_executor(executor, **executor_kwargs) if isinstance(executor, str) else executor
     items = [(cfg.to_dict(), results_dir, force) for cfg in grid]

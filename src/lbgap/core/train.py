@@ -408,9 +408,9 @@ def load_checkpoint(cfg: RunConfig, which: str = "final", device: str | torch.de
 # ------------------------------------------------------------------------------------------------- a run
 def existing_record(cfg: RunConfig, results_dir: Path) -> dict | None:
     path = records.record_path(results_dir, cfg.profile, "train", cfg.run_id)
-    if not path.is_file():
+    rec = records.read_record(path)
+    if rec is None:
         return None
-    rec = records.read_json(path)
     if rec.get("config") and RunConfig.from_dict(rec["config"]).material() != cfg.material():
         raise ConfigError(f"a record {path} exists for run {cfg.run_id} with a different configuration; "
                           "use --force to replace it or --tag to keep both")
@@ -549,7 +549,7 @@ def train(cfg: RunConfig, results_dir: str | Path | None = None, force: bool = F
     Skip a run already recorded; set up (:func:`training_data`, :func:`make_trainer`); train epoch by epoch
     until the stopping rule or the cap (:func:`train_epochs`); save checkpoints; write the record.
     ``progress``: show a progress bar (default: on a terminal); ``on_epoch``: called with each history row."""
-    results_dir = Path(results_dir) if results_dir is not None else paths.RESULTS_DIR
+    results_dir = records.store_root(results_dir)
     if not force:
         done = existing_record(cfg, results_dir)
         if done is not None:
@@ -574,16 +574,14 @@ def train(cfg: RunConfig, results_dir: str | Path | None = None, force: bool = F
     last = history[-1]
     final = {k: v for k, v in last.items() if k.endswith(("_loss", "_acc"))}
     wall = time.perf_counter() - t_start
-    record = dict(
-        schema=records.SCHEMA, kind="train", run_id=cfg.run_id, status=status, stop_reason=stop_reason,
+    return records.write_record(
+        results_dir, cfg.profile, "train", cfg.run_id, status=status, stop_reason=stop_reason,
         config=cfg.to_dict(), data=data.info, epochs=last["epoch"], steps=step,
         optimizer_steps=step * int(cfg.inner_steps), final=final,
         dist_from_init=dist, x0_norm=float(x0.norm()), samples_per_s=samples / t_train if t_train else None,
         train_time_s=t_train, history=history, checkpoint=ckpt, **(dict(snapshots=snapped) if snap_at else {}),
         provenance=dict(records.provenance(device, wall, started), precision=policy),
     )
-    records.atomic_write_json(records.record_path(results_dir, cfg.profile, "train", cfg.run_id), record)
-    return record
 
 
 def sb_lb_configs(net: str, seed: int, profile: str, **overrides) -> list[RunConfig]:

@@ -35,6 +35,7 @@ from torch import nn
 from lbgap.core import data as datamod
 from lbgap.core import paths
 from lbgap.core import records
+from lbgap.core import runs
 from lbgap.measures.sharpness import select_params
 from lbgap.core.train import evaluate
 
@@ -156,11 +157,9 @@ def pair_id(sb_cfg, lb_cfg) -> str:
 
 
 def _load_pair(sb_cfg, lb_cfg, device):
-    from lbgap.core.train import compute_device, load_checkpoint
+    from lbgap.core.train import load_checkpoint
 
-    dev = compute_device(device)   # the curves in IEEE float32 (no TF32 convolutions on a GPU)
-    data = datamod.load(sb_cfg.dataset, sb_cfg.split, sb_cfg.source, dev, sb_cfg.n_train, sb_cfg.n_test)
-    sb = load_checkpoint(sb_cfg, "final", dev, data.num_classes)
+    sb, data, dev = runs.load(sb_cfg, device)   # the curves in IEEE float32 (no TF32 convolutions on a GPU)
     lb = load_checkpoint(lb_cfg, "final", dev, data.num_classes)
     return sb, lb, data, dev
 
@@ -179,18 +178,18 @@ def compute(sb_cfg, lb_cfg, results_dir: str | Path | None = None, parts: Sequen
     bad = [p for p in parts if p not in PARTS]
     if bad:
         raise ValueError(f"unknown landscape part(s) {bad}: choose from {', '.join(PARTS)}")
-    results_dir = Path(results_dir) if results_dir is not None else paths.RESULTS_DIR
+    results_dir = records.store_root(results_dir)
     rid = pair_id(sb_cfg, lb_cfg)
     path = records.record_path(results_dir, sb_cfg.profile, "landscape", rid)
-    rec = records.read_json(path) if path.is_file() and not force else None
+    rec = None if force else records.read_record(path)
     if rec is None:
-        rec = dict(schema=records.SCHEMA, kind="landscape", run_id=rid, net=sb_cfg.net, seed=sb_cfg.seed,
-                   profile=sb_cfg.profile, sb_run=sb_cfg.run_id, lb_run=lb_cfg.run_id, bn=sb_cfg.bn,
-                   tag=sb_cfg.tag, eval_batch_size=sb_cfg.eval_batch_size,
-                   bn_handling=("batch statistics of each evaluation batch (Keras mode=2); nothing to interpolate"
-                                if sb_cfg.bn == "batch" else
-                                "running statistics recomputed on the training data at every point"),
-                   interpolated="trainable parameters (weights, biases, BN gamma/beta)", parts={})
+        rec = records.new_record("landscape", run_id=rid, net=sb_cfg.net, seed=sb_cfg.seed,
+                                 profile=sb_cfg.profile, sb_run=sb_cfg.run_id, lb_run=lb_cfg.run_id, bn=sb_cfg.bn,
+                                 tag=sb_cfg.tag, eval_batch_size=sb_cfg.eval_batch_size,
+                                 bn_handling=("batch statistics of each evaluation batch (Keras mode=2); nothing to interpolate"
+                                              if sb_cfg.bn == "batch" else
+                                              "running statistics recomputed on the training data at every point"),
+                                 interpolated="trainable parameters (weights, biases, BN gamma/beta)", parts={})
     todo = [p for p in parts if p not in rec["parts"]]
     if not todo:
         rec["skipped"] = True
@@ -241,12 +240,11 @@ def compute(sb_cfg, lb_cfg, results_dir: str | Path | None = None, parts: Sequen
 
 
 def examples_words(part: dict) -> str:
-    """Which examples a recorded part's curves used, in words (``data.subset_words``). Parts written before the
-    rule was recorded (the first F1 and C1 records) used the first N training examples and the whole test set:
-    that code had no other choice."""
-    words = datamod.subset_words(part["train_examples"], part.get("train_subset", "first"), "training")
+    """Which examples a recorded part's curves used, in words (``data.subset_words``; parts written before the
+    rule was recorded get it on read: ``records.upgrade``)."""
+    words = datamod.subset_words(part["train_examples"], part["train_subset"], "training")
     if "test_examples" in part:
-        words += ", " + datamod.subset_words(part["test_examples"], part.get("test_subset", "all"), "test")
+        words += ", " + datamod.subset_words(part["test_examples"], part["test_subset"], "test")
     return words
 
 
@@ -293,9 +291,9 @@ def line_table(results_dir=None, profile=None):
 
 def table2_records(records) -> list[dict]:
     """The landscape records of Table 2's own pairs: a variant pair (a config tag, e.g. "uncapped") is left out,
-    as :func:`lbgap.measures.sharpness.sharpness_table` leaves out variant runs. Records older than the ``tag`` field
-    were all Table 2 pairs."""
-    return [r for r in records if not r.get("tag")]
+    as :func:`lbgap.measures.sharpness.sharpness_table` leaves out variant runs (records older than the ``tag``
+    field, all Table 2 pairs, get ``tag=""`` on read: ``records.upgrade``)."""
+    return [r for r in records if not r["tag"]]
 
 
 RISE_RATIO, FILTER_RISE_RATIO = "Fig. 3 rise beyond LB ÷ SB", "filter-normalised rise LB ÷ SB"
@@ -341,7 +339,6 @@ def seed_summary(records):
 # -------------------------------------------------------------------------------------------- sweep
 def pair_configs(net: str, seed: int, profile: str, results_dir: Path, **overrides):
     """The SB and LB RunConfigs of (net, seed) as stored in their training records."""
-    from lbgap.core.config import RunConfig
     from lbgap.core.train import sb_lb_configs
 
     out = []
@@ -350,7 +347,7 @@ def pair_configs(net: str, seed: int, profile: str, results_dir: Path, **overrid
         if not path.is_file():
             raise FileNotFoundError(f"no training record {path}: train it first (`lbgap sweep table2 --nets {net} "
                                     f"--seeds {seed} --profile {profile}`) or check --profile/--results-dir")
-        out.append(RunConfig.from_dict(records.read_json(path)["config"]))
+        out.append(runs.resolve(path).config)
     return out
 
 

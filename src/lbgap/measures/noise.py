@@ -28,7 +28,6 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -255,7 +254,7 @@ def _scan_model(which: str, cfg_net, data, profile: str):
                 checkpoint_sha256=hashlib.sha256(ck.read_bytes()).hexdigest()[:16])
     tr = records.record_path(paths.RESULTS_DIR, profile, "train", cfg.run_id)
     if tr.is_file():
-        r = records.read_json(tr)
+        r = records.read_record(tr)
         info.update(train_epochs=r["epochs"], train_stop=r["stop_reason"], train_test_acc=r["final"]["test_acc"])
     return model, info
 
@@ -271,13 +270,14 @@ def run_scan(which: str, seed: int = 0, profile: str = "quick", ckpt_profile: st
     """Noise scan at ``which`` in {init, sb, lb} of F1 (seed ``seed``); writes a ``noise`` record."""
     if which not in ("init", "sb", "lb", "track"):
         raise ValueError(f"--at {which!r} must be init, sb, lb or track")
-    results_dir = Path(results_dir) if results_dir is not None else paths.RESULTS_DIR
+    results_dir = records.store_root(results_dir)
     # init and track: the hold-out training set of the steps study; sb / lb: the paper runs' official split
     cfg = make_config("F1", "SB", seed, profile, split="official" if which in ("sb", "lb") else "holdout")
     run_id = f"scan-{cfg.net}-{cfg.dataset}-{which}-s{seed}"
     path = records.record_path(results_dir, profile, KIND, run_id)
-    if path.is_file() and not force:
-        return dict(records.read_json(path), skipped=True)
+    rec = records.done(path, force)
+    if rec is not None:
+        return rec
     started, t0 = records.now(), time.perf_counter()
     device = compute_device(cfg.device)
     if data is None:
@@ -292,12 +292,11 @@ def run_scan(which: str, seed: int = 0, profile: str = "quick", ckpt_profile: st
     ms = [m for m in default_ms(n, lb) if m_max is None or m <= m_max]
     scan = noise_scan(model, data.train, ms, draws, seed, chunk=min(FULL_CHUNK, n))
     tl, ta = evaluate(model, data.train, cfg.eval_batch_size)
-    rec = dict(schema=records.SCHEMA, kind=KIND, run_id=run_id, what="scan", at=which, seed=seed, net="F1",
-               dataset=cfg.dataset, data=data.info, weights=info, draws=draws, train_loss=tl, train_acc=ta,
-               bn="batch statistics of each minibatch (train mode); g = mean over chunks of 5,000", **scan,
-               provenance=records.provenance(device, time.perf_counter() - t0, started))
-    records.atomic_write_json(path, rec)
-    return rec
+    return records.write_record(
+        results_dir, profile, KIND, run_id, what="scan", at=which, seed=seed, net="F1",
+        dataset=cfg.dataset, data=data.info, weights=info, draws=draws, train_loss=tl, train_acc=ta,
+        bn="batch statistics of each minibatch (train mode); g = mean over chunks of 5,000", **scan,
+        provenance=records.provenance(device, time.perf_counter() - t0, started))
 
 
 def track_noise_scale(seed: int = 0, profile: str = "quick", batch_size: int = 256, lr: float = 1e-3,
@@ -309,12 +308,13 @@ def track_noise_scale(seed: int = 0, profile: str = "quick", batch_size: int = 2
     update) and stores their Gram matrix, the validation accuracy and the step. Training goes through
     ``train.Trainer`` (the steps of ``lbgap train``), the probes run as its ``on_step`` hook.
     """
-    results_dir = Path(results_dir) if results_dir is not None else paths.RESULTS_DIR
+    results_dir = records.store_root(results_dir)
     cfg = make_config("F1", batch_size, seed, profile, split="holdout", lr=lr, save_checkpoints=False)
     run_id = f"track-{cfg.net}-{cfg.dataset}-{cfg.split}-b{batch_size}-s{seed}"
     path = records.record_path(results_dir, profile, KIND, run_id)
-    if path.is_file() and not force:
-        return dict(records.read_json(path), skipped=True)
+    rec = records.done(path, force)
+    if rec is not None:
+        return rec
     if chunks < 2 or b_small < 2:
         raise ConfigError("the two-batch estimator needs at least 2 chunks of at least 2 examples")
     if not (epochs > 0 and probe_every >= 1):
@@ -352,12 +352,11 @@ def track_noise_scale(seed: int = 0, profile: str = "quick", batch_size: int = 2
     probe(step)
     records.atomic_torch_save({k: v.detach().cpu() for k, v in model.state_dict().items()},
                               paths.CHECKPOINT_DIR / profile / run_id / "final.pt")
-    rec = dict(schema=records.SCHEMA, kind=KIND, run_id=run_id, what="track", seed=seed, net="F1",
-               config=cfg.to_dict(), data=data.info, batch_size=batch_size, b_small=b_small, chunks=chunks,
-               b_big=b_small * chunks, probe_every=probe_every, steps=step, probes=probes,
-               provenance=records.provenance(device, time.perf_counter() - t0, started))
-    records.atomic_write_json(path, rec)
-    return rec
+    return records.write_record(
+        results_dir, profile, KIND, run_id, what="track", seed=seed, net="F1",
+        config=cfg.to_dict(), data=data.info, batch_size=batch_size, b_small=b_small, chunks=chunks,
+        b_big=b_small * chunks, probe_every=probe_every, steps=step, probes=probes,
+        provenance=records.provenance(device, time.perf_counter() - t0, started))
 
 
 def smoke(results_dir) -> None:

@@ -43,6 +43,7 @@ from torch import nn
 from lbgap.core import data as datamod
 from lbgap.core import paths
 from lbgap.core import records
+from lbgap.core import runs
 
 DEFAULT_EPS = (1e-3, 5e-4)
 DEFAULT_SPACES = ("full", "random")
@@ -374,31 +375,6 @@ class FullBatchLoss:
 
 
 # ----------------------------------------------------------------------------------------- records
-def _run_config(run: str, profile: str, results_dir: Path):
-    """A train run id or a record path -> (RunConfig, train record)."""
-    from lbgap.core.config import RunConfig
-
-    path = Path(run)
-    if not path.suffix == ".json":
-        path = records.record_path(results_dir, profile, "train", run)
-    if not path.is_file():
-        raise FileNotFoundError(f"no training record {path}; give a run id that `lbgap status` lists (with the "
-                                "right --profile/--results-dir) or the path of a train record")
-    rec = records.read_json(path)
-    if rec.get("kind") != "train":
-        raise ValueError(f"{path} is a {rec.get('kind')!r} record, not a training record")
-    return RunConfig.from_dict(rec["config"]), rec
-
-
-def _load(cfg, device: str):
-    from lbgap.core.train import compute_device, load_checkpoint
-
-    dev = compute_device(device)   # phi and the Hessian in IEEE float32 (no TF32 convolutions on a GPU)
-    data = datamod.load(cfg.dataset, cfg.split, cfg.source, dev, cfg.n_train, cfg.n_test)
-    model = load_checkpoint(cfg, "final", dev, data.num_classes)
-    return model, data, dev
-
-
 OBJECTIVES = ("mean", "sum")  # what L-BFGS-B maximises: the mean training loss (default) or the sum (N x mean)
 
 
@@ -426,7 +402,7 @@ def compute(cfg, results_dir: str | Path | None = None, eps: Sequence[float] = D
     atomically after each entry, finished entries skipped unless ``force``. ``train_examples``: f on N
     training examples only, chosen by ``data.example_subset`` (None: the whole training set, the paper's
     definition); ``hessian_examples`` likewise for the Hessian."""
-    results_dir = Path(results_dir) if results_dir is not None else paths.RESULTS_DIR
+    results_dir = records.store_root(results_dir)
     for s in spaces:
         if s not in DEFAULT_SPACES:
             raise ValueError(f"space {s!r} must be 'full' or 'random'")
@@ -436,11 +412,11 @@ def compute(cfg, results_dir: str | Path | None = None, eps: Sequence[float] = D
         raise ValueError(f"train_examples={train_examples}: give a positive number of training examples "
                          "(--train-examples 0, or None from Python, means the whole training set)")
     path = records.record_path(results_dir, cfg.profile, "sharpness", cfg.run_id)
-    rec = records.read_json(path) if path.is_file() and not force else None
+    rec = None if force else records.read_record(path)
     if rec is None:
-        rec = dict(schema=records.SCHEMA, kind="sharpness", run_id=cfg.run_id, train_run=cfg.run_id,
-                   net=cfg.net, regime=cfg.regime, seed=cfg.seed, batch_size=cfg.batch_size,
-                   profile=cfg.profile, config=cfg.to_dict(), entries={}, hessian=None)
+        rec = records.new_record("sharpness", run_id=cfg.run_id, train_run=cfg.run_id, net=cfg.net,
+                                 regime=cfg.regime, seed=cfg.seed, batch_size=cfg.batch_size, profile=cfg.profile,
+                                 config=cfg.to_dict(), entries={}, hessian=None)
     def todo_for(examples):
         return [(e, s) for s in spaces for e in eps
                 if entry_key(e, s, p, a_seed, params, objective, examples) not in rec["entries"]]
@@ -450,7 +426,7 @@ def compute(cfg, results_dir: str | Path | None = None, eps: Sequence[float] = D
         rec["skipped"] = True
         return rec
     started, fresh = records.now(), force   # fresh: the first write replaces the record instead of merging
-    model, data, dev = model_data or _load(cfg, device)
+    model, data, dev = model_data or runs.load(cfg, device)   # phi and the Hessian in IEEE float32
     train, rule = datamod.example_subset(data.train, train_examples, cfg.dataset)
     subset = len(train) if rule != "all" else None
     todo = todo_for(subset)
@@ -533,21 +509,20 @@ def dinh_demo(cfg, results_dir: str | Path | None = None, alphas: Sequence[float
     reuses the run's sharpness record when it holds the same full-space entry: it is the same problem)."""
     from lbgap.core.train import evaluate
 
-    results_dir = Path(results_dir) if results_dir is not None else paths.RESULTS_DIR
+    results_dir = records.store_root(results_dir)
     path = records.record_path(results_dir, cfg.profile, "dinh", cfg.run_id)
-    if path.is_file() and not force:
-        rec = records.read_json(path)
-        rec["skipped"] = True
+    rec = records.done(path, force)
+    if rec is not None:
         return rec
     started, t0 = records.now(), time.perf_counter()
-    model, data, dev = model_data or _load(cfg, device)
+    model, data, dev = model_data or runs.load(cfg, device)
     rows = []
     probe = data.test.batch(slice(0, cfg.eval_batch_size))[0]
     with torch.no_grad():
         model.eval()
         ref = model(probe)
     spath = records.record_path(results_dir, cfg.profile, "sharpness", cfg.run_id)
-    known = records.read_json(spath)["entries"].get(entry_key(eps, "full")) if spath.is_file() else None
+    known = records.read_record(spath)["entries"].get(entry_key(eps, "full")) if spath.is_file() else None
     for a in alphas:
         m = dinh_rescale(model, a).eval()
         with torch.no_grad():
@@ -565,12 +540,11 @@ def dinh_demo(cfg, results_dir: str | Path | None = None, alphas: Sequence[float
                          train_loss=tr_loss, train_acc=tr_acc, test_loss=te_loss, test_acc=te_acc,
                          max_logit_change=diff, wall_s=r.wall_s))
         log(f"dinh {cfg.run_id} alpha={a:g}: phi={r.value:.3f}, test acc {te_acc:.4f}, max |logit change| {diff:.2e}")
-    rec = dict(schema=records.SCHEMA, kind="dinh", run_id=cfg.run_id, net=cfg.net, regime=cfg.regime,
-               seed=cfg.seed, eps=eps, space="full", maxiter=maxiter, eval_batch_size=cfg.eval_batch_size,
-               transform="last BN gamma,beta * alpha; output Linear weight / alpha", rows=rows,
-               config=cfg.to_dict(), provenance=records.provenance(dev, time.perf_counter() - t0, started))
-    records.atomic_write_json(path, rec)
-    return rec
+    return records.write_record(
+        results_dir, cfg.profile, "dinh", cfg.run_id, net=cfg.net, regime=cfg.regime, seed=cfg.seed, eps=eps,
+        space="full", maxiter=maxiter, eval_batch_size=cfg.eval_batch_size,
+        transform="last BN gamma,beta * alpha; output Linear weight / alpha", rows=rows, config=cfg.to_dict(),
+        provenance=records.provenance(dev, time.perf_counter() - t0, started))
 
 
 # ----------------------------------------------------------------------------------------- tables
@@ -585,15 +559,15 @@ def sharpness_table(results_dir: str | Path | None = None, profile: str | None =
 
     rows = []
     for r in iter_records(results_dir, profile, "sharpness") if records is None else records:
-        if tag is not None and r.get("config", {}).get("tag", "") != tag:
+        if tag is not None and r["config"]["tag"] != tag:
             continue
         h = r.get("hessian") or {}
         for key, e in r["entries"].items():
             rows.append(dict(run_id=r["run_id"], net=r["net"], regime=r["regime"], seed=r["seed"],
                              profile=r["profile"], space=e["space"], eps=e["eps"], params=e["params"],
-                             a_seed=e.get("a_seed"), objective=e.get("objective", "mean"), phi=e["value"],
+                             a_seed=e.get("a_seed"), objective=e["objective"], phi=e["value"],
                              examples=e.get("n_train"), subset=e.get("n_train", 0) < e.get("train_set", 0),
-                             subset_rule=e.get("subset_rule", "first"),
+                             subset_rule=e["subset_rule"],
                              f0=e["f0"], fmax=e["fmax"], nfev=e["nfev"], nit=e["nit"], message=e["message"],
                              y_norm=e.get("y_norm"), at_bound=e.get("at_bound"),
                              wall_s=e["wall_s"], seconds_per_eval=e.get("seconds_per_eval"),

@@ -33,7 +33,6 @@ import torch
 from torch import nn
 
 from lbgap.core import data as datamod
-from lbgap.core import paths
 from lbgap.core import records
 from lbgap.core.models import NETS, build_model, keras_cross_entropy
 from lbgap.core.train import (ConfigError, _autocast, check_last_batch, compiled, epoch_batches, evaluate, initial_model,
@@ -543,10 +542,11 @@ def bench(net: str, batch="SB", device: str = "auto", n_samples: int | None = No
     classes = datamod.DATASETS[name]["classes"]
     log(f"bench {net} b{bs} on {records.device_name(dev)}: {len(ds)} {used} {name} examples, "
         f"{math.ceil(len(ds) / bs)} steps/epoch")
-    rec = dict(schema=records.SCHEMA, kind="bench", net=net, dataset=name, data_source=used, n_samples=len(ds),
-               batch_size=bs, batch_spec=str(batch), regime={"SB": "SB", "LB": "LB"}.get(str(batch).upper(), ""),
-               device_type=dev.type, epochs=epochs, warmup_steps=warmup_steps, compile=compile_mode or "off",
-               threads=torch.get_num_threads(), host_load_1min=os.getloadavg()[0] if hasattr(os, "getloadavg") else None)
+    rec = records.new_record(
+        "bench", net=net, dataset=name, data_source=used, n_samples=len(ds),
+        batch_size=bs, batch_spec=str(batch), regime={"SB": "SB", "LB": "LB"}.get(str(batch).upper(), ""),
+        device_type=dev.type, epochs=epochs, warmup_steps=warmup_steps, compile=compile_mode or "off",
+        threads=torch.get_num_threads(), host_load_1min=os.getloadavg()[0] if hasattr(os, "getloadavg") else None)
     rec["flops_per_example"] = train_flops_per_example(net, classes)
     rec.update(matmul_peak(dev))
     t0 = time.perf_counter()
@@ -610,15 +610,14 @@ def bench(net: str, batch="SB", device: str = "auto", n_samples: int | None = No
     rec["run_id"] = bench_id(rec)
     rec["provenance"] = records.provenance(dev, wall, started)
     if write:
-        rd = Path(results_dir) if results_dir is not None else paths.RESULTS_DIR
-        records.atomic_write_json(records.record_path(rd, profile, "bench", rec["run_id"]), rec)
+        records.atomic_write_json(records.record_path(results_dir, profile, "bench", rec["run_id"]), rec)
     return rec
 
 
 def bench_id(rec: dict) -> str:
     dev = "cuda" if rec["device_type"] == "cuda" else "cpu"
     parts = [rec["net"], f"b{rec['batch_size']}", dev, f"n{rec['n_samples']}"]
-    if rec.get("compile", "off") != "off":
+    if rec["compile"] != "off":
         parts.append(rec["compile"])
     if "baseline" not in rec:
         parts.append("ours")
@@ -636,7 +635,7 @@ def bench_table(results_dir: str | Path | None = None, profile: str | None = Non
             rows.append(dict(
                 device=r["provenance"]["device"], net=r["net"], regime=r.get("regime") or f"B{r['batch_size']}",
                 batch_size=r["batch_size"], n_samples=r["n_samples"], data=r["data_source"],
-                compile=r.get("compile", "off"), ours_samples_per_s=r["ours"]["samples_per_s"],
+                compile=r["compile"], ours_samples_per_s=r["ours"]["samples_per_s"],
                 baseline_samples_per_s=(r.get("baseline") or {}).get("samples_per_s"), speedup=r.get("speedup"),
                 ours_tflops=r["ours_tflops"], peak_tflops=r["peak_tflops"], peak_dtype=r["peak_dtype"],
                 mfu=r["ours_mfu"], warmup_s=r["ours"]["warmup_s"],

@@ -75,7 +75,7 @@ def run(net: str, seeds: Sequence[int] = (0,), profile: str = "paper", remedy: s
     ones skipped), so an interrupted sweep leaves whole seeds behind. Returns the training outcomes."""
     from lbgap.core.train import sb_lb_configs
 
-    results_dir = Path(results_dir) if results_dir is not None else paths.RESULTS_DIR
+    results_dir = records.store_root(results_dir)
     grid(net, seeds, profile, remedy, **overrides)   # bad input fails before anything runs
     outcomes = []
     for seed in seeds:

@@ -27,7 +27,6 @@ import numpy as np
 import torch
 
 from lbgap.core import data as datamod
-from lbgap.core import paths
 from lbgap.core import records
 from lbgap.core.train import ConfigError, Progress, StopTraining, compute_device, evaluate, make_config, make_trainer
 
@@ -189,11 +188,10 @@ def run_to_target(cfg, target: float = HEADLINE, results_dir: str | Path | None 
     so that crossings of every target in ``TARGETS`` and the accuracy after ``min_epochs`` epochs can be read off.
     Training goes through ``train.Trainer`` (the steps of ``lbgap train``) with :class:`TargetWatch` as its hook.
     """
-    results_dir = Path(results_dir) if results_dir is not None else paths.RESULTS_DIR
+    results_dir = records.store_root(results_dir)
     path = records.record_path(results_dir, cfg.profile, KIND, cfg.run_id)
-    if path.is_file() and not force:
-        rec = records.read_json(path)
-        rec["skipped"] = True
+    rec = records.done(path, force)
+    if rec is not None:
         return rec
     if not 0 < target <= 1:
         raise ConfigError(f"target accuracy {target} must be in (0, 1]")
@@ -216,18 +214,17 @@ def run_to_target(cfg, target: float = HEADLINE, results_dir: str | Path | None 
         s = crossing(curve, t)
         targets[f"{t:.2f}"] = dict(steps=s, examples=None if s is None else s * cfg.batch_size,
                                    train_time_s=None if s is None else _interp_time(curve, s))
-    rec = dict(schema=records.SCHEMA, kind=KIND, run_id=cfg.run_id, status=status, stop_reason=stop,
-               config=cfg.to_dict(), data=data.info, target=target, reached=reached is not None,
-               targets=targets, steps=step, examples=step * cfg.batch_size, epochs=step * cfg.batch_size / n,
-               min_epochs=min_epochs, cap_steps=cap_steps, budget=budget,
-               final=dict(val_acc=curve[-1]["val_acc"], val_loss=curve[-1]["val_loss"], test_acc=test_acc,
-                          test_loss=test_loss),
-               train_time_s=t_train, time_per_epoch_s=t_train * n / max(1, step * cfg.batch_size),
-               samples_per_s=step * cfg.batch_size / t_train if t_train else None, rss_mb=rss,
-               cpu_time_s=time.process_time() - cpu_start,
-               curve=curve, provenance=records.provenance(device, wall, started))
-    records.atomic_write_json(path, rec)
-    return rec
+    return records.write_record(
+        results_dir, cfg.profile, KIND, cfg.run_id, status=status, stop_reason=stop,
+        config=cfg.to_dict(), data=data.info, target=target, reached=reached is not None,
+        targets=targets, steps=step, examples=step * cfg.batch_size, epochs=step * cfg.batch_size / n,
+        min_epochs=min_epochs, cap_steps=cap_steps, budget=budget,
+        final=dict(val_acc=curve[-1]["val_acc"], val_loss=curve[-1]["val_loss"], test_acc=test_acc,
+                   test_loss=test_loss),
+        train_time_s=t_train, time_per_epoch_s=t_train * n / max(1, step * cfg.batch_size),
+        samples_per_s=step * cfg.batch_size / t_train if t_train else None, rss_mb=rss,
+        cpu_time_s=time.process_time() - cpu_start,
+        curve=curve, provenance=records.provenance(device, wall, started))
 
 
 def _interp_time(curve: list[dict], s: float) -> float:
@@ -254,7 +251,7 @@ def sweep(batch_sizes, optimizers=("adam", "sgd"), seeds=(0, 1, 2), profile: str
     ``schedule``: fields of every run's :class:`Schedule` (``max_steps=...``, ...).
     """
     base = Schedule(**schedule)
-    results_dir = Path(results_dir) if results_dir is not None else paths.RESULTS_DIR
+    results_dir = records.store_root(results_dir)
     seeds = list(seeds)
     data = None
     out = []

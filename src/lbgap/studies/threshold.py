@@ -26,7 +26,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Sequence
 
-from lbgap.core import paths
 from lbgap.core import records
 from lbgap.measures import sharpness
 from lbgap.core import sweep
@@ -61,7 +60,7 @@ def run(net: str, batch_sizes: Sequence[str | int] = DEFAULT_BATCH_SIZES, seeds:
     """Seed by seed: train the seed's grid (finished runs skipped), then the sharpness of each final iterate, so
     that an interrupted sweep leaves whole seeds behind. Returns the training outcomes; a failed run is reported
     there and gets no sharpness."""
-    results_dir = Path(results_dir) if results_dir is not None else paths.RESULTS_DIR
+    results_dir = records.store_root(results_dir)
     grid(net, batch_sizes, seeds, profile, epochs, **overrides)   # bad input fails before anything runs
     outcomes = []
     for seed in seeds:

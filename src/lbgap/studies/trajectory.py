@@ -35,11 +35,11 @@ import numpy as np
 import torch
 
 from lbgap.core import data as datamod
-from lbgap.core import paths
 from lbgap.core import records
+from lbgap.core import runs
 from lbgap.measures import sharpness
 from lbgap.core import sweep
-from lbgap.core.train import checkpoint_dir, compute_device, make_config, train_size
+from lbgap.core.train import compute_device, make_config, train_size
 
 TAG = "fig6"
 EPS = 1e-3
@@ -76,23 +76,23 @@ def entry_key(step: int, space: str, objective: str) -> str:
 def compute(cfg, results_dir: str | Path | None = None, train_examples: int | None = None, device: str = "auto",
             force: bool = False, log: Callable[[str], None] = print) -> dict:
     """phi at every kept iterate of run ``cfg`` (its train record lists them); one entry per (step, space)."""
-    results_dir = Path(results_dir) if results_dir is not None else paths.RESULTS_DIR
-    train_rec = records.read_json(records.record_path(results_dir, cfg.profile, "train", cfg.run_id))
+    results_dir = records.store_root(results_dir)
+    train_rec = records.read_record(records.record_path(results_dir, cfg.profile, "train", cfg.run_id))
     steps = train_rec.get("snapshots") or []
     if not steps:
         raise ValueError(f"run {cfg.run_id} kept no iterates: train it with extra.snapshot_steps (`configs`)")
     path = records.record_path(results_dir, cfg.profile, "trajectory", cfg.run_id)
-    rec = records.read_json(path) if path.is_file() and not force else None
+    rec = None if force else records.read_record(path)
     if rec is None:
-        rec = dict(schema=records.SCHEMA, kind="trajectory", run_id=cfg.run_id, net=cfg.net, regime=cfg.regime,
-                   seed=cfg.seed, batch_size=cfg.batch_size, profile=cfg.profile, config=cfg.to_dict(), entries={})
+        rec = records.new_record("trajectory", run_id=cfg.run_id, net=cfg.net, regime=cfg.regime, seed=cfg.seed,
+                                 batch_size=cfg.batch_size, profile=cfg.profile, config=cfg.to_dict(), entries={})
     todo = [(s, sp, ob) for s in steps for sp, ob in SHARPNESS if entry_key(s, sp, ob) not in rec["entries"]]
     if not todo:
         rec["skipped"] = True
         return rec
     started, fresh = records.now(), force
     dev = compute_device(device)
-    data = datamod.load(cfg.dataset, cfg.split, cfg.source, dev, cfg.n_train, cfg.n_test)
+    data = runs.load_data(cfg, dev)
     subset, rule = datamod.example_subset(data.train, train_examples, cfg.dataset)
     from lbgap.core.models import build_model
 
@@ -101,7 +101,7 @@ def compute(cfg, results_dir: str | Path | None = None, train_examples: int | No
     A = None
     per_epoch = cfg.extra.get("steps_per_epoch") or 1
     for step in sorted({s for s, _, _ in todo}):
-        ckpt = checkpoint_dir(cfg) / f"step{step}.pt"
+        ckpt = runs.checkpoint_path(cfg, f"step{step}")
         if not ckpt.is_file():
             raise FileNotFoundError(f"no kept iterate {ckpt}; checkpoints are not committed: retrain with "
                                     f"`lbgap sweep trajectory --net {cfg.net} --force`")
@@ -131,7 +131,7 @@ def run(net: str, seeds: Sequence[int] = (0,), profile: str = "paper", epochs: i
         points: int = DEFAULT_POINTS, train_examples: int | None = None, results_dir: str | Path | None = None,
         executor: str = "serial", force: bool = False, log: Callable[[str], None] = print, **overrides) -> list:
     """Seed by seed: train SB and LB keeping the scheduled iterates (finished runs skipped), then phi along each."""
-    results_dir = Path(results_dir) if results_dir is not None else paths.RESULTS_DIR
+    results_dir = records.store_root(results_dir)
     for seed in seeds:   # bad input fails before anything runs
         configs(net, seed, profile, epochs, points, **overrides)
     outcomes = []

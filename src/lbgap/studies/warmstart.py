@@ -84,7 +84,7 @@ def run(net: str, seeds: Sequence[int] = (0,), profile: str = "paper", sb_epochs
     """Seed by seed: the SB run (finished runs skipped), then the LB runs from its kept iterates, then the
     sharpness of each LB solution, so that an interrupted sweep leaves whole seeds behind. Returns the training
     outcomes; a failed run is reported there and gets no sharpness."""
-    results_dir = Path(results_dir) if results_dir is not None else paths.RESULTS_DIR
+    results_dir = records.store_root(results_dir)
     for seed in seeds:   # bad input fails before anything runs
         configs(net, seed, profile, sb_epochs, lb_epochs, warm_epochs, **overrides)
     outcomes = []
@@ -115,12 +115,12 @@ def table(results_dir: str | Path | None = None, profiles: Sequence[str] = ("pap
     rows, seen = [], set()
     for prof in profiles:   # each profile's records read once
         recs = list(records.iter_records(results_dir, prof, "train"))
-        lbs = [r for r in recs if str(r["config"].get("tag", "")).startswith(f"{TAG}-sb") and r["status"] == "ok"
+        lbs = [r for r in recs if str(r["config"]["tag"]).startswith(f"{TAG}-sb") and r["status"] == "ok"
                and r["config"]["net"] not in seen]
         if not lbs:
             continue
         seen |= {r["config"]["net"] for r in lbs}
-        sb_hist = {r["run_id"]: {h["epoch"]: h for h in r["history"]} for r in recs if r["config"].get("tag") == TAG}
+        sb_hist = {r["run_id"]: {h["epoch"]: h for h in r["history"]} for r in recs if r["config"]["tag"] == TAG}
         sharp = sharpness.sharpness_table(results_dir, prof, tag=None)
         for rec in lbs:
             c, f = rec["config"], rec["final"]

@@ -16,12 +16,11 @@ def add_parser(sub) -> None:
 
 
 def run(a: argparse.Namespace) -> int:
-    from lbgap.core import paths
-    from lbgap.core.speech import eval_order_check
-    from lbgap.measures.sharpness import _run_config
+    from lbgap.core import paths, runs
+    from lbgap.studies.eval_order import eval_order_check
 
     results_dir = paths.resolve(a.results_dir, paths.RESULTS_DIR)
-    cfg, _ = _run_config(a.run, a.profile, results_dir)
+    cfg = runs.resolve(a.run, a.profile, results_dir).config
     rec = eval_order_check(cfg, results_dir, a.device, a.force)
     for part, v in rec["rows"].items():
         print(f"{cfg.run_id} {part}: accuracy {v['stored']['acc']:.4f} in stored-order batches, "
