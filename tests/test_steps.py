@@ -143,7 +143,7 @@ def test_a_non_finite_loss_stops_the_run_at_that_step(results_dir):
     rec = steps.run_to_target(cfg, 0.5, results_dir, data=data, schedule=steps.Schedule(max_steps=50))
     model = initial_model(cfg, data.num_classes)
     opt = torch.optim.SGD(model.parameters(), lr=1e12, momentum=steps.MOMENTUM)
-    for step, idx in enumerate(_plain_batches(len(data.train), 16, cfg.seed), start=1):
+    for step, idx in enumerate(_plain_batches(len(data.train), 16, cfg.seed), start=1):  # noqa: B007 (used after)
         x, y = data.train.batch(idx)
         loss = keras_cross_entropy(model(x), y)
         opt.zero_grad()

@@ -156,7 +156,7 @@ def test_conservative_step_matches_the_proximal_update_by_hand():
     assert steps == 1   # one batch = one outer iteration x_k -> x_{k+1}
     x, y = data.batch(slice(None))
     x0 = [p.detach().clone() for p in ref.parameters()]
-    for inner in range(2):
+    for _ in range(2):
         g = torch.autograd.grad(keras_cross_entropy(ref(x), y), list(ref.parameters()))
         with torch.no_grad():
             for p, gi, a in zip(ref.parameters(), g, x0):

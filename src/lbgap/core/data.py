@@ -361,7 +361,7 @@ def load(name: str, split: str = "official", source: str = "real", device: str |
 def status(cache_dir: Path | None = None) -> list[dict]:
     """What is in the cache, for ``lbgap status`` and the book."""
     rows = []
-    for name, spec in DATASETS.items():
+    for name in DATASETS:
         path = cache_path(name, cache_dir)
         row = dict(dataset=name, cached=path.is_file(), source="", n_train=0, n_test=0, usable="no")
         if path.is_file():

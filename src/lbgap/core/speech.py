@@ -427,12 +427,14 @@ def import_timit(src: str | os.PathLike, cache_dir: Path | None = None) -> Path:
     feats, parts = {}, {}
     for p, utts in (("train", train), ("test", test)):
         fbs, phones, pstates = [], [], []
-        for _, utt, wav, phn in utts:
+        for _, _utt, wav, phn in utts:
             fb = fbank(read_sphere(wav)).numpy()
             segs = [(int(a), int(b), c) for a, b, c in (line.split() for line in phn.read_text().splitlines()
                                                       if line.strip())]
             ph, ps = frame_labels(segs, len(fb))
-            fbs.append(fb); phones.append(ph); pstates.append(ps)
+            fbs.append(fb)
+            phones.append(ph)
+            pstates.append(ps)
         feats[p] = fbs
         parts[p] = dict(off=np.concatenate([[0], np.cumsum([len(f) for f in fbs])]),
                         uspk=[sid[u[0]] for u in utts], utt=[u[1] for u in utts],

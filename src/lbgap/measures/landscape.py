@@ -33,7 +33,6 @@ import torch
 from torch import nn
 
 from lbgap.core import data as datamod
-from lbgap.core import paths
 from lbgap.core import records
 from lbgap.core import runs
 from lbgap.measures.sharpness import select_params

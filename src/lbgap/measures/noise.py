@@ -373,7 +373,7 @@ def load(results_dir=None, profile: str = "quick") -> dict[str, dict]:
 
 # ------------------------------------------------------------------------------------ the quadratic toy
 def quadratic_toy(batch_sizes=(1, 8, 32, 128), steps: int = 200, lr: float = 0.05, sigma: float = 4.0,
-                  reps: int = 2000, theta0: float = 0.0, seed: int = 0) -> "pd.DataFrame":
+                  reps: int = 2000, theta0: float = 0.0, seed: int = 0):
     """SGD on L(θ) = (θ − 3)² with gradient 2(θ − 3) + σ ξ / √m, ξ ~ N(0, 1), ``reps`` repetitions.
 
     Returns per (m, step): mean loss and its 10/50/90 % quantiles across repetitions, plus examples = m·step.

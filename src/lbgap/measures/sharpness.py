@@ -562,7 +562,7 @@ def sharpness_table(results_dir: str | Path | None = None, profile: str | None =
         if tag is not None and r["config"]["tag"] != tag:
             continue
         h = r.get("hessian") or {}
-        for key, e in r["entries"].items():
+        for e in r["entries"].values():
             rows.append(dict(run_id=r["run_id"], net=r["net"], regime=r["regime"], seed=r["seed"],
                              profile=r["profile"], space=e["space"], eps=e["eps"], params=e["params"],
                              a_seed=e.get("a_seed"), objective=e["objective"], phi=e["value"],

@@ -360,7 +360,7 @@ def best_lr(df, target: float = HEADLINE):
 def tuned_runs(df, target: float = HEADLINE):
     """Rows at the best LR per (optimizer, B), all seeds."""
     lr = best_lr(df, target)
-    keep = [lr.get((o, b)) == l for o, b, l in zip(df.optimizer, df.batch_size, df.lr)]
+    keep = [lr.get((o, b)) == rate for o, b, rate in zip(df.optimizer, df.batch_size, df.lr)]
     return df[keep]
 
 
