@@ -302,9 +302,10 @@ def one_pass(problem: Problem, seed: int, n: int, chunk: int = BLOCK, progress: 
 
 @np.errstate(over="ignore", invalid="ignore")
 def gd(problem: Problem, seed: int, n: int, lr: float, max_passes: int, chunk: int = CHUNK,
-       progress: bool = False, targets=TARGETS) -> dict:
+       progress: bool = False, targets=TARGETS, abandon_after: int | None = None) -> dict:
     """Full-batch gradient descent from w = 0 with a constant step: each step is one streamed pass over the n
-    rows. Stops at the last target, at ``max_passes`` or on divergence."""
+    rows. Stops at the last target, at ``max_passes``, on divergence or, while tuning, after ``abandon_after``
+    passes (the best step so far needed that many)."""
     w = np.zeros(problem.d)
     clock, tg = _Clock(), _Targets(targets=targets)
     status, path = "cap", []
@@ -325,6 +326,9 @@ def gd(problem: Problem, seed: int, n: int, lr: float, max_passes: int, chunk: i
             break
         if all(tg.reached(t) for t in targets):
             status = "target"
+            break
+        if abandon_after is not None and p >= abandon_after:
+            status = "abandoned"
             break
     return dict(w=w.tolist(), passes=p, examples=p * n, final_gap=tg.curve[-1]["gap_last"], cpu_s=clock.cpu,
                 wall_s=clock.wall, cpu_per_pass_s=clock.cpu / p, wall_per_pass_s=clock.wall / p,
@@ -541,11 +545,15 @@ def run_study(profile: str = "quick", results_dir=None, force: bool = False, pro
 
         # -- full-batch GD: tune the step (as a fraction of 2/lambda_max(Sigma)) on gd_tune_n rows, seed 0
         tune_n = cfg["gd_tune_n"]
-        gd_tune = [_run(rp(f"gd-tune-f{f:g}-N{_n_tag(tune_n)}-s0"), force, log, "gd", pb,
-                        meta=dict(method="gd", role="tune", n=tune_n, seed=0, batch=tune_n,
-                                  lr=2 * scale * f / lam, lr_fraction=f),
-                        seed=0, n=tune_n, lr=2 * scale * f / lam, max_passes=cfg["gd_max_passes"])
-                   for f in cfg["gd_lrs"]]
+        gd_tune = []
+        for f in cfg["gd_lrs"]:
+            best = _best(gd_tune, min(TARGETS))
+            abandon = None if best is None else best["targets"][f"{min(TARGETS):g}"]["steps"]
+            gd_tune.append(_run(rp(f"gd-tune-f{f:g}-N{_n_tag(tune_n)}-s0"), force, log, "gd", pb,
+                                meta=dict(method="gd", role="tune", n=tune_n, seed=0, batch=tune_n,
+                                          lr=2 * scale * f / lam, lr_fraction=f, abandon_after=abandon),
+                                seed=0, n=tune_n, lr=2 * scale * f / lam, max_passes=cfg["gd_max_passes"],
+                                abandon_after=abandon))
         out += gd_tune
         gd_best = _best(gd_tune, min(TARGETS)) or _best(gd_tune, max(TARGETS))
         gd_lr = gd_best["lr"] if gd_best else 2 * scale * cfg["gd_lrs"][0] / lam
@@ -574,8 +582,8 @@ def run_study(profile: str = "quick", results_dir=None, force: bool = False, pro
                 k, prev = k0, score(k0)
                 while -cfg["sgd_lr_span"] <= k + direction - k0 <= cfg["sgd_lr_span"]:
                     cur = score(k + direction)
-                    if not (cur < prev or (direction < 0 and math.isinf(cur))):   # nothing reached: go smaller
-                        break
+                    if not (cur < prev or (direction < 0 and math.isinf(cur) and math.isinf(prev))):
+                        break                         # (while nothing has reached the target, go smaller)
                     k, prev = k + direction, cur
             out += list(tried.values())
             sgd_lrs[b] = {t: (_best(list(tried.values()), t) or {}).get("lr") for t in TARGETS}
