@@ -4,7 +4,7 @@
 Two problems (:data:`PROBLEMS`): least squares, ``y = x.w* + noise``, and logistic regression,
 ``P(y=1|x) = sigmoid(x.w*)``, both with ``x ~ N(0, Sigma)`` (4 correlated features, condition number 10).
 Row ``i`` of seed ``s`` is a function of ``(s, i)`` only: rows come in fixed blocks of :data:`BLOCK` rows, each
-drawn by its own numpy Generator seeded from ``(seed, problem, block index)``, so any chunking of a range gives
+drawn by its own numpy Generator (SFC64) seeded from ``(seed, problem, block index)``, so any chunking of a range gives
 the same rows.
 
 Every method is scored on the *population* loss ``L(w) = E[loss(x, y; w)]``, which is exact here: for least
@@ -19,6 +19,7 @@ Results are JSON records under ``data/results/<profile>/regression/``; :func:`ru
 """
 from __future__ import annotations
 
+import functools
 import math
 import resource
 import time
@@ -85,7 +86,7 @@ def get_problem(name: str) -> Problem:
 
 def block(problem: Problem, seed: int, index: int) -> tuple[np.ndarray, np.ndarray]:
     """Rows ``index*BLOCK ... (index+1)*BLOCK - 1`` of ``seed``: their own Generator, so a function of the index."""
-    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(seed), problem.code, int(index)])))
+    rng = np.random.Generator(np.random.SFC64(np.random.SeedSequence([int(seed), problem.code, int(index)])))
     x = rng.standard_normal((BLOCK, problem.d)) @ problem.chol.T
     if problem.logistic:
         y = (rng.random(BLOCK) < expit(x @ problem.w_star)).astype(np.float64)
@@ -446,12 +447,14 @@ PROFILES = {
     # seconds: tests and the chapter's smoke run
     "smoke": dict(ns=(10**4, 10**5), batches=(1, 256, 4096), seeds=(1,), gd_tune_n=10**4, gd_full_max_n=10**5,
                   gd_max_passes=300, gd_lrs=(0.5, 0.9), sgd_lr_start=-3, sgd_lr_span=3, sgd_cap=2**16,
-                  noise_rows=2**16, child_min_n=None, all_seeds_max_n=10**5, logistic_lr_scale=4.0),
-    # the real study on one CPU core (~25 min): tuning on seed 0, measurements on seeds 1 and 2
+                  noise_rows=2**16, child_min_n=None, all_seeds_max_n=10**5, gd_pass_max_n=10**5,
+                  logistic_lr_scale=4.0),
+    # the real study on one CPU core: tuning on seed 0, measurements on seeds 1 and 2 (N <= 10^6; seed 1 above)
     "quick": dict(ns=tuple(10**k for k in range(4, 10)), batches=(1, 16, 256, 4096, 65536), seeds=(1, 2),
                   gd_tune_n=10**5, gd_full_max_n=10**7, gd_max_passes=2000,
                   gd_lrs=(0.5, 0.7, 0.8, 0.9, 1.0, 1.2, 1.5, 2.0), sgd_lr_start=-3, sgd_lr_span=8, sgd_cap=2**20,
-                  noise_rows=2**20, child_min_n=10**8, all_seeds_max_n=10**8, logistic_lr_scale=4.0),
+                  noise_rows=2**20, child_min_n=10**8, all_seeds_max_n=10**6, gd_pass_max_n=10**8,
+                  logistic_lr_scale=4.0),
 }
 
 
@@ -528,15 +531,17 @@ def run_study(profile: str = "quick", results_dir=None, force: bool = False, pro
     """The whole study for ``profile`` (``smoke`` or ``quick``), one JSON record per run; existing records are
     read back unless ``force``. Order: tune GD's step on ``gd_tune_n`` rows and SGD's step per batch size on the
     stream (seed 0), then every (problem, method, N, seed) with the tuned steps, then the noise scale along GD's
-    path. Runs that stream N >= ``child_min_n`` rows in full go to a fresh process that reports its peak RSS;
-    full-batch GD there runs one pass, and its time to a target is estimated as passes needed (from the largest
-    N run in full) times the measured time per pass."""
+    path, and last the exact pass over the largest N. Runs that stream N >= ``child_min_n`` rows in full go to a
+    fresh process that reports its peak RSS. Full-batch GD runs to the target up to ``gd_full_max_n`` rows; up to
+    ``gd_pass_max_n`` it runs one pass, and its time to a target is estimated as the passes the largest full run
+    needed times the measured time per pass; beyond, the time per pass is scaled in proportion to N. Passes over
+    N > ``all_seeds_max_n`` rows are made for the first seed only."""
     if profile not in PROFILES:
         raise ValueError(f"unknown regression profile {profile!r}; choose one of {', '.join(PROFILES)}")
     cfg = PROFILES[profile]
     results_dir = Path(results_dir) if results_dir is not None else paths.RESULTS_DIR
     seeds = tuple(cfg["seeds"] if seeds is None else seeds)
-    out = []
+    out, deferred = [], []
     for name in problems:
         pb = get_problem(name)
         lam = float(np.linalg.eigvalsh(pb.cov).max())
@@ -590,23 +595,29 @@ def run_study(profile: str = "quick", results_dir=None, force: bool = False, pro
 
         # -- measured runs at every N
         for seed in seeds:
-            gd_full = None
+            gd_full = gd_pass = None
             for n in cfg["ns"]:
                 big = cfg["child_min_n"] is not None and n >= cfg["child_min_n"]
-                full_pass = seed == seeds[0] or n <= cfg["all_seeds_max_n"]   # the 10^9 passes: first seed only
+                full_pass = seed == seeds[0] or n <= cfg["all_seeds_max_n"]   # passes over the largest N: one seed
                 if not pb.logistic and full_pass:
-                    out.append(_run(rp(f"exact-N{_n_tag(n)}-s{seed}"), force, log, "one_pass", pb,
-                                    isolate=big, meta=dict(method="exact", role="measure", n=n, seed=seed, batch=n),
-                                    seed=seed, n=n, progress=big))
-                if n <= cfg["gd_full_max_n"]:
+                    run = functools.partial(_run, rp(f"exact-N{_n_tag(n)}-s{seed}"), force, log, "one_pass", pb,
+                                            isolate=big, meta=dict(method="exact", role="measure", n=n, seed=seed,
+                                                                   batch=n),
+                                            seed=seed, n=n, progress=big)
+                    deferred.append(run) if big and n == max(cfg["ns"]) else out.append(run())
+                if full_pass and n <= cfg["gd_full_max_n"]:
                     gd_full = _run(rp(f"gd-N{_n_tag(n)}-s{seed}"), force, log, "gd", pb,
                                    meta=dict(method="gd", role="measure", n=n, seed=seed, batch=n, lr=gd_lr,
                                              bounded=False),
                                    seed=seed, n=n, lr=gd_lr, max_passes=cfg["gd_max_passes"])
                     out.append(gd_full)
-                elif full_pass:
-                    out.append(_bounded_gd(rp(f"gd-N{_n_tag(n)}-s{seed}"), force, log, pb, seed, n, gd_lr,
-                                           gd_full, big))
+                elif full_pass and n <= cfg["gd_pass_max_n"]:
+                    gd_pass = _bounded_gd(rp(f"gd-N{_n_tag(n)}-s{seed}"), force, log, pb, seed, n, gd_lr,
+                                          gd_full, big)
+                    out.append(gd_pass)
+                elif full_pass and gd_pass is not None:
+                    out.append(_extrapolated_gd(rp(f"gd-N{_n_tag(n)}-s{seed}"), force, log, pb, seed, n, gd_lr,
+                                                gd_pass))
                 for b in cfg["batches"]:
                     if b > n:
                         continue
@@ -616,10 +627,13 @@ def run_study(profile: str = "quick", results_dir=None, force: bool = False, pro
                                         pb, meta=dict(method="sgd", role="measure", n=n, seed=seed, batch=b, lr=lr,
                                                       tuned_for=tuned_for),
                                         seed=seed, n=n, batch=b, lr=lr, max_examples=max(cfg["sgd_cap"], 512 * b)))
+            if seed == seeds[0]:
+                noise_from = gd_full
 
         # -- gradient noise scale along the full-batch GD path of the largest fully run N (seed 0)
-        path_rec = gd_full if gd_full is not None else gd_tune[0]
+        path_rec = noise_from if noise_from is not None else gd_tune[0]
         out.append(_noise_record(rp("noise"), force, log, pb, path_rec, cfg["noise_rows"]))
+    out += [run() for run in deferred]        # the exact pass over the largest N last: the longest run
     return out
 
 
@@ -643,6 +657,25 @@ def _bounded_gd(path: Path, force: bool, log, pb: Problem, seed: int, n: int, lr
                             batch=n, lr=lr, bounded=True, passes_from=(full or {}).get("run_id"), **out),
                  started, time.perf_counter() - t0)
     log(f"{path.stem}: 1 pass in {rec['cpu_per_pass_s']:.1f} CPU s (bounded; targets estimated)")
+    return rec
+
+
+def _extrapolated_gd(path: Path, force: bool, log, pb: Problem, seed: int, n: int, lr: float, ref: dict) -> dict:
+    """GD at an N not even one pass of which is run here: time per pass scaled in proportion to N from the
+    bounded record ``ref`` (a pass costs the same per row at any N: the pass streams in fixed chunks)."""
+    from lbgap.core import records
+    if path.is_file() and not force:
+        return records.read_json(path)
+    started, t0 = _now(), time.perf_counter()
+    f = n / ref["n"]
+    est = {k: None if v is None else dict(v, examples=v["steps"] * n, cpu_s=v["cpu_s"] * f, wall_s=v["wall_s"] * f)
+           for k, v in ref["targets"].items()}
+    rec = _write(path, dict(run_id=path.stem, problem=pb.name, method="gd", role="measure", n=n, seed=seed,
+                            batch=n, lr=lr, bounded=True, extrapolated_from=ref["run_id"], passes=0, examples=0,
+                            cpu_s=0.0, wall_s=0.0, cpu_per_pass_s=ref["cpu_per_pass_s"] * f,
+                            wall_per_pass_s=ref["wall_per_pass_s"] * f, final_gap=None, targets=est,
+                            status="extrapolated"), started, time.perf_counter() - t0)
+    log(f"{path.stem}: not run; {rec['cpu_per_pass_s']:.0f} CPU s per pass extrapolated from {ref['run_id']}")
     return rec
 
 
