@@ -51,8 +51,12 @@ def runs(results_dir=None, profile: str = "quick") -> pd.DataFrame:
 
 
 def _order(df: pd.DataFrame) -> list[str]:
-    keys = {"exact one pass": (0, 0), "full-batch GD": (1, 0)}
-    return sorted(df.label.unique(), key=lambda s: keys.get(s, (2, int(s.split("=")[1].replace(",", "")))))
+    """Exact pass, GD, then SGD by batch size."""
+    first = {"exact one pass": (0, 0), "full-batch GD": (1, 0)}
+
+    def key(label):
+        return first[label] if label in first else (2, int(label.split("=")[1].replace(",", "")))
+    return sorted(df.label.unique(), key=key)
 
 
 def time_table(results_dir=None, profile: str = "quick", target: float = 0.001, problem: str = "least_squares",
@@ -92,11 +96,16 @@ def fig_time_vs_n(results_dir=None, profile: str = "quick", target: float = 0.00
             m = m.dropna()
             if not len(m):
                 continue
-            meth = g[g.label == label].method.iloc[0]
-            style = dict(exact=dict(color="black", marker="s"), gd=dict(color="C3", marker="o")).get(
-                meth, dict(color=colors[g[g.label == label].batch.iloc[0]], marker="."))
+            meth, batch = g[g.label == label].method.iloc[0], g[g.label == label].batch.iloc[0]
+            style = (dict(color=colors[batch], marker=".") if meth == "sgd" else
+                     dict(exact=dict(color="black", marker="s"), gd=dict(color="C3", marker="o"))[meth])
             meas = m[~m.est]
-            ax.plot(meas.n, meas.cpu_s, "-", label=label, **style)
+            ax.plot(meas.n, meas.cpu_s, "-", label=label + (" (on the rows needed)" if meth == "exact" else ""),
+                    **style)
+            if meth == "exact":   # the same solve over all N rows
+                full = g[g.label == label].groupby("n").run_cpu_s.mean()
+                ax.plot(full.index, full.values, "--", color="black", marker="s", mfc="none",
+                        label="exact one pass over all N rows")
             if m.est.any():
                 ax.plot(m.n, m.cpu_s, ":", color=style["color"])
                 ax.scatter(m[m.est].n, m[m.est].cpu_s, facecolors="none", edgecolors=style["color"],
@@ -234,11 +243,12 @@ def key_numbers(results_dir=None, profile: str = "quick") -> list[str]:
             gt = g[(g.target == t) & (g.n == nmax)]
             sgd = gt[gt.method == "sgd"].groupby("label").agg(cpu_s=("cpu_s", "mean"), ex=("examples", "mean"))
             best = sgd.cpu_s.idxmin() if sgd.cpu_s.notna().any() else None
-            gd = gt[gt.method == "gd"].cpu_s.mean()
+            gd = gt[gt.method == "gd"]
             line = f"{PROBLEM_LABELS[prob]}, to {t:.1%}, N = {nmax:,}: "
             if best:
-                line += (f"fastest SGD {best} {sgd.cpu_s[best]:.3g} CPU s ({sgd.ex[best]:,.0f} examples); ")
-            line += f"full-batch GD {gd:,.0f} CPU s (estimated)"
+                line += f"fastest {best} {sgd.cpu_s[best]:.3g} CPU s ({sgd.ex[best]:,.0f} examples); "
+            line += (f"full-batch GD {gd.cpu_s.mean():,.3g} CPU s" + (" (estimated)" if gd.estimated.any() else "")
+                     if len(gd) else "full-batch GD not run")
             ex = gt[gt.method == "exact"]
             if len(ex):
                 line += f"; exact solve on the first {ex.examples.mean():,.0f} rows {ex.cpu_s.mean():.3g} CPU s"

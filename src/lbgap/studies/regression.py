@@ -258,7 +258,7 @@ def _diverged(gaps: dict) -> bool:
 
 
 def _progress(total: int, desc: str, enabled: bool):
-    from tqdm.auto import tqdm
+    from tqdm import tqdm   # a text bar: also readable in a log or a notebook without widgets
     return tqdm(total=total, desc=desc, unit="row", unit_scale=True, disable=not enabled, mininterval=5.0)
 
 
