@@ -46,7 +46,7 @@ def test_generated_data_follow_the_model():
         for w in (problem.w_star, np.array([0.5, -1.0, 0.2, 1.0]), np.zeros(4)):
             losses = reg.sample_losses(problem, xs, ys, w)
             se = losses.std() / np.sqrt(len(losses))
-            assert abs(reg.population_loss(problem, w) - losses.mean()) < 4 * se
+            assert abs(reg.population_loss(problem, w) - losses.mean()) <= 4 * se + 1e-12   # (w = 0: log 2 exactly)
 
 
 def test_optimal_loss_and_gap():
@@ -117,10 +117,21 @@ def test_gd_and_sgd_reach_the_targets():
 
 
 def test_noise_scale_estimator_matches_least_squares_formula():
-    x, y = reg.rows(LS, 11, 0, 2**19)
+    m = 2**19
+    x, y = reg.rows(LS, 11, 0, m)
+    s = LS.cov
     for w in (np.zeros(4), LS.w_star + np.array([0.3, -0.2, 0.1, 0.05]), LS.w_star + 0.02):
         est = reg.noise_scale(LS, w, x, y)
-        assert est["b_noise"] == pytest.approx(reg.noise_scale_exact(LS, w), rel=0.05)
+        dlt = w - LS.w_star
+        g = s @ dlt
+        cov = np.outer(g, g) + (dlt @ s @ dlt + LS.noise**2) * s      # Cov of one row's gradient (Isserlis)
+        assert est["trace"] == pytest.approx(np.trace(cov), rel=0.01)
+        # |mean|^2 - tr/m is unbiased for |G|^2 with standard error ~ sqrt(4 G'CG/m + 2 tr(C^2)/m^2)
+        se = np.sqrt(4 * g @ cov @ g / m + 2 * np.trace(cov @ cov) / m**2)
+        assert abs(est["grad_sq"] - g @ g) < 4 * se
+        b = reg.noise_scale_exact(LS, w)
+        assert b == pytest.approx(np.trace(cov) / (g @ g))
+        assert est["b_noise"] == pytest.approx(b, rel=4 * se / (g @ g) + 0.01)
     # B_noise grows as w approaches the optimum
     assert reg.noise_scale_exact(LS, LS.w_star + 0.01) > 100 * reg.noise_scale_exact(LS, np.zeros(4))
     with pytest.raises(ValueError, match="least squares only"):
@@ -164,7 +175,8 @@ def test_chapter_tables_and_figures_on_smoke_records(smoke_dir):
     assert book.fig_examples_by_batch(smoke_dir, "smoke").axes
     nz = book.noise_points(smoke_dir, "smoke")
     ls = nz[nz.problem == "least_squares"]
-    assert np.allclose(ls.b_noise, ls.b_noise_exact.astype(float), rtol=0.3)
+    far = ls[ls.b_noise_exact.astype(float) < ls.rows / 200]   # the estimate's relative noise ~ 2 sqrt(B_noise/rows)
+    assert len(far) >= 3 and np.allclose(far.b_noise, far.b_noise_exact.astype(float), rtol=0.3)
     assert any("CPU minutes" in line for line in book.key_numbers(smoke_dir, "smoke"))
     with pytest.raises(ValueError, match="no regression records"):
         book.runs(smoke_dir, "quick")
