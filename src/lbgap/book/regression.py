@@ -125,8 +125,10 @@ def noise_points(results_dir=None, profile: str = "quick") -> pd.DataFrame:
     for r in _recs(results_dir, profile):
         if r.get("role") == "noise":
             for p in r["points"]:
-                rows.append(dict(problem=r["problem"], gap=p["gap"], b_noise=p["b_noise"],
-                                 b_noise_exact=p["b_noise_exact"], rows=r["rows"], path_from=r["path_from"]))
+                rows.append(dict(problem=r["problem"], source=p.get("source", "gd"), batch=p.get("batch"),
+                                 gap=p["gap"], b_noise=float(p["b_noise"]),   # a record stores inf as "inf"
+                                 b_noise_exact=np.nan if p["b_noise_exact"] is None else float(p["b_noise_exact"]),
+                                 rows=r["rows"], path_from=r["path_from"]))
     return pd.DataFrame(rows)
 
 
@@ -134,6 +136,7 @@ def noise_at(results_dir=None, profile: str = "quick") -> pd.DataFrame:
     """B_noise where the full-batch path first reaches each target (log-interpolated in the gap between the
     two points around it); for least squares also the exact value there."""
     pts = noise_points(results_dir, profile)
+    pts = pts[pts.source == "gd"]
     rows = []
     for prob, g in pts.groupby("problem"):
         g = g.sort_values("gap", ascending=False)
@@ -145,8 +148,7 @@ def noise_at(results_dir=None, profile: str = "quick") -> pd.DataFrame:
             f = (math.log(t) - math.log(a.gap)) / (math.log(b.gap) - math.log(a.gap))
             interp = lambda col: math.exp(math.log(a[col]) + f * (math.log(b[col]) - math.log(a[col])))  # noqa
             rows.append(dict(problem=PROBLEM_LABELS[prob], target=f"{t:.1%}", b_noise=round(interp("b_noise")),
-                             b_noise_exact=round(interp("b_noise_exact")) if a.b_noise_exact is not None
-                             and not pd.isna(a.b_noise_exact) else None))
+                             b_noise_exact=None if pd.isna(a.b_noise_exact) else round(interp("b_noise_exact"))))
     return pd.DataFrame(rows)
 
 
@@ -158,11 +160,14 @@ def fig_noise_scale(results_dir=None, profile: str = "quick"):
     pts = noise_points(results_dir, profile)
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
     for (prob, g), c in zip(pts.groupby("problem"), ("C0", "C1")):
-        g = g[g.gap > 0].sort_values("gap")
-        ax.plot(g.gap, g.b_noise, "o", color=c, ms=4, label=f"{PROBLEM_LABELS[prob]} (estimated, "
-                                                             f"{int(g.rows.iloc[0]):,} rows)")
-        if g.b_noise_exact.notna().any():
-            ax.plot(g.gap, g.b_noise_exact, "-", color=c, lw=1, label=f"{PROBLEM_LABELS[prob]} (exact)")
+        g = g[(g.gap > 0) & (g.b_noise > 0) & np.isfinite(g.b_noise)].sort_values("gap")
+        gd, sgd = g[g.source == "gd"], g[g.source == "sgd"]
+        ax.plot(gd.gap, gd.b_noise, "o", color=c, ms=4, label=f"{PROBLEM_LABELS[prob]}, full-batch path")
+        if gd.b_noise_exact.notna().any():
+            ax.plot(gd.gap, gd.b_noise_exact, "-", color=c, lw=1,
+                    label=f"{PROBLEM_LABELS[prob]}, full-batch path (exact)")
+        if len(sgd):
+            ax.plot(sgd.gap, sgd.b_noise, "x", color=c, ms=6, label=f"{PROBLEM_LABELS[prob]}, where SGD stopped")
     for t in study.TARGETS:
         ax.axvline(t, color="0.5", ls=":", lw=1)
         ax.text(t, 0.98, f" {t:.1%}", transform=ax.get_xaxis_transform(), fontsize=9, va="top", color="0.3")
@@ -187,22 +192,41 @@ def examples_by_batch(results_dir=None, profile: str = "quick", n: int | None = 
               .reset_index().assign(steps=lambda d: d.examples / d.batch))
 
 
+def knee(results_dir=None, profile: str = "quick") -> pd.DataFrame:
+    """Per problem and target: the fewest examples over batch sizes (E_min), the fewest steps (S_min), the batch
+    where they meet, B_crit = E_min/S_min (Shallue et al. 2019; McCandlish et al. 2018), and B_noise at the target
+    along the full-batch path and where SGD stopped (median over the SGD stops within a factor 3 of the target)."""
+    eb = examples_by_batch(results_dir, profile)
+    nz, pts = noise_at(results_dir, profile), noise_points(results_dir, profile)
+    rows = []
+    for (prob, t), g in eb.groupby(["problem", "target"]):
+        e_min, s_min = g.examples.min(), g.steps.min()
+        near = pts[(pts.problem == prob) & (pts.source == "sgd") & (pts.gap > t / 3) & (pts.gap < 3 * t)]
+        gd = nz[(nz.problem == PROBLEM_LABELS[prob]) & (nz.target == f"{t:.1%}")]
+        rows.append({"problem": PROBLEM_LABELS[prob], "target": f"{t:.1%}", "E_min (examples)": f"{e_min:,.0f}",
+                     "S_min (steps)": f"{s_min:,.1f}", "B_crit = E_min/S_min": f"{e_min / s_min:,.0f}",
+                     "B_noise, full-batch path": f"{gd.b_noise.iloc[0]:,.0f}" if len(gd) else "-",
+                     "B_noise, where SGD stopped": f"{near.b_noise.median():,.0f} ({len(near)} points)"
+                     if len(near) else "-"})
+    return pd.DataFrame(rows)
+
+
 def fig_examples_by_batch(results_dir=None, profile: str = "quick"):
-    """Examples (left axis) to each target against the batch size, at the largest N, with B_noise at that target
-    marked: flat while B is well below B_noise, then growing in proportion to B."""
+    """Examples to each target against the batch size, at the largest N, with B_crit = E_min/S_min marked and
+    the curve E_min + S_min B (dotted): flat while B is well below B_crit, then growing in proportion to B."""
     import matplotlib.pyplot as plt
 
     eb = examples_by_batch(results_dir, profile)
-    nz = noise_at(results_dir, profile)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
     for ax, (prob, g) in zip(axes, eb.groupby("problem")):
         for (t, gt), c in zip(g.groupby("target"), ("C0", "C3")):
             ax.plot(gt.batch, gt.examples, "o-", color=c, label=f"to {t:.1%}")
-            row = nz[(nz.problem == PROBLEM_LABELS[prob]) & (nz.target == f"{t:.1%}")]
-            if len(row):
-                ax.axvline(row.b_noise.iloc[0], color=c, ls="--", lw=1)
-                ax.text(row.b_noise.iloc[0], 0.02, f" B_noise\n ({t:.1%})", color=c, fontsize=9,
-                        transform=ax.get_xaxis_transform())
+            e_min, s_min = gt.examples.min(), gt.steps.min()
+            bb = np.geomspace(gt.batch.min(), gt.batch.max(), 50)
+            ax.plot(bb, e_min + s_min * bb, ":", color=c, lw=1)          # E_min (1 + B/B_crit)
+            ax.axvline(e_min / s_min, color=c, ls="--", lw=1)
+            ax.text(e_min / s_min, 0.02, f" B_crit\n ({t:.1%})", color=c, fontsize=9,
+                    transform=ax.get_xaxis_transform())
         ax.set(xscale="log", yscale="log", xlabel="batch size B", title=PROBLEM_LABELS[prob])
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("examples to the target (SGD, tuned step)")

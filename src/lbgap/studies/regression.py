@@ -453,7 +453,7 @@ PROFILES = {
     "quick": dict(ns=tuple(10**k for k in range(4, 10)), batches=(1, 16, 256, 4096, 65536), seeds=(1, 2),
                   gd_tune_n=10**5, gd_full_max_n=10**7, gd_max_passes=2000,
                   gd_lrs=(0.5, 0.7, 0.8, 0.9, 1.0, 1.2, 1.5, 2.0), sgd_lr_start=-3, sgd_lr_span=8, sgd_cap=2**20,
-                  noise_rows=2**20, child_min_n=10**8, all_seeds_max_n=10**6, gd_pass_max_n=10**8,
+                  noise_rows=2**20, child_min_n=10**8, all_seeds_max_n=10**6, gd_pass_max_n=10**9,
                   logistic_lr_scale=4.0),
 }
 
@@ -632,7 +632,9 @@ def run_study(profile: str = "quick", results_dir=None, force: bool = False, pro
 
         # -- gradient noise scale along the full-batch GD path of the largest fully run N (seed 0)
         path_rec = noise_from if noise_from is not None else gd_tune[0]
-        out.append(_noise_record(rp("noise"), force, log, pb, path_rec, cfg["noise_rows"]))
+        sgd_final = [r for r in out if r.get("problem") == name and r.get("role") == "measure"
+                     and r.get("method") == "sgd" and r["n"] == max(cfg["ns"]) and r["seed"] == seeds[0]]
+        out.append(_noise_record(rp("noise"), force, log, pb, path_rec, cfg["noise_rows"], sgd_final))
     out += [run() for run in deferred]        # the exact pass over the largest N last: the longest run
     return out
 
@@ -679,19 +681,25 @@ def _extrapolated_gd(path: Path, force: bool, log, pb: Problem, seed: int, n: in
     return rec
 
 
-def _noise_record(path: Path, force: bool, log, pb: Problem, gd_rec: dict, rows_n: int) -> dict:
+def _noise_record(path: Path, force: bool, log, pb: Problem, gd_rec: dict, rows_n: int,
+                  sgd_recs: list[dict] = ()) -> dict:
+    """B_noise at the iterates of the full-batch path ``gd_rec`` (source ``gd``) and at the last and averaged
+    iterates where the SGD runs ``sgd_recs`` stopped (source ``sgd``: states SGD itself visits near a target)."""
     from lbgap.core import records
     if path.is_file() and not force:
         return records.read_json(path)
     started, t0 = _now(), time.perf_counter()
     x, y = rows(pb, 10_000, 0, rows_n)          # a sample of its own (seed 10,000), never used for training
     pts = []
-    for w in [[0.0] * pb.d] + gd_rec["path"]:
+    todo = [(w, "gd", None) for w in [[0.0] * pb.d] + gd_rec["path"]]
+    todo += [(r[k], "sgd", r["batch"]) for r in sgd_recs for k in ("w", "w_avg")]
+    for w, source, batch in todo:
         est = noise_scale(pb, np.array(w), x, y)
-        pts.append(dict(w=w, gap=relative_gap(pb, np.array(w)), b_noise=est["b_noise"], trace=est["trace"],
-                        grad_sq=est["grad_sq"],
+        pts.append(dict(w=w, source=source, batch=batch, gap=relative_gap(pb, np.array(w)), b_noise=est["b_noise"],
+                        trace=est["trace"], grad_sq=est["grad_sq"],
                         b_noise_exact=None if pb.logistic else noise_scale_exact(pb, np.array(w))))
     rec = _write(path, dict(run_id=path.stem, problem=pb.name, method="noise", role="noise", rows=rows_n,
-                            path_from=gd_rec["run_id"], points=pts, status="ok"), started, time.perf_counter() - t0)
-    log(f"{path.stem}: B_noise at {len(pts)} points of {gd_rec['run_id']}")
+                            path_from=gd_rec["run_id"], sgd_from=[r["run_id"] for r in sgd_recs], points=pts,
+                            status="ok"), started, time.perf_counter() - t0)
+    log(f"{path.stem}: B_noise at {len(pts)} points ({gd_rec['run_id']} and {len(sgd_recs)} SGD runs)")
     return rec
