@@ -23,9 +23,9 @@ import functools
 import math
 import resource
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 from scipy.special import expit
@@ -258,7 +258,9 @@ def _diverged(gaps: dict) -> bool:
 
 
 def _progress(total: int, desc: str, enabled: bool):
-    from tqdm import tqdm   # a text bar: also readable in a log or a notebook without widgets
+    from tqdm import (
+        tqdm,  # a text bar: also readable in a log or a notebook without widgets
+    )
     return tqdm(total=total, desc=desc, unit="row", unit_scale=True, disable=not enabled, mininterval=5.0)
 
 
@@ -467,8 +469,14 @@ def _record_path(results_dir: Path, profile: str, run_id: str) -> Path:
     return Path(results_dir) / profile / KIND / f"{run_id}.json"
 
 
+def _prefixed_path(results_dir: Path, profile: str, problem: str, run_id: str) -> Path:
+    return _record_path(results_dir, profile, f"{problem}-{run_id}")
+
+
 def _write(path: Path, rec: dict, started: str, wall: float) -> dict:
-    from lbgap.core import records   # imported here: the streaming child processes stay numpy-only
+    from lbgap.core import (
+        records,  # imported here: the streaming child processes stay numpy-only
+    )
     rec = dict(schema=records.SCHEMA, kind=KIND, **rec)
     rec["provenance"] = records.provenance("cpu", wall, started)
     rec["provenance"]["omp_num_threads"] = _threads()
@@ -483,7 +491,7 @@ def _threads() -> str | None:
 
 def _now() -> str:
     import datetime as dt
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def _child(fn: str, kwargs: dict) -> dict:
@@ -546,7 +554,7 @@ def run_study(profile: str = "quick", results_dir=None, force: bool = False, pro
         pb = get_problem(name)
         lam = float(np.linalg.eigvalsh(pb.cov).max())
         scale = cfg["logistic_lr_scale"] if pb.logistic else 1.0
-        rp = lambda rid: _record_path(results_dir, profile, f"{name}-{rid}")   # noqa: E731
+        rp = functools.partial(_prefixed_path, results_dir, profile, name)
 
         # -- full-batch GD: tune the step (as a fraction of 2/lambda_max(Sigma)) on gd_tune_n rows, seed 0
         tune_n = cfg["gd_tune_n"]
@@ -565,33 +573,7 @@ def run_study(profile: str = "quick", results_dir=None, force: bool = False, pro
 
         # -- SGD: tune the step per batch size on the stream (rows never repeat), seed 0: a line search over
         #    steps scale * 2^k from k = sgd_lr_start, up while the examples to the last target fall, then down
-        sgd_lrs = {}
-        for b in cfg["batches"]:
-            tried = {}
-
-            def score(k):
-                if k not in tried:
-                    lr = scale * 2.0**k
-                    best = _best(list(tried.values()), min(TARGETS))
-                    abandon = None if best is None else int(HOLD * best["targets"][f"{min(TARGETS):g}"]["examples"])
-                    tried[k] = _run(rp(f"sgd-B{b}-tune-lr{lr:g}-s0"), force, log, "sgd", pb,
-                                    meta=dict(method="sgd", role="tune", n=max(cfg["ns"]), seed=0, batch=b, lr=lr,
-                                              abandon_after=abandon),
-                                    seed=0, n=max(cfg["ns"]), batch=b, lr=lr,
-                                    max_examples=max(cfg["sgd_cap"], 512 * b), abandon_after=abandon)
-                hit = tried[k]["targets"].get(f"{min(TARGETS):g}")
-                return hit["examples"] if hit else math.inf
-
-            k0 = cfg["sgd_lr_start"]
-            for direction in (1, -1):
-                k, prev = k0, score(k0)
-                while -cfg["sgd_lr_span"] <= k + direction - k0 <= cfg["sgd_lr_span"]:
-                    cur = score(k + direction)
-                    if not (cur < prev or (direction < 0 and math.isinf(cur) and math.isinf(prev))):
-                        break                         # (while nothing has reached the target, go smaller)
-                    k, prev = k + direction, cur
-            out += list(tried.values())
-            sgd_lrs[b] = {t: (_best(list(tried.values()), t) or {}).get("lr") for t in TARGETS}
+        sgd_lrs = {b: _tune_sgd(pb, b, scale, cfg, rp, force, log, out) for b in cfg["batches"]}
 
         # -- measured runs at every N
         for seed in seeds:
@@ -637,6 +619,38 @@ def run_study(profile: str = "quick", results_dir=None, force: bool = False, pro
         out.append(_noise_record(rp("noise"), force, log, pb, path_rec, cfg["noise_rows"], sgd_final))
     out += [run() for run in deferred]        # the exact pass over the largest N last: the longest run
     return out
+
+
+def _tune_sgd(pb: Problem, batch: int, scale: float, cfg: dict, rp, force: bool, log, out: list) -> dict:
+    """SGD's step for one batch size, tuned on the stream (seed 0) by a line search over ``scale * 2^k`` from
+    ``k = sgd_lr_start``: up while the examples to the last target fall, then down likewise (and on down while no
+    step has reached it). Returns the best step per target; the runs are appended to ``out``."""
+    tried: dict[int, dict] = {}
+    last = f"{min(TARGETS):g}"
+
+    def score(k: int) -> float:
+        if k not in tried:
+            lr = scale * 2.0**k
+            best = _best(list(tried.values()), min(TARGETS))
+            abandon = None if best is None else int(HOLD * best["targets"][last]["examples"])
+            tried[k] = _run(rp(f"sgd-B{batch}-tune-lr{lr:g}-s0"), force, log, "sgd", pb,
+                            meta=dict(method="sgd", role="tune", n=max(cfg["ns"]), seed=0, batch=batch, lr=lr,
+                                      abandon_after=abandon),
+                            seed=0, n=max(cfg["ns"]), batch=batch, lr=lr,
+                            max_examples=max(cfg["sgd_cap"], 512 * batch), abandon_after=abandon)
+        hit = tried[k]["targets"].get(last)
+        return hit["examples"] if hit else math.inf
+
+    k0 = cfg["sgd_lr_start"]
+    for direction in (1, -1):
+        k, prev = k0, score(k0)
+        while -cfg["sgd_lr_span"] <= k + direction - k0 <= cfg["sgd_lr_span"]:
+            cur = score(k + direction)
+            if not (cur < prev or (direction < 0 and math.isinf(cur) and math.isinf(prev))):
+                break
+            k, prev = k + direction, cur
+    out += list(tried.values())
+    return {t: (_best(list(tried.values()), t) or {}).get("lr") for t in TARGETS}
 
 
 def _bounded_gd(path: Path, force: bool, log, pb: Problem, seed: int, n: int, lr: float, full: dict | None,
