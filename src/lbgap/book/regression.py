@@ -26,7 +26,9 @@ def _recs(results_dir, profile: str) -> list[dict]:
 
 
 def method_label(method: str, batch: int | None = None) -> str:
-    return {"exact": "exact one pass", "gd": "full-batch GD"}.get(method, f"SGD B={batch:,}")
+    if method == "sgd":
+        return f"SGD B={batch:,}"
+    return {"exact": "exact one pass", "gd": "full-batch GD"}[method]
 
 
 def runs(results_dir=None, profile: str = "quick") -> pd.DataFrame:

@@ -494,12 +494,26 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
+def _peak_rss_bytes() -> int:
+    """This process's peak resident memory: ``VmHWM`` of /proc/self/status (Linux; per address space, so a
+    spawned process does not inherit its parent's peak, as ``getrusage``'s ``ru_maxrss`` does across exec),
+    else ``ru_maxrss``."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def _child(fn: str, kwargs: dict) -> dict:
     """Run ``fn(**kwargs)`` in this (spawned, numpy-only) process; add its peak RSS and its RSS before the pass."""
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    base = _peak_rss_bytes()
     out = globals()[fn](get_problem(kwargs.pop("problem")), **kwargs)
     out["rss_before_bytes"] = base
-    out["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    out["peak_rss_bytes"] = _peak_rss_bytes()
     out["isolated_process"] = True
     return out
 
