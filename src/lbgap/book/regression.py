@@ -115,7 +115,12 @@ def fig_time_vs_n(results_dir=None, profile: str = "quick", target: float = 0.00
         ax.set(xscale="log", yscale="log", xlabel="N (rows)", title=PROBLEM_LABELS[prob])
         ax.grid(alpha=0.3, which="major")
     axes[0].set_ylabel(f"CPU seconds to {target:.1%} of the optimal loss")
-    axes[1].legend(fontsize=9, loc="upper left", frameon=False, bbox_to_anchor=(1.0, 1.0))
+    handles = dict(zip(*reversed(axes[1].get_legend_handles_labels())))
+    handles.update(dict(zip(*reversed(axes[0].get_legend_handles_labels()))))   # the exact pass: least squares only
+    labels = sorted(handles, key=lambda s: (not s.startswith("exact"), not s.startswith("full"),
+                                            int(s.split("=")[1].replace(",", "")) if "=" in s else 0))
+    axes[1].legend([handles[k] for k in labels], labels, fontsize=9, loc="upper left", frameon=False,
+                   bbox_to_anchor=(1.0, 1.0))
     fig.text(0.01, 0.005, "open markers on a dotted line: GD time estimated as passes needed x one measured pass",
              fontsize=9, color="0.3")
     fig.tight_layout(rect=(0, 0.03, 1, 1))
@@ -284,6 +289,14 @@ def key_numbers(results_dir=None, profile: str = "quick") -> list[str]:
             full = ex.groupby("n").run_cpu_s.mean()
             lines.append(f"{PROBLEM_LABELS[prob]}: one exact pass over all N rows: " +
                          ", ".join(f"N = {n:.0e}: {s:.3g} CPU s" for n, s in full.items()).replace("e+0", "e"))
+        passes = [r for r in _recs(results_dir, profile) if r.get("problem") == prob and r.get("method") == "gd"
+                  and r.get("role") == "measure" and r.get("bounded") and r["n"] == nmax]
+        for r in passes:
+            src = r.get("passes_from") or r.get("extrapolated_from")
+            lines.append(f"{PROBLEM_LABELS[prob]}: one full-batch GD pass over N = {nmax:,} rows "
+                         f"{r['cpu_per_pass_s']:.3g} CPU s" + (" (measured)" if r["passes"] else " (extrapolated)")
+                         + f"; passes to {min(study.TARGETS):.1%}: "
+                         + f"{(r['targets'].get(f'{min(study.TARGETS):g}') or {}).get('steps')} (from {src})")
         gd = g[(g.method == "gd") & (g.target == min(study.TARGETS))].groupby("n").cpu_s.mean()
         if len(gd) > 1:
             lines.append(f"{PROBLEM_LABELS[prob]}: full-batch GD to {min(study.TARGETS):.1%}, CPU s per N: " +
