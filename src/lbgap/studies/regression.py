@@ -34,7 +34,7 @@ from lbgap.core import paths
 
 KIND = "regression"
 BLOCK = 2**16            # rows per seeded block: the unit of reproducibility
-CHUNK = 2**20            # rows per chunk of a streamed pass: bounds memory (~40 MB of float64 per chunk)
+CHUNK = 2**20            # rows per chunk of a GD pass: bounds memory (32 MiB of float64 features per chunk)
 TARGETS = (0.01, 0.001)  # relative gaps to the optimal population loss
 AVG_C = 3                # polynomial-decay averaging (Shamir & Zhang 2013): weight (c+1)/(t+c) on step t
 CHECK_RATIO = 1.05       # loss checks at geometrically spaced example counts (5 % resolution)
