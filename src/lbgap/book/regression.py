@@ -1,0 +1,307 @@
+"""Tables and figures of the chapter "Huge N, few features" (``chapters/regression.ipynb``), from the records that
+:func:`lbgap.studies.regression.run_study` writes under ``<results_dir>/<profile>/regression/``.
+
+Every function takes ``results_dir`` (``None``: the repository's ``data/results``) and ``profile``.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from lbgap.core import records
+from lbgap.studies import regression as study
+
+PROBLEM_LABELS = {"least_squares": "least squares", "logistic": "logistic regression"}
+
+
+def _recs(results_dir, profile: str) -> list[dict]:
+    recs = list(records.iter_records(results_dir, profile, study.KIND))
+    if not recs:
+        raise ValueError(f"no regression records for profile {profile!r} under {results_dir or 'data/results'}; "
+                         f"run `python -c \"from lbgap.studies.regression import run_study; "
+                         f"run_study('{profile}')\"` first")
+    return recs
+
+
+def method_label(method: str, batch: int | None = None) -> str:
+    if method == "sgd":
+        return f"SGD B={batch:,}"
+    return {"exact": "exact one pass", "gd": "full-batch GD"}[method]
+
+
+def runs(results_dir=None, profile: str = "quick") -> pd.DataFrame:
+    """One row per measured (problem, method, N, seed, target) with the step tuned for that target:
+    examples, CPU and wall seconds to the target (NaN: not reached), and whether the time is estimated."""
+    rows = []
+    for r in _recs(results_dir, profile):
+        if r.get("role") != "measure":
+            continue
+        for t in study.TARGETS:
+            key = f"{t:g}"
+            if r["method"] == "sgd" and key not in r.get("tuned_for", []):
+                continue
+            hit = r["targets"].get(key) or {}
+            rows.append(dict(problem=r["problem"], method=r["method"], batch=r["batch"],
+                             label=method_label(r["method"], r["batch"]), n=r["n"], seed=r["seed"], target=t,
+                             lr=r.get("lr"), examples=hit.get("examples", np.nan), cpu_s=hit.get("cpu_s", np.nan),
+                             wall_s=hit.get("wall_s", np.nan), iterate=hit.get("variant"),
+                             estimated=bool(hit.get("estimated", False)), status=r["status"],
+                             run_cpu_s=r["cpu_s"], run_wall_s=r["wall_s"], final_gap=r["final_gap"]))
+    return pd.DataFrame(rows)
+
+
+def _order(df: pd.DataFrame) -> list[str]:
+    """Exact pass, GD, then SGD by batch size."""
+    first = {"exact one pass": (0, 0), "full-batch GD": (1, 0)}
+
+    def key(label):
+        return first[label] if label in first else (2, int(label.split("=")[1].replace(",", "")))
+    return sorted(df.label.unique(), key=key)
+
+
+def time_table(results_dir=None, profile: str = "quick", target: float = 0.001, problem: str = "least_squares",
+               what: str = "cpu_s") -> pd.DataFrame:
+    """Rows: methods; columns: N; cells: the mean over seeds of CPU seconds (``what="examples"``: examples) to
+    the target, '-' where a seed did not reach it or the batch exceeds N, '~' marking GD estimated from one pass."""
+    df = runs(results_dir, profile)
+    df = df[(df.problem == problem) & (df.target == target)]
+    out = {}
+    for (label, n), g in df.groupby(["label", "n"]):
+        v = g[what]
+        if v.isna().any():
+            cell = "-"
+        elif what == "examples":
+            cell = f"{v.mean():,.0f}"
+        else:
+            cell = f"{v.mean():.3g}"
+        out.setdefault(label, {})[f"{n:.0e}".replace("e+0", "e")] = ("~" if g.estimated.any() else "") + cell
+    tab = pd.DataFrame(out).T.reindex(_order(df)).fillna("")
+    tab.index.name = f"{PROBLEM_LABELS[problem]}, to {target:.1%}"
+    return tab
+
+
+def fig_time_vs_n(results_dir=None, profile: str = "quick", target: float = 0.001):
+    """CPU seconds to the target against N, both problems: full batch grows with N, mini-batch SGD does not."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    df = runs(results_dir, profile)
+    df = df[df.target == target]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    batches = sorted(df[df.method == "sgd"].batch.unique())
+    colors = dict(zip(batches, sns.color_palette("viridis", len(batches))))
+    for ax, (prob, g) in zip(axes, df.groupby("problem")):
+        for label in _order(g):
+            m = g[g.label == label].groupby("n").agg(cpu_s=("cpu_s", "mean"), est=("estimated", "any")).reset_index()
+            m = m.dropna()
+            if not len(m):
+                continue
+            meth, batch = g[g.label == label].method.iloc[0], g[g.label == label].batch.iloc[0]
+            style = (dict(color=colors[batch], marker=".") if meth == "sgd" else
+                     dict(exact=dict(color="black", marker="s"), gd=dict(color="C3", marker="o"))[meth])
+            meas = m[~m.est]
+            ax.plot(meas.n, meas.cpu_s, "-", label=label + (" (on the rows needed)" if meth == "exact" else ""),
+                    **style)
+            if meth == "exact":   # the same solve over all N rows
+                full = g[g.label == label].groupby("n").run_cpu_s.mean()
+                ax.plot(full.index, full.values, "--", color="black", marker="s", mfc="none",
+                        label="exact one pass over all N rows")
+            if m.est.any():
+                ax.plot(m.n, m.cpu_s, ":", color=style["color"])
+                ax.scatter(m[m.est].n, m[m.est].cpu_s, facecolors="none", edgecolors=style["color"],
+                           marker=style["marker"], s=40)
+        ax.set(xscale="log", yscale="log", xlabel="N (rows)", title=PROBLEM_LABELS[prob])
+        ax.grid(alpha=0.3, which="major")
+    axes[0].set_ylabel(f"CPU seconds to {target:.1%} of the optimal loss")
+    handles = dict(zip(*reversed(axes[1].get_legend_handles_labels())))
+    handles.update(dict(zip(*reversed(axes[0].get_legend_handles_labels()))))   # the exact pass: least squares only
+    labels = sorted(handles, key=lambda s: (not s.startswith("exact"), not s.startswith("full"),
+                                            int(s.split("=")[1].replace(",", "")) if "=" in s else 0))
+    axes[1].legend([handles[k] for k in labels], labels, fontsize=9, loc="upper left", frameon=False,
+                   bbox_to_anchor=(1.0, 1.0))
+    fig.text(0.01, 0.005, "open markers on a dotted line: GD time estimated as passes needed x one measured pass",
+             fontsize=9, color="0.3")
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    return fig
+
+
+def noise_points(results_dir=None, profile: str = "quick") -> pd.DataFrame:
+    rows = []
+    for r in _recs(results_dir, profile):
+        if r.get("role") == "noise":
+            for p in r["points"]:
+                rows.append(dict(problem=r["problem"], source=p.get("source", "gd"), batch=p.get("batch"),
+                                 gap=p["gap"], b_noise=float(p["b_noise"]),   # a record stores inf as "inf"
+                                 b_noise_exact=np.nan if p["b_noise_exact"] is None else float(p["b_noise_exact"]),
+                                 rows=r["rows"], path_from=r["path_from"]))
+    return pd.DataFrame(rows)
+
+
+def noise_at(results_dir=None, profile: str = "quick") -> pd.DataFrame:
+    """B_noise where the full-batch path first reaches each target (log-interpolated in the gap between the
+    two points around it); for least squares also the exact value there."""
+    pts = noise_points(results_dir, profile)
+    pts = pts[pts.source == "gd"]
+    rows = []
+    for prob, g in pts.groupby("problem"):
+        g = g.sort_values("gap", ascending=False)
+        for t in study.TARGETS:
+            above, below = g[g.gap > t], g[g.gap <= t]
+            if not len(above) or not len(below):
+                continue
+            a, b = above.iloc[-1], below.iloc[0]
+            f = (math.log(t) - math.log(a.gap)) / (math.log(b.gap) - math.log(a.gap))
+            interp = lambda col: math.exp(math.log(a[col]) + f * (math.log(b[col]) - math.log(a[col])))  # noqa
+            rows.append(dict(problem=PROBLEM_LABELS[prob], target=f"{t:.1%}", b_noise=round(interp("b_noise")),
+                             b_noise_exact=None if pd.isna(a.b_noise_exact) else round(interp("b_noise_exact"))))
+    return pd.DataFrame(rows)
+
+
+def fig_noise_scale(results_dir=None, profile: str = "quick"):
+    """B_noise = tr(Sigma)/|g|^2 along the full-batch path, against the relative gap: it grows as the loss
+    approaches its optimum, so the batch that still pays grows with the accuracy asked for."""
+    import matplotlib.pyplot as plt
+
+    pts = noise_points(results_dir, profile)
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    for (prob, g), c in zip(pts.groupby("problem"), ("C0", "C1")):
+        g = g[(g.gap > 0) & (g.b_noise > 0) & np.isfinite(g.b_noise)].sort_values("gap")
+        gd, sgd = g[g.source == "gd"], g[g.source == "sgd"]
+        ax.plot(gd.gap, gd.b_noise, "o", color=c, ms=4, label=f"{PROBLEM_LABELS[prob]}, full-batch path")
+        if gd.b_noise_exact.notna().any():
+            ax.plot(gd.gap, gd.b_noise_exact, "-", color=c, lw=1,
+                    label=f"{PROBLEM_LABELS[prob]}, full-batch path (exact)")
+        if len(sgd):
+            ax.plot(sgd.gap, sgd.b_noise, "x", color=c, ms=6, label=f"{PROBLEM_LABELS[prob]}, where SGD stopped")
+    for t in study.TARGETS:
+        ax.axvline(t, color="0.5", ls=":", lw=1)
+        ax.text(t, 0.98, f" {t:.1%}", transform=ax.get_xaxis_transform(), fontsize=9, va="top", color="0.3")
+    ax.set(xscale="log", yscale="log", xlabel="relative gap to the optimal loss, (L - L*)/L*",
+           ylabel="B_noise = tr(Σ)/|g|²")
+    ax.invert_xaxis()
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=9, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def examples_by_batch(results_dir=None, profile: str = "quick", n: int | None = None) -> pd.DataFrame:
+    """Examples SGD needs to each target at each batch size (mean over seeds), at the largest N (the stream)."""
+    df = runs(results_dir, profile)
+    df = df[df.method == "sgd"]
+    n = n or int(df.n.max())
+    df = df[df.n == n]
+    return (df.groupby(["problem", "target", "batch"])
+              .agg(examples=("examples", "mean"), steps=("examples", lambda s: np.nan), cpu_s=("cpu_s", "mean"),
+                   lr=("lr", "first"), seeds=("seed", "nunique"))
+              .reset_index().assign(steps=lambda d: d.examples / d.batch))
+
+
+def knee(results_dir=None, profile: str = "quick") -> pd.DataFrame:
+    """Per problem and target: the fewest examples over batch sizes (E_min), the fewest steps (S_min), the batch
+    where they meet, B_crit = E_min/S_min (Shallue et al. 2019; McCandlish et al. 2018), and B_noise at the target
+    along the full-batch path and where SGD stopped (median over the SGD stops within a factor 3 of the target)."""
+    eb = examples_by_batch(results_dir, profile)
+    nz, pts = noise_at(results_dir, profile), noise_points(results_dir, profile)
+    rows = []
+    for (prob, t), g in eb.groupby(["problem", "target"]):
+        e_min, s_min = g.examples.min(), g.steps.min()
+        near = pts[(pts.problem == prob) & (pts.source == "sgd") & (pts.gap > t / 3) & (pts.gap < 3 * t)]
+        gd = nz[(nz.problem == PROBLEM_LABELS[prob]) & (nz.target == f"{t:.1%}")]
+        rows.append({"problem": PROBLEM_LABELS[prob], "target": f"{t:.1%}", "E_min (examples)": f"{e_min:,.0f}",
+                     "S_min (steps)": f"{s_min:,.1f}", "B_crit = E_min/S_min": f"{e_min / s_min:,.0f}",
+                     "B_noise, full-batch path": f"{gd.b_noise.iloc[0]:,.0f}" if len(gd) else "-",
+                     "B_noise, where SGD stopped": f"{near.b_noise.median():,.0f} ({len(near)} points)"
+                     if len(near) else "-"})
+    return pd.DataFrame(rows)
+
+
+def fig_examples_by_batch(results_dir=None, profile: str = "quick"):
+    """Examples to each target against the batch size, at the largest N, with B_crit = E_min/S_min marked and
+    the curve E_min + S_min B (dotted): flat while B is well below B_crit, then growing in proportion to B."""
+    import matplotlib.pyplot as plt
+
+    eb = examples_by_batch(results_dir, profile)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    for ax, (prob, g) in zip(axes, eb.groupby("problem")):
+        for (t, gt), c in zip(g.groupby("target"), ("C0", "C3")):
+            ax.plot(gt.batch, gt.examples, "o-", color=c, label=f"to {t:.1%}")
+            e_min, s_min = gt.examples.min(), gt.steps.min()
+            bb = np.geomspace(gt.batch.min(), gt.batch.max(), 50)
+            ax.plot(bb, e_min + s_min * bb, ":", color=c, lw=1)          # E_min (1 + B/B_crit)
+            ax.axvline(e_min / s_min, color=c, ls="--", lw=1)
+            ax.text(e_min / s_min, 0.02, f" B_crit\n ({t:.1%})", color=c, fontsize=9,
+                    transform=ax.get_xaxis_transform())
+        ax.set(xscale="log", yscale="log", xlabel="batch size B", title=PROBLEM_LABELS[prob])
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("examples to the target (SGD, tuned step)")
+    axes[0].legend(fontsize=9, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def big_runs(results_dir=None, profile: str = "quick") -> pd.DataFrame:
+    """The passes over N >= 10^8 rows, each in a process of its own: CPU and wall time of the pass, rows per CPU
+    second, and the process's peak RSS (and its RSS before the pass, after imports)."""
+    rows = []
+    for r in _recs(results_dir, profile):
+        if r.get("isolated_process"):
+            rows.append(dict(problem=PROBLEM_LABELS[r["problem"]], method=method_label(r["method"]), N=f"{r['n']:,}",
+                             seed=r["seed"], passes=r["passes"], cpu_s=round(r["cpu_s"], 1),
+                             wall_s=round(r["wall_s"], 1), rows_per_cpu_s=f"{r['n'] * r['passes'] / r['cpu_s']:,.0f}",
+                             rss_before_mib=round(r["rss_before_bytes"] / 2**20),
+                             peak_rss_mib=round(r["peak_rss_bytes"] / 2**20)))
+    return pd.DataFrame(rows)
+
+
+def cpu_spent(results_dir=None, profile: str = "quick") -> dict:
+    """CPU seconds of all records (tuning, measurements, noise) and the wall time they took, from provenance."""
+    recs = _recs(results_dir, profile)
+    return dict(records=len(recs), cpu_s=sum(r.get("cpu_s", 0.0) for r in recs),
+                wall_s=sum(r["provenance"]["wall_time_s"] or 0.0 for r in recs),
+                commits=sorted({r["provenance"]["git_commit"] for r in recs}))
+
+
+def key_numbers(results_dir=None, profile: str = "quick") -> list[str]:
+    """The numbers the chapter's prose refers to, as printed lines."""
+    df = runs(results_dir, profile)
+    nmax = int(df.n.max())
+    lines = []
+    for prob, g in df.groupby("problem"):
+        for t in study.TARGETS:
+            gt = g[(g.target == t) & (g.n == nmax)]
+            sgd = gt[gt.method == "sgd"].groupby("label").agg(cpu_s=("cpu_s", "mean"), ex=("examples", "mean"))
+            best = sgd.cpu_s.idxmin() if sgd.cpu_s.notna().any() else None
+            gd = gt[gt.method == "gd"]
+            line = f"{PROBLEM_LABELS[prob]}, to {t:.1%}, N = {nmax:,}: "
+            if best:
+                line += f"fastest {best} {sgd.cpu_s[best]:.3g} CPU s ({sgd.ex[best]:,.0f} examples); "
+            line += (f"full-batch GD {gd.cpu_s.mean():,.3g} CPU s" + (" (estimated)" if gd.estimated.any() else "")
+                     if len(gd) else "full-batch GD not run")
+            ex = gt[gt.method == "exact"]
+            if len(ex):
+                line += f"; exact solve on the first {ex.examples.mean():,.0f} rows {ex.cpu_s.mean():.3g} CPU s"
+            lines.append(line)
+        ex = g[(g.method == "exact") & (g.target == min(study.TARGETS))]
+        if len(ex):
+            full = ex.groupby("n").run_cpu_s.mean()
+            lines.append(f"{PROBLEM_LABELS[prob]}: one exact pass over all N rows: " +
+                         ", ".join(f"N = {n:.0e}: {s:.3g} CPU s" for n, s in full.items()).replace("e+0", "e"))
+        passes = [r for r in _recs(results_dir, profile) if r.get("problem") == prob and r.get("method") == "gd"
+                  and r.get("role") == "measure" and r.get("bounded") and r["n"] == nmax]
+        for r in passes:
+            src = r.get("passes_from") or r.get("extrapolated_from")
+            lines.append(f"{PROBLEM_LABELS[prob]}: one full-batch GD pass over N = {nmax:,} rows "
+                         f"{r['cpu_per_pass_s']:.3g} CPU s" + (" (measured)" if r["passes"] else " (extrapolated)")
+                         + f"; passes to {min(study.TARGETS):.1%}: "
+                         + f"{(r['targets'].get(f'{min(study.TARGETS):g}') or {}).get('steps')} (from {src})")
+        gd = g[(g.method == "gd") & (g.target == min(study.TARGETS))].groupby("n").cpu_s.mean()
+        if len(gd) > 1:
+            lines.append(f"{PROBLEM_LABELS[prob]}: full-batch GD to {min(study.TARGETS):.1%}, CPU s per N: " +
+                         ", ".join(f"{n:.0e}: {s:.3g}" for n, s in gd.items()).replace("e+0", "e"))
+    spent = cpu_spent(results_dir, profile)
+    lines.append(f"all {spent['records']} records: {spent['cpu_s'] / 60:.1f} CPU minutes "
+                 f"({spent['wall_s'] / 60:.1f} wall minutes on a shared machine)")
+    return lines
