@@ -110,12 +110,12 @@ def test_help_imports_no_torch_numpy_or_pandas():
     out = subprocess.run([sys.executable, "-c", HELP_CODE], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr
     n, heavy = out.stdout.split(" ", 1)
-    assert int(n) == 1 + 10 + 6 and heavy.strip() == "[]", out.stdout   # lbgap, 10 commands, 6 sweep grids
+    assert int(n) == 1 + 11 + 6 and heavy.strip() == "[]", out.stdout   # lbgap, 11 commands, 6 sweep grids
 
 
 def test_python_m_lbgap_cli_help_lists_every_command():
     out = run_cli("--help")
-    assert out.returncode == 0 and "{train,sweep,status,models,data,sharpness,landscape,eval-order,noise,bench}" \
+    assert out.returncode == 0 and "{train,sweep,status,models,data,sharpness,landscape,eval-order,noise,bench,regression}" \
         in out.stdout
 
 
@@ -123,13 +123,14 @@ def test_parser_defaults_agree_with_the_library():
     # the command modules repeat a few library constants so that `--help` needs no torch
     from lbgap.cli.commands import bench as c_bench
     from lbgap.cli.commands import landscape as c_landscape
+    from lbgap.cli.commands import regression as c_regression
     from lbgap.cli.commands import remedy as c_remedy
     from lbgap.cli.commands import sharpness as c_sharpness
     from lbgap.cli.commands import steps as c_steps
     from lbgap.cli.commands import threshold as c_threshold
     from lbgap.cli.commands import trajectory as c_trajectory
     from lbgap.measures import landscape, noise, sharpness
-    from lbgap.studies import bench, remedies, steps, threshold, trajectory
+    from lbgap.studies import bench, regression, remedies, steps, threshold, trajectory
 
     for name in ("DEFAULT_EPS", "DEFAULT_SPACES", "SUBSPACE_DIM", "A_SEED", "PARAM_SETS", "OBJECTIVES"):
         assert getattr(c_sharpness, name) == getattr(sharpness, name), name
@@ -139,6 +140,7 @@ def test_parser_defaults_agree_with_the_library():
     assert c_threshold.DEFAULT_BATCH_SIZES == threshold.DEFAULT_BATCH_SIZES
     assert c_trajectory.DEFAULT_POINTS == trajectory.DEFAULT_POINTS
     assert list(c_remedy.REMEDY_NAMES) == sorted(remedies.REMEDIES)
+    assert c_regression.PROFILES == tuple(regression.PROFILES)
     assert (noise.KIND, steps.KIND) == ("noise", "steps")   # the kinds `lbgap status` counts
 
 
@@ -147,3 +149,9 @@ def test_data_import_without_a_name_is_a_usage_error(capsys):
         main(["data", "import"])
     err = capsys.readouterr().err
     assert e.value.code == 2 and err.startswith("usage: lbgap") and "needs a dataset name" in err
+
+
+def test_regression_smoke_writes_its_records(tmp_path, capsys):
+    assert main(["regression", "--profile", "smoke", "--results-dir", str(tmp_path)]) == 0
+    n = len(list((tmp_path / "smoke" / "regression").glob("*.json")))
+    assert n > 0 and f"regression study (smoke): {n} records" in capsys.readouterr().out

@@ -3,8 +3,8 @@
 ``sweep``'s grids have their own table, :data:`lbgap.cli.commands.sweep.GRIDS`."""
 from __future__ import annotations
 
-from lbgap.cli.commands import (bench, data, eval_order, landscape, models, noise, sharpness, status, sweep,
-                                train)
+from lbgap.cli.commands import (bench, data, eval_order, landscape, models, noise, regression, sharpness, status,
+                                sweep, train)
 
 COMMANDS = {
     "train": train,
@@ -17,4 +17,5 @@ COMMANDS = {
     "eval-order": eval_order,
     "noise": noise,
     "bench": bench,
+    "regression": regression,
 }
