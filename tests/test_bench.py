@@ -101,9 +101,10 @@ def test_bench_end_to_end_writes_a_record_and_a_table(tmp_path):
     df = bench.bench_table(tmp_path)
     assert len(df) == 1 and df.speedup.iloc[0] == pytest.approx(rec["speedup"]) and df.net.iloc[0] == "F1"
     # the reproducibility chapter's table of it
-    from lbgap.book import report
+    from lbgap.book import reproducibility
+    from lbgap.book.context import context
 
-    row = report.bench_summary(report.context("results", tmp_path)).iloc[0]
+    row = reproducibility.bench_summary(context("results", tmp_path)).iloc[0]
     assert row["ours ÷ baseline"] == f"{rec['speedup']:.2f}×" and row["batch"] == 64
     assert row["ours (samples/s)"] == f"{rec['ours']['samples_per_s']:,.0f}"
     # the full-space sharpness, ours and through scipy.optimize.minimize: the same maximisation, side by side
@@ -140,9 +141,10 @@ def test_bench_times_processes_and_stacked_seeds_side_by_side(tmp_path):
                       baseline=False, stacked=2, results_dir=tmp_path, log=lambda s: None)
     st = rec["stacked"]
     assert st["models"] == 2 and st["aggregate_samples_per_s"] == pytest.approx(2 * 256 / st["epoch_s"])
-    from lbgap.book import report
+    from lbgap.book import reproducibility
+    from lbgap.book.context import context
 
-    row = report.seeds_at_once_summary(report.context("results", tmp_path)).iloc[0]
+    row = reproducibility.seeds_at_once_summary(context("results", tmp_path)).iloc[0]
     assert row["stacked seeds"] == "2" and row["processes"] == "—"
     assert row["stacked ÷ one"] == f"{st['aggregate_samples_per_s'] / rec['ours']['samples_per_s']:.2f}×"
 
@@ -172,9 +174,10 @@ def test_bench_times_streams_beside_one_model(tmp_path):
                       baseline=False, streams=2, results_dir=tmp_path, log=lambda s: None)
     th = rec["streams"]
     assert th["models"] == 2 and not th["streams"] and "trained" not in th
-    from lbgap.book import report
+    from lbgap.book import reproducibility
+    from lbgap.book.context import context
 
-    row = report.seeds_at_once_summary(report.context("results", tmp_path)).iloc[0]
+    row = reproducibility.seeds_at_once_summary(context("results", tmp_path)).iloc[0]
     assert row["threads"] == "2 (no streams)" and row["stacked seeds"] == "—"
     assert row["threads ÷ one"] == f"{th['aggregate_samples_per_s'] / rec['ours']['samples_per_s']:.2f}×"
 

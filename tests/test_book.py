@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from lbgap.book import sb_vs_lb
+from lbgap.book.context import context
+from lbgap.book.paper import paper_table
 from lbgap.core import paths
-from lbgap.book import report
 
 ROOT = paths.REPO_ROOT
 CHROMIUM = os.environ.get("CHROMIUM") or next(
@@ -45,10 +47,10 @@ def test_table2_caption_and_numbers_in_html(html_dir):
     html = (html_dir / "chapters" / "sb_vs_lb.html").read_text(encoding="utf-8")
     assert "Table 2: train and test accuracy (%) of SB and LB Adam" in html
     assert "Table 1: network configurations" in html
-    for _, p in report.paper_table("table2").iterrows():  # the paper's numbers, as typed in data/paper
+    for _, p in paper_table(2).iterrows():  # the paper's numbers, as typed in data/paper
         for m in ("train_acc_sb", "train_acc_lb", "test_acc_sb", "test_acc_lb"):
             assert f"{p[m + '_mean']:.2f} ± {p[m + '_std']:.2f}" in html, (p.network, m)
-    ours = report.table2(report.context("results"))  # ours, recomputed from the committed records
+    ours = sb_vs_lb.table2(context("results"))  # ours, recomputed from the committed records
     for _, row in ours[ours[""].str.startswith("ours (")].iterrows():
         for col in ("train SB", "train LB", "test SB", "test LB", "gap SB−LB"):
             assert row[col] in html, (row.network, col, row[col])

@@ -4,6 +4,8 @@ from __future__ import annotations
 import pytest
 
 from lbgap import cli
+from lbgap.book import remedies as book_remedies
+from lbgap.book.paper import paper_table
 from lbgap.core import records
 from lbgap.studies import remedies as rm
 
@@ -39,13 +41,14 @@ def test_sweep_records_and_the_table_sets_it_beside_table2_runs(tmp_path, checkp
     assert row["phi_lb_random_0.001"] > 0 and row["phi_lb_full_0.001"] != row["phi_lb_full_0.001"]   # NaN: not run
     sharp = records.read_json(records.record_path(tmp_path, "smoke", "sharpness", rec["run_id"]))
     assert sorted(sharp["entries"]) == ["random-eps0.0005-p100-A0", "random-eps0.001-p100-A0"]
-    cmp = rm.compare_with_paper(df, "conservative").set_index("network")
+    cmp = book_remedies.compare_with_paper(df, "conservative").set_index("network")
     assert cmp.loc["F1", "paper conservative LB test %"] == "98.12 ± 0.01"   # data/paper/table7.csv
     assert cmp.loc["F1", "n"] == 1
 
 
 def test_paper_tables_6_and_7():
-    t7, t6 = rm.paper_table("conservative"), rm.paper_table("augment")
+    t7, t6 = paper_table(7), paper_table(6)   # rm.REMEDIES names them
+    assert (rm.REMEDIES["conservative"]["table"], rm.REMEDIES["augment"]["table"]) == (7, 6)
     assert list(t7.network) == ["F1", "F2", "C1", "C2", "C3", "C4"] and list(t6.network) == ["C1", "C2", "C3", "C4"]
     assert (t7.test_acc_sb_mean > t7.test_acc_lb_mean).sum() == 5   # only F1's conservative LB beats its SB
     assert t6.set_index("network").loc["C2", "phi_eps1e-3_mean"] == 468.65
@@ -71,7 +74,7 @@ def test_augmented_sweep_table_and_comparison(tmp_path, checkpoints, monkeypatch
     aug = records.read_json(records.record_path(tmp_path, "smoke", "train", "C1-cifar10-official-b16-s0-augment"))
     assert plain["history"][0] == {**aug["history"][0], **{k: plain["history"][0][k] for k in ("time_s",)}}
     assert aug["final"]["train_loss"] != plain["final"]["train_loss"]   # same x0, different (augmented) batches
-    cmp = rm.compare_with_paper(df, "augment").set_index("network")
+    cmp = book_remedies.compare_with_paper(df, "augment").set_index("network")
     assert cmp.loc["C1", "paper augmented SB test %"] == "83.63 ± 0.14"
     assert "augmented SB test %" in cmp.columns
 

@@ -379,7 +379,9 @@ def test_chapter_tables_take_each_network_from_one_profile_and_say_which(tmp_pat
                            model_data=(model, SimpleNamespace(train=ds), "cpu"), **kw)
     t = sh.sharpness_table(records=records.preferred_records(tmp_path, ("paper", "quick"), "sharpness"))
     assert sorted(zip(t.net, t.profile)) == [("C1", "quick"), ("C1", "quick"), ("F1", "paper"), ("F1", "paper")]
-    t3 = sh.compare_with_paper(t, 3).set_index(["network", "eps"])
+    from lbgap.book.sharpness import compare_with_paper
+
+    t3 = compare_with_paper(t, 3).set_index(["network", "eps"])
     assert t3.loc[("F1", "1e-3"), "ours from"] == "paper"
     assert t3.loc[("C1", "1e-3"), "ours from"] == "quick; f on the first 16 training examples"
     assert t3.loc[("C1", "5e-4"), "ours SB"] == "missing" and t3.loc[("C2", "1e-3"), "ours from"] == ""

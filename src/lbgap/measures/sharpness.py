@@ -41,7 +41,6 @@ import torch
 from torch import nn
 
 from lbgap.core import data as datamod
-from lbgap.core import paths
 from lbgap.core import records
 from lbgap.core import runs
 
@@ -589,15 +588,6 @@ def basis(df) -> str:
     return words
 
 
-def paper_table(which: int):
-    """The paper's Table 3 (``which=3``, full space) or Table 4 (``4``, random subspace) from data/paper."""
-    import pandas as pd
-
-    if which not in (3, 4):
-        raise ValueError("the paper's sharpness tables are 3 (full space) and 4 (random subspace)")
-    return pd.read_csv(paths.PAPER_DIR / f"table{which}.csv", comment="#")
-
-
 def entry_for(sharp, run_id: str, eps: float, space: str, objective: str):
     """The :func:`sharpness_table` row of ``run_id`` at (eps, space, objective) over all parameters, the
     full-training-set entry where a subset one also exists; None if there is none (not computed yet)."""
@@ -662,36 +652,6 @@ def seed_pairs(df):
         return w.iloc[0:0]
     w = w[["SB", "LB"]].dropna()
     return w.assign(ratio=w.LB / w.SB).reset_index()
-
-
-def compare_with_paper(df, which: int, objective: str = "mean"):
-    """Table 3 (``which=3``, full space) or 4 (random subspace): ours (mean ± std over seeds, n) beside the
-    paper's, per network and eps, with both LB/SB ratios of the means."""
-    import pandas as pd
-
-    space = "full" if which == 3 else "random"
-    paper = paper_table(which).set_index("network")
-    ours = summary(df[df.space == space], objective=objective) if len(df) else pd.DataFrame()
-    used = _prefer_full_set(df[(df.space == space) & (df.objective == objective)]) if len(df) else df
-    rows = []
-    for net in paper.index:
-        for e, tag in ((1e-3, "1e-3"), (5e-4, "5e-4")):
-            row = {"network": net, "eps": tag}
-            hit = ours[(ours.net == net) & (ours.eps == e)] if len(ours) else ours
-            for reg in ("SB", "LB"):
-                row[f"paper {reg}"] = f"{paper.loc[net, f'{reg.lower()}_eps{tag}_mean']:.2f} ± " \
-                                      f"{paper.loc[net, f'{reg.lower()}_eps{tag}_std']:.2f}"
-                if len(hit) and f"mean_{reg}" in hit and pd.notna(hit[f"mean_{reg}"].iloc[0]):
-                    m, sd, n = hit[f"mean_{reg}"].iloc[0], hit[f"std_{reg}"].iloc[0], int(hit[f"count_{reg}"].iloc[0])
-                    row[f"ours {reg}"] = f"{m:.3g} ± {sd:.2g} (n={n})" if n > 1 else f"{m:.3g} (n=1)"
-                else:
-                    row[f"ours {reg}"] = "missing"
-            row["paper LB/SB"] = round(paper.loc[net, f"lb_eps{tag}_mean"] / paper.loc[net, f"sb_eps{tag}_mean"], 1)
-            row["ours LB/SB"] = (float(f"{float(hit['LB/SB'].iloc[0]):.2g}") if len(hit) and "LB/SB" in hit
-                                 and pd.notna(hit["LB/SB"].iloc[0]) else None)
-            row["ours from"] = basis(used[(used.net == net) & (used.eps == e)] if len(used) else used)
-            rows.append(row)
-    return pd.DataFrame(rows)
 
 
 def dinh_table(results_dir=None, profile=None):

@@ -37,7 +37,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Sequence
 
-from lbgap.core import paths
 from lbgap.core import records
 from lbgap.measures import sharpness
 from lbgap.core import sweep
@@ -174,51 +173,3 @@ def paired_effects(df, pairs: Sequence[tuple[str, str, str]]):
             rows.append(dict(network=net, comparison=label, n=len(d), mean=d.mean(), std=d.std(),
                              a_larger=int((d > 0).sum()), p=p))
     return pd.DataFrame(rows, columns=["network", "comparison", "n", "mean", "std", "a_larger", "p"])
-
-
-def paper_table(remedy: str = "conservative"):
-    """The paper's Table 7 (conservative) or 6 (augment) as recalled in the notes: its cells are unverified
-    against the PDF except where its ``verified`` column says (data/paper/table6.csv, table7.csv)."""
-    import pandas as pd
-
-    return pd.read_csv(paths.PAPER_DIR / f"table{REMEDIES[remedy]['table']}.csv", comment="#")
-
-
-def compare_with_paper(df, remedy: str = "conservative"):
-    """Per network: mean ± std over seeds of the test accuracies (Table 2 SB and LB, the remedy's runs) and of phi
-    (full space, summed objective) at both eps of Table 2 SB and LB and of the remedy's LB, beside the paper's
-    table."""
-    import pandas as pd
-
-    if df.empty:
-        return pd.DataFrame()
-    paper = paper_table(remedy).set_index("network")
-    label = LABELS[remedy]
-    trains_sb = "SB" in REMEDIES[remedy]["regimes"]
-
-    def ms(s, digits=2):
-        s = s.dropna()
-        if not len(s):
-            return "–"
-        return f"{s.mean():.{digits}f} ± {s.std():.{digits}f}" if len(s) > 1 else f"{s.mean():.{digits}f}"
-
-    rows = []
-    for net, g in df.groupby("net"):
-        p = paper.loc[net] if net in paper.index else None
-
-        def paper_cell(col, d=2):
-            return f"{p[col + '_mean']:.{d}f} ± {p[col + '_std']:.{d}f}" if p is not None else "–"
-
-        row = {"network": net, "n": len(g), "SB test %": ms(g.test_acc_sb), "LB test %": ms(g.test_acc_lb)}
-        if trains_sb:
-            row[f"{label} SB test %"] = ms(g.test_acc_remedy_sb)
-        row[f"{label} LB test %"] = ms(g.test_acc_remedy)
-        row[f"paper {label + ' ' if trains_sb else ''}SB test %"] = paper_cell("test_acc_sb")
-        row[f"paper {label} LB test %"] = paper_cell("test_acc_lb")
-        for eps, tag in ((1e-3, "1e-3"), (5e-4, "5e-4")):
-            row[f"SB φ {tag}"] = ms(g[f"phi_sb_full_{eps:g}"], 1)
-            row[f"LB φ {tag}"] = ms(g[f"phi_lb_full_{eps:g}"], 1)
-            row[f"{label} LB φ {tag}"] = ms(g[f"phi_remedy_full_{eps:g}"], 1)
-            row[f"paper φ {tag}"] = paper_cell(f"phi_eps{tag}", 2)
-        rows.append(row)
-    return pd.DataFrame(rows)

@@ -1,0 +1,94 @@
+"""A notebook's context: resolve its parameters into where records are read (and, when it computes, written).
+
+Every notebook starts with a ``parameters`` cell::
+
+    profile = "results"      # "results": read the committed records (default, what the book shows)
+                             # "smoke":   run the real code on tiny synthetic data in a temp dir (seconds)
+                             # "paper":   recompute with the paper protocol (GPU), writing data/results
+    device = "auto"
+    seeds = "0-4"
+    nets = "F1,F2,C1,C2,C3,C4"
+    results_dir = None       # None: data/results (results, paper) or a fresh temp dir (smoke)
+
+then ``ctx = context(profile, results_dir, device, seeds, nets, compute=<chapter>.compute)``: in ``results``
+mode it only reads the committed records; in ``smoke``/``quick``/``paper`` it first runs the chapter's
+``compute(ctx)`` (the library's training and measuring functions). The chapter's tables and figures then read
+``ctx.results_dir`` under ``ctx.record_profiles`` (which record profiles to read, best first).
+"""
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from lbgap.core import records
+from lbgap.core.sweep import parse_nets, parse_seeds
+
+NOTEBOOK_PROFILES = ("results", "smoke", "quick", "paper")
+
+# A smoke run trains at most two seeds (enough for a mean ± std) of the cheap networks (one MLP, one CNN): the
+# VGG-like C2/C4 take minutes per run even on synthetic data on a CPU. Pass ``nets="C2"`` alone to smoke them.
+SMOKE_MAX_SEEDS = 2
+SMOKE_NETS = ("F1", "C1")
+
+
+@dataclass
+class Context:
+    profile: str                  # the notebook profile
+    results_dir: Path
+    record_profiles: tuple[str, ...]  # record profiles to read, in order of preference
+    run: bool                     # compute (smoke/quick/paper) or only read (results)
+    device: str
+    seeds: list[int]
+    nets: list[str]
+    # tables several cells of one notebook read (records, once per notebook; see :meth:`memo`)
+    _memo: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    @property
+    def run_profile(self) -> str:
+        return self.record_profiles[0]
+
+    def memo(self, key: str, make: Callable[[], Any]) -> Any:
+        """``make()`` the first time ``key`` is asked for, the same object afterwards: a chapter reads its
+        records once, however many tables and figures show them."""
+        if key not in self._memo:
+            self._memo[key] = make()
+        return self._memo[key]
+
+
+def context(profile: str = "results", results_dir: str | Path | None = None, device: str = "auto",
+            seeds: str | int = "0-4", nets: str = "F1,F2,C1,C2,C3,C4",
+            compute: Callable[[Context], None] | None = None) -> Context:
+    """The context of a notebook's parameters; ``compute(ctx)`` runs when the profile computes (not ``results``)."""
+    if profile not in NOTEBOOK_PROFILES:
+        raise ValueError(f"notebook profile {profile!r} must be one of {', '.join(NOTEBOOK_PROFILES)}")
+    if results_dir is not None:
+        rd = Path(results_dir).expanduser().resolve()
+    elif profile == "smoke":
+        rd = Path(tempfile.mkdtemp(prefix="lbgap-smoke-"))
+    else:
+        rd = records.store_root(None)
+    record_profiles = {"results": ("paper", "quick"), "smoke": ("smoke",), "quick": ("quick",),
+                       "paper": ("paper",)}[profile]
+    device = "cpu" if profile == "smoke" else device
+    from lbgap.core.train import apply_float32_policy
+
+    apply_float32_policy()   # a recomputing notebook evaluates in IEEE float32, as the commands do
+    ctx = Context(profile, rd, record_profiles, profile != "results", device, parse_seeds(seeds),
+                  parse_nets(nets))
+    if ctx.run and compute is not None:
+        compute(ctx)
+    return ctx
+
+
+def shown_seeds(ctx: Context) -> list[int]:
+    """The seeds a chapter shows: at most :data:`SMOKE_MAX_SEEDS` under the smoke profile."""
+    return ctx.seeds[:SMOKE_MAX_SEEDS] if ctx.profile == "smoke" else ctx.seeds
+
+
+def shown_nets(ctx: Context) -> list[str]:
+    """The networks a chapter shows: under the smoke profile only the cheap ones (:data:`SMOKE_NETS`)."""
+    if ctx.profile != "smoke":
+        return ctx.nets
+    return [n for n in ctx.nets if n in SMOKE_NETS] or ctx.nets[:1]

@@ -1,0 +1,198 @@
+"""The gradient-noise chapter (McCandlish et al. 2018): a quadratic toy where the minibatch size only scales the
+noise, the variance of F1's minibatch gradient against the batch size m (slope -1 where the noise is i.i.d.), and
+the gradient-noise scale B_simple along the small-batch run."""
+from __future__ import annotations
+
+from lbgap.book.batch_vs_iterations import record_profile, target
+from lbgap.book.context import Context
+
+
+def compute(ctx: Context) -> None:
+    from lbgap.measures import noise
+    from lbgap.studies import steps
+
+    if ctx.profile == "smoke":
+        noise.smoke(ctx.results_dir)
+        steps.smoke_sweep(ctx.results_dir, optimizers=("adam",))
+    else:
+        rp = record_profile(ctx)
+        noise.track_noise_scale(0, rp, results_dir=ctx.results_dir)
+        for at in ("init", "track"):
+            noise.run_scan(at, 0, rp, draws=12, m_max=2048, results_dir=ctx.results_dir)   # the records' settings
+
+
+def noise_records(ctx: Context) -> dict:
+    """The noise records by name (``noise.load``)."""
+    from lbgap.measures import noise
+
+    return ctx.memo("noise", lambda: noise.load(ctx.results_dir, record_profile(ctx)))
+
+
+def scans(ctx: Context) -> dict:
+    """The minibatch-size scans by where they were taken (``init``, ``track``)."""
+    return {r["at"]: r for r in noise_records(ctx).values() if r.get("what") == "scan"}
+
+
+def track(ctx: Context) -> dict:
+    """The record of B_simple tracked along the small-batch run."""
+    return next(r for r in noise_records(ctx).values() if r.get("what") == "track")
+
+
+def scan_frame(ctx: Context):
+    import pandas as pd
+
+    from lbgap.measures import noise
+
+    return pd.concat([noise.scan_table(sc).assign(at=at) for at, sc in scans(ctx).items()], ignore_index=True)
+
+
+def slope_fits(ctx: Context):
+    """The fitted slope of log variance against log m per scan, from several smallest m on (1000 draws)."""
+    import pandas as pd
+
+    from lbgap.measures import noise
+
+    fits = []
+    for at, sc in scans(ctx).items():
+        for lo in (2, 32, 128, 512):
+            if sum(r["m"] >= lo for r in sc["rows"]) < 3:
+                continue
+            f = noise.fit_slope(sc, m_min=lo, n_boot=1000)
+            fits.append(dict(at=at, m=f"{f['m_range'][0]}-{f['m_range'][1]}", slope=f["slope"], se=f["slope_se"],
+                             ci95=f"[{f['slope_ci'][0]:.3f}, {f['slope_ci'][1]:.3f}]", tr_sigma=f["tr_sigma"],
+                             grad_sqnorm=sc["full_grad_sqnorm"], B_simple=f["b_simple"]))
+    return pd.DataFrame(fits)
+
+
+# ------------------------------------------------------------------------------------ what the notebook shows
+def show_records(ctx: Context) -> None:
+    print("records:", ", ".join(sorted(noise_records(ctx))))
+    print("device:", track(ctx)["provenance"]["device"])
+
+
+def show_toy() -> None:
+    """The quadratic toy: loss against steps and against examples for several minibatch sizes, and the
+    stationary loss against its exact value η σ² / (4 m (1 − η))."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    from lbgap.measures import noise
+
+    toy = noise.quadratic_toy((1, 8, 32, 128), steps=200, lr=0.05, sigma=4.0, reps=2000, seed=0)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
+    for (m, g), color in zip(toy.groupby("m"), sns.color_palette("viridis", 4)):
+        for ax, x in zip(axes, ("step", "examples")):
+            g1 = g[g[x] > 0]
+            ax.plot(g1[x], g1["mean"], color=color, label=f"m = {m}")
+            ax.fill_between(g1[x], g1.q10, g1.q90, color=color, alpha=0.15)
+    axes[0].set(yscale="log", xlabel="steps", ylabel="loss (θ − 3)²", title="same number of steps")
+    axes[1].set(xscale="log", xlabel="examples seen (m × steps)", title="same number of examples")
+    axes[0].legend()
+    plt.tight_layout()
+    plt.show()
+    stat = toy[toy.step >= 150].groupby("m")["mean"].mean().rename("measured (steps 150-200)").to_frame()
+    stat["exact η σ² / (4 m (1 − η))"] = [noise.quadratic_stationary_loss(m, 0.05, 4.0) for m in stat.index]
+    stat["ratio"] = stat.iloc[:, 0] / stat.iloc[:, 1]
+    print(stat.round(4).to_string())
+
+
+def show_slopes(ctx: Context) -> None:
+    fits = slope_fits(ctx)
+    print(fits.to_string(index=False, formatters={"slope": "{:.3f}".format, "se": "{:.3f}".format,
+                                                   "tr_sigma": "{:.4g}".format, "grad_sqnorm": "{:.4g}".format,
+                                                   "B_simple": "{:.0f}".format}))
+    print()
+    print(scan_frame(ctx).pivot(index="m", columns="at", values="cos").round(3).to_string())
+
+
+def show_variance(ctx: Context) -> None:
+    """The variance of the minibatch gradient and its alignment with the full gradient, against m."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+    import seaborn as sns
+
+    from lbgap.measures import noise
+
+    scan_df, sc = scan_frame(ctx), scans(ctx)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    for (at, g), color in zip(scan_df.groupby("at"), sns.color_palette("deep")):
+        axes[0].errorbar(g.m, g.var_fpc, yerr=g.var_se / g.fpc, fmt="o", ms=4, color=color, label=at)
+        lo = 32 if (g.m >= 32).sum() >= 3 else 2
+        f = noise.fit_slope(sc[at], m_min=lo, n_boot=10)
+        mm = np.array([lo, g.m.max()])
+        axes[0].plot(mm, np.exp(f["intercept"]) * mm ** f["slope"], color=color, lw=1,
+                     label=f"{at}: slope {f['slope']:.2f} (m ≥ {lo})")
+        axes[1].plot(g.m, g.cos, "o-", ms=4, color=color, label=at)
+    axes[0].set(xscale="log", yscale="log", xlabel="minibatch size m", ylabel="E‖ĝ_m − g‖² / FPC",
+                title="variance of the minibatch gradient")
+    axes[1].set(xscale="log", xlabel="minibatch size m", ylabel="cos(ĝ_m, g)",
+                title="alignment with the full gradient")
+    axes[0].legend(fontsize=8)
+    axes[1].legend(fontsize=8)
+    plt.tight_layout()
+    plt.show()
+
+
+def show_noise_scale(ctx: Context) -> None:
+    """B_simple along the small-batch run (single probes and their EMA) with the validation accuracy."""
+    import matplotlib.pyplot as plt
+
+    from lbgap.measures import noise
+
+    tr, t = track(ctx), target(ctx)
+    series = noise.noise_scale_series(tr)
+    summ = noise.b_simple_summary(tr, t, n_boot=2000)
+    fig, ax = plt.subplots(figsize=(8, 3.8))
+    pos = series[series.b_raw > 0]
+    ax.errorbar(pos.step, pos.b_raw, yerr=pos.b_raw_se, fmt=".", color="0.6", lw=0.5,
+                label="single probe (± jackknife SE)")
+    ax.plot(series.step, series.b_simple, color="C0", label="EMA")
+    ax.fill_between(series.step, (series.b_simple - series.b_se).clip(lower=1), series.b_simple + series.b_se,
+                    color="C0", alpha=0.2)
+    ax.axvspan(*summ["steps_window"], color="k", alpha=0.06)
+    ax.set(yscale="log", xlabel="step (B = %d)" % tr["batch_size"], ylabel="B_simple (examples)",
+           title="gradient-noise scale along the small-batch run")
+    ax2 = ax.twinx()
+    ax2.plot(series.step, series.val_acc, color="C3", lw=1)
+    ax2.set_ylabel("validation accuracy", color="C3")
+    ax.legend(loc="lower right", fontsize=8)
+    plt.tight_layout()
+    plt.show()
+    print(f"B_simple at initialisation (one probe): {summ['init']:.0f} ± {summ['init_se']:.0f}")
+    print(f"B_simple where validation accuracy first reaches {t:.0%} (step {summ['step']}; probes of steps "
+          f"{summ['steps_window'][0]}-{summ['steps_window'][1]}, shaded): {summ['b_simple']:.0f} "
+          f"(95% CI {summ['ci'][0]:.0f} to {summ['ci'][1]:.0f})")
+    print(f"B_simple at the end of the run (step {summ['end_step']}, validation accuracy {summ['end_val_acc']:.3f}): "
+          f"{summ['end']:.0f}")
+
+
+def show_loss_curves(ctx: Context) -> None:
+    """Adam's validation loss at each B's tuned lr against steps and against examples."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+    import seaborn as sns
+    from matplotlib.colors import LogNorm
+    from matplotlib.ticker import NullFormatter
+
+    from lbgap.studies import steps
+
+    rp = record_profile(ctx)
+    cur = steps.curve_table(ctx.results_dir, rp)
+    tab = steps.table(ctx.results_dir, rp)
+    if len(cur):
+        best = steps.best_lr(tab, target(ctx))
+        keep = np.array([best.get((o, b)) == rate for o, b, rate in zip(cur.optimizer, cur.batch_size, cur.lr)])
+        sel = cur[keep & (cur.optimizer == "adam")]
+        fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
+        for ax, x in zip(axes, ("step", "examples")):
+            sns.lineplot(data=sel, x=x, y="val_loss", hue="batch_size", palette="viridis", hue_norm=LogNorm(),
+                         errorbar=("pi", 100), ax=ax, legend="full" if ax is axes[0] else False)
+            ax.set(xscale="log", yscale="log", ylabel="validation loss")
+            ax.xaxis.set_minor_formatter(NullFormatter())
+            ax.yaxis.set_minor_formatter(NullFormatter())
+        axes[0].set_title("same number of steps")
+        axes[1].set_title("same number of examples")
+        plt.tight_layout()
+        plt.show()
+    else:
+        print("no steps-to-target records yet: run `lbgap sweep steps-to-target`")

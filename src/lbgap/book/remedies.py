@@ -1,0 +1,216 @@
+"""The remedies chapter (Appendix E, Tables 6-7): conservative (proximal) training of LB and its control (the
+same 3 Adam steps per batch without the proximal term), and data augmentation, beside the paper's tables."""
+from __future__ import annotations
+
+from lbgap.book.context import Context
+from lbgap.book.paper import paper_table
+from lbgap.book.style import show
+
+
+def compute(ctx: Context) -> None:
+    from lbgap.studies import remedies
+
+    if ctx.profile == "smoke":     # synthetic data, one seed: conservative F1 and augmented C1, f on 64 examples
+        for net, remedy in (("F1", "conservative"), ("F1", "repeat3"), ("C1", "augment")):
+            remedies.run(net, seeds=ctx.seeds[:1], profile="smoke", remedy=remedy, train_examples=64,
+                         results_dir=ctx.results_dir, log=lambda s: None)
+    elif ctx.profile in ("quick", "paper"):   # F1 on this CPU (50-epoch cap); the rest on a GPU (C3/C4: no pixels here)
+        for net in [n for n in ctx.nets if n in ("F1", "F2", "C1", "C2")]:
+            for remedy in ("conservative", "repeat3"):   # Table 7 and its control (3 Adam steps per batch, lambda = 0)
+                remedies.run(net, seeds=ctx.seeds, profile=ctx.profile, remedy=remedy, results_dir=ctx.results_dir,
+                             device=ctx.device, **(dict(max_epochs=50) if net == "F1" else {}))
+            if net != "F1" and net.startswith("C"):
+                remedies.run(net, seeds=ctx.seeds, profile=ctx.profile, remedy="augment", results_dir=ctx.results_dir,
+                             device=ctx.device)
+
+
+def runs(ctx: Context, remedy: str = "conservative"):
+    """Per (network, seed) of the requested ones: Table 2's SB and LB beside the remedy's runs (``remedies.table``)."""
+    from lbgap.studies import remedies
+
+    def load():
+        df = remedies.table(ctx.results_dir, ctx.record_profiles, remedy)
+        return df[df.net.isin(ctx.nets) & df.seed.isin(ctx.seeds)]
+
+    return ctx.memo(f"remedies-{remedy}", load)
+
+
+def compare_with_paper(df, remedy: str = "conservative"):
+    """Per network: mean ± std over seeds of the test accuracies (Table 2 SB and LB, the remedy's runs) and of phi
+    (full space, summed objective) at both eps of Table 2 SB and LB and of the remedy's LB, beside the paper's
+    Table 7 (conservative) or 6 (augment)."""
+    import pandas as pd
+
+    from lbgap.studies.remedies import LABELS, REMEDIES
+
+    if df.empty:
+        return pd.DataFrame()
+    paper = paper_table(REMEDIES[remedy]["table"]).set_index("network")
+    label = LABELS[remedy]
+    trains_sb = "SB" in REMEDIES[remedy]["regimes"]
+
+    def ms(s, digits=2):
+        s = s.dropna()
+        if not len(s):
+            return "–"
+        return f"{s.mean():.{digits}f} ± {s.std():.{digits}f}" if len(s) > 1 else f"{s.mean():.{digits}f}"
+
+    rows = []
+    for net, g in df.groupby("net"):
+        p = paper.loc[net] if net in paper.index else None
+
+        def paper_cell(col, d=2, p=p):
+            return f"{p[col + '_mean']:.{d}f} ± {p[col + '_std']:.{d}f}" if p is not None else "–"
+
+        row = {"network": net, "n": len(g), "SB test %": ms(g.test_acc_sb), "LB test %": ms(g.test_acc_lb)}
+        if trains_sb:
+            row[f"{label} SB test %"] = ms(g.test_acc_remedy_sb)
+        row[f"{label} LB test %"] = ms(g.test_acc_remedy)
+        row[f"paper {label + ' ' if trains_sb else ''}SB test %"] = paper_cell("test_acc_sb")
+        row[f"paper {label} LB test %"] = paper_cell("test_acc_lb")
+        for eps, tag in ((1e-3, "1e-3"), (5e-4, "5e-4")):
+            row[f"SB φ {tag}"] = ms(g[f"phi_sb_full_{eps:g}"], 1)
+            row[f"LB φ {tag}"] = ms(g[f"phi_lb_full_{eps:g}"], 1)
+            row[f"{label} LB φ {tag}"] = ms(g[f"phi_remedy_full_{eps:g}"], 1)
+            row[f"paper φ {tag}"] = paper_cell(f"phi_eps{tag}", 2)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def per_seed(df):
+    """Per seed: Table 2 SB and LB against conservative LB, formatted."""
+    import pandas as pd
+
+    return pd.DataFrame({
+        "network": df.net, "seed": df.seed,
+        "SB test %": df.test_acc_sb.map("{:.2f}".format), "LB test %": df.test_acc_lb.map("{:.2f}".format),
+        "conservative LB test %": df.test_acc_remedy.map("{:.2f}".format),
+        "Δ test (cons. − LB)": (df.test_acc_remedy - df.test_acc_lb).map("{:+.2f}".format),
+        "train loss LB": df.train_loss_lb.map("{:.2g}".format),
+        "train loss cons.": df.train_loss_remedy.map("{:.2g}".format),
+        "φ SB 1e-3": df["phi_sb_full_0.001"].map("{:.1f}".format),
+        "φ LB 1e-3": df["phi_lb_full_0.001"].map("{:.1f}".format),
+        "φ cons. 1e-3": df["phi_remedy_full_0.001"].map("{:.1f}".format),
+        "φ LB 5e-4": df["phi_lb_full_0.0005"].map("{:.1f}".format),
+        "φ cons. 5e-4": df["phi_remedy_full_0.0005"].map("{:.1f}".format),
+        "φ rand. LB 1e-3": df["phi_lb_random_0.001"].map("{:.2f}".format),
+        "φ rand. cons. 1e-3": df["phi_remedy_random_0.001"].map("{:.2f}".format)})
+
+
+# the paired comparisons over seeds: (label, column a, column b) -> a − b
+EFFECTS = [("test %: conservative − plain LB", "test_acc_remedy", "test_acc_lb"),
+           ("test %: SB − conservative", "test_acc_sb", "test_acc_remedy"),
+           ("φ 1e-3: conservative − plain LB", "phi_remedy_full_0.001", "phi_lb_full_0.001"),
+           ("φ 5e-4: conservative − plain LB", "phi_remedy_full_0.0005", "phi_lb_full_0.0005")]
+CONTROL_EFFECTS = [("test %: 3 steps, λ = 0 − plain LB", "test_acc_control", "test_acc_lb"),
+                   ("test %: conservative − 3 steps, λ = 0", "test_acc_remedy", "test_acc_control"),
+                   ("φ 1e-3: 3 steps, λ = 0 − plain LB", "phi_control_full_0.001", "phi_lb_full_0.001"),
+                   ("φ 5e-4: 3 steps, λ = 0 − plain LB", "phi_control_full_0.0005", "phi_lb_full_0.0005")]
+
+
+def control_runs(ctx: Context):
+    """Per (network, seed): conservative LB beside its control (``remedies.control_table``)."""
+    from lbgap.studies import remedies
+
+    ctl = remedies.control_table(ctx.results_dir, ctx.record_profiles)
+    return ctl[ctl.net.isin(ctx.nets) & ctl.seed.isin(ctx.seeds)] if len(ctl) else ctl
+
+
+def effects(ctx: Context):
+    """Paired differences over seeds (:data:`EFFECTS`, and :data:`CONTROL_EFFECTS` where there are control runs)."""
+    import pandas as pd
+
+    from lbgap.studies import remedies
+
+    ctl = control_runs(ctx)
+    eff = pd.concat([remedies.paired_effects(runs(ctx), EFFECTS)]
+                    + ([remedies.paired_effects(ctl, CONTROL_EFFECTS)] if len(ctl) else []), ignore_index=True)
+    if len(eff):
+        eff = eff.assign(**{"a − b (mean ± std)": [f"{m:+.3g} ± {s:.2g}" for m, s in zip(eff["mean"], eff["std"])],
+                            "seeds with a > b": [f"{a} of {n}" for a, n in zip(eff.a_larger, eff.n)],
+                            "paired t-test p": eff.p.map(lambda p: "—" if p != p else f"{p:.2g}")})
+    return eff
+
+
+def control_per_seed(ctl):
+    import pandas as pd
+
+    return pd.DataFrame({"network": ctl.net, "seed": ctl.seed, "LB test %": ctl.test_acc_lb.map("{:.2f}".format),
+                         "conservative test %": ctl.test_acc_remedy.map("{:.2f}".format),
+                         "3 steps, λ = 0 test %": ctl.test_acc_control.map("{:.2f}".format),
+                         "train loss cons.": ctl.train_loss_remedy.map("{:.2g}".format),
+                         "train loss 3 steps, λ = 0": ctl.train_loss_control.map("{:.2g}".format),
+                         "φ cons. 1e-3": ctl["phi_remedy_full_0.001"].map("{:.1f}".format),
+                         "φ 3 steps, λ = 0, 1e-3": ctl["phi_control_full_0.001"].map("{:.1f}".format),
+                         "φ cons. 5e-4": ctl["phi_remedy_full_0.0005"].map("{:.1f}".format),
+                         "φ 3 steps, λ = 0, 5e-4": ctl["phi_control_full_0.0005"].map("{:.1f}".format)})
+
+
+# ------------------------------------------------------------------------------------ what the notebook shows
+def show_runs(ctx: Context) -> None:
+    df = runs(ctx)
+    for (net, prof), d in df.groupby(["net", "profile"]):
+        print(f"{net} ({prof} profile): LB B = {d.batch_size.iloc[0]:,}, seeds {sorted(int(s) for s in d.seed)}; "
+              f"conservative LB trained {'–'.join(dict.fromkeys(str(e) for e in (d.epochs.min(), d.epochs.max())))} "
+              f"epochs ({', '.join(sorted(set(d.stop_reason)))})")
+    if df.empty:
+        print("no conservative-training records")
+
+
+def show_table7(ctx: Context) -> None:
+    cmp = compare_with_paper(runs(ctx), "conservative")
+    if len(cmp):
+        show(cmp, "Table 7: test accuracy and LB sharpness with conservative training", "table7")
+    else:
+        print("nothing to compare")
+
+
+def show_per_seed(ctx: Context) -> None:
+    df = runs(ctx)
+    if len(df):
+        show(per_seed(df), "Per seed: Table 2 SB and LB against conservative LB (φ: full space, summed loss, unless "
+             "marked)", "table7-seeds")
+
+
+def show_control(ctx: Context) -> None:
+    """The paired tests, the control runs seed by seed, and the same runs recomputed on another machine (the
+    noise floor of a seed-by-seed comparison across machines; see the reproducibility chapter)."""
+    from lbgap.book.reproducibility import rerun_table
+
+    eff = effects(ctx)
+    if len(eff):
+        show(eff[["network", "comparison", "a − b (mean ± std)", "seeds with a > b", "paired t-test p"]],
+             "Paired differences over seeds (φ: full space, summed loss)", "table7-tests")
+    else:
+        print("nothing to test")
+    ctl = control_runs(ctx)
+    if len(ctl):
+        show(control_per_seed(ctl), "The control: conservative training against the same 3 Adam steps per batch "
+             "without the proximal term", "table7-control")
+    else:
+        print("no control runs (lbgap sweep remedy --remedy repeat3)")
+    t_rerun = rerun_table(ctx)
+    t_rerun = t_rerun[t_rerun.run.str.startswith(tuple(ctx.nets))] if len(t_rerun) else t_rerun
+    if len(t_rerun):
+        show(t_rerun, "The same runs recomputed on 2026-12-01, right after the control", "table7-rerun")
+
+
+def show_table6(ctx: Context) -> None:
+    aug = runs(ctx, "augment")
+    if len(aug):
+        show(compare_with_paper(aug, "augment"), "Table 6: test accuracy and LB sharpness with data augmentation",
+             "table6")
+    else:
+        print("no data-augmentation records (Table 6's networks are convolutional: GPU work)")
+
+
+def show_networks(ctx: Context) -> None:
+    df, aug = runs(ctx), runs(ctx, "augment")
+    for net in ctx.nets:
+        d, a = df[df.net == net], aug[aug.net == net]
+        words = [f"Table 7 {d.profile.iloc[0]} profile, {len(d)} seed{'s' * (len(d) > 1)}" if len(d)
+                 else "no Table 7 records"]
+        if net.startswith("C"):
+            words.append(f"Table 6 {a.profile.iloc[0]} profile, {len(a)} seed{'s' * (len(a) > 1)}" if len(a)
+                         else "no Table 6 records")
+        print(f"{net}: " + "; ".join(words))

@@ -1,0 +1,402 @@
+"""The reproducibility chapter: where, with what and how fast the records were computed (provenance, wall
+time, GPU calls, throughput, bench), and runs recomputed with an unchanged configuration beside the original."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from lbgap.book.context import Context, shown_nets, shown_seeds
+from lbgap.book.style import num, show, styled
+from lbgap.core.records import variant
+
+
+def all_records(ctx: Context):
+    """Every record of every kind under the profiles the context reads, with ``_profile`` (from its folder)."""
+    from lbgap.core.records import iter_records
+
+    for prof in ctx.record_profiles:
+        for rec in iter_records(ctx.results_dir, prof):
+            rec["_profile"] = prof
+            yield rec
+
+
+def provenance_table(ctx: Context):
+    """Where and with what the records were computed: one row per (profile, kind, device, CPU model and torch's
+    kernel family, software); records older than the ``cpu`` field say "not recorded"."""
+    import pandas as pd
+
+    rows = []
+    for r in all_records(ctx):
+        p = r.get("provenance") or {}
+        rows.append(dict(profile=r["_profile"], kind=r.get("kind", Path(r["_path"]).parent.name),
+                         device=p.get("device", "?"), cpu=p.get("cpu", "not recorded"), torch=p.get("torch_version", "?"),
+                         python=p.get("python", "?"), lbgap=p.get("lbgap_version", "?"),
+                         commit=p.get("git_commit", "?")))
+    if not rows:
+        return pd.DataFrame(columns=["profile", "kind", "device", "cpu", "torch", "python", "lbgap", "commit",
+                                     "records"])
+    df = pd.DataFrame(rows)
+    return df.groupby(list(df.columns), dropna=False).size().reset_index(name="records")
+
+
+def train_records(records) -> dict:
+    """The training records among ``records`` (of :func:`all_records`), keyed by (profile, run id): a quick and a
+    paper run can share a run id."""
+    return {(r["_profile"], r["run_id"]): r for r in records if r.get("kind") == "train"}
+
+
+def original(train: dict, rec: dict, tag: str, differ: tuple[str, ...] = ()) -> dict | None:
+    """The record in ``train`` (:func:`train_records`) of the run that the variant run ``rec`` repeats: its
+    configuration with config tag ``tag``, equal to ``rec``'s in every field that changes a result
+    (``RunConfig.material``) except those in ``differ``; None if there is no such record."""
+    from lbgap.core.config import RunConfig
+
+    cfg = RunConfig.from_dict(dict(rec["config"], tag=tag))
+    o = train.get((rec["_profile"], cfg.run_id))
+
+    def fields(c: RunConfig) -> dict:
+        return {k: v for k, v in c.material().items() if k not in differ}
+
+    return o if o is not None and fields(RunConfig.from_dict(o["config"])) == fields(cfg) else None
+
+
+RERUN_TAG = "recheck"
+
+
+def rerun_table(ctx: Context):
+    """Runs recomputed with an unchanged configuration, typically on another machine (config tag "recheck", or
+    "recheck-<tag>" for a variant: ``lbgap train ... --tag recheck``), each beside its original record: the
+    training loss at x0 (before any step), the final training loss and test accuracy of both, and the CPU or GPU
+    each ran on. Same configuration and seed, different float rounding: how far such a pair parts is the floor
+    below which a difference between two variants of one seed means nothing."""
+    import pandas as pd
+
+    cols = ["run", "x0 train loss (original)", "x0 train loss (rerun)", "final train loss (original)",
+            "final train loss (rerun)", "test acc % (original)", "test acc % (rerun)", "rerun − original (pt)",
+            "original ran on", "rerun ran on"]
+    def where(rec):
+        p = rec.get("provenance") or {}
+        return p.get("cpu") or p.get("device", "?") + " (CPU model not recorded)"
+
+    train = train_records(all_records(ctx))
+    rows = []
+    for r in train.values():
+        tag = r["config"].get("tag", "")
+        if variant(tag) != RERUN_TAG:
+            continue
+        o = original(train, r, tag[len(RERUN_TAG):].lstrip("-"))
+        if o is None:
+            continue   # no original with the same configuration: nothing to compare with
+        rows.append({"run": o["run_id"], "x0 train loss (original)": f"{o['history'][0]['train_loss']:.10g}",
+                     "x0 train loss (rerun)": f"{r['history'][0]['train_loss']:.10g}",
+                     "final train loss (original)": f"{o['final']['train_loss']:.3g}",
+                     "final train loss (rerun)": f"{r['final']['train_loss']:.3g}",
+                     "test acc % (original)": f"{100 * o['final']['test_acc']:.2f}",
+                     "test acc % (rerun)": f"{100 * r['final']['test_acc']:.2f}",
+                     "rerun − original (pt)": f"{100 * (r['final']['test_acc'] - o['final']['test_acc']):+.2f}",
+                     "original ran on": where(o), "rerun ran on": where(r)})
+    return pd.DataFrame(rows, columns=cols).sort_values("run").reset_index(drop=True)
+
+
+def _wall_s(rec: dict) -> float:
+    """Wall time of a record: its provenance's, or -- for records that grow piece by piece (sharpness entries and
+    Hessian, landscape parts), whose provenance leaves it empty -- the sum of its pieces' own ``wall_s``."""
+    w = (rec.get("provenance") or {}).get("wall_time_s")
+    if w is not None:
+        return float(w)
+    pieces = list((rec.get("entries") or {}).values()) + list((rec.get("parts") or {}).values())
+    pieces += [rec["hessian"]] if isinstance(rec.get("hessian"), dict) else []
+    return float(sum(p.get("wall_s") or 0.0 for p in pieces if isinstance(p, dict)))
+
+
+def timing_table(ctx: Context):
+    """How long each kind of record took to compute (sum of the recorded wall times), per profile and device; a
+    variant's training and sharpness records (a config ``tag``, e.g. Figure 4's "fig4") are counted apart, as
+    "train (fig4)"."""
+    import pandas as pd
+
+    rows = []
+    for r in all_records(ctx):
+        p, c = r.get("provenance") or {}, r.get("config") if isinstance(r.get("config"), dict) else {}
+        kind = r.get("kind", Path(r["_path"]).parent.name)
+        kind += f" ({variant(c['tag'])})" if c.get("tag") and kind in ("train", "sharpness") else ""
+        rows.append(dict(profile=r["_profile"], kind=kind,
+                         net=str(c.get("net", r.get("net", "")) or ""),
+                         regime=str(c.get("regime", r.get("regime", "")) or ""),
+                         device=p.get("device", "?"), wall_s=_wall_s(r),
+                         epochs=r.get("epochs")))
+    if not rows:
+        return pd.DataFrame(columns=["profile", "kind", "net", "regime", "device", "records", "epochs (mean)",
+                                     "wall time (h)", "per record (min)"])
+    df = pd.DataFrame(rows)
+    df["epochs"] = pd.to_numeric(df.epochs, errors="coerce")
+    df["wall_s"] = pd.to_numeric(df.wall_s, errors="coerce").fillna(0.0)
+    g = df.groupby(["profile", "kind", "net", "regime", "device"], dropna=False)
+    out = g.agg(records=("wall_s", "size"), epochs=("epochs", "mean"), wall=("wall_s", "sum")).reset_index()
+    out["epochs (mean)"] = out.pop("epochs").map(lambda e: "" if e != e else f"{e:.1f}")
+    out["wall time (h)"] = (out.wall / 3600).map("{:.2f}".format)
+    out["per record (min)"] = (out.wall / 60 / out.records).map("{:.1f}".format)
+    return out.drop(columns="wall")
+
+
+def _gpu_calls(ctx: Context) -> list[dict]:
+    """The records of the calls of ``scripts/gpu_paper.sh`` (kind ``gpu_call``) under the profiles the context
+    reads, oldest first."""
+    from lbgap.core.records import iter_records
+
+    recs = []
+    for prof in ctx.record_profiles:
+        for r in iter_records(ctx.results_dir, prof, "gpu_call"):
+            recs.append(dict(r, _profile=prof))
+    return sorted(recs, key=lambda r: (r["provenance"].get("started") or "", r["run_id"]))
+
+
+def _pairs_of(call: dict, status: str) -> list[str]:
+    return [f"{p['net']} s{p['seed']}" for p in call.get("pairs", []) if str(p.get("status", "")).startswith(status)]
+
+
+def gpu_calls_table(ctx: Context):
+    """One row per GPU call: when, on which GPU, the device time inside the call (``elapsed_s``: from the
+    script's start to its last update; a call cut off at the device limit is a lower bound), its budget, the
+    bench records it wrote and the (net, seed) pairs it finished or stopped at its deadline."""
+    import pandas as pd
+
+    rows = [{"profile": r["_profile"], "started (UTC)": (r["provenance"].get("started") or "")[:16].replace("T", " "),
+             "GPU": r.get("device", "?"), "call": r.get("call", ""), "tag": r.get("tag", ""),
+             "minutes": f"{r['elapsed_s'] / 60:.1f}" + ("" if r.get("complete") else " (cut off: at least)"),
+             "budget (min)": "" if r.get("budget_s") is None else f"{r['budget_s'] / 60:.1f}",
+             "bench records": len(r.get("bench", [])),
+             "pairs finished": ", ".join(_pairs_of(r, "exported")) or "none",
+             "pairs stopped": ", ".join(_pairs_of(r, "stopped")) or "none"} for r in _gpu_calls(ctx)]
+    cols = ["profile", "started (UTC)", "GPU", "call", "tag", "minutes", "budget (min)", "bench records",
+            "pairs finished", "pairs stopped"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def gpu_pairs_table(ctx: Context):
+    """Per network (Table 2's pairs, no variant tag): the (net, seed) SB/LB pairs finished on a GPU, the measured
+    minutes per pair (training both regimes side by side, then sharpness and landscape; a pair stopped at one
+    call's deadline and finished in the next counts both parts), the pairs the paper profile still lacks
+    (seeds shown without an SB or an LB record) and their minutes at the measured rate ("not measured" before
+    a pair of that network has run). Pairs of one network may run several at once (the call's ``jobs``), so a
+    window needs less than the pair-minutes."""
+    import dataclasses
+
+    import pandas as pd
+
+    from lbgap.book import sb_vs_lb
+
+    seconds: dict[tuple, float] = {}
+    finished: set = set()
+    for r in _gpu_calls(ctx):
+        if r["_profile"] != "paper" or r.get("tag"):
+            continue
+        for p in r.get("pairs", []):
+            key = (p["net"], p["seed"])
+            if p.get("seconds") is not None:
+                seconds[key] = seconds.get(key, 0.0) + float(p["seconds"])
+            if p.get("status") == "exported":
+                finished.add(key)
+    df = sb_vs_lb.train_runs(dataclasses.replace(ctx, record_profiles=("paper",)))  # the paper profile's Table 2 runs
+    rows = []
+    for net in shown_nets(ctx):
+        have = df[df.net == net] if not df.empty else df
+        left = [s for s in shown_seeds(ctx)
+                if have.empty or not {"SB", "LB"} <= set(have[have.seed == s].regime)]
+        done = sorted(k for k in finished if k[0] == net)
+        mean = sum(seconds[k] for k in done) / len(done) / 60 if done else None
+        rows.append({"net": net, "pairs finished on a GPU": len(done),
+                     "minutes per pair": "not measured" if mean is None else f"{mean:.1f}",
+                     "pairs left": len(left), "seeds left": ",".join(map(str, left)) or "none",
+                     "pair-minutes left": "" if not left else ("not measured" if mean is None else f"{mean * len(left):.0f}")})
+    return pd.DataFrame(rows, columns=["net", "pairs finished on a GPU", "minutes per pair", "pairs left",
+                                       "seeds left", "pair-minutes left"])
+
+
+def gpu_time_lines(ctx: Context) -> list[str]:
+    """The total GPU time of the records' profiles, in words: the sum of the calls' device time, per profile
+    and GPU, and how many calls were cut off (their time is a lower bound)."""
+    calls = _gpu_calls(ctx)
+    if not calls:
+        return ["No GPU call has run yet: the GPU time of the paper profile is 0 so far, and every committed record "
+                "was computed on a CPU (the timing table above)."]
+    out = []
+    for (prof, gpu) in sorted({(r["_profile"], r.get("device", "?")) for r in calls}):
+        mine = [r for r in calls if (r["_profile"], r.get("device", "?")) == (prof, gpu)]
+        cut = sum(not r.get("complete") for r in mine)
+        total = sum(r["elapsed_s"] for r in mine) / 60
+        pairs = sum(len(_pairs_of(r, "exported")) for r in mine)
+        bench = sum(len(r.get("bench", [])) for r in mine)
+        out.append(f"Total GPU time of the {prof} profile on {gpu}: {total:.1f} min in {len(mine)} call"
+                   f"{'s' if len(mine) != 1 else ''} ({pairs} (net, seed) pairs and {bench} bench records written)"
+                   + (f"; {cut} call{'s were' if cut != 1 else ' was'} cut off, so this is a lower bound" if cut else "")
+                   + ". Machine start-up and transfers are outside the calls and not counted.")
+    return out
+
+
+def over_profiles(ctx: Context, table):
+    """``table(results_dir, profile)`` for every profile the context reads, concatenated (empty if none has rows)."""
+    import pandas as pd
+
+    frames = [f for f in (table(ctx.results_dir, prof) for prof in ctx.record_profiles) if not f.empty]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def throughput_table(ctx: Context):
+    """Training speed of the records (samples/s over the training steps only, as each record measured it),
+    per profile, network, regime, variant tag and device; tagged runs (checks, variants) are listed too."""
+    import pandas as pd
+
+    from lbgap.core.records import train_table
+
+    cols = ["profile", "net", "data", "regime", "batch", "tag", "device", "records", "epochs (mean)",
+            "samples/s (training)"]
+    df = over_profiles(ctx, train_table)
+    if df.empty:
+        return pd.DataFrame(columns=cols)
+    g = df.groupby(["profile", "net", "dataset", "regime", "batch_size", "variant", "device"], dropna=False, sort=True)
+    out = g.agg(records=("run_id", "size"), epochs=("epochs", "mean"), sps=("samples_per_s", "mean")).reset_index()
+    out["epochs (mean)"] = out.pop("epochs").map("{:.1f}".format)
+    out["samples/s (training)"] = out.pop("sps").map("{:,.0f}".format)
+    out = out.rename(columns={"dataset": "data", "batch_size": "batch", "variant": "tag"})
+    return out[cols]
+
+
+def bench_summary(ctx: Context):
+    """``lbgap bench`` records (issue: speed on a GPU): ours against the idiomatic DataLoader baseline measured
+    side by side in one invocation, achieved TFLOP/s against the measured matmul peak, the time of one full-space
+    sharpness and, where measured, of the same maximisation through plain ``scipy.optimize.minimize``."""
+    import pandas as pd
+
+    from lbgap.studies.bench import bench_table
+
+    cols = ["device", "net", "regime", "batch", "threads", "host load", "ours (samples/s)", "baseline (samples/s)",
+            "ours ÷ baseline", "TFLOP/s", "peak TFLOP/s", "share of peak", "sharpness (s)",
+            "sharpness via minimize (s)", "sharpness speed-up"]
+    b = over_profiles(ctx, bench_table)
+    if b.empty:
+        return pd.DataFrame(columns=cols)
+    b = b.sort_values(["device", "net", "batch_size"])
+
+    return pd.DataFrame({
+        "device": b.device, "net": b.net, "regime": b.regime, "batch": b.batch_size,
+        "threads": b.threads.map(lambda v: num(v, "{:.0f}")), "host load": b.host_load_1min.map(lambda v: num(v, "{:.1f}")),
+        "ours (samples/s)": b.ours_samples_per_s.map(lambda v: num(v, "{:,.0f}")),
+        "baseline (samples/s)": b.baseline_samples_per_s.map(lambda v: num(v, "{:,.0f}")),
+        "ours ÷ baseline": b.speedup.map(lambda v: num(v, "{:.2f}×")),
+        "TFLOP/s": b.ours_tflops.map(lambda v: num(v, "{:.3g}")), "peak TFLOP/s": b.peak_tflops.map(lambda v: num(v, "{:.3g}")),
+        "share of peak": b.mfu.map(lambda v: num(v, "{:.0%}")), "sharpness (s)": b.sharpness_s.map(lambda v: num(v, "{:.1f}")),
+        "sharpness via minimize (s)": b.sharpness_scipy_s.map(lambda v: num(v, "{:.1f}")),
+        "sharpness speed-up": b.sharpness_speedup.map(lambda v: num(v, "{:.2f}×")),
+    })[cols].reset_index(drop=True)
+
+
+def seeds_at_once_summary(ctx: Context):
+    """``lbgap bench --concurrent N`` / ``--stacked N`` / ``--streams N`` records (issue: several seeds at once
+    when one run leaves the GPU idle -- processes, CUDA streams or torch.func stacking, measured side by side):
+    one model's samples/s and the aggregate samples/s of N processes, N stacked seeds and N threads of one
+    process (a CUDA stream each), each as a multiple of one model."""
+    import pandas as pd
+
+    from lbgap.studies.bench import bench_table
+
+    cols = ["device", "net", "regime", "batch", "one model (samples/s)", "processes", "processes (samples/s)",
+            "processes ÷ one", "stacked seeds", "stacked (samples/s)", "stacked ÷ one", "threads",
+            "threads (samples/s)", "threads ÷ one"]
+    b = over_profiles(ctx, bench_table)
+    if b.empty or not (b.concurrent.notna().any() or b.stacked.notna().any() or b.streams.notna().any()):
+        return pd.DataFrame(columns=cols)
+    b = b[b.concurrent.notna() | b.stacked.notna() | b.streams.notna()].sort_values(["device", "net", "batch_size"])
+
+    def threads(n, cuda):
+        return "—" if n is None or n != n else f"{n:.0f} " + ("(a CUDA stream each)" if cuda else "(no streams)")
+
+
+    one = b.ours_samples_per_s
+    return pd.DataFrame({
+        "device": b.device, "net": b.net, "regime": b.regime, "batch": b.batch_size,
+        "one model (samples/s)": one.map(lambda v: num(v, "{:,.0f}")),
+        "processes": b.concurrent.map(lambda v: num(v, "{:.0f}")),
+        "processes (samples/s)": b.concurrent_samples_per_s.map(lambda v: num(v, "{:,.0f}")),
+        "processes ÷ one": (b.concurrent_samples_per_s / one).map(lambda v: num(v, "{:.2f}×")),
+        "stacked seeds": b.stacked.map(lambda v: num(v, "{:.0f}")),
+        "stacked (samples/s)": b.stacked_samples_per_s.map(lambda v: num(v, "{:,.0f}")),
+        "stacked ÷ one": (b.stacked_samples_per_s / one).map(lambda v: num(v, "{:.2f}×")),
+        "threads": [threads(n, c) for n, c in zip(b.streams, b.streams_cuda)],
+        "threads (samples/s)": b.streams_samples_per_s.map(lambda v: num(v, "{:,.0f}")),
+        "threads ÷ one": (b.streams_samples_per_s / one).map(lambda v: num(v, "{:.2f}×")),
+    })[cols].reset_index(drop=True)
+
+
+def profiles_table():
+    """What each profile does (config.PROFILES), one row per profile."""
+    import pandas as pd
+
+    from lbgap.core.config import PROFILES
+
+    return pd.DataFrame([{"profile": k, **{kk: ("" if vv is None else str(vv)) for kk, vv in v.items()}}
+                         for k, v in PROFILES.items()])
+
+
+# ------------------------------------------------------------------------------------ what the notebook shows
+def show_provenance(ctx: Context) -> None:
+    t_prov = provenance_table(ctx)
+    if t_prov.empty:
+        print("No records yet.")
+    else:
+        show(t_prov, "Records by profile, kind, device and software version", "provenance")
+
+
+def show_reruns(ctx: Context) -> None:
+    t_rerun = rerun_table(ctx)
+    if t_rerun.empty:
+        print("No recomputed runs yet (lbgap train ... --tag recheck).")
+    else:
+        show(t_rerun, "Runs recomputed with an unchanged configuration, beside the original", "rerun")
+
+
+def show_profiles():
+    return styled(profiles_table(), "Profiles (lbgap.core.config.PROFILES)", "profiles")
+
+
+def show_timing(ctx: Context) -> None:
+    t_time = timing_table(ctx)
+    if t_time.empty:
+        print("No records yet.")
+    else:
+        show(t_time, "Wall time of the records (sum over records, from their provenance)", "timing")
+
+
+def show_gpu_time(ctx: Context) -> None:
+    for line in gpu_time_lines(ctx):
+        print(line)
+    t_calls = gpu_calls_table(ctx)
+    if not t_calls.empty:
+        show(t_calls, "Calls of scripts/gpu_paper.sh on a GPU (records of kind gpu_call)", "gpu-calls")
+    show(gpu_pairs_table(ctx), "Table 2 pairs on a GPU: measured minutes per pair and the pairs left", "gpu-pairs")
+
+
+def show_throughput(ctx: Context) -> None:
+    t_tp = throughput_table(ctx)
+    if t_tp.empty:
+        print("No training records yet.")
+    else:
+        show(t_tp, "Training samples/s of the records (mean over records)", "throughput")
+
+
+def show_bench(ctx: Context) -> None:
+    t_bench = bench_summary(ctx)
+    if t_bench.empty:
+        print("No bench records yet.")
+    else:
+        show(t_bench, "lbgap bench: ours vs the DataLoader baseline, measured side by side", "bench")
+        if t_bench.device.str.startswith("cpu").all():
+            print("No GPU bench record yet: the GPU targets are still unmeasured.")
+
+
+def show_seeds_at_once(ctx: Context) -> None:
+    t_many = seeds_at_once_summary(ctx)
+    if t_many.empty:
+        print("No bench record has timed several seeds at once yet.")
+    else:
+        show(t_many, "Several seeds at once: processes, torch.func stacking and threads (CUDA streams), against "
+             "one model", "seeds-at-once")

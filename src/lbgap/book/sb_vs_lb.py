@@ -1,0 +1,432 @@
+"""The SB/LB chapter (Section 2, Tables 1-2, Figure 2): every number comes from the training records
+(``records.train_table``/``history_table``) or from the paper's tables typed once into ``data/paper/*.csv``
+(:mod:`lbgap.book.paper`); nothing here trains except :func:`compute` (smoke/quick/paper notebook profiles)."""
+from __future__ import annotations
+
+from lbgap.book.context import Context, shown_nets, shown_seeds
+from lbgap.book.coverage import MISSING_REASON
+from lbgap.book.paper import paper_table
+from lbgap.book.reproducibility import all_records, original, train_records
+from lbgap.book.style import pm, show, styled
+
+
+def compute(ctx: Context, log=print) -> None:
+    """Compute the SB/LB grid for a computing profile (smoke: synthetic data, CPU, seconds); no-op for results."""
+    if not ctx.run:
+        return
+    from lbgap.core.sweep import run_grid, table2_grid
+
+    grid = table2_grid(ctx.run_profile, shown_seeds(ctx), shown_nets(ctx), device=ctx.device)
+    failed = [o for o in run_grid(grid, ctx.results_dir, log=log) if o.status == "failed"]
+    if failed:
+        raise RuntimeError(f"{len(failed)} run(s) failed, first: {failed[0].run_id}: {failed[0].error}")
+
+
+def train_runs(ctx: Context):
+    """The training records a chapter shows: per network, the first of ``ctx.record_profiles`` that has any,
+    real data (smoke only under the smoke profile), the Table 2 variant (batch-statistics BN, no tag, SB/LB),
+    all evaluated one way (:func:`one_eval_order`; :func:`missing_rows` names the records left out)."""
+    return table2_runs(ctx)[0]
+
+
+def one_eval_order(runs):
+    """Split one network's records into those its Table 2 rows may average and those they may not: with
+    batch-statistic BN a prediction depends on its evaluation batch, so accuracies evaluated in stored-order
+    and in interleaved batches (F2, ``data.eval_order``) are different measurements, and SB and LB must share
+    one. Keeps the order most of the network's records share (a tie keeps ``interleaved``, the current
+    protocol); returns (kept, left_out)."""
+    counts = runs.eval_order.value_counts()
+    best = max(counts.index, key=lambda o: (counts[o], o == "interleaved"))
+    same = runs.eval_order == best
+    return runs[same], runs[~same]
+
+
+def table2_runs(ctx: Context):
+    import pandas as pd
+
+    from lbgap.core.records import train_table
+
+    kept, left = [], []
+    for net in shown_nets(ctx):
+        for prof in ctx.record_profiles:
+            df = train_table(ctx.results_dir, prof)
+            if df.empty:
+                continue
+            keep = (df.net == net) & (df.bn == "batch") & (df.tag == "") & df.regime.isin(["SB", "LB"]) \
+                & df.seed.isin(shown_seeds(ctx)) & ((df.source == "real") | (prof == "smoke"))
+            if keep.any():
+                k, out = one_eval_order(df[keep])
+                kept.append(k)
+                left.append(out)
+                break
+
+    def tidy(frames):
+        if not frames:
+            return pd.DataFrame()
+        out = pd.concat(frames, ignore_index=True)
+        out["net"] = pd.Categorical(out.net, categories=shown_nets(ctx), ordered=True)
+        return out.sort_values(["net", "regime", "seed"], ascending=[True, False, True]).reset_index(drop=True)
+
+    return tidy(kept), tidy(left)
+
+
+def table1():
+    """Table 1: the paper's networks and data beside our implementation's parameter counts."""
+    import pandas as pd
+
+    from lbgap.core.models import model_table
+
+    ours = pd.DataFrame(model_table())
+    paper = paper_table(1)
+    t = paper.merge(ours, on="network")
+    t["our data"] = t.data.map({"mnist": "MNIST", "so762": "speechocean762 (TIMIT stand-in)",
+                                "cifar10": "CIFAR-10", "cifar100": "CIFAR-100"})
+    t = t.rename(columns={"network": "network", "network_type": "type (paper)", "architecture": "architecture",
+                          "dataset": "data (paper)", "parameters": "params (ours)",
+                          "paper_parameters": "params (App. B)"})
+    t["params (ours)"] = t["params (ours)"].map("{:,}".format)
+    t["params (App. B)"] = t["params (App. B)"].map("{:,}".format)
+    return t[["network", "type (paper)", "architecture", "data (paper)", "our data", "classes",
+              "params (ours)", "params (App. B)", "match"]]
+
+
+def table2_numbers(ctx: Context):
+    """Per network and regime: mean, std (ddof=1) and n over seeds of train/test accuracy in %, epochs, stops."""
+    import pandas as pd
+
+    runs = train_runs(ctx)
+    if runs.empty:
+        return pd.DataFrame(columns=["net", "regime", "profile", "n", "seeds", "batch_size", "epochs", "steps", "capped",
+                                     "dataset", "split", "dist", "train_acc", "train_acc_std", "test_acc",
+                                     "test_acc_std"])
+    rows = []
+    for (net, regime), g in runs.groupby(["net", "regime"], observed=True, sort=False):
+        row = dict(net=net, regime=regime, profile=g.profile.iloc[0], n=len(g), seeds=",".join(map(str, g.seed)),
+                   batch_size=int(g.batch_size.iloc[0]), epochs=float(g.epochs.mean()), steps=float(g.steps.mean()),
+                   capped=int((g.stop_reason == "max_epochs").sum()), dataset=g.dataset.iloc[0],
+                   split=g.split.iloc[0], dist=float(g.dist_from_init.mean()))
+        for m in ("train_acc", "test_acc", "official_test_acc"):
+            if m in g and g[m].notna().any():
+                row[m], row[m + "_std"] = 100 * g[m].mean(), 100 * g[m].std(ddof=1)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def verdict(net: str, sb: dict, lb: dict, paper_gap: float) -> str:
+    notes = ""
+    if net == "F2":
+        notes += "; stand-in data: compare the gap, not the accuracies"
+    if sb.get("profile") == "quick":
+        notes += (f"; quick profile: {sb['epochs']:.0f} epochs, far from converged (SB {sb['steps']:,.0f} "
+                  f"steps, LB {lb['steps']:,.0f})")
+    if sb["capped"] or lb["capped"]:
+        notes += "; some runs hit the epoch cap"
+    if min(sb["n"], lb["n"]) < 2:
+        return "1 seed only: no verdict yet" + notes
+    gap = sb["test_acc"] - lb["test_acc"]
+    se = (sb["test_acc_std"] ** 2 / sb["n"] + lb["test_acc_std"] ** 2 / lb["n"]) ** 0.5
+    if gap > 2 * se and sb.get("profile") == "quick":   # LB made ~20-400x fewer steps: not the paper's gap
+        v = f"SB ahead after equal epochs ({gap:.2f} pt, > 2 SE; paper's converged gap {paper_gap:.2f})"
+    elif gap > 2 * se:
+        v = f"gap reproduced ({gap:.2f} vs paper {paper_gap:.2f} pt)"
+    elif gap < -2 * se:
+        v = f"gap reversed: LB better by {-gap:.2f} pt (paper: SB better by {paper_gap:.2f})"
+    else:
+        v = f"no significant gap ({gap:.2f} ± {2 * se:.2f} pt; paper {paper_gap:.2f})"
+    return v + notes
+
+
+def table2(ctx: Context):
+    """Table 2: train/test accuracy (%) of SB and LB Adam, mean ± std over seeds, ours beside the paper's,
+    the test gap SB − LB (percentage points) and a verdict. A network without an SB/LB pair of records keeps
+    the paper's row and an "ours" row that says what it needs (see also :func:`missing_rows`)."""
+    import pandas as pd
+
+    nums, paper = table2_numbers(ctx), paper_table(2).set_index("network")
+    rows = []
+    for net in shown_nets(ctx):
+        p = paper.loc[net]
+        have = nums[nums.net == net]
+        if not set(have.regime) >= {"SB", "LB"}:
+            rows.append({"network": net, "": "ours", "train SB": "—", "train LB": "—", "test SB": "—",
+                         "test LB": "—", "gap SB−LB": "—", "epochs": "—",
+                         "verdict": "no records yet (see the missing rows below)" if have.empty else
+                         f"only {', '.join(have.regime)} so far"})
+        else:
+            sb = have[have.regime == "SB"].iloc[0].to_dict()
+            lb = have[have.regime == "LB"].iloc[0].to_dict()
+            rows.append({"network": net, "": f"ours ({sb['profile']}, n={sb['n']}/{lb['n']})",
+                         "train SB": pm(sb["train_acc"], sb["train_acc_std"]),
+                         "train LB": pm(lb["train_acc"], lb["train_acc_std"]),
+                         "test SB": pm(sb["test_acc"], sb["test_acc_std"]),
+                         "test LB": pm(lb["test_acc"], lb["test_acc_std"]),
+                         "gap SB−LB": f"{sb['test_acc'] - lb['test_acc']:.2f}",
+                         "epochs": f"{sb['epochs']:.0f}/{lb['epochs']:.0f}",
+                         "verdict": verdict(net, sb, lb, p.test_acc_sb_mean - p.test_acc_lb_mean)})
+        rows.append({"network": net, "": "paper (n=5)",
+                     "train SB": pm(p.train_acc_sb_mean, p.train_acc_sb_std),
+                     "train LB": pm(p.train_acc_lb_mean, p.train_acc_lb_std),
+                     "test SB": pm(p.test_acc_sb_mean, p.test_acc_sb_std),
+                     "test LB": pm(p.test_acc_lb_mean, p.test_acc_lb_std),
+                     "gap SB−LB": f"{p.test_acc_sb_mean - p.test_acc_lb_mean:.2f}",
+                     "epochs": "to plateau", "verdict": ""})
+    return pd.DataFrame(rows)
+
+
+def official_test_table(ctx: Context):
+    """Hold-out runs (CIFAR-10 here) also report the official test images as ``official_test_acc``."""
+    import pandas as pd
+
+    nums = table2_numbers(ctx)
+    if "official_test_acc" not in nums:
+        return pd.DataFrame()
+    nums = nums[nums.official_test_acc.notna()]
+    return pd.DataFrame({"network": nums.net.astype(str), "regime": nums.regime, "n": nums.n,
+                         "hold-out test acc (%)": [pm(m, s) for m, s in zip(nums.test_acc, nums.test_acc_std)],
+                         "official test acc (%)": [pm(m, s) for m, s in
+                                                   zip(nums.official_test_acc, nums.official_test_acc_std)]})
+
+
+def distance_table(ctx: Context):
+    """Section 8: ‖x* − x0‖₂ for SB and LB (same x0 per seed) and their ratio; the paper saw 3-10."""
+    import pandas as pd
+
+    runs = train_runs(ctx)
+    if runs.empty:
+        return pd.DataFrame()
+    wide = runs.pivot_table(index=["net", "seed"], columns="regime", values="dist_from_init", observed=True)
+    if not {"SB", "LB"} <= set(wide.columns):
+        return pd.DataFrame()
+    wide = wide.dropna()
+    wide["ratio"] = wide.SB / wide.LB
+    rows = []
+    for net, g in wide.groupby(level="net", observed=True, sort=False):
+        rows.append({"network": str(net), "seeds": len(g), "‖x_SB − x0‖": pm(g.SB.mean(), g.SB.std(ddof=1), 1),
+                     "‖x_LB − x0‖": pm(g.LB.mean(), g.LB.std(ddof=1), 1),
+                     "ratio SB/LB": pm(g.ratio.mean(), g.ratio.std(ddof=1)),
+                     "range": f"{g.ratio.min():.2f}–{g.ratio.max():.2f}", "paper": "3–10",
+                     "within 3–10": "yes" if g.ratio.between(3, 10).all() else "no"})
+    return pd.DataFrame(rows)
+
+
+def curves(ctx: Context, first_epoch: int = 0):
+    """Figure 2 data: accuracy (%) vs epoch from ``first_epoch`` on, long format (net, regime, seed, epoch,
+    set, accuracy)."""
+    import pandas as pd
+
+    from lbgap.core.records import history_table
+
+    runs = train_runs(ctx)
+    if runs.empty:
+        return pd.DataFrame(columns=["net", "regime", "seed", "epoch", "set", "accuracy"])
+    frames = []
+    for (net, prof), _ in runs.groupby(["net", "profile"], observed=True):
+        h = history_table(ctx.results_dir, prof)
+        h = h[(h.net == net) & (h.tag == "") & h.regime.isin(["SB", "LB"]) & h.seed.isin(shown_seeds(ctx))]
+        frames.append(h)
+    h = pd.concat(frames, ignore_index=True)
+    h = h[h.epoch >= first_epoch]
+    long = h.melt(id_vars=["net", "regime", "seed", "epoch"], value_vars=["train_acc", "test_acc"],
+                  var_name="set", value_name="accuracy")
+    long["set"] = long["set"].map({"train_acc": "train", "test_acc": "test"})
+    long["accuracy"] = 100 * long["accuracy"]
+    return long
+
+
+ORDER_WORDS = {"stored": "stored-order", "interleaved": "interleaved"}
+
+
+def missing_rows(ctx: Context) -> list[str]:
+    """Plain sentences: which (network, regime, seed) rows of Table 2 have no record, or one left out because
+    it was evaluated differently from the rest (:func:`one_eval_order`), and why."""
+    runs, left = table2_runs(ctx)
+    out = []
+    for net in shown_nets(ctx):
+        have = runs[runs.net == net] if not runs.empty else runs
+        if have.empty:
+            out.append(f"{net}: no records: {MISSING_REASON[net]}.")
+            continue
+        gone = left[left.net == net] if not left.empty else left
+        for regime in ("SB", "LB"):
+            odd = gone[gone.regime == regime]
+            recorded = set(have[have.regime == regime].seed) | set(odd.seed)
+            if len(odd):
+                out.append(f"{net} {regime}: {seed_words(odd.seed)} left out: evaluated in "
+                           f"{ORDER_WORDS[odd.eval_order.iloc[0]]} batches, the row's other records in "
+                           f"{ORDER_WORDS[have.eval_order.iloc[0]]} ones (`lbgap eval-order` measures both).")
+            lack = [s for s in shown_seeds(ctx) if s not in recorded]
+            if lack:
+                out.append(f"{net} {regime}: {seed_words(lack)} missing.")
+    return out
+
+
+def seed_words(seeds) -> str:
+    seeds = list(seeds)
+    return ("seeds " if len(seeds) > 1 else "seed ") + ",".join(map(str, seeds))
+
+
+UNCAPPED_TAG = "uncapped"
+
+
+def cap_table(ctx: Context):
+    """Does a reduced epoch cap change Table 2 and 3? Each (network, seed) whose SB and LB runs were trained
+    under a cap below the profile's own (``lbgap train --max-epochs 50``, as F1 on a CPU) beside the same pair
+    trained under the profile's caps (paper: SB 100, LB 300 epochs) until the plateau rule stops it (config tag
+    "uncapped"): epochs and why each run stopped, final train loss, test accuracy, the SB - LB test gap, and
+    phi at eps = 1e-3 in the full space (summed objective) and the random subspace (NaN where not computed).
+    The last column is Figure 3's: how much faster the training loss climbs beyond x_LB than beyond x_SB on the
+    line through both (:func:`lbgap.measures.landscape.seed_summary`; NaN without a landscape record of the pair).
+    One row per (pair, budget); a pair appears once both its uncapped runs exist."""
+    import pandas as pd
+
+    from lbgap.core.config import RunConfig
+    from lbgap.measures import landscape, sharpness
+
+    cols = ["net", "seed", "budget", "epochs SB/LB", "stopped SB/LB", "train loss SB", "train loss LB",
+            "test acc % SB", "test acc % LB", "gap (pt)", "φ full SB", "φ full LB", "LB/SB φ full",
+            "φ random SB", "φ random LB", "LB/SB φ random", landscape.RISE_RATIO]
+    recs = [r for r in all_records(ctx) if r.get("kind") in ("train", "sharpness", "landscape")]
+    lands = {(r["_profile"], r["run_id"]): r for r in recs if r["kind"] == "landscape"}
+    train = train_records(recs)
+    sharp = {prof: sharpness.sharpness_table(records=[r for r in recs if r["kind"] == "sharpness"
+                                                      and r["_profile"] == prof], tag=None)
+             for prof in ctx.record_profiles}
+    pairs: dict = {}
+    for r in train.values():
+        c = r["config"]
+        if c.get("tag") != UNCAPPED_TAG or r["status"] != "ok":
+            continue
+        o = original(train, r, "", differ=("max_epochs",))
+        if o is None or o["config"]["max_epochs"] >= c["max_epochs"]:
+            continue   # no capped original that differs from this run in its cap alone: nothing to compare with
+        pairs.setdefault((c["net"], int(c["seed"]), r["_profile"]), {})[c["regime"]] = (o, r)
+    rows = []
+    for (net, seed, prof), both in sorted(pairs.items()):
+        if set(both) != {"SB", "LB"}:
+            continue
+        for i, budget in enumerate(("cap {} epochs (Table 2)", "profile caps {}, until the plateau rule")):
+            sb, lb = both["SB"][i], both["LB"][i]
+            caps = f"{sb['config']['max_epochs']} / {lb['config']['max_epochs']}"
+            phi = {reg: sharpness.phi_columns(sharp[prof], rec["run_id"]) for reg, rec in (("SB", sb), ("LB", lb))}
+            land = lands.get((prof, landscape.pair_id(*(RunConfig.from_dict(x["config"]) for x in (sb, lb)))))
+            h = landscape.seed_summary([land]).iloc[0] if land is not None else {}
+            rows.append({"net": net, "seed": seed, "budget": budget.format(caps),
+                         "epochs SB/LB": f"{sb['epochs']} / {lb['epochs']}",
+                         "stopped SB/LB": f"{sb['stop_reason']} / {lb['stop_reason']}",
+                         "train loss SB": sb["final"]["train_loss"], "train loss LB": lb["final"]["train_loss"],
+                         "test acc % SB": 100 * sb["final"]["test_acc"], "test acc % LB": 100 * lb["final"]["test_acc"],
+                         "gap (pt)": 100 * (sb["final"]["test_acc"] - lb["final"]["test_acc"]),
+                         "φ full SB": phi["SB"]["phi_full_sum"], "φ full LB": phi["LB"]["phi_full_sum"],
+                         "LB/SB φ full": phi["LB"]["phi_full_sum"] / phi["SB"]["phi_full_sum"],
+                         "φ random SB": phi["SB"]["phi_random"], "φ random LB": phi["LB"]["phi_random"],
+                         "LB/SB φ random": phi["LB"]["phi_random"] / phi["SB"]["phi_random"],
+                         landscape.RISE_RATIO: h.get(landscape.RISE_RATIO, float("nan"))})
+    return pd.DataFrame(rows, columns=cols)
+
+
+def cap_summary(t):
+    """:func:`cap_table` over its seeds, one row per (network, budget): the seeds, mean test accuracies, the
+    gap's mean and standard deviation, and the LB/SB ratios' geometric means (ratios multiply, so their mean is
+    taken on a log scale; a seed without a value is left out of that column's mean)."""
+    import pandas as pd
+    from scipy.stats import gmean
+
+    from lbgap.measures.landscape import RISE_RATIO
+
+    ratios = ["LB/SB φ full", "LB/SB φ random", RISE_RATIO]
+    cols = ["net", "budget", "seeds", "test acc % SB", "test acc % LB", "gap (pt)", "gap sd"] + ratios
+    rows = []
+    for (net, budget), g in t.groupby(["net", "budget"], sort=False):
+        row = {"net": net, "budget": budget, "seeds": ", ".join(str(s) for s in sorted(g.seed)),
+               "test acc % SB": g["test acc % SB"].mean(), "test acc % LB": g["test acc % LB"].mean(),
+               "gap (pt)": g["gap (pt)"].mean(), "gap sd": g["gap (pt)"].std()}
+        for c in ratios:
+            v = g[c].dropna().to_numpy(float)
+            row[c] = float(gmean(v)) if len(v) else float("nan")
+        rows.append(row)
+    return pd.DataFrame(rows, columns=cols)
+
+
+def formatted(df):
+    """Train losses as 1.23e-04, accuracies and gaps to 0.01 points, other numbers to 3 significant digits."""
+    df = df.copy()
+    for c in df.columns:
+        if c.startswith("train loss"):
+            df[c] = df[c].map("{:.2e}".format)
+        elif c.startswith(("test acc", "gap")):
+            df[c] = df[c].map("{:.2f}".format)
+        elif df[c].dtype.kind == "f":
+            df[c] = df[c].map("{:.3g}".format)
+    return df
+
+
+# ------------------------------------------------------------------------------------ what the notebook shows
+def show_table1():
+    return styled(table1(), "Table 1: network configurations (paper) and our parameter counts", "table1")
+
+
+def show_table2(ctx: Context):
+    return styled(table2(ctx), "Table 2: train and test accuracy (%) of SB and LB Adam, ours vs Keskar et al. (2017)",
+                  "table2")
+
+
+def show_missing_rows(ctx: Context) -> None:
+    missing = missing_rows(ctx)
+    print("\n".join("- " + m for m in missing) if missing else "none: every row has its records")
+
+
+def show_official_test(ctx: Context) -> None:
+    t_official = official_test_table(ctx)
+    if t_official.empty:
+        print("No hold-out runs (CIFAR-10) among the records yet.")
+    else:
+        show(t_official, "CIFAR-10 accuracy (%) on the hold-out (Table 2) and on the official test images", "official")
+
+
+def show_figure2(ctx: Context) -> None:
+    """Figure 2: train and test accuracy vs epoch, SB and LB, mean ± std over seeds, one panel per network."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    fig2 = curves(ctx, first_epoch=1)
+    if fig2.empty:
+        print("No learning curves yet: no records for", ", ".join(ctx.nets))
+    else:
+        g = sns.relplot(data=fig2, x="epoch", y="accuracy", hue="regime", style="set", col="net",
+                        col_wrap=min(3, fig2.net.nunique()), kind="line", errorbar="sd", height=3.2,
+                        aspect=1.3, facet_kws=dict(sharex=False, sharey=False))
+        g.set_axis_labels("epoch", "accuracy (%)")
+        g.figure.suptitle("Figure 2: train and test accuracy vs epoch, SB and LB", y=1.03)
+        plt.show()
+
+
+def show_distances(ctx: Context) -> None:
+    t_dist = distance_table(ctx)
+    if t_dist.empty:
+        print("No SB/LB pair among the records yet.")
+    else:
+        show(t_dist, "Distance of the final weights from x0 (L2 norm) and the SB/LB ratio", "distance")
+
+
+def show_caps(ctx: Context) -> None:
+    t_cap = cap_table(ctx)
+    if t_cap.empty:
+        print("No uncapped twin of a capped SB/LB pair among the records yet.")
+    else:
+        show(formatted(t_cap), "F1: the capped Table 2 pairs beside the same pairs trained under the "
+             "profile's caps", "cap")
+        if t_cap.seed.nunique() > 1:
+            show(formatted(cap_summary(t_cap)), "F1 over the seeds that have both budgets: mean "
+                 "test accuracy and gap, geometric-mean LB/SB ratios", "capsummary")
+
+
+def show_eval_order(ctx: Context) -> None:
+    """F2: the same final models evaluated in stored-order and in interleaved batches (batch-statistic BN)."""
+    from lbgap.core import records
+    from lbgap.studies.eval_order import eval_order_table
+
+    eo = eval_order_table(records.preferred_records(ctx.results_dir, ctx.record_profiles, "evalorder"))
+    if eo.empty:
+        print("No evaluation-order checks recorded (`lbgap eval-order RUN`).")
+    else:
+        show(eo, "F2: accuracy and loss in stored-order vs interleaved evaluation batches", "evalorder")

@@ -1,0 +1,83 @@
+"""The threshold chapter (Figure 4): test accuracy and sharpness against the batch size, where the gap opens."""
+from __future__ import annotations
+
+from lbgap.book.context import Context
+from lbgap.book.coverage import FIGURE_NETS, print_figure_runs
+from lbgap.book.style import pm_over, show
+
+
+def compute(ctx: Context) -> None:
+    from lbgap.studies import threshold
+
+    if ctx.profile == "smoke":     # two batch sizes of the synthetic F1, one seed, 2 epochs: seconds
+        threshold.run("F1", ["16", "50%"], seeds=ctx.seeds[:1], profile="smoke", epochs=2, train_examples=64,
+                      results_dir=ctx.results_dir, log=lambda s: None)
+    elif ctx.profile == "quick":   # what this CPU ran: F1, 20 epochs, f on 10,000 training images
+        threshold.run("F1", seeds=ctx.seeds, profile="quick", epochs=20, train_examples=10000,
+                      results_dir=ctx.results_dir, device=ctx.device)
+    elif ctx.profile == "paper":   # the paper's networks and budget: 100 epochs, f on the whole training set (GPU)
+        for net in [n for n in ctx.nets if n in FIGURE_NETS]:
+            threshold.run(net, seeds=ctx.seeds, profile="paper", epochs=100, results_dir=ctx.results_dir,
+                          device=ctx.device)
+
+
+def runs(ctx: Context):
+    """The Figure 4 runs of the requested networks and seeds (``threshold.table``)."""
+    from lbgap.studies import threshold
+
+    def load():
+        df = threshold.table(ctx.results_dir, ctx.record_profiles)
+        return df[df.net.isin(ctx.nets) & df.seed.isin(ctx.seeds)]
+
+    return ctx.memo("threshold", load)
+
+
+def numbers(ctx: Context):
+    """Figure 4 as numbers: per network and batch size, mean ± std over seeds."""
+    import pandas as pd
+
+    rows = []
+    for (net, b), d in runs(ctx).groupby(["net", "batch_size"]):
+        rows.append({"network": net, "batch size": f"{b:,}", "seeds": len(d), "steps": f"{d.steps.mean():,.0f}",
+                     "train loss": pm_over(d.train_loss), "train acc (%)": pm_over(d.train_acc),
+                     "test acc (%)": pm_over(d.test_acc), "φ full space (summed loss)": pm_over(d.phi_full_sum),
+                     "φ random subspace": pm_over(d.phi_random)})
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------------------ what the notebook shows
+def show_runs(ctx: Context) -> None:
+    df = runs(ctx)
+    for (net, prof), d in df.groupby(["net", "profile"]):
+        print(f"{net} ({prof} profile): batch sizes {', '.join(f'{b:,}' for b in sorted(d.batch_size.unique()))}; "
+              f"seeds {sorted(int(s) for s in d.seed.unique())}; {d.epochs.max()} epochs each; sharpness f on "
+              f"{', '.join(sorted(set(d.sharpness_examples) - {''}))}")
+    if df.empty:
+        print("no Figure 4 records")
+
+
+def show_figure4(ctx: Context) -> None:
+    import matplotlib.pyplot as plt
+
+    from lbgap.studies import threshold
+
+    df = runs(ctx)
+    nets_here = list(dict.fromkeys(df.net))
+    if nets_here:
+        fig, axes = plt.subplots(1, len(nets_here), figsize=(6.5 * len(nets_here), 4), squeeze=False)
+        for ax, net in zip(axes[0], nets_here):
+            d = df[df.net == net]
+            threshold.plot(d, ax, f"{net} ({d.profile.iloc[0]} profile, {d.epochs.max()} epochs)")
+        fig.tight_layout()
+        plt.show()
+    else:
+        print("nothing to plot")
+
+
+def show_numbers(ctx: Context) -> None:
+    if len(runs(ctx)):
+        show(numbers(ctx), "Figure 4 as numbers: mean ± std over seeds, ε = 1e-3", "fig4")
+
+
+def show_networks(ctx: Context) -> None:
+    print_figure_runs(ctx, runs(ctx), "Figure 4", "runs")

@@ -1,0 +1,84 @@
+"""The trajectory chapter (Figure 6): the loss and sharpness of the iterates along SB and LB training."""
+from __future__ import annotations
+
+from lbgap.book.context import Context
+from lbgap.book.coverage import FIGURE_NETS, print_figure_runs
+from lbgap.book.style import show
+
+
+def compute(ctx: Context) -> None:
+    from lbgap.studies import trajectory
+
+    if ctx.profile == "smoke":     # synthetic F1, 2 epochs, 2 kept iterates besides x0: about a minute
+        trajectory.run("F1", seeds=ctx.seeds[:1], profile="smoke", epochs=2, points=2, train_examples=64,
+                       results_dir=ctx.results_dir, log=lambda s: None)
+    elif ctx.profile == "quick":   # what this CPU ran: F1, seeds 0-1, 20 epochs, f on 10,000 training images
+        trajectory.run("F1", seeds=ctx.seeds, profile="quick", epochs=20, train_examples=10000,
+                       results_dir=ctx.results_dir, device=ctx.device)
+    elif ctx.profile == "paper":   # the paper's networks (one trial: -p seeds 0), 100 epochs, f on all (GPU)
+        for net in [n for n in ctx.nets if n in FIGURE_NETS]:
+            trajectory.run(net, seeds=ctx.seeds, profile="paper", epochs=100, results_dir=ctx.results_dir,
+                           device=ctx.device)
+
+
+def iterates(ctx: Context):
+    """The kept iterates of the requested networks and seeds (``trajectory.table``)."""
+    from lbgap.studies import trajectory
+
+    def load():
+        df = trajectory.table(ctx.results_dir, ctx.record_profiles)
+        return df[df.net.isin(ctx.nets) & df.seed.isin(ctx.seeds)]
+
+    return ctx.memo("trajectory", load)
+
+
+def numbers(ctx: Context):
+    """Figure 6 as numbers: one row per kept iterate."""
+    df = iterates(ctx)
+    t = df.assign(**{"step": df.step.map("{:,}".format), "epoch": df.epoch.map("{:.3g}".format),
+                     "loss f": df.loss.map("{:.3g}".format), "φ full space": df.phi_full_sum.map("{:.3g}".format),
+                     "φ random subspace": df.phi_random.map("{:.3g}".format)})
+    return t[["net", "regime", "seed", "step", "epoch", "loss f", "φ full space", "φ random subspace"]]
+
+
+# ------------------------------------------------------------------------------------ what the notebook shows
+def show_iterates(ctx: Context) -> None:
+    from lbgap.core import data as datamod
+
+    df = iterates(ctx)
+    for (net, prof), d in df.groupby(["net", "profile"]):
+        print(f"{net} ({prof} profile): seeds {sorted(int(s) for s in d.seed.unique())}; "
+              + "; ".join(f"{r} B = {g.batch_size.iloc[0]:,}, {g.step.nunique()} iterates per seed up to step "
+                          f"{g.step.max():,} (epoch {g.epoch.max():g})" for r, g in sorted(d.groupby("regime"),
+                                                                                         reverse=True))
+              + f"; f on {datamod.subset_words(int(d.examples.iloc[0]), d.subset_rule.iloc[0])}")
+    if df.empty:
+        print("no Figure 6 records")
+
+
+def show_figure6(ctx: Context) -> None:
+    import matplotlib.pyplot as plt
+
+    from lbgap.studies import trajectory
+
+    df = iterates(ctx)
+    nets_here = list(dict.fromkeys(df.net))
+    if nets_here:
+        fig, axes = plt.subplots(len(nets_here), 2, figsize=(12, 4 * len(nets_here)), squeeze=False)
+        for row, net in zip(axes, nets_here):
+            d = df[df.net == net]
+            trajectory.plot(d, row[0], "phi_full_sum", f"{net} ({d.profile.iloc[0]}): full space")
+            trajectory.plot(d, row[1], "phi_random", f"{net} ({d.profile.iloc[0]}): random subspace")
+        fig.tight_layout()
+        plt.show()
+    else:
+        print("nothing to plot")
+
+
+def show_numbers(ctx: Context) -> None:
+    if len(iterates(ctx)):
+        show(numbers(ctx).reset_index(drop=True), "Figure 6 as numbers: one row per kept iterate, ε = 1e-3", "fig6")
+
+
+def show_networks(ctx: Context) -> None:
+    print_figure_runs(ctx, iterates(ctx), "Figure 6", "kept iterates")

@@ -1,0 +1,86 @@
+"""The warm-start chapter (Figure 5): LB training piggybacked on k epochs of SB training, its test accuracy and
+sharpness against k."""
+from __future__ import annotations
+
+from lbgap.book.context import Context
+from lbgap.book.coverage import FIGURE_NETS, print_figure_runs
+from lbgap.book.style import pm_over, show
+
+
+def compute(ctx: Context) -> None:
+    from lbgap.studies import warmstart
+
+    if ctx.profile == "smoke":     # synthetic F1: 3 SB epochs, LB from epochs 0, 1 and 3 for 2 epochs: about a minute
+        warmstart.run("F1", seeds=ctx.seeds[:1], profile="smoke", sb_epochs=3, lb_epochs=2, warm_epochs=[0, 1, 3],
+                      train_examples=64, results_dir=ctx.results_dir, log=lambda s: None)
+    elif ctx.profile == "quick":   # what this CPU ran: F1, 20 + 20 epochs, f on 10,000 training images
+        warmstart.run("F1", seeds=ctx.seeds, profile="quick", sb_epochs=20, lb_epochs=20, train_examples=10000,
+                      results_dir=ctx.results_dir, device=ctx.device)
+    elif ctx.profile == "paper":   # the paper's networks and budget: 100 + 100 epochs, f on the whole training set (GPU)
+        for net in [n for n in ctx.nets if n in FIGURE_NETS]:
+            warmstart.run(net, seeds=ctx.seeds, profile="paper", results_dir=ctx.results_dir, device=ctx.device)
+
+
+def runs(ctx: Context):
+    """The Figure 5 runs of the requested networks and seeds (``warmstart.table``)."""
+    from lbgap.studies import warmstart
+
+    def load():
+        df = warmstart.table(ctx.results_dir, ctx.record_profiles)
+        return df[df.net.isin(ctx.nets) & df.seed.isin(ctx.seeds)]
+
+    return ctx.memo("warmstart", load)
+
+
+def numbers(ctx: Context):
+    """Figure 5 as numbers: per network and SB epochs k, mean ± std over seeds."""
+    import pandas as pd
+
+    rows = []
+    for (net, k), d in runs(ctx).groupby(["net", "warm_epoch"]):
+        rows.append({"network": net, "SB epochs k": k, "seeds": len(d), "SB train loss": pm_over(d.sb_train_loss),
+                     "SB test acc (%)": pm_over(d.sb_test_acc, "{:.2f}"), "LB train loss": pm_over(d.lb_train_loss),
+                     "LB test acc (%)": pm_over(d.lb_test_acc, "{:.2f}"),
+                     "LB − SB iterate (pt)": pm_over(d.lb_test_acc - d.sb_test_acc, "{:+.2f}"),
+                     "φ LB full space (summed loss)": pm_over(d.phi_full_sum),
+                     "φ LB random subspace": pm_over(d.phi_random)})
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------------------ what the notebook shows
+def show_runs(ctx: Context) -> None:
+    df = runs(ctx)
+    for (net, prof), d in df.groupby(["net", "profile"]):
+        print(f"{net} ({prof} profile): seeds {sorted(int(s) for s in d.seed.unique())}; warm starts after SB epochs "
+              f"{', '.join(str(k) for k in sorted(d.warm_epoch.unique()))}; LB B = {d.batch_size.iloc[0]:,} for "
+              f"{d.lb_epochs.max()} epochs ({d.lb_steps.max():,} steps) each; sharpness f on "
+              f"{', '.join(sorted(set(d.sharpness_examples) - {''}))}")
+    if df.empty:
+        print("no Figure 5 records")
+
+
+def show_figure5(ctx: Context) -> None:
+    import matplotlib.pyplot as plt
+
+    from lbgap.studies import warmstart
+
+    df = runs(ctx)
+    nets_here = list(dict.fromkeys(df.net))
+    if nets_here:
+        fig, axes = plt.subplots(2, len(nets_here), figsize=(6.5 * len(nets_here), 7), squeeze=False, sharex="col")
+        for col, net in enumerate(nets_here):
+            d = df[df.net == net]
+            warmstart.plot(d, axes[:, col], f"{net} ({d.profile.iloc[0]} profile, {d.lb_epochs.max()} LB epochs)")
+        fig.tight_layout()
+        plt.show()
+    else:
+        print("nothing to plot")
+
+
+def show_numbers(ctx: Context) -> None:
+    if len(runs(ctx)):
+        show(numbers(ctx), "Figure 5 as numbers: mean ± std over seeds, ε = 1e-3", "fig5")
+
+
+def show_networks(ctx: Context) -> None:
+    print_figure_runs(ctx, runs(ctx), "Figure 5", "piggybacked runs")

@@ -1,0 +1,55 @@
+"""lbgap.book.front: the front page's headline and scorecard, ours beside the paper's, on hand-made records."""
+from __future__ import annotations
+
+import pytest
+from book_records import sharpness_record, three_f1_pairs, train_record
+
+from lbgap.book import front
+from lbgap.book.coverage import MISSING_REASON
+from lbgap.core import records
+from lbgap.measures import landscape
+
+
+@pytest.fixture
+def ctx(tmp_path):
+    return three_f1_pairs(tmp_path)
+
+
+def test_headline_sets_our_gap_beside_the_papers(ctx):
+    h = front.headline(ctx).set_index("network")
+    assert h.loc["F1", "ours: gap (pt)"] == "3.00" and h.loc["C3", "ours: gap (pt)"] == "—"
+
+
+def test_scorecard_puts_each_claim_beside_the_papers(ctx, tmp_path):
+    # phi: full space SB 2 / LB 10 (ratio 5), random SB 1 / LB 3 (3); no summed-objective entries
+    for s in (0, 1):
+        sharpness_record(tmp_path, "F1", "SB", s, {("full", "mean"): 2.0, ("random", "mean"): 1.0})
+        sharpness_record(tmp_path, "F1", "LB", s, {("full", "mean"): 10.0, ("random", "mean"): 3.0})
+    # Figure 3 line: train loss alpha^2 -> rise 0.25 beyond SB, 1.25 beyond LB (ratio 5); filter-normalised
+    # lines |t| (SB) and 4|t| + 2 (LB) -> rises 1 and 4
+    alphas = landscape.alpha_grid(-1, 2, 25)
+    rows = [dict(alpha=a, train_loss=a * a, test_loss=0.0, train_acc=1.0, test_acc=1.0) for a in alphas]
+    line = [dict(t=t / 10, train_loss=abs(t / 10), test_loss=0.0, train_acc=1.0, test_acc=1.0) for t in range(-10, 11)]
+    lb_line = [dict(x, train_loss=4 * x["train_loss"] + 2) for x in line]
+    records.atomic_write_json(records.record_path(tmp_path, "paper", "landscape", "F1-pair-s0"),
+                              dict(kind="landscape", net="F1", seed=0, profile="paper",
+                                   parts=dict(linear=dict(rows=rows), filter1d=dict(SB=line, LB=lb_line))))
+    # Table 7: conservative LB of seed 0 tests at 97 % against that seed's plain LB at 95 % -> +2.00
+    train_record(tmp_path, "F1", "LB", 0, 1.0, 0.97, 10.0)
+    cons = records.record_path(tmp_path, "paper", "train", "F1-mnist-official-b6000-s0")
+    rec = records.read_json(cons)
+    rec["run_id"] += "-conservative"
+    rec["config"]["tag"] = "conservative"
+    records.atomic_write_json(cons.with_name(rec["run_id"] + ".json"), rec)
+    train_record(tmp_path, "F1", "LB", 0, 1.0, 0.95, 10.0)   # the plain LB record as the fixture wrote it
+    card = front.scorecard(ctx).set_index("network")
+    f1 = card.loc["F1"]
+    assert f1["Table 7 conservative − plain LB test (pt), ours / paper"] == "+2.00 (n=1) / +0.31"   # 98.12 - 97.81
+    assert card.loc["C3", "Table 7 conservative − plain LB test (pt), ours / paper"] == "— / -0.47"
+    assert f1["Table 2 gap (pt), ours / paper"] == "3.00 (n=3) / 0.22"
+    assert f1["Table 3 φ LB/SB (ε=1e-3), ours / paper"] == "5 (n=2) / 167"   # paper: 205.14 / 1.23
+    assert f1["Table 3, summed loss (ε=1e-3), ours / paper"] == "— / 167"
+    assert f1["Table 4 φ LB/SB (ε=1e-3), ours / paper"] == "3 (n=2) / 84"
+    assert f1["Fig. 3 rise beyond LB ÷ SB"] == "5 (n=1)" and f1["filter-normalised rise LB ÷ SB"] == "4 (n=1)"
+    assert card.loc["C3", "Table 2 gap (pt), ours / paper"] == "— / 3.13"
+    assert card.loc["C3", "our runs"] == MISSING_REASON["C3"] and card.loc["C3", "Fig. 3 rise beyond LB ÷ SB"] == "—"
