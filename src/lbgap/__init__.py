@@ -1,8 +1,9 @@
 """lbgap: a PyTorch reproduction of Keskar et al., "On Large-Batch Training for Deep Learning:
 Generalization Gap and Sharp Minima" (ICLR 2017), and of the batch-size-versus-iterations question behind it.
 
-Modules (one idea each): ``config`` (profiles and run configs), ``data`` (datasets), ``models`` (F1-F2, C1-C4),
-``train`` (SB/LB Adam training), ``results`` (result records), ``sweep`` (grids and executors), ``cli``.
+Sub-packages, one idea a module: ``core`` (config, models, data, train, records, runs, sweep), ``measures``
+(sharpness and the Hessian, landscape, gradient noise), ``studies`` (the paper's figures and tables beyond Table 2,
+our own studies, the bench), ``book`` (what the chapters call) and ``cli`` (the ``lbgap`` command, a leaf).
 """
 from __future__ import annotations
 

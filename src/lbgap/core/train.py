@@ -215,7 +215,7 @@ COMPILE_MODES = ("", "default", "reduce-overhead", "max-autotune", "max-autotune
 
 def apply_float32_policy() -> None:
     """Switch TF32 off for matmuls and cuDNN convolutions (the policy above). Called by ``lbgap`` commands (``cli.main``),
-    notebooks (``report.context``) and :func:`compute_device`, through which every computation picks its device,
+    notebooks (``lbgap.book.context``) and :func:`compute_device`, through which every computation picks its device,
     since PyTorch's default leaves cuDNN's TF32 on."""
     torch.backends.cuda.matmul.allow_tf32 = TF32
     torch.backends.cudnn.allow_tf32 = TF32
