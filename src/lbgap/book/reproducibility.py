@@ -4,19 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lbgap.book.context import Context, shown_nets, shown_seeds
+from lbgap.book.context import Context, all_records, original, shown_nets, shown_seeds, train_records
 from lbgap.book.style import num, show, styled
 from lbgap.core.records import variant
-
-
-def all_records(ctx: Context):
-    """Every record of every kind under the profiles the context reads, with ``_profile`` (from its folder)."""
-    from lbgap.core.records import iter_records
-
-    for prof in ctx.record_profiles:
-        for rec in iter_records(ctx.results_dir, prof):
-            rec["_profile"] = prof
-            yield rec
 
 
 def provenance_table(ctx: Context):
@@ -36,27 +26,6 @@ def provenance_table(ctx: Context):
                                      "records"])
     df = pd.DataFrame(rows)
     return df.groupby(list(df.columns), dropna=False).size().reset_index(name="records")
-
-
-def train_records(records) -> dict:
-    """The training records among ``records`` (of :func:`all_records`), keyed by (profile, run id): a quick and a
-    paper run can share a run id."""
-    return {(r["_profile"], r["run_id"]): r for r in records if r.get("kind") == "train"}
-
-
-def original(train: dict, rec: dict, tag: str, differ: tuple[str, ...] = ()) -> dict | None:
-    """The record in ``train`` (:func:`train_records`) of the run that the variant run ``rec`` repeats: its
-    configuration with config tag ``tag``, equal to ``rec``'s in every field that changes a result
-    (``RunConfig.material``) except those in ``differ``; None if there is no such record."""
-    from lbgap.core.config import RunConfig
-
-    cfg = RunConfig.from_dict(dict(rec["config"], tag=tag))
-    o = train.get((rec["_profile"], cfg.run_id))
-
-    def fields(c: RunConfig) -> dict:
-        return {k: v for k, v in c.material().items() if k not in differ}
-
-    return o if o is not None and fields(RunConfig.from_dict(o["config"])) == fields(cfg) else None
 
 
 RERUN_TAG = "recheck"

@@ -3,10 +3,9 @@
 (:mod:`lbgap.book.paper`); nothing here trains except :func:`compute` (smoke/quick/paper notebook profiles)."""
 from __future__ import annotations
 
-from lbgap.book.context import Context, shown_nets, shown_seeds
+from lbgap.book.context import Context, all_records, original, shown_nets, shown_seeds, train_records
 from lbgap.book.coverage import MISSING_REASON
 from lbgap.book.paper import paper_table
-from lbgap.book.reproducibility import all_records, original, train_records
 from lbgap.book.style import pm, show, styled
 
 
