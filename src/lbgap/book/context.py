@@ -76,7 +76,7 @@ def context(profile: str = "results", results_dir: str | Path | None = None, dev
 
     apply_float32_policy()   # a recomputing notebook evaluates in IEEE float32, as the commands do
     ctx = Context(profile, rd, record_profiles, profile != "results", device, parse_seeds(seeds),
-                  parse_nets(nets))
+                  parse_nets(nets) if nets else [])   # nets="": a chapter without networks (regression)
     if ctx.run and compute is not None:
         compute(ctx)
     return ctx

@@ -1,7 +1,9 @@
 """Tables and figures of the chapter "Huge N, few features" (``chapters/regression.ipynb``), from the records that
 :func:`lbgap.studies.regression.run_study` writes under ``<results_dir>/<profile>/regression/``.
 
-Every function takes ``results_dir`` (``None``: the repository's ``data/results``) and ``profile``.
+The notebook calls :func:`compute` (through :func:`lbgap.book.context.context`) and one ``show_*(ctx)`` per table
+or figure. The functions below them take ``results_dir`` (``None``: the repository's ``data/results``) and the
+record ``profile``.
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from lbgap.book.context import Context
 from lbgap.core import records
 from lbgap.studies import regression as study
 
@@ -305,3 +308,80 @@ def key_numbers(results_dir=None, profile: str = "quick") -> list[str]:
     lines.append(f"all {spent['records']} records: {spent['cpu_s'] / 60:.1f} CPU minutes "
                  f"({spent['wall_s'] / 60:.1f} wall minutes on a shared machine)")
     return lines
+
+
+# ------------------------------------------------------------------------------------ what the notebook shows
+def record_profile(ctx: Context) -> str:
+    """The record profile the chapter reads and writes: the study has ``smoke`` and ``quick`` profiles only, so
+    the book's records (``results``) and a ``paper`` recompute are quick's."""
+    return "smoke" if ctx.profile == "smoke" else "quick"
+
+
+def compute(ctx: Context) -> None:
+    """Run the study for the notebook's profile (existing records are read back, not recomputed)."""
+    study.run_study(record_profile(ctx), ctx.results_dir, log=lambda *a: None)
+
+
+def _display(df: pd.DataFrame) -> None:
+    from IPython.display import display
+
+    display(df)
+
+
+def _show(fig) -> None:
+    """Show ``fig`` (the figure just drawn) inline."""
+    import matplotlib.pyplot as plt
+
+    plt.show()
+
+
+def show_key_numbers(ctx: Context) -> None:
+    for line in key_numbers(ctx.results_dir, record_profile(ctx)):
+        print(line)
+
+
+def show_time_vs_n(ctx: Context, target: float = 0.001) -> None:
+    _show(fig_time_vs_n(ctx.results_dir, record_profile(ctx), target=target))
+
+
+def show_time_tables(ctx: Context, target: float = 0.001, what: str = "cpu_s") -> None:
+    """One :func:`time_table` per problem."""
+    for prob in study.PROBLEMS:
+        _display(time_table(ctx.results_dir, record_profile(ctx), target, prob, what=what))
+
+
+def show_noise_scale(ctx: Context) -> None:
+    rp = record_profile(ctx)
+    _show(fig_noise_scale(ctx.results_dir, rp))
+    _display(noise_at(ctx.results_dir, rp))
+
+
+def show_examples_by_batch(ctx: Context) -> None:
+    rp = record_profile(ctx)
+    _show(fig_examples_by_batch(ctx.results_dir, rp))
+    _display(knee(ctx.results_dir, rp))
+
+
+def batch_table(ctx: Context) -> pd.DataFrame:
+    """:func:`examples_by_batch` at the largest N with examples and steps as integers, CPU seconds to 3 digits."""
+    eb = examples_by_batch(ctx.results_dir, record_profile(ctx))
+    return eb.assign(examples=eb.examples.map("{:,.0f}".format), steps=eb.steps.map("{:,.0f}".format),
+                     cpu_s=eb.cpu_s.map("{:.3g}".format))
+
+
+def show_batch_table(ctx: Context) -> None:
+    _display(batch_table(ctx))
+
+
+def show_big_runs(ctx: Context) -> None:
+    _display(big_runs(ctx.results_dir, record_profile(ctx)))
+
+
+def cpu_spent_line(ctx: Context) -> str:
+    spent = cpu_spent(ctx.results_dir, record_profile(ctx))
+    return (f"{spent['records']} records, {spent['cpu_s'] / 60:.1f} CPU minutes, {spent['wall_s'] / 60:.1f} wall "
+            f"minutes, code {', '.join(spent['commits'])}")
+
+
+def show_cpu_spent(ctx: Context) -> None:
+    print(cpu_spent_line(ctx))

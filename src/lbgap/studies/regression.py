@@ -465,21 +465,23 @@ def _n_tag(n: int) -> str:
     return f"1e{k}" if 10**k == n else str(n)
 
 
-def _record_path(results_dir: Path, profile: str, run_id: str) -> Path:
-    return Path(results_dir) / profile / KIND / f"{run_id}.json"
-
-
 def _prefixed_path(results_dir: Path, profile: str, problem: str, run_id: str) -> Path:
-    return _record_path(results_dir, profile, f"{problem}-{run_id}")
+    """Where the record store keeps run ``<problem>-<run_id>`` (``<results_dir>/<profile>/regression/``)."""
+    from lbgap.core import records   # imported here: the streaming child processes stay numpy-only
+    return records.record_path(results_dir, profile, KIND, f"{problem}-{run_id}")
+
+
+def _done(path: Path, force: bool) -> dict | None:
+    """The record at ``path``, read back through the store (marked ``skipped``), unless ``force`` or there is none."""
+    from lbgap.core import records
+    return records.done(path, force)
 
 
 def _write(path: Path, rec: dict, started: str, wall: float) -> dict:
-    from lbgap.core import (
-        records,  # imported here: the streaming child processes stay numpy-only
-    )
-    rec = dict(schema=records.SCHEMA, kind=KIND, **rec)
-    rec["provenance"] = records.provenance("cpu", wall, started)
-    rec["provenance"]["omp_num_threads"] = _threads()
+    """A record of the store's current schema, with CPU provenance and the thread count, written atomically."""
+    from lbgap.core import records
+    prov = dict(records.provenance("cpu", wall, started), omp_num_threads=_threads())
+    rec = records.new_record(KIND, **rec, provenance=prov)
     records.atomic_write_json(path, rec)
     return rec
 
@@ -530,9 +532,8 @@ def _call(fn: str, problem: Problem, isolate: bool, **kwargs) -> dict:
 def _run(path: Path, force: bool, log, fn: str, problem: Problem, isolate: bool = False,
          meta: dict | None = None, **kwargs) -> dict:
     """One record: read it back if it exists (unless ``force``), else compute and write it."""
-    from lbgap.core import records
-    if path.is_file() and not force:
-        return records.read_json(path)
+    if (done := _done(path, force)) is not None:
+        return done
     started, t0 = _now(), time.perf_counter()
     out = _call(fn, problem, isolate, **kwargs)
     rec = _write(path, dict(run_id=path.stem, problem=problem.name, **(meta or {}), **out), started,
@@ -671,9 +672,8 @@ def _bounded_gd(path: Path, force: bool, log, pb: Problem, seed: int, n: int, lr
                 isolate: bool) -> dict:
     """GD at an N too large to run to the target here: one pass, measured; the time to each target estimated as
     the passes the largest fully run N needed (same seed and step) times this N's time per pass."""
-    from lbgap.core import records
-    if path.is_file() and not force:
-        return records.read_json(path)
+    if (done := _done(path, force)) is not None:
+        return done
     started, t0 = _now(), time.perf_counter()
     out = _call("gd", pb, isolate, seed=seed, n=n, lr=lr, max_passes=1, progress=isolate)
     est = {}
@@ -693,9 +693,8 @@ def _bounded_gd(path: Path, force: bool, log, pb: Problem, seed: int, n: int, lr
 def _extrapolated_gd(path: Path, force: bool, log, pb: Problem, seed: int, n: int, lr: float, ref: dict) -> dict:
     """GD at an N not even one pass of which is run here: time per pass scaled in proportion to N from the
     bounded record ``ref`` (a pass costs the same per row at any N: the pass streams in fixed chunks)."""
-    from lbgap.core import records
-    if path.is_file() and not force:
-        return records.read_json(path)
+    if (done := _done(path, force)) is not None:
+        return done
     started, t0 = _now(), time.perf_counter()
     f = n / ref["n"]
     est = {k: None if v is None else dict(v, examples=v["steps"] * n, cpu_s=v["cpu_s"] * f, wall_s=v["wall_s"] * f)
@@ -713,9 +712,8 @@ def _noise_record(path: Path, force: bool, log, pb: Problem, gd_rec: dict, rows_
                   sgd_recs: list[dict] = ()) -> dict:
     """B_noise at the iterates of the full-batch path ``gd_rec`` (source ``gd``) and at the last and averaged
     iterates where the SGD runs ``sgd_recs`` stopped (source ``sgd``: states SGD itself visits near a target)."""
-    from lbgap.core import records
-    if path.is_file() and not force:
-        return records.read_json(path)
+    if (done := _done(path, force)) is not None:
+        return done
     started, t0 = _now(), time.perf_counter()
     x, y = rows(pb, 10_000, 0, rows_n)          # a sample of its own (seed 10,000), never used for training
     pts = []

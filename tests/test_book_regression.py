@@ -1,0 +1,46 @@
+"""The regression chapter's module (``lbgap.book.regression``): which record profile each notebook profile reads,
+that the context of the chapter's parameters cell (no networks) reads the committed quick records without
+computing, and what the ``show_*`` calls print from those records."""
+from __future__ import annotations
+
+import pytest
+
+from lbgap.book import regression
+from lbgap.book.context import context
+
+
+@pytest.fixture(scope="module")
+def ctx():
+    def never(_ctx):
+        raise AssertionError("the results profile must not compute")
+
+    return context("results", None, "auto", "1-2", "", compute=never)   # the chapter's parameters cell
+
+
+@pytest.mark.parametrize("profile, expected", [("results", "quick"), ("paper", "quick"), ("quick", "quick"),
+                                               ("smoke", "smoke")])
+def test_record_profile(profile, expected, tmp_path):
+    assert regression.record_profile(context(profile, tmp_path, nets="")) == expected
+
+
+def test_context_without_networks(ctx):
+    assert ctx.nets == [] and ctx.seeds == [1, 2] and not ctx.run
+
+
+def test_key_numbers_and_cpu_spent_from_the_committed_records(ctx, capsys):
+    regression.show_key_numbers(ctx)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == regression.key_numbers(ctx.results_dir, "quick")
+    assert lines[0].startswith("least squares, to 1.0%, N = 1,000,000,000: fastest SGD B=")
+    assert lines[-1].startswith("all 284 records: ")
+    regression.show_cpu_spent(ctx)
+    assert capsys.readouterr().out.startswith("284 records, 7.3 CPU minutes, ")
+
+
+def test_batch_table_formats_the_numbers(ctx):
+    tab = regression.batch_table(ctx)
+    raw = regression.examples_by_batch(ctx.results_dir, "quick")
+    assert len(tab) == len(raw) == 20 and list(tab.columns) == list(raw.columns)
+    row = tab[(tab.problem == "least_squares") & (tab.target == 0.001) & (tab.batch == 65536)].iloc[0]
+    assert (row.examples, row.steps) == ("1,146,880", "18")
+    assert all(isinstance(v, str) for v in tab.cpu_s)
