@@ -335,9 +335,12 @@ def _show(fig) -> None:
     plt.show()
 
 
-def show_key_numbers(ctx: Context) -> None:
+def show_key_numbers(ctx: Context, width: int = 84) -> None:
+    """The numbers behind the chapter's answer, one per line, wrapped to fit the page's column."""
+    import textwrap
+
     for line in key_numbers(ctx.results_dir, record_profile(ctx)):
-        print(line)
+        print(textwrap.fill(line, width, subsequent_indent="    "))
 
 
 def show_time_vs_n(ctx: Context, target: float = 0.001) -> None:
