@@ -56,6 +56,15 @@ class Context:
             self._memo[key] = make()
         return self._memo[key]
 
+    def study_table(self, key: str, table: Callable[..., Any]) -> Any:
+        """``table(results_dir, record_profiles)`` (a study's table of its records) restricted to the requested
+        networks and seeds, read once (:meth:`memo` under ``key``)."""
+        def load():
+            df = table(self.results_dir, self.record_profiles)
+            return df[df.net.isin(self.nets) & df.seed.isin(self.seeds)]
+
+        return self.memo(key, load)
+
 
 def context(profile: str = "results", results_dir: str | Path | None = None, device: str = "auto",
             seeds: str | int = "0-4", nets: str = "F1,F2,C1,C2,C3,C4",

@@ -25,11 +25,7 @@ def runs(ctx: Context):
     """The Figure 4 runs of the requested networks and seeds (``threshold.table``)."""
     from lbgap.studies import threshold
 
-    def load():
-        df = threshold.table(ctx.results_dir, ctx.record_profiles)
-        return df[df.net.isin(ctx.nets) & df.seed.isin(ctx.seeds)]
-
-    return ctx.memo("threshold", load)
+    return ctx.study_table("threshold", threshold.table)
 
 
 def numbers(ctx: Context):

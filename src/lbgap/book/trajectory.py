@@ -25,11 +25,7 @@ def iterates(ctx: Context):
     """The kept iterates of the requested networks and seeds (``trajectory.table``)."""
     from lbgap.studies import trajectory
 
-    def load():
-        df = trajectory.table(ctx.results_dir, ctx.record_profiles)
-        return df[df.net.isin(ctx.nets) & df.seed.isin(ctx.seeds)]
-
-    return ctx.memo("trajectory", load)
+    return ctx.study_table("trajectory", trajectory.table)
 
 
 def numbers(ctx: Context):

@@ -25,11 +25,7 @@ def runs(ctx: Context):
     """The Figure 5 runs of the requested networks and seeds (``warmstart.table``)."""
     from lbgap.studies import warmstart
 
-    def load():
-        df = warmstart.table(ctx.results_dir, ctx.record_profiles)
-        return df[df.net.isin(ctx.nets) & df.seed.isin(ctx.seeds)]
-
-    return ctx.memo("warmstart", load)
+    return ctx.study_table("warmstart", warmstart.table)
 
 
 def numbers(ctx: Context):
