@@ -3,7 +3,9 @@ import json
 import pytest
 import torch
 
+from lbgap.core import paths
 from lbgap.core import records
+from lbgap.core.checkpoints import config_hash
 from lbgap.core.train import (ConfigError, StoppingRule, flat_params, initial_model, make_config, resolve_batch_size,
                               train)
 
@@ -63,8 +65,10 @@ def test_same_seed_gives_identical_records(results_dir, checkpoints):
 
 
 @pytest.mark.slow
-def test_record_contents_and_checkpoints(results_dir, checkpoints):
-    rec = train(smoke(net="C1", batch="LB"), results_dir)
+def test_record_contents_and_checkpoints(results_dir, checkpoints, monkeypatch):
+    monkeypatch.setattr(paths, "RESULTS_DIR", results_dir)   # the default store: checkpoints in $LBGAP_CHECKPOINTS
+    cfg = smoke(net="C1", batch="LB")
+    rec = train(cfg)
     path = records.record_path(results_dir, "smoke", "train", rec["run_id"])
     on_disk = json.loads(path.read_text())
     assert on_disk["config"]["net"] == "C1" and on_disk["config"]["regime"] == "LB"
@@ -73,10 +77,11 @@ def test_record_contents_and_checkpoints(results_dir, checkpoints):
     assert on_disk["dist_from_init"] > 0
     for key in ("git_commit", "torch_version", "device", "wall_time_s"):
         assert on_disk["provenance"][key]
-    assert (checkpoints / "smoke" / rec["run_id"] / "x0.pt").is_file()
-    assert (checkpoints / "smoke" / rec["run_id"] / "final.pt").is_file()
+    folder = f"smoke/{rec['run_id']}-{config_hash(cfg)}"
+    assert (checkpoints / folder / "x0.pt").is_file() and (checkpoints / folder / "final.pt").is_file()
+    assert not (checkpoints / folder / "resume.pt").exists()   # the resume state goes when the run is done
     # a checkpoint store outside the repo is named by its variable, never by this machine's absolute path
-    assert on_disk["checkpoint"] == f"$LBGAP_CHECKPOINTS/smoke/{rec['run_id']}"
+    assert on_disk["checkpoint"] == f"$LBGAP_CHECKPOINTS/{folder}" and on_disk["config_hash"] == config_hash(cfg)
 
 
 def test_rerun_is_skipped_unless_forced(results_dir, checkpoints):

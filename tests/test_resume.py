@@ -1,0 +1,83 @@
+"""A killed ``lbgap train`` resumes from its last complete epoch and ends as an uninterrupted run would.
+
+Real processes: ``python -m lbgap.cli train`` on the smoke profile, slowed down by ``$LBGAP_EPOCH_PAUSE_S`` (a
+pause after each epoch) so that it can be killed with SIGKILL between epochs; the rerun of the same command
+must say where it resumes and write the record and weights of an uninterrupted run, bit for bit on a CPU.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from lbgap.core import checkpoints as ck
+from lbgap.core import paths
+from lbgap.core import records
+from lbgap.core.train import make_config
+
+ARGS = ["--net", "F1", "--batch-size", "16", "--profile", "smoke", "--max-epochs", "4"]
+CFG = make_config("F1", 16, 0, "smoke", max_epochs=4)
+
+
+def lbgap_train(store: Path, pause: float = 0.0) -> subprocess.Popen:
+    env = dict(os.environ, CI="1", OMP_NUM_THREADS="1", PYTHONPATH=str(paths.REPO_ROOT / "src"),
+               LBGAP_EPOCH_PAUSE_S=str(pause))
+    return subprocess.Popen([sys.executable, "-m", "lbgap.cli", "train", *ARGS, "--results-dir", str(store)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def finished(proc: subprocess.Popen) -> str:
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, f"lbgap train failed (exit {proc.returncode}):\n{out}\n{err[-3000:]}"
+    return out
+
+
+def saved_epoch(state: Path) -> int:
+    try:
+        return torch.load(state, weights_only=True)["epoch"]
+    except (FileNotFoundError, RuntimeError, EOFError):
+        return 0
+
+
+def comparable(store: Path) -> dict:
+    """The training record without what differs between two runs of one configuration (timings, provenance)."""
+    rec = records.read_json(records.record_path(store, "smoke", "train", CFG.run_id))
+    rec = json.loads(json.dumps(rec))
+    for k in ("provenance", "samples_per_s", "train_time_s"):
+        rec.pop(k)
+    for row in rec["history"]:
+        row.pop("time_s"), row.pop("train_time_s")
+    return rec
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes_and_ends_bit_identical_to_an_uninterrupted_one(tmp_path):
+    whole = lbgap_train(tmp_path / "whole")
+    killed = lbgap_train(tmp_path / "killed", pause=3.0)
+    state = ck.run_dir(CFG, tmp_path / "killed") / ck.RESUME
+    end = time.monotonic() + 240
+    while saved_epoch(state) < 2:   # epoch 2 done, its state saved: the run now pauses for 3 s
+        assert killed.poll() is None, f"the run ended before it was killed:\n{killed.communicate()}"
+        assert time.monotonic() < end, "no state of epoch 2 within 240 s"
+        time.sleep(0.05)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    at = saved_epoch(state)
+    assert at >= 2 and not records.record_path(tmp_path / "killed", "smoke", "train", CFG.run_id).exists()
+    finished(whole)
+
+    out = finished(lbgap_train(tmp_path / "killed"))
+    assert out.splitlines()[0] == f"resuming {CFG.run_id} from epoch {at}"
+    assert not state.exists()   # removed once the run is done
+    assert comparable(tmp_path / "killed") == comparable(tmp_path / "whole")
+    for which in ("x0", "final"):
+        a = torch.load(ck.run_dir(CFG, tmp_path / "whole") / f"{which}.pt", weights_only=True)
+        b = torch.load(ck.run_dir(CFG, tmp_path / "killed") / f"{which}.pt", weights_only=True)
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
