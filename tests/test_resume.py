@@ -81,3 +81,43 @@ def test_a_killed_run_resumes_and_ends_bit_identical_to_an_uninterrupted_one(tmp
         a = torch.load(ck.run_dir(CFG, tmp_path / "whole") / f"{which}.pt", weights_only=True)
         b = torch.load(ck.run_dir(CFG, tmp_path / "killed") / f"{which}.pt", weights_only=True)
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+class Killed(Exception):
+    """Stands for a SIGKILL right after a state was saved."""
+
+
+def test_a_run_stopped_within_an_epoch_resumes_from_that_batch(tmp_path, monkeypatch, capsys):
+    from lbgap.core import train as tr
+
+    cfg = make_config("F1", 16, 0, "smoke", max_epochs=2, n_train=64, n_test=32)
+    whole = tr.train(cfg, tmp_path / "whole")
+    save = tr.ResumeState.save
+
+    def save_then_die(self, state, x0):
+        save(self, state, x0)
+        if state.epoch == 1 and state.partial and state.partial["batch"] == 3:   # 3 batches into epoch 2
+            raise Killed
+
+    monkeypatch.setattr(tr, "SAVE_EVERY_S", 0.0)   # a state after every batch
+    monkeypatch.setattr(tr.ResumeState, "save", save_then_die)
+    with pytest.raises(Killed):
+        tr.train(cfg, tmp_path / "killed")
+    monkeypatch.undo()
+    capsys.readouterr()
+    again = tr.train(cfg, tmp_path / "killed")
+    assert capsys.readouterr().out.splitlines()[0] == f"resuming {cfg.run_id} from epoch 1 and batch 3 of epoch 2"
+
+    def strip(rec):
+        rec = json.loads(json.dumps(rec))
+        for k in ("provenance", "samples_per_s", "train_time_s"):
+            rec.pop(k)
+        for row in rec["history"]:
+            row.pop("time_s"), row.pop("train_time_s")
+        return rec
+
+    assert strip(again) == strip(whole)
+    a = torch.load(ck.run_dir(cfg, tmp_path / "whole") / "final.pt", weights_only=True)
+    b = torch.load(ck.run_dir(cfg, tmp_path / "killed") / "final.pt", weights_only=True)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not (ck.run_dir(cfg, tmp_path / "killed") / ck.RESUME).exists()

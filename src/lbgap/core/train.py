@@ -281,13 +281,16 @@ class Progress:
     step: int = 0                       # batches trained (one optimizer update each; ``inner_steps`` in E.2)
     examples: int = 0                   # training examples seen
     loss: torch.Tensor | None = None
+    batch: int = 0                      # batches done in the current epoch
+    running: torch.Tensor | None = None  # the current epoch's summed loss so far (0-dim, on the device)
 
 
 def train_epoch(model: nn.Module, opt: torch.optim.Optimizer, dataset, batch_size: int,
                 generator: torch.Generator, autocast, cudagraphs: bool = False, inner_steps: int = 1,
                 prox: float = 0.0, on_step: Callable[[Progress], None] | None = None,
                 transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
-                progress: Progress | None = None) -> tuple[int, torch.Tensor]:
+                progress: Progress | None = None, skip: int = 0,
+                running: torch.Tensor | None = None) -> tuple[int, torch.Tensor]:
     """One shuffled epoch of SGD/Adam steps with no host synchronisation; returns (batches, summed loss at the
     start of each batch).
 
@@ -300,13 +303,17 @@ def train_epoch(model: nn.Module, opt: torch.optim.Optimizer, dataset, batch_siz
     ``on_step(progress)``: called after each batch's update with the run's :class:`Progress` (``progress``,
     advanced here across epochs; without it, a fresh one counting from this epoch's start). The hook may
     evaluate, take snapshots (Figure 6) or probe the model, and raise :class:`StopTraining` to end training
-    after that step: the exception reaches the caller (:meth:`Trainer.until_stopped` catches it)."""
+    after that step: the exception reaches the caller (:meth:`Trainer.until_stopped` catches it).
+
+    ``skip``/``running``: go on with an epoch interrupted after ``skip`` batches whose summed loss was
+    ``running`` (a resumed run; ``generator`` in the state it had at the start of that epoch)."""
     device = dataset.device
     progress = Progress() if progress is None else progress
-    running = torch.zeros((), device=device)
-    steps = 0
+    running = torch.zeros((), device=device) if running is None else running.to(device).clone()
+    progress.running, progress.batch = running, skip
+    steps = skip
     params = [p for g in opt.param_groups for p in g["params"]] if prox else []
-    for idx in epoch_batches(len(dataset), batch_size, generator, device):
+    for idx in epoch_batches(len(dataset), batch_size, generator, device)[skip:]:
         x, y = dataset.batch(idx)
         if transform is not None:
             x = transform(x)
@@ -329,6 +336,7 @@ def train_epoch(model: nn.Module, opt: torch.optim.Optimizer, dataset, batch_siz
                 running += progress.loss
         steps += 1
         progress.step += 1
+        progress.batch += 1
         progress.examples += len(y)
         if on_step is not None:
             on_step(progress)
@@ -356,13 +364,15 @@ class Trainer:
     transform: Callable[[torch.Tensor], torch.Tensor] | None = None   # augmentation (Appendix E.1)
     progress: Progress = field(default_factory=Progress)              # over all epochs so far
 
-    def epoch(self, dataset, on_step: Callable[[Progress], None] | None = None) -> tuple[int, torch.Tensor]:
-        """One shuffled epoch of :func:`train_epoch`; returns (batches, summed loss at the start of each)."""
+    def epoch(self, dataset, on_step: Callable[[Progress], None] | None = None, skip: int = 0,
+              running: torch.Tensor | None = None) -> tuple[int, torch.Tensor]:
+        """One shuffled epoch of :func:`train_epoch` (the rest of one, after ``skip`` batches whose summed loss
+        was ``running``); returns (batches, summed loss at the start of each)."""
         cfg = self.cfg
         return train_epoch(self.step_model, self.opt, dataset, cfg.batch_size, self.generator,
                            _autocast(cfg, self.device), cudagraphs=uses_cudagraphs(cfg.compile),
                            inner_steps=int(cfg.inner_steps), prox=float(cfg.prox), on_step=on_step,
-                           transform=self.transform, progress=self.progress)
+                           transform=self.transform, progress=self.progress, skip=skip, running=running)
 
     def until_stopped(self, dataset, on_step: Callable[[Progress], None]) -> Progress:
         """Epoch after epoch until ``on_step`` raises :class:`StopTraining`; returns where training stopped."""
@@ -497,41 +507,66 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
+# A long epoch also saves the resume state every this many seconds (after the batch that passes it).
+SAVE_EVERY_S = 300.0
+
+
 @dataclass
 class EpochState:
-    """Where the epoch loop stands after an epoch: what :class:`ResumeState` saves and a resumed run starts from."""
+    """Where the epoch loop stands: what :class:`ResumeState` saves and a resumed run starts from. ``epoch``:
+    the last complete one; ``partial``: saved within the next epoch (``order``: the data-order generator at its
+    start, ``batch``: batches done, ``running``: their summed loss), else None."""
 
     epoch: int
     history: list[dict]
     rule: StoppingRule
     t_train: float
+    partial: dict | None = None
 
 
 def train_epochs(trainer: Trainer, data: datamod.DataBundle, snapshots: Snapshots, t_start: float,
                  on_epoch: Callable[[dict], None] | None = None, bar=None, start: EpochState | None = None,
-                 after_epoch: Callable[[EpochState], None] | None = None) -> tuple[list[dict], str, float]:
+                 save: Callable[[EpochState], None] | None = None,
+                 save_every_s: float | None = None) -> tuple[list[dict], str, float]:
     """The epoch loop of a run: an epoch of steps, then its evaluation row, until the :class:`StoppingRule` or
     the epoch cap ends it. Returns (history, stop reason, seconds spent in training steps). ``start``: go on
-    from a saved state (a resumed run) instead of x0; ``after_epoch``: called with the state after each epoch
-    that does not end the run (before ``on_epoch``), to save it."""
+    from a saved state (a resumed run) instead of x0; ``save``: called with the state after each epoch that
+    does not end the run (before ``on_epoch``) and, with ``save_every_s``, within an epoch once that many
+    seconds have passed since the last save."""
     cfg, model = trainer.cfg, trainer.model
     if start is None:
         snapshots.take(0)   # step 0 = x0
         history = [measure(model, data, cfg, 0, 0, (t_start, 0.0))]
         start = EpochState(0, history, StoppingRule(history[0]["train_loss"], cfg.rel_tol, cfg.patience), 0.0)
     history, rule, t_train = start.history, start.rule, start.t_train
+    n_batches = math.ceil(len(data.train) / cfg.batch_size)
+    last_save = time.monotonic()
     model.train()
     for epoch in range(start.epoch + 1, cfg.max_epochs + 1):
+        part = start.partial if epoch == start.epoch + 1 else None
+        if part is not None:
+            trainer.generator.set_state(part["order"])
+        order, hook = trainer.generator.get_state(), snapshots.hook
         _synchronize(trainer.device)
         t0 = time.perf_counter()
-        _, running = trainer.epoch(data.train, snapshots.hook)
+        if save is not None and save_every_s is not None:
+            def hook(progress: Progress, epoch=epoch, order=order, t0=t0, before=t_train) -> None:
+                nonlocal last_save
+                snapshots.take(progress.step)
+                if time.monotonic() - last_save >= save_every_s and progress.batch < n_batches:
+                    running = progress.running.detach().cpu().clone()
+                    save(EpochState(epoch - 1, history, rule, before + time.perf_counter() - t0,
+                                    dict(order=order, batch=progress.batch, running=running)))
+                    last_save = time.monotonic()
+        _, running = trainer.epoch(data.train, hook, *((part["batch"], part["running"]) if part else ()))
         _synchronize(trainer.device)
         t_train += time.perf_counter() - t0
         row = measure(model, data, cfg, epoch, trainer.progress.step, (t_start, t_train))
         history.append(row)
         stop = rule.after_epoch(row["train_loss"], float(running))
-        if not stop and after_epoch is not None and epoch < cfg.max_epochs:
-            after_epoch(EpochState(epoch, history, rule, t_train))
+        if not stop and save is not None and epoch < cfg.max_epochs:
+            save(EpochState(epoch, history, rule, t_train))
+            last_save = time.monotonic()
         if on_epoch:
             on_epoch(row)
         if bar is not None:
@@ -545,7 +580,7 @@ def train_epochs(trainer: Trainer, data: datamod.DataBundle, snapshots: Snapshot
 
 class ResumeState:
     """Training state of an unfinished run, ``resume.pt`` in its checkpoint folder, written atomically after every
-    epoch: the model, the optimizer, every random stream (data order, dropout, augmentation), the step counters,
+    epoch (and every :data:`SAVE_EVERY_S` seconds within a long one): the model, the optimizer, every random stream (data order, dropout, augmentation), the step counters,
     the history, the stopping rule, x0 and the kept iterates so far. Rerunning the run resumes from it and ends
     with the record and weights an uninterrupted run would have (bit-identical on a CPU); it is removed when
     the run finishes. A state of another configuration (another config hash) is never used."""
@@ -565,7 +600,7 @@ class ResumeState:
             config_hash=self.chash, epoch=state.epoch, history=state.history, t_train=state.t_train,
             rule=dict(best=state.rule.best, wait=state.rule.wait), step=t.progress.step,
             examples=t.progress.examples, model=cpu_state(t.model), optimizer=t.opt.state_dict(), rng=rngs,
-            x0=x0_state, snapshots=list(self.snapshots.saved)), self.path)
+            x0=x0_state, snapshots=list(self.snapshots.saved), partial=state.partial), self.path)
 
     def load(self) -> tuple[EpochState, dict] | None:
         """Restore the trainer from the saved state; returns (where the loop stands, x0's weights), or None
@@ -589,7 +624,7 @@ class ResumeState:
         self.snapshots.saved[:] = saved["snapshots"]
         rule = StoppingRule(saved["rule"]["best"], cfg.rel_tol, cfg.patience)
         rule.wait = saved["rule"]["wait"]
-        return EpochState(saved["epoch"], saved["history"], rule, saved["t_train"]), saved["x0"]
+        return EpochState(saved["epoch"], saved["history"], rule, saved["t_train"], saved["partial"]), saved["x0"]
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)
@@ -657,13 +692,14 @@ def train(cfg: RunConfig, results_dir: str | Path | None = None, force: bool = F
     resumed = state.load()
     start, x0_state = resumed if resumed is not None else (None, cpu_state(model))
     if start is not None:
-        log(f"resuming {cfg.run_id} from epoch {start.epoch}")
+        within = start.partial and f" and batch {start.partial['batch']} of epoch {start.epoch + 1}"
+        log(f"resuming {cfg.run_id} from epoch {start.epoch}{within or ''}")
     x0 = torch.cat([x0_state[n].reshape(-1) for n, p in model.named_parameters() if p.requires_grad]).to(device)
     bar = _progress_bar(cfg, progress)
     if bar is not None and start is not None:
         bar.update(start.epoch)
     history, stop_reason, t_train = train_epochs(trainer, data, snapshots, t_start, _with_pause(on_epoch), bar,
-                                                 start, lambda s: state.save(s, x0_state))
+                                                 start, lambda s: state.save(s, x0_state), SAVE_EVERY_S)
     if bar is not None:
         bar.close()
     status = "diverged" if stop_reason == "diverged" else "ok"
