@@ -6,8 +6,8 @@ import torch
 from lbgap.core import paths
 from lbgap.core import records
 from lbgap.core.checkpoints import config_hash
-from lbgap.core.train import (ConfigError, StoppingRule, flat_params, initial_model, make_config, resolve_batch_size,
-                              train)
+from lbgap.core.train import (ConfigError, StoppingRule, checkpoint_dir, flat_params, initial_model, make_config,
+                              resolve_batch_size, train)
 
 
 def smoke(net="F1", batch="SB", seed=0, **kw):
@@ -104,7 +104,10 @@ def test_interrupted_run_leaves_no_record(results_dir, checkpoints):
 
     with pytest.raises(KeyboardInterrupt):
         train(smoke(), results_dir, on_epoch=interrupt)
-    assert not list(results_dir.rglob("*.json")) and not list(results_dir.rglob("*.tmp"))
+    assert not records.record_path(results_dir, "smoke", "train", smoke().run_id).exists()
+    assert not list(results_dir.rglob("*.tmp"))
+    # what it leaves is its resume state (after epoch 1), beside its checkpoints
+    assert torch.load(checkpoint_dir(smoke(), results_dir) / "resume.pt", weights_only=True)["epoch"] == 1
 
 
 def test_plateau_stops_the_run(results_dir, checkpoints):
