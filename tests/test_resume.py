@@ -121,3 +121,37 @@ def test_a_run_stopped_within_an_epoch_resumes_from_that_batch(tmp_path, monkeyp
     b = torch.load(ck.run_dir(cfg, tmp_path / "killed") / "final.pt", weights_only=True)
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not (ck.run_dir(cfg, tmp_path / "killed") / ck.RESUME).exists()
+
+
+@pytest.mark.slow
+def test_a_preempted_submitit_task_is_requeued_and_resumes(tmp_path, monkeypatch):
+    pytest.importorskip("submitit")
+    from lbgap.core import sweep
+    from lbgap.core import train as tr
+    from lbgap.core.cluster import RequeuedRun, SubmititExecutor
+
+    monkeypatch.setenv("PYTHONPATH", str(paths.REPO_ROOT / "src"))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    cfg = make_config("F1", 16, 0, "smoke", max_epochs=4, extra={"throttle_s": 3.0})   # run_one pauses
+    store = tmp_path / "store"
+    ex = SubmititExecutor(cluster="local")
+    ex._setup([cfg], "resume", tmp_path / "logs")
+    job = ex._executor().submit(RequeuedRun(sweep.run_one), cfg.to_dict(), str(store), False)
+    state = ck.run_dir(cfg, store) / ck.RESUME
+    end = time.monotonic() + 240
+    while saved_epoch(state) < 2:
+        assert not job.done(), f"the task ended before it was preempted:\n{job.stderr()}"
+        assert time.monotonic() < end, "no state of epoch 2 within 240 s"
+        time.sleep(0.05)
+    at = saved_epoch(state)
+    # what SLURM does on preemption or near the time limit: USR2 to the task (the local controller's child)
+    controller = job._process.pid
+    task = int(Path(f"/proc/{controller}/task/{controller}/children").read_text().split()[0])
+    os.kill(task, signal.SIGUSR2)
+    outcome = job.result()
+    assert outcome.status == "done", outcome
+    assert f"resuming {cfg.run_id} from epoch {at}" in job.stdout()
+    rec = records.read_json(records.record_path(store, "smoke", "train", cfg.run_id))
+    whole = tr.train(cfg, tmp_path / "whole")
+    assert rec["final"] == whole["final"] and rec["history"][-1]["train_loss"] == whole["history"][-1]["train_loss"]
+    assert not state.exists()

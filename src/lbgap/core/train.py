@@ -25,6 +25,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from lbgap import __version__
 from lbgap.core import augment
 from lbgap.core import checkpoints
 from lbgap.core import config as cfgmod
@@ -583,11 +584,13 @@ class ResumeState:
     epoch (and every :data:`SAVE_EVERY_S` seconds within a long one): the model, the optimizer, every random stream (data order, dropout, augmentation), the step counters,
     the history, the stopping rule, x0 and the kept iterates so far. Rerunning the run resumes from it and ends
     with the record and weights an uninterrupted run would have (bit-identical on a CPU); it is removed when
-    the run finishes. A state of another configuration (another config hash) is never used."""
+    the run finishes. A state of another configuration (config hash) or another code version (lbgap version and
+    git commit, ``records.git_commit``) is never used: that run starts afresh."""
 
     def __init__(self, trainer: Trainer, snapshots: Snapshots, folder: Path):
         self.trainer, self.snapshots, self.path = trainer, snapshots, Path(folder) / checkpoints.RESUME
         self.chash = checkpoints.config_hash(trainer.cfg)
+        self.code = f"{__version__} {records.git_commit()}"
 
     def save(self, state: EpochState, x0_state: dict) -> None:
         t, dev = self.trainer, self.trainer.device
@@ -597,7 +600,7 @@ class ResumeState:
         if t.transform is not None:
             rngs["augment"] = t.transform.generator.get_state()
         records.atomic_torch_save(dict(
-            config_hash=self.chash, epoch=state.epoch, history=state.history, t_train=state.t_train,
+            config_hash=self.chash, code=self.code, epoch=state.epoch, history=state.history, t_train=state.t_train,
             rule=dict(best=state.rule.best, wait=state.rule.wait), step=t.progress.step,
             examples=t.progress.examples, model=cpu_state(t.model), optimizer=t.opt.state_dict(), rng=rngs,
             x0=x0_state, snapshots=list(self.snapshots.saved), partial=state.partial), self.path)
@@ -608,7 +611,7 @@ class ResumeState:
         if not self.path.is_file():
             return None
         saved = torch.load(self.path, map_location="cpu", weights_only=True)
-        if saved.get("config_hash") != self.chash:
+        if (saved.get("config_hash"), saved.get("code")) != (self.chash, self.code):
             return None
         t, cfg = self.trainer, self.trainer.cfg
         t.model.load_state_dict(saved["model"])
@@ -666,8 +669,9 @@ def train(cfg: RunConfig, results_dir: str | Path | None = None, force: bool = F
           on_epoch: Callable[[dict], None] | None = None, log: Callable[[str], None] = print) -> dict:
     """Run one training job and write its record; returns the record (the existing one if already done).
 
-    Skip a run already recorded; set up (:func:`training_data`, :func:`make_trainer`); resume from the state an
-    interrupted run of this configuration left (:class:`ResumeState`; ``log`` says so) unless ``force``; train
+    Skip a run already recorded (unless ``force``); set up (:func:`training_data`, :func:`make_trainer`); resume
+    from the state an interrupted run of this configuration and code left (:class:`ResumeState`; ``log`` says
+    so: rerunning a killed command, ``force`` or not, goes on where it stopped); train
     epoch by epoch until the stopping rule or the cap (:func:`train_epochs`), saving that state after each
     epoch; save checkpoints into the run's folder of this store (``checkpoints.run_dir``); write the record,
     which names that folder and the config hash. ``progress``: show a progress bar (default: on a terminal);
@@ -687,8 +691,6 @@ def train(cfg: RunConfig, results_dir: str | Path | None = None, force: bool = F
     checkpoints.stamp(cfg, folder)
     snapshots = Snapshots(model, cfg, folder)
     state = ResumeState(trainer, snapshots, folder)
-    if force:
-        state.remove()
     resumed = state.load()
     start, x0_state = resumed if resumed is not None else (None, cpu_state(model))
     if start is not None:
