@@ -411,15 +411,6 @@ def checkpoint_dir(cfg: RunConfig, results_dir: str | Path | None = None) -> Pat
     return checkpoints.run_dir(cfg, results_dir)
 
 
-def load_checkpoint(cfg: RunConfig, which: str = "final", device: str | torch.device = "cpu",
-                    num_classes: int | None = None, results_dir: str | Path | None = None) -> nn.Module:
-    """Rebuild the model of run ``cfg`` with the ``which`` weights its training record in ``results_dir`` names
-    (``runs.find``: a mismatch or a missing file is one clear error)."""
-    from lbgap.core import runs
-
-    return runs.find(cfg, results_dir).model(which, device, num_classes)
-
-
 # ------------------------------------------------------------------------------------------------- a run
 def existing_record(cfg: RunConfig, results_dir: Path) -> dict | None:
     path = records.record_path(results_dir, cfg.profile, "train", cfg.run_id)
@@ -738,4 +729,4 @@ __all__ = ["ConfigError", "RunConfig", "make_config", "train", "train_epoch", "p
            "StopTraining", "Progress", "Trainer", "make_trainer", "DROPOUT_SEED_OFFSET", "StoppingRule",
            "apply_float32_policy", "compute_device", "uses_cudagraphs", "check_last_batch",
            "evaluate", "epoch_batches", "make_optimizer",
-           "initial_model", "flat_params", "load_checkpoint", "checkpoint_dir", "ResumeState", "EpochState", "sb_lb_configs", "replace"]
+           "initial_model", "flat_params", "checkpoint_dir", "ResumeState", "EpochState", "sb_lb_configs", "replace"]
