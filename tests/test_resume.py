@@ -94,8 +94,8 @@ def test_a_run_stopped_within_an_epoch_resumes_from_that_batch(tmp_path, monkeyp
     whole = tr.train(cfg, tmp_path / "whole")
     save = tr.ResumeState.save
 
-    def save_then_die(self, state, x0):
-        save(self, state, x0)
+    def save_then_die(self, state):
+        save(self, state)
         if state.epoch == 1 and state.partial and state.partial["batch"] == 3:   # 3 batches into epoch 2
             raise Killed
 

@@ -232,3 +232,9 @@ def test_stopping_rule():
     assert rule.after_epoch(0.84, 1.0) == "plateau"             # wait 2
     assert StoppingRule(1.0, 0.1, 5).after_epoch(0.5, float("nan")) == "diverged"
     assert StoppingRule(1.0, 0.1, 5).after_epoch(float("inf"), 1.0) == "diverged"
+
+
+def test_a_run_that_keeps_no_checkpoints_leaves_no_files(results_dir, checkpoints):
+    rec = train(smoke(save_checkpoints=False, max_epochs=2), results_dir)
+    assert rec["checkpoint"] is None and rec["config_hash"]
+    assert not [p for p in (results_dir / "_checkpoints").rglob("*") if p.is_file()] and not checkpoints.exists()

@@ -572,10 +572,11 @@ def train_epochs(trainer: Trainer, data: datamod.DataBundle, snapshots: Snapshot
 
 class ResumeState:
     """Training state of an unfinished run, ``resume.pt`` in its checkpoint folder, written atomically after every
-    epoch (and every :data:`SAVE_EVERY_S` seconds within a long one): the model, the optimizer, every random stream (data order, dropout, augmentation), the step counters,
-    the history, the stopping rule, x0 and the kept iterates so far. Rerunning the run resumes from it and ends
-    with the record and weights an uninterrupted run would have (bit-identical on a CPU); it is removed when
-    the run finishes. A state of another configuration (config hash) or another code version (lbgap version and
+    epoch (and every :data:`SAVE_EVERY_S` seconds within a long one): the model, the optimizer, every random
+    stream (data order, dropout, augmentation), the step counters, the history, the stopping rule and the kept
+    iterates so far (x0 is ``x0.pt`` beside it, written when the run starts). Rerunning the run resumes from it
+    and ends with the record and weights an uninterrupted run would have (bit-identical on a CPU); it is removed
+    when the run finishes. A state of another configuration (config hash) or another code version (lbgap version and
     git commit, ``records.git_commit``) is never used: that run starts afresh."""
 
     def __init__(self, trainer: Trainer, snapshots: Snapshots, folder: Path):
@@ -583,7 +584,7 @@ class ResumeState:
         self.chash = checkpoints.config_hash(trainer.cfg)
         self.code = f"{__version__} {records.git_commit()}"
 
-    def save(self, state: EpochState, x0_state: dict) -> None:
+    def save(self, state: EpochState) -> None:
         t, dev = self.trainer, self.trainer.device
         rngs = dict(data_order=t.generator.get_state(), dropout_cpu=torch.get_rng_state())
         if dev.type == "cuda":
@@ -594,12 +595,13 @@ class ResumeState:
             config_hash=self.chash, code=self.code, epoch=state.epoch, history=state.history, t_train=state.t_train,
             rule=dict(best=state.rule.best, wait=state.rule.wait), step=t.progress.step,
             examples=t.progress.examples, model=cpu_state(t.model), optimizer=t.opt.state_dict(), rng=rngs,
-            x0=x0_state, snapshots=list(self.snapshots.saved), partial=state.partial), self.path)
+            snapshots=list(self.snapshots.saved), partial=state.partial), self.path)
 
     def load(self) -> tuple[EpochState, dict] | None:
         """Restore the trainer from the saved state; returns (where the loop stands, x0's weights), or None
-        when there is no state of this configuration."""
-        if not self.path.is_file():
+        when there is no state of this configuration and code (or no x0 beside it)."""
+        x0_path = self.path.parent / "x0.pt"
+        if not (self.path.is_file() and x0_path.is_file()):
             return None
         saved = torch.load(self.path, map_location="cpu", weights_only=True)
         if (saved.get("config_hash"), saved.get("code")) != (self.chash, self.code):
@@ -618,17 +620,16 @@ class ResumeState:
         self.snapshots.saved[:] = saved["snapshots"]
         rule = StoppingRule(saved["rule"]["best"], cfg.rel_tol, cfg.patience)
         rule.wait = saved["rule"]["wait"]
-        return EpochState(saved["epoch"], saved["history"], rule, saved["t_train"], saved["partial"]), saved["x0"]
+        x0 = torch.load(x0_path, map_location="cpu", weights_only=True)
+        return EpochState(saved["epoch"], saved["history"], rule, saved["t_train"], saved["partial"]), x0
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)
 
 
-def save_checkpoints(cfg: RunConfig, x0_state: dict, model: nn.Module, folder: Path,
-                     results_dir: str | Path | None = None) -> str:
-    """Write x0.pt and final.pt into ``folder``; returns how the record names it, without this machine's paths
-    (``checkpoints.describe``)."""
-    records.atomic_torch_save(x0_state, folder / "x0.pt")
+def save_checkpoints(model: nn.Module, folder: Path, results_dir: str | Path | None = None) -> str:
+    """Write final.pt into ``folder`` (x0.pt is there since the run started); returns how the record names the
+    folder, without this machine's paths (``checkpoints.describe``)."""
     records.atomic_torch_save(cpu_state(model), folder / "final.pt")
     return checkpoints.describe(folder, results_dir)
 
@@ -684,7 +685,9 @@ def train(cfg: RunConfig, results_dir: str | Path | None = None, force: bool = F
     state = ResumeState(trainer, snapshots, folder)
     resumed = state.load()
     start, x0_state = resumed if resumed is not None else (None, cpu_state(model))
-    if start is not None:
+    if start is None:
+        records.atomic_torch_save(x0_state, folder / "x0.pt")
+    else:
         within = start.partial and f" and batch {start.partial['batch']} of epoch {start.epoch + 1}"
         log(f"resuming {cfg.run_id} from epoch {start.epoch}{within or ''}")
     x0 = torch.cat([x0_state[n].reshape(-1) for n, p in model.named_parameters() if p.requires_grad]).to(device)
@@ -692,12 +695,12 @@ def train(cfg: RunConfig, results_dir: str | Path | None = None, force: bool = F
     if bar is not None and start is not None:
         bar.update(start.epoch)
     history, stop_reason, t_train = train_epochs(trainer, data, snapshots, t_start, _with_pause(on_epoch), bar,
-                                                 start, lambda s: state.save(s, x0_state), SAVE_EVERY_S)
+                                                 start, state.save, SAVE_EVERY_S)
     if bar is not None:
         bar.close()
     status = "diverged" if stop_reason == "diverged" else "ok"
     dist = float((flat_params(model) - x0).norm())
-    ckpt = save_checkpoints(cfg, x0_state, model, folder, results_dir) if cfg.save_checkpoints else None
+    ckpt = save_checkpoints(model, folder, results_dir) if cfg.save_checkpoints else None
     step, samples = trainer.progress.step, trainer.progress.examples
     snap_at, snapped = snapshots.at, snapshots.saved
     last = history[-1]
@@ -713,7 +716,9 @@ def train(cfg: RunConfig, results_dir: str | Path | None = None, force: bool = F
         provenance=dict(records.provenance(device, wall, started), precision=policy),
     )
     state.remove()
-    if ckpt is None and not snapped:   # nothing kept: no folder left behind
+    if ckpt is None:   # x0 was only kept for resuming; with nothing else kept, no folder is left behind
+        (folder / "x0.pt").unlink(missing_ok=True)
+    if ckpt is None and not snapped:
         (folder / checkpoints.STAMP).unlink(missing_ok=True)
         with contextlib.suppress(OSError):
             folder.rmdir()
