@@ -154,7 +154,7 @@ def test_track_noise_scale_matches_a_plain_loop(results_dir, checkpoints):
     assert rec["steps"] == total == 13 and [p["step"] for p in rec["probes"]] == [0, 5, 10, 13]
     for p, (step, val_acc, gram) in zip(rec["probes"], probes, strict=True):
         assert p["step"] == step and p["val_acc"] == val_acc and np.array_equal(p["gram"], gram)
-    final = torch.load(checkpoints / "smoke" / rec["run_id"] / "final.pt", weights_only=True)
+    final = torch.load(results_dir / "_checkpoints" / "smoke" / rec["run_id"] / "final.pt", weights_only=True)
     for k, v in model.state_dict().items():
         assert torch.equal(final[k], v)
     with pytest.raises(ConfigError, match="positive number of epochs"):

@@ -404,7 +404,7 @@ def test_forced_post_pair_keeps_both_objectives(tmp_path, monkeypatch):
     _, ds = tiny(0, torch.float32)
     torch.manual_seed(0)
     net = nn.Sequential(nn.Linear(2, 40), nn.Tanh(), nn.Linear(40, 2))   # 202 parameters > the 100-dim subspace
-    monkeypatch.setattr(sh.runs, "load", lambda cfg, device: (net, SimpleNamespace(train=ds), "cpu"))
+    monkeypatch.setattr(sh.runs, "load", lambda cfg, device, **kw: (net, SimpleNamespace(train=ds), "cpu"))
     sb, lb = (RunConfig(net="F1", batch_size=b, profile="smoke", regime=r, eval_batch_size=24, device="cpu")
               for b, r in ((8, "SB"), (12, "LB")))
     want = {sh.entry_key(e, s) for e in sh.DEFAULT_EPS for s in sh.DEFAULT_SPACES} | \

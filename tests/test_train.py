@@ -3,9 +3,11 @@ import json
 import pytest
 import torch
 
+from lbgap.core import paths
 from lbgap.core import records
-from lbgap.core.train import (ConfigError, StoppingRule, flat_params, initial_model, make_config, resolve_batch_size,
-                              train)
+from lbgap.core.checkpoints import config_hash
+from lbgap.core.train import (ConfigError, StoppingRule, checkpoint_dir, flat_params, initial_model, make_config,
+                              resolve_batch_size, train)
 
 
 def smoke(net="F1", batch="SB", seed=0, **kw):
@@ -63,8 +65,10 @@ def test_same_seed_gives_identical_records(results_dir, checkpoints):
 
 
 @pytest.mark.slow
-def test_record_contents_and_checkpoints(results_dir, checkpoints):
-    rec = train(smoke(net="C1", batch="LB"), results_dir)
+def test_record_contents_and_checkpoints(results_dir, checkpoints, monkeypatch):
+    monkeypatch.setattr(paths, "RESULTS_DIR", results_dir)   # the default store: checkpoints in $LBGAP_CHECKPOINTS
+    cfg = smoke(net="C1", batch="LB")
+    rec = train(cfg)
     path = records.record_path(results_dir, "smoke", "train", rec["run_id"])
     on_disk = json.loads(path.read_text())
     assert on_disk["config"]["net"] == "C1" and on_disk["config"]["regime"] == "LB"
@@ -73,10 +77,11 @@ def test_record_contents_and_checkpoints(results_dir, checkpoints):
     assert on_disk["dist_from_init"] > 0
     for key in ("git_commit", "torch_version", "device", "wall_time_s"):
         assert on_disk["provenance"][key]
-    assert (checkpoints / "smoke" / rec["run_id"] / "x0.pt").is_file()
-    assert (checkpoints / "smoke" / rec["run_id"] / "final.pt").is_file()
+    folder = f"smoke/{rec['run_id']}-{config_hash(cfg)}"
+    assert (checkpoints / folder / "x0.pt").is_file() and (checkpoints / folder / "final.pt").is_file()
+    assert not (checkpoints / folder / "resume.pt").exists()   # the resume state goes when the run is done
     # a checkpoint store outside the repo is named by its variable, never by this machine's absolute path
-    assert on_disk["checkpoint"] == f"$LBGAP_CHECKPOINTS/smoke/{rec['run_id']}"
+    assert on_disk["checkpoint"] == f"$LBGAP_CHECKPOINTS/{folder}" and on_disk["config_hash"] == config_hash(cfg)
 
 
 def test_rerun_is_skipped_unless_forced(results_dir, checkpoints):
@@ -99,7 +104,10 @@ def test_interrupted_run_leaves_no_record(results_dir, checkpoints):
 
     with pytest.raises(KeyboardInterrupt):
         train(smoke(), results_dir, on_epoch=interrupt)
-    assert not list(results_dir.rglob("*.json")) and not list(results_dir.rglob("*.tmp"))
+    assert not records.record_path(results_dir, "smoke", "train", smoke().run_id).exists()
+    assert not list(results_dir.rglob("*.tmp"))
+    # what it leaves is its resume state (after epoch 1), beside its checkpoints
+    assert torch.load(checkpoint_dir(smoke(), results_dir) / "resume.pt", weights_only=True)["epoch"] == 1
 
 
 def test_plateau_stops_the_run(results_dir, checkpoints):
@@ -224,3 +232,9 @@ def test_stopping_rule():
     assert rule.after_epoch(0.84, 1.0) == "plateau"             # wait 2
     assert StoppingRule(1.0, 0.1, 5).after_epoch(0.5, float("nan")) == "diverged"
     assert StoppingRule(1.0, 0.1, 5).after_epoch(float("inf"), 1.0) == "diverged"
+
+
+def test_a_run_that_keeps_no_checkpoints_leaves_no_files(results_dir, checkpoints):
+    rec = train(smoke(save_checkpoints=False, max_epochs=2), results_dir)
+    assert rec["checkpoint"] is None and rec["config_hash"]
+    assert not [p for p in (results_dir / "_checkpoints").rglob("*") if p.is_file()] and not checkpoints.exists()

@@ -35,8 +35,8 @@ def test_sweep_keeps_iterates_and_measures_phi_along_them(tmp_path, checkpoints,
     sb, lb = tj.configs("F1", 0, "smoke", epochs=2, points=3)
     rec = records.read_json(records.record_path(tmp_path, "smoke", "train", lb.run_id))
     assert rec["snapshots"] == lb.extra["snapshot_steps"] == [0, 1, 3, 8]
-    final = torch.load(checkpoint_dir(lb) / "final.pt", weights_only=True)
-    last = torch.load(checkpoint_dir(lb) / "step8.pt", weights_only=True)
+    final = torch.load(checkpoint_dir(lb, tmp_path) / "final.pt", weights_only=True)
+    last = torch.load(checkpoint_dir(lb, tmp_path) / "step8.pt", weights_only=True)
     assert all(torch.equal(final[k], last[k]) for k in final)   # the last kept iterate is the final one
     df = tj.table(tmp_path, ("smoke",))
     assert len(df) == 2 * 4 and df.phi_random.gt(0).all() and df.phi_full_sum.isna().all()

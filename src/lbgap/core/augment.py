@@ -66,6 +66,7 @@ def make(name: str, seed: int, device: torch.device):
             raise ValueError(f"augmentation {name!r} needs image batches (N, C, H, W); got shape {tuple(x.shape)}")
         return random_affine(x, gen, **spec)
 
+    transform.generator = gen   # its random stream, saved and restored when a run resumes
     return transform
 
 

@@ -5,7 +5,9 @@ networks x {SB, LB} x seeds), so a task on a compute node behaves exactly like a
 ``local`` executor: the record is written atomically into the shared record store, the run holds a claim
 while in flight (a second sweep, from any machine, does not start it again), and a failure leaves
 ``failed/<run_id>.json`` with its error lines for ``lbgap status``. Only runs that have no record and no live
-claim are submitted, so resubmitting a sweep resumes it.
+claim are submitted, so resubmitting a sweep resumes it. A task that SLURM preempts, or whose time limit
+nears (submitit's signal), is requeued through submitit's checkpoint protocol (:class:`RequeuedRun`) and its
+run goes on from the training state it saved (``train.ResumeState``), not from epoch 0.
 
 Resources come from the profile (:data:`RESOURCES`: one GPU, 8 CPUs and 32 GB per paper run, and a time
 limit per network; the array gets the largest limit among the sweep's networks), each overridable from the
@@ -121,6 +123,23 @@ def resources_for(grid: Sequence[RunConfig], partition: str | None = None, time:
                      parallelism=parallelism, extra=dict(extra or {}), limit_from=limit_from)
 
 
+class RequeuedRun:
+    """An array task's function (:func:`lbgap.core.sweep.run_one`) that submitit requeues, with the same
+    arguments, when the task is preempted or times out (``checkpoint``, as ``submitit.helpers.Checkpointable``
+    does); the run it trains resumes from its last saved state (``train.ResumeState``)."""
+
+    def __init__(self, fn: Callable):
+        self.fn = fn
+
+    def __call__(self, *args, **kwargs):
+        return self.fn(*args, **kwargs)
+
+    def checkpoint(self, *args, **kwargs):
+        from submitit.helpers import DelayedSubmission
+
+        return DelayedSubmission(self, *args, **kwargs)
+
+
 def _rel(path: Path) -> str:
     path = Path(path).resolve()
     return str(path.relative_to(paths.REPO_ROOT)) if path.is_relative_to(paths.REPO_ROOT) else str(path)
@@ -198,7 +217,7 @@ class SubmititExecutor:
         jobs = {}
         if todo:
             ex = self._executor()
-            submitted = ex.map_array(fn, *zip(*[items[i] for i in todo]))
+            submitted = ex.map_array(RequeuedRun(fn), *zip(*[items[i] for i in todo]))
             jobs = dict(zip(todo, submitted))
             array_id = str(submitted[0].job_id).split("_")[0]
             print(f"submitit ({self.cluster}): job array {array_id}, {len(todo)} tasks, "

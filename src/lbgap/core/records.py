@@ -229,7 +229,8 @@ class TrainRecord(TypedDict):
     samples_per_s: float | None
     train_time_s: float
     history: list        # one dict per epoch evaluation
-    checkpoint: str | None
+    checkpoint: str | None   # its folder: repo-relative, "$LBGAP_CHECKPOINTS/...", or relative to its record store
+    # config_hash (str), in records since checkpoints were keyed by it: names the folder's weights (``checkpoints``)
     provenance: Provenance
 
 

@@ -13,6 +13,7 @@ of the training loss or at the cap (see ``config``), or with status ``diverged``
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sys
@@ -24,7 +25,9 @@ from typing import Callable
 import torch
 from torch import nn
 
+from lbgap import __version__
 from lbgap.core import augment
+from lbgap.core import checkpoints
 from lbgap.core import config as cfgmod
 from lbgap.core import data as datamod
 from lbgap.core import paths
@@ -159,13 +162,15 @@ def make_optimizer(cfg: RunConfig, params) -> torch.optim.Optimizer:
                             fused=fused or None)
 
 
-def initial_model(cfg: RunConfig, num_classes: int | None = None) -> nn.Module:
+def initial_model(cfg: RunConfig, num_classes: int | None = None,
+                  results_dir: str | Path | None = None) -> nn.Module:
     """x0 for ``cfg.seed``: depends only on (net, bn, seed), so SB and LB of one seed share it. A warm start
-    (``cfg.init_from``, Figure 5) replaces it by the weights of that checkpoint."""
+    (``cfg.init_from``, Figure 5) replaces it by the weights of that checkpoint, found through the training
+    record of its run in ``results_dir`` (``checkpoints.warm_start_path``)."""
     torch.manual_seed(cfg.seed)
     model = build_model(cfg.net, bn=cfg.bn, num_classes=num_classes)
     if cfg.init_from:
-        path = paths.CHECKPOINT_DIR / cfg.init_from
+        path = checkpoints.warm_start_path(cfg.init_from, results_dir)
         if not path.is_file():
             raise ConfigError(f"warm start {path} does not exist: train the run that keeps it first (checkpoints "
                               "are not committed; `lbgap sweep warmstart` trains the SB run before its LB runs)")
@@ -277,13 +282,16 @@ class Progress:
     step: int = 0                       # batches trained (one optimizer update each; ``inner_steps`` in E.2)
     examples: int = 0                   # training examples seen
     loss: torch.Tensor | None = None
+    batch: int = 0                      # batches done in the current epoch
+    running: torch.Tensor | None = None  # the current epoch's summed loss so far (0-dim, on the device)
 
 
 def train_epoch(model: nn.Module, opt: torch.optim.Optimizer, dataset, batch_size: int,
                 generator: torch.Generator, autocast, cudagraphs: bool = False, inner_steps: int = 1,
                 prox: float = 0.0, on_step: Callable[[Progress], None] | None = None,
                 transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
-                progress: Progress | None = None) -> tuple[int, torch.Tensor]:
+                progress: Progress | None = None, skip: int = 0,
+                running: torch.Tensor | None = None) -> tuple[int, torch.Tensor]:
     """One shuffled epoch of SGD/Adam steps with no host synchronisation; returns (batches, summed loss at the
     start of each batch).
 
@@ -296,13 +304,17 @@ def train_epoch(model: nn.Module, opt: torch.optim.Optimizer, dataset, batch_siz
     ``on_step(progress)``: called after each batch's update with the run's :class:`Progress` (``progress``,
     advanced here across epochs; without it, a fresh one counting from this epoch's start). The hook may
     evaluate, take snapshots (Figure 6) or probe the model, and raise :class:`StopTraining` to end training
-    after that step: the exception reaches the caller (:meth:`Trainer.until_stopped` catches it)."""
+    after that step: the exception reaches the caller (:meth:`Trainer.until_stopped` catches it).
+
+    ``skip``/``running``: go on with an epoch interrupted after ``skip`` batches whose summed loss was
+    ``running`` (a resumed run; ``generator`` in the state it had at the start of that epoch)."""
     device = dataset.device
     progress = Progress() if progress is None else progress
-    running = torch.zeros((), device=device)
-    steps = 0
+    running = torch.zeros((), device=device) if running is None else running.to(device).clone()
+    progress.running, progress.batch = running, skip
+    steps = skip
     params = [p for g in opt.param_groups for p in g["params"]] if prox else []
-    for idx in epoch_batches(len(dataset), batch_size, generator, device):
+    for idx in epoch_batches(len(dataset), batch_size, generator, device)[skip:]:
         x, y = dataset.batch(idx)
         if transform is not None:
             x = transform(x)
@@ -325,6 +337,7 @@ def train_epoch(model: nn.Module, opt: torch.optim.Optimizer, dataset, batch_siz
                 running += progress.loss
         steps += 1
         progress.step += 1
+        progress.batch += 1
         progress.examples += len(y)
         if on_step is not None:
             on_step(progress)
@@ -352,13 +365,15 @@ class Trainer:
     transform: Callable[[torch.Tensor], torch.Tensor] | None = None   # augmentation (Appendix E.1)
     progress: Progress = field(default_factory=Progress)              # over all epochs so far
 
-    def epoch(self, dataset, on_step: Callable[[Progress], None] | None = None) -> tuple[int, torch.Tensor]:
-        """One shuffled epoch of :func:`train_epoch`; returns (batches, summed loss at the start of each)."""
+    def epoch(self, dataset, on_step: Callable[[Progress], None] | None = None, skip: int = 0,
+              running: torch.Tensor | None = None) -> tuple[int, torch.Tensor]:
+        """One shuffled epoch of :func:`train_epoch` (the rest of one, after ``skip`` batches whose summed loss
+        was ``running``); returns (batches, summed loss at the start of each)."""
         cfg = self.cfg
         return train_epoch(self.step_model, self.opt, dataset, cfg.batch_size, self.generator,
                            _autocast(cfg, self.device), cudagraphs=uses_cudagraphs(cfg.compile),
                            inner_steps=int(cfg.inner_steps), prox=float(cfg.prox), on_step=on_step,
-                           transform=self.transform, progress=self.progress)
+                           transform=self.transform, progress=self.progress, skip=skip, running=running)
 
     def until_stopped(self, dataset, on_step: Callable[[Progress], None]) -> Progress:
         """Epoch after epoch until ``on_step`` raises :class:`StopTraining`; returns where training stopped."""
@@ -370,11 +385,13 @@ class Trainer:
             return self.progress
 
 
-def make_trainer(cfg: RunConfig, num_classes: int | None, device: torch.device) -> Trainer:
+def make_trainer(cfg: RunConfig, num_classes: int | None, device: torch.device,
+                 results_dir: str | Path | None = None) -> Trainer:
     """x0 (:func:`initial_model`) on ``device`` (channels_last for conv nets on CUDA), the training step's model,
     the optimizer, the data-order generator and the dropout stream, in this order: the order fixes the random
-    streams, so that every loop trains the run ``lbgap train`` would."""
-    model = initial_model(cfg, num_classes).to(device)
+    streams, so that every loop trains the run ``lbgap train`` would. ``results_dir``: the record store a warm
+    start's run is found in."""
+    model = initial_model(cfg, num_classes, results_dir).to(device)
     if device.type == "cuda" and NETS[cfg.net].kind == "conv":
         model = model.to(memory_format=torch.channels_last)
     step_model = compiled(model, cfg.compile)
@@ -389,20 +406,9 @@ def _show_progress() -> bool:
     return sys.stderr.isatty() and not os.environ.get("CI")
 
 
-def checkpoint_dir(cfg: RunConfig) -> Path:
-    return paths.CHECKPOINT_DIR / cfg.profile / cfg.run_id
-
-
-def load_checkpoint(cfg: RunConfig, which: str = "final", device: str | torch.device = "cpu",
-                    num_classes: int | None = None) -> nn.Module:
-    """Rebuild the model of run ``cfg`` with its saved ``x0`` or ``final`` weights."""
-    path = checkpoint_dir(cfg) / f"{which}.pt"
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint {path}; rerun `lbgap train` for {cfg.run_id} (checkpoints are "
-                                "not committed) with --force")
-    model = build_model(cfg.net, bn=cfg.bn, num_classes=num_classes)
-    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-    return model.to(device)
+def checkpoint_dir(cfg: RunConfig, results_dir: str | Path | None = None) -> Path:
+    """Where run ``cfg`` trained into the store ``results_dir`` keeps its checkpoints (``checkpoints.run_dir``)."""
+    return checkpoints.run_dir(cfg, results_dir)
 
 
 # ------------------------------------------------------------------------------------------------- a run
@@ -455,14 +461,14 @@ class Snapshots:
     """Figure 6: the weights after the steps in ``cfg.extra["snapshot_steps"]`` (step 0 = x0), saved as
     ``step<k>.pt`` next to the run's checkpoints."""
 
-    def __init__(self, model: nn.Module, cfg: RunConfig):
-        self.model, self.cfg = model, cfg
+    def __init__(self, model: nn.Module, cfg: RunConfig, folder: Path):
+        self.model, self.cfg, self.folder = model, cfg, Path(folder)
         self.at = {int(s) for s in cfg.extra.get("snapshot_steps", ())}
         self.saved: list[int] = []
 
     def take(self, step: int) -> None:
         if step in self.at:
-            records.atomic_torch_save(cpu_state(self.model), checkpoint_dir(self.cfg) / f"step{step}.pt")
+            records.atomic_torch_save(cpu_state(self.model), self.folder / f"step{step}.pt")
             self.saved.append(step)
 
     def on_step(self, progress: Progress) -> None:
@@ -493,44 +499,139 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
+# A long epoch also saves the resume state every this many seconds (after the batch that passes it).
+SAVE_EVERY_S = 300.0
+
+
+@dataclass
+class EpochState:
+    """Where the epoch loop stands: what :class:`ResumeState` saves and a resumed run starts from. ``epoch``:
+    the last complete one; ``partial``: saved within the next epoch (``order``: the data-order generator at its
+    start, ``batch``: batches done, ``running``: their summed loss), else None."""
+
+    epoch: int
+    history: list[dict]
+    rule: StoppingRule
+    t_train: float
+    partial: dict | None = None
+
+
 def train_epochs(trainer: Trainer, data: datamod.DataBundle, snapshots: Snapshots, t_start: float,
-                 on_epoch: Callable[[dict], None] | None = None, bar=None) -> tuple[list[dict], str, float]:
+                 on_epoch: Callable[[dict], None] | None = None, bar=None, start: EpochState | None = None,
+                 save: Callable[[EpochState], None] | None = None,
+                 save_every_s: float | None = None) -> tuple[list[dict], str, float]:
     """The epoch loop of a run: an epoch of steps, then its evaluation row, until the :class:`StoppingRule` or
-    the epoch cap ends it. Returns (history, stop reason, seconds spent in training steps)."""
+    the epoch cap ends it. Returns (history, stop reason, seconds spent in training steps). ``start``: go on
+    from a saved state (a resumed run) instead of x0; ``save``: called with the state after each epoch that
+    does not end the run (before ``on_epoch``) and, with ``save_every_s``, within an epoch once that many
+    seconds have passed since the last save."""
     cfg, model = trainer.cfg, trainer.model
-    snapshots.take(0)   # step 0 = x0
-    history = [measure(model, data, cfg, 0, 0, (t_start, 0.0))]
-    rule = StoppingRule(history[0]["train_loss"], cfg.rel_tol, cfg.patience)
-    t_train = 0.0
+    if start is None:
+        snapshots.take(0)   # step 0 = x0
+        history = [measure(model, data, cfg, 0, 0, (t_start, 0.0))]
+        start = EpochState(0, history, StoppingRule(history[0]["train_loss"], cfg.rel_tol, cfg.patience), 0.0)
+    history, rule, t_train = start.history, start.rule, start.t_train
+    n_batches = math.ceil(len(data.train) / cfg.batch_size)
+    last_save = time.monotonic()
     model.train()
-    for epoch in range(1, cfg.max_epochs + 1):
+    for epoch in range(start.epoch + 1, cfg.max_epochs + 1):
+        part = start.partial if epoch == start.epoch + 1 else None
+        if part is not None:
+            trainer.generator.set_state(part["order"])
+        order, hook = trainer.generator.get_state(), snapshots.hook
         _synchronize(trainer.device)
         t0 = time.perf_counter()
-        _, running = trainer.epoch(data.train, snapshots.hook)
+        if save is not None and save_every_s is not None:
+            def hook(progress: Progress, epoch=epoch, order=order, t0=t0, before=t_train) -> None:
+                nonlocal last_save
+                snapshots.take(progress.step)
+                if time.monotonic() - last_save >= save_every_s and progress.batch < n_batches:
+                    running = progress.running.detach().cpu().clone()
+                    save(EpochState(epoch - 1, history, rule, before + time.perf_counter() - t0,
+                                    dict(order=order, batch=progress.batch, running=running)))
+                    last_save = time.monotonic()
+        _, running = trainer.epoch(data.train, hook, *((part["batch"], part["running"]) if part else ()))
         _synchronize(trainer.device)
         t_train += time.perf_counter() - t0
         row = measure(model, data, cfg, epoch, trainer.progress.step, (t_start, t_train))
         history.append(row)
+        stop = rule.after_epoch(row["train_loss"], float(running))
+        if not stop and save is not None and epoch < cfg.max_epochs:
+            save(EpochState(epoch, history, rule, t_train))
+            last_save = time.monotonic()
         if on_epoch:
             on_epoch(row)
         if bar is not None:
             bar.update(1)
             bar.set_postfix(loss=f"{row['train_loss']:.4f}", acc=f"{row['train_acc']:.4f}",
                             test=f"{row['test_acc']:.4f}")
-        stop = rule.after_epoch(row["train_loss"], float(running))
         if stop:
             return history, stop, t_train
     return history, "max_epochs", t_train
 
 
-def save_checkpoints(cfg: RunConfig, x0_state: dict, model: nn.Module) -> str:
-    """Write x0.pt and final.pt; returns where they are, without this machine's paths: repo-relative, or
-    inside ``$LBGAP_CHECKPOINTS``."""
-    d = checkpoint_dir(cfg)
-    records.atomic_torch_save(x0_state, d / "x0.pt")
-    records.atomic_torch_save(cpu_state(model), d / "final.pt")
-    return (os.path.relpath(d, paths.REPO_ROOT) if d.is_relative_to(paths.REPO_ROOT)
-            else f"$LBGAP_CHECKPOINTS/{d.relative_to(paths.CHECKPOINT_DIR).as_posix()}")
+class ResumeState:
+    """Training state of an unfinished run, ``resume.pt`` in its checkpoint folder, written atomically after every
+    epoch (and every :data:`SAVE_EVERY_S` seconds within a long one): the model, the optimizer, every random
+    stream (data order, dropout, augmentation), the step counters, the history, the stopping rule and the kept
+    iterates so far (x0 is ``x0.pt`` beside it, written when the run starts). Rerunning the run resumes from it
+    and ends with the record and weights an uninterrupted run would have (bit-identical on a CPU); it is removed
+    when the run finishes. A state of another configuration (config hash) or another code version (lbgap version and
+    git commit, ``records.git_commit``) is never used: that run starts afresh."""
+
+    def __init__(self, trainer: Trainer, snapshots: Snapshots, folder: Path):
+        self.trainer, self.snapshots, self.path = trainer, snapshots, Path(folder) / checkpoints.RESUME
+        self.chash = checkpoints.config_hash(trainer.cfg)
+        self.code = f"{__version__} {records.git_commit()}"
+
+    def save(self, state: EpochState) -> None:
+        t, dev = self.trainer, self.trainer.device
+        rngs = dict(data_order=t.generator.get_state(), dropout_cpu=torch.get_rng_state())
+        if dev.type == "cuda":
+            rngs["dropout_cuda"] = torch.cuda.get_rng_state(dev)
+        if t.transform is not None:
+            rngs["augment"] = t.transform.generator.get_state()
+        records.atomic_torch_save(dict(
+            config_hash=self.chash, code=self.code, epoch=state.epoch, history=state.history, t_train=state.t_train,
+            rule=dict(best=state.rule.best, wait=state.rule.wait), step=t.progress.step,
+            examples=t.progress.examples, model=cpu_state(t.model), optimizer=t.opt.state_dict(), rng=rngs,
+            snapshots=list(self.snapshots.saved), partial=state.partial), self.path)
+
+    def load(self) -> tuple[EpochState, dict] | None:
+        """Restore the trainer from the saved state; returns (where the loop stands, x0's weights), or None
+        when there is no state of this configuration and code (or no x0 beside it)."""
+        x0_path = self.path.parent / "x0.pt"
+        if not (self.path.is_file() and x0_path.is_file()):
+            return None
+        saved = torch.load(self.path, map_location="cpu", weights_only=True)
+        if (saved.get("config_hash"), saved.get("code")) != (self.chash, self.code):
+            return None
+        t, cfg = self.trainer, self.trainer.cfg
+        t.model.load_state_dict(saved["model"])
+        t.opt.load_state_dict(saved["optimizer"])
+        rngs = saved["rng"]
+        t.generator.set_state(rngs["data_order"])
+        torch.set_rng_state(rngs["dropout_cpu"])
+        if "dropout_cuda" in rngs:
+            torch.cuda.set_rng_state(rngs["dropout_cuda"], t.device)
+        if t.transform is not None:
+            t.transform.generator.set_state(rngs["augment"])
+        t.progress.step, t.progress.examples = saved["step"], saved["examples"]
+        self.snapshots.saved[:] = saved["snapshots"]
+        rule = StoppingRule(saved["rule"]["best"], cfg.rel_tol, cfg.patience)
+        rule.wait = saved["rule"]["wait"]
+        x0 = torch.load(x0_path, map_location="cpu", weights_only=True)
+        return EpochState(saved["epoch"], saved["history"], rule, saved["t_train"], saved["partial"]), x0
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def save_checkpoints(model: nn.Module, folder: Path, results_dir: str | Path | None = None) -> str:
+    """Write final.pt into ``folder`` (x0.pt is there since the run started); returns how the record names the
+    folder, without this machine's paths (``checkpoints.describe``)."""
+    records.atomic_torch_save(cpu_state(model), folder / "final.pt")
+    return checkpoints.describe(folder, results_dir)
 
 
 def _progress_bar(cfg: RunConfig, show: bool | None):
@@ -541,14 +642,32 @@ def _progress_bar(cfg: RunConfig, show: bool | None):
     return tqdm(total=cfg.max_epochs, desc=cfg.run_id, unit="epoch", leave=False)
 
 
+def _with_pause(on_epoch: Callable[[dict], None] | None) -> Callable[[dict], None] | None:
+    """``on_epoch`` followed by a pause of ``$LBGAP_EPOCH_PAUSE_S`` seconds (testing crash safety: a run slowed
+    down so that it can be killed between epochs)."""
+    pause = float(os.environ.get("LBGAP_EPOCH_PAUSE_S") or 0)
+    if not pause:
+        return on_epoch
+
+    def hook(row: dict) -> None:
+        if on_epoch:
+            on_epoch(row)
+        time.sleep(pause)
+    return hook
+
+
 def train(cfg: RunConfig, results_dir: str | Path | None = None, force: bool = False,
           data: datamod.DataBundle | None = None, progress: bool | None = None,
-          on_epoch: Callable[[dict], None] | None = None) -> dict:
+          on_epoch: Callable[[dict], None] | None = None, log: Callable[[str], None] = print) -> dict:
     """Run one training job and write its record; returns the record (the existing one if already done).
 
-    Skip a run already recorded; set up (:func:`training_data`, :func:`make_trainer`); train epoch by epoch
-    until the stopping rule or the cap (:func:`train_epochs`); save checkpoints; write the record.
-    ``progress``: show a progress bar (default: on a terminal); ``on_epoch``: called with each history row."""
+    Skip a run already recorded (unless ``force``); set up (:func:`training_data`, :func:`make_trainer`); resume
+    from the state an interrupted run of this configuration and code left (:class:`ResumeState`; ``log`` says
+    so: rerunning a killed command, ``force`` or not, goes on where it stopped); train
+    epoch by epoch until the stopping rule or the cap (:func:`train_epochs`), saving that state after each
+    epoch; save checkpoints into the run's folder of this store (``checkpoints.run_dir``); write the record,
+    which names that folder and the config hash. ``progress``: show a progress bar (default: on a terminal);
+    ``on_epoch``: called with each history row."""
     results_dir = records.store_root(results_dir)
     if not force:
         done = existing_record(cfg, results_dir)
@@ -558,30 +677,52 @@ def train(cfg: RunConfig, results_dir: str | Path | None = None, force: bool = F
     device = compute_device(cfg.device)
     started, t_start = records.now(), time.perf_counter()
     data = training_data(cfg, data, device)
-    trainer = make_trainer(cfg, data.num_classes, device)
+    trainer = make_trainer(cfg, data.num_classes, device, results_dir)
     model, policy = trainer.model, precision_policy(cfg, device)
-    x0, x0_state = flat_params(model).clone(), cpu_state(model)
-    snapshots = Snapshots(model, cfg)
+    folder = checkpoints.run_dir(cfg, results_dir)
+    checkpoints.stamp(cfg, folder)
+    snapshots = Snapshots(model, cfg, folder)
+    state = ResumeState(trainer, snapshots, folder)
+    resumed = state.load()
+    start, x0_state = resumed if resumed is not None else (None, cpu_state(model))
+    if start is None:
+        records.atomic_torch_save(x0_state, folder / "x0.pt")
+    else:
+        within = start.partial and f" and batch {start.partial['batch']} of epoch {start.epoch + 1}"
+        log(f"resuming {cfg.run_id} from epoch {start.epoch}{within or ''}")
+    x0 = torch.cat([x0_state[n].reshape(-1) for n, p in model.named_parameters() if p.requires_grad]).to(device)
     bar = _progress_bar(cfg, progress)
-    history, stop_reason, t_train = train_epochs(trainer, data, snapshots, t_start, on_epoch, bar)
+    if bar is not None and start is not None:
+        bar.update(start.epoch)
+    history, stop_reason, t_train = train_epochs(trainer, data, snapshots, t_start, _with_pause(on_epoch), bar,
+                                                 start, state.save, SAVE_EVERY_S)
     if bar is not None:
         bar.close()
     status = "diverged" if stop_reason == "diverged" else "ok"
     dist = float((flat_params(model) - x0).norm())
-    ckpt = save_checkpoints(cfg, x0_state, model) if cfg.save_checkpoints else None
+    ckpt = save_checkpoints(model, folder, results_dir) if cfg.save_checkpoints else None
     step, samples = trainer.progress.step, trainer.progress.examples
     snap_at, snapped = snapshots.at, snapshots.saved
     last = history[-1]
     final = {k: v for k, v in last.items() if k.endswith(("_loss", "_acc"))}
     wall = time.perf_counter() - t_start
-    return records.write_record(
+    rec = records.write_record(
         results_dir, cfg.profile, "train", cfg.run_id, status=status, stop_reason=stop_reason,
         config=cfg.to_dict(), data=data.info, epochs=last["epoch"], steps=step,
         optimizer_steps=step * int(cfg.inner_steps), final=final,
         dist_from_init=dist, x0_norm=float(x0.norm()), samples_per_s=samples / t_train if t_train else None,
-        train_time_s=t_train, history=history, checkpoint=ckpt, **(dict(snapshots=snapped) if snap_at else {}),
+        train_time_s=t_train, history=history, checkpoint=ckpt, config_hash=checkpoints.config_hash(cfg),
+        **(dict(snapshots=snapped) if snap_at else {}),
         provenance=dict(records.provenance(device, wall, started), precision=policy),
     )
+    state.remove()
+    if ckpt is None:   # x0 was only kept for resuming; with nothing else kept, no folder is left behind
+        (folder / "x0.pt").unlink(missing_ok=True)
+    if ckpt is None and not snapped:
+        (folder / checkpoints.STAMP).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+    return rec
 
 
 def sb_lb_configs(net: str, seed: int, profile: str, **overrides) -> list[RunConfig]:
@@ -593,4 +734,4 @@ __all__ = ["ConfigError", "RunConfig", "make_config", "train", "train_epoch", "p
            "StopTraining", "Progress", "Trainer", "make_trainer", "DROPOUT_SEED_OFFSET", "StoppingRule",
            "apply_float32_policy", "compute_device", "uses_cudagraphs", "check_last_batch",
            "evaluate", "epoch_batches", "make_optimizer",
-           "initial_model", "flat_params", "load_checkpoint", "checkpoint_dir", "sb_lb_configs", "replace"]
+           "initial_model", "flat_params", "checkpoint_dir", "ResumeState", "EpochState", "sb_lb_configs", "replace"]

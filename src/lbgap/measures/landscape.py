@@ -155,11 +155,9 @@ def pair_id(sb_cfg, lb_cfg) -> str:
     return "-".join(parts)
 
 
-def _load_pair(sb_cfg, lb_cfg, device):
-    from lbgap.core.train import load_checkpoint
-
-    sb, data, dev = runs.load(sb_cfg, device)   # the curves in IEEE float32 (no TF32 convolutions on a GPU)
-    lb = load_checkpoint(lb_cfg, "final", dev, data.num_classes)
+def _load_pair(sb_cfg, lb_cfg, device, results_dir=None):
+    sb, data, dev = runs.load(sb_cfg, device, results_dir=results_dir)   # IEEE float32 (no TF32 convolutions)
+    lb = runs.find(lb_cfg, results_dir).model("final", dev, data.num_classes)
     return sb, lb, data, dev
 
 
@@ -194,7 +192,7 @@ def compute(sb_cfg, lb_cfg, results_dir: str | Path | None = None, parts: Sequen
         rec["skipped"] = True
         return rec
     started, fresh = records.now(), force   # fresh: the first write replaces the record instead of merging
-    sb, lb, data, dev = _load_pair(sb_cfg, lb_cfg, device)
+    sb, lb, data, dev = _load_pair(sb_cfg, lb_cfg, device, results_dir)
     model = sb  # evaluated at every point; its parameters are overwritten
     params = select_params(model)
     x_sb, x_lb = get_flat(params), get_flat(select_params(lb))

@@ -33,12 +33,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from lbgap.core import checkpoints
 from lbgap.core import data as datamod
 from lbgap.core import paths
 from lbgap.core import records
+from lbgap.core import runs
 from lbgap.core.models import keras_cross_entropy
 from lbgap.core.train import (ConfigError, Progress, StopTraining, compute_device, evaluate, initial_model,
-                              load_checkpoint, make_config, make_trainer)
+                              make_config, make_trainer)
 
 KIND = "noise"
 FULL_CHUNK = 5000
@@ -230,13 +232,15 @@ def b_simple_summary(rec: dict, target: float, window: int = 3, n_boot: int = 20
 
 
 # --------------------------------------------------------------------------------------- record makers
-def _scan_model(which: str, cfg_net, data, profile: str):
-    """init: x0 of seed; sb / lb: the final weights of the ``profile`` training run of that regime."""
+def _scan_model(which: str, cfg_net, data, profile: str, results_dir=None):
+    """init: x0 of seed; sb / lb: the final weights of the ``profile`` training run of that regime (in the
+    default store); track: the end of the tracked run of the store ``results_dir``."""
     if which == "init":
         return initial_model(cfg_net, data.num_classes), dict(source="x0 (initial_model)")
     if which == "track":   # the end of the SB run of :func:`track_noise_scale` (hold-out split, 2 epochs)
-        found = sorted((paths.CHECKPOINT_DIR / profile).glob(f"track-F1-*-s{cfg_net.seed}/final.pt"))
-        ck = found[0] if found else paths.CHECKPOINT_DIR / profile / f"track-F1-s{cfg_net.seed}" / "final.pt"
+        where = checkpoints.store_dir(results_dir) / profile
+        found = sorted(where.glob(f"track-F1-*-s{cfg_net.seed}/final.pt"))
+        ck = found[0] if found else where / f"track-F1-s{cfg_net.seed}" / "final.pt"
         if not ck.is_file():
             raise FileNotFoundError(f"no checkpoint {ck}; run `lbgap noise track --profile {profile}` first")
         model = initial_model(cfg_net, data.num_classes)
@@ -248,8 +252,9 @@ def _scan_model(which: str, cfg_net, data, profile: str):
         raise FileNotFoundError(f"no training record {tr}: the {which.upper()} checkpoint would be of unknown "
                                 f"provenance; run `lbgap train --net F1 --batch-size {which.upper()} --profile {profile}`")
     cfg = make_config("F1", which.upper(), cfg_net.seed, profile)
-    model = load_checkpoint(cfg, "final", num_classes=data.num_classes)
-    ck = paths.CHECKPOINT_DIR / profile / cfg.run_id / "final.pt"
+    run = runs.find(cfg)
+    model = run.model("final", num_classes=data.num_classes)
+    ck = run.checkpoint("final")
     info = dict(source=f"checkpoint {profile}/{cfg.run_id}/final.pt",
                 checkpoint_sha256=hashlib.sha256(ck.read_bytes()).hexdigest()[:16])
     tr = records.record_path(paths.RESULTS_DIR, profile, "train", cfg.run_id)
@@ -283,7 +288,7 @@ def run_scan(which: str, seed: int = 0, profile: str = "quick", ckpt_profile: st
     if data is None:
         data = datamod.load(cfg.dataset, cfg.split, cfg.source, device, cfg.n_train, cfg.n_test)
     if model is None:
-        model, info = _scan_model(which, cfg, data, profile if which == "track" else ckpt_profile)
+        model, info = _scan_model(which, cfg, data, profile if which == "track" else ckpt_profile, results_dir)
     else:
         info = dict(source="model given by the caller")
     model = model.to(device)
@@ -327,7 +332,7 @@ def track_noise_scale(seed: int = 0, profile: str = "quick", batch_size: int = 2
     n = len(data.train)
     if chunks * b_small > n:
         raise ConfigError(f"{chunks} chunks of {b_small} exceed the {n} training examples")
-    trainer = make_trainer(cfg, data.num_classes, device)
+    trainer = make_trainer(cfg, data.num_classes, device, results_dir)
     model = trainer.model
     probe_gen = torch.Generator(device=device).manual_seed(PROBE_SEED_OFFSET + cfg.seed)
     total = math.ceil(epochs * n / batch_size)
@@ -351,7 +356,7 @@ def track_noise_scale(seed: int = 0, profile: str = "quick", batch_size: int = 2
     step = trainer.until_stopped(data.train, after_step).step
     probe(step)
     records.atomic_torch_save({k: v.detach().cpu() for k, v in model.state_dict().items()},
-                              paths.CHECKPOINT_DIR / profile / run_id / "final.pt")
+                              checkpoints.store_dir(results_dir) / profile / run_id / "final.pt")
     return records.write_record(
         results_dir, profile, KIND, run_id, what="track", seed=seed, net="F1",
         config=cfg.to_dict(), data=data.info, batch_size=batch_size, b_small=b_small, chunks=chunks,

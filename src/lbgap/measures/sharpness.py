@@ -425,7 +425,7 @@ def compute(cfg, results_dir: str | Path | None = None, eps: Sequence[float] = D
         rec["skipped"] = True
         return rec
     started, fresh = records.now(), force   # fresh: the first write replaces the record instead of merging
-    model, data, dev = model_data or runs.load(cfg, device)   # phi and the Hessian in IEEE float32
+    model, data, dev = model_data or runs.load(cfg, device, results_dir=results_dir)   # IEEE float32
     train, rule = datamod.example_subset(data.train, train_examples, cfg.dataset)
     subset = len(train) if rule != "all" else None
     todo = todo_for(subset)
@@ -514,7 +514,7 @@ def dinh_demo(cfg, results_dir: str | Path | None = None, alphas: Sequence[float
     if rec is not None:
         return rec
     started, t0 = records.now(), time.perf_counter()
-    model, data, dev = model_data or runs.load(cfg, device)
+    model, data, dev = model_data or runs.load(cfg, device, results_dir=results_dir)
     rows = []
     probe = data.test.batch(slice(0, cfg.eval_batch_size))[0]
     with torch.no_grad():

@@ -33,7 +33,7 @@ def eval_order_check(cfg, results_dir: str | Path | None = None, device: str = "
     if rec is not None:
         return rec
     started, t0 = records.now(), time.perf_counter()
-    model, data, dev = model_data or runs.load(cfg, device)
+    model, data, dev = model_data or runs.load(cfg, device, results_dir=results_dir)
     rows = {}
     for part, ds in (("train", data.train), ("test", data.test)):
         if not isinstance(ds, SpeechFrames):

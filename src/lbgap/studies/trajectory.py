@@ -100,8 +100,9 @@ def compute(cfg, results_dir: str | Path | None = None, train_examples: int | No
     lf = sharpness.FullBatchLoss(model, subset, cfg.eval_batch_size)
     A = None
     per_epoch = cfg.extra.get("steps_per_epoch") or 1
+    run = runs.find(cfg, results_dir)
     for step in sorted({s for s, _, _ in todo}):
-        ckpt = runs.checkpoint_path(cfg, f"step{step}")
+        ckpt = run.checkpoint(f"step{step}")
         if not ckpt.is_file():
             raise FileNotFoundError(f"no kept iterate {ckpt}; checkpoints are not committed: retrain with "
                                     f"`lbgap sweep trajectory --net {cfg.net} --force`")

@@ -33,7 +33,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from lbgap.core import paths
+from lbgap.core import checkpoints
 from lbgap.core import records
 from lbgap.measures import sharpness
 from lbgap.core import sweep
@@ -94,7 +94,7 @@ def run(net: str, seeds: Sequence[int] = (0,), profile: str = "paper", sb_epochs
         outcomes += first
         if first[0].status not in ("done", "skipped"):
             continue
-        missing = [lb for lb in lbs if not (paths.CHECKPOINT_DIR / lb.init_from).is_file()
+        missing = [lb for lb in lbs if not checkpoints.warm_start_path(lb.init_from, results_dir).is_file()
                    and not records.record_path(results_dir, profile, "train", lb.run_id).is_file()]
         if missing:   # the SB record exists but its kept iterates are gone (checkpoints are not committed)
             raise FileNotFoundError(f"the kept SB iterates of {sb.run_id} are missing ({missing[0].init_from}): "
