@@ -209,6 +209,30 @@ def executor_kwargs(a: argparse.Namespace) -> dict:
     return dict(slurm, extra=extra or None, wait=a.wait, cluster=a.submitit_cluster)
 
 
+def check_checkpoints(*configs, which: tuple[str, ...] = ("x0", "final")) -> None:
+    """Before a measure loads a run's saved weights: each existing ``which`` checkpoint of each run config is an
+    intact zip (``torch.save``'s format; its CRCs are read, nothing is unpickled), else one line saying which
+    file and how to recompute it. A missing checkpoint is left to the measure (it may not need it)."""
+    import zipfile
+
+    from lbgap.core import runs
+
+    for cfg in configs:
+        for w in which:
+            path = runs.checkpoint_path(cfg, w)
+            if not path.is_file():
+                continue
+            try:
+                with zipfile.ZipFile(path) as z:
+                    bad = z.testzip()
+            except (zipfile.BadZipFile, OSError, EOFError) as e:
+                bad = str(e) or type(e).__name__
+            if bad is not None:
+                raise UserError(f"checkpoint {path} is unreadable (truncated or corrupt: {bad}); recompute it with "
+                                f"`lbgap train --net {cfg.net} --batch-size {cfg.batch_size} --seed {cfg.seed} "
+                                f"--profile {cfg.profile}" + (f" --tag {cfg.tag}" if cfg.tag else "") + " --force`")
+
+
 def sweep_exit(what: str, outcomes) -> int:
     """Print a sweep's one-line summary; exit status 1 if any run failed."""
     failed = [o for o in outcomes if o.status == "failed"]
