@@ -170,7 +170,7 @@ RUN_ID = "F1-mnist-official-b16-s0"
     ('{"schema": 1}', ["no 'kind'", "delete it"]),
     ('{"schema": 2, "kind": "train", "run_id": "x", "status": "ok"}', ["lacks config, final"]),
     ('{"schema": 2, "kind": "train", "run_id": "x", "status": "ok", "config": [], "final": {}}', ["'config' is a list"]),
-    ('{"schema": "two", "kind": "train"}', ["schema 'two'"]),
+    ('{"schema": "two", "kind": "train"}', ["schema 'two'", "delete it"]),
 ], ids=["truncated", "list", "schema-only", "incomplete", "wrong-type", "bad-schema"])
 def test_a_malformed_record_is_named_and_never_taken_as_finished(isolated, capsys, content, words):
     path = isolated / "smoke" / "train" / f"{RUN_ID}.json"

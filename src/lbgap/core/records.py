@@ -239,7 +239,10 @@ MIGRATIONS: dict[int, Callable[[dict], dict]] = {1: _v1_to_v2}
 def upgrade(rec: dict, path: Path | str | None = None) -> dict:
     """``rec`` (as read from disk) upgraded to :data:`SCHEMA` by the :data:`MIGRATIONS` in turn; in place."""
     version = rec.get("schema", 1)
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1 or version > SCHEMA:
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise RecordError(f"result record {path or rec.get('run_id', '?')} has schema {version!r}, which no lbgap "
+                          "wrote; delete it and rerun that run")
+    if version > SCHEMA:
         raise RecordError(f"record {path or rec.get('run_id', '?')} has schema {version!r}, which this lbgap "
                          f"(schema {SCHEMA}) cannot read; update lbgap")
     while version < SCHEMA:

@@ -514,7 +514,10 @@ def run_grid(grid: list[RunConfig], results_dir: str | Path | None = None, execu
         name = sweep_name(label, grid)
         ex.prepare(grid, name, sweep_dir(results_dir, grid[0].profile) / "logs" / name)
     if grid:
-        write_manifest(results_dir, label, grid, getattr(ex, "name", type(ex).__name__))
+        try:
+            write_manifest(results_dir, label, grid, getattr(ex, "name", type(ex).__name__))
+        except OSError as e:   # bookkeeping only: the runs' own writes decide each run's outcome
+            log(f"(the sweep's manifest could not be written: {e}; `lbgap status` will not list this sweep)")
     results_iter = ex.map(run_one, items)
     try:
         for cfg, out in zip(grid, results_iter):
