@@ -121,6 +121,13 @@ def test_the_pinned_hashes_are_the_shipped_manifests():
                 assert manifest["datasets"][name]["arrays"][key]["sha256"] == spec["sha256"]
 
 
+def test_the_speech_pack_pin_is_the_one_its_import_checks():
+    from lbgap.core import speech
+
+    assert packs.PACK_FILES["so762"] == {f"so762/{speech.SO762_FILE}": (
+        packs.PACK_FILES["so762"][f"so762/{speech.SO762_FILE}"][0], speech.SO762_XZ_SHA256)}
+
+
 def test_the_cache_check_is_cheap_unless_the_file_moved(tmp_path):
     arrays = {k: v.astype(np.uint8) for k, v in data.synthetic_arrays("mnist", 32, 16).items()}
     path = data._write_cache("mnist", arrays, {"train_complete": True, "test_complete": True}, tmp_path)
