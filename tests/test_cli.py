@@ -29,7 +29,7 @@ def test_smoke_sweep_end_to_end_writes_twelve_records_per_seed(tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["train", "--net", "F9", "--batch-size", "256", "--profile", "smoke"], "unknown network"),
-    (["train", "--net", "F1", "--batch-size", "0", "--profile", "smoke"], "at least 1"),
+    (["train", "--net", "F1", "--batch-size", "0", "--profile", "smoke"], "below 1"),
     (["train", "--net", "F1", "--batch-size", "999999", "--profile", "smoke"], "larger than"),
     (["train", "--net", "F1", "--batch-size", "256", "--profile", "enormous"], "unknown profile"),
     (["sweep", "table2", "--profile", "smoke", "--seeds", "x-y"], "seeds"),
