@@ -167,7 +167,7 @@ def test_every_committed_record_has_the_fields_its_kind_promises():
     ('{"schema": 0, "kind": "train"}', "schema 0"),
     ('{"schema": 2, "kind": "train", "run_id": "r", "status": "ok", "config": {}}', "lacks final"),
     ('{"schema": 2, "kind": "train", "run_id": "r", "status": "ok", "config": {}, "final": []}', "'final' is a list"),
-    ('{"schema": 2, "kind": "noise"}', "lacks run_id"),
+    ('{"schema": 2, "kind": "train", "status": "ok", "config": {}, "final": {}}', "lacks run_id"),
     (b"\xff\xfe{}", "unreadable"),
 ])
 def test_a_malformed_record_is_reported_with_its_path(tmp_path, content, words):

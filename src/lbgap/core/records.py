@@ -359,11 +359,11 @@ KINDS: dict[str, type] = {"train": TrainRecord, "sharpness": SharpnessRecord, "l
 
 
 # The fields a record must hold to be used at all (readers index them unguarded; a train record without them
-# is not a finished run), with their JSON types. Every kind needs a ``run_id``; the other fields of the
-# layouts in :data:`KINDS` are documented there but not enforced (hand-made and partial records read on).
+# is not a finished run), with their JSON types; "*": every kind. The other fields of the layouts in
+# :data:`KINDS` are documented there but not enforced (hand-made and partial records read on).
 NEEDED: dict[str, dict[str, type]] = {
-    "*": {"run_id": str},
-    "train": {"status": str, "config": dict, "final": dict},
+    "*": {},
+    "train": {"run_id": str, "status": str, "config": dict, "final": dict},
     "sharpness": {},
     "landscape": {},
     "evalorder": {},
