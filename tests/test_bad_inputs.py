@@ -40,7 +40,7 @@ CASES = [
     ("optimizer", TRAIN + ["--optimizer", "rmsprop"], ["invalid choice", "adam"]),
     ("augment", TRAIN + ["--augment", "mixup"], ["invalid choice", "paper"]),
     ("compile", TRAIN + ["--compile", "fastest"], ["unknown compile mode", "reduce-overhead"]),
-    ("executor", TABLE2 + ["--executor", "ray"], ["invalid choice", "submitit"]),
+    ("executor", TABLE2 + ["--executor", "ray"], ["unknown executor", "submitit"]),
     ("remedy", ["sweep", "remedy", "--net", "F1", "--profile", "smoke", "--remedy", "dropout"],
      ["invalid choice", "conservative"]),
     ("post", TABLE2 + ["--post", "hessian"], ["unknown post-processing", "sharpness"]),

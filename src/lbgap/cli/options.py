@@ -172,7 +172,7 @@ def run_overrides(a: argparse.Namespace) -> dict:
 
 def executor_options(p: argparse.ArgumentParser) -> None:
     """Which executor runs a grid (``lbgap.core.sweep.EXECUTORS``) and the submitit/SLURM resources."""
-    p.add_argument("--executor", default="serial", choices=["serial", "local", "submitit"], help="serial (this process) | local (one worker process per GPU, "
+    p.add_argument("--executor", default="serial", help="serial (this process) | local (one worker process per GPU, "
                    "or --workers CPU processes) | submitit (one SLURM job array)")
     p.add_argument("--workers", type=positive_int, default=None, help="local executor: number of processes")
     p.add_argument("--dry-run", action="store_true", help="print what would run (submitit: the job array and its "
