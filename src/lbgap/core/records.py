@@ -10,9 +10,11 @@ or the new one, never half of one, and a run that did not finish leaves no recor
 processes extend (the sharpness record gains one entry per (eps, space)) is updated with ``update_json``:
 read-merge-write under an exclusive ``flock`` on a hidden ``.<name>.lock`` beside it, so no entry is lost.
 
-The store in five calls: :func:`store_root` (where records live), :func:`new_record` (``{schema, kind, ...,
-provenance}``), :func:`write_record` (build and write atomically), :func:`done` (skip-if-done) and
-:func:`read_record` / :func:`iter_records` (read, upgraded to the current :data:`SCHEMA` by :func:`upgrade`).
+The store in six calls: :func:`store_root` (where records live), :func:`check_store` (writable, before any
+work), :func:`new_record` (``{schema, kind, ..., provenance}``), :func:`write_record` (build and write
+atomically), :func:`done` (skip-if-done) and :func:`read_record` / :func:`iter_records` (read, upgraded to the
+current :data:`SCHEMA` by :func:`upgrade` and checked by :func:`validate`: a malformed record is a
+:class:`RecordError` naming its file, never a finished run).
 Reading never rewrites a record: a schema-1 record stays schema 1 in the repository and is upgraded each time
 it is read (one that a later run extends through :func:`save_piece` is written back whole, as the current
 schema). What each kind holds after the upgrade: the ``...Record`` types below (:data:`KINDS`).
