@@ -63,7 +63,8 @@ def test_dry_run_prints_the_60_task_paper_array_and_submits_nothing(tmp_path, ca
     rd = tmp_path / "results"
     done = rd / "paper" / "train" / "F1-mnist-official-b256-s0.json"  # one run already has a record
     done.parent.mkdir(parents=True)
-    done.write_text("{}")
+    done.write_text('{"schema": 2, "kind": "train", "run_id": "F1-mnist-official-b256-s0", "status": "ok", '
+                    '"config": {}, "final": {}}')   # a malformed one ("{}") would be redone
     code = main(["sweep", "table2", "--profile", "paper", "--seeds", "0-4", "--executor", "submitit", "--dry-run",
                  "--results-dir", str(rd)])
     out = capsys.readouterr().out

@@ -156,3 +156,72 @@ def test_every_committed_record_has_the_fields_its_kind_promises():
             missing = layout.__required_keys__ - r.keys()
             assert not missing, (r["_path"], sorted(missing))
             assert r["schema"] == records.SCHEMA and r["kind"] == kind
+
+
+# ----------------------------------------------------------------------------- validation and the store
+@pytest.mark.parametrize("content, words", [
+    ("{", "unreadable"),
+    ("[1, 2]", "JSON list"),
+    ('"text"', "JSON str"),
+    ('{"schema": 1}', "no 'kind'"),
+    ('{"schema": 0, "kind": "train"}', "schema 0"),
+    ('{"schema": 2, "kind": "train", "run_id": "r", "status": "ok", "config": {}}', "lacks final"),
+    ('{"schema": 2, "kind": "train", "run_id": "r", "status": "ok", "config": {}, "final": []}', "'final' is a list"),
+    ('{"schema": 2, "kind": "train", "status": "ok", "config": {}, "final": {}}', "lacks run_id"),
+    (b"\xff\xfe{}", "unreadable"),
+])
+def test_a_malformed_record_is_reported_with_its_path(tmp_path, content, words):
+    path = records.record_path(tmp_path, "paper", "train", "r")
+    path.parent.mkdir(parents=True)
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    with pytest.raises(records.RecordError, match=words) as e:
+        records.read_record(path)
+    assert str(path) in str(e.value) and "delete it and rerun" in str(e.value)
+    with pytest.raises(records.RecordError):   # never taken as finished
+        records.done(path)
+
+
+def test_iter_records_collects_malformed_ones_when_asked_and_reads_on(tmp_path):
+    records.write_record(tmp_path, "paper", "train", "good", status="ok", config={}, final={}, provenance={})
+    bad_path = records.record_path(tmp_path, "paper", "train", "bad")
+    bad_path.write_text('{"schema": 1}')
+    with pytest.raises(records.RecordError):
+        list(records.iter_records(tmp_path))
+    bad: list[str] = []
+    assert [r["run_id"] for r in records.iter_records(tmp_path, bad=bad)] == ["good"]
+    assert len(bad) == 1 and str(bad_path) in bad[0]
+
+
+def test_lbgap_status_lists_malformed_records_and_goes_on(tmp_path, capsys):
+    from lbgap.cli import main
+
+    rec = records.read_record(sorted((paths.RESULTS_DIR / "paper" / "train").glob("*.json"))[0])
+    rec.pop("_path", None)
+    records.atomic_write_json(records.record_path(tmp_path, "paper", "train", rec["run_id"]), rec)
+    for name, content in (("list", "[1]"), ("schema-only", '{"schema": 1}'), ("cut", '{"kind": "tr')):
+        records.record_path(tmp_path, "paper", "train", name).write_text(content)
+    records.record_path(tmp_path, "paper", "sharpness", "odd").parent.mkdir(parents=True)
+    records.record_path(tmp_path, "paper", "sharpness", "odd").write_text("[]")
+    assert main(["status", "--results-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "Malformed records (4;" in out and rec["config"]["net"] in out
+    for name in ("list", "schema-only", "cut"):
+        assert str(records.record_path(tmp_path, "paper", "train", name)) in out
+
+
+def test_check_store_makes_or_refuses_the_store_before_any_work(tmp_path):
+    assert records.check_store(tmp_path / "new" / "results") == (tmp_path / "new" / "results").resolve()
+    assert list((tmp_path / "new" / "results").iterdir()) == []   # the write probe is gone
+    (tmp_path / "file").write_text("")
+    with pytest.raises(records.StoreError, match="is a file"):
+        records.check_store(tmp_path / "file")
+    with pytest.raises(records.StoreError, match="cannot be created"):
+        records.check_store(tmp_path / "file" / "results")
+    with pytest.raises(ValueError, match="not allowed"):
+        records.check_store(tmp_path, "paper", "F1-s0-../../escape")
+
+
+@pytest.mark.parametrize("run_id", ["../x", "a/b", "a b", ".hidden", "", "x" * 201])
+def test_record_paths_never_leave_the_store(tmp_path, run_id):
+    with pytest.raises(ValueError, match="run id .* is not allowed"):
+        records.record_path(tmp_path, "paper", "train", run_id)

@@ -172,6 +172,56 @@ def test_failure_note_is_written_and_cleared_by_success(tmp_path, checkpoints):
     assert not any(sweep.claim_path(rd, "smoke", "x").parent.glob("*"))
 
 
+def test_release_never_raises_out_of_finally(tmp_path, monkeypatch):
+    claim = sweep.Claim(tmp_path, "smoke", "F1-x")
+    assert claim.acquire()
+
+    def gone(path):
+        raise PermissionError(13, "Permission denied", str(path))
+    monkeypatch.setattr(sweep, "read_claim", gone)   # the store went read-only or away mid-run
+    claim.release()
+    assert not claim.held
+
+
+def test_a_failed_write_is_that_runs_failure_and_the_sweep_goes_on(tmp_path, checkpoints):
+    rd = tmp_path / "results"
+    tiny = dict(n_train=32, n_test=16, max_epochs=1)
+    grid = [make_config("F1", "SB", 0, "smoke", **tiny), make_config("F1", "SB", 1, "smoke", **tiny)]
+    blocked = rd / "smoke" / "train" / f"{grid[0].run_id}.json"
+    blocked.mkdir(parents=True)   # its record cannot be written (a folder is in the way)
+    outcomes = sweep.run_grid(grid, rd, log=lambda line: None)
+    assert [o.status for o in outcomes] == ["failed", "done"]
+    assert "IsADirectoryError" in outcomes[0].error or "Is a directory" in outcomes[0].error
+    assert sweep.run_state(rd, "smoke", grid[0].run_id)[0] == "failed"
+
+
+def test_a_sweep_whose_bookkeeping_cannot_be_written_still_returns(tmp_path, checkpoints):
+    rd = tmp_path / "results"
+    (rd / "smoke").mkdir(parents=True)
+    (rd / "smoke" / "_sweep").write_text("in the way")   # no claims, no failure notes, no manifest
+    grid = [make_config("F1", "SB", s, "smoke", n_train=32, n_test=16, max_epochs=1) for s in (0, 1)]
+    lines: list[str] = []
+    outcomes = sweep.run_grid(grid, rd, log=lines.append)
+    assert [o.status for o in outcomes] == ["failed", "failed"]
+    assert all("could not be written either" in o.error for o in outcomes)
+    assert "manifest could not be written" in lines[0]
+
+
+def test_a_malformed_record_is_not_a_finished_run(tmp_path, checkpoints):
+    rd = tmp_path / "results"
+    cfg = make_config("F1", "SB", 0, "smoke", n_train=32, n_test=16, max_epochs=1)
+    path = rd / "smoke" / "train" / f"{cfg.run_id}.json"
+    path.parent.mkdir(parents=True)
+    path.write_text('{"schema": 1}')
+    state, info = sweep.run_state(rd, "smoke", cfg.run_id)
+    assert state == "failed" and str(path) in info["error"]
+    out = sweep.run_one(cfg.to_dict(), str(rd))
+    assert out.status == "failed" and "no 'kind'" in out.error and str(path) in out.error
+    assert path.read_text() == '{"schema": 1}'
+    assert sweep.run_one(cfg.to_dict(), str(rd), force=True).status == "done"   # --force replaces it
+    assert sweep.run_state(rd, "smoke", cfg.run_id)[0] == "done"
+
+
 def test_local_executor_pins_one_worker_per_gpu():
     ex = sweep.LocalExecutor(gpus=["0", "1", "3"])
     assert ex.workers == 3 and [ex.gpus[s % len(ex.gpus)] for s in range(3)] == ["0", "1", "3"]

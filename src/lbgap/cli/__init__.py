@@ -15,8 +15,16 @@ from lbgap.cli.commands import COMMANDS
 from lbgap.cli.options import UserError
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a syntax error is one ``lbgap: error:`` line (which option, what is accepted, where to look),
+    not the usage block."""
+
+    def error(self, message: str):
+        self.exit(2, f"lbgap: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="lbgap", description="Keskar et al. (2017) reproduction: SB vs LB training")
+    ap = OneLineParser(prog="lbgap", description="Keskar et al. (2017) reproduction: SB vs LB training")
     sub = ap.add_subparsers(dest="command", required=True)
     for command in COMMANDS.values():
         command.add_parser(sub)
@@ -25,21 +33,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     ap = build_parser()
-    a = ap.parse_args(argv)
-    problem = a.check(a) if hasattr(a, "check") else None   # what argparse cannot express, with the usage line
-    if problem:
-        ap.error(problem)
+    try:
+        a = ap.parse_args(argv)
+        problem = a.check(a) if hasattr(a, "check") else None   # what argparse cannot express
+        if problem:
+            ap.error(problem)
+    except SystemExit as e:   # --help (0) or one line on a syntax error (2)
+        return e.code if isinstance(e.code, int) else 2
     if getattr(a, "threads", None):
         import torch
 
         torch.set_num_threads(a.threads)
     from lbgap.core.data import DataError
+    from lbgap.core.records import StoreError, check_store
     from lbgap.core.train import ConfigError, apply_float32_policy
 
     apply_float32_policy()   # float32 means IEEE float32 in every command (train.TF32)
     try:
+        if getattr(a, "writes_records", False) and not (getattr(a, "no_write", False) or getattr(a, "dry_run", False)):
+            check_store(a.results_dir)   # before any data is loaded or any step taken
         return int(a.func(a) or 0)
-    except (UserError, ConfigError, DataError, ValueError, FileNotFoundError) as e:
+    except (UserError, ConfigError, DataError, StoreError, ValueError, FileNotFoundError) as e:
         print(f"lbgap: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

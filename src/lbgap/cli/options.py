@@ -3,10 +3,117 @@ command runs, so ``lbgap --help`` stays fast."""
 from __future__ import annotations
 
 import argparse
+import math
+import re
 
 
 class UserError(Exception):
     """Bad input found by a command: printed as one ``lbgap: error:`` line, exit status 2."""
+
+
+# ------------------------------------------------------------------------- argument types (syntax only)
+# Each ``type=`` function returns the parsed value or raises ``ArgumentTypeError`` with what is accepted;
+# what needs the library (does the network exist, does the batch size fit the data) is checked there
+# (``ConfigError`` / ``DataError``), so Python callers get the same checks.
+def _int(text: str, what: str) -> int:
+    try:
+        return int(str(text).strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{what} {text!r} is not a whole number") from None
+
+
+def positive_int(text: str) -> int:
+    """A whole number >= 1 (threads, epochs, points, ...)."""
+    value = _int(text, "value")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a whole number of at least 1")
+    return value
+
+
+def count_or_all(text: str) -> int:
+    """A whole number >= 0, where 0 means "all" (``--train-examples``)."""
+    value = _int(text, "value")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 0 (all) or a positive whole number")
+    return value
+
+
+def seed(text: str) -> int:
+    value = _int(text, "seed")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"seed {text!r} must be a non-negative whole number, e.g. 0")
+    return value
+
+
+_SEEDS = re.compile(r"\d+(-\d+)?(,\d+(-\d+)?)*")
+
+
+def seeds(text: str) -> str:
+    """Seeds as ``0-4`` (a range) or ``0,2,5`` (a list), non-negative; kept as text (``sweep.parse_seeds``)."""
+    spec = str(text).replace(" ", "")
+    ok = bool(_SEEDS.fullmatch(spec))
+    for part in spec.split(",") if ok else ():
+        lo, _, hi = part.partition("-")
+        ok = ok and (not hi or int(hi) >= int(lo))
+    if not ok:
+        raise argparse.ArgumentTypeError(f"seeds {text!r} must look like '0-4' (first <= last) or '0,1,2' "
+                                         "(non-negative whole numbers)")
+    return spec
+
+
+def positive_float(text: str) -> float:
+    """A finite number > 0 (``--eps``, ``--lr``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive finite number, e.g. 1e-3")
+    return value
+
+
+def batch_size(text: str) -> str:
+    """``SB``, ``LB``, a whole number >= 1 or a percentage in (0%, 100%]; kept as text (the library turns it
+    into a size once it knows the training set: ``train.resolve_batch_size``)."""
+    spec = str(text).strip()
+    accepted = "give a whole number >= 1, a percentage in (0%, 100%] like 10%, SB or LB"
+    if spec.upper() in ("SB", "LB"):
+        return spec
+    try:
+        value = float(spec[:-1]) if spec.endswith("%") else int(spec)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"batch size {spec!r} is not understood: {accepted}") from None
+    if spec.endswith("%") and not (math.isfinite(value) and 0 < value <= 100):
+        raise argparse.ArgumentTypeError(f"batch size {spec} is outside (0%, 100%]: {accepted}")
+    if not spec.endswith("%") and value < 1:
+        raise argparse.ArgumentTypeError(f"batch size {spec} is below 1: {accepted}")
+    return spec
+
+
+def profile_name(text: str) -> str:
+    from lbgap.core.config import PROFILES   # dataclasses and json only
+
+    if text not in PROFILES:
+        raise argparse.ArgumentTypeError(f"unknown profile {text!r}: choose one of {', '.join(PROFILES)}")
+    return text
+
+
+_DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+
+
+def device(text: str) -> str:
+    if not _DEVICE.fullmatch(str(text)):
+        raise argparse.ArgumentTypeError(f"unknown device {text!r}: give auto, cpu, cuda or cuda:N")
+    return text
+
+
+def tag(text: str) -> str:
+    from lbgap.core.paths import SAFE_NAME
+
+    if not SAFE_NAME.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"tag {text!r} is not allowed: use letters, digits and . _ + - only "
+                                         "(no slashes or spaces, no leading dot)")
+    return text
 
 
 def results_arg(p: argparse.ArgumentParser) -> None:
@@ -17,7 +124,8 @@ def store_options(p: argparse.ArgumentParser, threads: int | None = None, force:
     """Options every record-writing subcommand shares: ``--threads`` (applied by :func:`lbgap.cli.main`),
     ``--force`` (recompute what exists) and ``--results-dir``."""
     default = threads if threads else "torch's own"
-    p.add_argument("--threads", type=int, default=threads, help=f"torch CPU threads (default {default})")
+    p.add_argument("--threads", type=positive_int, default=threads, help=f"torch CPU threads (default {default})")
+    p.set_defaults(writes_records=True)   # lbgap.cli.main checks the record store before the command runs
     if force:
         p.add_argument("--force", action="store_true", help="recompute even if a record exists")
     results_arg(p)
@@ -26,26 +134,27 @@ def store_options(p: argparse.ArgumentParser, threads: int | None = None, force:
 def experiment_options(p: argparse.ArgumentParser) -> None:
     """The tail every figure/table sweep (threshold, trajectory, remedy, warmstart) shares: where f is
     evaluated, profile, device, and :func:`store_options`."""
-    p.add_argument("--train-examples", type=int, default=0,
+    p.add_argument("--train-examples", type=count_or_all, default=0,
                    help="sharpness f on N training examples (0 = the whole training set, the paper's definition)")
-    p.add_argument("--profile", default="paper", help="smoke | quick | paper (default paper)")
-    p.add_argument("--device", default=None, help="auto | cpu | cuda[:N] (default: the profile's)")
+    p.add_argument("--profile", default="paper", type=profile_name, help="smoke | quick | paper (default paper)")
+    p.add_argument("--device", default=None, type=device, help="auto | cpu | cuda[:N] (default: the profile's)")
     store_options(p)
 
 
 def run_options(p: argparse.ArgumentParser) -> None:
     """How a training run is configured (``train`` and ``sweep table2``), then :func:`store_options`."""
-    p.add_argument("--profile", default="paper", help="smoke | quick | paper (default paper)")
-    p.add_argument("--device", default=None, help="auto | cpu | cuda[:N] (default: the profile's)")
+    p.add_argument("--profile", default="paper", type=profile_name, help="smoke | quick | paper (default paper)")
+    p.add_argument("--device", default=None, type=device, help="auto | cpu | cuda[:N] (default: the profile's)")
     p.add_argument("--split", default=None, choices=["official", "holdout"],
                    help="evaluation split (default: official where the test set is complete, else holdout)")
     p.add_argument("--bn", default=None, choices=["batch", "running"], help="BatchNorm semantics (default batch)")
-    p.add_argument("--max-epochs", type=int, default=None, help="override the profile's epoch cap")
+    p.add_argument("--max-epochs", type=positive_int, default=None, help="override the profile's epoch cap")
     p.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16"])
     p.add_argument("--compile", default=None, help="torch.compile mode of the training step: default | "
                    "reduce-overhead | max-autotune (default: eager)")
-    p.add_argument("--tag", default=None, help="variant name appended to the run id")
-    p.add_argument("--inner-steps", type=int, default=None,
+    p.add_argument("--tag", default=None, type=tag, help="variant name appended to the run id (letters, digits, "
+                   ". _ + -)")
+    p.add_argument("--inner-steps", type=positive_int, default=None,
                    help="optimizer steps per batch (default 1; conservative training, Appendix E.2: 3)")
     p.add_argument("--prox", type=float, default=None,
                    help="proximal weight lambda of Eq. 5 (default 0 = off; Appendix E.2: 1e-3)")
@@ -65,7 +174,7 @@ def executor_options(p: argparse.ArgumentParser) -> None:
     """Which executor runs a grid (``lbgap.core.sweep.EXECUTORS``) and the submitit/SLURM resources."""
     p.add_argument("--executor", default="serial", help="serial (this process) | local (one worker process per GPU, "
                    "or --workers CPU processes) | submitit (one SLURM job array)")
-    p.add_argument("--workers", type=int, default=None, help="local executor: number of processes")
+    p.add_argument("--workers", type=positive_int, default=None, help="local executor: number of processes")
     p.add_argument("--dry-run", action="store_true", help="print what would run (submitit: the job array and its "
                    "sbatch script) without running or submitting anything")
     g = p.add_argument_group("submitit executor (SLURM); defaults come from the profile, see lbgap.core.cluster")
@@ -98,6 +207,30 @@ def executor_kwargs(a: argparse.Namespace) -> dict:
         raise UserError(f"--slurm-extra {bad[0]!r} must look like KEY=VALUE, e.g. account=myproj")
     extra = dict(e.split("=", 1) for e in a.slurm_extra)
     return dict(slurm, extra=extra or None, wait=a.wait, cluster=a.submitit_cluster)
+
+
+def check_checkpoints(*configs, which: tuple[str, ...] = ("x0", "final")) -> None:
+    """Before a measure loads a run's saved weights: each existing ``which`` checkpoint of each run config is an
+    intact zip (``torch.save``'s format; its CRCs are read, nothing is unpickled), else one line saying which
+    file and how to recompute it. A missing checkpoint is left to the measure (it may not need it)."""
+    import zipfile
+
+    from lbgap.core import runs
+
+    for cfg in configs:
+        for w in which:
+            path = runs.checkpoint_path(cfg, w)
+            if not path.is_file():
+                continue
+            try:
+                with zipfile.ZipFile(path) as z:
+                    bad = z.testzip()
+            except (zipfile.BadZipFile, OSError, EOFError) as e:
+                bad = str(e) or type(e).__name__
+            if bad is not None:
+                raise UserError(f"checkpoint {path} is unreadable (truncated or corrupt: {bad}); recompute it with "
+                                f"`lbgap train --net {cfg.net} --batch-size {cfg.batch_size} --seed {cfg.seed} "
+                                f"--profile {cfg.profile}" + (f" --tag {cfg.tag}" if cfg.tag else "") + " --force`")
 
 
 def sweep_exit(what: str, outcomes) -> int:

@@ -8,9 +8,15 @@ Three ways in, one cache format (``data/cache/<name>.npz``: ``x_train, y_train, 
 images NHWC, plus a JSON ``meta`` string):
 
 1. ``lbgap data download NAME``        torchvision's download (md5-checked by torchvision);
-2. ``lbgap data import NAME --from DIR`` the shipped lossless pack (``DIR/unpack.py``; every sha256 of
-   ``MANIFEST.json`` is verified, by unpack.py and again here on the decoded arrays);
+2. ``lbgap data import NAME --from DIR`` the shipped lossless pack, decoded here (never by the pack's own
+   code); every file's size and sha256 and every decoded array's sha256 must equal the values pinned in
+   :mod:`lbgap.core.packs` (the pack's ``MANIFEST.json`` is not trusted);
 3. ``lbgap data import NAME --data-dir DIR`` torchvision-format raw files already on disk.
+
+Each cache file has a sidecar ``<name>.npz.check.json`` (size, mtime and sha256 of the cache file, written at
+import): loading compares size and mtime (free) and re-hashes only when the mtime moved; ``lbgap data verify``
+re-hashes the file and every array. A truncated or corrupted cache is a :class:`DataError` saying how to
+re-import it.
 
 Evaluation splits: ``official`` (the dataset's own test set) and ``holdout`` (a seeded, class-stratified
 5,000-example hold-out of the official training set is the test set; training uses the rest). With
@@ -19,18 +25,20 @@ Evaluation splits: ``official`` (the dataset's own test set) and ``holdout`` (a 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import lzma
 import os
-import subprocess
-import sys
 import tempfile
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from lbgap.core import paths
+from lbgap.core import packs, paths
 
 DATASETS: dict[str, dict] = {
     "mnist": dict(shape=(1, 28, 28), classes=10, n_train=60000, n_test=10000, tv="MNIST"),
@@ -150,68 +158,167 @@ def cache_path(name: str, cache_dir: Path | None = None) -> Path:
     return (cache_dir or paths.CACHE_DIR) / f"{name}.npz"
 
 
+def check_path(name: str, cache_dir: Path | None = None) -> Path:
+    """The sidecar of a cache file: ``{"bytes", "mtime_ns", "sha256"}`` of ``<name>.npz`` as written."""
+    return cache_path(name, cache_dir).with_suffix(".npz.check.json")
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def array_sha256(arr: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(arr).tobytes()).hexdigest()
+
+
+def reimport_hint(name: str) -> str:
+    src = "DIR" if name == "timit" else "../shared/data"
+    return f"re-import with `lbgap data import {name} --from {src}` (or `lbgap data download {name}`)"
+
+
 def _write_cache(name: str, arrays: dict[str, np.ndarray], meta: dict, cache_dir: Path | None) -> Path:
     out = cache_path(name, cache_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
-    meta = dict(meta, name=name, sha256={k: hashlib.sha256(np.ascontiguousarray(v).tobytes()).hexdigest()
-                                         for k, v in arrays.items()})
+    meta = dict(meta, name=name, sha256={k: array_sha256(v) for k, v in arrays.items()})
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{name}.", suffix=".npz")
     os.close(fd)
     try:
         np.savez(tmp, meta=np.array(json.dumps(meta)), **arrays)
+        digest = file_sha256(Path(tmp))
         os.replace(tmp, out)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+    st = out.stat()
+    check = check_path(name, cache_dir)
+    check.write_text(json.dumps(dict(bytes=st.st_size, mtime_ns=st.st_mtime_ns, sha256=digest)) + "\n")
     return out
+
+
+def check_cache(name: str, cache_dir: Path | None = None, full: bool = False) -> Path:
+    """The cache file of ``name``, checked against its sidecar: size always, the sha256 when its mtime moved
+    or ``full``; a :class:`DataError` saying how to re-import it otherwise. A cache written before sidecars
+    existed is checked when it is read (its zip CRCs), not here."""
+    path = cache_path(name, cache_dir)
+    if not path.is_file():
+        raise DataError(f"dataset {name!r} is not in the cache ({path}); {how_to_get(name)}")
+    side = check_path(name, cache_dir)
+    if not side.is_file():
+        return path
+    try:
+        want = json.loads(side.read_text())
+        size, mtime, digest = int(want["bytes"]), int(want["mtime_ns"]), str(want["sha256"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise DataError(f"the check file {side} of the cached {name} is unreadable; {reimport_hint(name)}") from None
+    st = path.stat()
+    if st.st_size != size:
+        raise DataError(f"the cached {name} ({path}) has {st.st_size} bytes, {size} were written (truncated or "
+                        f"replaced); {reimport_hint(name)}")
+    if (full or st.st_mtime_ns != mtime) and file_sha256(path) != digest:
+        raise DataError(f"the cached {name} ({path}) does not match the sha256 written at import (corrupted or "
+                        f"edited); {reimport_hint(name)}")
+    return path
+
+
+# what a damaged .npz raises when it is opened or a member is read
+_BROKEN_NPZ = (zipfile.BadZipFile, zlib.error, EOFError, ValueError, KeyError, OSError)
 
 
 def read_meta(name: str, cache_dir: Path | None = None) -> dict:
     """Only the ``meta`` entry of a cached dataset (npz members load lazily: this reads no pixels)."""
-    path = cache_path(name, cache_dir)
-    if not path.is_file():
-        raise DataError(f"dataset {name!r} is not in the cache ({path}); {how_to_get(name)}")
-    with np.load(path, allow_pickle=False) as z:
-        return json.loads(str(z["meta"])) if "meta" in z.files else {}
+    path = check_cache(name, cache_dir)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return json.loads(str(z["meta"])) if "meta" in z.files else {}
+    except _BROKEN_NPZ as e:
+        raise DataError(f"the cached {name} ({path}) is unreadable ({type(e).__name__}: {e}); "
+                        f"{reimport_hint(name)}") from None
 
 
 def read_cache(name: str, cache_dir: Path | None = None) -> tuple[dict[str, np.ndarray], dict]:
-    path = cache_path(name, cache_dir)
-    if not path.is_file():
-        raise DataError(f"dataset {name!r} is not in the cache ({path}); {how_to_get(name)}")
-    with np.load(path, allow_pickle=False) as z:
-        arrays = {k: z[k] for k in z.files if k != "meta"}
-        meta = json.loads(str(z["meta"])) if "meta" in z.files else {}
+    path = check_cache(name, cache_dir)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files if k != "meta"}
+            meta = json.loads(str(z["meta"])) if "meta" in z.files else {}
+    except _BROKEN_NPZ as e:
+        raise DataError(f"the cached {name} ({path}) is unreadable ({type(e).__name__}: {e}); "
+                        f"{reimport_hint(name)}") from None
     return arrays, meta
 
 
+def verify(name: str, cache_dir: Path | None = None) -> str:
+    """``lbgap data verify``: the cache file's sha256 against its sidecar and every array's against the
+    ``meta`` written at import; returns a one-line summary, raises :class:`DataError` on any mismatch."""
+    path = check_cache(name, cache_dir, full=True)
+    arrays, meta = read_cache(name, cache_dir)
+    want = meta.get("sha256", {})
+    bad = [k for k, v in arrays.items() if k in want and array_sha256(v) != want[k]]
+    if bad:
+        raise DataError(f"the cached {name} ({path}): {', '.join(bad)} differ from the sha256 written at import; "
+                        f"{reimport_hint(name)}")
+    side = "file sha256 and " if check_path(name, cache_dir).is_file() else "(no check file: written by an older " \
+        "lbgap) "
+    return f"{name}: ok ({side}{len([k for k in arrays if k in want])} array sha256s match)"
+
+
 # ------------------------------------------------------------------------------------------ three ways in
+def _pack_file(name: str, pack: Path, rel: str) -> bytes:
+    """The bytes of pack file ``rel``, refused unless its size and sha256 equal :data:`packs.PACK_FILES`."""
+    size, digest = packs.PACK_FILES[name][rel]
+    path = pack / rel
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise DataError(f"cannot read {path} ({e.strerror}); point --from at the shared data folder "
+                        "(e.g. ../shared/data) or copy it again") from None
+    if len(raw) != size or hashlib.sha256(raw).hexdigest() != digest:
+        raise DataError(f"{path} does not match the sha256 lbgap pins for it (edited, corrupt or another "
+                        "version); copy the pack again from the shared data folder")
+    return raw
+
+
+def decode_array(name: str, key: str, pack: Path) -> np.ndarray:
+    """Decode array ``key`` of pack ``name`` as :data:`packs.PACK_ARRAYS` describes it (the encodings of the
+    pack's README), from pinned files only; its sha256 must equal the pinned one."""
+    spec = packs.PACK_ARRAYS[name][key]
+    if spec["encoding"] == "xz-raw":
+        raw = b"".join(lzma.decompress(_pack_file(name, pack, rel)) for rel in spec["files"])
+        arr = np.frombuffer(raw, dtype=spec["dtype"]).reshape(spec["shape"])
+    else:   # webp-mosaic: sprite sheets of ``tile``-shaped images, ``cols`` per row, ``count`` used
+        from PIL import Image
+
+        th, tw, tc = spec["tile"]
+        parts = []
+        for rel, cols, count in spec["files"]:
+            img = Image.open(io.BytesIO(_pack_file(name, pack, rel)))
+            m = np.asarray(img.convert("RGB") if tc == 3 else img.convert("L")).reshape(img.height, img.width, tc)
+            rows = m.shape[0] // th
+            tiles = m.reshape(rows, th, cols, tw, tc).transpose(0, 2, 1, 3, 4).reshape(rows * cols, th, tw, tc)
+            parts.append(tiles[:count])
+        arr = np.concatenate(parts).reshape(spec["shape"]).astype(spec["dtype"], copy=False)
+    arr = np.ascontiguousarray(arr)
+    if arr.shape != tuple(spec["shape"]) or array_sha256(arr) != spec["sha256"]:
+        raise DataError(f"{name}/{key} decoded from {pack} does not match the sha256 lbgap pins for it; copy the "
+                        "pack again from the shared data folder")
+    return arr
+
+
 def import_pack(name: str, pack_dir: str | os.PathLike, cache_dir: Path | None = None) -> Path:
-    """Decode ``pack_dir`` (the format of ``../shared/data``) with its own ``unpack.py``; verify; cache."""
+    """Decode pack ``pack_dir`` (the format of ``../shared/data``) here, every file checked against the hashes
+    pinned in :mod:`lbgap.core.packs` (nothing of the pack is executed or trusted); cache it."""
     pack = Path(pack_dir)
-    manifest_path, unpack = pack / "MANIFEST.json", pack / "unpack.py"
-    if not manifest_path.is_file() or not unpack.is_file():
-        raise DataError(f"{pack} is not a data pack (needs MANIFEST.json and unpack.py); "
-                        "point --from at the shared data folder, e.g. ../shared/data")
-    manifest = json.loads(manifest_path.read_text())
-    if name not in manifest.get("datasets", {}):
-        raise DataError(f"the pack at {pack} has no dataset {name!r} (it has: {', '.join(manifest['datasets'])})")
-    spec = manifest["datasets"][name]
-    with tempfile.TemporaryDirectory() as tmp:
-        proc = subprocess.run([sys.executable, str(unpack), name, tmp], capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise DataError(f"unpacking {name} from {pack} failed (checksum or format error): "
-                            f"{(proc.stderr or proc.stdout).strip()}")
-        with np.load(Path(tmp) / f"{name}.npz", allow_pickle=False) as z:
-            arrays = {k: z[k] for k in ("x_train", "y_train", "x_test", "y_test")}
-    for key, arr in arrays.items():  # second, independent check of the decoded arrays
-        want = spec["arrays"][key]["sha256"]
-        if hashlib.sha256(np.ascontiguousarray(arr).tobytes()).hexdigest() != want:
-            raise DataError(f"{name}/{key}: decoded array does not match the sha256 in {manifest_path}")
-    if name == "mnist" and arrays["x_train"].ndim == 3:
-        pass  # N x 28 x 28, kept as is
+    if name not in packs.PACK_ARRAYS:
+        raise DataError(f"there is no shipped pack of {name!r}: packs exist for {', '.join(packs.PACK_ARRAYS)}")
+    if not pack.is_dir():
+        raise DataError(f"{pack} is not a folder; point --from at the shared data folder, e.g. ../shared/data")
+    arrays = {key: decode_array(name, key, pack) for key in ("x_train", "y_train", "x_test", "y_test")}
     n_test_full = DATASETS[name]["n_test"]
-    meta = dict(source=f"data pack ({pack.name}/MANIFEST.json)", status=spec.get("status", ""),
+    meta = dict(source=f"data pack ({pack.name}/MANIFEST.json)", status=packs.PACK_STATUS[name],
                 train_complete=len(arrays["y_train"]) == DATASETS[name]["n_train"],
                 test_complete=len(arrays["y_test"]) == n_test_full)
     return _write_cache(name, arrays, meta, cache_dir)
@@ -302,7 +409,10 @@ def synthetic_arrays(name: str, n_train: int, n_test: int, seed: int = SYNTHETIC
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"unknown device {device!r}: give auto, cpu, cuda or cuda:N") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("device 'cuda' was asked for but no CUDA GPU is visible; use --device cpu or auto")
     return dev
@@ -366,6 +476,7 @@ def status(cache_dir: Path | None = None) -> list[dict]:
         row = dict(dataset=name, cached=path.is_file(), source="", n_train=0, n_test=0, usable="no")
         if path.is_file():
             try:
+                check_cache(name, cache_dir)
                 with np.load(path, allow_pickle=False) as z:
                     meta = json.loads(str(z["meta"])) if "meta" in z.files else {}
                     row.update(source=meta.get("source", ""), n_train=int(z["y_train"].shape[0]),
@@ -375,6 +486,6 @@ def status(cache_dir: Path | None = None) -> list[dict]:
                     if ok_train else f"no: needs {name} (pixels incomplete)"
                 row["usable"] = meta.get("usable", row["usable"])  # e.g. speech: official split only
             except Exception as e:  # a broken cache file must not break `lbgap status`
-                row["usable"] = f"no: unreadable cache ({e})"
+                row["usable"] = f"no: {e}" if isinstance(e, DataError) else f"no: unreadable cache ({e})"
         rows.append(row)
     return rows

@@ -8,6 +8,7 @@ machines where the repository is read-only or data lives elsewhere:
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 
@@ -34,3 +35,8 @@ SHARED_DATA = (REPO_ROOT.parent / "shared" / "data").resolve()
 def resolve(path: str | os.PathLike | None, default: Path) -> Path:
     """A user-given path is taken relative to the cwd (as shells do); ``None`` means the default."""
     return default if path is None else Path(path).expanduser().resolve()
+
+
+# Run ids, tags and profile names become file and folder names in the record and checkpoint stores: letters,
+# digits and ``. _ + -``, not starting with a dot, so none can reach outside its store.
+SAFE_NAME = re.compile(r"[A-Za-z0-9_+-][A-Za-z0-9._+-]{0,199}")

@@ -10,9 +10,11 @@ or the new one, never half of one, and a run that did not finish leaves no recor
 processes extend (the sharpness record gains one entry per (eps, space)) is updated with ``update_json``:
 read-merge-write under an exclusive ``flock`` on a hidden ``.<name>.lock`` beside it, so no entry is lost.
 
-The store in five calls: :func:`store_root` (where records live), :func:`new_record` (``{schema, kind, ...,
-provenance}``), :func:`write_record` (build and write atomically), :func:`done` (skip-if-done) and
-:func:`read_record` / :func:`iter_records` (read, upgraded to the current :data:`SCHEMA` by :func:`upgrade`).
+The store in six calls: :func:`store_root` (where records live), :func:`check_store` (writable, before any
+work), :func:`new_record` (``{schema, kind, ..., provenance}``), :func:`write_record` (build and write
+atomically), :func:`done` (skip-if-done) and :func:`read_record` / :func:`iter_records` (read, upgraded to the
+current :data:`SCHEMA` by :func:`upgrade` and checked by :func:`validate`: a malformed record is a
+:class:`RecordError` naming its file, never a finished run).
 Reading never rewrites a record: a schema-1 record stays schema 1 in the repository and is upgraded each time
 it is read (one that a later run extends through :func:`save_piece` is written back whole, as the current
 schema). What each kind holds after the upgrade: the ``...Record`` types below (:data:`KINDS`).
@@ -41,12 +43,61 @@ SCHEMA = 2   # 2: every field below present in every record of its kind (schema 
 
 
 # ------------------------------------------------------------------------------------------- where, what
+class StoreError(OSError):
+    """The record store cannot be written (a file where its folder should be, no permission, read-only)."""
+
+
+class RecordError(ValueError):
+    """A record on disk that cannot be used (unreadable, not an object, a field its kind needs is missing);
+    the message names the file."""
+
+
+def check_name(text: str, what: str = "name") -> str:
+    """``text`` if it is safe as one path component (``paths.SAFE_NAME``), else a ``ValueError`` saying so."""
+    if not isinstance(text, str) or not paths.SAFE_NAME.fullmatch(text):
+        raise ValueError(f"{what} {text!r} is not allowed: use letters, digits and . _ + - only "
+                         "(no slashes, spaces or leading dot)")
+    return text
+
+
 def store_root(results_dir: str | os.PathLike | None = None) -> Path:
     """The folder the records live in: ``results_dir`` as given, or ``data/results`` when ``None``."""
     return Path(results_dir) if results_dir is not None else paths.RESULTS_DIR
 
 
+def check_store(results_dir: str | os.PathLike | None = None, *names: str) -> Path:
+    """Before any work: the record store is (or is made) a writable folder, and ``names`` (the profile, run id,
+    ... a record will be filed under) are safe file names (:func:`check_name`); returns the store. Raises
+    :class:`StoreError` (or ``ValueError`` for a name) with what is wrong and what to do, so that a run never
+    finds out after training."""
+    for name in names:
+        check_name(name)
+    root = store_root(results_dir).expanduser().resolve()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise StoreError(f"results dir {root} is a file, not a folder; give --results-dir a folder") from None
+    except OSError as e:
+        raise StoreError(f"results dir {root} cannot be created ({e.strerror}); give --results-dir a writable "
+                         "folder") from None
+    if not root.is_dir():
+        raise StoreError(f"results dir {root} is not a folder; give --results-dir a folder")
+    try:
+        fd, probe = tempfile.mkstemp(dir=root, prefix=".write-check.", suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise StoreError(f"results dir {root} is not writable ({e.strerror}); give --results-dir a writable "
+                         "folder or fix its permissions") from None
+    return root
+
+
 def record_path(results_dir: str | os.PathLike | None, profile: str, kind: str, run_id: str) -> Path:
+    """``<results_dir>/<profile>/<kind>/<run_id>.json``; each part must be a safe file name (:func:`check_name`),
+    so no record is ever written outside the store."""
+    check_name(profile, "profile")
+    check_name(kind, "record kind")
+    check_name(run_id, "run id")
     return store_root(results_dir) / profile / kind / f"{run_id}.json"
 
 
@@ -142,9 +193,12 @@ def read_record(path: Path) -> dict | None:
         return None
     try:
         rec = read_json(path)
-    except (OSError, json.JSONDecodeError) as e:
-        raise ValueError(f"result record {path} is unreadable ({e}); delete it and rerun that run") from e
-    return upgrade(rec, path)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise RecordError(f"result record {path} is unreadable ({e}); delete it and rerun that run") from None
+    if not isinstance(rec, dict):
+        raise RecordError(f"result record {path} holds a JSON {type(rec).__name__}, not a record; delete it and "
+                          "rerun that run")
+    return validate(upgrade(rec, path), path)
 
 
 # ---------------------------------------------------------------------------------------- schema versions
@@ -187,8 +241,11 @@ MIGRATIONS: dict[int, Callable[[dict], dict]] = {1: _v1_to_v2}
 def upgrade(rec: dict, path: Path | str | None = None) -> dict:
     """``rec`` (as read from disk) upgraded to :data:`SCHEMA` by the :data:`MIGRATIONS` in turn; in place."""
     version = rec.get("schema", 1)
-    if not isinstance(version, int) or version > SCHEMA:
-        raise ValueError(f"record {path or rec.get('run_id', '?')} has schema {version!r}, which this lbgap "
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise RecordError(f"result record {path or rec.get('run_id', '?')} has schema {version!r}, which no lbgap "
+                          "wrote; delete it and rerun that run")
+    if version > SCHEMA:
+        raise RecordError(f"record {path or rec.get('run_id', '?')} has schema {version!r}, which this lbgap "
                          f"(schema {SCHEMA}) cannot read; update lbgap")
     while version < SCHEMA:
         rec = MIGRATIONS[version](rec)
@@ -304,6 +361,39 @@ KINDS: dict[str, type] = {"train": TrainRecord, "sharpness": SharpnessRecord, "l
                           "evalorder": EvalOrderRecord}
 
 
+# The fields a record must hold to be used at all (readers index them unguarded; a train record without them
+# is not a finished run), with their JSON types; "*": every kind. The other fields of the layouts in
+# :data:`KINDS` are documented there but not enforced (hand-made and partial records read on).
+NEEDED: dict[str, dict[str, type]] = {
+    "*": {},
+    "train": {"run_id": str, "status": str, "config": dict, "final": dict},
+    "sharpness": {},
+    "landscape": {},
+    "evalorder": {},
+}
+
+
+def validate(rec: dict, path: Path | str | None = None) -> dict:
+    """``rec`` (upgraded) if it names its ``kind`` and holds what :data:`NEEDED` says that kind needs, with the
+    right JSON types; else :class:`RecordError` naming ``path``. A record that fails is never taken as a
+    finished run (``done``, the sweep's skip-if-done) and ``lbgap status`` lists it."""
+    where = path or rec.get("run_id", "?")
+    kind = rec.get("kind")
+    if not isinstance(kind, str) or not kind:
+        raise RecordError(f"result record {where} has no 'kind', so it is not a record lbgap wrote; delete it "
+                          "and rerun that run")
+    need = {**NEEDED["*"], **NEEDED.get(kind, {})}
+    missing = [k for k in need if k not in rec]
+    if missing:
+        raise RecordError(f"result record {where} ({kind}) lacks {', '.join(missing)}, so it is incomplete; "
+                          "delete it and rerun that run")
+    wrong = [f"{k!r} is a {type(rec[k]).__name__}, not a {t.__name__}" for k, t in need.items()
+             if not isinstance(rec[k], t)]
+    if wrong:
+        raise RecordError(f"result record {where} ({kind}): {'; '.join(wrong)}; delete it and rerun that run")
+    return rec
+
+
 @contextlib.contextmanager
 def locked(path: Path) -> Iterator[None]:
     """Exclusive advisory lock for a read-modify-write of the record at ``path`` (released on exit or death)."""
@@ -394,12 +484,19 @@ def now() -> str:
 
 
 def iter_records(results_dir: Path | str | None = None, profile: str | None = None,
-                 kind: str | None = None) -> Iterable[dict]:
+                 kind: str | None = None, bad: list | None = None) -> Iterable[dict]:
     """Every record under ``results_dir`` (of ``profile`` and ``kind`` if given), upgraded to :data:`SCHEMA`,
-    with ``_path`` set to its file."""
+    with ``_path`` set to its file. A malformed record raises :class:`RecordError`, unless ``bad`` is a list:
+    then its error is appended there and the others are read on (``lbgap status``)."""
     pattern = f"{profile or '*'}/{kind or '*'}/*.json"
     for path in sorted(store_root(results_dir).glob(pattern)):
-        rec = read_record(path)
+        try:
+            rec = read_record(path)
+        except RecordError as e:
+            if bad is None:
+                raise
+            bad.append(str(e))
+            continue
         rec.setdefault("_path", str(path))
         yield rec
 
@@ -415,9 +512,10 @@ def preferred_records(results_dir: Path | str | None, profiles: Iterable[str], k
     return out
 
 
-def count_lines(results_dir: Path | str | None, kind: str, label: str) -> list[str]:
-    """``lbgap status``: one line counting the records of ``kind`` across profiles, none if there are none."""
-    n = sum(1 for _ in iter_records(results_dir, None, kind))
+def count_lines(results_dir: Path | str | None, kind: str, label: str, bad: list | None = None) -> list[str]:
+    """``lbgap status``: one line counting the records of ``kind`` across profiles, none if there are none
+    (``bad``: as :func:`iter_records`)."""
+    n = sum(1 for _ in iter_records(results_dir, None, kind, bad))
     return [f"{label}: {n}"] if n else []
 
 
@@ -427,12 +525,13 @@ def variant(tag: str | None) -> str:
     return str(tag or "").split("-", 1)[0]
 
 
-def train_table(results_dir: Path | str | None = None, profile: str | None = None):
-    """One row per training record: the config fields, the final metrics and provenance, flat."""
+def train_table(results_dir: Path | str | None = None, profile: str | None = None, bad: list | None = None):
+    """One row per training record: the config fields, the final metrics and provenance, flat (``bad``: as
+    :func:`iter_records`)."""
     import pandas as pd
 
     rows = []
-    for r in iter_records(results_dir, profile, "train"):
+    for r in iter_records(results_dir, profile, "train", bad):
         c = r["config"]
         row = dict(run_id=r["run_id"], profile=c["profile"], net=c["net"], dataset=c["dataset"],
                    split=c["split"], source=c["source"], bn=c["bn"], regime=c["regime"] or f"B{c['batch_size']}",

@@ -29,7 +29,7 @@ from typing import Callable, Iterable, Sequence
 
 from lbgap.core.config import RunConfig
 from lbgap.core.models import NETS
-from lbgap.core.records import now, store_root
+from lbgap.core.records import check_store, now, store_root
 
 TABLE2_NETS = ("F1", "F2", "C1", "C2", "C3", "C4")
 
@@ -149,7 +149,7 @@ def read_claim(path: Path) -> dict | None:
     """The claim at ``path`` with ``age_s`` (since its last heartbeat) and ``stale``; None if there is none."""
     try:
         mtime, raw = path.stat().st_mtime, path.read_text()
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
     try:
         info = json.loads(raw)
@@ -197,12 +197,17 @@ class Claim:
                 pass
 
     def release(self) -> None:
+        """Give the claim up; never raises (it runs in ``finally``: a store gone read-only must not turn one
+        run's failure into the whole sweep's). A claim that cannot be removed goes stale and is taken over."""
         self._stop.set()
         if self.held:
-            info = read_claim(self.path)
-            if info is not None and info.get("token") == self.token:
-                self.path.unlink(missing_ok=True)
             self.held = False
+            try:
+                info = read_claim(self.path)
+                if info is not None and info.get("token") == self.token:
+                    self.path.unlink(missing_ok=True)
+            except OSError:
+                pass
 
 
 def _set_aside(path: Path, raw: str) -> bool:
@@ -258,8 +263,8 @@ def run_one(cfg_dict: dict, results_dir: str, force: bool = False) -> Outcome:
         error = f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=3)}"
         try:
             record_failure(results_dir, cfg.profile, cfg.run_id, error)
-        except OSError:
-            pass
+        except Exception as note:  # noqa: BLE001 - the store itself failed: the Outcome still carries the error
+            error += f"\n(the failure note could not be written either: {type(note).__name__}: {note})"
         return Outcome(cfg.run_id, "failed", error)
     finally:
         claim.release()
@@ -456,10 +461,13 @@ def write_manifest(results_dir: str | Path, label: str, grid: Sequence[RunConfig
 
 def run_state(results_dir: str | Path, profile: str, run_id: str) -> tuple[str, dict]:
     """``done`` (a record), ``running`` (a live claim), ``failed`` (a failure note) or ``missing``."""
-    from lbgap.core.records import read_json, record_path
+    from lbgap.core.records import RecordError, read_json, read_record, record_path
 
-    if record_path(results_dir, profile, "train", run_id).is_file():
-        return "done", {}
+    try:
+        if read_record(record_path(results_dir, profile, "train", run_id)) is not None:
+            return "done", {}
+    except RecordError as e:   # a malformed record is not a finished run
+        return "failed", {"error": str(e)}
     claim = read_claim(claim_path(results_dir, profile, run_id))
     if claim is not None and not claim["stale"]:
         return "running", claim
@@ -496,7 +504,7 @@ def run_grid(grid: list[RunConfig], results_dir: str | Path | None = None, execu
 
     The sweep is recorded as ``sweeps/<label>-<hash>.json`` (see :func:`sweep_status`); executors that
     want it (submitit: a per-sweep log folder) get it through ``prepare(grid, name, folder)``."""
-    results_dir = str(store_root(results_dir))
+    results_dir = str(check_store(results_dir))   # a store that cannot be written fails before anything runs
     post_steps = {name: get_post(name) for name in post}   # unknown names fail before anything runs
     ex = make_executor(executor, **executor_kwargs) if isinstance(executor, str) else executor
     items = [(cfg.to_dict(), results_dir, force) for cfg in grid]
@@ -506,14 +514,20 @@ def run_grid(grid: list[RunConfig], results_dir: str | Path | None = None, execu
         name = sweep_name(label, grid)
         ex.prepare(grid, name, sweep_dir(results_dir, grid[0].profile) / "logs" / name)
     if grid:
-        write_manifest(results_dir, label, grid, getattr(ex, "name", type(ex).__name__))
+        try:
+            write_manifest(results_dir, label, grid, getattr(ex, "name", type(ex).__name__))
+        except OSError as e:   # bookkeeping only: the runs' own writes decide each run's outcome
+            log(f"(the sweep's manifest could not be written: {e}; `lbgap status` will not list this sweep)")
     results_iter = ex.map(run_one, items)
     try:
         for cfg, out in zip(grid, results_iter):
             outcomes.append(out)
             log(f"{out.status:9s} {out.run_id}" + (f"  ({out.error.splitlines()[0]})" if out.error else ""))
             if out.status == "failed" and not failed_path(results_dir, cfg.profile, cfg.run_id).is_file():
-                record_failure(results_dir, cfg.profile, cfg.run_id, out.error)  # its worker died: say so
+                try:
+                    record_failure(results_dir, cfg.profile, cfg.run_id, out.error)  # its worker died: say so
+                except OSError as e:
+                    log(f"          (its failure note could not be written: {e})")
             if not post or out.status not in ("done", "skipped"):
                 continue
             _post_pair(cfg, post_steps, pending, results_dir, force, outcomes, log)

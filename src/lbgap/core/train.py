@@ -669,6 +669,7 @@ def train(cfg: RunConfig, results_dir: str | Path | None = None, force: bool = F
     which names that folder and the config hash. ``progress``: show a progress bar (default: on a terminal);
     ``on_epoch``: called with each history row."""
     results_dir = records.store_root(results_dir)
+    records.check_store(results_dir, cfg.profile, cfg.run_id)   # before any data is loaded or step taken
     if not force:
         done = existing_record(cfg, results_dir)
         if done is not None:

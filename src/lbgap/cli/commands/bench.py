@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from lbgap.cli.options import store_options
+from lbgap.cli import options as opt
 
 # lbgap.studies.bench's default, repeated so that building the parser needs no torch (tests/test_cli.py).
 BASELINE_WORKERS = 2
@@ -12,14 +13,14 @@ BASELINE_WORKERS = 2
 def add_parser(sub) -> None:
     p = sub.add_parser("bench", help="time our training epoch against the idiomatic DataLoader baseline")
     p.add_argument("--net", required=True, help="F1 F2 C1 C2 C3 C4")
-    p.add_argument("--batch-size", nargs="+", default=["SB"], help="SB, LB, an integer or a percentage; several "
+    p.add_argument("--batch-size", nargs="+", type=opt.batch_size, default=["SB"], help="SB, LB, an integer or a percentage; several "
                    "values run one after another (default SB)")
-    p.add_argument("--device", default=None, help="auto | cpu | cuda (default auto)")
-    p.add_argument("--n-samples", type=int, default=None, help="bound the examples per epoch (default: the whole "
+    p.add_argument("--device", default=None, type=opt.device, help="auto | cpu | cuda (default auto)")
+    p.add_argument("--n-samples", type=opt.positive_int, default=None, help="bound the examples per epoch (default: the whole "
                    "training set)")
     p.add_argument("--data", default="auto", choices=["auto", "real", "synthetic"], help="real cache if present "
                    "(auto), else synthetic data of the same shape")
-    p.add_argument("--epochs", type=int, default=2, help="timed epochs per method (median; default 2)")
+    p.add_argument("--epochs", type=opt.positive_int, default=2, help="timed epochs per method (median; default 2)")
     p.add_argument("--warmup-steps", type=int, default=3)
     p.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16"], help="ours (default auto: bf16 "
                    "autocast on CUDA)")
@@ -38,7 +39,7 @@ def add_parser(sub) -> None:
     p.add_argument("--check-precision", action="store_true", help="bf16 vs fp32 short-run accuracy check")
     p.add_argument("--precision-epochs", type=int, default=3)
     p.add_argument("--precision-seeds", type=int, default=2)
-    p.add_argument("--profile", default="paper", help="records go to <results>/<profile>/bench/ (default paper)")
+    p.add_argument("--profile", default="paper", type=opt.profile_name, help="records go to <results>/<profile>/bench/ (default paper)")
     p.add_argument("--no-write", action="store_true", help="print only, write no record")
     store_options(p, force=False)
     p.set_defaults(func=run)

@@ -5,23 +5,24 @@ from __future__ import annotations
 import argparse
 
 from lbgap.cli.options import store_options
+from lbgap.cli import options as opt
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("noise", help="gradient noise: variance vs minibatch size, B_simple along an SB run")
     p.add_argument("action", choices=["scan", "track"])
     p.add_argument("--at", default="init,sb,lb", help="scan: init, sb, lb, track (comma-separated)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--draws", type=int, default=16, help="scan: minibatches per size")
-    p.add_argument("--m-max", type=int, default=None, help="scan: largest minibatch size (default the LB size)")
-    p.add_argument("--profile", default="quick", help="where the records go: quick (real MNIST) or smoke")
-    p.add_argument("--ckpt-profile", default="paper", help="scan: profile of the SB/LB training checkpoints")
-    p.add_argument("--epochs", type=float, default=2.0, help="track: length of the SB run")
-    p.add_argument("--probe-every", type=int, default=10, help="track: steps between probes")
-    p.add_argument("--batch-size", type=int, default=256, help="track: batch size of the run (SB)")
-    p.add_argument("--lr", type=float, default=1e-3, help="track: Adam learning rate")
-    p.add_argument("--b-small", type=int, default=64, help="track: chunk size B_small")
-    p.add_argument("--chunks", type=int, default=16, help="track: chunks per probe (B_big = chunks x B_small)")
+    p.add_argument("--seed", type=opt.seed, default=0)
+    p.add_argument("--draws", type=opt.positive_int, default=16, help="scan: minibatches per size")
+    p.add_argument("--m-max", type=opt.positive_int, default=None, help="scan: largest minibatch size (default the LB size)")
+    p.add_argument("--profile", default="quick", type=opt.profile_name, help="where the records go: quick (real MNIST) or smoke")
+    p.add_argument("--ckpt-profile", default="paper", type=opt.profile_name, help="scan: profile of the SB/LB training checkpoints")
+    p.add_argument("--epochs", type=opt.positive_float, default=2.0, help="track: length of the SB run")
+    p.add_argument("--probe-every", type=opt.positive_int, default=10, help="track: steps between probes")
+    p.add_argument("--batch-size", type=opt.positive_int, default=256, help="track: batch size of the run (SB)")
+    p.add_argument("--lr", type=opt.positive_float, default=1e-3, help="track: Adam learning rate")
+    p.add_argument("--b-small", type=opt.positive_int, default=64, help="track: chunk size B_small")
+    p.add_argument("--chunks", type=opt.positive_int, default=16, help="track: chunks per probe (B_big = chunks x B_small)")
     p.add_argument("--target", type=float, default=0.95, help="track: B_simple is summarised at this val acc")
     store_options(p, threads=1)
     p.set_defaults(func=run)

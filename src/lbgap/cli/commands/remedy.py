@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from lbgap.cli.options import experiment_options, sweep_exit
+from lbgap.cli import options as opt
 
 # the names of lbgap.studies.remedies.REMEDIES, sorted, repeated so that building the parser needs no torch
 # (tests/test_cli.py).
@@ -18,9 +19,9 @@ def add_parser(grids) -> None:
     p.add_argument("--remedy", default="conservative", choices=list(REMEDY_NAMES),
                    help="conservative (Table 7, any network), repeat3 (its control: 3 Adam steps per batch, lambda = 0) "
                         "or augment (Table 6, C1-C4)")
-    p.add_argument("--seeds", default="0")
-    p.add_argument("--max-epochs", type=int, default=0,
-                   help="epoch cap (0 = the profile's LB cap; match the Table 2 LB runs you compare with)")
+    p.add_argument("--seeds", default="0", type=opt.seeds)
+    p.add_argument("--max-epochs", type=opt.positive_int, default=0,
+                   help="epoch cap (default: the profile's LB cap; match the Table 2 LB runs you compare with)")
     p.add_argument("--no-baseline", action="store_true",
                    help="only the remedy's runs (default: also the seed's Table 2 SB/LB runs and LB sharpness)")
     experiment_options(p)

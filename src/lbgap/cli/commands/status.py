@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import argparse
 
-from lbgap.cli.options import results_arg
+from lbgap.cli.options import profile_name, results_arg
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("status", help="what data and records exist")
-    p.add_argument("--profile", default=None)
+    p.add_argument("--profile", default=None, type=profile_name, help="only this profile's training records")
     results_arg(p)
     p.set_defaults(func=run)
 
@@ -18,9 +18,14 @@ def run(a: argparse.Namespace) -> int:
 
     from lbgap.core import data, records
 
+    root = records.store_root(a.results_dir)
+    if root.exists() and not root.is_dir():
+        raise records.StoreError(f"results dir {root} is a file, not a folder; give --results-dir a folder")
     print("Data cache:")
     print(pd.DataFrame(data.status()).to_string(index=False))
-    df = records.train_table(a.results_dir, a.profile)
+    bad: list[str] = []
+    list(records.iter_records(a.results_dir, a.profile, None, bad))   # every malformed record, listed below
+    df = records.train_table(a.results_dir, a.profile, bad=[])
     print("\nTraining records:" if len(df) else "\nTraining records: none")
     if len(df):
         # a variant (config tag: fig4, conservative, ...) is its own row, never counted with Table 2's runs
@@ -35,6 +40,10 @@ def run(a: argparse.Namespace) -> int:
     for section in SECTIONS:
         for line in section(a.results_dir):
             print(line)
+    if bad:
+        print(f"\nMalformed records ({len(bad)}; not counted above, never taken as finished):")
+        for line in bad:
+            print(f"  {line}")
     return 0
 
 
@@ -44,7 +53,7 @@ def _count(kind: str, label: str):
     def lines(results_dir) -> list[str]:
         from lbgap.core import records
 
-        return records.count_lines(results_dir, kind, label)
+        return records.count_lines(results_dir, kind, label, bad=[])   # malformed ones: listed at the end
     return lines
 
 
@@ -53,7 +62,8 @@ def _count_train(label: str, tag_matches):
     def lines(results_dir) -> list[str]:
         from lbgap.core import records
 
-        n = sum(1 for r in records.iter_records(results_dir, None, "train") if tag_matches(r.get("config", {})))
+        n = sum(1 for r in records.iter_records(results_dir, None, "train", [])
+                if tag_matches(r.get("config", {})))
         return [f"{label}: {n}"] if n else []
     return lines
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from lbgap.cli.options import store_options
+from lbgap.cli import options as opt
 
 # lbgap.studies.steps's headline target, repeated so that building the parser needs no torch (tests/test_cli.py).
 HEADLINE = 0.95
@@ -14,13 +15,13 @@ def add_parser(grids) -> None:
     p = grids.add_parser("steps-to-target", help="Shallue et al.: steps to a validation-accuracy target vs B")
     p.add_argument("--batch-sizes", default="16,32,64,128,256,512,1024,2048,5500")
     p.add_argument("--optimizers", default="adam,sgd", help="adam, sgd (momentum 0.9) or both")
-    p.add_argument("--seeds", default="0-2", help="the first seed tunes the LR; the others rerun the best LR")
+    p.add_argument("--seeds", default="0-2", type=opt.seeds, help="the first seed tunes the LR; the others rerun the best LR")
     p.add_argument("--target", type=float, default=HEADLINE, help="validation accuracy to reach (default 0.95)")
-    p.add_argument("--min-epochs", type=float, default=1.0, help="Adam lr 1e-3 runs train at least this long (fixed-budget read-out)")
-    p.add_argument("--max-epochs", type=float, default=6.0, help="cap in epochs")
-    p.add_argument("--max-steps", type=int, default=4000, help="cap in steps")
+    p.add_argument("--min-epochs", type=opt.positive_float, default=1.0, help="Adam lr 1e-3 runs train at least this long (fixed-budget read-out)")
+    p.add_argument("--max-epochs", type=opt.positive_float, default=6.0, help="cap in epochs")
+    p.add_argument("--max-steps", type=opt.positive_int, default=4000, help="cap in steps")
     p.add_argument("--fixed-lr-seeds", action="store_true", help="also run Adam lr 1e-3 on every seed")
-    p.add_argument("--profile", default="quick", help="quick (real MNIST) or smoke (synthetic)")
+    p.add_argument("--profile", default="quick", type=opt.profile_name, help="quick (real MNIST) or smoke (synthetic)")
     store_options(p, threads=1)
     p.set_defaults(func=run)
 

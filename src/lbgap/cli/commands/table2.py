@@ -4,11 +4,12 @@ from __future__ import annotations
 import argparse
 
 from lbgap.cli.options import executor_kwargs, executor_options, run_options, run_overrides
+from lbgap.cli import options as opt
 
 
 def add_parser(grids) -> None:
     p = grids.add_parser("table2", help="networks x {SB, LB} x seeds (the paper's Table 2)")
-    p.add_argument("--seeds", default="0-4")
+    p.add_argument("--seeds", default="0-4", type=opt.seeds)
     p.add_argument("--nets", default=None, help="comma-separated (default all six)")
     executor_options(p)
     p.add_argument("--post", default=None, help="after each SB/LB pair: e.g. sharpness,landscape")

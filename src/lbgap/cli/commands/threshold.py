@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from lbgap.cli.options import experiment_options, sweep_exit
+from lbgap.cli import options as opt
 
 # lbgap.studies.threshold's batch sizes, repeated so that building the parser needs no torch (tests/test_cli.py).
 DEFAULT_BATCH_SIZES = ("64", "256", "1024", "4096", "10%", "50%")
@@ -15,8 +16,8 @@ def add_parser(grids) -> None:
     p.add_argument("--net", required=True, help="F1 F2 C1 C2 C3 C4 (the paper: F2 and C1)")
     p.add_argument("--batch-sizes", default=",".join(DEFAULT_BATCH_SIZES),
                    help="comma-separated integers or percentages of the training set")
-    p.add_argument("--seeds", default="0")
-    p.add_argument("--epochs", type=int, default=100, help="epochs at every batch size (paper: 100)")
+    p.add_argument("--seeds", default="0", type=opt.seeds)
+    p.add_argument("--epochs", type=opt.positive_int, default=100, help="epochs at every batch size (paper: 100)")
     experiment_options(p)
     p.set_defaults(func=run)
 

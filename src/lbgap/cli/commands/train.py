@@ -5,14 +5,15 @@ import argparse
 import sys
 
 from lbgap.cli.options import run_options, run_overrides
+from lbgap.cli import options as opt
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("train", help="train one network at one batch size and seed")
     p.add_argument("--net", required=True, help="F1 F2 C1 C2 C3 C4")
-    p.add_argument("--batch-size", required=True, help="an integer, a percentage like 10%%, or SB / LB")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--batch-size", required=True, type=opt.batch_size, help="an integer, a percentage like 10%%, or SB / LB")
+    p.add_argument("--seed", type=opt.seed, default=0)
+    p.add_argument("--lr", type=opt.positive_float, default=None)
     p.add_argument("--optimizer", default=None, choices=["adam", "sgd"])
     p.add_argument("--dataset", default=None, help="override the network's dataset (e.g. F2: so762 | timit)")
     run_options(p)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from lbgap.cli.options import experiment_options, sweep_exit
+from lbgap.cli import options as opt
 
 # lbgap.studies.trajectory's default, repeated so that building the parser needs no torch (tests/test_cli.py).
 DEFAULT_POINTS = 12
@@ -13,9 +14,9 @@ DEFAULT_POINTS = 12
 def add_parser(grids) -> None:
     p = grids.add_parser("trajectory", help="Figure 6: sharpness against the loss along SB and LB training")
     p.add_argument("--net", required=True, help="F1 F2 C1 C2 C3 C4 (the paper: F2 and C1)")
-    p.add_argument("--seeds", default="0", help="the paper shows one trial")
-    p.add_argument("--epochs", type=int, default=100, help="epochs in both regimes (fixed; no early stop)")
-    p.add_argument("--points", type=int, default=DEFAULT_POINTS, help="kept iterates per run besides x0")
+    p.add_argument("--seeds", default="0", type=opt.seeds, help="the paper shows one trial")
+    p.add_argument("--epochs", type=opt.positive_int, default=100, help="epochs in both regimes (fixed; no early stop)")
+    p.add_argument("--points", type=opt.positive_int, default=DEFAULT_POINTS, help="kept iterates per run besides x0")
     experiment_options(p)
     p.set_defaults(func=run)
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 import argparse
 
 from lbgap.cli.options import experiment_options, sweep_exit
+from lbgap.cli import options as opt
 
 
 def add_parser(grids) -> None:
     p = grids.add_parser("warmstart", help="Figure 5: LB training warm-started from SB iterates (piggybacking)")
     p.add_argument("--net", required=True, help="F1 F2 C1 C2 C3 C4 (the paper: F2 and C1)")
-    p.add_argument("--seeds", default="0")
-    p.add_argument("--sb-epochs", type=int, default=100, help="epochs of the SB run that supplies the warm starts")
-    p.add_argument("--lb-epochs", type=int, default=100, help="epochs of each piggybacked LB run (fixed)")
+    p.add_argument("--seeds", default="0", type=opt.seeds)
+    p.add_argument("--sb-epochs", type=opt.positive_int, default=100, help="epochs of the SB run that supplies the warm starts")
+    p.add_argument("--lb-epochs", type=opt.positive_int, default=100, help="epochs of each piggybacked LB run (fixed)")
     p.add_argument("--warm-epochs", default="",
                    help="comma-separated SB epochs to warm-start from (default 0,1,2,3,5,10,20,50,100 up to "
                         "--sb-epochs, and --sb-epochs itself)")
