@@ -209,17 +209,21 @@ def executor_kwargs(a: argparse.Namespace) -> dict:
     return dict(slurm, extra=extra or None, wait=a.wait, cluster=a.submitit_cluster)
 
 
-def check_checkpoints(*configs, which: tuple[str, ...] = ("x0", "final")) -> None:
+def check_checkpoints(*configs, results_dir=None, which: tuple[str, ...] = ("x0", "final")) -> None:
     """Before a measure loads a run's saved weights: each existing ``which`` checkpoint of each run config is an
     intact zip (``torch.save``'s format; its CRCs are read, nothing is unpickled), else one line saying which
-    file and how to recompute it. A missing checkpoint is left to the measure (it may not need it)."""
+    file and how to recompute it. A missing checkpoint (or record) is left to the measure (it may not need it).
+    ``results_dir``: the record store whose training records name the checkpoints."""
     import zipfile
 
     from lbgap.core import runs
 
     for cfg in configs:
         for w in which:
-            path = runs.checkpoint_path(cfg, w)
+            try:
+                path = runs.checkpoint_path(cfg, w, results_dir)
+            except (ValueError, OSError):
+                continue   # no such record or run: the measure itself says so
             if not path.is_file():
                 continue
             try:

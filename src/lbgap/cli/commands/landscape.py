@@ -38,7 +38,7 @@ def run(a: argparse.Namespace) -> int:
 
     results_dir = paths.resolve(a.results_dir, paths.RESULTS_DIR)
     sb, lb = landscape.pair_configs(a.net, a.seed, a.profile, results_dir, split=a.split, bn=a.bn, tag=a.tag)
-    opt.check_checkpoints(sb, lb)
+    opt.check_checkpoints(sb, lb, results_dir=results_dir)
     rec = landscape.compute(sb, lb, results_dir, parts=a.parts, points=a.points,
                             train_examples=a.train_examples or None, test_examples=a.test_examples or None,
                             grid_points=a.grid_points, contour_examples=a.contour_examples or None,

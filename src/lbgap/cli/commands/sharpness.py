@@ -50,7 +50,7 @@ def run(a: argparse.Namespace) -> int:
 
     results_dir = paths.resolve(a.results_dir, paths.RESULTS_DIR)
     cfg = runs.resolve(a.run, a.profile, results_dir).config
-    opt.check_checkpoints(cfg)
+    opt.check_checkpoints(cfg, results_dir=results_dir)
     if a.dinh:
         sharpness.dinh_demo(cfg, results_dir, alphas=a.alphas, eps=a.eps[0], maxiter=a.maxiter, device=a.device,
                             force=a.force)
