@@ -61,10 +61,10 @@ def test_status_has_a_row_per_paper_table_and_figure_and_counts_from_the_records
         assert sum(i.split(" ")[:2] == ["Table", str(k)] for i in st.index) == 1, f"Table {k}"
         assert sum(i.split(" ")[:2] == ["Figure", str(k)] for i in st.index) == 1, f"Figure {k}"
     t2 = st.loc["Table 2 SB vs LB accuracy"]
-    assert (t2.networks, t2.seeds, t2["protocol (profile)"], t2.status) == ("F1", 3, "paper: F1", "partly")
-    assert t2["ours / paper"] == "F1 gap 3.00 / 0.22 pt"
+    assert (t2.seeds, t2["networks by profile"], t2.status) == (3, "paper: F1", "partly")
+    assert t2["F1: ours / paper"] == "3.00 / 0.22 pt"
     t7 = st.loc["Table 7 conservative"]
-    assert (t7.status, t7.seeds, t7.networks) == ("not run", "—", "—")
+    assert (t7.status, t7.seeds, t7["networks by profile"]) == ("not run", "—", "—")
     # one conservative LB run of seed 4 (no plain LB of that seed): Table 7 has records, counted, but no number
     path = records.record_path(tmp_path, "paper", "train", "F1-mnist-official-b6000-s0")
     rec = records.read_json(path)
@@ -72,7 +72,7 @@ def test_status_has_a_row_per_paper_table_and_figure_and_counts_from_the_records
     records.atomic_write_json(path.with_name(rec["run_id"] + ".json"), rec)
     st = front.status(ctx).set_index("item")
     t7 = st.loc["Table 7 conservative"]
-    assert (t7.status, t7.seeds, t7.networks, t7["ours / paper"]) == ("partly", 1, "F1", "—")
+    assert (t7.status, t7.seeds, t7["networks by profile"], t7["F1: ours / paper"]) == ("partly", 1, "paper: F1", "—")
     assert st.loc["Table 2 SB vs LB accuracy"].seeds == 3   # the conservative run is not a Table 2 run
     assert st.loc["Figure 4 batch sweep"].status == "not run" and st.loc["Table 5"].chapter == ""
     assert "Table 6 augmentation" in front.status_notes()

@@ -240,7 +240,7 @@ STATUS_ROWS = (
     ("Table 4 sharpness, subspace", "sharpness", "sharpness", "", "partly", "", "on the networks of Table 2"),
     ("Table 5", None, None, None, "not run", "", "not covered by this book"),
     ("Table 6 augmentation", "remedies", "train", "augment", "partly", "",
-     "no records: its networks are convolutional (GPU work), C3 and C4 also need CIFAR-100 pixels"),
+     "its networks are convolutional: GPU work; C3 and C4 also need CIFAR-100 pixels"),
     ("Table 7 conservative", "remedies", "train", "conservative", "partly", "", "F1 only; F2 and C1–C4 need a GPU"),
     ("Figure 1 sketch", None, None, None, "n/a", "", "an illustration of flat and sharp minima, no data"),
     ("Figure 2 learning curves", "sb_vs_lb", "train", "", "partly", "", "the runs of Table 2"),
@@ -285,17 +285,17 @@ def status(ctx: Context):
     a, paper2 = answer_numbers(ctx), paper_table(2).set_index("network")
     headline_words = {}
     if a.get("gap"):
-        headline_words["Table 2 SB vs LB accuracy"] = (f"F1 gap {a['gap']['gap']:.2f} / "
+        headline_words["Table 2 SB vs LB accuracy"] = (f"{a['gap']['gap']:.2f} / "
                                                        f"{paper2.loc['F1'].test_acc_sb_mean - paper2.loc['F1'].test_acc_lb_mean:.2f} pt")
     for label, k in (("Table 3 ε-sharpness", 3), ("Table 4 sharpness, subspace", 4)):
         r = sharpness_ratios(ctx).get(({3: "Table 3 φ LB/SB", 4: "Table 4 φ LB/SB"}[k], "F1"))
         t = paper_table(k).set_index("network").loc["F1"]
         if r:
-            headline_words[label] = "F1 LB/SB " + ratio_words(r[0], r[1], round(t["lb_eps1e-3_mean"] /
+            headline_words[label] = ratio_words(r[0], r[1], round(t["lb_eps1e-3_mean"] /
                                                                                 t["sb_eps1e-3_mean"]))
     if a.get("conservative"):
         t7 = paper_table(7).set_index("network").loc["F1", "test_acc_lb_mean"] - paper2.loc["F1"].test_acc_lb_mean
-        headline_words["Table 7 conservative"] = f"F1 {a['conservative']['gain']:+.2f} / {t7:+.2f} pt"
+        headline_words["Table 7 conservative"] = f"{a['conservative']['gain']:+.2f} / {t7:+.2f} pt"
     if a.get("steps"):
         headline_words["Steps to target, B_crit"] = f"B_crit {a['steps']['b_crit']:,.0f}"
     if a.get("noise"):
@@ -303,17 +303,15 @@ def status(ctx: Context):
     rows = []
     for item, chapter, kind, tag, word, protocol, _ in STATUS_ROWS:
         keys = _record_keys(ctx, kind, tag) if kind else set()
-        nets = sorted({n for _, n, _ in keys}, key=lambda n: (n == "—", n))
         by_prof = {p: sorted({n for q, n, _ in keys if q == p}) for p in ctx.record_profiles}
         if kind and not keys:
             word = "not run"
         elif kind:
             protocol = "; ".join(f"{p}: {', '.join(v)}" if v != ["—"] else p for p, v in by_prof.items() if v)
         link = f'<a href="chapters/{chapter}.html">{chapter}</a>' if chapter else ""
-        rows.append({"item": item, "status": word, "networks": ", ".join(nets) or "—" if kind else ("F1–C4" if chapter
-                     else "—"), "protocol (profile)": protocol or "—",
+        rows.append({"item": item, "status": word, "networks by profile": protocol or "—",
                      "seeds": len({s for _, _, s in keys}) if keys else "—",
-                     "ours / paper": headline_words.get(item, "—"), "chapter": link})
+                     "F1: ours / paper": headline_words.get(item, "—"), "chapter": link})
     return pd.DataFrame(rows)
 
 
@@ -334,7 +332,7 @@ def show_status(ctx: Context) -> None:
 
     display(styled(status(ctx), "Status of every table and figure of Keskar et al. (2017) and of our own studies",
                    "status"))
-    display(Markdown("Why not all networks:\n\n" + status_notes()))
+    display(Markdown("Notes:\n\n" + status_notes()))
 
 def show_headline(ctx: Context):
     return styled(headline(ctx), "Test accuracy of small-batch (SB) and large-batch (LB) Adam: ours vs Keskar et al. "
