@@ -310,7 +310,7 @@ def status(ctx: Context):
             protocol = "; ".join(f"{p}: {', '.join(v)}" if v != ["—"] else p for p, v in by_prof.items() if v)
         link = f'<a href="chapters/{chapter}.html">{chapter}</a>' if chapter else ""
         rows.append({"item": item, "status": word, "networks by profile": protocol or "—",
-                     "seeds": len({s for _, _, s in keys}) if keys else "—",
+                     "seeds": len({s for _, _, s in keys if s is not None}) if keys else "—",
                      "F1: ours / paper": headline_words.get(item, "—"), "chapter": link})
     return pd.DataFrame(rows)
 
