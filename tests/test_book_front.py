@@ -53,3 +53,32 @@ def test_scorecard_puts_each_claim_beside_the_papers(ctx, tmp_path):
     assert f1["Fig. 3 rise beyond LB ÷ SB"] == "5 (n=1)" and f1["filter-normalised rise LB ÷ SB"] == "4 (n=1)"
     assert card.loc["C3", "Table 2 gap (pt), ours / paper"] == "— / 3.13"
     assert card.loc["C3", "our runs"] == MISSING_REASON["C3"] and card.loc["C3", "Fig. 3 rise beyond LB ÷ SB"] == "—"
+
+
+def test_status_has_a_row_per_paper_table_and_figure_and_counts_from_the_records(ctx, tmp_path):
+    st = front.status(ctx).set_index("item")
+    for k in range(1, 8):
+        assert sum(i.split(" ")[:2] == ["Table", str(k)] for i in st.index) == 1, f"Table {k}"
+        assert sum(i.split(" ")[:2] == ["Figure", str(k)] for i in st.index) == 1, f"Figure {k}"
+    t2 = st.loc["Table 2 SB vs LB accuracy"]
+    assert (t2.seeds, t2["networks by profile"], t2.status) == (3, "paper: F1", "partly")
+    assert t2["F1: ours / paper"] == "3.00 / 0.22 pt"
+    t7 = st.loc["Table 7 conservative"]
+    assert (t7.status, t7.seeds, t7["networks by profile"]) == ("not run", "—", "—")
+    # one conservative LB run of seed 4 (no plain LB of that seed): Table 7 has records, counted, but no number
+    path = records.record_path(tmp_path, "paper", "train", "F1-mnist-official-b6000-s0")
+    rec = records.read_json(path)
+    rec["run_id"], rec["config"]["tag"], rec["config"]["seed"] = "F1-s4-conservative", "conservative", 4
+    records.atomic_write_json(path.with_name(rec["run_id"] + ".json"), rec)
+    st = front.status(ctx).set_index("item")
+    t7 = st.loc["Table 7 conservative"]
+    assert (t7.status, t7.seeds, t7["networks by profile"], t7["F1: ours / paper"]) == ("partly", 1, "paper: F1", "—")
+    assert st.loc["Table 2 SB vs LB accuracy"].seeds == 3   # the conservative run is not a Table 2 run
+    assert st.loc["Figure 4 batch sweep"].status == "not run" and st.loc["Table 5"].chapter == ""
+    assert "Table 6 augmentation" in front.status_notes()
+
+
+def test_answer_quotes_the_records_and_skips_what_is_missing(ctx):
+    lines = front.answer_lines(ctx)
+    assert len(lines) == 1 and "a gap of 3.00 points (the paper: 0.22)" in lines[0] and "3 seeds" in lines[0]
+    assert front.answer_numbers(ctx)["steps"] is None   # no steps-to-target records here
