@@ -154,3 +154,32 @@ def test_regression_smoke_writes_its_records(tmp_path, capsys):
     assert main(["regression", "--profile", "smoke", "--results-dir", str(tmp_path)]) == 0
     n = len(list((tmp_path / "smoke" / "regression").glob("*.json")))
     assert n > 0 and f"regression study (smoke): {n} records" in capsys.readouterr().out
+
+
+def _options_without_help(parser, name="lbgap"):
+    """(command, option) for every argument of every (sub)command whose help text is empty, -h excepted."""
+    import argparse
+
+    missing = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub_name, sub in action.choices.items():
+                missing += _options_without_help(sub, f"{name} {sub_name}")
+        elif not isinstance(action, argparse._HelpAction) and not (action.help or "").strip():
+            missing.append((name, "/".join(action.option_strings) or action.dest))
+    return missing
+
+
+def test_every_option_of_every_command_has_help():
+    from lbgap.cli import build_parser
+
+    assert _options_without_help(build_parser()) == []
+
+
+def test_the_help_walk_reaches_nested_subcommands():
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    grids = parser.add_subparsers().add_parser("sweep").add_subparsers()
+    grids.add_parser("table2").add_argument("--seeds")
+    assert _options_without_help(parser) == [("lbgap sweep table2", "--seeds")]

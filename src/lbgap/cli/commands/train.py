@@ -10,11 +10,15 @@ from lbgap.cli import options as opt
 
 def add_parser(sub) -> None:
     p = sub.add_parser("train", help="train one network at one batch size and seed")
-    p.add_argument("--net", required=True, help="F1 F2 C1 C2 C3 C4")
-    p.add_argument("--batch-size", required=True, type=opt.batch_size, help="an integer, a percentage like 10%%, or SB / LB")
-    p.add_argument("--seed", type=opt.seed, default=0)
-    p.add_argument("--lr", type=opt.positive_float, default=None)
-    p.add_argument("--optimizer", default=None, choices=["adam", "sgd"])
+    p.add_argument("--net", required=True, help="the network of Table 1: F1 | F2 | C1 | C2 | C3 | C4")
+    p.add_argument("--batch-size", required=True, type=opt.batch_size, help="a whole number >= 1, a percentage "
+                   "of the training set like 10%%, SB (the profile's small batch: 256 in paper) or LB (10%% of the training set)")
+    p.add_argument("--seed", type=opt.seed, default=0, help="seed of x0, the data order and dropout: a whole "
+                   "number >= 0 (default 0)")
+    p.add_argument("--lr", type=opt.positive_float, default=None, help="learning rate, a positive number such as "
+                   "1e-3 (default: the profile's, Adam 1e-3)")
+    p.add_argument("--optimizer", default=None, choices=["adam", "sgd"], help="adam | sgd (default adam, as in the "
+                   "paper)")
     p.add_argument("--dataset", default=None, help="override the network's dataset (e.g. F2: so762 | timit)")
     run_options(p)
     p.set_defaults(func=run)
