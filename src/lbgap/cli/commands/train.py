@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 from lbgap.cli.options import run_options, run_overrides
 from lbgap.cli import options as opt
@@ -24,20 +25,40 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _epoch_line(cfg):
-    """One progress line per epoch on stderr when it is not a terminal (a log file), where tqdm's bar is off."""
-    def line(row: dict) -> None:
-        print(f"{cfg.run_id} epoch {row['epoch']}/{cfg.max_epochs}: train loss {row['train_loss']:.4f}, "
-              f"train acc {row['train_acc']:.4f}, test acc {row['test_acc']:.4f}, {row['time_s']:.0f} s",
-              file=sys.stderr, flush=True)
-    return line
+class LogLines:
+    """Progress on stderr when it is not a terminal (a log file), where tqdm's bar is off: one line per epoch
+    (:meth:`epoch`, the ``on_epoch`` hook) and, within an epoch, one line at most every ``every_s`` seconds since
+    the last line (:meth:`step`, the ``on_step`` hook: batches done, mean training loss so far). Reading the loss
+    waits for the device only when a line is due; the training itself is unchanged."""
+
+    EVERY_S = 60.0
+
+    def __init__(self, cfg, every_s: float | None = None, clock=time.monotonic):
+        self.cfg, self.every_s, self.clock = cfg, self.EVERY_S if every_s is None else every_s, clock
+        self.last = clock()
+
+    def _print(self, text: str) -> None:
+        print(f"{self.cfg.run_id} {text}", file=sys.stderr, flush=True)
+        self.last = self.clock()
+
+    def epoch(self, row: dict) -> None:
+        self._print(f"epoch {row['epoch']}/{self.cfg.max_epochs}: train loss {row['train_loss']:.4f}, "
+                    f"train acc {row['train_acc']:.4f}, test acc {row['test_acc']:.4f}, {row['time_s']:.0f} s")
+
+    def step(self, progress, epoch: int, batches: int) -> None:
+        if progress.batch >= batches or self.clock() - self.last < self.every_s:
+            return   # the epoch's own line follows its last batch
+        loss = float(progress.running) / max(progress.batch, 1)
+        self._print(f"epoch {epoch}/{self.cfg.max_epochs}: batch {progress.batch}/{batches}, "
+                    f"train loss so far {loss:.4f}")
 
 
 def run(a: argparse.Namespace) -> int:
     from lbgap.core.train import make_config, train
 
     cfg = make_config(a.net, a.batch_size, a.seed, a.profile, **run_overrides(a))
-    rec = train(cfg, a.results_dir, force=a.force, on_epoch=None if sys.stderr.isatty() else _epoch_line(cfg))
+    lines = None if sys.stderr.isatty() else LogLines(cfg)
+    rec = train(cfg, a.results_dir, force=a.force, on_epoch=lines and lines.epoch, on_step=lines and lines.step)
     if rec.get("skipped"):
         print(f"skipped {cfg.run_id}: a record exists (use --force to rerun)")
         return 0
