@@ -154,3 +154,82 @@ def test_regression_smoke_writes_its_records(tmp_path, capsys):
     assert main(["regression", "--profile", "smoke", "--results-dir", str(tmp_path)]) == 0
     n = len(list((tmp_path / "smoke" / "regression").glob("*.json")))
     assert n > 0 and f"regression study (smoke): {n} records" in capsys.readouterr().out
+
+
+def _options_without_help(parser, name="lbgap"):
+    """(command, option) for every argument of every (sub)command whose help text is empty, -h excepted."""
+    import argparse
+
+    missing = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub_name, sub in action.choices.items():
+                missing += _options_without_help(sub, f"{name} {sub_name}")
+        elif not isinstance(action, argparse._HelpAction) and not (action.help or "").strip():
+            missing.append((name, "/".join(action.option_strings) or action.dest))
+    return missing
+
+
+def test_every_option_of_every_command_has_help():
+    from lbgap.cli import build_parser
+
+    assert _options_without_help(build_parser()) == []
+
+
+def test_the_help_walk_reaches_nested_subcommands():
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    grids = parser.add_subparsers().add_parser("sweep").add_subparsers()
+    grids.add_parser("table2").add_argument("--seeds")
+    assert _options_without_help(parser) == [("lbgap sweep table2", "--seeds")]
+
+
+def test_log_lines_within_an_epoch_at_most_once_per_interval(capsys):
+    import torch
+
+    from lbgap.cli.commands.train import LogLines
+    from lbgap.core.train import Progress
+
+    class Cfg:
+        run_id, max_epochs = "F1-x-b8-s0", 5
+
+    now = [0.0]
+    lines = LogLines(Cfg, every_s=60, clock=lambda: now[0])
+    progress = Progress(running=torch.zeros(()))
+    for t in (10, 30, 61, 90, 125, 130):   # seconds after the start, one step each
+        now[0] = float(t)
+        progress.batch += 1
+        progress.running += 0.5
+        lines.step(progress, 2, 100)
+    now[0] = 200.0
+    lines.epoch(dict(epoch=2, train_loss=0.25, train_acc=0.9, test_acc=0.8, time_s=200.0))
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["F1-x-b8-s0 epoch 2/5: batch 3/100, train loss so far 0.5000",
+                   "F1-x-b8-s0 epoch 2/5: batch 5/100, train loss so far 0.5000",
+                   "F1-x-b8-s0 epoch 2/5: train loss 0.2500, train acc 0.9000, test acc 0.8000, 200 s"]
+    progress.batch = 100   # the epoch's last batch: its epoch line follows, no step line
+    now[0] = 400.0
+    lines.step(progress, 3, 100)
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.slow
+def test_train_to_a_log_prints_step_lines_within_epochs_and_the_same_record(tmp_path, capsys, monkeypatch):
+    import json
+
+    from lbgap.cli.commands import train as train_command
+
+    args = ["train", "--net", "F1", "--batch-size", "SB", "--profile", "smoke", "--threads", "1"]
+    assert main(args + ["--results-dir", str(tmp_path / "quiet")]) == 0
+    monkeypatch.setattr(train_command.LogLines, "EVERY_S", 0.0)
+    capsys.readouterr()
+    assert main(args + ["--results-dir", str(tmp_path / "log")]) == 0
+    err = capsys.readouterr().err.splitlines()
+    steps = [line for line in err if ": batch " in line and "train loss so far" in line]
+    epochs = [line for line in err if "train acc" in line]
+    assert steps and steps[0].startswith("F1-") and " epoch 1/2: batch 1/" in steps[0]
+    assert len(epochs) == 2
+    recs = [json.loads(next((tmp_path / d / "smoke" / "train").glob("*.json")).read_text()) for d in ("quiet", "log")]
+    assert recs[0]["history"][-1]["train_loss"] == recs[1]["history"][-1]["train_loss"]
+    assert recs[0]["final"] == recs[1]["final"]

@@ -149,7 +149,8 @@ def run_options(p: argparse.ArgumentParser) -> None:
                    help="evaluation split (default: official where the test set is complete, else holdout)")
     p.add_argument("--bn", default=None, choices=["batch", "running"], help="BatchNorm semantics (default batch)")
     p.add_argument("--max-epochs", type=positive_int, default=None, help="override the profile's epoch cap")
-    p.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16"])
+    p.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16"],
+                   help="auto | fp32 | bf16 (default: the profile's; auto = bf16 autocast on CUDA, fp32 on a CPU)")
     p.add_argument("--compile", default=None, help="torch.compile mode of the training step: default | "
                    "reduce-overhead | max-autotune (default: eager)")
     p.add_argument("--tag", default=None, type=tag, help="variant name appended to the run id (letters, digits, "
@@ -178,7 +179,7 @@ def executor_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dry-run", action="store_true", help="print what would run (submitit: the job array and its "
                    "sbatch script) without running or submitting anything")
     g = p.add_argument_group("submitit executor (SLURM); defaults come from the profile, see lbgap.core.cluster")
-    g.add_argument("--slurm-partition", default=None)
+    g.add_argument("--slurm-partition", default=None, help="SLURM partition (default: the cluster's default)")
     g.add_argument("--slurm-time", default=None, help="time limit per task: minutes, HH:MM:SS or D-HH:MM:SS")
     g.add_argument("--slurm-gpus", type=int, default=None, help="GPUs per task")
     g.add_argument("--slurm-cpus", type=int, default=None, help="CPUs per task")

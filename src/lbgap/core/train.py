@@ -518,13 +518,14 @@ class EpochState:
 
 def train_epochs(trainer: Trainer, data: datamod.DataBundle, snapshots: Snapshots, t_start: float,
                  on_epoch: Callable[[dict], None] | None = None, bar=None, start: EpochState | None = None,
-                 save: Callable[[EpochState], None] | None = None,
-                 save_every_s: float | None = None) -> tuple[list[dict], str, float]:
+                 save: Callable[[EpochState], None] | None = None, save_every_s: float | None = None,
+                 on_step: Callable[[Progress, int, int], None] | None = None) -> tuple[list[dict], str, float]:
     """The epoch loop of a run: an epoch of steps, then its evaluation row, until the :class:`StoppingRule` or
     the epoch cap ends it. Returns (history, stop reason, seconds spent in training steps). ``start``: go on
     from a saved state (a resumed run) instead of x0; ``save``: called with the state after each epoch that
     does not end the run (before ``on_epoch``) and, with ``save_every_s``, within an epoch once that many
-    seconds have passed since the last save."""
+    seconds have passed since the last save. ``on_step(progress, epoch, batches per epoch)``: called after every
+    step, after the snapshot and save hooks (it only reads the progress: a log line within a long epoch)."""
     cfg, model = trainer.cfg, trainer.model
     if start is None:
         snapshots.take(0)   # step 0 = x0
@@ -550,6 +551,11 @@ def train_epochs(trainer: Trainer, data: datamod.DataBundle, snapshots: Snapshot
                     save(EpochState(epoch - 1, history, rule, before + time.perf_counter() - t0,
                                     dict(order=order, batch=progress.batch, running=running)))
                     last_save = time.monotonic()
+        if on_step is not None:
+            def hook(progress: Progress, epoch=epoch, inner=hook) -> None:
+                if inner is not None:
+                    inner(progress)
+                on_step(progress, epoch, n_batches)
         _, running = trainer.epoch(data.train, hook, *((part["batch"], part["running"]) if part else ()))
         _synchronize(trainer.device)
         t_train += time.perf_counter() - t0
@@ -658,7 +664,8 @@ def _with_pause(on_epoch: Callable[[dict], None] | None) -> Callable[[dict], Non
 
 def train(cfg: RunConfig, results_dir: str | Path | None = None, force: bool = False,
           data: datamod.DataBundle | None = None, progress: bool | None = None,
-          on_epoch: Callable[[dict], None] | None = None, log: Callable[[str], None] = print) -> dict:
+          on_epoch: Callable[[dict], None] | None = None, log: Callable[[str], None] = print,
+          on_step: Callable[[Progress, int, int], None] | None = None) -> dict:
     """Run one training job and write its record; returns the record (the existing one if already done).
 
     Skip a run already recorded (unless ``force``); set up (:func:`training_data`, :func:`make_trainer`); resume
@@ -667,7 +674,7 @@ def train(cfg: RunConfig, results_dir: str | Path | None = None, force: bool = F
     epoch by epoch until the stopping rule or the cap (:func:`train_epochs`), saving that state after each
     epoch; save checkpoints into the run's folder of this store (``checkpoints.run_dir``); write the record,
     which names that folder and the config hash. ``progress``: show a progress bar (default: on a terminal);
-    ``on_epoch``: called with each history row."""
+    ``on_epoch``: called with each history row; ``on_step``: called after every step (:func:`train_epochs`)."""
     results_dir = records.store_root(results_dir)
     records.check_store(results_dir, cfg.profile, cfg.run_id)   # before any data is loaded or step taken
     if not force:
@@ -696,7 +703,7 @@ def train(cfg: RunConfig, results_dir: str | Path | None = None, force: bool = F
     if bar is not None and start is not None:
         bar.update(start.epoch)
     history, stop_reason, t_train = train_epochs(trainer, data, snapshots, t_start, _with_pause(on_epoch), bar,
-                                                 start, state.save, SAVE_EVERY_S)
+                                                 start, state.save, SAVE_EVERY_S, on_step)
     if bar is not None:
         bar.close()
     status = "diverged" if stop_reason == "diverged" else "ok"

@@ -12,7 +12,7 @@ BASELINE_WORKERS = 2
 
 def add_parser(sub) -> None:
     p = sub.add_parser("bench", help="time our training epoch against the idiomatic DataLoader baseline")
-    p.add_argument("--net", required=True, help="F1 F2 C1 C2 C3 C4")
+    p.add_argument("--net", required=True, help="the network of Table 1: F1 | F2 | C1 | C2 | C3 | C4")
     p.add_argument("--batch-size", nargs="+", type=opt.batch_size, default=["SB"], help="SB, LB, an integer or a percentage; several "
                    "values run one after another (default SB)")
     p.add_argument("--device", default=None, type=opt.device, help="auto | cpu | cuda (default auto)")
@@ -21,13 +21,13 @@ def add_parser(sub) -> None:
     p.add_argument("--data", default="auto", choices=["auto", "real", "synthetic"], help="real cache if present "
                    "(auto), else synthetic data of the same shape")
     p.add_argument("--epochs", type=opt.positive_int, default=2, help="timed epochs per method (median; default 2)")
-    p.add_argument("--warmup-steps", type=int, default=3)
+    p.add_argument("--warmup-steps", type=int, default=3, help="untimed steps before each timed method (default 3)")
     p.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16"], help="ours (default auto: bf16 "
                    "autocast on CUDA)")
     p.add_argument("--compile", default=None, help="torch.compile mode for ours: default | reduce-overhead | "
                    "max-autotune")
     p.add_argument("--workers", type=int, default=BASELINE_WORKERS, help="baseline DataLoader num_workers (2)")
-    p.add_argument("--no-baseline", action="store_true")
+    p.add_argument("--no-baseline", action="store_true", help="time ours only, not the DataLoader baseline")
     p.add_argument("--concurrent", type=int, default=0, help="also time N processes at once (aggregate samples/s)")
     p.add_argument("--stacked", type=int, default=0, help="also time N seeds stacked into one model in one "
                    "process (torch.func.stack_module_state + vmap; aggregate samples/s)")
@@ -37,8 +37,9 @@ def add_parser(sub) -> None:
     p.add_argument("--sharpness-vs-scipy", action="store_true", help="--sharpness, and the same maximisation "
                    "through scipy.optimize.minimize beside it (the ratio)")
     p.add_argument("--check-precision", action="store_true", help="bf16 vs fp32 short-run accuracy check")
-    p.add_argument("--precision-epochs", type=int, default=3)
-    p.add_argument("--precision-seeds", type=int, default=2)
+    p.add_argument("--precision-epochs", type=int, default=3, help="--check-precision: epochs per run (default 3)")
+    p.add_argument("--precision-seeds", type=int, default=2, help="--check-precision: seeds per precision "
+                   "(default 2)")
     p.add_argument("--profile", default="paper", type=opt.profile_name, help="records go to <results>/<profile>/bench/ (default paper)")
     p.add_argument("--no-write", action="store_true", help="print only, write no record")
     store_options(p, force=False)

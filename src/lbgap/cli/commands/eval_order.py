@@ -11,7 +11,7 @@ def add_parser(sub) -> None:
     p = sub.add_parser("eval-order", help="F2: evaluate a trained run in stored-order and interleaved batches")
     p.add_argument("run", help="a train run id (e.g. F2-so762-official-b256-s0) or the path of a train record")
     p.add_argument("--profile", default="paper", type=opt.profile_name, help="profile of the training record (default paper)")
-    p.add_argument("--device", default="auto", type=opt.device)
+    p.add_argument("--device", default="auto", type=opt.device, help="auto | cpu | cuda[:N] (default auto: CUDA if present)")
     store_options(p)
     p.set_defaults(func=run)
 

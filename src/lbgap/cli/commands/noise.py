@@ -10,9 +10,11 @@ from lbgap.cli import options as opt
 
 def add_parser(sub) -> None:
     p = sub.add_parser("noise", help="gradient noise: variance vs minibatch size, B_simple along an SB run")
-    p.add_argument("action", choices=["scan", "track"])
+    p.add_argument("action", choices=["scan", "track"], help="scan: gradient variance vs minibatch size at the "
+                   "points of --at; track: B_simple along a fresh SB run")
     p.add_argument("--at", default="init,sb,lb", help="scan: init, sb, lb, track (comma-separated)")
-    p.add_argument("--seed", type=opt.seed, default=0)
+    p.add_argument("--seed", type=opt.seed, default=0, help="seed of the run and the minibatch draws, a whole "
+                   "number >= 0 (default 0)")
     p.add_argument("--draws", type=opt.positive_int, default=16, help="scan: minibatches per size")
     p.add_argument("--m-max", type=opt.positive_int, default=None, help="scan: largest minibatch size (default the LB size)")
     p.add_argument("--profile", default="quick", type=opt.profile_name, help="where the records go: quick (real MNIST) or smoke")

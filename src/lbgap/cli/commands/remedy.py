@@ -19,7 +19,7 @@ def add_parser(grids) -> None:
     p.add_argument("--remedy", default="conservative", choices=list(REMEDY_NAMES),
                    help="conservative (Table 7, any network), repeat3 (its control: 3 Adam steps per batch, lambda = 0) "
                         "or augment (Table 6, C1-C4)")
-    p.add_argument("--seeds", default="0", type=opt.seeds)
+    p.add_argument("--seeds", default="0", type=opt.seeds, help="seeds: a range like 0-4 or a list like 0,2,5 (default 0)")
     p.add_argument("--max-epochs", type=opt.positive_int, default=0,
                    help="epoch cap (default: the profile's LB cap; match the Table 2 LB runs you compare with)")
     p.add_argument("--no-baseline", action="store_true",

@@ -20,8 +20,11 @@ OBJECTIVES = ("mean", "sum")
 def add_parser(sub) -> None:
     p = sub.add_parser("sharpness", help="Metric 2.1 (Tables 3-4) and the Hessian of a trained run")
     p.add_argument("run", help="a train run id (e.g. F1-mnist-official-b256-s0) or the path of a train record")
-    p.add_argument("--eps", type=opt.positive_float, nargs="+", default=list(DEFAULT_EPS))
-    p.add_argument("--space", nargs="+", default=list(DEFAULT_SPACES), choices=DEFAULT_SPACES)
+    p.add_argument("--eps", type=opt.positive_float, nargs="+", default=list(DEFAULT_EPS),
+                   help="box sizes epsilon of Metric 2.1, one or more positive numbers (default 1e-3 5e-4)")
+    p.add_argument("--space", nargs="+", default=list(DEFAULT_SPACES), choices=DEFAULT_SPACES,
+                   help="full (the whole parameter space, Table 3) and/or random (a random p-dimensional subspace, "
+                        "Table 4) (default both)")
     p.add_argument("--p", type=opt.positive_int, default=SUBSPACE_DIM, help="random subspace dimension (default 100)")
     p.add_argument("--a-seed", type=opt.seed, default=A_SEED, help="seed of the random matrix A")
     p.add_argument("--params", default="all", choices=PARAM_SETS, help="parameters perturbed (default all)")
@@ -39,7 +42,7 @@ def add_parser(sub) -> None:
     p.add_argument("--dinh", action="store_true", help="run the Dinh et al. rescaling demonstration instead")
     p.add_argument("--alphas", type=opt.positive_float, nargs="+", default=[1.0, 10.0], help="--dinh rescaling factors")
     p.add_argument("--profile", default="paper", type=opt.profile_name, help="profile of the training record (default paper)")
-    p.add_argument("--device", default="auto", type=opt.device)
+    p.add_argument("--device", default="auto", type=opt.device, help="auto | cpu | cuda[:N] (default auto: CUDA if present)")
     store_options(p)
     p.set_defaults(func=run)
 

@@ -8,7 +8,8 @@ from lbgap.cli.options import profile_name, results_arg
 
 def add_parser(sub) -> None:
     p = sub.add_parser("status", help="what data and records exist")
-    p.add_argument("--profile", default=None, type=profile_name, help="only this profile's training records")
+    p.add_argument("--profile", default=None, type=profile_name, help="only this profile's training records: smoke | "
+                   "quick | paper (default: every profile)")
     results_arg(p)
     p.set_defaults(func=run)
 

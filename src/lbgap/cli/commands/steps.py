@@ -13,7 +13,8 @@ HEADLINE = 0.95
 
 def add_parser(grids) -> None:
     p = grids.add_parser("steps-to-target", help="Shallue et al.: steps to a validation-accuracy target vs B")
-    p.add_argument("--batch-sizes", default="16,32,64,128,256,512,1024,2048,5500")
+    p.add_argument("--batch-sizes", default="16,32,64,128,256,512,1024,2048,5500",
+                   help="comma-separated whole numbers (default 16,32,64,128,256,512,1024,2048,5500)")
     p.add_argument("--optimizers", default="adam,sgd", help="adam, sgd (momentum 0.9) or both")
     p.add_argument("--seeds", default="0-2", type=opt.seeds, help="the first seed tunes the LR; the others rerun the best LR")
     p.add_argument("--target", type=float, default=HEADLINE, help="validation accuracy to reach (default 0.95)")

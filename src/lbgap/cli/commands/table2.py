@@ -9,7 +9,7 @@ from lbgap.cli import options as opt
 
 def add_parser(grids) -> None:
     p = grids.add_parser("table2", help="networks x {SB, LB} x seeds (the paper's Table 2)")
-    p.add_argument("--seeds", default="0-4", type=opt.seeds)
+    p.add_argument("--seeds", default="0-4", type=opt.seeds, help="seeds: a range like 0-4 or a list like 0,2,5 (default 0-4)")
     p.add_argument("--nets", default=None, help="comma-separated (default all six)")
     executor_options(p)
     p.add_argument("--post", default=None, help="after each SB/LB pair: e.g. sharpness,landscape")

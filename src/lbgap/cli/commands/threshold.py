@@ -16,7 +16,7 @@ def add_parser(grids) -> None:
     p.add_argument("--net", required=True, help="F1 F2 C1 C2 C3 C4 (the paper: F2 and C1)")
     p.add_argument("--batch-sizes", default=",".join(DEFAULT_BATCH_SIZES),
                    help="comma-separated integers or percentages of the training set")
-    p.add_argument("--seeds", default="0", type=opt.seeds)
+    p.add_argument("--seeds", default="0", type=opt.seeds, help="seeds: a range like 0-4 or a list like 0,2,5 (default 0)")
     p.add_argument("--epochs", type=opt.positive_int, default=100, help="epochs at every batch size (paper: 100)")
     experiment_options(p)
     p.set_defaults(func=run)

@@ -11,7 +11,7 @@ from lbgap.cli import options as opt
 def add_parser(grids) -> None:
     p = grids.add_parser("warmstart", help="Figure 5: LB training warm-started from SB iterates (piggybacking)")
     p.add_argument("--net", required=True, help="F1 F2 C1 C2 C3 C4 (the paper: F2 and C1)")
-    p.add_argument("--seeds", default="0", type=opt.seeds)
+    p.add_argument("--seeds", default="0", type=opt.seeds, help="seeds: a range like 0-4 or a list like 0,2,5 (default 0)")
     p.add_argument("--sb-epochs", type=opt.positive_int, default=100, help="epochs of the SB run that supplies the warm starts")
     p.add_argument("--lb-epochs", type=opt.positive_int, default=100, help="epochs of each piggybacked LB run (fixed)")
     p.add_argument("--warm-epochs", default="",
