@@ -26,7 +26,7 @@ book: $(STAMP) _static/mathjax/tex-svg.js
 test: lint $(STAMP) _static/mathjax/tex-svg.js
 	CI=1 $(BIN)/python -m pytest -q tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 1; fi; exit $$rc
 
-# The tests not marked slow (no notebooks, no book build, no end-to-end sweeps): under 1.5 min on 2 cores.
+# The tests not marked slow (no notebooks, no book build, no end-to-end sweeps): 1.5-3 min on 2 cores.
 test-fast: $(STAMP)
 	CI=1 $(BIN)/python -m pytest -q -m "not slow" tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 1; fi; exit $$rc
 
