@@ -60,7 +60,7 @@ def test_synthetic_bench_data_has_the_real_runs_training_size(tmp_path, monkeypa
 
 
 def test_check_precision_trains_each_seed_in_both_precisions(monkeypatch, checkpoints):
-    """The bf16-vs-fp32 check the GPU window runs (--check-precision), end to end on tiny synthetic MNIST on
+    """The bf16-vs-fp32 check that the GPU driver runs (--check-precision), end to end on tiny synthetic MNIST on
     the CPU: one bf16 and one fp32 run per seed, and bf16 autocast really changes the arithmetic (the same
     seed's losses differ; identical numbers would mean the precision was ignored)."""
     real_load = datamod.load
