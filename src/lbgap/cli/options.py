@@ -238,6 +238,18 @@ def check_checkpoints(*configs, results_dir=None, which: tuple[str, ...] = ("x0"
                                 f"--profile {cfg.profile}" + (f" --tag {cfg.tag}" if cfg.tag else "") + " --force`")
 
 
+def trained_run(a):
+    """The record store and run config that ``a.run`` (a run id or a train record path) names under
+    ``a.profile``, its saved weights checked first (:func:`check_checkpoints`): what a measure of one trained run
+    (sharpness, eval-order) starts from."""
+    from lbgap.core import paths, runs
+
+    results_dir = paths.resolve(a.results_dir, paths.RESULTS_DIR)
+    cfg = runs.resolve(a.run, a.profile, results_dir).config
+    check_checkpoints(cfg, results_dir=results_dir)
+    return results_dir, cfg
+
+
 def sweep_exit(what: str, outcomes) -> int:
     """Print a sweep's one-line summary; exit status 1 if any run failed."""
     failed = [o for o in outcomes if o.status == "failed"]

@@ -17,12 +17,9 @@ def add_parser(sub) -> None:
 
 
 def run(a: argparse.Namespace) -> int:
-    from lbgap.core import paths, runs
     from lbgap.studies.eval_order import eval_order_check
 
-    results_dir = paths.resolve(a.results_dir, paths.RESULTS_DIR)
-    cfg = runs.resolve(a.run, a.profile, results_dir).config
-    opt.check_checkpoints(cfg, results_dir=results_dir)
+    results_dir, cfg = opt.trained_run(a)
     rec = eval_order_check(cfg, results_dir, a.device, a.force)
     for part, v in rec["rows"].items():
         print(f"{cfg.run_id} {part}: accuracy {v['stored']['acc']:.4f} in stored-order batches, "

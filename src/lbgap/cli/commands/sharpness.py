@@ -48,12 +48,9 @@ def add_parser(sub) -> None:
 
 
 def run(a: argparse.Namespace) -> int:
-    from lbgap.core import paths, runs
     from lbgap.measures import sharpness
 
-    results_dir = paths.resolve(a.results_dir, paths.RESULTS_DIR)
-    cfg = runs.resolve(a.run, a.profile, results_dir).config
-    opt.check_checkpoints(cfg, results_dir=results_dir)
+    results_dir, cfg = opt.trained_run(a)
     if a.dinh:
         sharpness.dinh_demo(cfg, results_dir, alphas=a.alphas, eps=a.eps[0], maxiter=a.maxiter, device=a.device,
                             force=a.force)
