@@ -46,15 +46,19 @@ def saved_epoch(state: Path) -> int:
         return 0
 
 
-def comparable(store: Path) -> dict:
-    """The training record without what differs between two runs of one configuration (timings, provenance)."""
-    rec = records.read_json(records.record_path(store, "smoke", "train", CFG.run_id))
+def strip(rec: dict) -> dict:
+    """A training record without what differs between two runs of one configuration (timings, provenance)."""
     rec = json.loads(json.dumps(rec))
     for k in ("provenance", "samples_per_s", "train_time_s"):
         rec.pop(k)
     for row in rec["history"]:
         row.pop("time_s"), row.pop("train_time_s")
     return rec
+
+
+def comparable(store: Path) -> dict:
+    """The training record of ``CFG`` in ``store``, :func:`strip`-ped."""
+    return strip(records.read_json(records.record_path(store, "smoke", "train", CFG.run_id)))
 
 
 @pytest.mark.slow
@@ -107,14 +111,6 @@ def test_a_run_stopped_within_an_epoch_resumes_from_that_batch(tmp_path, monkeyp
     capsys.readouterr()
     again = tr.train(cfg, tmp_path / "killed")
     assert capsys.readouterr().out.splitlines()[0] == f"resuming {cfg.run_id} from epoch 1 and batch 3 of epoch 2"
-
-    def strip(rec):
-        rec = json.loads(json.dumps(rec))
-        for k in ("provenance", "samples_per_s", "train_time_s"):
-            rec.pop(k)
-        for row in rec["history"]:
-            row.pop("time_s"), row.pop("train_time_s")
-        return rec
 
     assert strip(again) == strip(whole)
     a = torch.load(ck.run_dir(cfg, tmp_path / "whole") / "final.pt", weights_only=True)
