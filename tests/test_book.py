@@ -1,6 +1,8 @@
 """The book builds offline and strictly (``-W -n --keep-going``) from the committed notebooks, the SB/LB chapter
 shows Table 2 with its caption and numbers (the paper's and, for every network with records, ours), and a
-headless Chromium renders the page to a non-blank screenshot. Without Chromium the browser check is skipped.
+headless Chromium renders the page to a non-blank screenshot and finds, at a 1280 px window, every table, text
+output, formula and figure of every page inside the article column (``page_fit``). Without Chromium the browser
+checks are skipped.
 """
 from __future__ import annotations
 
@@ -16,7 +18,10 @@ import pytest
 from lbgap.book import sb_vs_lb
 from lbgap.book.context import context
 from lbgap.book.paper import paper_table
+from lbgap.book.style import COLUMN_PX
 from lbgap.core import paths
+
+import page_fit  # tests/page_fit.py
 
 ROOT = paths.REPO_ROOT
 CHROMIUM = os.environ.get("CHROMIUM") or next(
@@ -79,3 +84,40 @@ def test_screenshot_of_sb_vs_lb_page(html_dir):
     keep = os.environ.get("LBGAP_SCREENSHOT")  # e.g. LBGAP_SCREENSHOT=/tmp/sb_vs_lb.png to look at it
     if keep:
         shutil.copy(png, keep)
+
+
+@pytest.mark.slow
+def test_every_page_fits_the_column_at_1280px(html_dir):
+    """No table, text output, formula or figure sticks out of the article column or scrolls sideways at 1280 px,
+    and the column is as wide as the figures assume (``style.COLUMN_PX``)."""
+    if CHROMIUM is None:
+        pytest.skip(INSTALL_HINT)
+    report = {}
+    for page in page_fit.pages(html_dir):
+        m = page_fit.measure(page, width=1280)
+        assert m["column"] >= COLUMN_PX - 4, f"{page.name}: article column {m['column']} px < {COLUMN_PX} px"
+        if m["clipped"]:
+            report[str(page.relative_to(html_dir))] = [f"{c['tag']} {c['width']} px in {c['room']} px: {c['text']}"
+                                                       for c in m["clipped"]]
+    assert not report, "clipped at 1280 px:\n" + "\n".join(f"{p}: {x}" for p, xs in report.items() for x in xs)
+
+
+@pytest.mark.slow
+def test_page_fit_finds_an_over_wide_table(html_dir, tmp_path):
+    """The check can fail: a page with a deliberately over-wide table (30 columns of numbers) and an over-long
+    unbreakable formula is reported; the same page without them is not."""
+    if CHROMIUM is None:
+        pytest.skip(INSTALL_HINT)
+    src = (html_dir / "references.html").read_text(encoding="utf-8")
+    wide = "<table><tr>" + "".join(f"<td style='white-space:nowrap'>{i}.123456 ± 0.1</td>" for i in range(30))
+    page = html_dir / "wide-probe.html"
+    try:
+        page.write_text(src.replace("</main>", f"<div class='output text_html'>{wide}</tr></table></div></main>", 1),
+                        encoding="utf-8")
+        clipped = page_fit.measure(page)["clipped"]
+        assert clipped and clipped[0]["width"] > 2 * COLUMN_PX, clipped
+        assert "0.123456" in clipped[0]["text"]
+        page.write_text(src, encoding="utf-8")
+        assert page_fit.measure(page)["clipped"] == []
+    finally:
+        page.unlink(missing_ok=True)

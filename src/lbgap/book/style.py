@@ -43,3 +43,49 @@ def show(df, caption: str, uuid: str) -> None:
     from IPython.display import display
 
     display(styled(df, caption, uuid))
+
+
+# Figures. The article column is COLUMN_PX wide in a 1280 px window (tests/page_fit.py measures it from the built
+# book); an inline figure is a PNG at FIGURE_DPI that the browser shrinks to the column when it is wider.
+COLUMN_PX = 736
+FIGURE_DPI = 100
+MIN_TEXT_PX = 9
+
+
+def text_sizes(fig, column_px: int = COLUMN_PX) -> list[tuple[str, float]]:
+    """Every visible non-empty text of ``fig`` (tick labels, legends, titles, annotations) with the height in
+    screen pixels its font gets once the saved figure (tight bounding box, FIGURE_DPI) is shrunk to the column."""
+    import io
+
+    from matplotlib.text import Text
+    from PIL import Image
+
+    buf = io.BytesIO()                      # the PNG the notebook stores: its width is what the browser shrinks
+    fig.savefig(buf, format="png", dpi=FIGURE_DPI, bbox_inches="tight")
+    natural = Image.open(buf).size[0]
+    scale = min(1.0, column_px / natural)
+    out = []
+    for t in fig.findobj(Text):
+        if t.get_visible() and t.get_text().strip() and t.get_figure() is fig:
+            out.append((t.get_text().strip(), t.get_fontsize() * FIGURE_DPI / 72 * scale))
+    return out
+
+
+def check_readable(fig, column_px: int = COLUMN_PX, min_px: float = MIN_TEXT_PX) -> None:
+    """Raise ValueError naming the texts of ``fig`` smaller than ``min_px`` screen pixels at the column width:
+    make the figure narrower (fewer panels per row) or its fonts larger."""
+    small = [(s, px) for s, px in text_sizes(fig, column_px) if px < min_px - 1e-9]
+    if small:
+        worst = min(px for _, px in small)
+        names = ", ".join(sorted({repr(s[:20]) for s, _ in small})[:6])
+        raise ValueError(f"figure text below {min_px} px at a {column_px} px column ({len(small)} texts, smallest "
+                         f"{worst:.1f} px: {names}); make the figure narrower or its fonts larger")
+
+
+def show_figure(fig) -> None:
+    """Check that ``fig`` reads at the rendered width (:func:`check_readable`), then display and close it."""
+    import matplotlib.pyplot as plt
+
+    check_readable(fig)
+    plt.show()
+    plt.close(fig)
