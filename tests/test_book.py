@@ -56,7 +56,7 @@ def test_table2_caption_and_numbers_in_html(html_dir):
         for m in ("train_acc_sb", "train_acc_lb", "test_acc_sb", "test_acc_lb"):
             assert f"{p[m + '_mean']:.2f} ± {p[m + '_std']:.2f}" in html, (p.network, m)
     ours = sb_vs_lb.table2(context("results"))  # ours, recomputed from the committed records
-    for _, row in ours[ours[""].str.startswith("ours (")].iterrows():
+    for _, row in ours[ours["runs"].str.startswith("ours")].iterrows():
         for col in ("train SB", "train LB", "test SB", "test LB", "gap SB−LB"):
             assert row[col] in html, (row.network, col, row[col])
 

@@ -24,7 +24,7 @@ def test_table2_mean_std_gap_and_verdict(ctx):
     assert nums.loc["LB", "test_acc"] == pytest.approx(96.0) and nums.loc["LB", "capped"] == 1
     t2 = sb_vs_lb.table2(ctx)
     ours = t2.iloc[0]
-    assert ours[""] == "ours (paper, n=3/3)"
+    assert ours["runs"] == "ours: paper (n=3/3)"
     assert ours["test SB"] == "99.00 ± 1.00" and ours["test LB"] == "96.00 ± 1.00" and ours["gap SB−LB"] == "3.00"
     assert ours["verdict"].startswith("gap reproduced (3.00 vs paper 0.22 pt)") and "epoch cap" in ours["verdict"]
     assert t2.iloc[1]["test SB"] == "98.03 ± 0.07"  # the paper's row, from data/paper/table2.csv
@@ -109,31 +109,86 @@ def test_cap_table_sets_a_capped_pair_beside_its_uncapped_twin(ctx, tmp_path):
     assert len(t) == 2 and set(t.seed) == {1}
     assert t.iloc[0]["Fig. 3 rise beyond LB ÷ SB"] == pytest.approx(3.0) and math.isnan(t.iloc[1]["Fig. 3 rise beyond LB ÷ SB"])
     capped, full = t.iloc[0], t.iloc[1]
-    assert capped["budget"] == "cap 50 / 50 epochs (Table 2)"
-    assert full["budget"] == "profile caps 100 / 300, until the plateau rule"
-    assert full["epochs SB/LB"] == "80 / 300" and full["stopped SB/LB"] == "plateau / max_epochs"
+    assert capped["budget"] == "cap 50/50 (variant)"
+    assert full["budget"] == "paper caps 100/300 (Table 2)"
+    assert full["epochs SB/LB"] == "80 / 300" and full["stopped SB/LB"] == "plateau / cap"
     assert capped["gap (pt)"] == pytest.approx(3.0) and full["gap (pt)"] == pytest.approx(1.5)
     assert capped["LB/SB φ full"] == pytest.approx(5.0) and full["LB/SB φ full"] == pytest.approx(20.0)
     assert full["LB/SB φ random"] == pytest.approx(1.0)
     assert sb_vs_lb.cap_table(context("results", tmp_path / "none")).empty
 
 
-def test_cap_summary_averages_gaps_and_takes_geometric_means_of_ratios():
+def test_cap_summary_averages_gaps_and_takes_ratios_of_means():
+    """Ratios over seeds are mean(LB) / mean(SB) (context.lb_over_sb), the definition every page uses."""
     import pandas as pd
 
+    nan = float("nan")
     rows = [dict(net="F1", seed=s, budget=b, **{"test acc % SB": sb, "test acc % LB": lb, "gap (pt)": sb - lb,
-                                                "LB/SB φ full": full, "LB/SB φ random": rnd,
-                                                "Fig. 3 rise beyond LB ÷ SB": rise})
-            for s, b, sb, lb, full, rnd, rise in ((0, "capped", 98.0, 97.0, 2.0, 1.0, 10.0),
-                                                  (0, "uncapped", 98.0, 97.5, 4.0, 3.0, float("nan")),
-                                                  (1, "capped", 99.0, 97.0, 8.0, 4.0, 1000.0),
-                                                  (1, "uncapped", 98.5, 98.5, 16.0, 3.0, 40.0))]
+                                                "φ full SB": fs, "φ full LB": fl, "φ random SB": 1.0,
+                                                "φ random LB": rl, "rise SB": rs, "rise LB": rl2})
+            for s, b, sb, lb, fs, fl, rl, rs, rl2 in ((0, "capped", 98.0, 97.0, 1.0, 2.0, 1.0, 0.1, 1.0),
+                                                      (0, "uncapped", 98.0, 97.5, 1.0, 4.0, 3.0, nan, nan),
+                                                      (1, "capped", 99.0, 97.0, 3.0, 6.0, 5.0, 0.3, 9.0),
+                                                      (1, "uncapped", 98.5, 98.5, 1.0, 16.0, 3.0, 0.5, 20.0))]
     s = sb_vs_lb.cap_summary(pd.DataFrame(rows)).set_index("budget")
     assert list(s.index) == ["capped", "uncapped"] and s.loc["capped", "seeds"] == "0, 1"
     assert s.loc["capped", "gap (pt)"] == pytest.approx(1.5) and s.loc["capped", "gap sd"] == pytest.approx(0.5 ** 0.5)
     assert s.loc["uncapped", "test acc % SB"] == pytest.approx(98.25) and s.loc["uncapped", "gap (pt)"] == pytest.approx(0.25)
-    assert s.loc["capped", "LB/SB φ full"] == pytest.approx(4.0) and s.loc["uncapped", "LB/SB φ full"] == pytest.approx(8.0)
-    assert s.loc["capped", "LB/SB φ random"] == pytest.approx(2.0) and s.loc["uncapped", "LB/SB φ random"] == pytest.approx(3.0)
+    assert s.loc["capped", "LB/SB φ full"] == pytest.approx(4.0 / 2.0)      # mean 4 over mean 2, not mean(2, 2)
+    assert s.loc["uncapped", "LB/SB φ full"] == pytest.approx(10.0)
+    assert s.loc["capped", "LB/SB φ random"] == pytest.approx(3.0)
     # a seed without a Figure 3 record is left out of that mean, not counted as zero
-    assert s.loc["capped", "Fig. 3 rise beyond LB ÷ SB"] == pytest.approx(100.0)
+    assert s.loc["capped", "Fig. 3 rise beyond LB ÷ SB"] == pytest.approx(5.0 / 0.2)
     assert s.loc["uncapped", "Fig. 3 rise beyond LB ÷ SB"] == pytest.approx(40.0)
+
+
+def test_one_definition_of_a_ratio_over_seeds():
+    """lb_over_sb is the ratio of the means (seeds with both values) and agrees with Table 3's LB/SB column."""
+    from lbgap.book.context import lb_over_sb
+
+    assert lb_over_sb([2.0, 6.0], [1.0, 3.0]) == pytest.approx(2.0)
+    assert lb_over_sb([10.0, 1000.0], [1.0, 1.0]) == pytest.approx(505.0)   # not the geometric mean (100)
+    assert lb_over_sb([1.0, float("nan")], [2.0, 5.0]) == pytest.approx(0.5)
+    assert math.isnan(lb_over_sb([float("nan")], [1.0]))
+
+
+def test_uncapped_runs_lead_table2_and_the_capped_ones_follow_as_the_variant(ctx, tmp_path):
+    """Where every seed's SB and LB were also trained under the paper profile's caps (tag "uncapped"), Table 2's
+    first "ours" row averages those, the untagged runs follow as the variant row; Figure 2 and the distances
+    use the same runs."""
+    import json
+
+    for path in sorted((tmp_path / "paper" / "train").glob("*.json")):
+        rec = json.loads(path.read_text())
+        twin = dict(rec, run_id=rec["run_id"] + "-uncapped",
+                    config=dict(rec["config"], tag="uncapped", max_epochs=300 if rec["config"]["regime"] == "LB" else 100),
+                    final=dict(rec["final"], test_acc=rec["final"]["test_acc"] - 0.01))
+        records.atomic_write_json(path.with_name(twin["run_id"] + ".json"), twin)
+    t2 = sb_vs_lb.table2(ctx)
+    lead, variant = t2.iloc[0], t2.iloc[1]
+    assert lead["runs"] == "ours: paper protocol (n=3/3)" and lead["test SB"] == "98.00 ± 1.00"
+    assert variant["runs"] == "ours: paper, variant (n=3/3)" and variant["test SB"] == "99.00 ± 1.00"
+    assert variant["verdict"].startswith("variant: ")
+    assert t2.iloc[2]["runs"] == "paper (n=5)"
+    assert set(sb_vs_lb.train_runs(ctx).tag) == {"uncapped"}
+
+
+def test_figure2_check_tells_a_peak_then_decay_from_noise(ctx, tmp_path):
+    """peak_then_decay: SB curves that climb to 60 % at epoch 5 and fall to 50 % at epoch 10 decay (drop 10 points,
+    no seed spread, no jitter); LB curves that only climb peak at their last epoch ("rising")."""
+    import json
+
+    for path in sorted((tmp_path / "paper" / "train").glob("*b256*.json")):
+        rec = json.loads(path.read_text())
+        for h in rec["history"]:
+            e = h["epoch"]
+            h["test_acc"] = 0.6 * e / 5 if e <= 5 else 0.6 - 0.02 * (e - 5)
+        records.atomic_write_json(path, rec)
+    t = sb_vs_lb.peak_then_decay(ctx).set_index("regime")
+    assert t.loc["SB", "peak"] == pytest.approx(60.0) and t.loc["SB", "final"] == pytest.approx(50.0)
+    assert t.loc["SB", "drop"] == pytest.approx(10.0) and t.loc["SB", "peak_epochs"] == [5, 5, 5]
+    assert t.loc["SB", "decays"] and not t.loc["SB", "rising"]
+    assert t.loc["LB", "rising"] and not t.loc["LB", "decays"]
+    (line,) = sb_vs_lb.figure2_reading(ctx)
+    assert line.startswith("**F1**: SB peaks, then falls (peak 60.00 % at epoch 5, final 50.00 % at epoch 10")
+    assert "does not hold here" in line

@@ -133,3 +133,14 @@ def original(train: dict, rec: dict, tag: str, differ: tuple[str, ...] = ()) -> 
         return {k: v for k, v in c.material().items() if k not in differ}
 
     return o if o is not None and fields(RunConfig.from_dict(o["config"])) == fields(cfg) else None
+
+
+def lb_over_sb(lb, sb) -> float:
+    """THE LB/SB ratio every page quotes (sharpness φ, Figure 3's rise, …): the ratio of the means over the seeds
+    that have both values, mean(LB) / mean(SB), as the paper's Tables 3–4 set their mean columns side by side
+    (``measures.sharpness.summary`` computes Tables 3–4's the same way). NaN without a pair."""
+    import numpy as np
+
+    lb, sb = np.asarray(lb, float), np.asarray(sb, float)
+    both = ~(np.isnan(lb) | np.isnan(sb))
+    return float(lb[both].mean() / sb[both].mean()) if both.any() else float("nan")

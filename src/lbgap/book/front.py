@@ -2,7 +2,7 @@
 (every measurable claim of the paper, read from the same records with the same functions as the chapters)."""
 from __future__ import annotations
 
-from lbgap.book.context import Context, shown_nets, shown_seeds
+from lbgap.book.context import Context, lb_over_sb, shown_nets, shown_seeds
 from lbgap.book.coverage import MISSING_REASON
 from lbgap.book.paper import paper_table
 from lbgap.book.sb_vs_lb import table2_numbers, verdict
@@ -117,7 +117,7 @@ def scorecard(ctx: Context):
         for label, lb_col, sb_col in ((landscape.RISE_RATIO, "rise beyond LB (α 1→1.5)", "rise beyond SB (α 0→-0.5)"),
                                       (landscape.FILTER_RISE_RATIO, "LB rise to t=±1", "SB rise to t=±1")):
             both = d[[lb_col, sb_col]].dropna() if lb_col in d and sb_col in d else pd.DataFrame()
-            row[label] = ratio_words(both[lb_col].mean() / both[sb_col].mean() if len(both) else None, len(both))
+            row[label] = ratio_words(lb_over_sb(both[lb_col], both[sb_col]) if len(both) else None, len(both))
         c = cons[cons.net == net]
         ours = f"{(c.test_acc_remedy - c.test_acc_lb).mean():+.2f} (n={len(c)})" if len(c) else "—"
         theirs = paper7.loc[net, "test_acc_lb_mean"] - p.test_acc_lb_mean if net in paper7.index else float("nan")
@@ -214,8 +214,9 @@ def answer_lines(ctx: Context) -> list[str]:
                       f"{a['conservative']['gain']:+.2f} points ({a['conservative']['n']} seeds)")
         if a.get("sharpness"):
             h = a["sharpness"]
-            words += (f". LB's minimiser is sharper by the paper's ε-sharpness (ε = 1e-3, full space, LB over SB) "
-                      f"maximised on the summed loss: {ratio_words(*h['summed'], h['paper'])} (ours / the paper's); "
+            words += (f". LB's minimiser is sharper by the paper's ε-sharpness (ε = 1e-3, full space, mean of LB over "
+                      f"mean of SB, on the 50-epoch runs the sharpness chapter measures) maximised on the summed "
+                      f"loss: {ratio_words(*h['summed'], h['paper'])} (ours / the paper's); "
                       f"on the mean loss, as the paper specifies it, the ratio is {ratio_words(*h['mean'])}")
         lines.append(words + ".")
     if a.get("quick_gap"):
@@ -276,6 +277,23 @@ def _record_keys(ctx: Context, kind: str, tag) -> set[tuple[str, str, int]]:
     return out
 
 
+def landscape_rise_label() -> str:
+    from lbgap.measures.landscape import RISE_RATIO
+
+    return RISE_RATIO
+
+
+def cap_ratios(ctx: Context) -> dict:
+    """F1's cap check over its seeds (``sb_vs_lb.cap_summary``): {"variant": the 50-epoch row, "protocol": the
+    paper-caps row}, each a dict of the summary's columns."""
+    from lbgap.book import sb_vs_lb
+
+    s = sb_vs_lb.cap_summary(sb_vs_lb.cap_table(ctx))
+    s = s[s.net == "F1"]
+    return {"variant": s[s.budget.str.contains("variant")].iloc[0].to_dict(),
+            "protocol": s[s.budget.str.contains("Table 2")].iloc[0].to_dict()}
+
+
 def status(ctx: Context):
     """Front page: one row per table and figure of the paper and per study of our own: status, networks,
     record profiles (protocol), seeds, our headline number beside the paper's, the chapter. Networks, seeds and
@@ -287,15 +305,23 @@ def status(ctx: Context):
     if a.get("gap"):
         headline_words["Table 2 SB vs LB accuracy"] = (f"{a['gap']['gap']:.2f} / "
                                                        f"{paper2.loc['F1'].test_acc_sb_mean - paper2.loc['F1'].test_acc_lb_mean:.2f} pt")
-    for label, k in (("Table 3 ε-sharpness", 3), ("Table 4 sharpness, subspace", 4)):
-        r = sharpness_ratios(ctx).get(({3: "Table 3 φ LB/SB", 4: "Table 4 φ LB/SB"}[k], "F1"))
+    for label, k, claim in (("Table 3 ε-sharpness", 3, "Table 3, summed loss"),
+                            ("Table 4 sharpness, subspace", 4, "Table 4 φ LB/SB")):
+        r = sharpness_ratios(ctx).get((claim, "F1"))   # Table 3: the objective the sharpness chapter endorses
         t = paper_table(k).set_index("network").loc["F1"]
         if r:
-            headline_words[label] = ratio_words(r[0], r[1], round(t["lb_eps1e-3_mean"] /
-                                                                                t["sb_eps1e-3_mean"]))
+            headline_words[label] = ratio_words(r[0], r[1], round(t["lb_eps1e-3_mean"] / t["sb_eps1e-3_mean"])) \
+                + (" (summed loss)" if k == 3 else "")
     if a.get("conservative"):
         t7 = paper_table(7).set_index("network").loc["F1", "test_acc_lb_mean"] - paper2.loc["F1"].test_acc_lb_mean
         headline_words["Table 7 conservative"] = f"{a['conservative']['gain']:+.2f} / {t7:+.2f} pt"
+    caps = _quiet(lambda: cap_ratios(ctx))
+    if caps:
+        headline_words["Cap check (uncapped reruns)"] = (f"gap {caps['variant']['gap (pt)']:.2f} (cap 50) → "
+                                                         f"{caps['protocol']['gap (pt)']:.2f} pt")
+    rise = _quiet(lambda: scorecard(ctx).set_index("network").loc["F1", landscape_rise_label()])
+    if rise and rise != "—":
+        headline_words["Figure 3 SB–LB line"] = f"rise LB ÷ SB {rise}"
     if a.get("steps"):
         headline_words["Steps to target, B_crit"] = f"B_crit {a['steps']['b_crit']:,.0f}"
     if a.get("noise"):
@@ -331,13 +357,54 @@ def show_status(ctx: Context) -> None:
     from IPython.display import Markdown, display
 
     display(styled(status(ctx), "Status of every table and figure of Keskar et al. (2017) and of our own studies",
-                   "status"))
+                   "status", wrap=("F1: ours / paper",)))
     display(Markdown("Notes:\n\n" + status_notes()))
 
-def show_headline(ctx: Context):
-    return styled(headline(ctx), "Test accuracy of small-batch (SB) and large-batch (LB) Adam: ours vs Keskar et al. "
-                  "(2017), Table 2", "headline")
+def show_headline(ctx: Context) -> None:
+    """The headline table, its verdicts as one line per network under it (the table fits the page)."""
+    from IPython.display import display
+
+    from lbgap.book.style import verdict_lines
+
+    t = headline(ctx)
+    display(styled(t.drop(columns="verdict").rename(columns={
+        "paper: test SB / LB (%)": "paper: SB / LB (%)", "ours: test SB / LB (%)": "ours: SB / LB (%)"}),
+        "Test accuracy (%) of small-batch (SB) and large-batch (LB) Adam and the gap SB − LB: ours vs Keskar et al. "
+        "(2017), Table 2", "headline"))
+    verdict_lines(f"**{r.network}**: {r.verdict}." for r in t.itertuples() if isinstance(r.verdict, str))
 
 
-def show_scorecard(ctx: Context):
-    return styled(scorecard(ctx), "Scorecard: ours / Keskar et al. (2017); ratios are LB over SB", "scorecard")
+def scorecard_by_claim(ctx: Context):
+    """:func:`scorecard` turned on its side so it fits the page: one row per claim, one column per network that
+    has records (the others are named under the table)."""
+    import pandas as pd
+
+    t = scorecard(ctx).set_index("network")
+    have = [n for n in t.index if not t.loc[n, "Table 2 gap (pt), ours / paper"].startswith("—")]
+    out = t.loc[have].drop(columns="our runs").T.reset_index().rename(columns={"index": "claim (ours / paper)"})
+    out["claim (ours / paper)"] = out["claim (ours / paper)"].str.replace(", ours / paper", "", regex=False)
+    runs = pd.DataFrame([["our runs"] + [t.loc[n, "our runs"] for n in have]], columns=out.columns)
+    return pd.concat([runs, out], ignore_index=True), [n for n in t.index if n not in have]
+
+
+def show_scorecard(ctx: Context) -> None:
+    from IPython.display import Markdown, display
+
+    t, missing = scorecard_by_claim(ctx)
+    display(styled(t, "Scorecard: each claim, ours / Keskar et al. (2017); ratios are LB over SB (mean of LB ÷ mean "
+                   "of SB over seeds), n = seeds behind ours", "scorecard"))
+    notes = []
+    caps = _quiet(lambda: cap_ratios(ctx))
+    if caps:
+        from lbgap.measures.landscape import RISE_RATIO
+
+        v, p = caps["variant"], caps["protocol"]
+        notes.append(f"F1's sharpness and landscape ratios are measured on the 50-epoch runs; on the same seeds "
+                     f"trained under the paper profile's caps (Table 2's F1 row) they are: φ full space, summed loss "
+                     f"{p['LB/SB φ full']:,.0f} (50-epoch runs: {v['LB/SB φ full']:,.0f}), random subspace "
+                     f"{p['LB/SB φ random']:.2g} ({v['LB/SB φ random']:.2g}), Figure 3's rise {p[RISE_RATIO]:,.0f} "
+                     f"({v[RISE_RATIO]:,.0f}) — see [the SB/LB chapter](chapters/sb_vs_lb.html#does-the-50-epoch-cap-matter-f1).")
+    if missing:
+        notes.append("No records yet for " + ", ".join(f"**{n}** ({MISSING_REASON[n]})" for n in missing) + ".")
+    if notes:
+        display(Markdown("\n\n".join(notes)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from lbgap.book.context import Context, shown_nets
 from lbgap.book.coverage import print_networks
-from lbgap.book.style import show
+from lbgap.book.style import show, sig
 
 
 def compute(ctx: Context) -> None:
@@ -68,73 +68,109 @@ def show_records(ctx: Context) -> None:
         print("no landscape records")
 
 
-def show_path(ctx: Context, part: str, title: str) -> None:
-    """Figure 3 (``part="linear"``) or 7 (``"curvilinear"``): the loss along the path from x_SB to x_LB, one
-    panel per network, and the path's landmarks in words."""
-    import matplotlib.pyplot as plt
+def path_numbers(r: dict, part: str) -> dict:
+    """Landmarks of one path (Figure 3 ``linear`` or 7 ``curvilinear``): training loss and test accuracy at x_SB
+    (α = 0) and x_LB (α = 1), the rise of the training loss half a unit beyond each (α 0 → −0.5 and 1 → 1.5),
+    their ratio (LB side over SB side: > 1, the paper's picture of a sharper LB), and the barrier between them
+    (highest training loss for 0 < α < 1 above the higher of the two ends; ≤ 0: none)."""
     import numpy as np
 
+    d = curves(r, part)
+    tr, te = d[d.split == "train"].set_index("alpha").sort_index(), d[d.split == "test"].set_index("alpha").sort_index()
+    a = tr.index.values
+
+    def at(x):
+        return tr.loss.iloc[int(np.argmin(abs(a - x)))]
+
+    inside = tr.loss[(a > 0) & (a < 1)]
+    rise_sb, rise_lb = at(-0.5) - at(0.0), at(1.5) - at(1.0)
+    return dict(loss_sb=at(0.0), loss_lb=at(1.0), acc_sb=100 * te.acc.iloc[int(np.argmin(abs(a)))],
+                acc_lb=100 * te.acc.iloc[int(np.argmin(abs(a - 1)))], rise_sb=rise_sb, rise_lb=rise_lb,
+                ratio=rise_lb / rise_sb if rise_sb > 0 else float("nan"),
+                barrier=(inside.max() - max(at(0.0), at(1.0))) if len(inside) else float("nan"))
+
+
+def path_reading(ctx: Context, part: str) -> list[str]:
+    """Under Figure 3 or 7: per network, what ours shows against the paper's picture, with the verdict."""
+    out = []
+    for r in first_per_net(landscape_records(ctx), part):
+        n = path_numbers(r, part)
+        verdict = ("the two sides rise alike (ratio within 0.8–1.25): this path does not tell them apart." if
+                   0.8 < n["ratio"] < 1.25 else "LB's side is the steeper one, as in the paper's picture."
+                   if n["ratio"] > 1 else "SB's side is the steeper one, unlike the paper's picture.")
+        barrier = (f"a barrier of {n['barrier']:.3g} between them" if n["barrier"] > 1e-3 * max(n["loss_sb"], 1e-9)
+                   else "no barrier between them")
+        out.append(f"**{label(r)}**: training loss {n['loss_sb']:.3g} at x_SB and {n['loss_lb']:.3g} at x_LB (test "
+                   f"accuracy {n['acc_sb']:.2f} % and {n['acc_lb']:.2f} %), {barrier}; half a unit beyond each, the "
+                   f"loss rises by {n['rise_lb']:.3g} on LB's side and {n['rise_sb']:.3g} on SB's "
+                   f"(ratio {sig(n['ratio'])}). Verdict: {verdict}")
+    return out
+
+
+def show_path(ctx: Context, part: str, title: str) -> None:
+    """Figure 3 (``part="linear"``) or 7 (``"curvilinear"``): the loss along the path from x_SB to x_LB, one
+    row per network, then the reading (:func:`path_reading`)."""
+    import matplotlib.pyplot as plt
+
+    from lbgap.book.style import show_figure, verdict_lines
     from lbgap.measures import landscape
 
     chosen = first_per_net(landscape_records(ctx), part)
     if not chosen:
         print(f"no {part} curves recorded")
         return
-    fig, axes = plt.subplots(1, len(chosen), figsize=(5.2 * len(chosen), 3.6), squeeze=False)
-    for ax, r in zip(axes[0], chosen):
+    fig, axes = plt.subplots(len(chosen), 1, figsize=(7.2, 3.1 * len(chosen)), squeeze=False)
+    for ax, r in zip(axes[:, 0], chosen):
         landscape.plot_parametric(curves(r, part), ax, label(r))
-    fig.suptitle(title)
+    fig.suptitle(title, fontsize=11)
     fig.tight_layout()
-    plt.show()
-    for r in chosen:
-        d = curves(r, part)
-        tr, te = d[d.split == "train"].set_index("alpha"), d[d.split == "test"].set_index("alpha")
-        a = tr.index.values
-        i0, i1 = np.argmin(abs(a)), np.argmin(abs(a - 1))
-        print(f"{label(r)} {part}: train loss SB {tr.loss.iloc[i0]:.4f}, LB {tr.loss.iloc[i1]:.4f}; "
-              f"test acc SB {te.acc.iloc[i0]:.4f}, LB {te.acc.iloc[i1]:.4f}; max train loss on the path "
-              f"{tr.loss.max():.3f} at alpha={tr.loss.idxmax():+.2f}; train loss at alpha=-1: {tr.loss.iloc[0]:.3f}, "
-              f"at alpha=2: {tr.loss.iloc[-1]:.3f}")
+    show_figure(fig)
+    verdict_lines(path_reading(ctx, part))
 
 
 def show_figure3(ctx: Context) -> None:
-    show_path(ctx, "linear", "Figure 3: f(alpha x_LB + (1 - alpha) x_SB)")
+    show_path(ctx, "linear", r"Figure 3: $f(\alpha\, x_{LB} + (1 - \alpha)\, x_{SB})$")
 
 
 def show_figure7(ctx: Context) -> None:
-    show_path(ctx, "curvilinear", "Figure 7: f(sin(alpha pi/2) x_LB + cos(alpha pi/2) x_SB)")
+    show_path(ctx, "curvilinear", r"Figure 7: $f(\sin(\alpha\pi/2)\, x_{LB} + \cos(\alpha\pi/2)\, x_{SB})$")
 
 
 def show_filter_lines(ctx: Context) -> None:
-    """Li et al. (2018): the loss along each solution's own filter-normalised direction."""
+    """Li et al. (2018): the loss along each solution's own filter-normalised direction, one row per network."""
     import matplotlib.pyplot as plt
     import pandas as pd
 
+    from lbgap.book.style import show_figure, verdict_lines
+
     chosen = first_per_net(landscape_records(ctx), "filter1d")
-    if chosen:
-        fig, axes = plt.subplots(1, len(chosen), figsize=(5.2 * len(chosen), 3.6), squeeze=False)
-        for ax, r in zip(axes[0], chosen):
-            part = r["parts"]["filter1d"]
-            for regime, color in (("SB", "tab:blue"), ("LB", "tab:orange")):
-                d = pd.DataFrame(part[regime])
-                ax.plot(d.t, d.train_loss, "-", color=color, label=f"{regime} train")
-                ax.plot(d.t, d.test_loss, "--", color=color, label=f"{regime} test")
-            ax.set_xlabel("t (filter-normalised direction)")
-            ax.set_ylabel("cross-entropy")
-            ax.legend(fontsize=8)
-            ax.set_title(label(r))
-        fig.tight_layout()
-        plt.show()
-        for r in chosen:
-            part = r["parts"]["filter1d"]
-            for regime in ("SB", "LB"):
-                d = pd.DataFrame(part[regime])
-                c = d.iloc[(d.t).abs().argmin()]
-                print(f"{label(r)} {regime}: train loss at t=0 {c.train_loss:.4f}, at t=-1 "
-                      f"{d.train_loss.iloc[0]:.3f}, at t=+1 {d.train_loss.iloc[-1]:.3f}; ||x|| = "
-                      f"{part[regime + '_weight_norm']:.1f}")
-    else:
+    if not chosen:
         print("no filter-normalised curves recorded")
+        return
+    fig, axes = plt.subplots(len(chosen), 1, figsize=(7.2, 3.0 * len(chosen)), squeeze=False)
+    for ax, r in zip(axes[:, 0], chosen):
+        part = r["parts"]["filter1d"]
+        for regime, color in (("SB", "tab:blue"), ("LB", "tab:orange")):
+            d = pd.DataFrame(part[regime])
+            ax.plot(d.t, d.train_loss, "-", color=color, label=f"{regime} train")
+            ax.plot(d.t, d.test_loss, "--", color=color, label=f"{regime} test")
+        ax.set_xlabel("t (filter-normalised direction)")
+        ax.set_ylabel("cross-entropy")
+        ax.legend(fontsize=8, ncols=2)
+        ax.set_title(label(r), fontsize=11)
+    fig.tight_layout()
+    show_figure(fig)
+    lines = []
+    for r in chosen:
+        part = r["parts"]["filter1d"]
+        words = []
+        for regime in ("SB", "LB"):
+            d = pd.DataFrame(part[regime])
+            c = d.iloc[(d.t).abs().argmin()]
+            words.append(f"{regime} {c.train_loss:.3g} at t = 0, {d.train_loss.iloc[0]:.3g} / "
+                         f"{d.train_loss.iloc[-1]:.3g} at t = −1 / +1 (‖x‖ = {part[regime + '_weight_norm']:.1f})")
+        lines.append(f"**{label(r)}**, training loss: " + "; ".join(words) + ".")
+    verdict_lines(lines)
 
 
 def show_contours(ctx: Context) -> None:
@@ -142,11 +178,13 @@ def show_contours(ctx: Context) -> None:
     import matplotlib.pyplot as plt
     import numpy as np
 
+    from lbgap.book.style import show_figure, verdict_lines
+
     from lbgap.measures import landscape
 
     chosen = first_per_net(landscape_records(ctx), "contour")
     if chosen:
-        fig, axes = plt.subplots(len(chosen), 2, figsize=(9, 4 * len(chosen)), squeeze=False)
+        fig, axes = plt.subplots(len(chosen), 2, figsize=(7.2, 3.4 * len(chosen)), squeeze=False)
         for row, r in zip(axes, chosen):
             part = r["parts"]["contour"]
             z = np.concatenate([np.ravel(part[k]["train_loss"]) for k in ("SB", "LB")])
@@ -154,32 +192,56 @@ def show_contours(ctx: Context) -> None:
             for ax, regime in zip(row, ("SB", "LB")):
                 landscape.plot_contour(part[regime], ax, f"{label(r)}: {regime}", levels)
         fig.tight_layout()
-        plt.show()
+        show_figure(fig)
+        lines = []
         for r in chosen:
             for regime in ("SB", "LB"):
                 z = np.asarray(r["parts"]["contour"][regime]["train_loss"])
-                print(f"{label(r)} {regime}: train loss at the centre {z[len(z) // 2, len(z) // 2]:.4f}, "
-                      f"mean over the grid {z.mean():.3f}, max {z.max():.3f}")
+                lines.append(f"**{label(r)} {regime}**: training loss {z[len(z) // 2, len(z) // 2]:.4f} at the centre, "
+                             f"{z.mean():.3f} on average over the plane, {z.max():.3f} at most.")
+        verdict_lines(lines)
     else:
         print("no contours recorded")
 
 
 def show_seed_summary(ctx: Context) -> None:
+    """Figure 3 and the filter-normalised view as numbers, every recorded seed: the rises and their LB ÷ SB ratios
+    in one table, the training losses at the landmarks in a collapsed listing, and per network how many seeds
+    agree with the paper's picture and the ratio over seeds (:func:`lbgap.book.context.lb_over_sb`)."""
+    from IPython.display import display
+
+    from lbgap.book.context import lb_over_sb
+    from lbgap.book.style import dropdown, sig, verdict_lines
     from lbgap.measures import landscape
 
-    t_seeds = landscape.seed_summary(landscape_records(ctx))
-    if t_seeds.empty:
+    t = landscape.seed_summary(landscape_records(ctx))
+    if t.empty:
         print("no landscape records")
-    else:
-        show(t_seeds.round(4), "Training loss at fixed points of the landscape, every recorded seed", "landscape-seeds")
-        for net, g in t_seeds.groupby("net"):
-            for col, view in ((landscape.RISE_RATIO, "beyond LB than beyond SB (alpha 1->1.5 vs 0->-0.5)"),
-                              (landscape.FILTER_RISE_RATIO, "from LB than from SB along the filter-normalised "
-                                                            "direction (t=±1)")):
-                r = g[col].dropna() if col in g else g.iloc[0:0]
-                if len(r):
-                    print(f"{net}: the loss rises more {view} in {int((r > 1).sum())} of {len(r)} seeds; "
-                          f"rise LB/SB {r.min():.3g} .. {r.max():.3g}")
+        return
+    rises = ["rise beyond SB (α 0→-0.5)", "rise beyond LB (α 1→1.5)", landscape.RISE_RATIO, "SB rise to t=±1",
+             "LB rise to t=±1", landscape.FILTER_RISE_RATIO]
+    short = t[["net", "seed"] + [c for c in rises if c in t]].rename(columns={
+        "net": "network", "rise beyond SB (α 0→-0.5)": "rise beyond SB", "rise beyond LB (α 1→1.5)": "rise beyond LB",
+        landscape.RISE_RATIO: "Fig. 3 LB ÷ SB", "SB rise to t=±1": "SB rise, filter", "LB rise to t=±1": "LB rise, filter",
+        landscape.FILTER_RISE_RATIO: "filter LB ÷ SB"})
+    for c in short.columns[2:]:
+        short[c] = short[c].map(sig)
+    show(short, "How fast the training loss rises away from each solution, every recorded seed: along the SB–LB line "
+         "half a unit beyond each (α 0→−0.5, 1→1.5) and along each solution's filter-normalised direction (to "
+         "t = ±1)", "landscape-seeds")
+    display(dropdown(t.round(4), "Training loss at the landmarks, every seed", "landscape-landmarks"))
+    lines = []
+    for net, g in t.groupby("net"):
+        for col, lb, sb, view in ((landscape.RISE_RATIO, "rise beyond LB (α 1→1.5)", "rise beyond SB (α 0→-0.5)",
+                                   "beyond LB than beyond SB on the SB–LB line"),
+                                  (landscape.FILTER_RISE_RATIO, "LB rise to t=±1", "SB rise to t=±1",
+                                   "from LB than from SB along the filter-normalised direction")):
+            r = g[col].dropna() if col in g else g.iloc[0:0]
+            if len(r):
+                lines.append(f"**{net}**: the loss rises more {view} in {int((r > 1).sum())} of {len(r)} seeds; "
+                             f"mean of LB's rise ÷ mean of SB's {sig(lb_over_sb(g[lb], g[sb]))} (per seed "
+                             f"{sig(r.min())} to {sig(r.max())}).")
+    verdict_lines(lines)
 
 
 def show_networks(ctx: Context) -> None:

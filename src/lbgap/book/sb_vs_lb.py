@@ -8,6 +8,8 @@ from lbgap.book.coverage import MISSING_REASON
 from lbgap.book.paper import paper_table
 from lbgap.book.style import pm, show, styled
 
+UNCAPPED_TAG = "uncapped"   # a Table 2 pair retrained under the profile's own caps (paper: SB 100, LB 300 epochs)
+
 
 def compute(ctx: Context, log=print) -> None:
     """Compute the SB/LB grid for a computing profile (smoke: synthetic data, CPU, seconds); no-op for results."""
@@ -23,9 +25,17 @@ def compute(ctx: Context, log=print) -> None:
 
 def train_runs(ctx: Context):
     """The training records a chapter shows: per network, the first of ``ctx.record_profiles`` that has any,
-    real data (smoke only under the smoke profile), the Table 2 variant (batch-statistics BN, no tag, SB/LB),
-    all evaluated one way (:func:`one_eval_order`; :func:`missing_rows` names the records left out)."""
+    real data (smoke only under the smoke profile), batch-statistics BN, SB/LB, all evaluated one way
+    (:func:`one_eval_order`; :func:`missing_rows` names the records left out), at the profile's own protocol:
+    where a network's SB and LB runs were also trained under the profile's own caps (config tag "uncapped",
+    :func:`cap_table`) for at least as many seeds as the untagged ones, those lead; otherwise the untagged runs."""
     return table2_runs(ctx)[0]
+
+
+def variant_runs(ctx: Context):
+    """The untagged Table 2 runs of the networks whose rows :func:`train_runs` takes from the "uncapped" runs
+    (F1 on a CPU: a 50-epoch cap): shown beside them as the variant."""
+    return table2_runs(ctx, variant=True)[0]
 
 
 def one_eval_order(runs):
@@ -40,7 +50,9 @@ def one_eval_order(runs):
     return runs[same], runs[~same]
 
 
-def table2_runs(ctx: Context):
+def table2_runs(ctx: Context, variant: bool = False):
+    """(kept, left out) per :func:`train_runs`; ``variant``: the untagged runs of the networks whose rows come
+    from "uncapped" runs, and nothing for the others."""
     import pandas as pd
 
     from lbgap.core.records import train_table
@@ -51,12 +63,17 @@ def table2_runs(ctx: Context):
             df = train_table(ctx.results_dir, prof)
             if df.empty:
                 continue
-            keep = (df.net == net) & (df.bn == "batch") & (df.tag == "") & df.regime.isin(["SB", "LB"]) \
+            base = (df.net == net) & (df.bn == "batch") & df.regime.isin(["SB", "LB"]) \
                 & df.seed.isin(shown_seeds(ctx)) & ((df.source == "real") | (prof == "smoke"))
+            plain, protocol = base & (df.tag == ""), base & (df.tag == UNCAPPED_TAG) & (df.status == "ok")
+            counts = [(df[m & (df.regime == r)].seed.nunique()) for m in (protocol, plain) for r in ("SB", "LB")]
+            has_protocol = min(counts[:2]) > 0 and counts[0] >= counts[2] and counts[1] >= counts[3]
+            keep = (plain if has_protocol else plain & False) if variant else (protocol if has_protocol else plain)
             if keep.any():
                 k, out = one_eval_order(df[keep])
                 kept.append(k)
                 left.append(out)
+            if (base & (df.tag == "")).any() or has_protocol:
                 break
 
     def tidy(frames):
@@ -70,45 +87,62 @@ def table2_runs(ctx: Context):
 
 
 def table1():
-    """Table 1: the paper's networks and data beside our implementation's parameter counts."""
+    """Table 1: the paper's networks and data beside our implementation's parameter counts (``match``: ours equals
+    the count implied by the paper's Appendix B)."""
     import pandas as pd
 
     from lbgap.core.models import model_table
 
     ours = pd.DataFrame(model_table())
-    paper = paper_table(1)
-    t = paper.merge(ours, on="network")
-    t["our data"] = t.data.map({"mnist": "MNIST", "so762": "speechocean762 (TIMIT stand-in)",
-                                "cifar10": "CIFAR-10", "cifar100": "CIFAR-100"})
-    t = t.rename(columns={"network": "network", "network_type": "type (paper)", "architecture": "architecture",
-                          "dataset": "data (paper)", "parameters": "params (ours)",
-                          "paper_parameters": "params (App. B)"})
-    t["params (ours)"] = t["params (ours)"].map("{:,}".format)
-    t["params (App. B)"] = t["params (App. B)"].map("{:,}".format)
-    return t[["network", "type (paper)", "architecture", "data (paper)", "our data", "classes",
-              "params (ours)", "params (App. B)", "match"]]
+    t = paper_table(1).merge(ours, on="network")
+    ours_data = t.data.map({"mnist": "MNIST", "so762": "speechocean762", "cifar10": "CIFAR-10",
+                            "cifar100": "CIFAR-100"})
+    data = [p if p == o else f"{p} (ours: {o})" for p, o in zip(t.dataset, ours_data)]
+    kind = [f"{k.replace('convolutional', 'conv.').lower()}, {a.removeprefix('App. ')}"
+            for k, a in zip(t.network_type, t.architecture)]
+    return pd.DataFrame({"network": t.network, "type (App. B)": kind, "data": data, "classes": t.classes,
+                         "params (ours)": t.parameters.map("{:,}".format),
+                         "params (App. B)": t.paper_parameters.map("{:,}".format),
+                         "match": t.match.map({True: "yes", False: "no"})})
 
 
-def table2_numbers(ctx: Context):
-    """Per network and regime: mean, std (ddof=1) and n over seeds of train/test accuracy in %, epochs, stops."""
+def table2_numbers(ctx: Context, variant: bool = False):
+    """Per network and regime: mean, std (ddof=1) and n over seeds of train/test accuracy in %, epochs, stops,
+    the epoch cap and the config tag (of :func:`train_runs`; ``variant``: of :func:`variant_runs`)."""
     import pandas as pd
 
-    runs = train_runs(ctx)
+    runs = variant_runs(ctx) if variant else train_runs(ctx)
     if runs.empty:
         return pd.DataFrame(columns=["net", "regime", "profile", "n", "seeds", "batch_size", "epochs", "steps", "capped",
-                                     "dataset", "split", "dist", "train_acc", "train_acc_std", "test_acc",
-                                     "test_acc_std"])
+                                     "max_epochs", "tag", "dataset", "split", "dist", "train_acc", "train_acc_std",
+                                     "test_acc", "test_acc_std"])
     rows = []
     for (net, regime), g in runs.groupby(["net", "regime"], observed=True, sort=False):
         row = dict(net=net, regime=regime, profile=g.profile.iloc[0], n=len(g), seeds=",".join(map(str, g.seed)),
                    batch_size=int(g.batch_size.iloc[0]), epochs=float(g.epochs.mean()), steps=float(g.steps.mean()),
-                   capped=int((g.stop_reason == "max_epochs").sum()), dataset=g.dataset.iloc[0],
-                   split=g.split.iloc[0], dist=float(g.dist_from_init.mean()))
+                   capped=int((g.stop_reason == "max_epochs").sum()), max_epochs=g.max_epochs.max(),
+                   tag=g.tag.iloc[0], dataset=g.dataset.iloc[0], split=g.split.iloc[0],
+                   dist=float(g.dist_from_init.mean()))
         for m in ("train_acc", "test_acc", "official_test_acc"):
             if m in g and g[m].notna().any():
                 row[m], row[m + "_std"] = 100 * g[m].mean(), 100 * g[m].std(ddof=1)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def protocol_words(sb: dict, lb: dict) -> str:
+    """How a Table 2 row's runs were trained, in a few words: "paper protocol" (the paper profile's caps with its
+    plateau rule), "cap 50 epochs" (a reduced cap), "quick, 5 epochs"."""
+    if sb["max_epochs"] != sb["max_epochs"] or sb["max_epochs"] is None:
+        return sb["profile"]
+    if sb["profile"] == "quick":
+        return f"quick, {sb['max_epochs']:.0f} epochs"
+    if sb["profile"] != "paper":
+        return sb["profile"]
+    from lbgap.core.config import PROFILES
+
+    caps = (PROFILES["paper"]["max_epochs_sb"], PROFILES["paper"]["max_epochs_lb"])
+    return "paper protocol" if (sb["max_epochs"], lb["max_epochs"]) == caps else f"cap {sb['max_epochs']:.0f} epochs"
 
 
 def verdict(net: str, sb: dict, lb: dict, paper_gap: float) -> str:
@@ -135,41 +169,52 @@ def verdict(net: str, sb: dict, lb: dict, paper_gap: float) -> str:
     return v + notes
 
 
-def table2(ctx: Context):
-    """Table 2: train/test accuracy (%) of SB and LB Adam, mean ± std over seeds, ours beside the paper's,
-    the test gap SB − LB (percentage points) and a verdict. A network without an SB/LB pair of records keeps
-    the paper's row and an "ours" row that says what it needs (see also :func:`missing_rows`)."""
-    import pandas as pd
+def _ours_row(net: str, sb: dict, lb: dict, label: str) -> dict:
+    return {"network": net, "runs": f"ours: {label} (n={sb['n']}/{lb['n']})",
+            "train SB": pm(sb["train_acc"], sb["train_acc_std"]), "train LB": pm(lb["train_acc"], lb["train_acc_std"]),
+            "test SB": pm(sb["test_acc"], sb["test_acc_std"]), "test LB": pm(lb["test_acc"], lb["test_acc_std"]),
+            "gap SB−LB": f"{sb['test_acc'] - lb['test_acc']:.2f}", "epochs SB/LB": f"{sb['epochs']:.0f}/{lb['epochs']:.0f}"}
 
+
+def table2_rows(ctx: Context) -> list[dict]:
+    """Table 2's rows with their verdicts: per network our row at the protocol :func:`train_runs` chose (the paper
+    profile's own caps where they exist), the reduced-cap variant where there is one, and the paper's row; a
+    network without an SB/LB pair of records gets an "ours" row of dashes and a verdict saying what it lacks."""
     nums, paper = table2_numbers(ctx), paper_table(2).set_index("network")
+    var = table2_numbers(ctx, variant=True)
     rows = []
     for net in shown_nets(ctx):
         p = paper.loc[net]
+        paper_gap = p.test_acc_sb_mean - p.test_acc_lb_mean
         have = nums[nums.net == net]
         if not set(have.regime) >= {"SB", "LB"}:
-            rows.append({"network": net, "": "ours", "train SB": "—", "train LB": "—", "test SB": "—",
-                         "test LB": "—", "gap SB−LB": "—", "epochs": "—",
+            rows.append({"network": net, "runs": "ours", "train SB": "—", "train LB": "—", "test SB": "—",
+                         "test LB": "—", "gap SB−LB": "—", "epochs SB/LB": "—",
                          "verdict": "no records yet (see the missing rows below)" if have.empty else
                          f"only {', '.join(have.regime)} so far"})
         else:
-            sb = have[have.regime == "SB"].iloc[0].to_dict()
-            lb = have[have.regime == "LB"].iloc[0].to_dict()
-            rows.append({"network": net, "": f"ours ({sb['profile']}, n={sb['n']}/{lb['n']})",
-                         "train SB": pm(sb["train_acc"], sb["train_acc_std"]),
-                         "train LB": pm(lb["train_acc"], lb["train_acc_std"]),
-                         "test SB": pm(sb["test_acc"], sb["test_acc_std"]),
-                         "test LB": pm(lb["test_acc"], lb["test_acc_std"]),
-                         "gap SB−LB": f"{sb['test_acc'] - lb['test_acc']:.2f}",
-                         "epochs": f"{sb['epochs']:.0f}/{lb['epochs']:.0f}",
-                         "verdict": verdict(net, sb, lb, p.test_acc_sb_mean - p.test_acc_lb_mean)})
-        rows.append({"network": net, "": "paper (n=5)",
+            sb, lb = (have[have.regime == r].iloc[0].to_dict() for r in ("SB", "LB"))
+            rows.append(dict(_ours_row(net, sb, lb, protocol_words(sb, lb)), verdict=verdict(net, sb, lb, paper_gap)))
+            v = var[var.net == net]
+            if set(v.regime) >= {"SB", "LB"}:
+                vsb, vlb = (v[v.regime == r].iloc[0].to_dict() for r in ("SB", "LB"))
+                rows.append(dict(_ours_row(net, vsb, vlb, protocol_words(vsb, vlb) + ", variant"),
+                                 verdict="variant: " + verdict(net, vsb, vlb, paper_gap)))
+        rows.append({"network": net, "runs": "paper (n=5)",
                      "train SB": pm(p.train_acc_sb_mean, p.train_acc_sb_std),
                      "train LB": pm(p.train_acc_lb_mean, p.train_acc_lb_std),
                      "test SB": pm(p.test_acc_sb_mean, p.test_acc_sb_std),
                      "test LB": pm(p.test_acc_lb_mean, p.test_acc_lb_std),
-                     "gap SB−LB": f"{p.test_acc_sb_mean - p.test_acc_lb_mean:.2f}",
-                     "epochs": "to plateau", "verdict": ""})
-    return pd.DataFrame(rows)
+                     "gap SB−LB": f"{paper_gap:.2f}", "epochs SB/LB": "to plateau", "verdict": ""})
+    return rows
+
+
+def table2(ctx: Context):
+    """Table 2: train/test accuracy (%) of SB and LB Adam, mean ± std over seeds, ours beside the paper's, the
+    test gap SB − LB (percentage points) and a verdict (:func:`table2_rows`)."""
+    import pandas as pd
+
+    return pd.DataFrame(table2_rows(ctx))
 
 
 def official_test_table(ctx: Context):
@@ -221,7 +266,8 @@ def curves(ctx: Context, first_epoch: int = 0):
     frames = []
     for (net, prof), _ in runs.groupby(["net", "profile"], observed=True):
         h = history_table(ctx.results_dir, prof)
-        h = h[(h.net == net) & (h.tag == "") & h.regime.isin(["SB", "LB"]) & h.seed.isin(shown_seeds(ctx))]
+        tags = set(runs[runs.net == net].tag)
+        h = h[(h.net == net) & h.tag.isin(tags) & h.regime.isin(["SB", "LB"]) & h.seed.isin(shown_seeds(ctx))]
         frames.append(h)
     h = pd.concat(frames, ignore_index=True)
     h = h[h.epoch >= first_epoch]
@@ -264,8 +310,6 @@ def seed_words(seeds) -> str:
     return ("seeds " if len(seeds) > 1 else "seed ") + ",".join(map(str, seeds))
 
 
-UNCAPPED_TAG = "uncapped"
-
 
 def cap_table(ctx: Context):
     """Does a reduced epoch cap change Table 2 and 3? Each (network, seed) whose SB and LB runs were trained
@@ -283,7 +327,7 @@ def cap_table(ctx: Context):
 
     cols = ["net", "seed", "budget", "epochs SB/LB", "stopped SB/LB", "train loss SB", "train loss LB",
             "test acc % SB", "test acc % LB", "gap (pt)", "φ full SB", "φ full LB", "LB/SB φ full",
-            "φ random SB", "φ random LB", "LB/SB φ random", landscape.RISE_RATIO]
+            "φ random SB", "φ random LB", "LB/SB φ random", landscape.RISE_RATIO, "rise SB", "rise LB"]
     recs = [r for r in all_records(ctx) if r.get("kind") in ("train", "sharpness", "landscape")]
     lands = {(r["_profile"], r["run_id"]): r for r in recs if r["kind"] == "landscape"}
     train = train_records(recs)
@@ -303,15 +347,16 @@ def cap_table(ctx: Context):
     for (net, seed, prof), both in sorted(pairs.items()):
         if set(both) != {"SB", "LB"}:
             continue
-        for i, budget in enumerate(("cap {} epochs (Table 2)", "profile caps {}, until the plateau rule")):
+        for i, budget in enumerate(("cap {} (variant)", "paper caps {} (Table 2)")):
             sb, lb = both["SB"][i], both["LB"][i]
-            caps = f"{sb['config']['max_epochs']} / {lb['config']['max_epochs']}"
+            caps = f"{sb['config']['max_epochs']}/{lb['config']['max_epochs']}"
             phi = {reg: sharpness.phi_columns(sharp[prof], rec["run_id"]) for reg, rec in (("SB", sb), ("LB", lb))}
             land = lands.get((prof, landscape.pair_id(*(RunConfig.from_dict(x["config"]) for x in (sb, lb)))))
             h = landscape.seed_summary([land]).iloc[0] if land is not None else {}
             rows.append({"net": net, "seed": seed, "budget": budget.format(caps),
                          "epochs SB/LB": f"{sb['epochs']} / {lb['epochs']}",
-                         "stopped SB/LB": f"{sb['stop_reason']} / {lb['stop_reason']}",
+                         "stopped SB/LB": f"{STOP_WORDS.get(sb['stop_reason'], sb['stop_reason'])} / "
+                                          f"{STOP_WORDS.get(lb['stop_reason'], lb['stop_reason'])}",
                          "train loss SB": sb["final"]["train_loss"], "train loss LB": lb["final"]["train_loss"],
                          "test acc % SB": 100 * sb["final"]["test_acc"], "test acc % LB": 100 * lb["final"]["test_acc"],
                          "gap (pt)": 100 * (sb["final"]["test_acc"] - lb["final"]["test_acc"]),
@@ -319,29 +364,34 @@ def cap_table(ctx: Context):
                          "LB/SB φ full": phi["LB"]["phi_full_sum"] / phi["SB"]["phi_full_sum"],
                          "φ random SB": phi["SB"]["phi_random"], "φ random LB": phi["LB"]["phi_random"],
                          "LB/SB φ random": phi["LB"]["phi_random"] / phi["SB"]["phi_random"],
-                         landscape.RISE_RATIO: h.get(landscape.RISE_RATIO, float("nan"))})
+                         landscape.RISE_RATIO: h.get(landscape.RISE_RATIO, float("nan")),
+                         "rise SB": h.get("rise beyond SB (α 0→-0.5)", float("nan")),
+                         "rise LB": h.get("rise beyond LB (α 1→1.5)", float("nan"))})
     return pd.DataFrame(rows, columns=cols)
+
+
+STOP_WORDS = {"plateau": "plateau", "max_epochs": "cap"}
 
 
 def cap_summary(t):
     """:func:`cap_table` over its seeds, one row per (network, budget): the seeds, mean test accuracies, the
-    gap's mean and standard deviation, and the LB/SB ratios' geometric means (ratios multiply, so their mean is
-    taken on a log scale; a seed without a value is left out of that column's mean)."""
+    gap's mean and standard deviation, and the LB/SB ratios as every page quotes them
+    (:func:`lbgap.book.context.lb_over_sb`: mean of LB over mean of SB, seeds with both values)."""
     import pandas as pd
-    from scipy.stats import gmean
 
+    from lbgap.book.context import lb_over_sb
     from lbgap.measures.landscape import RISE_RATIO
 
-    ratios = ["LB/SB φ full", "LB/SB φ random", RISE_RATIO]
-    cols = ["net", "budget", "seeds", "test acc % SB", "test acc % LB", "gap (pt)", "gap sd"] + ratios
+    pairs = {"LB/SB φ full": ("φ full LB", "φ full SB"), "LB/SB φ random": ("φ random LB", "φ random SB"),
+             RISE_RATIO: ("rise LB", "rise SB")}
+    cols = ["net", "budget", "seeds", "test acc % SB", "test acc % LB", "gap (pt)", "gap sd"] + list(pairs)
     rows = []
     for (net, budget), g in t.groupby(["net", "budget"], sort=False):
         row = {"net": net, "budget": budget, "seeds": ", ".join(str(s) for s in sorted(g.seed)),
                "test acc % SB": g["test acc % SB"].mean(), "test acc % LB": g["test acc % LB"].mean(),
                "gap (pt)": g["gap (pt)"].mean(), "gap sd": g["gap (pt)"].std()}
-        for c in ratios:
-            v = g[c].dropna().to_numpy(float)
-            row[c] = float(gmean(v)) if len(v) else float("nan")
+        for c, (lb, sb) in pairs.items():
+            row[c] = lb_over_sb(g[lb], g[sb])
         rows.append(row)
     return pd.DataFrame(rows, columns=cols)
 
@@ -361,12 +411,20 @@ def formatted(df):
 
 # ------------------------------------------------------------------------------------ what the notebook shows
 def show_table1():
-    return styled(table1(), "Table 1: network configurations (paper) and our parameter counts", "table1")
+    return styled(table1(), "Table 1: network configurations (paper) and our parameter counts", "table1",
+                  wrap=("type (App. B)",))
 
 
-def show_table2(ctx: Context):
-    return styled(table2(ctx), "Table 2: train and test accuracy (%) of SB and LB Adam, ours vs Keskar et al. (2017)",
-                  "table2")
+def show_table2(ctx: Context) -> None:
+    """Table 2 without its verdict column (the table fits the page), then one line per network: the verdict."""
+    from IPython.display import Markdown, display
+
+    t = table2(ctx)
+    show(t.drop(columns="verdict"), "Table 2: train and test accuracy (%) of SB and LB Adam, ours vs Keskar et al. "
+         "(2017); gap in percentage points", "table2")
+    lines = [f"- **{r.network}**, {r.runs.removeprefix('ours: ')}: {r.verdict}." for r in t.itertuples()
+             if r.verdict]
+    display(Markdown("\n".join(lines)))
 
 
 def show_missing_rows(ctx: Context) -> None:
@@ -382,21 +440,100 @@ def show_official_test(ctx: Context) -> None:
         show(t_official, "CIFAR-10 accuracy (%) on the hold-out (Table 2) and on the official test images", "official")
 
 
+def peak_then_decay(ctx: Context):
+    """Figure 2's check, "no peak-then-decay of test accuracy": per network and regime, over the seeds, the epoch at
+    which each run's test accuracy peaked, the peak, the final value and the drop from peak to final (percentage
+    points, mean ± sd), and the epoch-to-epoch jitter of the second half of each curve (sd of successive differences
+    / √2: what a run's noise alone moves the accuracy by). The peak of a noisy curve sits above its level by
+    chance, so ``decays`` needs the mean drop to exceed 0.2 points, two standard errors over the seeds and twice the
+    jitter; ``rising`` says every run peaked at its last epoch (too short to tell)."""
+    import numpy as np
+    import pandas as pd
+
+    c = curves(ctx, first_epoch=1)
+    c = c[c.set == "test"]
+    rows = []
+    for (net, regime), g in c.groupby(["net", "regime"], observed=True, sort=False):
+        per_seed = []
+        for _, r in g.sort_values("epoch").groupby("seed"):
+            i = r.accuracy.to_numpy().argmax()
+            late = r.accuracy.to_numpy()[len(r) // 2:]
+            jitter = float(np.diff(late).std(ddof=1) / 2 ** 0.5) if len(late) > 2 else float("nan")
+            per_seed.append((int(r.epoch.iloc[i]), float(r.accuracy.iloc[i]), float(r.accuracy.iloc[-1]),
+                             int(r.epoch.iloc[-1]), jitter))
+        d = pd.DataFrame(per_seed, columns=["peak_epoch", "peak", "final", "last_epoch", "jitter"])
+        drop = d.peak - d.final
+        se = drop.std(ddof=1) / len(d) ** 0.5 if len(d) > 1 else float("inf")
+        rows.append(dict(net=str(net), regime=regime, n=len(d), peak_epochs=sorted(d.peak_epoch),
+                         last_epochs=sorted(d.last_epoch), peak=d.peak.mean(), final=d.final.mean(),
+                         drop=drop.mean(), drop_sd=drop.std(ddof=1), jitter=d.jitter.mean(),
+                         rising=bool((d.peak_epoch == d.last_epoch).all()),
+                         decays=bool(drop.mean() > max(0.2, 2 * se, 2 * np.nan_to_num(d.jitter.mean())))))
+    return pd.DataFrame(rows)
+
+
+def _epochs(v: list[int]) -> str:
+    return str(v[0]) if min(v) == max(v) else f"{min(v)}–{max(v)}"
+
+
+def figure2_reading(ctx: Context) -> list[str]:
+    """One sentence per network on Figure 2's check (:func:`peak_then_decay`)."""
+    t = peak_then_decay(ctx)
+    out = []
+    for net, g in t.groupby("net", sort=False):
+        parts = []
+        for r in g.sort_values("regime", ascending=False).itertuples():
+            what = ("still rising at its last epoch" if r.rising else "peaks, then falls" if r.decays
+                    else "no fall beyond its noise after the peak")
+            jit = f", epoch-to-epoch jitter {r.jitter:.2f} pt" if r.jitter == r.jitter else ""
+            parts.append(f"{r.regime} {what} (peak {r.peak:.2f} % at epoch {_epochs(r.peak_epochs)}, final "
+                         f"{r.final:.2f} % at epoch {_epochs(r.last_epochs)}, drop {pm(r.drop, r.drop_sd)} pt{jit}; "
+                         f"n={r.n})")
+        if g.rising.all():
+            verdict = "the runs end while test accuracy still rises: too short to check"
+        elif g.decays.any():
+            verdict = "the paper's \"no peak-then-decay\" does not hold here"
+        else:
+            verdict = "agrees with the paper: no peak-then-decay"
+        out.append(f"**{net}**: " + "; ".join(parts) + f". Verdict: {verdict}.")
+    return out
+
+
 def show_figure2(ctx: Context) -> None:
-    """Figure 2: train and test accuracy vs epoch, SB and LB, mean ± std over seeds, one panel per network."""
+    """Figure 2: train and test accuracy vs epoch, SB and LB, mean ± std over seeds, one row per network; then
+    the peak-then-decay check (:func:`figure2_reading`)."""
     import matplotlib.pyplot as plt
     import seaborn as sns
+    from IPython.display import Markdown, display
+
+    from lbgap.book.style import show_figure
 
     fig2 = curves(ctx, first_epoch=1)
     if fig2.empty:
         print("No learning curves yet: no records for", ", ".join(ctx.nets))
-    else:
-        g = sns.relplot(data=fig2, x="epoch", y="accuracy", hue="regime", style="set", col="net",
-                        col_wrap=min(3, fig2.net.nunique()), kind="line", errorbar="sd", height=3.2,
-                        aspect=1.3, facet_kws=dict(sharex=False, sharey=False))
-        g.set_axis_labels("epoch", "accuracy (%)")
-        g.figure.suptitle("Figure 2: train and test accuracy vs epoch, SB and LB", y=1.03)
-        plt.show()
+        return
+    nets = [n for n in fig2.net.unique()]
+    fig, axes = plt.subplots(len(nets), 1, figsize=(7.2, 3.0 * len(nets)), squeeze=False)
+    for ax, net in zip(axes[:, 0], nets):
+        d = fig2[fig2.net == net]
+        sns.lineplot(data=d, x="epoch", y="accuracy", hue="regime", style="set", errorbar="sd", ax=ax,
+                     hue_order=["SB", "LB"], style_order=["train", "test"])
+        if d.epoch.max() > 60:
+            ax.set_xscale("log")
+        ax.set_title(f"{net} ({protocol_words(*_regimes(ctx, net))})", fontsize=11)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("accuracy (%)")
+        ax.legend(fontsize=9, ncols=2, loc="lower right")
+    fig.suptitle("Figure 2: train and test accuracy vs epoch, SB and LB (mean ± sd over seeds)", fontsize=11)
+    fig.tight_layout()
+    show_figure(fig)
+    display(Markdown("\n".join("- " + line for line in figure2_reading(ctx))))
+
+
+def _regimes(ctx: Context, net: str) -> tuple[dict, dict]:
+    nums = table2_numbers(ctx)
+    have = nums[nums.net == net]
+    return tuple(have[have.regime == r].iloc[0].to_dict() for r in ("SB", "LB"))
 
 
 def show_distances(ctx: Context) -> None:
@@ -408,15 +545,36 @@ def show_distances(ctx: Context) -> None:
 
 
 def show_caps(ctx: Context) -> None:
+    """:func:`cap_table` as two tables that fit the page (accuracy and stopping; losses and sharpness ratios), and
+    :func:`cap_summary` over the seeds."""
     t_cap = cap_table(ctx)
     if t_cap.empty:
         print("No uncapped twin of a capped SB/LB pair among the records yet.")
-    else:
-        show(formatted(t_cap), "F1: the capped Table 2 pairs beside the same pairs trained under the "
-             "profile's caps", "cap")
-        if t_cap.seed.nunique() > 1:
-            show(formatted(cap_summary(t_cap)), "F1 over the seeds that have both budgets: mean "
-                 "test accuracy and gap, geometric-mean LB/SB ratios", "capsummary")
+        return
+    from lbgap.measures.landscape import RISE_RATIO
+
+    f = formatted(t_cap)
+    nets = ", ".join(sorted(set(t_cap.net)))
+    show(f[["seed", "budget", "epochs SB/LB", "stopped SB/LB", "test acc % SB", "test acc % LB", "gap (pt)"]],
+         f"{nets}: each seed's capped pair beside the same pair under the paper profile's caps: epochs, why each "
+         "run stopped, test accuracy and gap", "cap")
+    show(f[["seed", "budget", "train loss SB", "train loss LB", "LB/SB φ full", "LB/SB φ random", RISE_RATIO]],
+         f"{nets}: the same pairs' final training loss and LB/SB ratios of sharpness (φ at ε = 1e-3; full space, "
+         "summed loss; random subspace) and of the loss's rise along the SB–LB line (Figure 3)", "capsharp")
+    if t_cap.seed.nunique() > 1:
+        s = cap_summary(t_cap)
+        gap = [pm(m, sd) for m, sd in zip(s["gap (pt)"], s["gap sd"])]
+        s = formatted(s.drop(columns=["gap sd"]))
+        s["gap (pt)"] = gap
+        show(s[["budget", "seeds", "test acc % SB", "test acc % LB", "gap (pt)", "LB/SB φ full", "LB/SB φ random",
+                RISE_RATIO]], f"{nets} over the seeds that have both budgets: mean test accuracy, gap (mean ± sd) "
+             "and LB/SB ratios (mean of LB ÷ mean of SB)", "capsummary")
+        from lbgap.book.style import sig, verdict_lines
+
+        raw = cap_summary(t_cap)
+        verdict_lines(f"**{r['net']}**, {r['budget']}: gap {r['gap (pt)']:.2f} pt; LB/SB φ {sig(r['LB/SB φ full'])}× "
+                      f"in the full space, {sig(r['LB/SB φ random'])}× in the random subspace; Figure 3's rise "
+                      f"{sig(r[RISE_RATIO])}× (mean of LB ÷ mean of SB)." for _, r in raw.iterrows())
 
 
 def show_eval_order(ctx: Context) -> None:

@@ -81,12 +81,45 @@ def table4(ctx: Context):
     return compare_with_paper(entries(ctx), 4)
 
 
-def print_verdicts(t, name: str) -> None:
+def verdicts(t, name: str):
     """Per network and eps of a :func:`compare_with_paper` table: is LB at least 10x sharper, as in the paper?"""
-    for _, r in t.dropna(subset=["ours LB/SB"]).iterrows():
-        ok = r["ours LB/SB"] >= 10
-        print(f"{name} {r.network} eps={r.eps}: LB/SB = {r['ours LB/SB']:.2g} (paper {r['paper LB/SB']:.1f}) -> "
-              + ("at least 10x, as the paper" if ok else "below 10x, unlike the paper"))
+    import pandas as pd
+
+    rows = [{"table": name, "network": r.network, "ε": r.eps, "ours LB/SB": f"{r['ours LB/SB']:.2g}",
+             "paper LB/SB": f"{r['paper LB/SB']:.1f}",
+             "verdict": "≥ 10×, as the paper" if r["ours LB/SB"] >= 10 else "< 10×, unlike the paper"}
+            for _, r in t.dropna(subset=["ours LB/SB"]).iterrows()]
+    return pd.DataFrame(rows, columns=["table", "network", "ε", "ours LB/SB", "paper LB/SB", "verdict"])
+
+
+def pair_table(ctx: Context):
+    """Seed by seed (SB and LB of one seed share x0 and the data order): in how many (seed, ε) pairs LB is the
+    sharper, and the range of LB/SB over the pairs, per network, space and objective."""
+    import pandas as pd
+
+    from lbgap.measures import sharpness
+
+    pairs = sharpness.seed_pairs(entries(ctx))
+    rows = [{"network": net, "space": space, "objective": obj, "LB sharper in": f"{(g.LB > g.SB).sum()} of {len(g)}",
+             "LB/SB per pair": f"{g.ratio.min():.2g} – {g.ratio.max():.2g}"}
+            for (net, space, obj), g in (pairs.groupby(["net", "space", "objective"]) if len(pairs) else [])]
+    return pd.DataFrame(rows)
+
+
+def growth_table(ctx: Context):
+    """How φ (mean objective) grows when the box doubles, ε 5e-4 → 1e-3 (a quadratic bowl: 4×; a loss that is
+    flat, then rises steeply: more)."""
+    import pandas as pd
+
+    df = entries(ctx)
+    if not len(df):
+        return pd.DataFrame()
+    m = df[df.objective == "mean"].groupby(["net", "space", "regime", "eps"]).phi.mean().unstack("eps")
+    if not {5e-4, 1e-3} <= set(m.columns):
+        return pd.DataFrame()
+    return pd.DataFrame([{"network": net, "space": space, "regime": regime, "φ at ε=5e-4": f"{r[5e-4]:.3g}",
+                          "φ at ε=1e-3": f"{r[1e-3]:.3g}", "growth": f"{r[1e-3] / r[5e-4]:.1f}×"}
+                         for (net, space, regime), r in m.iterrows()])
 
 
 # ------------------------------------------------------------------------------------ what the notebook shows
@@ -97,102 +130,153 @@ def show_entries(ctx: Context) -> None:
 
 
 def show_verdicts(ctx: Context) -> None:
-    """Tables 3 and 4's verdicts, then seed by seed (SB and LB of one seed share x0 and the data order), then how
-    phi grows when the box doubles (a quadratic bowl: 4x; a loss that is flat, then rises steeply: more)."""
-    from lbgap.measures import sharpness
+    """Tables 3 and 4's verdicts, then seed by seed, then how φ grows when the box doubles."""
+    import pandas as pd
 
-    df = entries(ctx)
-    print_verdicts(table3(ctx), "Table 3")
-    print_verdicts(table4(ctx), "Table 4")
-    pairs = sharpness.seed_pairs(df)
-    for (net, space, obj), g in (pairs.groupby(["net", "space", "objective"]) if len(pairs) else []):
-        print(f"{net} {space:6s} {obj:4s} objective: LB sharper than the SB run of its seed in {(g.LB > g.SB).sum()} of "
-              f"{len(g)} (seed, eps) pairs; LB/SB per pair {g.ratio.min():.2g} .. {g.ratio.max():.2g}")
-    if len(df):
-        m = df[df.objective == "mean"].groupby(["net", "space", "regime", "eps"]).phi.mean().unstack("eps")
-        if {5e-4, 1e-3} <= set(m.columns):
-            for (net, space, regime), r in m.iterrows():
-                print(f"{net} {space:6s} {regime}: mean phi {r[5e-4]:.3g} at eps=5e-4 -> {r[1e-3]:.3g} at eps=1e-3 "
-                      f"({r[1e-3] / r[5e-4]:.1f}x)")
+    from lbgap.book.style import show
+
+    v = pd.concat([verdicts(table3(ctx), "3"), verdicts(table4(ctx), "4")], ignore_index=True)
+    if len(v):
+        show(v, "Is LB at least 10× sharper than SB (ratio of the means over seeds), as in Tables 3 (full space, "
+             "mean objective) and 4 (random subspace)?", "verdicts")
+    pt = pair_table(ctx)
+    if len(pt):
+        show(pt, "Seed by seed: SB and LB of one seed share x0 and the data order", "pairs")
+    g = growth_table(ctx)
+    if len(g):
+        show(g, "φ when the box doubles (mean objective; a quadratic bowl grows 4×)", "growth")
 
 
 def show_summed_objective(ctx: Context) -> None:
+    from lbgap.book.style import show
+
     df = entries(ctx)
-    print_verdicts(table3(ctx, objective="sum"), "Table 3 (summed objective)")
+    v = verdicts(table3(ctx, objective="sum"), "3, summed")
+    if len(v):
+        show(v, "Table 3 with the summed objective: is LB at least 10× sharper?", "verdicts-sum")
     if len(df) and (df.objective == "sum").any():
         s = df[df.objective == "sum"].groupby(["net", "regime", "eps"])[["phi", "at_bound"]].mean().reset_index()
-        s["at_bound"] = s.at_bound.map(lambda v: f"{100 * v:.1f} %")
-        print("\nmean over seeds, summed objective:\n" + s.round({"phi": 2}).to_string(index=False))
+        s = s.rename(columns={"net": "network", "eps": "ε", "phi": "mean φ", "at_bound": "coordinates at the bound"})
+        s["ε"] = s["ε"].map("{:g}".format)
+        s["mean φ"] = s["mean φ"].map("{:.3g}".format)
+        s["coordinates at the bound"] = s["coordinates at the bound"].map(lambda v: f"{100 * v:.1f} %")
+        show(s, "Summed objective, mean over seeds: φ and the share of the maximiser's coordinates on the box's "
+             "boundary", "summed-mean")
 
 
 def show_per_seed(ctx: Context) -> None:
-    """Every entry, the solver's messages and the cost of one maximisation."""
+    """A summary per (network, space, objective, ε, regime), every entry in a collapsed listing, the solver's
+    messages and the cost of one maximisation."""
+    from IPython.display import display
+
+    from lbgap.book.style import dropdown, pm_over, show, verdict_lines
+
     df = entries(ctx)
-    if len(df):
-        cols = ["net", "profile", "examples", "regime", "seed", "space", "objective", "eps", "phi", "f0", "fmax",
-                "nfev", "nit", "y_norm", "at_bound"]
-        per_seed = df[cols].sort_values(["net", "space", "objective", "eps", "regime", "seed"]).copy()
-        per_seed["examples"] = per_seed.examples.map(lambda v: f"{int(v):,}")
-        per_seed["f0"] = per_seed.f0.map(lambda v: f"{v:.2e}")
-        per_seed["fmax"] = per_seed.fmax.map(lambda v: f"{v:.2e}")
-        per_seed["at_bound"] = per_seed.at_bound.map(lambda v: f"{100 * v:.3f} %")
-        per_seed = per_seed.round({"phi": 4, "y_norm": 4})
-        print(per_seed.to_string(index=False))
-        print("\nsolver messages:", "; ".join(sorted(df.message.unique())))
-        print("devices:", "; ".join(sorted(df.device.dropna().unique())))
-        for net, d in df.groupby("net"):
-            print(f"{net}: one f+gradient evaluation over {d.examples.median():,.0f} training examples took "
-                  f"{d.seconds_per_eval.median():.1f} s wall, {d.cpu_seconds_per_eval.median():.1f} s CPU (median "
-                  f"over {len(d)} maximisations); one maximisation {d.nfev.median():.0f} evaluations, "
-                  f"{d.wall_s.median() / 60:.1f} min wall")
+    if not len(df):
+        return
+    keys = ["net", "space", "objective", "eps", "regime"]
+    rows = []
+    for (net, space, obj, eps, regime), g in df.groupby(keys):
+        rows.append({"network": net, "space": space, "objective": obj, "ε": f"{eps:g}", "regime": regime,
+                     "n": len(g), "φ": pm_over(g.phi), "evaluations": f"{g.nfev.median():.0f}",
+                     "at bound": f"{100 * g.at_bound.mean():.1f} %"})
+    import pandas as pd
+
+    show(pd.DataFrame(rows), "Per setting: φ over seeds (mean ± sd), L-BFGS-B's evaluations (median) and the share "
+         "of the maximiser's coordinates on the box's boundary", "per-setting")
+    cols = ["net", "profile", "examples", "regime", "seed", "space", "objective", "eps", "phi", "f0", "fmax",
+            "nfev", "nit", "y_norm", "at_bound"]
+    per_seed = df[cols].sort_values(["net", "space", "objective", "eps", "regime", "seed"]).copy()
+    per_seed["examples"] = per_seed.examples.map(lambda v: f"{int(v):,}")
+    for c in ("f0", "fmax"):
+        per_seed[c] = per_seed[c].map(lambda v: f"{v:.2e}")
+    per_seed["at_bound"] = per_seed.at_bound.map(lambda v: f"{100 * v:.3f} %")
+    per_seed["eps"] = per_seed.eps.map("{:g}".format)
+    per_seed = per_seed.round({"phi": 4, "y_norm": 4})
+    display(dropdown(per_seed, f"Every entry ({len(per_seed)} rows): open the listing", "per-seed"))
+    lines = [f"Solver messages: {'; '.join(sorted(df.message.unique()))}.",
+             f"Devices: {'; '.join(sorted(df.device.dropna().unique()))}."]
+    for net, d in df.groupby("net"):
+        lines.append(f"{net}: one f+gradient evaluation over {d.examples.median():,.0f} training examples took "
+                     f"{d.seconds_per_eval.median():.1f} s wall, {d.cpu_seconds_per_eval.median():.1f} s CPU (median "
+                     f"over {len(d)} maximisations); one maximisation {d.nfev.median():.0f} evaluations, "
+                     f"{d.wall_s.median() / 60:.1f} min wall.")
+    verdict_lines(lines)
 
 
 def show_strip_plot(ctx: Context) -> None:
-    """Sharpness of SB and LB minimisers, one dot per seed, per (space, objective, eps)."""
+    """Sharpness of SB and LB minimisers, one dot per seed, per (space, objective, eps); one panel per network."""
     import matplotlib.pyplot as plt
     import seaborn as sns
 
+    from lbgap.book.style import show_figure
+
     df = entries(ctx)
-    if len(df):
-        g = df.copy()
-        g["setting"] = g.space + " " + g.objective + "\neps=" + g.eps.map(lambda e: f"{e:g}")
-        ax = sns.stripplot(data=g, x="setting", y="phi", hue="regime", hue_order=["SB", "LB"], dodge=True, size=7)
+    if not len(df):
+        return
+    g = df.copy()
+    g["setting"] = g.space + " " + g.objective + "\nε=" + g.eps.map(lambda e: f"{e:g}")
+    nets = sorted(g.net.unique())
+    fig, axes = plt.subplots(len(nets), 1, figsize=(7.2, 3.2 * len(nets)), squeeze=False)
+    for ax, net in zip(axes[:, 0], nets):
+        d = g[g.net == net].sort_values("setting")
+        sns.stripplot(data=d, x="setting", y="phi", hue="regime", hue_order=["SB", "LB"], dodge=True, size=6, ax=ax)
         ax.set_yscale("log")
-        ax.set_ylabel(r"sharpness $\phi$ (log scale)")
+        ax.set_ylabel(r"sharpness $\phi$ (log)")
         ax.set_xlabel("")
-        ax.set_title(", ".join(sorted(g.net.unique())) + ": sharpness of SB and LB minimisers, one dot per seed")
-        plt.show()
+        ax.tick_params(axis="x", labelsize=9)
+        ax.set_title(f"{net}: one dot per seed", fontsize=11)
+        ax.legend(fontsize=9)
+    fig.tight_layout()
+    show_figure(fig)
 
 
 def show_hessian(ctx: Context) -> None:
+    from IPython.display import display
+
+    from lbgap.book.style import dropdown, pm_over, show
+
     df = entries(ctx)
-    if len(df) and df.hessian_top.notna().any():
-        h = df[(df.space == "full") & (df.eps == 1e-3) & (df.objective == "mean")][
-            ["net", "regime", "seed", "phi", "hessian_top", "hessian_trace", "hessian_examples"]]
-        print(h.sort_values(["net", "regime", "seed"]).round({"phi": 3, "hessian_top": 2, "hessian_trace": 1})
-              .to_string(index=False))
-        m = h.groupby(["net", "regime"])[["phi", "hessian_top", "hessian_trace"]].mean()
-        print("\nmeans:\n" + m.round(2).to_string())
-    else:
+    if not (len(df) and df.hessian_top.notna().any()):
         print("no Hessian estimates recorded")
+        return
+    import pandas as pd
+
+    h = df[(df.space == "full") & (df.eps == 1e-3) & (df.objective == "mean")][
+        ["net", "regime", "seed", "phi", "hessian_top", "hessian_trace", "hessian_examples"]]
+    rows = [{"network": net, "regime": regime, "n": len(g), "φ (ε=1e-3)": pm_over(g.phi),
+             "top eigenvalue": pm_over(g.hessian_top), "trace": pm_over(g.hessian_trace),
+             "examples": f"{g.hessian_examples.median():,.0f}"}
+            for (net, regime), g in h.groupby(["net", "regime"], sort=True)]
+    show(pd.DataFrame(rows), "Hessian of the training loss at the SB and LB points (mean ± sd over seeds) beside φ "
+         "(full space, mean objective)", "hessian")
+    listing = h.sort_values(["net", "regime", "seed"]).round({"phi": 3, "hessian_top": 2, "hessian_trace": 1})
+    display(dropdown(listing, f"Per seed ({len(listing)} rows)", "hessian-seeds"))
 
 
 def show_dinh(ctx: Context) -> None:
     """Dinh et al. (2017): phi of function-preserving rescalings of one minimiser."""
     import pandas as pd
 
+    from lbgap.book.style import show, verdict_lines
     from lbgap.measures import sharpness
 
     dn = pd.concat([sharpness.dinh_table(ctx.results_dir, p) for p in ctx.record_profiles], ignore_index=True)
-    if len(dn):
-        print(dn[["run", "alpha", "phi", "train_loss", "test_loss", "test_acc", "max_logit_change"]].round(
-            {"phi": 3, "train_loss": 5, "test_loss": 5, "test_acc": 4}).to_string(index=False))
-        for run, d in dn.groupby("run"):
-            d = d.sort_values("alpha")
-            print(f"{run}: phi ranges {d.phi.min():.3g} .. {d.phi.max():.3g} ({d.phi.max() / d.phi.min():.1f}x) "
-                  f"while test accuracy ranges {d.test_acc.min():.4f} .. {d.test_acc.max():.4f}")
-    else:
+    if not len(dn):
         print("no Dinh rescaling records")
+        return
+    t = dn[["run", "alpha", "phi", "train_loss", "test_acc", "max_logit_change"]].copy()
+    t["phi"] = t.phi.map("{:.3g}".format)
+    t["train_loss"] = t.train_loss.map("{:.5f}".format)
+    t["test_acc"] = t.test_acc.map("{:.4f}".format)
+    t["max_logit_change"] = t.max_logit_change.map("{:.1e}".format)
+    show(t.rename(columns={"alpha": "α", "phi": "φ", "train_loss": "train loss", "test_acc": "test acc",
+                           "max_logit_change": "max logit change"}),
+         "The same function, rescaled by α: φ (full space, ε = 1e-3), losses and the largest change of a logit",
+         "dinh")
+    verdict_lines(f"{run}: φ ranges {d.phi.min():.3g} to {d.phi.max():.3g} ({d.phi.max() / d.phi.min():.1f}×) "
+                  f"while test accuracy ranges {d.test_acc.min():.4f} to {d.test_acc.max():.4f}."
+                  for run, d in dn.groupby("run"))
 
 
 def show_networks(ctx: Context) -> None:

@@ -19,18 +19,28 @@ def num(v, fmt: str) -> str:
     return "—" if v is None or v != v else fmt.format(v)
 
 
-def styled(df, caption: str, uuid: str):
+def sig(v: float) -> str:
+    """3 significant digits without exponent for readers: 0.00451, 8.58, 1,629, 40,000 ("—" for NaN)."""
+    if v != v:
+        return "—"
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}"
+
+
+WRAPPED = ("verdict", "our runs", "runs", "item", "networks by profile", "claim (ours / paper)", "data")
+
+
+def styled(df, caption: str, uuid: str, wrap=()):
     """A captioned, index-free HTML table with a fixed element id, displayed as plain HTML (its text/plain
-    form is constant, so nbval's strict comparison checks the table itself). Numbers do not wrap; a
-    ``verdict`` or ``our runs`` column (words) does."""
+    form is constant, so nbval's strict comparison checks the table itself). Numbers do not wrap; columns of
+    words (:data:`WRAPPED`, and those named in ``wrap``) do."""
     import pandas as pd
     from IPython.display import HTML
 
     css = [{"selector": "", "props": "font-size: 0.85em;"},
            {"selector": "td, th", "props": "white-space: nowrap; padding: 0.15em 0.45em;"},
-           {"selector": "td.verdict", "props": "white-space: normal; min-width: 9em;"}]
+           {"selector": "td.verdict", "props": "white-space: normal; min-width: 7em;"}]
     styler = df.style.hide(axis="index").set_caption(caption).set_uuid(uuid).set_table_styles(css)
-    wrapped = [c for c in ("verdict", "our runs") if c in df.columns]
+    wrapped = [c for c in (*WRAPPED, *wrap) if c in df.columns]
     if wrapped:
         classes = pd.DataFrame("", index=df.index, columns=df.columns)
         classes[wrapped] = "verdict"
@@ -38,12 +48,27 @@ def styled(df, caption: str, uuid: str):
     return HTML(styler.to_html())
 
 
-def show(df, caption: str, uuid: str) -> None:
+def show(df, caption: str, uuid: str, wrap=()) -> None:
     """Display :func:`styled` ``df`` (a cell that shows more than one table)."""
     from IPython.display import display
 
-    display(styled(df, caption, uuid))
+    display(styled(df, caption, uuid, wrap))
 
+
+
+def dropdown(df, summary: str, uuid: str):
+    """A long listing folded away: a collapsed ``<details>`` whose ``summary`` line opens :func:`styled` ``df``
+    (the page shows one line; the table stays searchable and copyable)."""
+    from IPython.display import HTML
+
+    return HTML(f"<details><summary>{summary}</summary>{styled(df, '', uuid).data}</details>")
+
+
+def verdict_lines(lines) -> None:
+    """Display a list of sentences as a Markdown bullet list (verdicts and readings under a table or figure)."""
+    from IPython.display import Markdown, display
+
+    display(Markdown("\n".join(f"- {line}" for line in lines)))
 
 # Figures. The article column is COLUMN_PX wide in a 1280 px window (tests/page_fit.py measures it from the built
 # book); an inline figure is a PNG at FIGURE_DPI that the browser shrinks to the column when it is wider.

@@ -537,7 +537,7 @@ def train_table(results_dir: Path | str | None = None, profile: str | None = Non
                    split=c["split"], source=c["source"], bn=c["bn"], regime=c["regime"] or f"B{c['batch_size']}",
                    batch_size=c["batch_size"], seed=c["seed"], tag=c["tag"], variant=variant(c["tag"]), status=r["status"],
                    stop_reason=r["stop_reason"], epochs=r["epochs"], steps=r["steps"],
-                   dist_from_init=r["dist_from_init"], wall_time_s=r["provenance"]["wall_time_s"],
+                   max_epochs=c.get("max_epochs"), dist_from_init=r["dist_from_init"], wall_time_s=r["provenance"]["wall_time_s"],
                    samples_per_s=r["samples_per_s"], device=r["provenance"]["device"],
                    git_commit=r["provenance"]["git_commit"],
                    eval_order=r["data"]["eval_order"])   # how the evaluation passes were batched
