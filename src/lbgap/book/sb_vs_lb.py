@@ -153,7 +153,8 @@ def verdict(net: str, sb: dict, lb: dict, paper_gap: float) -> str:
         notes += (f"; quick profile: {sb['epochs']:.0f} epochs, far from converged (SB {sb['steps']:,.0f} "
                   f"steps, LB {lb['steps']:,.0f})")
     if sb["capped"] or lb["capped"]:
-        notes += "; some runs hit the epoch cap"
+        notes += (f"; stopped at the epoch cap: {sb['capped']} of {sb['n']} SB and {lb['capped']} of {lb['n']} LB "
+                  "runs")
     if min(sb["n"], lb["n"]) < 2:
         return "1 seed only: no verdict yet" + notes
     gap = sb["test_acc"] - lb["test_acc"]
@@ -423,7 +424,7 @@ def show_table2(ctx: Context) -> None:
     show(t.drop(columns="verdict"), "Table 2: train and test accuracy (%) of SB and LB Adam, ours vs Keskar et al. "
          "(2017); gap in percentage points", "table2")
     lines = [f"- **{r.network}**, {r.runs.removeprefix('ours: ')}: {r.verdict}." for r in t.itertuples()
-             if r.verdict]
+             if r.verdict and r.runs != "ours"]
     display(Markdown("\n".join(lines)))
 
 
@@ -523,7 +524,7 @@ def show_figure2(ctx: Context) -> None:
         ax.set_title(f"{net} ({protocol_words(*_regimes(ctx, net))})", fontsize=11)
         ax.set_xlabel("epoch")
         ax.set_ylabel("accuracy (%)")
-        ax.legend(fontsize=9, ncols=2, loc="lower right")
+        ax.legend(fontsize=9, ncols=2, loc="best")
     fig.suptitle("Figure 2: train and test accuracy vs epoch, SB and LB (mean ± sd over seeds)", fontsize=11)
     fig.tight_layout()
     show_figure(fig)
