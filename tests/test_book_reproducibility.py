@@ -92,3 +92,17 @@ def test_gpu_time_adds_up_the_calls_and_prices_the_pairs_left(ctx, tmp_path):
     train_record(tmp_path, "F1", "SB", 3, 1.0, 0.99, 30.0)
     train_record(tmp_path, "F1", "LB", 3, 1.0, 0.96, 10.0)
     assert reproducibility.gpu_pairs_table(ctx).set_index("net").loc["F1", "seeds left"] == "4"
+
+
+def test_seeds_at_once_long_has_one_row_per_way_of_running():
+    import pandas as pd
+
+    wide = pd.DataFrame([{"device": "cpu", "net": "F1", "regime": "SB", "batch": 256, "one model (samples/s)": "100",
+                          "processes": 2, "processes (samples/s)": "190", "processes ÷ one": "1.90×",
+                          "stacked seeds": 4, "stacked (samples/s)": "300", "stacked ÷ one": "3.00×",
+                          "threads": "2 (no streams)", "threads (samples/s)": "90", "threads ÷ one": "0.90×"}])
+    long = reproducibility.seeds_at_once_long(wide)
+    assert list(long.way) == ["one model", "processes", "stacked", "threads"]
+    assert list(long.seeds) == ["1", "2", "4", "2 (no streams)"]
+    assert list(long["samples/s"]) == ["100", "190", "300", "90"]
+    assert list(long["÷ one"]) == ["1×", "1.90×", "3.00×", "0.90×"]

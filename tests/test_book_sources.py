@@ -35,9 +35,27 @@ def test_every_code_cell_hides_its_input(nb):
                 if len(INPUT_TAGS & set(c["metadata"].get("tags", []))) != 1]
     assert not untagged, (f"{_id(nb)}: code cells without exactly one of remove-input / hide-input (remove-cell): "
                           f"{untagged}; tag them (cell metadata only)")
-    first = cells[0]["metadata"]["tags"]
-    assert "parameters" in first and ({"remove-input", "remove-cell"} & set(first)), \
-        f"{_id(nb)}: the parameters cell keeps its tag and its input is removed"
+    params = cells[1]["metadata"]["tags"]
+    assert "parameters" in params and ({"remove-input", "remove-cell"} & set(params)), \
+        f"{_id(nb)}: the parameters cell (after the install cell) keeps its tag and its input is removed"
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=_id)
+def test_notebook_opened_from_a_launch_button_installs_lbgap(nb):
+    """The first code cell, removed from the page, installs lbgap from the repository _config.yml names when it is
+    not importable (scripts/install_cell.py writes it), and does nothing where lbgap is installed."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("install_cell", ROOT / "scripts" / "install_cell.py")
+    install_cell = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(install_cell)
+    first = _code_cells(nb)[0]
+    assert "remove-cell" in first["metadata"]["tags"], f"{_id(nb)}: the install cell is not hidden"
+    source = "".join(first["source"])
+    assert source == install_cell.cell_source(nb), f"{_id(nb)}: run scripts/install_cell.py"
+    assert install_cell.repository_url() in source and "find_spec(\"lbgap\") is None" in source
+    for output in first.get("outputs", []):   # in a checkout it prints nothing
+        assert output.get("output_type") not in ("stream", "error"), f"{_id(nb)}: the install cell printed"
 
 
 def _cited_keys() -> dict[str, list[str]]:

@@ -6,6 +6,7 @@ import ast
 from pathlib import Path
 
 import matplotlib
+import pandas as pd
 import pytest
 
 matplotlib.use("Agg")
@@ -68,3 +69,14 @@ def test_every_book_figure_goes_through_the_check():
                     and isinstance(node.func.value, ast.Name) and node.func.value.id == "plt"):
                 offenders.append(f"{path.name}:{node.lineno}")
     assert not offenders, f"plt.show() outside style.show_figure: {offenders}"
+
+
+def test_fold_constant_moves_the_columns_with_one_value_into_words():
+    df = pd.DataFrame({"net": ["F1", "C1"], "device": ["cpu", "cpu"], "torch": ["2.13.0", "2.13.0"], "n": [1, 2]})
+    rest, words = style.fold_constant(df)
+    assert list(rest.columns) == ["net", "n"]
+    assert words == "device: cpu; torch: 2.13.0"
+    rest, words = style.fold_constant(df, keep=("device",))
+    assert list(rest.columns) == ["net", "device", "n"] and words == "torch: 2.13.0"
+    one_row, words = style.fold_constant(df.iloc[:1])     # one row: nothing is "constant", nothing moves
+    assert list(one_row.columns) == list(df.columns) and words == ""

@@ -65,5 +65,5 @@ def test_papermill_smoke(nb, tmp_path, monkeypatch):
     if nb.name == "sb_vs_lb.ipynb":  # the smoke grid really ran and fed Table 2 (2 seeds each, SB and LB)
         html = "".join("".join(o.get("data", {}).get("text/html", "")) for c in executed["cells"]
                        for o in c.get("outputs", []))
-        assert "ours (smoke, n=2/2)" in html
+        assert "ours: smoke (n=2/2)" in html
         assert any((tmp_path / "results" / "smoke" / "train").glob("F1-*-s1.json"))

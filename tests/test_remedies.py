@@ -77,6 +77,12 @@ def test_augmented_sweep_table_and_comparison(tmp_path, checkpoints, monkeypatch
     cmp = book_remedies.compare_with_paper(df, "augment").set_index("network")
     assert cmp.loc["C1", "paper augmented SB test %"] == "83.63 ± 0.14"
     assert "augmented SB test %" in cmp.columns
+    long = book_remedies.by_measure(cmp.reset_index()).set_index("measure")   # one row per measure, regimes as columns
+    assert list(long.index) == ["test accuracy (%)", "φ at ε = 1e-3", "φ at ε = 5e-4"]
+    assert long.loc["test accuracy (%)", "paper: augmented SB"] == "83.63 ± 0.14"
+    assert long.loc["test accuracy (%)", "augmented SB"] == cmp.loc["C1", "augmented SB test %"]
+    assert long.loc["φ at ε = 1e-3", "paper: augmented LB"] == cmp.loc["C1", "paper φ 1e-3"]   # the paper's φ: remedy LB
+    assert long.loc["φ at ε = 1e-3", "augmented SB"] == "—"                                 # never measured
 
 
 @pytest.mark.slow

@@ -4,6 +4,7 @@ fitted to S(B) = S_min (1 + B_crit / B) beside the measured gradient-noise scale
 from __future__ import annotations
 
 from lbgap.book.context import Context
+from lbgap.book.style import show_figure
 
 
 def record_profile(ctx: Context) -> str:
@@ -103,7 +104,7 @@ def show_lr_sweep(ctx: Context) -> None:
     df, (key, _, _) = runs(ctx), columns(ctx)
     s0 = df[df.seed == df.seed.min()].copy()
     s0["steps_plot"] = s0[key].fillna(s0.steps)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
+    fig, axes = plt.subplots(2, 1, figsize=(6.8, 7.2), sharey=True)
     for ax, (opt, g) in zip(axes, s0.groupby("optimizer")):
         for (b, gb), color in zip(g.groupby("batch_size"), sns.color_palette("viridis", g.batch_size.nunique())):
             gb = gb.sort_values("lr")
@@ -112,8 +113,8 @@ def show_lr_sweep(ctx: Context) -> None:
                        facecolors=[color if r else "none" for r in gb[key].notna()])
         ax.set(xscale="log", yscale="log", xlabel="learning rate", title=opt, ylabel=f"steps to {target(ctx):.0%}")
     axes[0].legend(fontsize=8)
-    plt.tight_layout()
-    plt.show()
+    fig.tight_layout()
+    show_figure(fig)
 
 
 def show_fits(ctx: Context) -> None:
@@ -148,7 +149,7 @@ def show_critical_batch(ctx: Context) -> None:
     tuned_runs, (fitted, _), bs = tuned(ctx), fits(ctx), b_simple(ctx)
     key, ekey, _ = columns(ctx)
     t = target(ctx)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = plt.subplots(2, 1, figsize=(6.8, 8))
     bb = np.geomspace(tuned_runs.batch_size.min() / 1.5, tuned_runs.batch_size.max() * 1.5, 100)
     if "adam" in fitted:
         bc = fitted["adam"]["b_crit"]
@@ -180,8 +181,8 @@ def show_critical_batch(ctx: Context) -> None:
     axes[0].legend(fontsize=8)
     axes[0].set_title("steps (dotted: measured B_simple)")
     axes[1].set_title("examples")
-    plt.tight_layout()
-    plt.show()
+    fig.tight_layout()
+    show_figure(fig)
 
 
 def show_fixed_lr(ctx: Context) -> None:
@@ -194,7 +195,7 @@ def show_fixed_lr(ctx: Context) -> None:
     df, tuned_runs, (key, _, _), t = runs(ctx), tuned(ctx), columns(ctx), target(ctx)
     fixed = df[(df.optimizer == "adam") & np.isclose(df.lr, 1e-3) & (df.seed == df.seed.min())].sort_values("batch_size")
     tuned_adam = tuned_runs[tuned_runs.optimizer == "adam"].groupby("batch_size")[[key, "test_acc"]].mean()
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    fig, axes = plt.subplots(2, 1, figsize=(6.8, 7.2))
     axes[0].plot(fixed.batch_size, fixed.budget_val_acc, "o-", label="validation")
     axes[0].plot(fixed.batch_size, fixed.budget_test_acc, "s--", label="test")
     axes[0].set(xscale="log", xlabel="batch size B", ylabel="accuracy after 1 epoch", title="Adam, lr 1e-3, 1 epoch")
@@ -207,8 +208,8 @@ def show_fixed_lr(ctx: Context) -> None:
     axes[1].plot(tuned_adam.index, tuned_adam[key], "s-", label="lr tuned per B (mean of 3 seeds)")
     axes[1].set(xscale="log", yscale="log", xlabel="batch size B", ylabel=f"steps to {t:.0%}", title="Adam")
     axes[1].legend(fontsize=8)
-    plt.tight_layout()
-    plt.show()
+    fig.tight_layout()
+    show_figure(fig)
     tab = fixed[["batch_size", "budget_val_acc", "budget_test_acc", key, "reached"]].rename(
         columns={"budget_val_acc": "val acc @1 epoch", "budget_test_acc": "test acc @1 epoch", key: "steps (lr 1e-3)"})
     tab["steps (tuned)"] = tab.batch_size.map(tuned_adam[key])
@@ -235,8 +236,8 @@ def show_cost(ctx: Context) -> None:
     ax.set(xscale="log", yscale="log", xlabel="batch size B", ylabel=f"training seconds to {t:.0%}",
            title="wall-clock to the target (1 CPU thread)")
     ax.legend()
-    plt.tight_layout()
-    plt.show()
+    fig.tight_layout()
+    show_figure(fig)
 
 
 def show_steps_at_targets(ctx: Context) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from lbgap.book.batch_vs_iterations import record_profile, target
 from lbgap.book.context import Context
+from lbgap.book.style import show, show_figure, verdict_lines
 
 
 def compute(ctx: Context) -> None:
@@ -79,7 +80,7 @@ def show_toy() -> None:
     from lbgap.measures import noise
 
     toy = noise.quadratic_toy((1, 8, 32, 128), steps=200, lr=0.05, sigma=4.0, reps=2000, seed=0)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
+    fig, axes = plt.subplots(2, 1, figsize=(6.8, 7.2), sharey=True)
     for (m, g), color in zip(toy.groupby("m"), sns.color_palette("viridis", 4)):
         for ax, x in zip(axes, ("step", "examples")):
             g1 = g[g[x] > 0]
@@ -88,21 +89,25 @@ def show_toy() -> None:
     axes[0].set(yscale="log", xlabel="steps", ylabel="loss (θ − 3)²", title="same number of steps")
     axes[1].set(xscale="log", xlabel="examples seen (m × steps)", title="same number of examples")
     axes[0].legend()
-    plt.tight_layout()
-    plt.show()
-    stat = toy[toy.step >= 150].groupby("m")["mean"].mean().rename("measured (steps 150-200)").to_frame()
-    stat["exact η σ² / (4 m (1 − η))"] = [noise.quadratic_stationary_loss(m, 0.05, 4.0) for m in stat.index]
-    stat["ratio"] = stat.iloc[:, 0] / stat.iloc[:, 1]
-    print(stat.round(4).to_string())
+    fig.tight_layout()
+    show_figure(fig)
+    stat = toy[toy.step >= 150].groupby("m")["mean"].mean().rename("measured (steps 150-200)").reset_index()
+    stat["exact η σ² / (4 m (1 − η))"] = [noise.quadratic_stationary_loss(m, 0.05, 4.0) for m in stat.m]
+    stat["ratio"] = stat.iloc[:, 1] / stat.iloc[:, 2]
+    show(stat.round(4).rename(columns={"m": "minibatch m"}), "The toy's stationary loss against its exact value",
+         "toy")
 
 
 def show_slopes(ctx: Context) -> None:
     fits = slope_fits(ctx)
-    print(fits.to_string(index=False, formatters={"slope": "{:.3f}".format, "se": "{:.3f}".format,
-                                                   "tr_sigma": "{:.4g}".format, "grad_sqnorm": "{:.4g}".format,
-                                                   "B_simple": "{:.0f}".format}))
-    print()
-    print(scan_frame(ctx).pivot(index="m", columns="at", values="cos").round(3).to_string())
+    fits = fits.assign(slope=fits.slope.map("{:.3f}".format), se=fits.se.map("{:.3f}".format),
+                       tr_sigma=fits.tr_sigma.map("{:.4g}".format), grad_sqnorm=fits.grad_sqnorm.map("{:.4g}".format),
+                       B_simple=fits.B_simple.map("{:.0f}".format))
+    show(fits.rename(columns={"at": "scan", "m": "m range", "ci95": "95% CI", "tr_sigma": "tr Σ",
+                              "grad_sqnorm": "‖g‖²", "B_simple": "B_simple"}),
+         "Slope of log variance against log m, by scan and range of m (1,000 bootstrap draws)", "slopes")
+    cos = scan_frame(ctx).pivot(index="m", columns="at", values="cos").round(3).reset_index()
+    show(cos.rename(columns={"m": "minibatch m"}), "cos(ĝ_m, g): alignment with the full gradient, by scan", "cos")
 
 
 def show_variance(ctx: Context) -> None:
@@ -114,7 +119,7 @@ def show_variance(ctx: Context) -> None:
     from lbgap.measures import noise
 
     scan_df, sc = scan_frame(ctx), scans(ctx)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    fig, axes = plt.subplots(2, 1, figsize=(6.8, 7.2))
     for (at, g), color in zip(scan_df.groupby("at"), sns.color_palette("deep")):
         axes[0].errorbar(g.m, g.var_fpc, yerr=g.var_se / g.fpc, fmt="o", ms=4, color=color, label=at)
         lo = 32 if (g.m >= 32).sum() >= 3 else 2
@@ -129,8 +134,8 @@ def show_variance(ctx: Context) -> None:
                 title="alignment with the full gradient")
     axes[0].legend(fontsize=8)
     axes[1].legend(fontsize=8)
-    plt.tight_layout()
-    plt.show()
+    fig.tight_layout()
+    show_figure(fig)
 
 
 def show_noise_scale(ctx: Context) -> None:
@@ -142,7 +147,7 @@ def show_noise_scale(ctx: Context) -> None:
     tr, t = track(ctx), target(ctx)
     series = noise.noise_scale_series(tr)
     summ = noise.b_simple_summary(tr, t, n_boot=2000)
-    fig, ax = plt.subplots(figsize=(8, 3.8))
+    fig, ax = plt.subplots(figsize=(6.8, 3.8))
     pos = series[series.b_raw > 0]
     ax.errorbar(pos.step, pos.b_raw, yerr=pos.b_raw_se, fmt=".", color="0.6", lw=0.5,
                 label="single probe (± jackknife SE)")
@@ -156,14 +161,15 @@ def show_noise_scale(ctx: Context) -> None:
     ax2.plot(series.step, series.val_acc, color="C3", lw=1)
     ax2.set_ylabel("validation accuracy", color="C3")
     ax.legend(loc="lower right", fontsize=8)
-    plt.tight_layout()
-    plt.show()
-    print(f"B_simple at initialisation (one probe): {summ['init']:.0f} ± {summ['init_se']:.0f}")
-    print(f"B_simple where validation accuracy first reaches {t:.0%} (step {summ['step']}; probes of steps "
-          f"{summ['steps_window'][0]}-{summ['steps_window'][1]}, shaded): {summ['b_simple']:.0f} "
-          f"(95% CI {summ['ci'][0]:.0f} to {summ['ci'][1]:.0f})")
-    print(f"B_simple at the end of the run (step {summ['end_step']}, validation accuracy {summ['end_val_acc']:.3f}): "
-          f"{summ['end']:.0f}")
+    fig.tight_layout()
+    show_figure(fig)
+    verdict_lines([
+        f"B_simple at initialisation (one probe): {summ['init']:.0f} ± {summ['init_se']:.0f}",
+        f"B_simple where validation accuracy first reaches {t:.0%} (step {summ['step']}; probes of steps "
+        f"{summ['steps_window'][0]}-{summ['steps_window'][1]}, shaded): {summ['b_simple']:.0f} "
+        f"(95% CI {summ['ci'][0]:.0f} to {summ['ci'][1]:.0f})",
+        f"B_simple at the end of the run (step {summ['end_step']}, validation accuracy {summ['end_val_acc']:.3f}): "
+        f"{summ['end']:.0f}"])
 
 
 def show_loss_curves(ctx: Context) -> None:
@@ -183,7 +189,7 @@ def show_loss_curves(ctx: Context) -> None:
         best = steps.best_lr(tab, target(ctx))
         keep = np.array([best.get((o, b)) == rate for o, b, rate in zip(cur.optimizer, cur.batch_size, cur.lr)])
         sel = cur[keep & (cur.optimizer == "adam")]
-        fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
+        fig, axes = plt.subplots(2, 1, figsize=(6.8, 7.2), sharey=True)
         for ax, x in zip(axes, ("step", "examples")):
             sns.lineplot(data=sel, x=x, y="val_loss", hue="batch_size", palette="viridis", hue_norm=LogNorm(),
                          errorbar=("pi", 100), ax=ax, legend="full" if ax is axes[0] else False)
@@ -192,7 +198,7 @@ def show_loss_curves(ctx: Context) -> None:
             ax.yaxis.set_minor_formatter(NullFormatter())
         axes[0].set_title("same number of steps")
         axes[1].set_title("same number of examples")
-        plt.tight_layout()
-        plt.show()
+        fig.tight_layout()
+        show_figure(fig)
     else:
         print("no steps-to-target records yet: run `lbgap sweep steps-to-target`")

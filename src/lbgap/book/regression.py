@@ -92,7 +92,7 @@ def fig_time_vs_n(results_dir=None, profile: str = "quick", target: float = 0.00
 
     df = runs(results_dir, profile)
     df = df[df.target == target]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    fig, axes = plt.subplots(2, 1, figsize=(6.8, 8.4), sharey=True)
     batches = sorted(df[df.method == "sgd"].batch.unique())
     colors = dict(zip(batches, sns.color_palette("viridis", len(batches))))
     for ax, (prob, g) in zip(axes, df.groupby("problem")):
@@ -168,7 +168,7 @@ def fig_noise_scale(results_dir=None, profile: str = "quick"):
     import matplotlib.pyplot as plt
 
     pts = noise_points(results_dir, profile)
-    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    fig, ax = plt.subplots(figsize=(6.8, 4.2))
     for (prob, g), c in zip(pts.groupby("problem"), ("C0", "C1")):
         g = g[(g.gap > 0) & (g.b_noise > 0) & np.isfinite(g.b_noise)].sort_values("gap")
         gd, sgd = g[g.source == "gd"], g[g.source == "sgd"]
@@ -227,7 +227,7 @@ def fig_examples_by_batch(results_dir=None, profile: str = "quick"):
     import matplotlib.pyplot as plt
 
     eb = examples_by_batch(results_dir, profile)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    fig, axes = plt.subplots(2, 1, figsize=(6.8, 8.4), sharey=True)
     for ax, (prob, g) in zip(axes, eb.groupby("problem")):
         for (t, gt), c in zip(g.groupby("target"), ("C0", "C3")):
             ax.plot(gt.batch, gt.examples, "o-", color=c, label=f"to {t:.1%}")
@@ -322,25 +322,25 @@ def compute(ctx: Context) -> None:
     study.run_study(record_profile(ctx), ctx.results_dir, log=lambda *a: None)
 
 
-def _display(df: pd.DataFrame) -> None:
-    from IPython.display import display
+def _display(df: pd.DataFrame, uuid: str, caption: str = "") -> None:
+    """``df`` as one of the book's tables (a meaningful index becomes its first columns)."""
+    from lbgap.book.style import show
 
-    display(df)
+    show(df if isinstance(df.index, pd.RangeIndex) else df.reset_index(), caption, uuid)
 
 
 def _show(fig) -> None:
-    """Show ``fig`` (the figure just drawn) inline."""
-    import matplotlib.pyplot as plt
+    """Show ``fig`` (the figure just drawn) inline once it reads at the column width."""
+    from lbgap.book.style import show_figure
 
-    plt.show()
+    show_figure(fig)
 
 
-def show_key_numbers(ctx: Context, width: int = 84) -> None:
-    """The numbers behind the chapter's answer, one per line, wrapped to fit the page's column."""
-    import textwrap
+def show_key_numbers(ctx: Context) -> None:
+    """The numbers behind the chapter's answer, one bullet each."""
+    from lbgap.book.style import verdict_lines
 
-    for line in key_numbers(ctx.results_dir, record_profile(ctx)):
-        print(textwrap.fill(line, width, subsequent_indent="    "))
+    verdict_lines(key_numbers(ctx.results_dir, record_profile(ctx)))
 
 
 def show_time_vs_n(ctx: Context, target: float = 0.001) -> None:
@@ -350,19 +350,20 @@ def show_time_vs_n(ctx: Context, target: float = 0.001) -> None:
 def show_time_tables(ctx: Context, target: float = 0.001, what: str = "cpu_s") -> None:
     """One :func:`time_table` per problem."""
     for prob in study.PROBLEMS:
-        _display(time_table(ctx.results_dir, record_profile(ctx), target, prob, what=what))
+        _display(time_table(ctx.results_dir, record_profile(ctx), target, prob, what=what), f"time-{prob}-{what}",
+                 f"{PROBLEM_LABELS[prob]}: {'CPU seconds' if what == 'cpu_s' else what} to {target:.1%}")
 
 
 def show_noise_scale(ctx: Context) -> None:
     rp = record_profile(ctx)
     _show(fig_noise_scale(ctx.results_dir, rp))
-    _display(noise_at(ctx.results_dir, rp))
+    _display(noise_at(ctx.results_dir, rp), "noise-at")
 
 
 def show_examples_by_batch(ctx: Context) -> None:
     rp = record_profile(ctx)
     _show(fig_examples_by_batch(ctx.results_dir, rp))
-    _display(knee(ctx.results_dir, rp))
+    _display(knee(ctx.results_dir, rp), "knee")
 
 
 def batch_table(ctx: Context) -> pd.DataFrame:
@@ -373,11 +374,11 @@ def batch_table(ctx: Context) -> pd.DataFrame:
 
 
 def show_batch_table(ctx: Context) -> None:
-    _display(batch_table(ctx))
+    _display(batch_table(ctx), "batch-table")
 
 
 def show_big_runs(ctx: Context) -> None:
-    _display(big_runs(ctx.results_dir, record_profile(ctx)))
+    _display(big_runs(ctx.results_dir, record_profile(ctx)), "big-runs")
 
 
 def cpu_spent_line(ctx: Context) -> str:

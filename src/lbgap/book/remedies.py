@@ -157,10 +157,34 @@ def show_runs(ctx: Context) -> None:
         print("no conservative-training records")
 
 
+def by_measure(cmp):
+    """:func:`compare_with_paper` with one row per network and measure (test accuracy, φ at each ε) and the
+    regimes as columns, ours then the paper's, "—" where a regime has no such number (the paper gives φ of the
+    remedy's LB only): the table fits the column however many regimes the remedy has."""
+    import pandas as pd
+
+    measures = {" test %": "test accuracy (%)", " φ 1e-3": "φ at ε = 1e-3", " φ 5e-4": "φ at ε = 5e-4"}
+    remedy_lb = next(c[:-len(" test %")] for c in cmp.columns if c.endswith(" LB test %") and c.startswith("paper "))
+    rows = []
+    for _, r in cmp.iterrows():
+        for suffix, measure in measures.items():
+            row = {"network": r["network"], "seeds": r["n"], "measure": measure}
+            for col in cmp.columns:
+                if col.endswith(suffix):
+                    regime = col[:-len(suffix)]
+                    regime = remedy_lb if regime == "paper" else regime      # the paper's φ is its remedy LB's
+                    row[regime.replace("paper ", "paper: ")] = r[col]
+            rows.append(row)
+    out = pd.DataFrame(rows)
+    ours = [c for c in out.columns[3:] if not c.startswith("paper")]
+    return out[["network", "seeds", "measure", *ours, *[c for c in out.columns[3:] if c not in ours]]].fillna("—")
+
+
 def show_table7(ctx: Context) -> None:
     cmp = compare_with_paper(runs(ctx), "conservative")
     if len(cmp):
-        show(cmp, "Table 7: test accuracy and LB sharpness with conservative training", "table7")
+        show(by_measure(cmp), "Table 7: test accuracy and LB sharpness with conservative training (mean ± std over "
+             "seeds)", "table7")
     else:
         print("nothing to compare")
 
@@ -168,14 +192,20 @@ def show_table7(ctx: Context) -> None:
 def show_per_seed(ctx: Context) -> None:
     df = runs(ctx)
     if len(df):
-        show(per_seed(df), "Per seed: Table 2 SB and LB against conservative LB (φ: full space, summed loss, unless "
-             "marked)", "table7-seeds")
+        t = per_seed(df)          # two tables, so that each fits the column
+        show(t[["network", "seed", "SB test %", "LB test %", "conservative LB test %", "Δ test (cons. − LB)",
+                "train loss LB", "train loss cons."]],
+             "Per seed: test accuracy of Table 2's SB and LB against conservative LB, and the final training loss",
+             "table7-seeds")
+        show(t[["network", "seed", *[c for c in t.columns if c.startswith("φ")]]],
+             "Per seed: sharpness φ (full space, summed loss, unless marked rand.: the random subspace)",
+             "table7-seeds-phi")
 
 
 def show_control(ctx: Context) -> None:
     """The paired tests, the control runs seed by seed, and the same runs recomputed on another machine (the
     noise floor of a seed-by-seed comparison across machines; see the reproducibility chapter)."""
-    from lbgap.book.reproducibility import rerun_table
+    from lbgap.book.reproducibility import rerun_table, show_rerun_tables
 
     eff = effects(ctx)
     if len(eff):
@@ -192,14 +222,14 @@ def show_control(ctx: Context) -> None:
     t_rerun = rerun_table(ctx)
     t_rerun = t_rerun[t_rerun.run.str.startswith(tuple(ctx.nets))] if len(t_rerun) else t_rerun
     if len(t_rerun):
-        show(t_rerun, "The same runs recomputed on 2026-12-01, right after the control", "table7-rerun")
+        show_rerun_tables(t_rerun, "The same runs recomputed on 2026-12-01, right after the control", "table7-rerun")
 
 
 def show_table6(ctx: Context) -> None:
     aug = runs(ctx, "augment")
     if len(aug):
-        show(compare_with_paper(aug, "augment"), "Table 6: test accuracy and LB sharpness with data augmentation",
-             "table6")
+        show(by_measure(compare_with_paper(aug, "augment")), "Table 6: test accuracy and LB sharpness with "
+             "data augmentation (mean ± std over seeds)", "table6")
     else:
         print("no data-augmentation records (Table 6's networks are convolutional: GPU work)")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lbgap.book.context import Context, all_records, original, shown_nets, shown_seeds, train_records
-from lbgap.book.style import num, show, styled
+from lbgap.book.style import dropdown, fold_constant, num, show, styled
 from lbgap.core.records import variant
 
 
@@ -307,12 +307,30 @@ def profiles_table():
 
 
 # ------------------------------------------------------------------------------------ what the notebook shows
+def _listing(df, what: str, uuid: str) -> None:
+    """A long listing as one line that opens onto the table; columns with one value throughout go to that line."""
+    from IPython.display import display
+
+    t, same = fold_constant(df)
+    display(dropdown(t, f"{what}: {len(t)} rows" + (f" (all rows: {same})" if same else ""), uuid))
+
+
 def show_provenance(ctx: Context) -> None:
     t_prov = provenance_table(ctx)
     if t_prov.empty:
         print("No records yet.")
     else:
-        show(t_prov, "Records by profile, kind, device and software version", "provenance")
+        _listing(t_prov, "Records by profile, kind, device and software version", "provenance")
+
+
+def show_rerun_tables(t, caption: str, uuid: str) -> None:
+    """A rerun table (:func:`rerun_table`) as two tables that fit the column: the training losses, then the test
+    accuracy and the machines."""
+    show(t[["run", "x0 train loss (original)", "x0 train loss (rerun)", "final train loss (original)",
+            "final train loss (rerun)"]], caption + ": training loss at x0 and at the end", uuid)
+    show(t[["run", "test acc % (original)", "test acc % (rerun)", "rerun − original (pt)", "original ran on",
+            "rerun ran on"]], caption + ": test accuracy and machines", uuid + "-acc",
+         wrap=("run", "original ran on", "rerun ran on"))
 
 
 def show_reruns(ctx: Context) -> None:
@@ -320,11 +338,13 @@ def show_reruns(ctx: Context) -> None:
     if t_rerun.empty:
         print("No recomputed runs yet (lbgap train ... --tag recheck).")
     else:
-        show(t_rerun, "Runs recomputed with an unchanged configuration, beside the original", "rerun")
+        show_rerun_tables(t_rerun, "Runs recomputed with an unchanged configuration, beside the original", "rerun")
 
 
 def show_profiles():
-    return styled(profiles_table(), "Profiles (lbgap.core.config.PROFILES)", "profiles")
+    """The profiles side by side: one row per setting, one column per profile."""
+    t = profiles_table().set_index("profile").T.rename_axis("setting").reset_index()
+    return styled(t, "Profiles (lbgap.core.config.PROFILES)", "profiles")
 
 
 def show_timing(ctx: Context) -> None:
@@ -332,7 +352,7 @@ def show_timing(ctx: Context) -> None:
     if t_time.empty:
         print("No records yet.")
     else:
-        show(t_time, "Wall time of the records (sum over records, from their provenance)", "timing")
+        _listing(t_time, "Wall time of the records (sum over records, from their provenance)", "timing")
 
 
 def show_gpu_time(ctx: Context) -> None:
@@ -349,7 +369,7 @@ def show_throughput(ctx: Context) -> None:
     if t_tp.empty:
         print("No training records yet.")
     else:
-        show(t_tp, "Training samples/s of the records (mean over records)", "throughput")
+        _listing(t_tp, "Training samples/s of the records (mean over records)", "throughput")
 
 
 def show_bench(ctx: Context) -> None:
@@ -357,7 +377,13 @@ def show_bench(ctx: Context) -> None:
     if t_bench.empty:
         print("No bench records yet.")
     else:
-        show(t_bench, "lbgap bench: ours vs the DataLoader baseline, measured side by side", "bench")
+        t, same = fold_constant(t_bench, keep=("net", "regime", "batch"))
+        cap = "lbgap bench: ours vs the DataLoader baseline, measured side by side" + (f" ({same})" if same else "")
+        show(t[[c for c in t.columns if not c.startswith("sharpness")]], cap, "bench")
+        sharp = t[t["sharpness (s)"] != "—"] if "sharpness (s)" in t else t.iloc[:0]
+        if len(sharp):
+            show(sharp[["net", "regime", "batch", *[c for c in t.columns if c.startswith("sharpness")]]],
+                 "lbgap bench: one sharpness computation, ours vs scipy.optimize.minimize", "bench-sharpness")
         if t_bench.device.str.startswith("cpu").all():
             print("No GPU bench record yet: the GPU targets are still unmeasured.")
 
@@ -367,5 +393,19 @@ def show_seeds_at_once(ctx: Context) -> None:
     if t_many.empty:
         print("No bench record has timed several seeds at once yet.")
     else:
-        show(t_many, "Several seeds at once: processes, torch.func stacking and threads (CUDA streams), against "
-             "one model", "seeds-at-once")
+        show(seeds_at_once_long(t_many), "Several seeds at once: processes, torch.func stacking and threads (CUDA "
+             "streams), against one model", "seeds-at-once")
+
+
+def seeds_at_once_long(t):
+    """:func:`seeds_at_once_summary` with one row per way of running (one model, processes, stacked, threads)."""
+    import pandas as pd
+
+    rows = []
+    for _, r in t.iterrows():
+        key = {"device": r["device"], "net": r["net"], "regime": r["regime"], "batch": r["batch"]}
+        rows.append({**key, "way": "one model", "seeds": "1", "samples/s": r["one model (samples/s)"], "÷ one": "1×"})
+        for way, n in (("processes", "processes"), ("stacked", "stacked seeds"), ("threads", "threads")):
+            rows.append({**key, "way": way, "seeds": str(r[n]), "samples/s": r[f"{way} (samples/s)"],
+                         "÷ one": r[f"{way} ÷ one"]})
+    return pd.DataFrame(rows)

@@ -114,3 +114,10 @@ def show_figure(fig) -> None:
     check_readable(fig)
     plt.show()
     plt.close(fig)
+
+
+def fold_constant(df, keep=()):
+    """``df`` without the columns that hold one value in every row (``keep`` excepted), and those columns as
+    words ("device: cpu; torch: 2.13.0") for a caption: a long listing keeps only the columns that vary."""
+    same = [c for c in df.columns if c not in keep and len(df) > 1 and df[c].astype(str).nunique() == 1]
+    return df.drop(columns=same), "; ".join(f"{c}: {df[c].iloc[0]}" for c in same)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from lbgap.book.context import Context
 from lbgap.book.coverage import FIGURE_NETS, print_figure_runs
-from lbgap.book.style import pm_over, show
+from lbgap.book.style import pm_over, show, show_figure
 
 
 def compute(ctx: Context) -> None:
@@ -60,19 +60,23 @@ def show_figure4(ctx: Context) -> None:
     df = runs(ctx)
     nets_here = list(dict.fromkeys(df.net))
     if nets_here:
-        fig, axes = plt.subplots(1, len(nets_here), figsize=(6.5 * len(nets_here), 4), squeeze=False)
-        for ax, net in zip(axes[0], nets_here):
+        fig, axes = plt.subplots(len(nets_here), 1, figsize=(6.8, 4.2 * len(nets_here)), squeeze=False)
+        for ax, net in zip(axes[:, 0], nets_here):    # one network per row: readable at the column width
             d = df[df.net == net]
             threshold.plot(d, ax, f"{net} ({d.profile.iloc[0]} profile, {d.epochs.max()} epochs)")
         fig.tight_layout()
-        plt.show()
+        show_figure(fig)
     else:
         print("nothing to plot")
 
 
 def show_numbers(ctx: Context) -> None:
     if len(runs(ctx)):
-        show(numbers(ctx), "Figure 4 as numbers: mean ± std over seeds, ε = 1e-3", "fig4")
+        df = numbers(ctx)          # two tables, so that each fits the column
+        show(df[["network", "batch size", "seeds", "steps", "train loss", "train acc (%)", "test acc (%)"]],
+             "Figure 4 as numbers, accuracy: mean ± std over seeds", "fig4")
+        show(df[["network", "batch size", "φ full space (summed loss)", "φ random subspace"]],
+             "Figure 4 as numbers, sharpness φ at ε = 1e-3: mean ± std over seeds", "fig4-phi")
 
 
 def show_networks(ctx: Context) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from lbgap.book.context import Context
 from lbgap.book.coverage import FIGURE_NETS, print_figure_runs
-from lbgap.book.style import show
+from lbgap.book.style import dropdown, show_figure
 
 
 def compute(ctx: Context) -> None:
@@ -60,20 +60,23 @@ def show_figure6(ctx: Context) -> None:
     df = iterates(ctx)
     nets_here = list(dict.fromkeys(df.net))
     if nets_here:
-        fig, axes = plt.subplots(len(nets_here), 2, figsize=(12, 4 * len(nets_here)), squeeze=False)
-        for row, net in zip(axes, nets_here):
-            d = df[df.net == net]
+        fig, axes = plt.subplots(2 * len(nets_here), 1, figsize=(6.8, 7.6 * len(nets_here)), squeeze=False)
+        for i, net in enumerate(nets_here):    # full space above the random subspace: readable at the column width
+            d, row = df[df.net == net], axes[2 * i:2 * i + 2, 0]
             trajectory.plot(d, row[0], "phi_full_sum", f"{net} ({d.profile.iloc[0]}): full space")
             trajectory.plot(d, row[1], "phi_random", f"{net} ({d.profile.iloc[0]}): random subspace")
         fig.tight_layout()
-        plt.show()
+        show_figure(fig)
     else:
         print("nothing to plot")
 
 
 def show_numbers(ctx: Context) -> None:
     if len(iterates(ctx)):
-        show(numbers(ctx).reset_index(drop=True), "Figure 6 as numbers: one row per kept iterate, ε = 1e-3", "fig6")
+        from IPython.display import display
+
+        t = numbers(ctx).reset_index(drop=True)
+        display(dropdown(t, f"Figure 6 as numbers: the {len(t)} kept iterates (φ at ε = 1e-3), one row each", "fig6"))
 
 
 def show_networks(ctx: Context) -> None:

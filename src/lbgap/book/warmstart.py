@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lbgap.book.context import Context
 from lbgap.book.coverage import FIGURE_NETS, print_figure_runs
-from lbgap.book.style import pm_over, show
+from lbgap.book.style import pm_over, show, show_figure
 
 
 def compute(ctx: Context) -> None:
@@ -63,19 +63,25 @@ def show_figure5(ctx: Context) -> None:
     df = runs(ctx)
     nets_here = list(dict.fromkeys(df.net))
     if nets_here:
-        fig, axes = plt.subplots(2, len(nets_here), figsize=(6.5 * len(nets_here), 7), squeeze=False, sharex="col")
-        for col, net in enumerate(nets_here):
+        fig, axes = plt.subplots(2 * len(nets_here), 1, figsize=(6.8, 7 * len(nets_here)), squeeze=False)
+        for i, net in enumerate(nets_here):    # one network per pair of rows: readable at the column width
             d = df[df.net == net]
-            warmstart.plot(d, axes[:, col], f"{net} ({d.profile.iloc[0]} profile, {d.lb_epochs.max()} LB epochs)")
+            axes[2 * i, 0].sharex(axes[2 * i + 1, 0])
+            warmstart.plot(d, axes[2 * i:2 * i + 2, 0], f"{net} ({d.profile.iloc[0]} profile, {d.lb_epochs.max()} LB epochs)")
         fig.tight_layout()
-        plt.show()
+        show_figure(fig)
     else:
         print("nothing to plot")
 
 
 def show_numbers(ctx: Context) -> None:
     if len(runs(ctx)):
-        show(numbers(ctx), "Figure 5 as numbers: mean ± std over seeds, ε = 1e-3", "fig5")
+        df = numbers(ctx)          # two tables, so that each fits the column
+        show(df[["network", "SB epochs k", "seeds", "SB train loss", "SB test acc (%)", "LB train loss",
+                 "LB test acc (%)", "LB − SB iterate (pt)"]],
+             "Figure 5 as numbers, accuracy: mean ± std over seeds", "fig5")
+        show(df[["network", "SB epochs k", "φ LB full space (summed loss)", "φ LB random subspace"]],
+             "Figure 5 as numbers, sharpness φ of the LB solution at ε = 1e-3: mean ± std over seeds", "fig5-phi")
 
 
 def show_networks(ctx: Context) -> None:

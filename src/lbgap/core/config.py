@@ -74,6 +74,10 @@ class RunConfig:
     prox: float = 0.0             # lambda of the proximal term (lambda/2)||x - x_k||^2 (Eq. 5; E.2: 1e-3)
     augment: str = ""             # "" none, "paper": flips, rotations <= 10 deg, shifts <= 0.2 (Appendix E.1)
     init_from: str = ""           # warm start (Figure 5): a checkpoint, relative to the checkpoint store, as x0
+    warmup_epochs: float = 0.0    # linear LR warm-up over this many epochs (Goyal et al. 2017; 0 = none) ...
+    warmup_from: float = 0.0      # ... from this LR at step 0 up to ``lr``
+    ghost_batch: int = 0          # ghost batch normalisation over chunks of this many examples (Hoffer et al. 2017)
+    sam_rho: float = 0.0          # sharpness-aware minimisation radius rho (Foret et al. 2021; 0 = off)
     save_checkpoints: bool = True
     extra: dict = field(default_factory=dict)
 

@@ -166,6 +166,65 @@ def build_model(name: str, bn: str = "batch", num_classes: int | None = None) ->
     return glorot_init_(model)
 
 
+def ghost_batch_norm(bn: nn.modules.batchnorm._BatchNorm, x: torch.Tensor, ghost: int) -> torch.Tensor:
+    """Ghost batch normalisation (Hoffer et al. 2017, Algorithm 1): in training mode, normalise each consecutive
+    chunk of ``ghost`` examples with its own mean and (biased) variance instead of the whole batch's, then apply
+    ``bn``'s affine map. A batch of at most ``ghost`` examples is plain BN; a last chunk of one example joins the
+    chunk before it. Computed in float32 (as autocast runs BN). Only for batch-statistic BN (``bn="batch"``):
+    running averages are not updated."""
+    n = x.shape[0]
+    if n <= ghost:
+        return F.batch_norm(x.float(), None, None, bn.weight, bn.bias, True, 0.0, bn.eps)
+    k = n // ghost - (1 if n % ghost == 1 else 0)       # full chunks normalised together
+    main, rest = x[: k * ghost].float(), x[k * ghost:].float()
+    g = main.reshape(k, ghost, *x.shape[1:])
+    dims = (1, *range(3, g.dim()))                     # the chunk's examples (and pixels for conv maps)
+    mean, var = g.mean(dims, keepdim=True), g.var(dims, unbiased=False, keepdim=True)
+    out = ((g - mean) / torch.sqrt(var + bn.eps)).reshape(main.shape)
+    if len(rest):
+        rdims = (0, *range(2, rest.dim()))
+        out = torch.cat([out, (rest - rest.mean(rdims, keepdim=True))
+                         / torch.sqrt(rest.var(rdims, unbiased=False, keepdim=True) + bn.eps)])
+    shape = (1, -1) + (1,) * (x.dim() - 2)
+    return out * bn.weight.view(shape) + bn.bias.view(shape)
+
+
+class _GhostBN:
+    """Mixin of the ghost-batch BN classes: ``forward`` is :func:`ghost_batch_norm` in training mode, plain BN
+    otherwise. The class is swapped on the existing modules (:func:`use_ghost_batches`), so the parameter names,
+    checkpoints and x0 stay those of the plain network."""
+
+    ghost: int
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            return ghost_batch_norm(self, x, self.ghost)
+        return super().forward(x)
+
+
+class GhostBatchNorm1d(_GhostBN, nn.BatchNorm1d):
+    pass
+
+
+class GhostBatchNorm2d(_GhostBN, nn.BatchNorm2d):
+    pass
+
+
+def use_ghost_batches(model: nn.Module, ghost: int) -> nn.Module:
+    """Make every BN layer of ``model`` normalise ghost batches of ``ghost`` examples in training (Hoffer et al.
+    2017); evaluation keeps the network's own BN (with ``bn="batch"``, the evaluation batch's statistics as Keras
+    mode=2). In place; returns ``model``."""
+    if ghost < 2:
+        raise ValueError(f"ghost batch size {ghost} must be at least 2 (BN needs two examples to normalise)")
+    for m in model.modules():
+        if type(m) in (nn.BatchNorm1d, nn.BatchNorm2d):
+            if m.track_running_stats:
+                raise ValueError("ghost batches are implemented for batch-statistic BN (bn='batch') only")
+            m.__class__ = GhostBatchNorm1d if isinstance(m, nn.BatchNorm1d) else GhostBatchNorm2d
+            m.ghost = int(ghost)
+    return model
+
+
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 

@@ -33,7 +33,8 @@ from lbgap.core import data as datamod
 from lbgap.core import paths
 from lbgap.core import records
 from lbgap.core.config import RunConfig
-from lbgap.core.models import NETS, build_model, keras_cross_entropy
+from lbgap.core import sam
+from lbgap.core.models import NETS, build_model, keras_cross_entropy, use_ghost_batches
 
 
 class ConfigError(ValueError):
@@ -145,6 +146,13 @@ def make_config(net: str, batch_size: str | int = 256, seed: int = 0, profile: s
         raise ConfigError(f"augmentation is for the convolutional networks C1-C4 (Appendix E.1), not {cfg.net}")
     if not (cfg.prox >= 0 and math.isfinite(cfg.prox)):
         raise ConfigError(f"prox={cfg.prox}: the proximal weight lambda must be >= 0 (0 = off; Appendix E.2: 1e-3)")
+    if not (cfg.warmup_epochs >= 0 and cfg.warmup_from >= 0 and math.isfinite(cfg.warmup_epochs)):
+        raise ConfigError(f"warm-up of {cfg.warmup_epochs} epochs from lr {cfg.warmup_from}: both must be >= 0")
+    if cfg.ghost_batch and (cfg.ghost_batch < 2 or cfg.bn != "batch"):
+        raise ConfigError(f"ghost_batch={cfg.ghost_batch}: give at least 2 examples per ghost batch, with bn='batch' "
+                          "(0 = off)")
+    if not (cfg.sam_rho >= 0 and math.isfinite(cfg.sam_rho)):
+        raise ConfigError(f"sam_rho={cfg.sam_rho}: the SAM radius must be >= 0 (0 = off; Foret et al. use 0.05)")
     if cfg.init_from and (Path(cfg.init_from).is_absolute() or ".." in Path(cfg.init_from).parts):
         raise ConfigError(f"init_from={cfg.init_from!r}: give a checkpoint path relative to the checkpoint store "
                           f"({paths.CHECKPOINT_DIR}), e.g. 'quick/<run id>/step470.pt'")
@@ -200,6 +208,18 @@ def evaluate(model: nn.Module, dataset, batch_size: int) -> tuple[float, float]:
         correct += (logits.argmax(1) == y).sum()
     model.train(was_training)
     return float(total_loss) / n, float(correct) / n
+
+
+def warmup_lr(cfg: RunConfig, steps_per_epoch: int) -> Callable[[int], float] | None:
+    """Goyal et al. (2017), Section 2.2, gradual warm-up: the LR before step t (0-based) goes linearly from
+    ``warmup_from`` to ``lr`` over ``warmup_epochs`` epochs, then stays at ``lr``. None without a warm-up."""
+    if not cfg.warmup_epochs:
+        return None
+    span = max(1, round(cfg.warmup_epochs * steps_per_epoch))
+
+    def lr_at(step: int) -> float:
+        return cfg.lr if step >= span else cfg.warmup_from + (cfg.lr - cfg.warmup_from) * step / span
+    return lr_at
 
 
 def flat_params(model: nn.Module) -> torch.Tensor:
@@ -291,7 +311,8 @@ def train_epoch(model: nn.Module, opt: torch.optim.Optimizer, dataset, batch_siz
                 prox: float = 0.0, on_step: Callable[[Progress], None] | None = None,
                 transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
                 progress: Progress | None = None, skip: int = 0,
-                running: torch.Tensor | None = None) -> tuple[int, torch.Tensor]:
+                running: torch.Tensor | None = None, lr_at: Callable[[int], float] | None = None,
+                sam_rho: float = 0.0) -> tuple[int, torch.Tensor]:
     """One shuffled epoch of SGD/Adam steps with no host synchronisation; returns (batches, summed loss at the
     start of each batch).
 
@@ -306,6 +327,9 @@ def train_epoch(model: nn.Module, opt: torch.optim.Optimizer, dataset, batch_siz
     evaluate, take snapshots (Figure 6) or probe the model, and raise :class:`StopTraining` to end training
     after that step: the exception reaches the caller (:meth:`Trainer.until_stopped` catches it).
 
+    ``lr_at(step)``: the learning rate of each step (a warm-up, :func:`warmup_lr`), set before it; ``sam_rho``:
+    sharpness-aware minimisation (``sam``): the update uses the gradient at x + rho g/||g||.
+
     ``skip``/``running``: go on with an epoch interrupted after ``skip`` batches whose summed loss was
     ``running`` (a resumed run; ``generator`` in the state it had at the start of that epoch)."""
     device = dataset.device
@@ -313,7 +337,7 @@ def train_epoch(model: nn.Module, opt: torch.optim.Optimizer, dataset, batch_siz
     running = torch.zeros((), device=device) if running is None else running.to(device).clone()
     progress.running, progress.batch = running, skip
     steps = skip
-    params = [p for g in opt.param_groups for p in g["params"]] if prox else []
+    params = [p for g in opt.param_groups for p in g["params"]] if (prox or sam_rho) else []
     for idx in epoch_batches(len(dataset), batch_size, generator, device)[skip:]:
         x, y = dataset.batch(idx)
         if transform is not None:
@@ -321,6 +345,9 @@ def train_epoch(model: nn.Module, opt: torch.optim.Optimizer, dataset, batch_siz
         if device.type == "cuda" and x.dim() == 4:
             x = x.contiguous(memory_format=torch.channels_last)
         anchor = [p.detach().clone() for p in params] if prox else None   # x_k
+        if lr_at is not None:
+            for group in opt.param_groups:
+                group["lr"] = lr_at(progress.step)
         for inner in range(inner_steps):
             if cudagraphs:
                 torch.compiler.cudagraph_mark_step_begin()
@@ -328,6 +355,13 @@ def train_epoch(model: nn.Module, opt: torch.optim.Optimizer, dataset, batch_siz
                 loss = keras_cross_entropy(model(x), y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            if sam_rho:
+                e = sam.ascend(params, sam_rho)
+                with autocast:
+                    perturbed = keras_cross_entropy(model(x), y)
+                opt.zero_grad(set_to_none=True)
+                perturbed.backward()
+                sam.descend(params, e)
             if prox:
                 with torch.no_grad():
                     torch._foreach_add_([p.grad for p in params], torch._foreach_sub(params, anchor), alpha=prox)
@@ -373,7 +407,9 @@ class Trainer:
         return train_epoch(self.step_model, self.opt, dataset, cfg.batch_size, self.generator,
                            _autocast(cfg, self.device), cudagraphs=uses_cudagraphs(cfg.compile),
                            inner_steps=int(cfg.inner_steps), prox=float(cfg.prox), on_step=on_step,
-                           transform=self.transform, progress=self.progress, skip=skip, running=running)
+                           transform=self.transform, progress=self.progress, skip=skip, running=running,
+                           lr_at=warmup_lr(cfg, math.ceil(len(dataset) / cfg.batch_size)),
+                           sam_rho=float(cfg.sam_rho))
 
     def until_stopped(self, dataset, on_step: Callable[[Progress], None]) -> Progress:
         """Epoch after epoch until ``on_step`` raises :class:`StopTraining`; returns where training stopped."""
@@ -392,6 +428,8 @@ def make_trainer(cfg: RunConfig, num_classes: int | None, device: torch.device,
     streams, so that every loop trains the run ``lbgap train`` would. ``results_dir``: the record store a warm
     start's run is found in."""
     model = initial_model(cfg, num_classes, results_dir).to(device)
+    if cfg.ghost_batch:
+        use_ghost_batches(model, int(cfg.ghost_batch))   # same parameters and x0; training normalises ghost batches
     if device.type == "cuda" and NETS[cfg.net].kind == "conv":
         model = model.to(memory_format=torch.channels_last)
     step_model = compiled(model, cfg.compile)

@@ -1,13 +1,14 @@
 """``lbgap sweep GRID``: run a grid of runs, skipping finished ones; one module per grid (:data:`GRIDS`)."""
 from __future__ import annotations
 
-from lbgap.cli.commands import remedy, steps, table2, threshold, trajectory, warmstart
+from lbgap.cli.commands import followups, remedy, steps, table2, threshold, trajectory, warmstart
 
 GRIDS = {
     "table2": table2,
     "steps-to-target": steps,
     "threshold": threshold,
     "remedy": remedy,
+    "followups": followups,
     "trajectory": trajectory,
     "warmstart": warmstart,
 }

@@ -1,0 +1,200 @@
+"""Is it the batch size or the number of updates? The remedies published after Keskar et al. (2017), tested on
+the same networks, data and budget rules as Table 2.
+
+Each *arm* is the Table 2 LB run of a seed (same x0, data order and stopping rule) with one change, or the SB/LB
+baseline itself; its tag (``fu-<arm>``) keeps its records apart from Table 2's:
+
+* ``sb``, ``lb``          the baselines, trained again beside the arms (same device, precision and code);
+* ``lr-linear``           LR x k with k = B_LB / B_SB and a 5-epoch linear warm-up from the SB LR (Goyal et al.
+                          2017, Section 2: "linear scaling rule" and "gradual warmup");
+* ``lr-sqrt``             LR x sqrt(k) with the same warm-up (Hoffer et al. 2017, Section 4's sqrt(k) rule);
+* ``ghost``               ghost batch normalisation over chunks of 128 examples (Hoffer et al., Algorithm 1). At
+                          test time every run, this one included, normalises with the statistics of each
+                          evaluation batch (Keras mode=2, ``models``): ghost batches change training only;
+* ``regime``              as many updates as SB ("regime adaptation", Hoffer et al. Section 5): the epoch cap and the
+                          stopping rule's patience multiplied by k, so the budget and the plateau test count the
+                          same number of updates as SB's;
+* ``hoffer``              all of Hoffer et al. at once: LR x sqrt(k) (no warm-up, as there), ghost batches, regime;
+* ``sam-<rho>``           sharpness-aware minimisation (Foret et al. 2021) around Adam, rho in {0.01, 0.05, 0.2}:
+                          the remedy that targets sharpness itself, so the direct test of the paper's causal claim.
+
+Every finished run gets the sharpness the sharpness chapter endorses: Metric 2.1 in the full space at eps = 1e-3
+with L-BFGS-B on the summed objective, and the Hessian's top eigenvalue (power iteration on 10,000 examples).
+
+CLI: ``lbgap sweep followups --net F1 --seeds 0-4 --profile paper`` (all arms), ``--arms lb,regime`` for some.
+The chapter "Is it the batch or the updates?" (``chapters/followups.ipynb``) reads the records.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Callable, Sequence
+
+from lbgap.core import config as cfgmod
+from lbgap.core import records, sweep
+from lbgap.core.train import make_config
+
+GHOST = 128
+WARMUP_EPOCHS = 5
+SAM_RHOS = (0.01, 0.05, 0.2)
+EPS = 1e-3
+TAG_PREFIX = "fu-"
+
+
+def _scale(profile: str, lb_batch: int) -> float:
+    """k = B_LB / B_SB of the profile."""
+    return lb_batch / cfgmod.get_profile(profile)["sb_batch_size"]
+
+
+def _lr(kind: str, warmup: bool = True) -> Callable[[str, int], dict]:
+    def settings(profile: str, lb_batch: int) -> dict:
+        base = cfgmod.OPTIMIZER_DEFAULTS["lr"]
+        k = _scale(profile, lb_batch)
+        lr = base * (k if kind == "linear" else math.sqrt(k))
+        return dict(lr=lr, warmup_epochs=WARMUP_EPOCHS, warmup_from=base) if warmup else dict(lr=lr)
+    return settings
+
+
+def _regime(profile: str, lb_batch: int) -> dict:
+    prof, k = cfgmod.get_profile(profile), _scale(profile, lb_batch)
+    return dict(max_epochs=math.ceil(prof["max_epochs_sb"] * k), patience=math.ceil(prof["patience"] * k))
+
+
+def _hoffer(profile: str, lb_batch: int) -> dict:
+    return dict(_lr("sqrt", warmup=False)(profile, lb_batch), ghost_batch=GHOST, **_regime(profile, lb_batch))
+
+
+# name -> (regime, settings(profile, LB batch size) -> config overrides, source, label for tables)
+ARMS: dict[str, dict] = {
+    "sb": dict(regime="SB", settings=lambda p, b: {}, source="baseline", label="SB"),
+    "lb": dict(regime="LB", settings=lambda p, b: {}, source="baseline", label="LB"),
+    "lr-linear": dict(regime="LB", settings=_lr("linear"), source="Goyal et al. 2017",
+                      label="LB, LR × k, warm-up"),
+    "lr-sqrt": dict(regime="LB", settings=_lr("sqrt"), source="Hoffer et al. 2017",
+                    label="LB, LR × √k, warm-up"),
+    "ghost": dict(regime="LB", settings=lambda p, b: dict(ghost_batch=GHOST), source="Hoffer et al. 2017",
+                  label=f"LB, ghost BN {GHOST}"),
+    "regime": dict(regime="LB", settings=_regime, source="Hoffer et al. 2017", label="LB, SB's updates"),
+    "hoffer": dict(regime="LB", settings=_hoffer, source="Hoffer et al. 2017", label="LB, all of Hoffer"),
+    **{f"sam-{rho:g}": dict(regime="LB", settings=(lambda p, b, rho=rho: dict(sam_rho=rho)),
+                            source="Foret et al. 2021", label=f"LB + SAM ρ={rho:g}") for rho in SAM_RHOS},
+}
+
+
+def get_arm(name: str) -> dict:
+    if name not in ARMS:
+        raise ValueError(f"unknown arm {name!r}: choose from {', '.join(ARMS)} (or 'all')")
+    return ARMS[name]
+
+
+def parse_arms(text: str) -> list[str]:
+    """``"all"`` or a comma list of arm names, validated."""
+    names = list(ARMS) if text.strip() == "all" else [t.strip() for t in text.split(",") if t.strip()]
+    for n in names:
+        get_arm(n)
+    if not names:
+        raise ValueError("give at least one arm, or 'all'")
+    return names
+
+
+def arm_config(net: str, arm: str, seed: int = 0, profile: str = "paper", **overrides):
+    """The run of ``arm`` for (net, seed): the Table 2 config of its regime plus the arm's settings, tag fu-<arm>."""
+    spec = get_arm(arm)
+    lb = make_config(net, "LB", seed, profile, **{k: v for k, v in overrides.items() if k == "device"})
+    settings = spec["settings"](profile, lb.batch_size)
+    return make_config(net, spec["regime"], seed, profile, tag=TAG_PREFIX + arm, **{**settings, **overrides})
+
+
+def grid(net: str, seeds: Sequence[int] = (0,), profile: str = "paper", arms: Sequence[str] = tuple(ARMS),
+         **overrides) -> list:
+    if not seeds:
+        raise ValueError("give at least one seed")
+    return [arm_config(net, arm, seed, profile, **overrides) for seed in seeds for arm in arms]
+
+
+def run(net: str, seeds: Sequence[int] = (0,), profile: str = "paper", arms: Sequence[str] = tuple(ARMS),
+        results_dir: str | Path | None = None, force: bool = False, log: Callable[[str], None] = print,
+        hessian_examples: int | None = 10000, train_examples: int | None = None, **overrides) -> list:
+    """Per (seed, arm): train (skipped where recorded), then its sharpness entry and Hessian (skipped where
+    recorded; f on ``train_examples`` training examples, None: all). Returns the training outcomes; a run whose sharpness failed is reported as failed."""
+    from lbgap.measures import sharpness
+
+    results_dir = records.store_root(results_dir)
+    cfgs = grid(net, seeds, profile, arms, **overrides)   # bad input fails before anything runs
+    outcomes = []
+    for cfg in cfgs:
+        (out,) = sweep.run_grid([cfg], results_dir, "serial", force=force, log=log, label=f"followups-{cfg.run_id}")
+        if out.status in ("done", "skipped"):
+            try:
+                sharpness.compute(cfg, results_dir, eps=(EPS,), spaces=("full",), objective="sum", hessian=True,
+                                  hessian_examples=hessian_examples, train_examples=train_examples,
+                                  device=cfg.device, force=force, log=log)
+            except Exception as e:  # noqa: BLE001  (the run's record stands; its sharpness can be rerun)
+                out = sweep.Outcome(f"sharpness:{cfg.run_id}", "failed", f"{type(e).__name__}: {e}")
+                log(f"failed   sharpness {cfg.run_id}: {e}")
+        outcomes.append(out)
+    return outcomes
+
+
+def runs_table(results_dir: str | Path | None = None, profiles: Sequence[str] = ("paper", "quick")):
+    """One row per finished arm run: network, profile, seed, arm, test accuracy (%), final training loss, epochs,
+    steps, examples seen, seconds in training steps, wall seconds, device, stop reason, phi (Metric 2.1, full space,
+    summed objective, eps = 1e-3; NaN where not measured) and the Hessian's top eigenvalue."""
+    import pandas as pd
+
+    from lbgap.measures import sharpness
+
+    rows = []
+    for prof in profiles:
+        runs = [r for r in records.iter_records(results_dir, prof, "train")
+                if str(r.get("config", {}).get("tag", "")).startswith(TAG_PREFIX) and r.get("status") == "ok"]
+        if not runs:
+            continue
+        sharp = sharpness.sharpness_table(results_dir, prof, tag=None)
+        for r in runs:
+            cfg, arm = r["config"], r["config"]["tag"][len(TAG_PREFIX):]
+            if arm not in ARMS:
+                continue
+            hit = sharpness.entry_for(sharp, r["run_id"], EPS, "full", "sum")
+            top = sharp[sharp.run_id == r["run_id"]]["hessian_top"] if len(sharp) else []
+            n_train = int(r.get("data", {}).get("n_train") or 0)
+            rows.append(dict(
+                net=cfg["net"], profile=prof, seed=int(cfg["seed"]), arm=arm, batch_size=int(cfg["batch_size"]),
+                lr=float(cfg["lr"]), test_acc=100 * r["final"]["test_acc"], train_loss=r["final"]["train_loss"],
+                epochs=int(r["epochs"]), steps=int(r["steps"]), examples=int(r["epochs"]) * n_train,
+                train_time_s=float(r["train_time_s"]), wall_s=float(r["provenance"].get("wall_time_s") or float("nan")),
+                device=r["provenance"].get("device"),
+                stop_reason=r["stop_reason"], phi=float(hit.phi) if hit is not None else float("nan"),
+                hessian_top=float(top.dropna().iloc[0]) if len(top) and top.notna().any() else float("nan")))
+    cols = ["net", "profile", "seed", "arm", "batch_size", "lr", "test_acc", "train_loss", "epochs", "steps",
+            "examples", "train_time_s", "wall_s", "device", "stop_reason", "phi", "hessian_top"]
+    if not rows:
+        return pd.DataFrame(columns=cols)
+    order = {a: i for i, a in enumerate(ARMS)}
+    df = pd.DataFrame(rows, columns=cols)
+    return df.sort_values(["net", "arm", "seed"], key=lambda s: s.map(order) if s.name == "arm" else s) \
+        .reset_index(drop=True)
+
+
+def summary(df):
+    """Per (network, arm): seeds n, test accuracy mean and sd, the gap to SB (SB minus the arm, paired by seed:
+    mean and sd over the seeds that have both), the median steps, examples, training seconds, and the median phi
+    and Hessian top eigenvalue."""
+    import pandas as pd
+
+    rows = []
+    order = {a: i for i, a in enumerate(ARMS)}
+    for (net, arm), g in df.groupby(["net", "arm"], sort=False):
+        sb = df[(df.net == net) & (df.arm == "sb")].set_index("seed")["test_acc"]
+        mine = g.set_index("seed")["test_acc"]
+        gap = (sb - mine).dropna()
+        rows.append(dict(net=net, arm=arm, label=ARMS[arm]["label"], source=ARMS[arm]["source"], n=len(g),
+                         acc_mean=mine.mean(), acc_sd=mine.std(), gap_mean=gap.mean() if len(gap) else float("nan"),
+                         gap_sd=gap.std() if len(gap) > 1 else float("nan"), gap_n=len(gap),
+                         steps=g.steps.median(), examples=g.examples.median(), train_time_s=g.train_time_s.median(),
+                         phi=g.phi.median(), hessian_top=g.hessian_top.median()))
+    out = pd.DataFrame(rows)
+    if out.empty:
+        return out
+    return out.sort_values(["net", "arm"], key=lambda s: s.map(order) if s.name == "arm" else s) \
+        .reset_index(drop=True)
