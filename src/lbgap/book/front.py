@@ -225,9 +225,30 @@ def answer_lines(ctx: Context) -> list[str]:
                      f"after {q['epochs']:.0f} epochs ({q['steps_sb']:,.0f} SB steps against {q['steps_lb']:,.0f} "
                      f"LB steps, {q['n']} seeds): LB tests {q['gap']:.2f} points lower, a point far from a "
                      "minimiser.")
+    followup = _quiet(lambda: followups_line(ctx))
+    if followup:
+        lines.append(followup)
     if a.get("regression"):
         lines.append("**With huge N and few features, small-batch SGD wins outright:** " + a["regression"] + ".")
     return lines or ["No records for the answer in this run (the committed book reads them from `data/results`)."]
+
+
+def followups_line(ctx: Context) -> str:
+    """The follow-ups chapter's answer sentence (``followups.answer_line``), read with its own memo."""
+    import dataclasses
+
+    from lbgap.book import followups
+
+    return followups.answer_line(dataclasses.replace(ctx))
+
+
+def followups_numbers(ctx: Context) -> dict:
+    """The follow-ups chapter's F1 numbers per arm (``followups.key_numbers``), read with its own memo."""
+    import dataclasses
+
+    from lbgap.book import followups
+
+    return followups.key_numbers(dataclasses.replace(ctx))
 
 
 # One row per item of the paper and per study of our own: (item, chapter, record kind, tag test, status when the
@@ -258,6 +279,8 @@ STATUS_ROWS = (
     ("Objective scaling (summed loss)", "sharpness", "sharpness", "", "ours", "", ""),
     ("Dinh rescaling", "sharpness", "dinh", None, "ours", "", ""),
     ("Huge-N regression", "regression", "regression", None, "ours", "", "linear and logistic, N up to 1e9"),
+    ("Remedies after Keskar (Goyal, Hoffer, SAM)", "followups", "train", "fu-", "partly", "",
+     "F1 seeds 0–2 on a GPU; the SB-updates arm alone, seeds 3–4 and C1 still to run"),
 )
 
 
@@ -324,6 +347,10 @@ def status(ctx: Context):
         headline_words["Figure 3 SB–LB line"] = f"rise LB ÷ SB {rise}"
     if a.get("steps"):
         headline_words["Steps to target, B_crit"] = f"B_crit {a['steps']['b_crit']:,.0f}"
+    fu = _quiet(lambda: followups_numbers(ctx))
+    if fu and "hoffer" in fu:
+        headline_words["Remedies after Keskar (Goyal, Hoffer, SAM)"] = (f"Hoffer gap {fu['hoffer']['gap']:+.2f} pt "
+                                                                         f"(LB {fu['lb']['gap']:+.2f})")
     if a.get("noise"):
         headline_words["Gradient noise"] = f"B_simple {a['noise']['b_simple']:,.0f}"
     rows = []

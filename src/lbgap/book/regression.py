@@ -251,11 +251,12 @@ def big_runs(results_dir=None, profile: str = "quick") -> pd.DataFrame:
     rows = []
     for r in _recs(results_dir, profile):
         if r.get("isolated_process"):
-            rows.append(dict(problem=PROBLEM_LABELS[r["problem"]], method=method_label(r["method"]), N=f"{r['n']:,}",
-                             seed=r["seed"], passes=r["passes"], cpu_s=round(r["cpu_s"], 1),
-                             wall_s=round(r["wall_s"], 1), rows_per_cpu_s=f"{r['n'] * r['passes'] / r['cpu_s']:,.0f}",
-                             rss_before_mib=round(r["rss_before_bytes"] / 2**20),
-                             peak_rss_mib=round(r["peak_rss_bytes"] / 2**20)))
+            rows.append({"problem": PROBLEM_LABELS[r["problem"]], "method": method_label(r["method"]),
+                         "N": f"{r['n']:,}", "seed": r["seed"], "passes": r["passes"], "CPU s": round(r["cpu_s"], 1),
+                         "wall s": round(r["wall_s"], 1),
+                         "rows per CPU s": f"{r['n'] * r['passes'] / r['cpu_s']:,.0f}",
+                         "RSS before (MiB)": round(r["rss_before_bytes"] / 2**20),
+                         "peak RSS (MiB)": round(r["peak_rss_bytes"] / 2**20)})
     return pd.DataFrame(rows)
 
 
@@ -378,7 +379,10 @@ def show_batch_table(ctx: Context) -> None:
 
 
 def show_big_runs(ctx: Context) -> None:
-    _display(big_runs(ctx.results_dir, record_profile(ctx)), "big-runs")
+    from lbgap.book.style import fold_constant
+
+    df, same = fold_constant(big_runs(ctx.results_dir, record_profile(ctx)), keep=("problem", "method", "N"))
+    _display(df, "big-runs", f"Passes over N ≥ 10⁸ rows, each in a process of its own ({same})" if same else "")
 
 
 def cpu_spent_line(ctx: Context) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lbgap.book.context import Context
 from lbgap.book.paper import paper_table
-from lbgap.book.style import show
+from lbgap.book.style import fold_constant, show
 
 
 def compute(ctx: Context) -> None:
@@ -183,8 +183,9 @@ def by_measure(cmp):
 def show_table7(ctx: Context) -> None:
     cmp = compare_with_paper(runs(ctx), "conservative")
     if len(cmp):
-        show(by_measure(cmp), "Table 7: test accuracy and LB sharpness with conservative training (mean ± std over "
-             "seeds)", "table7")
+        t, same = fold_constant(by_measure(cmp), keep=("measure",))
+        show(t, "Table 7: test accuracy and LB sharpness with conservative training (mean ± std over seeds"
+             + (f"; {same})" if same else ")"), "table7")
     else:
         print("nothing to compare")
 

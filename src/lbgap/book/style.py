@@ -31,13 +31,14 @@ WRAPPED = ("verdict", "our runs", "runs", "item", "networks by profile", "claim 
 
 def styled(df, caption: str, uuid: str, wrap=()):
     """A captioned, index-free HTML table with a fixed element id, displayed as plain HTML (its text/plain
-    form is constant, so nbval's strict comparison checks the table itself). Numbers do not wrap; columns of
-    words (:data:`WRAPPED`, and those named in ``wrap``) do."""
+    form is constant, so nbval's strict comparison checks the table itself). Numbers do not wrap; headers and
+    columns of words (:data:`WRAPPED`, and those named in ``wrap``) do."""
     import pandas as pd
     from IPython.display import HTML
 
     css = [{"selector": "", "props": "font-size: 0.85em;"},
            {"selector": "td, th", "props": "white-space: nowrap; padding: 0.15em 0.45em;"},
+           {"selector": "th", "props": "white-space: normal;"},
            {"selector": "td.verdict", "props": "white-space: normal; min-width: 7em;"}]
     styler = df.style.hide(axis="index").set_caption(caption).set_uuid(uuid).set_table_styles(css)
     wrapped = [c for c in (*WRAPPED, *wrap) if c in df.columns]
