@@ -112,7 +112,7 @@ def test_page_fit_finds_an_over_wide_table(html_dir, tmp_path):
     wide = "<table><tr>" + "".join(f"<td style='white-space:nowrap'>{i}.123456 ± 0.1</td>" for i in range(30))
     page = html_dir / "wide-probe.html"
     try:
-        page.write_text(src.replace("</main>", f"<div class='output text_html'>{wide}</tr></table></div></main>", 1),
+        page.write_text(src.replace("</article>", f"<div class='output text_html'>{wide}</tr></table></div></article>", 1),
                         encoding="utf-8")
         clipped = page_fit.measure(page)["clipped"]
         assert clipped and clipped[0]["width"] > 2 * COLUMN_PX, clipped
