@@ -225,6 +225,9 @@ def answer_lines(ctx: Context) -> list[str]:
                      f"after {q['epochs']:.0f} epochs ({q['steps_sb']:,.0f} SB steps against {q['steps_lb']:,.0f} "
                      f"LB steps, {q['n']} seeds): LB tests {q['gap']:.2f} points lower, a point far from a "
                      "minimiser.")
+    gnorm = _quiet(lambda: gradient_norm_line(ctx))
+    if gnorm:
+        lines.append(gnorm)
     followup = _quiet(lambda: followups_line(ctx))
     if followup:
         lines.append(followup)
@@ -240,6 +243,15 @@ def followups_line(ctx: Context) -> str:
     from lbgap.book import followups
 
     return followups.answer_line(dataclasses.replace(ctx))
+
+
+def gradient_norm_line(ctx: Context) -> str:
+    """The gradient-norm chapter's answer sentence (``gradient_norm.answer_line``), read with its own memo."""
+    import dataclasses
+
+    from lbgap.book import gradient_norm
+
+    return gradient_norm.answer_line(dataclasses.replace(ctx))
 
 
 def followups_numbers(ctx: Context) -> dict:
@@ -279,6 +291,8 @@ STATUS_ROWS = (
     ("Objective scaling (summed loss)", "sharpness", "sharpness", "", "ours", "", ""),
     ("Dinh rescaling", "sharpness", "dinh", None, "ours", "", ""),
     ("Huge-N regression", "regression", "regression", None, "ours", "", "linear and logistic, N up to 1e9"),
+    ("Gradient norm and ‖x − x0‖ vs B", "gradient_norm", "gradnorm", "gn-", "partly", "",
+     "F1 on a CPU (2 epochs, 3 seeds); C1 needs a GPU"),
     ("Remedies after Keskar (Goyal, Hoffer, SAM)", "followups", "train", "fu-", "partly", "",
      "F1 seeds 0–2 on a GPU; the SB-updates arm alone, seeds 3–4 and C1 still to run"),
 )

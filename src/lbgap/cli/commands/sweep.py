@@ -1,7 +1,7 @@
 """``lbgap sweep GRID``: run a grid of runs, skipping finished ones; one module per grid (:data:`GRIDS`)."""
 from __future__ import annotations
 
-from lbgap.cli.commands import followups, remedy, steps, table2, threshold, trajectory, warmstart
+from lbgap.cli.commands import followups, gradient_norm, remedy, steps, table2, threshold, trajectory, warmstart
 
 GRIDS = {
     "table2": table2,
@@ -9,6 +9,7 @@ GRIDS = {
     "threshold": threshold,
     "remedy": remedy,
     "followups": followups,
+    "gradient-norm": gradient_norm,
     "trajectory": trajectory,
     "warmstart": warmstart,
 }

@@ -1,0 +1,158 @@
+"""Gradient norm and distance from x0 against the batch size, at equal numbers of examples seen.
+
+A widely read claim about batch size: as the batch grows (i) the mean gradient norm grows, (ii) training ends
+closer to the initial weights, and (iii) there is a "sweet spot" batch size. Keskar et al. (2017) measure only the
+end points (their Figure 6 / Table 2 runs: LB ends 3-10 times closer to x0 than SB in their text). This study
+measures the whole path, one run per (network, batch size B, learning-rate rule, seed):
+
+* Adam as in every run of the book, at the paper's LR 1e-3 (``rule="fixed"``) or at 1e-3 * sqrt(B / 256)
+  (``rule="sqrt"``, Hoffer et al. 2017's rule for adaptive methods, so that a larger batch may take larger steps);
+* the same x0 and data-order seed for every B of a seed (the SB/LB convention of ``train``);
+* at a log-spaced grid of examples seen (``checkpoints``; the first epoch densely, then to ``epochs`` epochs):
+  - the full-batch gradient norm ||grad f(x)|| on ``grad_examples`` fixed training examples (eval mode, the
+    evaluation batches every measurement of the book uses: ``measures.sharpness.FullBatchLoss``),
+  - the mean mini-batch gradient norm mean_t ||grad f_B_t(x_t)|| over the training steps since the previous point
+    (the gradients the optimizer used, before its update),
+  - ||x - x0||, the training loss on the same examples and the test loss and accuracy (the whole test set).
+
+E||grad f_B||^2 = ||grad f||^2 + tr(Sigma)/B at a fixed point (``measures.noise``): at the *same* weights a larger batch
+has the *smaller* mini-batch gradient norm; at the same number of examples a larger batch has taken fewer steps and
+sits earlier on its path, where the full gradient is larger. The record keeps both, so the chapter can tell which
+effect wins.
+
+CLI: ``lbgap sweep gradient-norm --net F1 --profile quick --seeds 0-2 --epochs 2``.
+"""
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+
+from lbgap.core import records
+from lbgap.core import train as trainmod
+from lbgap.core.train import StopTraining, make_config
+
+BATCHES = (16, 32, 64, 128, 256, 1024, "LB")
+RULES = ("fixed", "sqrt")
+BASE_LR, BASE_BATCH = 1e-3, 256
+KIND = "gradnorm"
+
+
+def lr_for(batch_size: int, rule: str) -> float:
+    if rule not in RULES:
+        raise ValueError(f"unknown learning-rate rule {rule!r}: choose {' or '.join(RULES)}")
+    return BASE_LR if rule == "fixed" else BASE_LR * math.sqrt(batch_size / BASE_BATCH)
+
+
+def checkpoints(n_train: int, epochs: int, per_epoch: int = 8) -> list[int]:
+    """Examples seen at which to measure: 0, a doubling grid from 256 to one epoch, then ``per_epoch`` points per
+    later epoch, up to ``epochs`` epochs."""
+    pts = {0, n_train}
+    k = 256
+    while k < n_train:
+        pts.add(k)
+        k *= 2
+    for e in range(1, epochs):
+        pts.update(n_train * e + n_train * j // per_epoch for j in range(1, per_epoch + 1))
+    return sorted(pts)
+
+
+def config(net: str, batch: int | str, rule: str, seed: int, profile: str = "quick", epochs: int = 2, **overrides):
+    """The run's RunConfig: the profile's Table 2 setup at batch size ``batch`` with the rule's LR, ``epochs``
+    epochs, tag ``gn-<rule>`` (its record is of kind ``gradnorm``; no training record is written)."""
+    probe = make_config(net, batch, seed, profile, **overrides)
+    return make_config(net, batch, seed, profile, lr=lr_for(probe.batch_size, rule), max_epochs=epochs,
+                       tag=f"gn-{rule}", save_checkpoints=False, **overrides)
+
+
+def measure_run(cfg, results_dir: str | Path | None = None, grad_examples: int = 10000, force: bool = False,
+                data=None, log: Callable[[str], None] = print) -> dict:
+    """Train run ``cfg`` for its ``max_epochs`` epochs, measuring at :func:`checkpoints`; write and return its
+    ``gradnorm`` record (the existing one unless ``force``)."""
+    from lbgap.core import data as datamod
+    from lbgap.measures.sharpness import FullBatchLoss
+
+    results_dir = records.store_root(results_dir)
+    path = records.record_path(results_dir, cfg.profile, KIND, cfg.run_id)
+    done = records.done(path, force)
+    if done is not None:
+        return done
+    device = trainmod.compute_device(cfg.device)
+    started, t0 = records.now(), time.perf_counter()
+    data = trainmod.training_data(cfg, data, device)
+    trainer = trainmod.make_trainer(cfg, data.num_classes, device)
+    model = trainer.model
+    params = [p for p in model.parameters() if p.requires_grad]
+    x0 = trainmod.flat_params(model).clone()
+    subset, rule = datamod.example_subset(data.train, grad_examples, cfg.dataset)
+    full = FullBatchLoss(model, subset, cfg.eval_batch_size, params)
+    n = len(data.train)
+    grid = checkpoints(n, cfg.max_epochs)
+    rows, acc = [], dict(sum=0.0, count=0)
+
+    def point(examples: int, step: int) -> None:
+        loss, g = full(full.x())
+        test_loss, test_acc = trainmod.evaluate(model, data.test, cfg.eval_batch_size)
+        rows.append(dict(examples=examples, step=step, epoch=examples / n, grad_full=float(g.norm()),
+                         grad_minibatch=acc["sum"] / acc["count"] if acc["count"] else float("nan"),
+                         steps_averaged=acc["count"], dist=float((trainmod.flat_params(model) - x0).norm()),
+                         train_loss=loss, test_loss=test_loss, test_acc=test_acc))
+        acc.update(sum=0.0, count=0)
+        model.train()
+
+    point(0, 0)
+    todo = iter(grid[1:])
+    nxt = next(todo)
+
+    def on_step(progress) -> None:
+        nonlocal nxt
+        norms = torch._foreach_norm([p.grad for p in params])
+        acc["sum"] += float(torch.linalg.vector_norm(torch.stack(norms)))
+        acc["count"] += 1
+        if progress.examples >= nxt:
+            point(progress.examples, progress.step)
+            while nxt is not None and nxt <= progress.examples:
+                nxt = next(todo, None)
+            if nxt is None:
+                raise StopTraining
+
+    trainer.until_stopped(data.train, on_step)
+    wall = time.perf_counter() - t0
+    log(f"gradnorm  {cfg.run_id}: {len(rows)} points, {wall:.0f}s")
+    return records.write_record(results_dir, cfg.profile, KIND, cfg.run_id, config=cfg.to_dict(), net=cfg.net,
+                                seed=cfg.seed, batch_size=cfg.batch_size, rule=cfg.tag.removeprefix("gn-"),
+                                lr=cfg.lr, grad_examples=len(subset), grad_subset_rule=rule, n_train=n,
+                                history=rows, provenance=records.provenance(device, wall, started))
+
+
+def run(net: str = "F1", seeds: Sequence[int] = (0,), profile: str = "quick", batches: Sequence = BATCHES,
+        rules: Sequence[str] = RULES, epochs: int = 2, grad_examples: int = 10000,
+        results_dir: str | Path | None = None, force: bool = False, device: str | None = None,
+        log: Callable[[str], None] = print) -> list[dict]:
+    """Every (seed, rule, batch) run, seed by seed (the data loaded once); finished runs are skipped."""
+    cfgs = [config(net, b, r, s, profile, epochs, **({"device": device} if device else {}))
+            for s in seeds for r in rules for b in batches]   # bad input fails before anything runs
+    data, out = None, []
+    for cfg in cfgs:
+        if data is None:
+            data = trainmod.training_data(cfg, None, trainmod.compute_device(cfg.device))
+        out.append(measure_run(cfg, results_dir, grad_examples, force, data, log))
+    return out
+
+
+def table(results_dir: str | Path | None = None, profiles: Sequence[str] = ("paper", "quick")):
+    """One row per (run, point): net, profile, seed, batch size, rule, LR and the history columns."""
+    import pandas as pd
+
+    rows = []
+    for prof in profiles:
+        for r in records.iter_records(results_dir, prof, KIND):
+            for h in r["history"]:
+                rows.append(dict(net=r["net"], profile=prof, seed=r["seed"], batch_size=r["batch_size"],
+                                 rule=r["rule"], lr=r["lr"], **h))
+    cols = ["net", "profile", "seed", "batch_size", "rule", "lr", "examples", "step", "epoch", "grad_full",
+            "grad_minibatch", "steps_averaged", "dist", "train_loss", "test_loss", "test_acc"]
+    return pd.DataFrame(rows, columns=cols)

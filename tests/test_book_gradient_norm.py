@@ -1,0 +1,45 @@
+"""book/gradient_norm.py: budgets, verdicts and the front page's sentence from a points table built by hand."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from lbgap.book import gradient_norm as book
+from lbgap.book.context import context
+
+
+@pytest.fixture
+def ctx(tmp_path, monkeypatch):
+    c = context("results", tmp_path, "cpu", "0-1", "F1")
+    rows = []
+    for seed in (0, 1):
+        for b, dist, gmb, loss in ((16, 12.0, 1.0, 0.30), (256, 6.0, 0.5, 0.20), (6000, 2.0, 0.2, 0.40)):
+            for ex, scale in ((0, 0.0), (1000, 1.0), (2000, 1.5)):
+                rows.append(dict(net="F1", profile="quick", seed=seed, batch_size=b, rule="fixed", lr=1e-3,
+                                 examples=ex, step=ex // b, epoch=ex / 1000, grad_full=2.0 - scale,
+                                 grad_minibatch=gmb * (1 + seed / 10), steps_averaged=1, dist=dist * scale,
+                                 train_loss=loss, test_loss=loss * (1 + seed / 10), test_acc=0.9))
+    monkeypatch.setattr(book, "points", lambda ctx: pd.DataFrame(rows))
+    return c
+
+
+def test_budgets_are_the_first_epoch_and_the_last_common_point(ctx):
+    assert book.budgets(book.points(ctx)) == {"early (1 epoch)": 1000, "late (2 epochs)": 2000}
+    t = book.at_budgets(ctx)
+    late = t[t.budget == "late (2 epochs)"].set_index("batch_size")
+    assert late.loc[16, "dist"] == 18.0 and late.loc[6000, "n"] == 2
+    assert late.loc[256, "test_loss"] == pytest.approx(0.21)
+
+
+def test_readings_answer_the_three_claims(ctx):
+    lines = book.readings(ctx)
+    late = next(line for line in lines if "late" in line)
+    assert "rank correlation -1.00 (falls)" in late                    # (i) the mini-batch norm falls with B here
+    assert "‖x − x0‖ against B: -1.00 (larger batches stay closer)" in late   # (ii)
+    assert "Lowest test loss at B = 256 (0.210; from 0.210 to 0.420 across B): an interior sweet spot." in late
+    assert "B = 256 is 3.0× farther from x0 than B = 6,000" in lines[-1]
+
+
+def test_front_page_sentence(ctx):
+    line = book.answer_line(ctx)
+    assert "‖x − x0‖ is 18.0 at B = 16 and 3.0 at B = 6,000" in line and "lowest at B = 256" in line
