@@ -152,6 +152,11 @@ def show_table(ctx: Context) -> None:
              f"gradnorm-{net}-{budget.split()[0]}")
 
 
+def _rank_corr(h, col: str, stats) -> float:
+    """Spearman's rank correlation of ``h[col]`` with the batch size; 0 for a measure that does not vary."""
+    return stats.spearmanr(h.batch_size, h[col]).statistic if h[col].nunique() > 1 else 0.0
+
+
 def readings(ctx: Context) -> list[str]:
     """Verdicts on the three claims, per network and LR rule, at each budget (Spearman's rank correlation of the
     measure's seed means with B), and the SB/LB distance ratio beside the paper's 3-10."""
@@ -166,10 +171,7 @@ def readings(ctx: Context) -> list[str]:
             h = h.sort_values("batch_size")
             if len(h) < 3:
                 continue
-            def rho(col):   # rank correlation with B; 0 for a measure that does not vary
-                return stats.spearmanr(h.batch_size, h[col]).statistic if h[col].nunique() > 1 else 0.0
-
-            rho_g, rho_f, rho_d = rho("grad_minibatch"), rho("grad_full"), rho("dist")
+            rho_g, rho_f, rho_d = (_rank_corr(h, c, stats) for c in ("grad_minibatch", "grad_full", "dist"))
             best = h.loc[h.test_loss.idxmin()]
             inner = h.batch_size.iloc[0] < best.batch_size < h.batch_size.iloc[-1]
             lines.append(
