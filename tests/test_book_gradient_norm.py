@@ -43,3 +43,4 @@ def test_readings_answer_the_three_claims(ctx):
 def test_front_page_sentence(ctx):
     line = book.answer_line(ctx)
     assert "‖x − x0‖ is 18.0 at B = 16 and 3.0 at B = 6,000" in line and "lowest at B = 256" in line
+    assert "falls from 1.05 to 0.21, not up" in line and "√(B/256)" not in line    # no sqrt-rule runs here

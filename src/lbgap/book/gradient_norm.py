@@ -208,7 +208,14 @@ def answer_line(ctx: Context) -> str:
         return ""
     lo, hi = g.iloc[0], g.iloc[-1]
     best = g.loc[g.test_loss.idxmin()]
-    return (f"**At equal examples seen, a larger batch stays closer to x0.** F1, {g.budget.iloc[0]}, Adam 10⁻³, "
-            f"{int(g.n.min())} seeds: ‖x − x0‖ is {lo.dist:.1f} at B = {int(lo.batch_size):,} and {hi.dist:.1f} at "
-            f"B = {int(hi.batch_size):,}; the mean mini-batch gradient norm goes from {sig(lo.grad_minibatch)} to "
-            f"{sig(hi.grad_minibatch)}; the test loss is lowest at B = {int(best.batch_size):,} ({best.test_loss:.3f}).")
+    words = (f"**At equal examples seen and a fixed learning rate, a larger batch stays closer to x0.** F1, "
+             f"{g.budget.iloc[0]}, Adam 10⁻³, {int(g.n.min())} seeds: ‖x − x0‖ is {lo.dist:.1f} at "
+             f"B = {int(lo.batch_size):,} and {hi.dist:.1f} at B = {int(hi.batch_size):,}; the mean mini-batch "
+             f"gradient norm falls from {sig(lo.grad_minibatch)} to {sig(hi.grad_minibatch)}, not up; the test loss "
+             f"is lowest at B = {int(best.batch_size):,} ({best.test_loss:.3f})")
+    q = t[(t.rule == "sqrt") & (t.budget == g.budget.iloc[0])].sort_values("batch_size")
+    if len(q) >= 2:
+        words += (f". With the LR scaled by √(B/256) the distance is {q.iloc[0].dist:.1f} at B = "
+                  f"{int(q.iloc[0].batch_size):,} and {q.iloc[-1].dist:.1f} at B = {int(q.iloc[-1].batch_size):,}: "
+                  "the closeness comes from the step size, not the batch")
+    return words + "."
