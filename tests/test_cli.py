@@ -110,7 +110,7 @@ def test_help_imports_no_torch_numpy_or_pandas():
     out = subprocess.run([sys.executable, "-c", HELP_CODE], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr
     n, heavy = out.stdout.split(" ", 1)
-    assert int(n) == 1 + 11 + 8 and heavy.strip() == "[]", out.stdout   # lbgap, 11 commands, 8 sweep grids
+    assert int(n) == 1 + 11 + 9 and heavy.strip() == "[]", out.stdout   # lbgap, 11 commands, 9 sweep grids
 
 
 def test_python_m_lbgap_cli_help_lists_every_command():

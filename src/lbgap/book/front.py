@@ -293,6 +293,8 @@ STATUS_ROWS = (
     ("Huge-N regression", "regression", "regression", None, "ours", "", "linear and logistic, N up to 1e9"),
     ("Gradient norm and ‖x − x0‖ vs B", "gradient_norm", "gradnorm", "gn-", "partly", "",
      "F1 on a CPU (2 epochs, 3 seeds); C1 needs a GPU"),
+    ("Cost per batch size (time, memory)", "gradient_norm", "cost", None, "partly", "",
+     "F1 on a CPU; C1 and the GPU memory column need a GPU"),
     ("Remedies after Keskar (Goyal, Hoffer, SAM)", "followups", "train", "fu-", "partly", "",
      "F1 seeds 0–2 on a GPU; the SB-updates arm alone, seeds 3–4 and C1 still to run"),
 )

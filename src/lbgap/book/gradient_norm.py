@@ -4,7 +4,7 @@ of examples seen (``studies.gradient_norm``)."""
 from __future__ import annotations
 
 from lbgap.book.context import Context, shown_seeds
-from lbgap.book.style import show, show_figure, sig, verdict_lines
+from lbgap.book.style import pm_over, show, show_figure, sig, verdict_lines
 
 SMOKE_BATCHES = (16, 32, "LB")
 MEASURES = (("grad_full", "‖∇f(x)‖, full batch"), ("grad_minibatch", "mean ‖∇f_B‖ of the steps"),
@@ -219,3 +219,52 @@ def answer_line(ctx: Context) -> str:
                   f"{int(q.iloc[0].batch_size):,} and {q.iloc[-1].dist:.1f} at B = {int(q.iloc[-1].batch_size):,}: "
                   "the closeness comes from the step size, not the batch")
     return words + "."
+
+
+def costs(ctx: Context):
+    """The cost records (``studies.cost``) of the requested networks and seeds."""
+    from lbgap.studies import cost
+
+    def load():
+        df = cost.table(ctx.results_dir, ctx.record_profiles)
+        return df[df.net.isin(ctx.nets) & df.seed.isin(ctx.seeds)] if len(df) else df
+
+    return ctx.memo("cost", load)
+
+
+def show_cost_tables(ctx: Context) -> None:
+    """Per network: time and memory per batch size (medians over seeds), then the test accuracy after a fixed
+    number of steps (cost records) and after one and two epochs (the gradient-norm runs, fixed LR)."""
+    import pandas as pd
+
+    c = costs(ctx)
+    if c.empty:
+        verdict_lines(["No cost records (`lbgap sweep cost`)."])
+        return
+    t = at_budgets(ctx)
+    for net, g in c.groupby("net", sort=False):
+        machine = "; ".join(sorted(g.device.unique()))
+        steps = int(g.steps.iloc[0])
+        time_rows, acc_rows = [], []
+        for b, h in g.groupby("batch_size"):
+            gpu = h.cuda_max_allocated_mib.dropna()
+            time_rows.append({"B": f"{int(b):,}", "n": len(h), "ms / step": f"{1e3 * h.seconds_per_step.median():.1f}",
+                              "CPU ms / step": f"{1e3 * h.cpu_seconds_per_step.median():.1f}",
+                              "samples / s": f"{h.samples_per_s.median():,.0f}",
+                              "steps / epoch": f"{int(h.steps_per_epoch.iloc[0]):,}",
+                              "s / epoch": f"{h.seconds_per_epoch.median():.1f}",
+                              "peak RSS (MiB)": f"{h.peak_rss_mib.median():.0f}",
+                              "GPU memory (MiB)": f"{gpu.median():.0f}" if len(gpu) else "not measured"})
+            row = {"B": f"{int(b):,}", f"after {steps} steps": pm_over(100 * h.test_acc, "{:.2f}")}
+            if not t.empty:
+                for budget, k in t[(t.net == net) & (t.rule == "fixed") & (t.batch_size == b)].groupby("budget",
+                                                                                                       sort=False):
+                    row[f"after {budget.split('(')[-1].rstrip(')')}"] = f"{100 * k.test_acc.iloc[0]:.2f}"
+            acc_rows.append(row)
+        base = g.rss_before_mib.median()
+        show(pd.DataFrame(time_rows), f"{net}: time and memory per batch size on {machine} (medians over seeds; s / "
+             f"epoch = steps / epoch × s / step, training steps only; peak RSS of a process that does nothing else, "
+             f"{base:.0f} MiB of it taken before the data are loaded)", f"cost-{net}")
+        show(pd.DataFrame(acc_rows).fillna("—"), f"{net}: test accuracy % after the same number of updates ({steps} "
+             "steps, mean ± sd over seeds) and after the same number of examples (one and two epochs, Adam 10⁻³, "
+             "the runs above, mean over seeds)", f"cost-acc-{net}")

@@ -1,7 +1,7 @@
 """``lbgap sweep GRID``: run a grid of runs, skipping finished ones; one module per grid (:data:`GRIDS`)."""
 from __future__ import annotations
 
-from lbgap.cli.commands import followups, gradient_norm, remedy, steps, table2, threshold, trajectory, warmstart
+from lbgap.cli.commands import cost, followups, gradient_norm, remedy, steps, table2, threshold, trajectory, warmstart
 
 GRIDS = {
     "table2": table2,
@@ -10,6 +10,7 @@ GRIDS = {
     "remedy": remedy,
     "followups": followups,
     "gradient-norm": gradient_norm,
+    "cost": cost,
     "trajectory": trajectory,
     "warmstart": warmstart,
 }

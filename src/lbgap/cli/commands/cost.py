@@ -1,0 +1,34 @@
+"""``lbgap sweep cost``: time per step and per epoch, throughput, peak memory and test accuracy after a fixed number of
+steps against the batch size, each batch size measured in a process of its own (``lbgap.studies.cost``)."""
+from __future__ import annotations
+
+import argparse
+
+from lbgap.cli import options as opt
+
+BATCHES = "16,32,64,128,256,LB"
+
+
+def add_parser(grids) -> None:
+    p = grids.add_parser("cost", help="time, throughput, peak memory and accuracy after a fixed number of steps, "
+                                      "per batch size")
+    p.add_argument("--net", default="F1", help="F1 F2 C1 C2 C3 C4 (default F1)")
+    p.add_argument("--seeds", default="0-2", type=opt.seeds, help="seeds: a range like 0-2 or a list (default 0-2)")
+    p.add_argument("--batches", default=BATCHES, help=f"comma list of batch sizes, 'LB' or a percentage "
+                                                     f"(default {BATCHES})")
+    p.add_argument("--steps", type=opt.positive_int, default=100,
+                   help="optimizer steps per measurement, the first 5 untimed (default 100)")
+    p.add_argument("--profile", default="quick", type=opt.profile_name, help="smoke | quick | paper (default quick)")
+    p.add_argument("--device", default=None, type=opt.device, help="auto | cpu | cuda[:N] (default: the profile's)")
+    opt.store_options(p)
+    p.set_defaults(func=run)
+
+
+def run(a: argparse.Namespace) -> int:
+    from lbgap.core import sweep
+    from lbgap.studies import cost
+
+    batches = [b.strip() for b in a.batches.split(",") if b.strip()]
+    cost.run(a.net, sweep.parse_seeds(a.seeds), a.profile, batches, a.steps, a.results_dir, a.device, a.force,
+             threads=a.threads)
+    return 0

@@ -1,0 +1,137 @@
+"""What a batch size costs on this machine: time per step and per epoch, throughput, peak memory and the test accuracy
+after a fixed number of steps, measured, one record per (network, batch size, seed).
+
+Each measurement is a process of its own (``python -m lbgap.studies.cost``), so that its peak resident memory
+(``resource.getrusage(...).ru_maxrss``: data, model, optimizer and the largest batch's activations, after imports)
+belongs to that batch size alone; on a GPU the record also keeps ``torch.cuda.max_memory_allocated``. The
+processes run seed by seed, every batch size of a seed in turn, so that a machine that slows down part-way
+slows every batch size alike (an interleaved schedule, not one batch size after another). Within a run:
+
+* ``steps`` optimizer steps (Adam 1e-3, the run's x0 and data order as in ``train``), the first ``warmup`` of them
+  untimed; the others timed one by one (wall and process CPU time, synchronised on a GPU): the median seconds per
+  step, samples per second = B / that, seconds per epoch = steps per epoch x that (an estimate: evaluation and
+  the epoch's last partial batch left out);
+* the test accuracy after those ``steps`` steps, the same number of updates for every batch size.
+
+The test accuracy after a fixed number of *epochs* comes from the gradient-norm study's records (same x0, data order
+and optimizer: ``studies.gradient_norm``), so no run is repeated.
+
+CLI: ``lbgap sweep cost --net F1 --profile quick --seeds 0-2``.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+from lbgap.core import records
+
+BATCHES = (16, 32, 64, 128, 256, "LB")
+KIND = "cost"
+
+
+def run_id(net: str, batch_size: int, seed: int, steps: int) -> str:
+    return f"{net}-b{batch_size}-s{seed}-steps{steps}"
+
+
+def measure(net: str, batch: int | str, seed: int, profile: str = "quick", steps: int = 100, warmup: int = 5,
+            results_dir: str | Path | None = None, device: str | None = None, force: bool = False) -> dict:
+    """One measurement in this process (call it in a fresh process for a clean peak RSS: :func:`run`)."""
+    import torch
+
+    from lbgap.core import train as trainmod
+    from lbgap.core.train import StopTraining, make_config
+
+    cfg = make_config(net, batch, seed, profile, save_checkpoints=False, **({"device": device} if device else {}))
+    results_dir = records.store_root(results_dir)
+    rid = run_id(net, cfg.batch_size, seed, steps)
+    path = records.record_path(results_dir, profile, KIND, rid)
+    done = records.done(path, force)
+    if done is not None:
+        return done
+    if steps <= warmup:
+        raise ValueError(f"steps={steps} must be larger than warmup={warmup}")
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024   # after imports, before the data
+    dev = trainmod.compute_device(cfg.device)
+    started, t0 = records.now(), time.perf_counter()
+    data = trainmod.training_data(cfg, None, dev)
+    trainer = trainmod.make_trainer(cfg, data.num_classes, dev)
+    wall, cpu = [], []
+    clock = dict(w=time.perf_counter(), c=time.process_time())
+
+    def sync():
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+
+    def on_step(progress) -> None:
+        sync()
+        w, c = time.perf_counter(), time.process_time()
+        if progress.step > warmup:
+            wall.append(w - clock["w"])
+            cpu.append(c - clock["c"])
+        if progress.step >= steps:
+            raise StopTraining
+        clock.update(w=time.perf_counter(), c=time.process_time())
+
+    sync()
+    clock.update(w=time.perf_counter(), c=time.process_time())
+    trainer.until_stopped(data.train, on_step)
+    test_loss, test_acc = trainmod.evaluate(trainer.model, data.test, cfg.eval_batch_size)
+    per_step = statistics.median(wall)
+    n = len(data.train)
+    out = dict(config=cfg.to_dict(), net=net, seed=seed, batch_size=cfg.batch_size, steps=steps, warmup=warmup,
+               seconds_per_step=per_step, cpu_seconds_per_step=statistics.median(cpu),
+               samples_per_s=cfg.batch_size / per_step, steps_per_epoch=math.ceil(n / cfg.batch_size),
+               seconds_per_epoch=math.ceil(n / cfg.batch_size) * per_step, n_train=n,
+               test_acc=test_acc, test_loss=test_loss, examples=trainer.progress.examples,
+               peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, rss_before_mib=rss_before,
+               cuda_max_allocated_mib=(torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None),
+               threads=torch.get_num_threads())
+    return records.write_record(results_dir, profile, KIND, rid, **out,
+                                provenance=records.provenance(dev, time.perf_counter() - t0, started))
+
+
+def run(net: str = "F1", seeds: Sequence[int] = (0, 1, 2), profile: str = "quick", batches: Sequence = BATCHES,
+        steps: int = 100, results_dir: str | Path | None = None, device: str | None = None, force: bool = False,
+        threads: int | None = None, log: Callable[[str], None] = print) -> list[dict]:
+    """Seed by seed, each batch size in a fresh process (:func:`measure`); finished measurements are skipped."""
+    out = []
+    store = str(records.store_root(results_dir))
+    for seed in seeds:
+        for b in batches:
+            args = dict(net=net, batch=b, seed=seed, profile=profile, steps=steps, results_dir=store, device=device,
+                        force=force)
+            env = dict(os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {}))
+            r = subprocess.run([sys.executable, "-m", "lbgap.studies.cost", json.dumps(args)], env=env,
+                               capture_output=True, text=True)
+            if r.returncode != 0:
+                raise RuntimeError(f"cost measurement {net} B={b} seed {seed} failed: {r.stderr.strip()[-400:]}")
+            rec = json.loads(r.stdout.strip().splitlines()[-1])
+            log(f"cost      {net} B={rec['batch_size']} seed {seed}: {rec['seconds_per_step'] * 1e3:.1f} ms/step, "
+                f"peak RSS {rec['peak_rss_mib']:.0f} MiB, test acc {100 * rec['test_acc']:.2f} %")
+            out.append(rec)
+    return out
+
+
+def table(results_dir: str | Path | None = None, profiles: Sequence[str] = ("paper", "quick")):
+    """One row per cost record (its fields, without config and provenance, plus the device)."""
+    import pandas as pd
+
+    rows = [dict({k: v for k, v in r.items() if k not in ("config", "provenance", "kind", "schema")},
+                 profile=prof, device=r["provenance"].get("device"))
+            for prof in profiles for r in records.iter_records(results_dir, prof, KIND)]
+    return pd.DataFrame(rows)
+
+
+if __name__ == "__main__":   # one measurement in a fresh process: its record as JSON on stdout
+    a = json.loads(sys.argv[1])
+    rec = measure(a["net"], a["batch"], a["seed"], a["profile"], a["steps"], results_dir=a["results_dir"],
+                  device=a["device"], force=a["force"])
+    print(json.dumps({k: rec[k] for k in ("batch_size", "seconds_per_step", "peak_rss_mib", "test_acc")}))

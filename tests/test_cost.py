@@ -1,0 +1,29 @@
+"""studies/cost.py: one measurement's record, its derived numbers, and a measurement in a process of its own."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from lbgap.studies import cost
+
+
+def test_measure_records_time_memory_and_accuracy_after_fixed_steps(tmp_path):
+    rec = cost.measure("F1", 16, 0, "smoke", steps=12, warmup=4, results_dir=tmp_path)
+    assert rec["run_id"] == "F1-b16-s0-steps12" and rec["examples"] == 12 * 16
+    assert rec["steps_per_epoch"] == math.ceil(128 / 16)
+    assert rec["seconds_per_epoch"] == pytest.approx(rec["steps_per_epoch"] * rec["seconds_per_step"])
+    assert rec["samples_per_s"] == pytest.approx(16 / rec["seconds_per_step"])
+    assert rec["peak_rss_mib"] >= rec["rss_before_mib"] > 0 and rec["cuda_max_allocated_mib"] is None
+    assert 0 <= rec["test_acc"] <= 1
+    assert cost.measure("F1", 16, 0, "smoke", steps=12, warmup=4, results_dir=tmp_path)["skipped"] is True
+    with pytest.raises(ValueError, match="steps=3 must be larger than warmup=5"):
+        cost.measure("F1", 16, 1, "smoke", steps=3, results_dir=tmp_path)
+
+
+def test_run_measures_each_batch_size_in_its_own_process(tmp_path):
+    lines = []
+    out = cost.run("F1", seeds=[0], profile="smoke", batches=("LB",), steps=8, results_dir=tmp_path, log=lines.append)
+    assert [r["batch_size"] for r in out] == [32] and "F1 B=32 seed 0" in lines[0]
+    df = cost.table(tmp_path, ("smoke",))
+    assert len(df) == 1 and df.iloc[0].steps == 8
