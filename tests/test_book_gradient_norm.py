@@ -44,3 +44,14 @@ def test_front_page_sentence(ctx):
     line = book.answer_line(ctx)
     assert "‖x − x0‖ is 18.0 at B = 16 and 3.0 at B = 6,000" in line and "lowest at B = 256" in line
     assert "falls from 1.05 to 0.21, not up" in line and "√(B/256)" not in line    # no sqrt-rule runs here
+
+
+def test_batch_vs_iterations_matched_budgets_read_both_studies(ctx, monkeypatch):
+    from lbgap.book import batch_vs_iterations as bvi
+
+    costs = pd.DataFrame([dict(net="F1", seed=s, batch_size=b, steps=100, test_acc=acc, seconds_per_step=sec)
+                          for s in (0, 1) for b, acc, sec in ((16, 0.88, 0.005), (256, 0.96, 0.012), (6000, 0.97, 0.19))])
+    monkeypatch.setattr(book, "costs", lambda ctx: costs)
+    lines = bvi.matched_budget_lines(ctx)
+    assert "B = 6,000 tests 97.00 % against 96.00 % for the best smaller batch (B = 256): per update, the larger batch is ahead" in lines[0]
+    assert "Same number of examples (early (1 epoch)" in lines[1] and "12.0 ms per step at B = 256" in lines[-1]

@@ -245,3 +245,40 @@ def show_steps_at_targets(ctx: Context) -> None:
     tuned_runs = tuned(ctx)
     cols = [c for c in runs(ctx).columns if c.startswith("steps@")]
     print(tuned_runs.groupby(["optimizer", "batch_size"])[cols].mean().to_string(float_format=lambda v: f"{v:.0f}"))
+
+
+def matched_budget_lines(ctx: Context) -> list[str]:
+    """Test accuracy of the paper's LB against the best smaller batch at matched budgets, from the quiet, interleaved
+    cost records (same number of updates) and the gradient-norm runs (same number of examples): the comparison the
+    stop-at-the-target protocol cannot make (every run there stops at the same validation accuracy)."""
+    from lbgap.book import gradient_norm
+
+    c, t = gradient_norm.costs(ctx), gradient_norm.at_budgets(ctx)
+    lines = []
+    if len(c):
+        acc = c.groupby("batch_size").test_acc.mean() * 100
+        big, small = acc.index.max(), acc.drop(acc.index.max()).idxmax()
+        lines.append(f"**Same number of updates ({int(c.steps.iloc[0])} Adam steps at 10⁻³, {c.seed.nunique()} seeds):** "
+                     f"B = {int(big):,} tests {acc[big]:.2f} % against {acc[small]:.2f} % for the best smaller batch "
+                     f"(B = {int(small):,}): per update, the larger batch is "
+                     f"{'ahead' if acc[big] > acc[small] else 'behind'}.")
+    if len(t):
+        for budget, g in t[t.rule == "fixed"].groupby("budget", sort=False):
+            a = g.set_index("batch_size").test_acc * 100
+            big, small = a.index.max(), a.drop(a.index.max()).idxmax()
+            lines.append(f"**Same number of examples ({budget}, Adam 10⁻³):** B = {int(big):,} tests {a[big]:.2f} % "
+                         f"against {a[small]:.2f} % for B = {int(small):,}: per example, it is "
+                         f"{'ahead' if a[big] > a[small] else 'behind'}.")
+    if len(c):
+        s = c.groupby("batch_size").seconds_per_step.median()
+        lines.append("**Wall time, measured on an idle machine in one interleaved run:** "
+                     + ", ".join(f"{1e3 * v:.1f} ms per step at B = {int(b):,}" for b, v in s.items())
+                     + "; seconds per epoch = steps per epoch × these (the gradient-norm chapter's cost table).")
+    return lines
+
+
+def show_matched_budgets(ctx: Context) -> None:
+    from lbgap.book.style import verdict_lines
+
+    lines = matched_budget_lines(ctx)
+    verdict_lines(lines or ["No matched-budget records (`lbgap sweep cost`, `lbgap sweep gradient-norm`)."])
