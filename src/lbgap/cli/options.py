@@ -131,6 +131,19 @@ def store_options(p: argparse.ArgumentParser, threads: int | None = None, force:
     results_arg(p)
 
 
+def batch_study_options(p: argparse.ArgumentParser, batches: str, default_seeds: str = "0-2") -> None:
+    """The options of the per-batch-size studies (gradient norm, cost): network, seeds, batch sizes, profile
+    (default quick), device and :func:`store_options`."""
+    p.add_argument("--net", default="F1", help="F1 F2 C1 C2 C3 C4 (default F1)")
+    p.add_argument("--seeds", default=default_seeds, type=seeds,
+                   help=f"seeds: a range like 0-2 or a list (default {default_seeds})")
+    p.add_argument("--batches", default=batches, help=f"comma list of batch sizes, 'LB' or a percentage "
+                                                     f"(default {batches})")
+    p.add_argument("--profile", default="quick", type=profile_name, help="smoke | quick | paper (default quick)")
+    p.add_argument("--device", default=None, type=device, help="auto | cpu | cuda[:N] (default: the profile's)")
+    store_options(p)
+
+
 def experiment_options(p: argparse.ArgumentParser) -> None:
     """The tail every figure/table sweep (threshold, trajectory, remedy, warmstart) shares: where f is
     evaluated, profile, device, and :func:`store_options`."""

@@ -102,6 +102,10 @@ def run(net: str = "F1", seeds: Sequence[int] = (0, 1, 2), profile: str = "quick
         steps: int = 100, results_dir: str | Path | None = None, device: str | None = None, force: bool = False,
         threads: int | None = None, log: Callable[[str], None] = print) -> list[dict]:
     """Seed by seed, each batch size in a fresh process (:func:`measure`); finished measurements are skipped."""
+    from lbgap.core.train import make_config
+
+    for b in batches:   # bad input fails here, in one line, before any process starts
+        make_config(net, b, seeds[0] if seeds else 0, profile, **({"device": device} if device else {}))
     out = []
     store = str(records.store_root(results_dir))
     for seed in seeds:
@@ -112,7 +116,8 @@ def run(net: str = "F1", seeds: Sequence[int] = (0, 1, 2), profile: str = "quick
             r = subprocess.run([sys.executable, "-m", "lbgap.studies.cost", json.dumps(args)], env=env,
                                capture_output=True, text=True)
             if r.returncode != 0:
-                raise RuntimeError(f"cost measurement {net} B={b} seed {seed} failed: {r.stderr.strip()[-400:]}")
+                last = (r.stderr.strip().splitlines() or ["no message"])[-1]
+                raise RuntimeError(f"cost measurement {net} B={b} seed {seed} failed: {last}")
             rec = json.loads(r.stdout.strip().splitlines()[-1])
             log(f"cost      {net} B={rec['batch_size']} seed {seed}: {rec['seconds_per_step'] * 1e3:.1f} ms/step, "
                 f"peak RSS {rec['peak_rss_mib']:.0f} MiB, test acc {100 * rec['test_acc']:.2f} %")

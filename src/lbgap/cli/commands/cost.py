@@ -12,15 +12,9 @@ BATCHES = "16,32,64,128,256,LB"
 def add_parser(grids) -> None:
     p = grids.add_parser("cost", help="time, throughput, peak memory and accuracy after a fixed number of steps, "
                                       "per batch size")
-    p.add_argument("--net", default="F1", help="F1 F2 C1 C2 C3 C4 (default F1)")
-    p.add_argument("--seeds", default="0-2", type=opt.seeds, help="seeds: a range like 0-2 or a list (default 0-2)")
-    p.add_argument("--batches", default=BATCHES, help=f"comma list of batch sizes, 'LB' or a percentage "
-                                                     f"(default {BATCHES})")
     p.add_argument("--steps", type=opt.positive_int, default=100,
                    help="optimizer steps per measurement, the first 5 untimed (default 100)")
-    p.add_argument("--profile", default="quick", type=opt.profile_name, help="smoke | quick | paper (default quick)")
-    p.add_argument("--device", default=None, type=opt.device, help="auto | cpu | cuda[:N] (default: the profile's)")
-    opt.store_options(p)
+    opt.batch_study_options(p, BATCHES)
     p.set_defaults(func=run)
 
 

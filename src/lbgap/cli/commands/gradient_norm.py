@@ -12,18 +12,12 @@ BATCHES = "16,32,64,128,256,1024,LB"
 def add_parser(grids) -> None:
     p = grids.add_parser("gradient-norm", help="gradient norms and distance from x0 vs batch size, at equal "
                                                "examples seen")
-    p.add_argument("--net", default="F1", help="F1 F2 C1 C2 C3 C4 (default F1)")
-    p.add_argument("--seeds", default="0-2", type=opt.seeds, help="seeds: a range like 0-2 or a list (default 0-2)")
-    p.add_argument("--batches", default=BATCHES, help=f"comma list of batch sizes, 'LB' or a percentage "
-                                                     f"(default {BATCHES})")
     p.add_argument("--rules", default="fixed,sqrt", help="learning-rate rules: fixed (Adam 1e-3) and/or sqrt "
                                                          "(1e-3 x sqrt(B/256)) (default both)")
     p.add_argument("--epochs", type=opt.positive_int, default=2, help="epochs per run (default 2)")
     p.add_argument("--grad-examples", type=opt.positive_int, default=10000,
                    help="training examples of the full-batch gradient and training loss (default 10000)")
-    p.add_argument("--profile", default="quick", type=opt.profile_name, help="smoke | quick | paper (default quick)")
-    p.add_argument("--device", default=None, type=opt.device, help="auto | cpu | cuda[:N] (default: the profile's)")
-    opt.store_options(p)
+    opt.batch_study_options(p, BATCHES)
     p.set_defaults(func=run)
 
 
