@@ -225,10 +225,12 @@ def answer_lines(ctx: Context) -> list[str]:
                      f"after {q['epochs']:.0f} epochs ({q['steps_sb']:,.0f} SB steps against {q['steps_lb']:,.0f} "
                      f"LB steps, {q['n']} seeds): LB tests {q['gap']:.2f} points lower, a point far from a "
                      "minimiser.")
-    gnorm = _quiet(lambda: gradient_norm_line(ctx))
+    from lbgap.book import followups, gradient_norm
+
+    gnorm = _quiet(lambda: gradient_norm.answer_line(chapter_context(ctx, "gradient_norm")))
     if gnorm:
         lines.append(gnorm)
-    followup = _quiet(lambda: followups_line(ctx))
+    followup = _quiet(lambda: followups.answer_line(chapter_context(ctx, "followups")))
     if followup:
         lines.append(followup)
     if a.get("regression"):
@@ -236,31 +238,12 @@ def answer_lines(ctx: Context) -> list[str]:
     return lines or ["No records for the answer in this run (the committed book reads them from `data/results`)."]
 
 
-def followups_line(ctx: Context) -> str:
-    """The follow-ups chapter's answer sentence (``followups.answer_line``), read with its own memo."""
+def chapter_context(ctx: Context, chapter: str) -> Context:
+    """A copy of the page's context with a memo of its own for ``chapter`` (the chapter's functions memoise under
+    their own keys), the same copy every time, so that the page reads each chapter's records once."""
     import dataclasses
 
-    from lbgap.book import followups
-
-    return followups.answer_line(dataclasses.replace(ctx))
-
-
-def gradient_norm_line(ctx: Context) -> str:
-    """The gradient-norm chapter's answer sentence (``gradient_norm.answer_line``), read with its own memo."""
-    import dataclasses
-
-    from lbgap.book import gradient_norm
-
-    return gradient_norm.answer_line(dataclasses.replace(ctx))
-
-
-def followups_numbers(ctx: Context) -> dict:
-    """The follow-ups chapter's F1 numbers per arm (``followups.key_numbers``), read with its own memo."""
-    import dataclasses
-
-    from lbgap.book import followups
-
-    return followups.key_numbers(dataclasses.replace(ctx))
+    return ctx.memo(f"chapter-{chapter}", lambda: dataclasses.replace(ctx))
 
 
 # One row per item of the paper and per study of our own: (item, chapter, record kind, tag test, status when the
@@ -363,7 +346,9 @@ def status(ctx: Context):
         headline_words["Figure 3 SB–LB line"] = f"rise LB ÷ SB {rise}"
     if a.get("steps"):
         headline_words["Steps to target, B_crit"] = f"B_crit {a['steps']['b_crit']:,.0f}"
-    fu = _quiet(lambda: followups_numbers(ctx))
+    from lbgap.book import followups
+
+    fu = _quiet(lambda: followups.key_numbers(chapter_context(ctx, "followups")))
     if fu and "hoffer" in fu:
         headline_words["Remedies after Keskar (Goyal, Hoffer, SAM)"] = (f"Hoffer gap {fu['hoffer']['gap']:+.2f} pt "
                                                                          f"(LB {fu['lb']['gap']:+.2f})")

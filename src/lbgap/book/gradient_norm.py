@@ -37,10 +37,14 @@ def budgets(df):
 
 
 def at_budgets(ctx: Context):
-    """Per (network, rule, batch size, budget): mean ± sd over seeds of each measure at that number of examples."""
+    """Per (network, rule, batch size, budget): mean ± sd over seeds of each measure at that number of examples
+    (read once per notebook: the figure, the tables, the verdicts and the front page share it)."""
+    return ctx.memo("gradnorm-budgets", lambda: _at_budgets(points(ctx)))
+
+
+def _at_budgets(df):
     import pandas as pd
 
-    df = points(ctx)
     if df.empty:
         return pd.DataFrame()
     rows = []

@@ -160,8 +160,7 @@ def runs_table(results_dir: str | Path | None = None, profiles: Sequence[str] = 
             cfg, arm = r["config"], r["config"]["tag"][len(TAG_PREFIX):]
             if arm not in ARMS:
                 continue
-            hit = sharpness.entry_for(sharp, r["run_id"], EPS, "full", "sum")
-            top = sharp[sharp.run_id == r["run_id"]]["hessian_top"] if len(sharp) else []
+            hit = sharpness.entry_for(sharp, r["run_id"], EPS, "full", "sum")   # its row carries the Hessian too
             n_train = int(r.get("data", {}).get("n_train") or 0)
             rows.append(dict(
                 net=cfg["net"], profile=prof, seed=int(cfg["seed"]), arm=arm, batch_size=int(cfg["batch_size"]),
@@ -170,15 +169,19 @@ def runs_table(results_dir: str | Path | None = None, profiles: Sequence[str] = 
                 train_time_s=float(r["train_time_s"]), wall_s=float(r["provenance"].get("wall_time_s") or float("nan")),
                 device=r["provenance"].get("device"),
                 stop_reason=r["stop_reason"], phi=float(hit.phi) if hit is not None else float("nan"),
-                hessian_top=float(top.dropna().iloc[0]) if len(top) and top.notna().any() else float("nan")))
+                hessian_top=float(hit.hessian_top) if hit is not None and hit.hessian_top is not None
+                else float("nan")))
     cols = ["net", "profile", "seed", "arm", "batch_size", "lr", "test_acc", "train_loss", "epochs", "steps",
             "examples", "train_time_s", "wall_s", "device", "stop_reason", "phi", "hessian_top"]
     if not rows:
         return pd.DataFrame(columns=cols)
+    return _in_arm_order(pd.DataFrame(rows, columns=cols), ["net", "arm", "seed"])
+
+
+def _in_arm_order(df, by: list[str]):
+    """``df`` sorted by ``by``, arms in the order of :data:`ARMS` (baselines first)."""
     order = {a: i for i, a in enumerate(ARMS)}
-    df = pd.DataFrame(rows, columns=cols)
-    return df.sort_values(["net", "arm", "seed"], key=lambda s: s.map(order) if s.name == "arm" else s) \
-        .reset_index(drop=True)
+    return df.sort_values(by, key=lambda s: s.map(order) if s.name == "arm" else s).reset_index(drop=True)
 
 
 def summary(df):
@@ -188,7 +191,6 @@ def summary(df):
     import pandas as pd
 
     rows = []
-    order = {a: i for i, a in enumerate(ARMS)}
     for (net, arm), g in df.groupby(["net", "arm"], sort=False):
         sb = df[(df.net == net) & (df.arm == "sb")].set_index("seed")["test_acc"]
         mine = g.set_index("seed")["test_acc"]
@@ -199,7 +201,4 @@ def summary(df):
                          steps=g.steps.median(), examples=g.examples.median(), train_time_s=g.train_time_s.median(),
                          phi=g.phi.median(), hessian_top=g.hessian_top.median()))
     out = pd.DataFrame(rows)
-    if out.empty:
-        return out
-    return out.sort_values(["net", "arm"], key=lambda s: s.map(order) if s.name == "arm" else s) \
-        .reset_index(drop=True)
+    return out if out.empty else _in_arm_order(out, ["net", "arm"])
