@@ -453,12 +453,25 @@ def device_name(device: torch.device | str) -> str:
     return f"cpu ({cpu}, {torch.get_num_threads()} threads)"
 
 
-def provenance(device: torch.device | str, wall_time_s: float | None = None, started: str | None = None) -> dict:
-    """Where and with what a record was made. On a GPU it also says whether TF32 was on when the record was
-    written (``tf32``: matmul and cuDNN flags; the project's policy is both off, ``train.TF32``)."""
+def host_load() -> list[float] | None:
+    """The host's 1-, 5- and 15-minute load averages now (None where the OS has none): with ``host_cores`` it
+    says whether a timing was taken on an idle or a shared machine."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
+
+
+def provenance(device: torch.device | str, wall_time_s: float | None = None, started: str | None = None,
+               load_at_start: list[float] | None = None) -> dict:
+    """Where and with what a record was made: code and torch versions, device, torch's CPU thread count, the
+    host's load averages at the start (when the caller read them, :func:`host_load`) and at the end, wall time.
+    On a GPU it also says whether TF32 was on when the record was written (``tf32``: matmul and cuDNN flags; the
+    project's policy is both off, ``train.TF32``)."""
     out = dict(lbgap_version=__version__, git_commit=git_commit(), torch_version=torch.__version__,
                python=platform.python_version(), device=device_name(device), host_cores=os.cpu_count(),
-               cpu=cpu_description(), started=started, finished=now(), wall_time_s=wall_time_s)
+               cpu=cpu_description(), threads=torch.get_num_threads(), host_load_start=load_at_start,
+               host_load_end=host_load(), started=started, finished=now(), wall_time_s=wall_time_s)
     if torch.device(device).type == "cuda":
         out["tf32"] = dict(matmul=bool(torch.backends.cuda.matmul.allow_tf32),
                            cudnn=bool(torch.backends.cudnn.allow_tf32))

@@ -721,7 +721,7 @@ def train(cfg: RunConfig, results_dir: str | Path | None = None, force: bool = F
             done["skipped"] = True
             return done
     device = compute_device(cfg.device)
-    started, t_start = records.now(), time.perf_counter()
+    started, t_start, load_at_start = records.now(), time.perf_counter(), records.host_load()
     data = training_data(cfg, data, device)
     trainer = make_trainer(cfg, data.num_classes, device, results_dir)
     model, policy = trainer.model, precision_policy(cfg, device)
@@ -759,7 +759,7 @@ def train(cfg: RunConfig, results_dir: str | Path | None = None, force: bool = F
         dist_from_init=dist, x0_norm=float(x0.norm()), samples_per_s=samples / t_train if t_train else None,
         train_time_s=t_train, history=history, checkpoint=ckpt, config_hash=checkpoints.config_hash(cfg),
         **(dict(snapshots=snapped) if snap_at else {}),
-        provenance=dict(records.provenance(device, wall, started), precision=policy),
+        provenance=dict(records.provenance(device, wall, started, load_at_start), precision=policy),
     )
     state.remove()
     if ckpt is None:   # x0 was only kept for resuming; with nothing else kept, no folder is left behind

@@ -1,7 +1,8 @@
 """``lbgap sweep GRID``: run a grid of runs, skipping finished ones; one module per grid (:data:`GRIDS`)."""
 from __future__ import annotations
 
-from lbgap.cli.commands import cost, followups, gradient_norm, remedy, steps, table2, threshold, trajectory, warmstart
+from lbgap.cli.commands import (cost, followups, gradient_norm, remedy, steps, table2, threshold, trajectory, tuned_lr,
+                                warmstart)
 
 GRIDS = {
     "table2": table2,
@@ -13,6 +14,7 @@ GRIDS = {
     "cost": cost,
     "trajectory": trajectory,
     "warmstart": warmstart,
+    "tuned-lr": tuned_lr,
 }
 
 
