@@ -1,0 +1,112 @@
+"""The tuned-LR study (studies.tuned_lr) and its chapter's claims (book.tuned_lr): configurations against the
+committed Table 2 records, selection and extension on known tables, a smoke grid end to end, verdicts that flip."""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from lbgap.book import tuned_lr as book
+from lbgap.core import records
+from lbgap.core.config import RunConfig
+from lbgap.studies import tuned_lr
+
+
+def test_grid_configs_use_the_holdout_and_warm_up_only_large_lb_rates():
+    cfgs = tuned_lr.grid()
+    assert len(cfgs) == 10 and {c.split for c in cfgs} == {"holdout"} and {c.seed for c in cfgs} == {0}
+    assert sorted({c.batch_size for c in cfgs}) == [256, 6000]          # LB = 10 % of the official 60,000
+    lb = {c.lr / 1e-3: c for c in cfgs if c.batch_size == 6000}
+    assert [m for m, c in sorted(lb.items()) if c.warmup_epochs] == [4.0, 8.0, 16.0]
+    assert all(c.warmup_from == 1e-3 and c.warmup_epochs == 5 for m, c in lb.items() if m >= 4)
+    assert {c.max_epochs for c in cfgs if c.batch_size == 6000} == {300}
+    assert {c.max_epochs for c in cfgs if c.batch_size == 256} == {100}
+    assert len({c.run_id for c in cfgs}) == 10
+
+
+@pytest.mark.parametrize("regime,batch", [("SB", 256), ("LB", 6000)])
+def test_final_x1_is_the_committed_table2_run(regime, batch):
+    cfg = tuned_lr.config(regime, 1.0, 0, "final")
+    rec = records.read_record(records.record_path(None, "paper", "train", cfg.run_id))
+    assert rec is not None, cfg.run_id
+    assert RunConfig.from_dict(rec["config"]).material() == cfg.material()
+    other = tuned_lr.config(regime, 2.0, 0, "final")
+    assert other.split == "official" and other.tag == "tlr-x2" and other.lr == pytest.approx(2e-3)
+
+
+def _grid(points):
+    return pd.DataFrame([dict(regime=r, batch_size=256 if r == "SB" else 6000, multiplier=m, val_acc=a, val_loss=loss)
+                         for r, m, a, loss in points])
+
+
+def test_selection_takes_the_best_validation_accuracy_and_breaks_ties_by_loss():
+    df = _grid([("SB", 0.5, 98.0, 0.07), ("SB", 1, 98.2, 0.08), ("SB", 2, 98.2, 0.06), ("SB", 4, 97.0, 0.1),
+                ("LB", 1, 97.5, 0.1), ("LB", 2, 97.9, 0.09), ("LB", 4, 97.6, 0.1)])
+    assert tuned_lr.selection(df) == {"SB": 2.0, "LB": 2.0}
+    assert tuned_lr.extension(df) == {}
+
+
+def test_extension_goes_one_point_beyond_an_edge():
+    df = _grid([("SB", 0.25, 98.3, 0.07), ("SB", 0.5, 98.1, 0.07), ("LB", 4, 97.5, 0.1), ("LB", 8, 97.9, 0.09),
+                ("LB", 16, 98.0, 0.1)])
+    assert tuned_lr.extension(df) == {"SB": 0.125, "LB": 32.0}
+
+
+def test_multiplier_parsing():
+    assert tuned_lr.multiplier_of("tlr-x0.25") == 0.25
+    assert tuned_lr.multiplier_of("uncapped") is None and tuned_lr.multiplier_of("tlr-xabc") is None
+
+
+def test_smoke_grid_and_final_end_to_end(tmp_path, checkpoints):
+    quiet = dict(log=lambda s: None)
+    out = tuned_lr.run("grid", profile="smoke", results_dir=tmp_path, multipliers=(1.0, 4.0), **quiet)
+    assert [o.status for o in out] == ["done"] * 4
+    g = tuned_lr.grid_table(tmp_path, "smoke")
+    assert len(g) == 4 and set(g.regime) == {"SB", "LB"} and g.threads.notna().all()
+    assert list(g[g.regime == "LB"].warmup_epochs) == [0.0, 5.0]
+    out = tuned_lr.run("final", seeds=(0, 1), profile="smoke", results_dir=tmp_path, **quiet)
+    assert [o.status for o in out] == ["done"] * 4
+    f = tuned_lr.final_table(tmp_path, "smoke")
+    assert len(f) == 4 and f.phi.notna().all() and f.hessian_top.notna().all()
+    chosen = tuned_lr.selection(g)
+    assert set(f.multiplier) <= set(chosen.values())
+    rec = next(records.iter_records(tmp_path, "smoke", "train"))
+    assert len(rec["provenance"]["host_load_end"]) == 3
+
+
+def test_final_without_a_grid_says_what_to_run(tmp_path):
+    with pytest.raises(ValueError, match="--stage grid"):
+        tuned_lr.run("final", seeds=(0,), profile="smoke", results_dir=tmp_path, log=lambda s: None)
+
+
+def _pairs(sb, lb):
+    return pd.DataFrame([dict(seed=i, regime="SB", test_acc=a) for i, a in enumerate(sb)]
+                        + [dict(seed=i, regime="LB", test_acc=a) for i, a in enumerate(lb)])
+
+
+def test_paired_interval_is_the_t_interval_of_the_differences():
+    s = book.paired(_pairs([98.2, 98.0, 98.4], [98.0, 97.9, 98.0]), "test_acc")
+    d = [0.2, 0.1, 0.4]
+    mean, sd = sum(d) / 3, math.sqrt(sum((x - sum(d) / 3) ** 2 for x in d) / 2)
+    half = 4.302652729911275 * sd / math.sqrt(3)     # t(0.975, 2)
+    assert s["n"] == 3 and s["mean"] == pytest.approx(mean) and s["hi"] - s["lo"] == pytest.approx(2 * half)
+
+
+def test_gap_verdict_flips_with_the_data_and_needs_seeds():
+    gap = book.paired(_pairs([98.5, 98.6, 98.4, 98.5, 98.6], [98.0, 98.0, 97.9, 98.1, 98.0]), "test_acc")
+    assert book.gap_verdict(gap, 0.2) == "a gap remains"
+    closed = book.paired(_pairs([98.0, 98.1, 98.0, 98.05, 98.0], [98.0, 98.05, 98.02, 98.0, 98.03]), "test_acc")
+    assert book.gap_verdict(closed, 0.2) == "closed"
+    better = book.paired(_pairs([98.0, 98.0, 97.9, 98.1, 98.0], [98.5, 98.6, 98.4, 98.5, 98.6]), "test_acc")
+    assert book.gap_verdict(better, 0.2) == "LB better"
+    two = book.paired(_pairs([98.5, 98.6], [98.0, 98.0]), "test_acc")
+    assert book.gap_verdict(two, 0.2) == "unresolved"
+
+
+def test_sharper_verdict_on_log_ratios():
+    df = pd.DataFrame([dict(seed=i, regime=r, phi=v) for i, (s, lb) in enumerate([(10, 100), (12, 90), (9, 110)])
+                       for r, v in (("SB", s), ("LB", lb))])
+    assert book.sharper_verdict(book.paired(df, "phi", log=True)) == "LB sharper"
+    flipped = df.assign(regime=df.regime.map({"SB": "LB", "LB": "SB"}))
+    assert book.sharper_verdict(book.paired(flipped, "phi", log=True)) == "LB flatter"
