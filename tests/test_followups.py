@@ -111,3 +111,32 @@ def test_sweep_records_every_arm_with_its_sharpness_and_the_summary_pairs_by_see
     lb_acc = df[df.arm == "lb"].set_index("seed").test_acc
     assert s.loc["lb", "gap_mean"] == pytest.approx((sb_acc - lb_acc).mean())
     assert s.loc["sb", "gap_mean"] == 0 and s.loc["lb", "n"] == 2
+
+
+def test_replicate_tags_keep_sets_apart():
+    assert fu.arm_tag("lr-linear") == "fu-lr-linear"
+    assert fu.arm_tag("lr-linear", "cpu") == "fu-lr-linear+cpu"
+    assert fu.parse_tag("fu-lr-linear+cpu") == ("lr-linear", "cpu")
+    assert fu.parse_tag("fu-sam-0.05") == ("sam-0.05", "")
+    assert fu.parse_tag("uncapped") is None and fu.parse_tag("fu-nonsense") is None
+    with pytest.raises(ValueError, match="unknown replicate"):
+        fu.arm_tag("lb", "tpu")
+
+
+def test_cpu_replicate_with_sam_radius_chosen_on_validation(tmp_path, checkpoints):
+    """The CPU replicate's runs carry +cpu and never enter the first set's table; SAM's radius comes from hold-out
+    runs (seed 0, official LB size), which are not arm runs."""
+    out = fu.run("F1", seeds=[0], profile="smoke", arms=["lb", "sam-selected"], results_dir=tmp_path,
+                        replicate="cpu", train_examples=64, hessian_examples=64, log=lambda s: None)
+    assert [o.status for o in out] == ["done"] * 5          # three radius checks, lb, the selected SAM
+    val = fu.sam_validation_table("F1", tmp_path, "smoke")
+    assert list(val.rho) == list(fu.SAM_RHOS)
+    cfg = fu.sam_validation_config("F1", 0.05, "smoke")
+    assert cfg.split == "holdout" and cfg.batch_size == fu.arm_config("F1", "lb", 0, "smoke").batch_size
+    rho = fu.select_sam_rho("F1", tmp_path, "smoke")
+    best = val.sort_values(["val_acc", "val_loss"], ascending=[False, True]).rho.iloc[0]
+    assert rho == best
+    assert fu.runs_table(tmp_path, ("smoke",)).empty                       # first set: none
+    cpu = fu.runs_table(tmp_path, ("smoke",), replicate="cpu")
+    assert sorted(cpu.arm) == sorted(["lb", f"sam-{rho:g}"]) and set(cpu.replicate) == {"cpu"}
+    assert len(fu.runs_table(tmp_path, ("smoke",), replicate=None)) == 2

@@ -21,7 +21,15 @@ baseline itself; its tag (``fu-<arm>``) keeps its records apart from Table 2's:
 Every finished run gets the sharpness the sharpness chapter endorses: Metric 2.1 in the full space at eps = 1e-3
 with L-BFGS-B on the summed objective, and the Hessian's top eigenvalue (power iteration on 10,000 examples).
 
-CLI: ``lbgap sweep followups --net F1 --seeds 0-4 --profile paper`` (all arms), ``--arms lb,regime`` for some.
+*Replicates.* The first set of arm runs (tag ``fu-<arm>``) trained on a GPU under bf16 autocast. A replicate on
+another device or precision keeps its own records through a tag suffix, ``fu-<arm>+<replicate>`` (:data:`REPLICATES`;
+``cpu``: float32 on a CPU, the precision of Table 2's baseline), so the two sets are never averaged together.
+``sam-selected`` stands for SAM at the radius chosen on the validation split: each radius of :data:`SAM_RHOS` is
+trained once (seed 0) on the 55,000/5,000 hold-out split (tag ``fu-sam-<rho>+val``, LB of the official split's
+size), the radius with the best validation accuracy (:func:`select_sam_rho`) then runs as ``sam-<rho>`` for every seed.
+
+CLI: ``lbgap sweep followups --net F1 --seeds 0-4 --profile paper`` (all arms), ``--arms lb,regime`` for some;
+``--arms sb,lb,lr-linear,lr-sqrt,ghost,sam-selected --replicate cpu --device cpu`` for the CPU float32 replicate.
 The chapter "Is it the batch or the updates?" (``chapters/followups.ipynb``) reads the records.
 """
 from __future__ import annotations
@@ -39,6 +47,10 @@ WARMUP_EPOCHS = 5
 SAM_RHOS = (0.01, 0.05, 0.2)
 EPS = 1e-3
 TAG_PREFIX = "fu-"
+# tag suffix -> what the replicate is; "" is the first set (GPU, bf16 autocast)
+REPLICATES = {"": "GPU, bf16 autocast", "cpu": "CPU, float32"}
+VALIDATION = "val"              # suffix of the SAM radius-selection runs on the hold-out split
+SAM_SELECTED = "sam-selected"   # pseudo-arm: SAM at the radius chosen on the validation split
 
 
 def _scale(profile: str, lb_batch: int) -> float:
@@ -93,40 +105,103 @@ def get_arm(name: str) -> dict:
 
 
 def parse_arms(text: str) -> list[str]:
-    """``"all"`` or a comma list of arm names, validated."""
+    """``"all"`` or a comma list of arm names (and ``sam-selected``), validated."""
     names = list(ARMS) if text.strip() == "all" else [t.strip() for t in text.split(",") if t.strip()]
     for n in names:
-        get_arm(n)
+        if n != SAM_SELECTED:
+            get_arm(n)
     if not names:
         raise ValueError("give at least one arm, or 'all'")
     return names
 
 
-def arm_config(net: str, arm: str, seed: int = 0, profile: str = "paper", **overrides):
-    """The run of ``arm`` for (net, seed): the Table 2 config of its regime plus the arm's settings, tag fu-<arm>."""
+def arm_tag(arm: str, replicate: str = "") -> str:
+    """``fu-<arm>`` for the first set, ``fu-<arm>+<replicate>`` for a replicate (or the validation runs)."""
+    if replicate not in REPLICATES and replicate != VALIDATION:
+        raise ValueError(f"unknown replicate {replicate!r}: choose one of "
+                         f"{', '.join(repr(r) for r in REPLICATES)}")
+    return TAG_PREFIX + arm + (f"+{replicate}" if replicate else "")
+
+
+def parse_tag(tag: str) -> tuple[str, str] | None:
+    """``"fu-lr-linear+cpu"`` -> ("lr-linear", "cpu"); ``"fu-lb"`` -> ("lb", ""); another tag -> None."""
+    if not str(tag).startswith(TAG_PREFIX):
+        return None
+    arm, _, replicate = tag[len(TAG_PREFIX):].partition("+")
+    return (arm, replicate) if arm in ARMS else None
+
+
+def arm_config(net: str, arm: str, seed: int = 0, profile: str = "paper", replicate: str = "", **overrides):
+    """The run of ``arm`` for (net, seed): the Table 2 config of its regime plus the arm's settings, tag fu-<arm>
+    (``fu-<arm>+<replicate>`` for a replicate)."""
     spec = get_arm(arm)
     lb = make_config(net, "LB", seed, profile, **{k: v for k, v in overrides.items() if k == "device"})
     settings = spec["settings"](profile, lb.batch_size)
-    return make_config(net, spec["regime"], seed, profile, tag=TAG_PREFIX + arm, **{**settings, **overrides})
+    return make_config(net, spec["regime"], seed, profile, tag=arm_tag(arm, replicate), **{**settings, **overrides})
+
+
+def sam_validation_config(net: str, rho: float, profile: str = "paper", **overrides):
+    """SAM at radius ``rho`` on the hold-out split, seed 0: LB at the official split's LB size (6,000 for F1; "10 %"
+    of the 55,000 training images left would be 5,500), tag ``fu-sam-<rho>+val``."""
+    lb = make_config(net, "LB", 0, profile, split="official", **{k: v for k, v in overrides.items() if k == "device"})
+    return make_config(net, lb.batch_size, 0, profile, split="holdout", max_epochs=lb.max_epochs, sam_rho=rho,
+                       tag=arm_tag(f"sam-{rho:g}", VALIDATION), **overrides)
+
+
+def sam_validation_table(net: str, results_dir: str | Path | None = None, profile: str = "paper"):
+    """One row per finished SAM radius-selection run of ``net``: rho, validation accuracy (%) and loss."""
+    import pandas as pd
+
+    rows = []
+    for rho in SAM_RHOS:
+        cfg = sam_validation_config(net, rho, profile)
+        rec = records.read_record(records.record_path(results_dir, profile, "train", cfg.run_id))
+        if rec is not None and rec.get("status") == "ok":
+            rows.append(dict(rho=rho, val_acc=100 * rec["final"]["test_acc"], val_loss=rec["final"]["test_loss"],
+                             epochs=int(rec["epochs"])))
+    return pd.DataFrame(rows, columns=["rho", "val_acc", "val_loss", "epochs"])
+
+
+def select_sam_rho(net: str, results_dir: str | Path | None = None, profile: str = "paper") -> float | None:
+    """The radius with the best validation accuracy (ties: lower validation loss) once every radius of
+    :data:`SAM_RHOS` has its run; None before that."""
+    df = sam_validation_table(net, results_dir, profile)
+    if len(df) < len(SAM_RHOS):
+        return None
+    return float(df.sort_values(["val_acc", "val_loss"], ascending=[False, True]).rho.iloc[0])
 
 
 def grid(net: str, seeds: Sequence[int] = (0,), profile: str = "paper", arms: Sequence[str] = tuple(ARMS),
-         **overrides) -> list:
+         replicate: str = "", **overrides) -> list:
     if not seeds:
         raise ValueError("give at least one seed")
-    return [arm_config(net, arm, seed, profile, **overrides) for seed in seeds for arm in arms]
+    return [arm_config(net, arm, seed, profile, replicate, **overrides) for seed in seeds for arm in arms]
 
 
 def run(net: str, seeds: Sequence[int] = (0,), profile: str = "paper", arms: Sequence[str] = tuple(ARMS),
         results_dir: str | Path | None = None, force: bool = False, log: Callable[[str], None] = print,
-        hessian_examples: int | None = 10000, train_examples: int | None = None, **overrides) -> list:
+        hessian_examples: int | None = 10000, train_examples: int | None = None, replicate: str = "",
+        **overrides) -> list:
     """Per (seed, arm): train (skipped where recorded), then its sharpness entry and Hessian (skipped where
-    recorded; f on ``train_examples`` training examples, None: all). Returns the training outcomes; a run whose sharpness failed is reported as failed."""
+    recorded; f on ``train_examples`` training examples, None: all). ``sam-selected`` among ``arms``: first the
+    radius-selection runs on the hold-out split, then SAM at the selected radius. Returns the training outcomes; a
+    run whose sharpness failed is reported as failed."""
     from lbgap.measures import sharpness
 
     results_dir = records.store_root(results_dir)
-    cfgs = grid(net, seeds, profile, arms, **overrides)   # bad input fails before anything runs
+    arms = list(arms)
     outcomes = []
+    if SAM_SELECTED in arms:
+        checks = [sam_validation_config(net, rho, profile, **overrides) for rho in SAM_RHOS]
+        outcomes += sweep.run_grid(checks, results_dir, "serial", force=force, log=log, label=f"followups-sam-val-{net}")
+        rho = select_sam_rho(net, results_dir, profile)
+        if rho is None:
+            log(f"SAM's radius is not selected yet ({net}): its validation runs did not all finish")
+            arms.remove(SAM_SELECTED)
+        else:
+            log(f"SAM radius selected on the validation split ({net}): rho = {rho:g}")
+            arms[arms.index(SAM_SELECTED)] = f"sam-{rho:g}"
+    cfgs = grid(net, seeds, profile, arms, replicate, **overrides)   # bad input fails before anything runs
     for cfg in cfgs:
         (out,) = sweep.run_grid([cfg], results_dir, "serial", force=force, log=log, label=f"followups-{cfg.run_id}")
         if out.status in ("done", "skipped"):
@@ -141,10 +216,13 @@ def run(net: str, seeds: Sequence[int] = (0,), profile: str = "paper", arms: Seq
     return outcomes
 
 
-def runs_table(results_dir: str | Path | None = None, profiles: Sequence[str] = ("paper", "quick")):
-    """One row per finished arm run: network, profile, seed, arm, test accuracy (%), final training loss, epochs,
+def runs_table(results_dir: str | Path | None = None, profiles: Sequence[str] = ("paper", "quick"),
+               replicate: str | None = ""):
+    """One row per finished arm run of ``replicate`` ("" the first set, "cpu", ...; None: every replicate, with a
+    ``replicate`` column saying which): network, profile, seed, arm, test accuracy (%), final training loss, epochs,
     steps, examples seen, seconds in training steps, wall seconds, device, stop reason, phi (Metric 2.1, full space,
-    summed objective, eps = 1e-3; NaN where not measured) and the Hessian's top eigenvalue."""
+    summed objective, eps = 1e-3; NaN where not measured) and the Hessian's top eigenvalue. The radius-selection
+    runs on the hold-out split are not arm runs (:func:`sam_validation_table`)."""
     import pandas as pd
 
     from lbgap.measures import sharpness
@@ -152,18 +230,20 @@ def runs_table(results_dir: str | Path | None = None, profiles: Sequence[str] = 
     rows = []
     for prof in profiles:
         runs = [r for r in records.iter_records(results_dir, prof, "train")
-                if str(r.get("config", {}).get("tag", "")).startswith(TAG_PREFIX) and r.get("status") == "ok"]
+                if parse_tag(r.get("config", {}).get("tag", "")) is not None and r.get("status") == "ok"]
         if not runs:
             continue
         sharp = sharpness.sharpness_table(results_dir, prof, tag=None)
         for r in runs:
-            cfg, arm = r["config"], r["config"]["tag"][len(TAG_PREFIX):]
-            if arm not in ARMS:
+            cfg = r["config"]
+            arm, rep = parse_tag(cfg["tag"])
+            if rep == VALIDATION or (replicate is not None and rep != replicate):
                 continue
             hit = sharpness.entry_for(sharp, r["run_id"], EPS, "full", "sum")   # its row carries the Hessian too
             n_train = int(r.get("data", {}).get("n_train") or 0)
             rows.append(dict(
-                net=cfg["net"], profile=prof, seed=int(cfg["seed"]), arm=arm, batch_size=int(cfg["batch_size"]),
+                net=cfg["net"], profile=prof, replicate=rep, seed=int(cfg["seed"]), arm=arm,
+                batch_size=int(cfg["batch_size"]),
                 lr=float(cfg["lr"]), test_acc=100 * r["final"]["test_acc"], train_loss=r["final"]["train_loss"],
                 epochs=int(r["epochs"]), steps=int(r["steps"]), examples=int(r["epochs"]) * n_train,
                 train_time_s=float(r["train_time_s"]), wall_s=float(r["provenance"].get("wall_time_s") or float("nan")),
@@ -171,7 +251,7 @@ def runs_table(results_dir: str | Path | None = None, profiles: Sequence[str] = 
                 stop_reason=r["stop_reason"], phi=float(hit.phi) if hit is not None else float("nan"),
                 hessian_top=float(hit.hessian_top) if hit is not None and hit.hessian_top is not None
                 else float("nan")))
-    cols = ["net", "profile", "seed", "arm", "batch_size", "lr", "test_acc", "train_loss", "epochs", "steps",
+    cols = ["net", "profile", "replicate", "seed", "arm", "batch_size", "lr", "test_acc", "train_loss", "epochs", "steps",
             "examples", "train_time_s", "wall_s", "device", "stop_reason", "phi", "hessian_top"]
     if not rows:
         return pd.DataFrame(columns=cols)
