@@ -72,14 +72,15 @@ def paired(df, column: str, log: bool = False) -> dict:
 
 
 def gap_verdict(s: dict, margin: float) -> str:
-    """Rule ``paired-CI-vs-margin``: with at least MIN_SEEDS paired seeds, "a gap remains" when the interval of
-    SB - LB lies above +margin, "closed" when it lies within +-margin, "LB better" below -margin; otherwise
-    "unresolved". ``margin``: SB's seed-to-seed sd of the same protocol (untuned SB runs)."""
+    """Rule ``paired-CI-vs-margin`` (shared/notes/evidence.md): with at least MIN_SEEDS paired seeds, "a gap
+    remains" when the 95 % interval of SB - LB lies above 0, "LB better" when it lies below 0, "closed" when it
+    lies within +-margin (an equivalence test); otherwise "unresolved". ``margin``: SB's seed-to-seed sd of the
+    same protocol (the untuned SB runs), fixed before the tuned runs were read."""
     if s["n"] < MIN_SEEDS or not math.isfinite(s["lo"]):
         return "unresolved"
-    if s["lo"] > margin:
+    if s["lo"] > 0:
         return "a gap remains"
-    if s["hi"] < -margin:
+    if s["hi"] < 0:
         return "LB better"
     if -margin <= s["lo"] and s["hi"] <= margin:
         return "closed"
