@@ -7,9 +7,10 @@ by ``subprocess`` or ``multiprocessing`` (fork + exec) reports at least the peak
 spawned interpreter and returns, beside its result, that process's own peak; a study that wants the peak of one
 phase (training, before its final evaluation) reads :func:`peak_rss_bytes` itself at the end of that phase.
 
-:data:`STUDY_THREADS` is the CPU thread count every timing study runs with (cost, regression, bench's
-single-process timings, gradient norm, steps): one, so that the numbers of different studies are comparable and
-two measurements on one machine do not compete for cores; each record stores the count it ran with.
+:data:`STUDY_THREADS` is the CPU thread count the per-batch-size studies run with (cost, regression, gradient
+norm; the steps study's default is the same): one, so that the numbers of different studies are comparable and two
+measurements on one machine do not compete for cores; each record stores the count it ran with. The bench, which
+measures the machine, keeps the machine's thread count (recorded) and reports its process's peak from here.
 
 Imports only the standard library, so a numpy-only child stays numpy-only.
 """
