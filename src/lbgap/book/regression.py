@@ -223,18 +223,24 @@ def full_batch_steps(results_dir=None, profile: str = "quick") -> pd.DataFrame:
 
 def knee_numbers(results_dir=None, profile: str = "quick") -> pd.DataFrame:
     """Per problem and target: E_min, the fewest examples SGD needed over the batch sizes (at the largest N, mean
-    over seeds), S_min, the steps of the full-batch limit (:func:`full_batch_steps`, tuned GD; not the steps of the
-    largest batch tried, which a power-of-2 step grid leaves above the limit), B_crit = E_min/S_min (Shallue et
-    al. 2019; McCandlish et al. 2018), and the steps of the largest batch beside S_min."""
+    over seeds); S_min, the steps of the full-batch limit: the steps of tuned full-batch GD
+    (:func:`full_batch_steps`), or those of a batch size where one took fewer (GD's step is tuned for the last
+    target only, SGD's per target), ``s_min_from`` saying which; B_crit = E_min/S_min (Shallue et al. 2019;
+    McCandlish et al. 2018); and the steps of the largest batch beside them (the old reading of S_min, which a
+    power-of-2 step grid leaves above the limit)."""
     eb, fb = examples_by_batch(results_dir, profile), full_batch_steps(results_dir, profile)
     rows = []
     for (prob, t), g in eb.groupby(["problem", "target"]):
         gd = fb[(fb.problem == prob) & (fb.target == t)]
-        s_min = float(gd.steps.iloc[0]) if len(gd) else np.nan
+        gd_steps = float(gd.steps.iloc[0]) if len(gd) else np.inf
+        fewest = g.loc[g.steps.idxmin()]
+        s_min, src = ((gd_steps, "full-batch GD") if gd_steps <= fewest.steps
+                      else (float(fewest.steps), f"SGD B={int(fewest.batch):,}"))
         big = g[g.batch == g.batch.max()]
-        rows.append(dict(problem=prob, target=t, e_min=g.examples.min(), s_min=s_min,
-                         b_crit=g.examples.min() / s_min, s_min_seeds=int(gd.seeds.iloc[0]) if len(gd) else 0,
-                         largest_batch=int(big.batch.iloc[0]), largest_batch_steps=float(big.steps.iloc[0])))
+        rows.append(dict(problem=prob, target=t, e_min=g.examples.min(), s_min=s_min, s_min_from=src,
+                         b_crit=g.examples.min() / s_min, gd_steps=gd_steps if len(gd) else np.nan,
+                         gd_seeds=int(gd.seeds.iloc[0]) if len(gd) else 0, largest_batch=int(big.batch.iloc[0]),
+                         largest_batch_steps=float(big.steps.iloc[0])))
     return pd.DataFrame(rows)
 
 
@@ -249,7 +255,8 @@ def knee(results_dir=None, profile: str = "quick") -> pd.DataFrame:
         near = pts[(pts.problem == prob) & (pts.source == "sgd") & (pts.gap > t / 3) & (pts.gap < 3 * t)]
         gd = nz[(nz.problem == PROBLEM_LABELS[prob]) & (nz.target == f"{t:.1%}")]
         rows.append({"problem": PROBLEM_LABELS[prob], "target": f"{t:.1%}", "E_min (examples)": f"{k.e_min:,.0f}",
-                     "S_min (steps, full-batch GD)": f"{k.s_min:,.1f}",
+                     "S_min (steps)": f"{k.s_min:,.1f} ({k.s_min_from})",
+                     "full-batch GD (steps)": f"{k.gd_steps:,.1f}",
                      f"steps at B = {k.largest_batch:,}": f"{k.largest_batch_steps:,.1f}",
                      "B_crit = E_min/S_min": f"{k.b_crit:,.0f}",
                      "B_noise, full-batch path": f"{gd.b_noise.iloc[0]:,.0f}" if len(gd) else "-",
