@@ -110,7 +110,7 @@ def measure_run(cfg, results_dir: str | Path | None = None, grad_examples: int =
                 data=None, log: Callable[[str], None] = print, noise_chunk: int = 500) -> dict:
     """Train run ``cfg`` for its ``max_epochs`` epochs, measuring at :func:`checkpoints`; write and return its
     ``gradnorm`` record (the existing one unless ``force``). ``noise_chunk``: the chunk size of the tr(Sigma)
-    estimate (:func:`sampling_term`)."""
+    estimate (:func:`sampling_term`), at most half the ``grad_examples``; the record keeps the size used."""
     from lbgap.core import data as datamod
     from lbgap.measures.sharpness import FullBatchLoss
 
@@ -128,6 +128,7 @@ def measure_run(cfg, results_dir: str | Path | None = None, grad_examples: int =
     x0 = trainmod.flat_params(model).clone()
     subset, rule = datamod.example_subset(data.train, grad_examples, cfg.dataset)
     full = FullBatchLoss(model, subset, cfg.eval_batch_size, params)
+    noise_chunk = min(noise_chunk, len(subset) // 2)   # at least two chunks (tiny smoke subsets)
     n = len(data.train)
     grid = checkpoints(n, cfg.max_epochs)
     rows, acc = [], dict(sum=0.0, count=0)
