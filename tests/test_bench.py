@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from lbgap.core import records
-from lbgap.studies import bench
+from lbgap.studies import bench, bench_timing
 from lbgap import cli
 from lbgap.core import data as datamod
 from lbgap.core import train
@@ -45,6 +45,49 @@ def test_resolve_batch_uses_the_full_training_set():
     assert bench.resolve_batch("F1", 512, 60000) == 512
     with pytest.raises(ConfigError):
         bench.resolve_batch("F1", "abc", 60000)
+
+
+def test_resolve_batch_reads_sb_and_lb_from_the_profile():
+    from lbgap.core.config import get_profile
+
+    smoke = get_profile("smoke")
+    assert bench.resolve_batch("F1", "SB", 60000, "smoke") == smoke["sb_batch_size"] == 16
+    assert bench.resolve_batch("F1", "LB", 60000, "smoke") == round(smoke["lb_fraction"] * 60000) == 15000
+    with pytest.raises(ValueError, match="unknown profile 'huge'"):
+        bench.resolve_batch("F1", "SB", 60000, "huge")
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16", "auto"])
+def test_training_autocast_follows_the_training_precision_policy(precision):
+    cfg = train.make_config("F1", "SB", 0, "smoke", precision=precision)
+    ours = bench_timing.training_autocast(cfg, torch.device("cpu"))
+    ref = train._autocast(cfg, torch.device("cpu"))   # what lbgap train uses
+    assert (ours._enabled, ours.fast_dtype, ours.device) == (ref._enabled, ref.fast_dtype, ref.device)
+
+
+def test_tf32_flags_are_restored_when_a_measurement_fails(monkeypatch):
+    class Broken(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, x):
+            assert torch.backends.cuda.matmul.allow_tf32 is False    # the measurement's setting is in effect
+            raise RuntimeError("broken model")
+
+    ds = datamod.load("mnist", "official", "synthetic", "cpu", n_train=16, n_test=8).train
+    old = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    try:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = True, True
+        with pytest.raises(RuntimeError, match="broken model"):
+            bench_timing.eval_throughput(Broken(), ds, 8, torch.device("cpu"))
+        assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32) == (True, True)
+        monkeypatch.setattr(bench_timing, "build_model", lambda net, num_classes=None: Broken())
+        with pytest.raises(RuntimeError, match="broken model"):
+            bench_timing.time_baseline("F1", ds, 8, torch.device("cpu"), epochs=1, warmup_steps=1, workers=0)
+        assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32) == (True, True)
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = old
 
 
 def test_synthetic_bench_data_has_the_real_runs_training_size(tmp_path, monkeypatch):
@@ -161,7 +204,7 @@ def test_streams_train_each_seed_as_its_own_run():
         model = train.initial_model(cfg)
         model.train()
         opt, gen = train.make_optimizer(cfg, model.parameters()), torch.Generator().manual_seed(s)
-        for d in (bench._warmup_subset(ds, 32, 1), ds):   # what _time_epochs ran: the warm-up, then 1 epoch
+        for d in (bench_timing.warmup_subset(ds, 32, 1), ds):   # what _time_epochs ran: the warm-up, then 1 epoch
             train.train_epoch(model, opt, d, 32, gen, train._autocast(cfg, torch.device("cpu")))
         for (name, p), q in zip(model.named_parameters(), trained.parameters()):
             assert torch.allclose(p, q, atol=1e-6, rtol=1e-5), (s, name)

@@ -27,7 +27,7 @@ def test_lr_rules():
 def test_record_matches_a_direct_full_batch_gradient_and_counts_every_step(tmp_path):
     cfg = gn.config("F1", 16, "sqrt", 0, "smoke", epochs=2)
     assert (cfg.lr, cfg.max_epochs, cfg.tag) == (pytest.approx(2.5e-4), 2, "gn-sqrt")
-    rec = gn.measure_run(cfg, tmp_path, grad_examples=64, log=lambda s: None)
+    rec = gn.measure_run(cfg, tmp_path, grad_examples=64, log=lambda s: None, noise_chunk=16)
     rows = rec["history"]
     assert [r["examples"] for r in rows] == gn.checkpoints(128, 2)
     assert rows[0]["dist"] == 0 and rows[-1]["dist"] > 0
@@ -41,6 +41,22 @@ def test_record_matches_a_direct_full_batch_gradient_and_counts_every_step(tmp_p
     grads = torch.autograd.grad(keras_cross_entropy(model(x), y), [p for p in model.parameters()])
     direct = math.sqrt(sum(float((g ** 2).sum()) for g in grads))
     assert rows[0]["grad_full"] == pytest.approx(direct, rel=1e-4)   # float32 sums in another order
+    # the sampling term: the two-batch estimator on 4 chunks of 16 (eval mode), computed here by hand
+    chunks = []
+    for i in range(4):
+        xi, yi = data.train.batch(torch.arange(16 * i, 16 * (i + 1)))
+        gi = torch.autograd.grad(keras_cross_entropy(model(xi), yi), list(model.parameters()))
+        chunks.append(torch.cat([g.reshape(-1) for g in gi]).double())
+    small = sum(float(c @ c) for c in chunks) / 4               # mean |g_i|^2 over chunks of 16
+    big = float(torch.stack(chunks).mean(0).norm()) ** 2        # |mean|^2: 64 examples
+    trace = (small - big) / (1 / 16 - 1 / 64)
+    assert rows[0]["trace_cov"] == pytest.approx(trace, rel=1e-3) and trace > 0
+    assert rows[0]["sampling_term"] == pytest.approx(trace / 64, rel=1e-3)
+    assert rows[0]["grad_full_debiased"] == pytest.approx(math.sqrt(max(direct**2 - trace / 64, 0)), rel=1e-3)
+    assert all(r["grad_full_debiased"] <= r["grad_full"] for r in rows)
+    assert rec["shown"] == "grad_full" and rec["noise_chunk"] == 16 and rec["threads"] >= 1
+    with pytest.raises(ValueError, match="at least two chunks of 64"):
+        gn.sampling_term(model, data.train.subset(torch.arange(64)), list(model.parameters()), 64)
     assert gn.measure_run(cfg, tmp_path, grad_examples=64)["skipped"] is True
     df = gn.table(tmp_path, ("smoke",))
     assert len(df) == len(rows) and set(df.rule) == {"sqrt"}

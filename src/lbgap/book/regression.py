@@ -1,5 +1,6 @@
 """Tables and figures of the chapter "Huge N, few features" (``chapters/regression.ipynb``), from the records that
-:func:`lbgap.studies.regression.run_study` writes under ``<results_dir>/<profile>/regression/``.
+:func:`lbgap.studies.regression.run_study` writes under ``<results_dir>/<profile>/regression/``: the study's table
+module (measurement: ``studies.regression_data/_methods/_timing``; driver: ``studies.regression``).
 
 The notebook calls :func:`compute` (through :func:`lbgap.book.context.context`) and one ``show_*(ctx)`` per table
 or figure. The functions below them take ``results_dir`` (``None``: the repository's ``data/results``) and the
@@ -23,8 +24,7 @@ def _recs(results_dir, profile: str) -> list[dict]:
     recs = list(records.iter_records(results_dir, profile, study.KIND))
     if not recs:
         raise ValueError(f"no regression records for profile {profile!r} under {results_dir or 'data/results'}; "
-                         f"run `python -c \"from lbgap.studies.regression import run_study; "
-                         f"run_study('{profile}')\"` first")
+                         f"run `lbgap regression --profile {profile}` first")
     return recs
 
 
@@ -202,19 +202,63 @@ def examples_by_batch(results_dir=None, profile: str = "quick", n: int | None = 
               .reset_index().assign(steps=lambda d: d.examples / d.batch))
 
 
-def knee(results_dir=None, profile: str = "quick") -> pd.DataFrame:
-    """Per problem and target: the fewest examples over batch sizes (E_min), the fewest steps (S_min), the batch
-    where they meet, B_crit = E_min/S_min (Shallue et al. 2019; McCandlish et al. 2018), and B_noise at the target
-    along the full-batch path and where SGD stopped (median over the SGD stops within a factor 3 of the target)."""
-    eb = examples_by_batch(results_dir, profile)
-    nz, pts = noise_at(results_dir, profile), noise_points(results_dir, profile)
+def full_batch_steps(results_dir=None, profile: str = "quick") -> pd.DataFrame:
+    """S_min, the steps of the full-batch limit, per problem and target: the passes tuned full-batch GD needed
+    (one step = one exact gradient over N rows), read per seed at the largest N it ran to the target (10^6 ...
+    10^7 rows: its gradient is the population's to ~0.1 %), mean over seeds."""
+    rows = []
+    for r in _recs(results_dir, profile):
+        if r.get("role") == "measure" and r.get("method") == "gd" and not r.get("bounded"):
+            for t in study.TARGETS:
+                hit = r["targets"].get(f"{t:g}")
+                rows.append(dict(problem=r["problem"], target=t, seed=r["seed"], n=r["n"],
+                                 steps=hit["steps"] if hit else np.nan))
+    df = pd.DataFrame(rows, columns=["problem", "target", "seed", "n", "steps"])
+    if df.empty:
+        return df.assign(seeds=[])
+    df = df[df.n == df.groupby(["problem", "seed"]).n.transform("max")]
+    return (df.groupby(["problem", "target"]).agg(steps=("steps", "mean"), seeds=("seed", "nunique"),
+                                                  n_min=("n", "min"), n_max=("n", "max")).reset_index())
+
+
+def knee_numbers(results_dir=None, profile: str = "quick") -> pd.DataFrame:
+    """Per problem and target: E_min, the fewest examples SGD needed over the batch sizes (at the largest N, mean
+    over seeds); S_min, the steps of the full-batch limit: the steps of tuned full-batch GD
+    (:func:`full_batch_steps`), or those of a batch size where one took fewer (GD's step is tuned for the last
+    target only, SGD's per target), ``s_min_from`` saying which; B_crit = E_min/S_min (Shallue et al. 2019;
+    McCandlish et al. 2018); and the steps of the largest batch beside them (the old reading of S_min, which a
+    power-of-2 step grid leaves above the limit)."""
+    eb, fb = examples_by_batch(results_dir, profile), full_batch_steps(results_dir, profile)
     rows = []
     for (prob, t), g in eb.groupby(["problem", "target"]):
-        e_min, s_min = g.examples.min(), g.steps.min()
+        gd = fb[(fb.problem == prob) & (fb.target == t)]
+        gd_steps = float(gd.steps.iloc[0]) if len(gd) else np.inf
+        fewest = g.loc[g.steps.idxmin()]
+        s_min, src = ((gd_steps, "full-batch GD") if gd_steps <= fewest.steps
+                      else (float(fewest.steps), f"SGD B={int(fewest.batch):,}"))
+        big = g[g.batch == g.batch.max()]
+        rows.append(dict(problem=prob, target=t, e_min=g.examples.min(), s_min=s_min, s_min_from=src,
+                         b_crit=g.examples.min() / s_min, gd_steps=gd_steps if len(gd) else np.nan,
+                         gd_seeds=int(gd.seeds.iloc[0]) if len(gd) else 0, largest_batch=int(big.batch.iloc[0]),
+                         largest_batch_steps=float(big.steps.iloc[0])))
+    return pd.DataFrame(rows)
+
+
+def knee(results_dir=None, profile: str = "quick") -> pd.DataFrame:
+    """:func:`knee_numbers` for display, with B_noise at the target along the full-batch path and where SGD stopped
+    (median over the SGD stops within a factor 3 of the target)."""
+    kn = knee_numbers(results_dir, profile)
+    nz, pts = noise_at(results_dir, profile), noise_points(results_dir, profile)
+    rows = []
+    for k in kn.itertuples():
+        prob, t = k.problem, k.target
         near = pts[(pts.problem == prob) & (pts.source == "sgd") & (pts.gap > t / 3) & (pts.gap < 3 * t)]
         gd = nz[(nz.problem == PROBLEM_LABELS[prob]) & (nz.target == f"{t:.1%}")]
-        rows.append({"problem": PROBLEM_LABELS[prob], "target": f"{t:.1%}", "E_min (examples)": f"{e_min:,.0f}",
-                     "S_min (steps)": f"{s_min:,.1f}", "B_crit = E_min/S_min": f"{e_min / s_min:,.0f}",
+        rows.append({"problem": PROBLEM_LABELS[prob], "target": f"{t:.1%}", "E_min (examples)": f"{k.e_min:,.0f}",
+                     "S_min (steps)": f"{k.s_min:,.1f} ({k.s_min_from})",
+                     "full-batch GD (steps)": f"{k.gd_steps:,.1f}",
+                     f"steps at B = {k.largest_batch:,}": f"{k.largest_batch_steps:,.1f}",
+                     "B_crit = E_min/S_min": f"{k.b_crit:,.0f}",
                      "B_noise, full-batch path": f"{gd.b_noise.iloc[0]:,.0f}" if len(gd) else "-",
                      "B_noise, where SGD stopped": f"{near.b_noise.median():,.0f} ({len(near)} points)"
                      if len(near) else "-"})
@@ -222,16 +266,18 @@ def knee(results_dir=None, profile: str = "quick") -> pd.DataFrame:
 
 
 def fig_examples_by_batch(results_dir=None, profile: str = "quick"):
-    """Examples to each target against the batch size, at the largest N, with B_crit = E_min/S_min marked and
-    the curve E_min + S_min B (dotted): flat while B is well below B_crit, then growing in proportion to B."""
+    """Examples to each target against the batch size, at the largest N, with B_crit = E_min/S_min marked
+    (S_min: full-batch GD's steps, :func:`knee_numbers`) and the curve E_min + S_min B (dotted): flat while B is
+    well below B_crit, then growing in proportion to B."""
     import matplotlib.pyplot as plt
 
-    eb = examples_by_batch(results_dir, profile)
+    eb, kn = examples_by_batch(results_dir, profile), knee_numbers(results_dir, profile)
     fig, axes = plt.subplots(2, 1, figsize=(6.8, 8.4), sharey=True)
     for ax, (prob, g) in zip(axes, eb.groupby("problem")):
         for (t, gt), c in zip(g.groupby("target"), ("C0", "C3")):
             ax.plot(gt.batch, gt.examples, "o-", color=c, label=f"to {t:.1%}")
-            e_min, s_min = gt.examples.min(), gt.steps.min()
+            k = kn[(kn.problem == prob) & (kn.target == t)].iloc[0]
+            e_min, s_min = k.e_min, k.s_min
             bb = np.geomspace(gt.batch.min(), gt.batch.max(), 50)
             ax.plot(bb, e_min + s_min * bb, ":", color=c, lw=1)          # E_min (1 + B/B_crit)
             ax.axvline(e_min / s_min, color=c, ls="--", lw=1)
@@ -261,20 +307,130 @@ def big_runs(results_dir=None, profile: str = "quick") -> pd.DataFrame:
 
 
 def cpu_spent(results_dir=None, profile: str = "quick") -> dict:
-    """CPU seconds of all records (tuning, measurements, noise) and the wall time they took, from provenance."""
+    """CPU seconds of all records (tuning, measurements, noise; the headline's every timed repeat) and the wall
+    time they took, from provenance."""
     recs = _recs(results_dir, profile)
-    return dict(records=len(recs), cpu_s=sum(r.get("cpu_s", 0.0) for r in recs),
+
+    def cpu(r: dict) -> float:
+        if r.get("role") == "headline":
+            return sum(sum(e[k]["cpu_s_all"]) for e in r["entries"] for k in ("generate", "solve"))
+        return r.get("cpu_s", 0.0)
+
+    return dict(records=len(recs), cpu_s=sum(cpu(r) for r in recs),
                 wall_s=sum(r["provenance"]["wall_time_s"] or 0.0 for r in recs),
                 commits=sorted({r["provenance"]["git_commit"] for r in recs}))
 
 
+def headline(results_dir=None, profile: str = "quick") -> pd.DataFrame:
+    """The headline timings (``studies.regression_timing``), one row per (problem, seed, target, method, batch):
+    the rows the method used, the median CPU and wall seconds of the solve alone and of generating those rows
+    (each over ``repeats`` timings), and the gap the timed solve reached. Empty where no record has them."""
+    rows = []
+    for r in _recs(results_dir, profile):
+        if r.get("role") != "headline":
+            continue
+        for e in r["entries"]:
+            rows.append(dict(problem=r["problem"], seed=r["seed"], target=e["target"], method=e["method"],
+                             batch=e["batch"], label=method_label(e["method"], e["batch"]), examples=e["examples"],
+                             solve_cpu_s=e["solve"]["cpu_s"], solve_wall_s=e["solve"]["wall_s"],
+                             generate_cpu_s=e["generate"]["cpu_s"], gap=e["gap"], repeats=e["repeats"]))
+    cols = ["problem", "seed", "target", "method", "batch", "label", "examples", "solve_cpu_s", "solve_wall_s",
+            "generate_cpu_s", "gap", "repeats"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def headline_comparison(results_dir=None, profile: str = "quick") -> pd.DataFrame:
+    """Per problem and target: each method's solve time (median over seeds of the per-seed medians), the fastest
+    SGD batch size, and for least squares the exact solve minus that SGD, paired by seed: mean difference, its 95 %
+    t-interval (``scipy.stats.ttest_rel``; NaN with fewer than 2 seeds) and n. Times in CPU seconds."""
+    from scipy import stats
+
+    hd = headline(results_dir, profile)
+    rows = []
+    for (prob, t), g in hd.groupby(["problem", "target"]):
+        med = g.groupby("label").agg(solve=("solve_cpu_s", "median"), gen=("generate_cpu_s", "median"),
+                                     examples=("examples", "median"), seeds=("seed", "nunique"))
+        sgd = med[med.index.str.startswith("SGD")]
+        best = sgd.solve.idxmin() if len(sgd) else None
+        row = dict(problem=prob, target=t, sgd_label=best, seeds=int(g.seed.nunique()),
+                   sgd_solve_s=sgd.solve.get(best, np.nan), sgd_generate_s=sgd.gen.get(best, np.nan),
+                   sgd_examples=sgd.examples.get(best, np.nan), exact_solve_s=np.nan, exact_generate_s=np.nan,
+                   exact_examples=np.nan, diff_s=np.nan, diff_lo=np.nan, diff_hi=np.nan, n_paired=0)
+        if "exact one pass" in med.index and best:
+            e = med.loc["exact one pass"]
+            row.update(exact_solve_s=e.solve, exact_generate_s=e.gen, exact_examples=e.examples)
+            a = g[g.method == "exact"].set_index("seed").solve_cpu_s
+            b = g[g.label == best].set_index("seed").solve_cpu_s
+            both = a.index.intersection(b.index)
+            d = (a[both] - b[both]).to_numpy()
+            row.update(n_paired=len(d), diff_s=float(d.mean()) if len(d) else np.nan)
+            if len(d) >= 2:
+                ci = stats.ttest_rel(a[both].to_numpy(), b[both].to_numpy()).confidence_interval()
+                row.update(diff_lo=float(ci.low), diff_hi=float(ci.high))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def headline_table(results_dir=None, profile: str = "quick", target: float = 0.001) -> pd.DataFrame:
+    """:func:`headline` at ``target`` for display: per problem and method, the rows used and the solve and the
+    generation of those rows in milliseconds (median over seeds of the per-seed medians), with the seeds."""
+    hd = headline(results_dir, profile)
+    hd = hd[hd.target == target]
+    rows = []
+    for (prob, label), g in hd.groupby(["problem", "label"], sort=False):
+        rows.append({"problem": PROBLEM_LABELS[prob], "method": label, "rows used": f"{g.examples.median():,.0f}",
+                     "solve (ms)": f"{1e3 * g.solve_cpu_s.median():.3g}",
+                     "generating the rows (ms)": f"{1e3 * g.generate_cpu_s.median():.3g}",
+                     "seeds": g.seed.nunique(), "timings per seed": int(g.repeats.iloc[0])})
+    tab = pd.DataFrame(rows)
+    if tab.empty:
+        return tab
+    order = {lab: k for k, lab in enumerate(_order(hd))}
+    return tab.sort_values(["problem", "method"], key=lambda c: c.map(order) if c.name == "method" else c
+                           ).reset_index(drop=True)
+
+
+def _ms(s: float) -> str:
+    return f"{1e3 * s:.3g} ms"
+
+
+def _headline_line(h, nmax: int) -> str:
+    """One problem and target of :func:`headline_comparison` in words (numbers only; no verdict)."""
+    line = (f"{PROBLEM_LABELS[h.problem]}, to {h.target:.1%}, N = {nmax:,}, the solve alone (median of the "
+            f"per-seed medians of repeated timings, the rows generated apart; {h.seeds} seed"
+            f"{'s' if h.seeds != 1 else ''}): ")
+    parts = []
+    if not pd.isna(h.exact_solve_s):
+        parts.append(f"exact solve on the first {h.exact_examples:,.0f} rows {_ms(h.exact_solve_s)}")
+    if h.sgd_label:
+        parts.append(f"fastest {h.sgd_label} {_ms(h.sgd_solve_s)} ({h.sgd_examples:,.0f} examples)")
+    if h.n_paired:
+        ci = ("" if pd.isna(h.diff_lo) else f", 95 % CI {_ms(h.diff_lo)} … {_ms(h.diff_hi)}")
+        parts.append(f"exact − SGD {_ms(h.diff_s)} (paired by seed, n = {h.n_paired}{ci})")
+    gen = [f"{_ms(v)} for the {w}" for v, w in ((h.exact_generate_s, "exact solve's rows"),
+                                                (h.sgd_generate_s, "SGD's")) if not pd.isna(v)]
+    if gen:
+        parts.append("generating the rows " + " and ".join(gen))
+    return line + "; ".join(parts)
+
+
 def key_numbers(results_dir=None, profile: str = "quick") -> list[str]:
-    """The numbers the chapter's prose refers to, as printed lines."""
+    """The numbers the chapter's prose refers to, as printed lines: per problem and target, the headline
+    (:func:`headline_comparison`, where its records exist; else the study's timings, generation included), then
+    the exact pass and full-batch GD over all N rows."""
     df = runs(results_dir, profile)
     nmax = int(df.n.max())
+    heads = headline_comparison(results_dir, profile)
     lines = []
     for prob, g in df.groupby("problem"):
         for t in study.TARGETS:
+            h = heads[(heads.problem == prob) & (heads.target == t)]
+            if len(h):   # the headline: solve times apart from generation, same seeds on both sides
+                gt = g[(g.target == t) & (g.n == nmax) & (g.method == "gd")]
+                lines.append(_headline_line(h.iloc[0], nmax) + (
+                    f"; full-batch GD {gt.cpu_s.mean():,.3g} CPU s" + (" (estimated)" if gt.estimated.any() else "")
+                    if len(gt) else ""))
+                continue
             gt = g[(g.target == t) & (g.n == nmax)]
             sgd = gt[gt.method == "sgd"].groupby("label").agg(cpu_s=("cpu_s", "mean"), ex=("examples", "mean"))
             best = sgd.cpu_s.idxmin() if sgd.cpu_s.notna().any() else None
@@ -353,6 +509,13 @@ def show_time_tables(ctx: Context, target: float = 0.001, what: str = "cpu_s") -
     for prob in study.PROBLEMS:
         _display(time_table(ctx.results_dir, record_profile(ctx), target, prob, what=what), f"time-{prob}-{what}",
                  f"{PROBLEM_LABELS[prob]}: {'CPU seconds' if what == 'cpu_s' else what} to {target:.1%}")
+
+
+def show_headline(ctx: Context, target: float = 0.001) -> None:
+    """The headline timing (:func:`headline_table`): the solve alone, generation apart."""
+    _display(headline_table(ctx.results_dir, record_profile(ctx), target), f"headline-{target:g}",
+             f"CPU milliseconds to {target:.1%} on the rows each method used: the solve alone, and generating those "
+             "rows (timed apart); medians over seeds of the median of repeated timings, one thread")
 
 
 def show_noise_scale(ctx: Context) -> None:

@@ -112,3 +112,20 @@ class RunConfig:
         for k in ("device", "save_checkpoints", "precision", "compile"):
             d.pop(k, None)
         return json.loads(json.dumps(d))
+
+
+# The regression study's own profiles (``studies.regression``; a study profile, not a training profile above):
+# the grid of N, batch sizes, seeds and tuning ranges of "huge N, few features".
+REGRESSION_PROFILES: dict[str, dict] = {
+    # seconds: tests and the chapter's smoke run
+    "smoke": dict(ns=(10**4, 10**5), batches=(1, 256, 4096), seeds=(1,), gd_tune_n=10**4, gd_full_max_n=10**5,
+                  gd_max_passes=300, gd_lrs=(0.5, 0.9), sgd_lr_start=-3, sgd_lr_span=3, sgd_cap=2**16,
+                  noise_rows=2**16, child_min_n=None, all_seeds_max_n=10**5, gd_pass_max_n=10**5,
+                  logistic_lr_scale=4.0, headline_repeats=5),
+    # the real study on one CPU core: tuning on seed 0, measurements on seeds 1 to 5 (N <= 10^6; seed 1 above)
+    "quick": dict(ns=tuple(10**k for k in range(4, 10)), batches=(1, 16, 256, 4096, 65536), seeds=(1, 2, 3, 4, 5),
+                  gd_tune_n=10**5, gd_full_max_n=10**7, gd_max_passes=2000,
+                  gd_lrs=(0.5, 0.7, 0.8, 0.9, 1.0, 1.2, 1.5, 2.0), sgd_lr_start=-3, sgd_lr_span=8, sgd_cap=2**20,
+                  noise_rows=2**20, child_min_n=10**8, all_seeds_max_n=10**6, gd_pass_max_n=10**9,
+                  logistic_lr_scale=4.0, headline_repeats=7),
+}

@@ -1,10 +1,14 @@
 """What a batch size costs on this machine: time per step and per epoch, throughput, peak memory and the test accuracy
 after a fixed number of steps, measured, one record per (network, batch size, seed).
 
-Each measurement is a process of its own (``python -m lbgap.studies.cost``), so that its peak resident memory
-(``resource.getrusage(...).ru_maxrss``: data, model, optimizer and the largest batch's activations, after imports)
-belongs to that batch size alone; on a GPU the record also keeps ``torch.cuda.max_memory_allocated``. The
-processes run seed by seed, every batch size of a seed in turn, so that a machine that slows down part-way
+Each measurement is a freshly spawned process of its own (:func:`lbgap.core.memory.in_fresh_process`) with
+:data:`lbgap.core.memory.STUDY_THREADS` CPU threads (the count is recorded), so that its peak resident memory
+belongs to that batch size alone. The peak is the process's own (``VmHWM``, not ``ru_maxrss``, which a child
+inherits from its parent) and is read when the training steps end, *before* the test evaluation, whose
+5,000-image batches would otherwise set it for the small batch sizes: data, model, optimizer and the largest
+batch's activations, after imports (``peak_rss_mib``; the peak after evaluation is kept beside it as
+``peak_rss_after_eval_mib``). On a GPU the record also keeps ``torch.cuda.max_memory_allocated`` (training only).
+The processes run seed by seed, every batch size of a seed in turn, so that a machine that slows down part-way
 slows every batch size alike (an interleaved schedule, not one batch size after another). Within a run:
 
 * ``steps`` optimizer steps (Adam 1e-3, the run's x0 and data order as in ``train``), the first ``warmup`` of them
@@ -20,18 +24,13 @@ CLI: ``lbgap sweep cost --net F1 --profile quick --seeds 0-2``.
 """
 from __future__ import annotations
 
-import json
 import math
-import os
-import resource
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Callable, Sequence
 
-from lbgap.core import records
+from lbgap.core import memory, records
 
 BATCHES = (16, 32, 64, 128, 256, "LB")
 KIND = "cost"
@@ -43,7 +42,9 @@ def run_id(net: str, batch_size: int, seed: int, steps: int) -> str:
 
 def measure(net: str, batch: int | str, seed: int, profile: str = "quick", steps: int = 100, warmup: int = 5,
             results_dir: str | Path | None = None, device: str | None = None, force: bool = False) -> dict:
-    """One measurement in this process (call it in a fresh process for a clean peak RSS: :func:`run`)."""
+    """One measurement in this process: its record (written), or the existing one unless ``force``. The peak
+    RSS is this process's, so call it in a fresh process for a peak that belongs to this batch size alone
+    (:func:`run` does)."""
     import torch
 
     from lbgap.core import train as trainmod
@@ -58,7 +59,7 @@ def measure(net: str, batch: int | str, seed: int, profile: str = "quick", steps
         return done
     if steps <= warmup:
         raise ValueError(f"steps={steps} must be larger than warmup={warmup}")
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024   # after imports, before the data
+    rss_before = memory.peak_rss_bytes() / 2**20   # after imports, before the data
     dev = trainmod.compute_device(cfg.device)
     started, t0 = records.now(), time.perf_counter()
     data = trainmod.training_data(cfg, None, dev)
@@ -83,6 +84,8 @@ def measure(net: str, batch: int | str, seed: int, profile: str = "quick", steps
     sync()
     clock.update(w=time.perf_counter(), c=time.process_time())
     trainer.until_stopped(data.train, on_step)
+    peak_train = memory.peak_rss_bytes() / 2**20                  # training only: read before the evaluation
+    cuda_peak = torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None
     test_loss, test_acc = trainmod.evaluate(trainer.model, data.test, cfg.eval_batch_size)
     per_step = statistics.median(wall)
     n = len(data.train)
@@ -91,17 +94,18 @@ def measure(net: str, batch: int | str, seed: int, profile: str = "quick", steps
                samples_per_s=cfg.batch_size / per_step, steps_per_epoch=math.ceil(n / cfg.batch_size),
                seconds_per_epoch=math.ceil(n / cfg.batch_size) * per_step, n_train=n,
                test_acc=test_acc, test_loss=test_loss, examples=trainer.progress.examples,
-               peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, rss_before_mib=rss_before,
-               cuda_max_allocated_mib=(torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None),
-               threads=torch.get_num_threads())
+               peak_rss_mib=peak_train, peak_rss_after_eval_mib=memory.peak_rss_bytes() / 2**20,
+               rss_before_mib=rss_before, memory_phase="training", memory_method=memory.memory_method(),
+               cuda_max_allocated_mib=cuda_peak, threads=torch.get_num_threads())
     return records.write_record(results_dir, profile, KIND, rid, **out,
                                 provenance=records.provenance(dev, time.perf_counter() - t0, started))
 
 
 def run(net: str = "F1", seeds: Sequence[int] = (0, 1, 2), profile: str = "quick", batches: Sequence = BATCHES,
         steps: int = 100, results_dir: str | Path | None = None, device: str | None = None, force: bool = False,
-        threads: int | None = None, log: Callable[[str], None] = print) -> list[dict]:
-    """Seed by seed, each batch size in a fresh process (:func:`measure`); finished measurements are skipped."""
+        threads: int = memory.STUDY_THREADS, log: Callable[[str], None] = print) -> list[dict]:
+    """Seed by seed, each batch size in a freshly spawned process with ``threads`` CPU threads (:func:`measure`);
+    finished measurements are skipped."""
     from lbgap.core.train import make_config
 
     for b in batches:   # bad input fails here, in one line, before any process starts
@@ -110,19 +114,25 @@ def run(net: str = "F1", seeds: Sequence[int] = (0, 1, 2), profile: str = "quick
     store = str(records.store_root(results_dir))
     for seed in seeds:
         for b in batches:
-            args = dict(net=net, batch=b, seed=seed, profile=profile, steps=steps, results_dir=store, device=device,
-                        force=force)
-            env = dict(os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {}))
-            r = subprocess.run([sys.executable, "-m", "lbgap.studies.cost", json.dumps(args)], env=env,
-                               capture_output=True, text=True)
-            if r.returncode != 0:
-                last = (r.stderr.strip().splitlines() or ["no message"])[-1]
-                raise RuntimeError(f"cost measurement {net} B={b} seed {seed} failed: {last}")
-            rec = json.loads(r.stdout.strip().splitlines()[-1])
+            cfg = make_config(net, b, seed, profile, **({"device": device} if device else {}))
+            rec = records.done(records.record_path(store, profile, KIND, run_id(net, cfg.batch_size, seed, steps)),
+                               force)
+            if rec is not None:   # recorded: no process started
+                out.append(rec)
+                continue
+            rec, _ = memory.in_fresh_process(_measure_with_threads, threads=threads, net=net, batch=b, seed=seed,
+                                             profile=profile, steps=steps, results_dir=store, device=device,
+                                             force=force, torch_threads=threads)
             log(f"cost      {net} B={rec['batch_size']} seed {seed}: {rec['seconds_per_step'] * 1e3:.1f} ms/step, "
                 f"peak RSS {rec['peak_rss_mib']:.0f} MiB, test acc {100 * rec['test_acc']:.2f} %")
             out.append(rec)
     return out
+
+
+def _measure_with_threads(torch_threads: int, **kwargs) -> dict:
+    """:func:`measure` in the spawned process, with torch's intra-op thread count set to ``torch_threads``."""
+    memory.set_torch_threads(torch_threads)
+    return measure(**kwargs)
 
 
 def table(results_dir: str | Path | None = None, profiles: Sequence[str] = ("paper", "quick")):
@@ -133,10 +143,3 @@ def table(results_dir: str | Path | None = None, profiles: Sequence[str] = ("pap
                  profile=prof, device=r["provenance"].get("device"))
             for prof in profiles for r in records.iter_records(results_dir, prof, KIND)]
     return pd.DataFrame(rows)
-
-
-if __name__ == "__main__":   # one measurement in a fresh process: its record as JSON on stdout
-    a = json.loads(sys.argv[1])
-    rec = measure(a["net"], a["batch"], a["seed"], a["profile"], a["steps"], results_dir=a["results_dir"],
-                  device=a["device"], force=a["force"])
-    print(json.dumps({k: rec[k] for k in ("batch_size", "seconds_per_step", "peak_rss_mib", "test_acc")}))

@@ -15,10 +15,22 @@ measures the whole path, one run per (network, batch size B, learning-rate rule,
     (the gradients the optimizer used, before its update),
   - ||x - x0||, the training loss on the same examples and the test loss and accuracy (the whole test set).
 
-E||grad f_B||^2 = ||grad f||^2 + tr(Sigma)/B at a fixed point (``measures.noise``): at the *same* weights a larger batch
-has the *smaller* mini-batch gradient norm; at the same number of examples a larger batch has taken fewer steps and
-sits earlier on its path, where the full gradient is larger. The record keeps both, so the chapter can tell which
-effect wins.
+The full-batch norm is an estimate: ``grad_examples`` (N) examples stand for the training set, so its square is
+biased upward by the sampling term, E||g_N||^2 = ||grad f||^2 + tr(Sigma)/N, Sigma the covariance of one example's
+gradient. The record keeps both: ``grad_full`` (||g_N||, as measured) and ``grad_full_debiased``
+(sqrt(max(||g_N||^2 - tr(Sigma)/N, 0))), with ``trace_cov`` and ``sampling_term = tr(Sigma)/N``. tr(Sigma) comes
+from the gradient-noise chapter's estimator (McCandlish et al. 2018, App. A.1; ``measures.noise.two_batch_estimates``)
+on the gradients of the same N examples in chunks of ``noise_chunk`` (eval mode, like the full-batch gradient).
+The chapter shows ``grad_full``; the debiased value says how much of it is sampling noise.
+
+At a fixed point, E||grad f_B||^2 = ||grad f||^2 + tr(Sigma)/B for B examples drawn independently, so at the *same*
+weights a larger batch has the *smaller* mini-batch gradient norm; at the same number of examples a larger batch has
+taken fewer steps and sits earlier on its path, where the full gradient is larger. The record keeps both norms, so
+the chapter can tell which effect wins. **Caveat (BatchNorm):** with batch-statistics BN (Keras mode 2, every
+network here) an example's gradient depends on the other examples of its batch, so per-example gradients are not
+defined and the identity, and with it the tr(Sigma)/N correction, is an approximation: the chunk gradients that
+estimate tr(Sigma) are normalised with the statistics of ``noise_chunk`` examples, the full-batch gradient with those
+of ``eval_batch_size``.
 
 CLI: ``lbgap sweep gradient-norm --net F1 --profile quick --seeds 0-2 --epochs 2``.
 """
@@ -31,7 +43,7 @@ from typing import Callable, Sequence
 
 import torch
 
-from lbgap.core import records
+from lbgap.core import memory, records
 from lbgap.core import train as trainmod
 from lbgap.core.train import StopTraining, make_config
 
@@ -68,10 +80,37 @@ def config(net: str, batch: int | str, rule: str, seed: int, profile: str = "qui
                        tag=f"gn-{rule}", save_checkpoints=False, **overrides)
 
 
+def sampling_term(model: torch.nn.Module, subset, params, chunk: int) -> dict:
+    """tr(Sigma) of one example's gradient on ``subset`` and the sampling term tr(Sigma)/N that it adds to the
+    squared norm of the mean gradient over all N examples: the gradient-noise chapter's two-batch estimator
+    (``measures.noise.two_batch_estimates``) on the gradients of the subset's evaluation batches of ``chunk``
+    examples (eval mode; batches of another size, e.g. a last partial one, are left out)."""
+    from lbgap.core.models import keras_cross_entropy
+    from lbgap.measures.noise import two_batch_estimates
+
+    model.eval()
+    n = len(subset)
+    size = lambda i: len(range(*i.indices(n))) if isinstance(i, slice) else len(i)  # noqa: E731 -- slices or indices
+    batches = [i for i in subset.eval_batches(chunk) if size(i) == chunk]
+    if len(batches) < 2:
+        raise ValueError(f"the sampling term needs at least two chunks of {chunk} examples; {len(subset)} examples "
+                         "given: lower noise_chunk or raise grad_examples")
+    flat = []
+    for idx in batches:
+        x, y = subset.batch(idx)
+        gs = torch.autograd.grad(keras_cross_entropy(model(x), y), params)
+        flat.append(torch.cat([g.reshape(-1) for g in gs]).double())
+    g = torch.stack(flat)
+    g2, trace = two_batch_estimates((g @ g.T).cpu().numpy(), chunk)
+    return dict(trace_cov=float(trace), sampling_term=float(trace) / len(subset), grad_sq_unbiased=float(g2),
+                noise_chunks=len(batches))
+
+
 def measure_run(cfg, results_dir: str | Path | None = None, grad_examples: int = 10000, force: bool = False,
-                data=None, log: Callable[[str], None] = print) -> dict:
+                data=None, log: Callable[[str], None] = print, noise_chunk: int = 500) -> dict:
     """Train run ``cfg`` for its ``max_epochs`` epochs, measuring at :func:`checkpoints`; write and return its
-    ``gradnorm`` record (the existing one unless ``force``)."""
+    ``gradnorm`` record (the existing one unless ``force``). ``noise_chunk``: the chunk size of the tr(Sigma)
+    estimate (:func:`sampling_term`), at most half the ``grad_examples``; the record keeps the size used."""
     from lbgap.core import data as datamod
     from lbgap.measures.sharpness import FullBatchLoss
 
@@ -89,14 +128,19 @@ def measure_run(cfg, results_dir: str | Path | None = None, grad_examples: int =
     x0 = trainmod.flat_params(model).clone()
     subset, rule = datamod.example_subset(data.train, grad_examples, cfg.dataset)
     full = FullBatchLoss(model, subset, cfg.eval_batch_size, params)
+    noise_chunk = min(noise_chunk, len(subset) // 2)   # at least two chunks (tiny smoke subsets)
     n = len(data.train)
     grid = checkpoints(n, cfg.max_epochs)
     rows, acc = [], dict(sum=0.0, count=0)
 
     def point(examples: int, step: int) -> None:
         loss, g = full(full.x())
+        gsq = float(g.double().norm()) ** 2
+        noise = sampling_term(model, subset, params, noise_chunk)
         test_loss, test_acc = trainmod.evaluate(model, data.test, cfg.eval_batch_size)
-        rows.append(dict(examples=examples, step=step, epoch=examples / n, grad_full=float(g.norm()),
+        rows.append(dict(examples=examples, step=step, epoch=examples / n, grad_full=math.sqrt(gsq),
+                         grad_full_debiased=math.sqrt(max(gsq - noise["sampling_term"], 0.0)),
+                         trace_cov=noise["trace_cov"], sampling_term=noise["sampling_term"],
                          grad_minibatch=acc["sum"] / acc["count"] if acc["count"] else float("nan"),
                          steps_averaged=acc["count"], dist=float((trainmod.flat_params(model) - x0).norm()),
                          train_loss=loss, test_loss=test_loss, test_acc=test_acc))
@@ -125,21 +169,25 @@ def measure_run(cfg, results_dir: str | Path | None = None, grad_examples: int =
     return records.write_record(results_dir, cfg.profile, KIND, cfg.run_id, config=cfg.to_dict(), net=cfg.net,
                                 seed=cfg.seed, batch_size=cfg.batch_size, rule=cfg.tag.removeprefix("gn-"),
                                 lr=cfg.lr, grad_examples=len(subset), grad_subset_rule=rule, n_train=n,
+                                noise_chunk=noise_chunk, shown="grad_full", threads=torch.get_num_threads(),
                                 history=rows, provenance=records.provenance(device, wall, started))
 
 
 def run(net: str = "F1", seeds: Sequence[int] = (0,), profile: str = "quick", batches: Sequence = BATCHES,
         rules: Sequence[str] = RULES, epochs: int = 2, grad_examples: int = 10000,
         results_dir: str | Path | None = None, force: bool = False, device: str | None = None,
-        log: Callable[[str], None] = print) -> list[dict]:
-    """Every (seed, rule, batch) run, seed by seed (the data loaded once); finished runs are skipped."""
+        log: Callable[[str], None] = print, threads: int = memory.STUDY_THREADS,
+        noise_chunk: int = 500) -> list[dict]:
+    """Every (seed, rule, batch) run, seed by seed (the data loaded once), with ``threads`` CPU threads (recorded);
+    finished runs are skipped."""
     cfgs = [config(net, b, r, s, profile, epochs, **({"device": device} if device else {}))
             for s in seeds for r in rules for b in batches]   # bad input fails before anything runs
+    memory.set_torch_threads(threads)
     data, out = None, []
     for cfg in cfgs:
         if data is None:
             data = trainmod.training_data(cfg, None, trainmod.compute_device(cfg.device))
-        out.append(measure_run(cfg, results_dir, grad_examples, force, data, log))
+        out.append(measure_run(cfg, results_dir, grad_examples, force, data, log, noise_chunk))
     return out
 
 
@@ -154,5 +202,5 @@ def table(results_dir: str | Path | None = None, profiles: Sequence[str] = ("pap
                 rows.append(dict(net=r["net"], profile=prof, seed=r["seed"], batch_size=r["batch_size"],
                                  rule=r["rule"], lr=r["lr"], **h))
     cols = ["net", "profile", "seed", "batch_size", "rule", "lr", "examples", "step", "epoch", "grad_full",
-            "grad_minibatch", "steps_averaged", "dist", "train_loss", "test_loss", "test_acc"]
+            "grad_full_debiased", "trace_cov", "sampling_term", "grad_minibatch", "steps_averaged", "dist", "train_loss", "test_loss", "test_acc"]
     return pd.DataFrame(rows, columns=cols)

@@ -19,10 +19,10 @@ def add_parser(grids) -> None:
 
 
 def run(a: argparse.Namespace) -> int:
-    from lbgap.core import sweep
+    from lbgap.core import memory, sweep
     from lbgap.studies import cost
 
     batches = [b.strip() for b in a.batches.split(",") if b.strip()]
     cost.run(a.net, sweep.parse_seeds(a.seeds), a.profile, batches, a.steps, a.results_dir, a.device, a.force,
-             threads=a.threads)
+             threads=a.threads or memory.STUDY_THREADS)
     return 0

@@ -22,11 +22,12 @@ def add_parser(grids) -> None:
 
 
 def run(a: argparse.Namespace) -> int:
-    from lbgap.core import sweep
+    from lbgap.core import memory, sweep
     from lbgap.studies import gradient_norm
 
     rules = [r.strip() for r in a.rules.split(",") if r.strip()]
     batches = [b.strip() for b in a.batches.split(",") if b.strip()]
     gradient_norm.run(a.net, sweep.parse_seeds(a.seeds), a.profile, batches, rules, a.epochs, a.grad_examples,
-                      a.results_dir, force=a.force, device=a.device)
+                      a.results_dir, force=a.force, device=a.device,
+                      threads=a.threads or memory.STUDY_THREADS)
     return 0

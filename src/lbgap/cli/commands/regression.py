@@ -7,7 +7,7 @@ import argparse
 
 from lbgap.cli.options import store_options
 
-PROFILES = ("smoke", "quick")   # lbgap.studies.regression.PROFILES (kept here so --help imports no numpy)
+PROFILES = ("smoke", "quick")   # the keys of lbgap.core.config.REGRESSION_PROFILES (tests/test_regression.py checks)
 
 
 def add_parser(sub) -> None:
@@ -19,8 +19,11 @@ def add_parser(sub) -> None:
 
 
 def run(a: argparse.Namespace) -> int:
+    from lbgap.core import memory
     from lbgap.studies.regression import run_study
 
-    recs = run_study(a.profile, a.results_dir, force=a.force)
+    # the whole study in a fresh process whose BLAS reads the study's thread count when numpy loads
+    recs, _ = memory.in_fresh_process(run_study, a.profile, a.results_dir, force=a.force,
+                                      threads=a.threads or memory.STUDY_THREADS)
     print(f"regression study ({a.profile}): {len(recs)} records")
     return 0
