@@ -162,7 +162,7 @@ def test_streams_train_each_seed_as_its_own_run():
         model.train()
         opt, gen = train.make_optimizer(cfg, model.parameters()), torch.Generator().manual_seed(s)
         for d in (bench._warmup_subset(ds, 32, 1), ds):   # what _time_epochs ran: the warm-up, then 1 epoch
-            train.train_epoch(model, opt, d, 32, gen, train._autocast(cfg, torch.device("cpu")))
+            train.train_epoch(model, opt, d, gen, train.StepOptions(32, train.autocast(cfg, torch.device("cpu"))))
         for (name, p), q in zip(model.named_parameters(), trained.parameters()):
             assert torch.allclose(p, q, atol=1e-6, rtol=1e-5), (s, name)
     w0, w1 = (m.net[1].weight for m in out["trained"])
@@ -307,7 +307,7 @@ def test_train_epoch_steps_and_batches():
     model = train.initial_model(cfg)
     opt = train.make_optimizer(cfg, model.parameters())
     g = torch.Generator().manual_seed(0)
-    steps, total = train.train_epoch(model, opt, ds, 32, g, train._autocast(cfg, torch.device("cpu")))
+    steps, total = train.train_epoch(model, opt, ds, g, train.StepOptions(32, train.autocast(cfg, torch.device("cpu"))))
     assert steps == 3 and math.isfinite(float(total))
 
 

@@ -25,6 +25,11 @@ from lbgap.core import paths
 from lbgap.core import records
 from lbgap.core.config import RunConfig
 
+def cpu_state(model) -> dict:
+    """A copy of ``model``'s weights on the CPU (what checkpoints hold)."""
+    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+
+
 STAMP = "run.json"          # in each checkpoint folder: run id, config hash, config
 RESUME = "resume.pt"        # training state while a run trains (removed when it finishes)
 STORE_FOLDER = "_checkpoints"

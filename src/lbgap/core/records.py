@@ -467,7 +467,7 @@ def provenance(device: torch.device | str, wall_time_s: float | None = None, sta
     """Where and with what a record was made: code and torch versions, device, torch's CPU thread count, the
     host's load averages at the start (when the caller read them, :func:`host_load`) and at the end, wall time.
     On a GPU it also says whether TF32 was on when the record was written (``tf32``: matmul and cuDNN flags; the
-    project's policy is both off, ``train.TF32``)."""
+    project's policy is both off, ``precision.TF32``)."""
     out = dict(lbgap_version=__version__, git_commit=git_commit(), torch_version=torch.__version__,
                python=platform.python_version(), device=device_name(device), host_cores=os.cpu_count(),
                cpu=cpu_description(), threads=torch.get_num_threads(), host_load_start=load_at_start,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import multiprocessing as mp
 import os
 import signal
@@ -32,6 +33,23 @@ from lbgap.core.models import NETS
 from lbgap.core.records import check_store, now, store_root
 
 TABLE2_NETS = ("F1", "F2", "C1", "C2", "C3", "C4")
+_logger = logging.getLogger(__name__)
+
+
+def log_to_stdout(level: int = logging.INFO) -> None:
+    """Show the messages of the ``lbgap`` loggers at ``level`` and above on stdout as bare lines (what the command
+    line sets up, ``cli.configure_logging``; worker processes and cluster jobs call it too). Replaces the handler
+    an earlier call installed."""
+    import sys
+
+    logger = logging.getLogger("lbgap")
+    for h in [h for h in logger.handlers if getattr(h, "lbgap_stdout", False)]:
+        logger.removeHandler(h)
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.lbgap_stdout = True
+    logger.addHandler(handler)
+    logger.setLevel(level)
 
 
 def parse_seeds(text: str | Iterable[int]) -> list[int]:
@@ -69,7 +87,7 @@ def parse_nets(text: str | Sequence[str] | None) -> list[str]:
 
 
 def table2_grid(profile: str, seeds: Iterable[int], nets: Sequence[str] | None = None, **overrides) -> list[RunConfig]:
-    from lbgap.core.train import sb_lb_configs
+    from lbgap.core.config import sb_lb_configs
 
     grid = []
     for seed in seeds:
@@ -286,9 +304,11 @@ def _raise_exit(signum, frame) -> None:
     raise SystemExit(128 + signum)  # unwinds: claims are released, half-written temp files removed
 
 
-def _worker_main(conn, env: dict, threads: int) -> None:
-    """A worker process: runs the ``(fn, args)`` it is sent, one at a time, until it gets ``None``."""
+def _worker_main(conn, env: dict, threads: int, log_level: int = logging.INFO) -> None:
+    """A worker process: runs the ``(fn, args)`` it is sent, one at a time, until it gets ``None``; its log
+    messages at ``log_level`` (the parent's) go to stdout."""
     signal.signal(signal.SIGTERM, _raise_exit)
+    log_to_stdout(log_level)
     os.environ.update(env)  # before CUDA initialises: CUDA_VISIBLE_DEVICES pins this worker to its GPU
     import torch
 
@@ -340,7 +360,8 @@ class LocalExecutor:
     def _start(self, ctx, slot: int, threads: int):
         env = {"CUDA_VISIBLE_DEVICES": self.gpus[slot % len(self.gpus)]} if self.gpus else {}
         parent, child = ctx.Pipe()
-        proc = ctx.Process(target=_worker_main, args=(child, env, threads), daemon=True, name=f"lbgap-worker-{slot}")
+        level = logging.getLogger("lbgap").getEffectiveLevel()
+        proc = ctx.Process(target=_worker_main, args=(child, env, threads, level), daemon=True, name=f"lbgap-worker-{slot}")
         main = threading.current_thread() is threading.main_thread()
         old = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
         try:
@@ -498,12 +519,14 @@ def sweep_status(results_dir: str | Path | None = None) -> list[dict]:
 
 
 def run_grid(grid: list[RunConfig], results_dir: str | Path | None = None, executor: str | object = "serial",
-             force: bool = False, post: Sequence[str] = (), log: Callable[[str], None] = print,
+             force: bool = False, post: Sequence[str] = (), log: Callable[[str], None] | None = None,
              label: str = "grid", **executor_kwargs) -> list[Outcome]:
     """Run every config of ``grid`` (skipping finished ones) and the requested post-processing per pair.
 
     The sweep is recorded as ``sweeps/<label>-<hash>.json`` (see :func:`sweep_status`); executors that
-    want it (submitit: a per-sweep log folder) get it through ``prepare(grid, name, folder)``."""
+    want it (submitit: a per-sweep log folder) get it through ``prepare(grid, name, folder)``. ``log``: where
+    each run's outcome line goes (default: this module's logger)."""
+    log = log or _logger.info
     results_dir = str(check_store(results_dir))   # a store that cannot be written fails before anything runs
     post_steps = {name: get_post(name) for name in post}   # unknown names fail before anything runs
     ex = make_executor(executor, **executor_kwargs) if isinstance(executor, str) else executor

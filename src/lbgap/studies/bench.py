@@ -35,8 +35,8 @@ from torch import nn
 from lbgap.core import data as datamod
 from lbgap.core import records
 from lbgap.core.models import NETS, build_model, keras_cross_entropy
-from lbgap.core.train import (ConfigError, _autocast, check_last_batch, compiled, epoch_batches, evaluate, initial_model,
-                    make_config, make_optimizer, precision_policy, train_epoch, uses_cudagraphs)
+from lbgap.core.train import (ConfigError, StepOptions, autocast, check_last_batch, compiled, epoch_batches, evaluate,
+                    initial_model, make_config, make_optimizer, precision_policy, train_epoch, uses_cudagraphs)
 from lbgap.core.train import train as train_run
 
 BASELINE_WORKERS = 2   # the PyTorch CIFAR-10 tutorial's DataLoader(num_workers=2)
@@ -196,9 +196,9 @@ def time_ours(net: str, ds, batch_size: int, device: torch.device, precision: st
     cfg, model, opt, gen = _one_seed(net, seed, device, precision, compile_mode, num_classes)
     policy = precision_policy(cfg, device)
     step_model = compiled(model, cfg.compile)
-    ac, graphs = _autocast(cfg, device), uses_cudagraphs(cfg.compile)
+    step_opts = StepOptions(batch_size, autocast(cfg, device), uses_cudagraphs(cfg.compile))
     warm, times, (steps, running) = _time_epochs(
-        lambda d: train_epoch(step_model, opt, d, batch_size, gen, ac, graphs), ds, batch_size, device, epochs,
+        lambda d: train_epoch(step_model, opt, d, gen, step_opts), ds, batch_size, device, epochs,
         warmup_steps, warm_passes=2 if cfg.compile else 1, before_timing=before_timing)
     loss = float(running) / max(1, steps)
     return dict(samples_per_s=len(ds) / statistics.median(times), epoch_s=statistics.median(times),
@@ -362,7 +362,7 @@ class StackedSeeds:
         self.params, self.buffers = torch.func.stack_module_state(models)
         self.base = copy.deepcopy(models[0]).to("meta")
         self.opt = make_optimizer(self.cfgs[0], self.params.values())
-        self.autocast = _autocast(self.cfgs[0], device)
+        self.autocast = autocast(self.cfgs[0], device)
 
     def losses(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Each seed's loss on its own batch: ``x`` is [seeds, batch, ...], ``y`` [seeds, batch]."""
@@ -418,14 +418,14 @@ def time_streams(n: int, net: str, ds, batch_size: int, device: torch.device, pr
         seeds.append(dict(model=model, opt=opt, cfg=cfg, gen=gen, stream=torch.cuda.Stream(device) if cuda else None))
 
     def one_seed(sd: dict, d) -> tuple[int, torch.Tensor]:
-        ac = _autocast(sd["cfg"], device)   # one autocast object per thread (it keeps its entry state)
+        step_opts = StepOptions(batch_size, autocast(sd["cfg"], device))   # one autocast object per thread
         if sd["stream"] is None:
-            return train_epoch(sd["model"], sd["opt"], d, batch_size, sd["gen"], ac)
+            return train_epoch(sd["model"], sd["opt"], d, sd["gen"], step_opts)
         sd["stream"].wait_stream(torch.cuda.default_stream(device))   # the data were written on the default stream
         # on CUDA, autograd runs every backward pass on one worker thread per device; off, each seed's thread
         # launches its own backward (thread-local setting), which is what several threads are for
         with torch.autograd.set_multithreading_enabled(False), torch.cuda.stream(sd["stream"]):
-            return train_epoch(sd["model"], sd["opt"], d, batch_size, sd["gen"], ac)
+            return train_epoch(sd["model"], sd["opt"], d, sd["gen"], step_opts)
 
     with ThreadPoolExecutor(max_workers=n) as pool:
         def epoch(d):
