@@ -150,7 +150,7 @@ def _file_mode() -> int:
     return 0o666 & ~mask
 
 
-def _atomic_write(path: Path, write: Callable[[str], None]) -> Path:
+def atomic_write(path: Path, write: Callable[[str], None]) -> Path:
     """``write(tmp)`` into a temporary file beside ``path`` (umask permissions), then ``os.replace`` it onto
     ``path``; on any failure the temporary file is removed and ``path`` is left as it was."""
     path = Path(path)
@@ -167,18 +167,28 @@ def _atomic_write(path: Path, write: Callable[[str], None]) -> Path:
     return path
 
 
+def atomic_write_bytes(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (:func:`atomic_write`): a copy of a record, byte for byte."""
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:
+            f.write(data)
+    return atomic_write(path, write)
+
+
 def atomic_write_json(path: Path, data: dict) -> Path:
+    """Write the record ``data`` as JSON (NaN and inf as strings, :func:`_clean`) atomically: :func:`atomic_write`."""
     def write(tmp: str) -> None:
         with open(tmp, "w") as f:
             json.dump(_clean(data), f, indent=1, sort_keys=False, allow_nan=False)
             f.write("\n")
             f.flush()
             os.fsync(f.fileno())
-    return _atomic_write(path, write)
+    return atomic_write(path, write)
 
 
 def atomic_torch_save(obj: Any, path: Path) -> Path:
-    return _atomic_write(path, lambda tmp: torch.save(obj, tmp))
+    """``torch.save(obj)`` to ``path`` atomically (:func:`atomic_write`): checkpoints and resume states."""
+    return atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
 def read_json(path: Path) -> dict:

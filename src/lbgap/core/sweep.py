@@ -124,7 +124,8 @@ def get_post(name: str) -> Callable:
 @dataclass
 class Outcome:
     run_id: str
-    status: str          # "done", "skipped", "failed", "running" (claimed elsewhere), "submitted"
+    status: str          # "done", "skipped", "failed", "running" (claimed elsewhere), "submitted", and with a
+    #                      deadline (LocalExecutor): "stopped" (at the deadline) or "deferred" (not started)
     error: str = ""
     record: dict | None = None
 
@@ -347,15 +348,37 @@ class LocalExecutor:
     """N worker processes on this machine: one per visible GPU, each pinned to it with
     ``CUDA_VISIBLE_DEVICES`` (``workers`` > GPUs shares them round-robin), or N CPU workers with
     ``cores // N`` torch threads each. A worker that dies (OOM killer, kill -9) fails only its own run and is
-    replaced; Ctrl-C stops the workers cleanly (they ignore SIGINT and unwind on the SIGTERM sent to them)."""
+    replaced; Ctrl-C stops the workers cleanly (they ignore SIGINT and unwind on the SIGTERM sent to them).
+
+    With a ``deadline`` (``time.time()`` seconds) it is deadline-aware: an item starts only if ``estimate(item)``
+    seconds (default 0) fit before the deadline, else it is ``deferred`` (a later item may still fit); at the
+    deadline the items in flight are stopped like Ctrl-C stops them (``stopped``): a training run keeps the
+    resume state it saved last (``resume.ResumeState``) and goes on from there when it is run again."""
 
     name = "local"
 
-    def __init__(self, workers: int | None = None, gpus: Sequence[str] | None = None):
+    def __init__(self, workers: int | None = None, gpus: Sequence[str] | None = None, deadline: float | None = None,
+                 estimate: Callable[[tuple], float] | None = None):
         self.gpus = list(visible_gpus() if gpus is None else gpus)
         self.workers = workers or len(self.gpus) or max(1, (os.cpu_count() or 2) // 2)
         if self.workers < 1:
             raise ValueError(f"workers={workers}: the local executor needs at least 1 worker process")
+        self.deadline, self.estimate = deadline, estimate
+
+    def time_left(self) -> float:
+        """Seconds until the deadline (infinite without one)."""
+        return float("inf") if self.deadline is None else self.deadline - time.time()
+
+    def _next(self, items: list, todo: list[int], results: dict) -> int | None:
+        """The next item of ``todo`` that fits before the deadline; those that do not are deferred."""
+        while todo:
+            i = todo.pop()
+            need, left = (self.estimate(items[i]) if self.estimate else 0.0), self.time_left()
+            if need <= left:
+                return i
+            results[i] = Outcome(_item_id(items[i]), "deferred", f"not started: its estimate of {need:.0f} s does "
+                                 f"not fit in the {max(left, 0):.0f} s left before the deadline")
+        return None
 
     def _start(self, ctx, slot: int, threads: int):
         env = {"CUDA_VISIBLE_DEVICES": self.gpus[slot % len(self.gpus)]} if self.gpus else {}
@@ -382,15 +405,27 @@ class LocalExecutor:
         todo, nxt = list(range(len(items)))[::-1], 0
         try:
             while nxt < len(items):
+                if self.time_left() <= 0:   # the deadline: stop what runs, start nothing more
+                    _stop_workers([slots[s] for s in busy], busy={slots[s][0] for s in busy})
+                    for s in list(busy):
+                        i = busy.pop(s)
+                        slots[s] = None
+                        results[i] = Outcome(_item_id(items[i]), "stopped", "stopped at the deadline; a run goes "
+                                             "on from its last saved state when it is run again")
+                    while todo:
+                        self._next(items, todo, results)
                 for s in range(n):
                     if s not in busy and todo:
+                        i = self._next(items, todo, results)
+                        if i is None:
+                            break
                         if slots[s] is None or not slots[s][0].is_alive():
                             slots[s] = self._start(ctx, s, threads)
-                        busy[s] = todo.pop()
-                        slots[s][1].send((fn, items[busy[s]]))
+                        busy[s] = i
+                        slots[s][1].send((fn, items[i]))
                 waiting = [slots[s][1] for s in busy] + [slots[s][0].sentinel for s in busy]
                 if waiting:
-                    connection.wait(waiting)
+                    connection.wait(waiting, timeout=None if self.deadline is None else max(0.0, self.time_left()))
                 for s in list(busy):
                     proc, conn = slots[s]
                     out = None
@@ -414,7 +449,39 @@ class LocalExecutor:
             _stop_workers([sl for sl in slots if sl is not None], busy={slots[s][0] for s in busy if slots[s]})
 
 
+def run_command(item_id: str, cmd: Sequence[str], cwd: str, env: dict, log_path: str) -> Outcome:
+    """A sweep item that is a command line (an executor's ``fn``): run ``cmd`` in its own process group with
+    ``env`` added to this process's environment, its output appended to ``log_path``; ``done`` on exit status
+    0, else ``failed`` with the log's tail. ``record``: its seconds. When this process is stopped (the
+    deadline, Ctrl-C: SIGTERM unwinds it) the command's whole process group is stopped too, first with SIGTERM."""
+    import subprocess
+
+    Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    with open(log_path, "a") as log:
+        proc = subprocess.Popen(list(cmd), cwd=cwd, env=dict(os.environ, **env), stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            rc = proc.wait()
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+    seconds = round(time.time() - t0, 1)
+    if rc == 0:
+        return Outcome(item_id, "done", record=dict(seconds=seconds))
+    tail = Path(log_path).read_text(errors="replace")[-1500:]
+    return Outcome(item_id, "failed", f"{_exit_text(rc)} after {seconds:.0f} s; log tail:\n{tail}",
+                   record=dict(seconds=seconds))
+
+
 def _item_id(item) -> str:
+    if isinstance(item[0], str):   # an item that names itself (run_command)
+        return item[0]
     try:
         return RunConfig.from_dict(item[0]).run_id
     except Exception:  # noqa: BLE001 - not a run config: a generic item
