@@ -46,6 +46,7 @@ def config_hash(cfg: RunConfig) -> str:
 
 
 def is_default_store(results_dir: str | os.PathLike | None) -> bool:
+    """Whether ``results_dir`` is the default record store (``data/results``), whose checkpoints live in ``data/checkpoints``."""
     return results_dir is None or Path(results_dir).resolve() == paths.RESULTS_DIR.resolve()
 
 
@@ -101,6 +102,7 @@ def verify(folder: Path, chash: str | None, what: str, fix: str) -> None:
 
 
 def retrain_hint(cfg: RunConfig, results_dir: str | os.PathLike | None = None) -> str:
+    """The command that trains run ``cfg`` again into ``results_dir`` (the end of an error line about missing weights)."""
     store = "" if is_default_store(results_dir) else " --results-dir <that store>"
     return (f"retrain it (`lbgap train --net {cfg.net} --batch-size {cfg.batch_size} --seed {cfg.seed} "
             f"--profile {cfg.profile}{' --tag ' + cfg.tag if cfg.tag else ''}{store} --force` with its options)")

@@ -94,6 +94,7 @@ class Resources:
     limit_from: str = ""                # which network set the time limit
 
     def describe(self) -> str:
+        """One line: GPUs, CPUs, memory, time limit (and where it came from), partition."""
         gpu = f"{self.gpus} GPU" + ("s" if self.gpus != 1 else "")
         return (f"{gpu}, {self.cpus} CPU{'s' if self.cpus != 1 else ''}, {self.mem_gb:g} GB, time limit {_fmt_time(self.minutes)}"
                 + (f" ({self.limit_from})" if self.limit_from else "")
@@ -141,6 +142,7 @@ class RequeuedRun:
         return self.fn(*args, **kwargs)
 
     def checkpoint(self, *args, **kwargs):
+        """submitit's hook on preemption or timeout: requeue the same call (the run resumes from its saved state)."""
         from submitit.helpers import DelayedSubmission
 
         return DelayedSubmission(self, *args, **kwargs)
@@ -198,6 +200,7 @@ class SubmititExecutor:
         return ex
 
     def map(self, fn: Callable, items: list) -> Iterable[Outcome]:
+        """Submit the items not yet recorded as one job array and yield each item's :class:`Outcome` in order as its task ends."""
         if self.folder is None:  # used outside run_grid
             grid = [RunConfig.from_dict(i[0]) for i in items]
             self.prepare(grid, sweep.sweep_name("grid", grid), sweep.sweep_dir(items[0][1], grid[0].profile) / "logs")

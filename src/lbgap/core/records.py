@@ -192,6 +192,7 @@ def atomic_torch_save(obj: Any, path: Path) -> Path:
 
 
 def read_json(path: Path) -> dict:
+    """The JSON object in the file at ``path`` (no schema upgrade: :func:`read_record` for records)."""
     with open(path) as f:
         return json.load(f)
 
@@ -266,6 +267,7 @@ def upgrade(rec: dict, path: Path | str | None = None) -> dict:
 
 # ---------------------------------------------------------------------------- what each kind holds (schema 2)
 class Provenance(TypedDict, total=False):
+    """Where and with what a record was made (:func:`provenance`)."""
     lbgap_version: str
     git_commit: str
     torch_version: str
@@ -281,6 +283,7 @@ class Provenance(TypedDict, total=False):
 
 
 class TrainRecord(TypedDict):
+    """A training record (``lbgap train``), schema :data:`SCHEMA`."""
     schema: int
     kind: str            # "train"
     run_id: str
@@ -302,6 +305,7 @@ class TrainRecord(TypedDict):
 
 
 class SharpnessEntry(TypedDict, total=False):
+    """One sharpness value of Metric 2.1 (Eq. 4) at one epsilon and space."""
     value: float         # phi, Eq. (4)
     f0: float
     fmax: float
@@ -316,6 +320,7 @@ class SharpnessEntry(TypedDict, total=False):
 
 
 class SharpnessRecord(TypedDict):
+    """The sharpness record of one trained run (Tables 3-4)."""
     schema: int
     kind: str            # "sharpness"
     run_id: str
@@ -331,6 +336,7 @@ class SharpnessRecord(TypedDict):
 
 
 class LandscapePart(TypedDict, total=False):
+    """How one part of a landscape record was evaluated (subsets, batch order, seconds)."""
     train_examples: int
     train_subset: str    # always present
     test_examples: int
@@ -340,6 +346,7 @@ class LandscapePart(TypedDict, total=False):
 
 
 class LandscapeRecord(TypedDict):
+    """The parametric curves of one SB/LB pair (Figures 3 and 7)."""
     schema: int
     kind: str            # "landscape"
     run_id: str
@@ -354,6 +361,7 @@ class LandscapeRecord(TypedDict):
 
 
 class EvalOrderRecord(TypedDict):
+    """Accuracy of one run evaluated in stored-order vs interleaved BN batches."""
     schema: int
     kind: str            # "evalorder"
     run_id: str
@@ -456,6 +464,7 @@ def git_commit(root: Path | None = None) -> str:
 
 
 def device_name(device: torch.device | str) -> str:
+    """The GPU's name, or ``cpu (<processor>, <n> threads)``."""
     device = torch.device(device)
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
@@ -503,6 +512,7 @@ def cpu_description() -> str:
 
 
 def now() -> str:
+    """The current UTC time, ISO 8601 to the second (what records store)."""
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 

@@ -23,6 +23,7 @@ from lbgap.core.config import RunConfig
 
 @dataclass(frozen=True)
 class Run:
+    """A trained run: its configuration, its training record and where that record is."""
     config: RunConfig
     record: dict        # the training record (``records.TrainRecord``), upgraded to the current schema
     path: Path          # where the training record is

@@ -77,6 +77,7 @@ def parse_seeds(text: str | Iterable[int]) -> list[int]:
 
 
 def parse_nets(text: str | Sequence[str] | None) -> list[str]:
+    """``"F1,C1"`` (or a list) -> the network names, checked; None -> every network of Table 2."""
     if text is None:
         return list(TABLE2_NETS)
     names = [n.strip().upper() for n in (text.split(",") if isinstance(text, str) else text) if n.strip()]
@@ -87,6 +88,7 @@ def parse_nets(text: str | Sequence[str] | None) -> list[str]:
 
 
 def table2_grid(profile: str, seeds: Iterable[int], nets: Sequence[str] | None = None, **overrides) -> list[RunConfig]:
+    """Table 2's grid: for each seed, each network's SB and LB configuration (seed-major, so pairs finish together)."""
     from lbgap.core.config import sb_lb_configs
 
     grid = []
@@ -123,6 +125,7 @@ def get_post(name: str) -> Callable:
 # -------------------------------------------------------------------------------------------- executors
 @dataclass
 class Outcome:
+    """What became of one item of a sweep: its status, an error line, a summary of its record."""
     run_id: str
     status: str          # "done", "skipped", "failed", "running" (claimed elsewhere), "submitted", and with a
     #                      deadline (LocalExecutor): "stopped" (at the deadline) or "deferred" (not started)
@@ -143,14 +146,17 @@ HOST = socket.gethostname()
 
 
 def sweep_dir(results_dir: str | Path, profile: str) -> Path:
+    """The sweeps' bookkeeping folder of a profile: ``<results>/<profile>/_sweep``."""
     return Path(results_dir) / profile / "_sweep"
 
 
 def claim_path(results_dir: str | Path, profile: str, run_id: str) -> Path:
+    """The claim file of run ``run_id`` (held while it trains)."""
     return sweep_dir(results_dir, profile) / "claims" / f"{run_id}.claim"
 
 
 def failed_path(results_dir: str | Path, profile: str, run_id: str) -> Path:
+    """The failure note of run ``run_id`` (kept until it succeeds)."""
     return sweep_dir(results_dir, profile) / "failed" / f"{run_id}.json"
 
 
@@ -189,6 +195,7 @@ class Claim:
         self._stop = threading.Event()
 
     def acquire(self) -> bool:
+        """Take the claim (created exclusively; a stale one is set aside first); False if a live process holds it."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         for _ in range(3):
             try:
@@ -249,6 +256,7 @@ def _set_aside(path: Path, raw: str) -> bool:
 
 
 def record_failure(results_dir: str | Path, profile: str, run_id: str, error: str) -> Path:
+    """Write the failure note of run ``run_id``: its error lines, host, pid and time."""
     from lbgap.core.records import atomic_write_json
 
     lines = [line for line in error.strip().splitlines() if line.strip()]
@@ -294,9 +302,11 @@ def _summary(rec: dict) -> dict:
 
 
 class SerialExecutor:
+    """Runs each item in this process, one after the other."""
     name = "serial"
 
     def map(self, fn: Callable, items: list) -> Iterable:
+        """``fn(*item)`` for each item, in order."""
         for item in items:
             yield fn(*item)
 
@@ -396,6 +406,7 @@ class LocalExecutor:
         return proc, parent
 
     def map(self, fn: Callable, items: list) -> Iterable:
+        """``fn(*item)`` for each item on the worker processes; yields the outcomes in the items' order."""
         ctx = mp.get_context("spawn")
         n = max(1, min(self.workers, len(items)))
         threads = max(1, (os.cpu_count() or 2) // n)
@@ -525,6 +536,7 @@ def get_executor(name: str) -> Callable[..., object]:
 
 
 def make_executor(name: str, **kwargs):
+    """The executor called ``name`` (:data:`EXECUTORS`) built with ``kwargs``."""
     return get_executor(name)(**kwargs)
 
 
