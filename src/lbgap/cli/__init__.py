@@ -43,9 +43,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True)
     for command in COMMANDS.values():
         command.add_parser(sub)
-    for p in sub.choices.values():
-        _verbosity_options(p, argparse.SUPPRESS)   # after the command too; the top-level default otherwise
+    _each_command(ap, lambda p: _verbosity_options(p, argparse.SUPPRESS))   # after the command too
     return ap
+
+
+def _each_command(parser: argparse.ArgumentParser, fn) -> None:
+    """``fn(p)`` for every (sub)command parser below ``parser`` (``lbgap sweep`` and ``lbgap sweep table2`` both)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for p in action.choices.values():
+                fn(p)
+                _each_command(p, fn)
 
 
 LEVELS = {-1: logging.WARNING, 0: logging.INFO, 1: logging.DEBUG}

@@ -15,8 +15,9 @@ seed. Profiles, not scattered flags:
   rather than the cap; the record says which ended the run.
 
 "Profile" means only this: one of :data:`PROFILES`, the name a record store is divided by
-(``<results>/<profile>/...``). Other tables of settings are named otherwise: the regression study's
-*designs*, the GPU driver's per-net *estimates*, torch's *profiler* (never used here).
+(``<results>/<profile>/...``). Other tables of settings go by names of their own: the regression study's
+settings per size (``studies.regression``), the GPU driver's per-net time *estimates*
+(``scripts/gpu_paper.py``); a timing breakdown is a *timing*, and torch's profiler is not used.
 
 :func:`make_config` turns a profile plus a network, batch size, seed and overrides into a checked
 :class:`RunConfig`; every rule a configuration must satisfy is checked there (:class:`ConfigError`), before

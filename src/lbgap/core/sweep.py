@@ -36,18 +36,29 @@ TABLE2_NETS = ("F1", "F2", "C1", "C2", "C3", "C4")
 _logger = logging.getLogger(__name__)
 
 
+class _StdoutHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stdout`` is when a line is logged (a test's capture, a redirected notebook)."""
+
+    @property
+    def stream(self):
+        import sys
+
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
 def log_to_stdout(level: int = logging.INFO) -> None:
     """Show the messages of the ``lbgap`` loggers at ``level`` and above on stdout as bare lines (what the command
     line sets up, ``cli.configure_logging``; worker processes and cluster jobs call it too). Replaces the handler
     an earlier call installed."""
-    import sys
-
     logger = logging.getLogger("lbgap")
-    for h in [h for h in logger.handlers if getattr(h, "lbgap_stdout", False)]:
+    for h in [h for h in logger.handlers if isinstance(h, _StdoutHandler)]:
         logger.removeHandler(h)
-    handler = logging.StreamHandler(sys.stdout)
+    handler = _StdoutHandler()
     handler.setFormatter(logging.Formatter("%(message)s"))
-    handler.lbgap_stdout = True
     logger.addHandler(handler)
     logger.setLevel(level)
 
