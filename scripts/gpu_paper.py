@@ -427,8 +427,8 @@ def call_record(a) -> Path:
         rec = None
     if rec is None:   # the call's first write
         gpu = _gpu_name(a.device)
-        prov = dict(records.provenance(a.device, started=time.strftime("%Y-%m-%dT%H:%M:%S+00:00", started)),
-                    device=gpu)
+        prov = dict(records.provenance(a.device, started=time.strftime("%Y-%m-%dT%H:%M:%S+00:00", started),
+                                       load_at_start=records.host_load()), device=gpu)
         rec = records.new_record("gpu_call", run_id=run_id, call=str(a.call), profile=a.profile, device=gpu,
                                  budget_s=a.budget, provenance=prov)
     elapsed = round(time.time() - a.started, 1)
