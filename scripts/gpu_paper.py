@@ -1,21 +1,28 @@
 #!/usr/bin/env python3
 """Driver of ``scripts/gpu_paper.sh``: stage packed data, run the paper's Table 2 grid within a time budget.
 
+A thin script over the library: the packed data are those of :mod:`lbgap.core.packs` (every file's size and
+sha256 pinned there; the pack's ``MANIFEST.json`` is never read), records are written and copied through
+:mod:`lbgap.core.records`, and the pairs are scheduled by :mod:`lbgap.core.sweep`'s deadline-aware
+``LocalExecutor``.
+
 The GPU node has no network: it receives a copy of the repository tree (with the git-ignored ``.carry/``, at
 most 64 MiB per job) and gives back only the files written under ``$OUT``; its local files last from one job to
 the next only while it stays up. Subcommands (``python scripts/gpu_paper.py CMD --help``):
 
 * ``carry N``   (before a job, beside the packed data) fill ``.carry/`` with part N of the packed data from
-  ../shared/data (each part < 56 MB, so that it goes to the node with the repository in one job).
+  ../shared/data (:func:`carry_parts`: the pinned files of MNIST, CIFAR-10 and speechocean762 in parts of
+  < 56 MB, so that each goes to the node with the repository in one job), each file checked against its pin.
 * ``stage``     (node) copy ``.carry/`` into ``data/cache/pack/`` (kept while the node stays up) and import
-  every dataset whose packed files are all there and that is not in the cache yet.
+  every dataset whose pinned files are all there (:func:`pack_complete`) and that is not in the cache yet.
 * ``sweep``     (node) run what is not yet recorded: (net, seed) SB/LB pairs in priority order until the budget
-  is spent. Each pair is one ``lbgap sweep table2`` process with its own work folder (results + checkpoints),
-  so a later call on the same node resumes it from what is recorded there; a pair is *exported* (records
-  copied into data/results and packed into $OUT) only when its two training runs and every post-processing
-  finished. A pair is launched only if its time estimate fits the remaining budget; at the deadline running
-  pairs are stopped (their finished runs stay in the work folder for the next call; a fresh node starts
-  without them).
+  is spent. Each pair is one ``lbgap sweep table2`` command (``sweep.run_command``) with its own work folder
+  (results + checkpoints), so a later call on the same node resumes it from what is recorded there, a run
+  stopped at the deadline from its last saved state; a pair is *exported* (records copied into data/results
+  and packed into $OUT) only when its two training runs and every post-processing finished. A pair starts
+  only if its time estimate fits the remaining budget (``--span``: always); at the deadline running pairs are
+  stopped (their finished runs and resume states stay in the work folder for the next call; a fresh node
+  starts without them).
 * ``bench-missing NET SB,LB`` (node) which regimes of a bench step have no CUDA record yet (so a bench step is
   skipped, or shortened, where the committed records or an earlier call already hold it).
 * ``call-record N`` (node) write or update the record of this call (``<results>/<profile>/gpu_call/``): its
@@ -27,10 +34,10 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tarfile
@@ -39,27 +46,54 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
-from lbgap.core import paths  # noqa: E402  (light: no torch; the driver's other lbgap imports are in its commands)
+# light (no torch): the driver's other lbgap imports are in its commands
+from lbgap.core import packs, paths  # noqa: E402
 
 OUTGOING = ROOT / ".carry"  # git-ignored: the part of the packed data that goes to the node with the tree
 STAGE = Path(os.environ.get("LBGAP_CACHE", ROOT / "data" / "cache")).resolve() / "pack"  # kept while the node is up
 WORK = ROOT / "data" / "checkpoints" / "gpu_work"    # git-ignored; lasts between calls while the node is up
-CIFAR = [f"cifar10/x_train.0{i}.webp" for i in range(5)]
-CIFAR_REST = ["cifar10/x_test.00.webp", "cifar10/y_train.u8.xz", "cifar10/y_test.u8.xz", "cifar10/y_test_all.u8.xz"]
-MNIST = ["mnist/x_train.u8.xz", "mnist/x_test.u8.xz", "mnist/y_train.u8.xz", "mnist/y_test.u8.xz"]
-DATA_PARTS = {  # every part also holds MANIFEST.json and unpack.py
-    1: MNIST + CIFAR[:2],
-    2: CIFAR[2:] + CIFAR_REST,
-    3: ["so762/so762_f2.npz.xz"],
-}
+DATASETS = ("mnist", "cifar10", "so762")             # what the node trains on, in the order of the parts
+PART_LIMIT = 56_000_000                              # bytes of packed data per part (the tree needs the rest)
 # Seconds per (net, seed) pair on one H100 before any measurement (train SB || LB, then sharpness and
-# landscape). Guesses from FLOP counts, replaced by the longest pair measured in this call.
+# landscape). Guesses from FLOP counts, replaced by the longest pair measured in this call ("estimates": not
+# a profile, which names a configuration of runs in lbgap.core.config).
 DEFAULT_ESTIMATE = {"F1": 240, "C1": 300, "F2": 420, "C2": 540, "C3": 300, "C4": 540}
 JOB_LIMIT_MIB = 64  # what the node receives per job: the tree (tracked + untracked-not-ignored) and .carry/
 
 
 def log(msg: str) -> None:
+    """One line of the driver's log, with the time."""
     print(f"[gpu_paper {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def carry_parts(limit: int = PART_LIMIT) -> dict[int, list[str]]:
+    """The packed files of :data:`DATASETS` (as :data:`packs.PACK_FILES` pins them), in order, cut into parts of
+    at most ``limit`` bytes: part number -> paths relative to the pack folder."""
+    parts: dict[int, list[str]] = {1: []}
+    size = 0
+    for name in DATASETS:
+        for rel, (n, _) in packs.PACK_FILES[name].items():
+            if parts[len(parts)] and size + n > limit:
+                parts[len(parts) + 1], size = [], 0
+            parts[len(parts)].append(rel)
+            size += n
+    return parts
+
+
+def pinned_file_ok(path: Path, name: str, rel: str) -> bool:
+    """Is ``path`` pack file ``rel`` of dataset ``name`` with the size and sha256 pinned in :mod:`lbgap.core.packs`?"""
+    size, digest = packs.PACK_FILES[name][rel]
+    if not path.is_file() or path.stat().st_size != size:
+        return False
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest() == digest
+
+
+def _dataset_of(rel: str) -> str:
+    return next(name for name, files in packs.PACK_FILES.items() if rel in files)
 
 
 # ------------------------------------------------------------------------------------------------ carry
@@ -78,14 +112,18 @@ def tree_commit() -> str:
 
 def cmd_carry(a) -> int:
     src = Path(a.shared)
-    if a.part not in DATA_PARTS:
+    parts = carry_parts()
+    if a.part not in parts:
         raise SystemExit(f"part {a.part} of the packed data does not exist: choose one of "
-                         f"{', '.join(map(str, DATA_PARTS))}")
-    shutil.rmtree(OUTGOING, ignore_errors=True)
-    files = ["MANIFEST.json", "unpack.py"] + DATA_PARTS[a.part]
-    for rel in files:
+                         f"{', '.join(map(str, parts))}")
+    for rel in parts[a.part]:
         if not (src / rel).is_file():
             raise SystemExit(f"{src / rel} is missing: point --shared at the folder of the packed data")
+        if not pinned_file_ok(src / rel, _dataset_of(rel), rel):
+            raise SystemExit(f"{src / rel} does not match the size and sha256 lbgap.core.packs pins for it: copy "
+                             "the packed data again")
+    shutil.rmtree(OUTGOING, ignore_errors=True)
+    for rel in parts[a.part]:
         (OUTGOING / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src / rel, OUTGOING / rel)
     (OUTGOING / "GIT_COMMIT").write_text(tree_commit() + "\n")
@@ -101,21 +139,9 @@ def cmd_carry(a) -> int:
 
 # ------------------------------------------------------------------------------------------------ stage
 def pack_complete(name: str, pack: Path = STAGE) -> bool:
-    """Are all packed files of dataset ``name`` in ``pack`` with the size MANIFEST.json gives?"""
-    mf = pack / "MANIFEST.json"
-    if name == "so762":
-        return (pack / "so762" / "so762_f2.npz.xz").is_file()
-    if not mf.is_file():
-        return False
-    spec = json.loads(mf.read_text())["datasets"].get(name)
-    if spec is None:
-        return False
-    for arr in spec["arrays"].values():
-        for f in arr["encoding"]["files"]:
-            p = pack / f["path"]
-            if not p.is_file() or p.stat().st_size != f["bytes"]:
-                return False
-    return True
+    """Is every file :mod:`lbgap.core.packs` pins for dataset ``name`` in ``pack``, with its size and sha256?"""
+    files = packs.PACK_FILES.get(name)
+    return bool(files) and all(pinned_file_ok(pack / rel, name, rel) for rel in files)
 
 
 def cmd_stage(a) -> int:
@@ -130,15 +156,14 @@ def cmd_stage(a) -> int:
                 if not dst.is_file() or dst.stat().st_size != p.stat().st_size:
                     shutil.copyfile(p, dst)
     rc = 0
-    for name in ("mnist", "cifar10", "so762"):
-        cached = datamod.cache_path(name).is_file()
-        if cached:
+    for name in DATASETS:
+        if datamod.cache_path(name).is_file():
             log(f"{name}: in the cache")
         elif pack_complete(name):
             log(f"{name}: importing from the staged pack")
             t0 = time.time()
             r = subprocess.run([sys.executable, "-m", "lbgap.cli", "data", "import", name, "--from", str(STAGE)],
-                               env=_env())
+                               env=dict(os.environ, **_env()))
             rc |= r.returncode
             log(f"{name}: import {'ok' if r.returncode == 0 else 'FAILED'} in {time.time() - t0:.0f} s")
         else:
@@ -149,27 +174,29 @@ def cmd_stage(a) -> int:
 
 # ------------------------------------------------------------------------------------------------ sweep
 def _env(extra: dict | None = None) -> dict:
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    """What a command started by the driver adds to the environment: the tree's code, unbuffered output, no
+    progress bars, the tree's commit (``.carry/GIT_COMMIT``) for its records."""
+    env = dict(PYTHONPATH=str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""),
                PYTHONUNBUFFERED="1", CI="1")
     gc = OUTGOING / "GIT_COMMIT"
-    if gc.is_file() and not env.get("LBGAP_GIT_COMMIT"):
+    if gc.is_file() and not os.environ.get("LBGAP_GIT_COMMIT"):
         env["LBGAP_GIT_COMMIT"] = gc.read_text().strip()
     env.update(extra or {})
     return env
 
 
 class Pair:
+    """One (net, seed) SB/LB pair of the sweep: its work folder and its ``lbgap sweep table2`` command."""
+
     def __init__(self, net: str, seed: int, a):
         self.net, self.seed, self.a = net, seed, a
         self.dir = Path(a.work) / a.profile / (f"{net}-s{seed}" + (f"-{a.tag}" if a.tag else ""))
-        self.proc: subprocess.Popen | None = None
-        self.t0 = 0.0
-        self.log = None
 
     def __repr__(self) -> str:
         return f"{self.net} seed {self.seed}"
 
     def command(self) -> list[str]:
+        """``lbgap sweep table2`` for this pair into its work folder's record store."""
         a = self.a
         cmd = [sys.executable, "-m", "lbgap.cli", "sweep", "table2", "--profile", a.profile, "--nets", self.net,
                "--seeds", str(self.seed), "--results-dir", str(self.dir / "results")]
@@ -186,22 +213,10 @@ class Pair:
             cmd += ["--compile", mode]
         return cmd + list(a.extra or [])
 
-    def start(self) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.log = open(self.dir / "log.txt", "a")
-        self.t0 = time.time()
+    def item(self) -> tuple:
+        """The executor's item: ``sweep.run_command``'s arguments."""
         env = _env({"LBGAP_CHECKPOINTS": str(self.dir / "checkpoints"), "OMP_NUM_THREADS": "2"})
-        self.proc = subprocess.Popen(self.command(), cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        return (repr(self), self.command(), str(ROOT), env, str(self.dir / "log.txt"))
 
 
 def _per_net(spec: str | None, net: str) -> str:
@@ -219,8 +234,9 @@ def _per_net(spec: str | None, net: str) -> str:
 
 
 def train_records_present(results_dir: Path, profile: str, net: str, seed: int, a) -> list[Path]:
+    """Where the SB and LB training records of the pair (net, seed) go in ``results_dir``."""
     from lbgap.core import records
-    from lbgap.core.train import sb_lb_configs
+    from lbgap.core.config import sb_lb_configs
 
     ov = {"device": a.device} if a.device else {}
     if a.tag:
@@ -230,8 +246,10 @@ def train_records_present(results_dir: Path, profile: str, net: str, seed: int, 
 
 
 def export(pair: Pair, stores: list[Path]) -> list[Path]:
-    """Copy a finished pair's records into every store (results dir, this node's export store), never
-    overwriting; return their paths relative to a store (``<profile>/<kind>/<id>.json``)."""
+    """Copy a finished pair's records into every store (results dir, this node's export store), byte for byte
+    and never overwriting; return their paths relative to a store (``<profile>/<kind>/<id>.json``)."""
+    from lbgap.core import records
+
     src = pair.dir / "results"
     out = []
     for p in sorted(src.glob("*/*/*.json")):  # bookkeeping folders (e.g. _sweep) start with _
@@ -239,12 +257,8 @@ def export(pair: Pair, stores: list[Path]) -> list[Path]:
         if any(part.startswith("_") for part in rel.parts):
             continue
         for store in stores:
-            dst = store / rel
-            if not dst.exists():
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                tmp = dst.with_suffix(".json.tmp")
-                shutil.copyfile(p, tmp)
-                os.replace(tmp, dst)
+            if not (store / rel).exists():
+                records.atomic_write_bytes(store / rel, p.read_bytes())
         out.append(rel)
     return out
 
@@ -252,19 +266,20 @@ def export(pair: Pair, stores: list[Path]) -> list[Path]:
 def write_out(out: Path, exported: list[Path], summary: dict, store: Path) -> None:
     """Everything that must come back, in 2 files (+ the log by tee): every record this node exported so
     far (``data/results/<profile>/<kind>/<id>.json``, which ``collect`` unpacks) and a summary JSON."""
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / "records.tar.gz.tmp"
-    with tarfile.open(tmp, "w:gz") as tf:
-        for rel in sorted(set(exported)):
-            tf.add(store / rel, arcname="data/results/" + rel.as_posix())
-    os.replace(tmp, out / "records.tar.gz")
-    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    from lbgap.core import records
+
+    def tarball(tmp: str) -> None:
+        with tarfile.open(tmp, "w:gz") as tf:
+            for rel in sorted(set(exported)):
+                tf.add(store / rel, arcname="data/results/" + rel.as_posix())
+    records.atomic_write(out / "records.tar.gz", tarball)
+    records.atomic_write_bytes(out / "summary.json", json.dumps(summary, indent=1).encode())
 
 
 def cmd_sweep(a) -> int:
-    sys.path.insert(0, str(ROOT / "src"))
     from lbgap.core import data as datamod
     from lbgap.core import sweep
+    from lbgap.core.config import get_profile
     from lbgap.core.models import NETS
 
     deadline = time.time() + a.budget
@@ -282,10 +297,8 @@ def cmd_sweep(a) -> int:
     seeds = sweep.parse_seeds(a.seeds)
     summary = dict(started=time.strftime("%Y-%m-%dT%H:%M:%S"), budget_s=a.budget, profile=a.profile, tag=a.tag,
                    jobs=a.jobs, pairs=[])
-    queue: list[Pair] = []
-    from lbgap.core.config import get_profile
-
     synthetic = get_profile(a.profile)["source"] == "synthetic"
+    queue: list[Pair] = []
     for net in nets:
         dataset = NETS[net].dataset
         if not synthetic and not datamod.cache_path(dataset).is_file():
@@ -307,78 +320,48 @@ def cmd_sweep(a) -> int:
     queue.sort(key=lambda p: (not (p.dir / "results").is_dir(), nets.index(p.net), p.seed))
     log(f"{len(queue)} pairs to do: {', '.join(map(repr, queue)) or 'none'}; budget {a.budget:.0f} s")
     measured: dict[str, float] = {}
-    running: list[Pair] = []
     exported = [p.relative_to(store) for p in store.glob("*/*/*.json")]  # earlier calls on this node
     n_before = len(exported)
     write_out(out, exported, summary, store)
 
     def estimate(net: str) -> float:
-        est = measured.get(net) or float(_per_net(a.estimate, net) or DEFAULT_ESTIMATE.get(net, 600))
-        return est
+        return measured.get(net) or float(_per_net(a.estimate, net) or DEFAULT_ESTIMATE.get(net, 600))
 
-    try:
-        _loop(a, queue, running, measured, exported, summary, [results_dir, store], out, deadline, estimate)
-    finally:  # an error or Ctrl-C never leaves a pair process running
-        for p in running:
-            p.stop()
-    for p in queue:
-        summary["pairs"].append(dict(net=p.net, seed=p.seed, status="not started (no time left)",
-                                     estimate_s=round(estimate(p.net))))
+    # consecutive pairs of one net share an executor with that net's number of pairs at once (--jobs)
+    for net, group in itertools.groupby(queue, key=lambda p: p.net):
+        group = list(group)
+        ex = sweep.LocalExecutor(workers=int(_per_net(a.jobs, net) or 1), deadline=deadline,
+                                 estimate=lambda item, net=net: 0.0 if a.span else estimate(net) * a.safety)
+        for p, o in zip(group, ex.map(sweep.run_command, [p.item() for p in group])):
+            seconds = round((o.record or {}).get("seconds", 0))
+            if o.status == "done":
+                files = export(p, [results_dir, store])
+                exported += files
+                measured[net] = max(measured.get(net, 0.0), seconds)
+                shutil.rmtree(p.dir, ignore_errors=True)
+                log(f"done     {p} in {seconds} s: {len(files)} records exported")
+                summary["pairs"].append(dict(net=net, seed=p.seed, status="exported", seconds=seconds,
+                                             records=[str(f) for f in files]))
+            elif o.status == "failed":
+                log(f"FAILED   {p}; its records are not exported: {o.error}")
+                summary["pairs"].append(dict(net=net, seed=p.seed, status=f"failed ({o.error.splitlines()[0]})",
+                                             seconds=seconds, log_tail=o.error))
+            elif o.status == "stopped":
+                log(f"stopped  {p} at the deadline; its finished runs and resume states stay in {p.dir} for the "
+                    "next call on this node")
+                summary["pairs"].append(dict(net=net, seed=p.seed, status="stopped at deadline"))
+            else:
+                summary["pairs"].append(dict(net=net, seed=p.seed, status="not started (no time left)",
+                                             estimate_s=round(estimate(net))))
+            write_out(out, exported, summary, store)
     summary["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S")
     summary["exported_records"] = len(exported) - n_before
     summary["records_in_tarball"] = len(exported)
     write_out(out, exported, summary, store)
-    left = [f"{p.net} s{p.seed}" for p in queue]
+    left = [f"{p['net']} s{p['seed']}" for p in summary["pairs"] if p["status"].startswith("not started")]
     log(f"{len(exported) - n_before} records exported in this call, {len(exported)} in {out}/records.tar.gz; "
         f"not started: {', '.join(left) or 'none'}")
     return 0
-
-
-def _loop(a, queue, running, measured, exported, summary, stores, out, deadline, estimate) -> None:
-    while queue or running:
-        now = time.time()
-        for p in list(running):
-            rc = p.proc.poll()
-            if rc is None:
-                continue
-            running.remove(p)
-            took = now - p.t0
-            if rc == 0:
-                files = export(p, stores)
-                exported += files
-                measured[p.net] = max(measured.get(p.net, 0.0), took)
-                shutil.rmtree(p.dir, ignore_errors=True)
-                log(f"done     {p} in {took:.0f} s: {len(files)} records exported")
-                summary["pairs"].append(dict(net=p.net, seed=p.seed, status="exported", seconds=round(took),
-                                             records=[str(f) for f in files]))
-            else:
-                tail = (p.dir / "log.txt").read_text()[-1500:]
-                log(f"FAILED   {p} (exit {rc}) after {took:.0f} s; its records are not exported. Log tail:\n{tail}")
-                summary["pairs"].append(dict(net=p.net, seed=p.seed, status=f"failed (exit {rc})",
-                                             seconds=round(took), log_tail=tail))
-            write_out(out, exported, summary, stores[1])
-        remaining = deadline - time.time()
-        if remaining <= 0:
-            for p in running:
-                p.stop()
-                log(f"stopped  {p} at the deadline; finished runs stay in {p.dir} for the next "
-                    "call on this node")
-                summary["pairs"].append(dict(net=p.net, seed=p.seed, status="stopped at deadline",
-                                             seconds=round(time.time() - p.t0)))
-            running.clear()
-            break
-        for p in list(queue):
-            if len(running) >= int(_per_net(a.jobs, p.net) or 1):
-                break
-            if estimate(p.net) * a.safety > remaining and not a.span:
-                continue  # does not fit: a cheaper pair further down may
-            queue.remove(p)
-            p.start()
-            running.append(p)
-            log(f"start    {p} (estimate {estimate(p.net):.0f} s, {remaining:.0f} s left): {' '.join(p.command()[2:])}")
-        if not running:
-            break
-        time.sleep(a.poll)
 
 
 # ------------------------------------------------------------------------------------------------ bench
@@ -426,31 +409,28 @@ def _gpu_name(device: str) -> str:
 
 
 def call_record(a) -> Path:
-    """Write or update the record of one call of gpu_paper.sh, ``<results>/<profile>/gpu_call/<start>-call<N>.json``:
-    which GPU, when, the time spent inside the call (``elapsed_s``, from the script's start; the node's
-    start-up and the transfers are outside it), the bench records it wrote and the (net, seed)
-    pairs its sweep finished or stopped, with their seconds (the sweep's summary.json). gpu_paper.sh writes
-    it at the start, after every bench step and at the end (``--final``: ``complete``); a call cut off at the
-    job's time limit keeps ``complete: false`` and the time up to its last update, a lower bound. The
+    """Write or update the record of one call of gpu_paper.sh, ``<results>/<profile>/gpu_call/<start>-call<N>.json``
+    (through :mod:`lbgap.core.records`): which GPU, when, the time spent inside the call (``elapsed_s``, from the
+    script's start; the node's start-up and the transfers are outside it), the bench records it wrote and the
+    (net, seed) pairs its sweep finished or stopped, with their seconds (the sweep's summary.json). gpu_paper.sh
+    writes it at the start, after every bench step and at the end (``--final``: ``complete``); a call cut off at
+    the job's time limit keeps ``complete: false`` and the time up to its last update, a lower bound. The
     reproducibility chapter adds these up into the GPU time of the paper profile."""
+    from lbgap.core import records   # LBGAP_GIT_COMMIT names the code on the node (no .git there)
+
     started = time.gmtime(a.started)
     run_id = time.strftime("%Y%m%dT%H%M%SZ", started) + f"-call{a.call}"
-    path = Path(a.results_dir) / a.profile / "gpu_call" / f"{run_id}.json"
+    path = records.record_path(a.results_dir, a.profile, "gpu_call", run_id)
     try:
-        rec = json.loads(path.read_text())
-    except (OSError, ValueError):
-        import platform
-
-        import torch  # once per call, on its first write
-
-        from lbgap import __version__ as version
-        from lbgap.core.records import git_commit  # LBGAP_GIT_COMMIT on the node (no .git there)
+        rec = records.read_record(path)
+    except records.RecordError:
+        rec = None
+    if rec is None:   # the call's first write
         gpu = _gpu_name(a.device)
-        rec = dict(schema=1, kind="gpu_call", run_id=run_id, call=str(a.call), profile=a.profile,
-                   device=gpu, budget_s=a.budget, provenance=dict(
-                       lbgap_version=version, git_commit=git_commit(),
-                       torch_version=torch.__version__, python=platform.python_version(),
-                       device=gpu, started=time.strftime("%Y-%m-%dT%H:%M:%S+00:00", started)))
+        prov = dict(records.provenance(a.device, started=time.strftime("%Y-%m-%dT%H:%M:%S+00:00", started),
+                                       load_at_start=records.host_load()), device=gpu)
+        rec = records.new_record("gpu_call", run_id=run_id, call=str(a.call), profile=a.profile, device=gpu,
+                                 budget_s=a.budget, provenance=prov)
     elapsed = round(time.time() - a.started, 1)
     since = Path(a.since).stat().st_mtime if a.since and Path(a.since).exists() else a.started
     bench = sorted(f.name for f in (Path(a.results_dir) / a.profile / "bench").glob("*.json")
@@ -461,11 +441,9 @@ def call_record(a) -> Path:
         summary = {}
     rec.update(elapsed_s=elapsed, complete=bool(a.final), bench=bench, tag=summary.get("tag", rec.get("tag", "")),
                jobs=summary.get("jobs", rec.get("jobs", "")), pairs=summary.get("pairs", rec.get("pairs", [])))
-    rec["provenance"].update(finished=time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()), wall_time_s=elapsed)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(rec, indent=1) + "\n")
-    os.replace(tmp, path)
+    rec["provenance"].update(finished=time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()), wall_time_s=elapsed,
+                             host_load_end=records.host_load())
+    records.atomic_write_json(path, rec)
     return path
 
 
@@ -479,6 +457,8 @@ def cmd_call_record(a) -> int:
 
 # ---------------------------------------------------------------------------------------------- collect
 def cmd_collect(a) -> int:
+    from lbgap.core import records
+
     n_new = n_old = 0
     for tar in sorted(Path(a.dir).rglob("records*.tar.gz")):
         with tarfile.open(tar) as tf:
@@ -492,10 +472,7 @@ def cmd_collect(a) -> int:
                     if hashlib.sha256(dst.read_bytes()).digest() != hashlib.sha256(data).digest():
                         print(f"kept the existing {m.name} (the call's copy differs)")
                     continue
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                tmp = dst.with_suffix(".json.tmp")
-                tmp.write_bytes(data)
-                os.replace(tmp, dst)
+                records.atomic_write_bytes(dst, data)
                 n_new += 1
     print(f"collected {n_new} new records into data/results ({n_old} already present)")
     return 0
@@ -506,7 +483,7 @@ def main(argv=None) -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("carry", help="(before a job) fill .carry/ with part N of the packed data")
     p.add_argument("part", type=int, help="1: MNIST + CIFAR-10 mosaics 0-1, 2: the rest of CIFAR-10, "
-                   "3: speechocean762")
+                   "3: speechocean762 (carry_parts)")
     p.add_argument("--shared", default=str(paths.SHARED_DATA), help="the folder of the packed data")
     p.set_defaults(func=cmd_carry)
     p = sub.add_parser("stage", help="(node) stage .carry/ and import complete datasets")
@@ -527,7 +504,6 @@ def main(argv=None) -> int:
     p.add_argument("--safety", type=float, default=1.0, help="launch a pair only if safety*estimate fits")
     p.add_argument("--span", action="store_true", help="start pairs even when they will not finish in this call "
                    "(their finished runs resume in the next call on the same node)")
-    p.add_argument("--poll", type=float, default=2.0)
     p.add_argument("--results-dir", default=str(ROOT / "data" / "results"))
     p.add_argument("--work", default=str(WORK))
     p.add_argument("--out", default=None, help="where records.tar.gz and summary.json go (default $OUT)")

@@ -20,7 +20,7 @@
 #   part 3: speechocean762 frames for F2        (~49 MB)
 #
 # One call, step by step (N only labels the call and chooses nothing; every call is the same script):
-#   before:   python3 scripts/gpu_paper.py carry P          (part P of the packed data -> .carry/, size checked)
+#   before:   python3 scripts/gpu_paper.py carry P          (part P of the packed data -> .carry/, size + sha256 checked)
 #   on node:  set -o pipefail; BUDGET=B bash scripts/gpu_paper.sh call N 2>&1 | tee $OUT/log.txt
 #             with B the seconds the call may use: the job's time limit less ~60 s for the node's start and the
 #             transfers (default 540)

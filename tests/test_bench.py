@@ -1,12 +1,10 @@
-"""lbgap.studies.bench and scripts/gpu_paper.py: real code on tiny synthetic data, checked against known numbers."""
+"""lbgap.studies.bench: real code on tiny synthetic data, checked against known numbers (the GPU driver's tests:
+test_gpu_driver.py)."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import tarfile
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import torch
@@ -55,14 +53,6 @@ def test_resolve_batch_reads_sb_and_lb_from_the_profile():
     assert bench.resolve_batch("F1", "LB", 60000, "smoke") == round(smoke["lb_fraction"] * 60000) == 15000
     with pytest.raises(ValueError, match="unknown profile 'huge'"):
         bench.resolve_batch("F1", "SB", 60000, "huge")
-
-
-@pytest.mark.parametrize("precision", ["fp32", "bf16", "auto"])
-def test_training_autocast_follows_the_training_precision_policy(precision):
-    cfg = train.make_config("F1", "SB", 0, "smoke", precision=precision)
-    ours = bench_timing.training_autocast(cfg, torch.device("cpu"))
-    ref = train._autocast(cfg, torch.device("cpu"))   # what lbgap train uses
-    assert (ours._enabled, ours.fast_dtype, ours.device) == (ref._enabled, ref.fast_dtype, ref.device)
 
 
 def test_tf32_flags_are_restored_when_a_measurement_fails(monkeypatch):
@@ -205,7 +195,7 @@ def test_streams_train_each_seed_as_its_own_run():
         model.train()
         opt, gen = train.make_optimizer(cfg, model.parameters()), torch.Generator().manual_seed(s)
         for d in (bench_timing.warmup_subset(ds, 32, 1), ds):   # what _time_epochs ran: the warm-up, then 1 epoch
-            train.train_epoch(model, opt, d, 32, gen, train._autocast(cfg, torch.device("cpu")))
+            train.train_epoch(model, opt, d, gen, train.StepOptions(32, train.autocast(cfg, torch.device("cpu"))))
         for (name, p), q in zip(model.named_parameters(), trained.parameters()):
             assert torch.allclose(p, q, atol=1e-6, rtol=1e-5), (s, name)
     w0, w1 = (m.net[1].weight for m in out["trained"])
@@ -307,7 +297,6 @@ def test_every_gpu_bench_step_has_whole_batches_of_at_least_two():
 def test_float32_policy_holds_in_every_command_and_is_recorded_on_a_gpu(monkeypatch):
     """PyTorch leaves cuDNN's TF32 on by default; every lbgap command (sharpness and landscape included, which
     never call train.precision_policy) switches it off, and a GPU record says what was in effect."""
-    from lbgap.core import records
 
     try:
         torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True   # PyTorch's cuDNN default
@@ -350,192 +339,5 @@ def test_train_epoch_steps_and_batches():
     model = train.initial_model(cfg)
     opt = train.make_optimizer(cfg, model.parameters())
     g = torch.Generator().manual_seed(0)
-    steps, total = train.train_epoch(model, opt, ds, 32, g, train._autocast(cfg, torch.device("cpu")))
+    steps, total = train.train_epoch(model, opt, ds, g, train.StepOptions(32, train.autocast(cfg, torch.device("cpu"))))
     assert steps == 3 and math.isfinite(float(total))
-
-
-# ------------------------------------------------------------------------------------- scripts/gpu_paper.py
-def _driver():
-    spec = importlib.util.spec_from_file_location("gpu_paper", ROOT / "scripts" / "gpu_paper.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def test_driver_per_net_option_parsing():
-    d = _driver()
-    assert d._per_net("F1=4,C2=1", "C2") == "1" and d._per_net("F1=4,C2=1", "C1") == ""
-    assert d._per_net("3", "C1") == "3" and d._per_net("2,C2=default", "C2") == "default"
-    assert d._per_net("", "F1") == ""
-
-
-def test_driver_pack_complete_checks_every_file_and_size(tmp_path):
-    d = _driver()
-    files = [dict(path="toy/a.bin", bytes=3), dict(path="toy/b.bin", bytes=2)]
-    manifest = {"datasets": {"toy": {"arrays": {"x": {"encoding": {"files": files}}}}}}
-    (tmp_path / "MANIFEST.json").write_text(json.dumps(manifest))
-    (tmp_path / "toy").mkdir()
-    (tmp_path / "toy" / "a.bin").write_bytes(b"abc")
-    assert not d.pack_complete("toy", tmp_path)
-    (tmp_path / "toy" / "b.bin").write_bytes(b"abc")   # wrong size
-    assert not d.pack_complete("toy", tmp_path)
-    (tmp_path / "toy" / "b.bin").write_bytes(b"ab")
-    assert d.pack_complete("toy", tmp_path) and not d.pack_complete("other", tmp_path)
-
-
-def test_driver_collect_adds_records_and_never_overwrites(tmp_path, monkeypatch, capsys):
-    d = _driver()
-    monkeypatch.setattr(d, "ROOT", tmp_path)
-    src = tmp_path / "src"
-    (src / "data/results/paper/train").mkdir(parents=True)
-    (src / "data/results/paper/train/new.json").write_text('{"a": 1}')
-    (src / "data/results/paper/train/old.json").write_text('{"a": 2}')
-    calls = tmp_path / "call"
-    calls.mkdir()
-    with tarfile.open(calls / "records.tar.gz", "w:gz") as tf:
-        for name in ("new.json", "old.json"):
-            tf.add(src / "data/results/paper/train" / name, arcname=f"data/results/paper/train/{name}")
-    kept = tmp_path / "data/results/paper/train/old.json"
-    kept.parent.mkdir(parents=True)
-    kept.write_text('{"a": 0}')
-    assert d.main(["collect", str(calls)]) == 0
-    assert (tmp_path / "data/results/paper/train/new.json").read_text() == '{"a": 1}'
-    assert kept.read_text() == '{"a": 0}' and "kept the existing" in capsys.readouterr().out
-
-
-def test_driver_exports_a_finished_pair_and_its_tarball_round_trips(tmp_path, monkeypatch):
-    d = _driver()
-    pair = type("P", (), {})()
-    pair.dir = tmp_path / "work" / "paper" / "C1-s0"
-    res = pair.dir / "results"
-    (res / "paper" / "train").mkdir(parents=True)
-    (res / "paper" / "_sweep").mkdir(parents=True)
-    (res / "paper" / "train" / "C1-b256-s0.json").write_text('{"kind": "train"}')
-    (res / "paper" / "_sweep" / "table2.json").write_text("{}")
-    stores = [tmp_path / "results", tmp_path / "work" / "_exported"]
-    rel = d.export(pair, stores)
-    assert [str(r) for r in rel] == ["paper/train/C1-b256-s0.json"]
-    assert all((s / rel[0]).is_file() for s in stores) and not (stores[0] / "paper" / "_sweep").exists()
-    out = tmp_path / "out"
-    d.write_out(out, rel, {"pairs": []}, stores[1])
-    monkeypatch.setattr(d, "ROOT", tmp_path / "repo")
-    assert d.main(["collect", str(out)]) == 0
-    assert (tmp_path / "repo/data/results/paper/train/C1-b256-s0.json").read_text() == '{"kind": "train"}'
-
-
-def test_driver_tag_selects_the_variant_records_and_is_passed_to_the_sweep(tmp_path):
-    d = _driver()
-    a = SimpleNamespace(device="cuda", tag="uncapped", work=str(tmp_path), profile="paper", post="sharpness",
-                        pair_workers=1, compile="", extra=[])
-    tagged = d.train_records_present(tmp_path, "paper", "F1", 1, a)
-    assert [p.name for p in tagged] == ["F1-mnist-official-b256-s1-uncapped.json",
-                                        "F1-mnist-official-b6000-s1-uncapped.json"]
-    cmd = d.Pair("F1", 1, a).command()
-    assert cmd[cmd.index("--tag") + 1] == "uncapped" and d.Pair("F1", 1, a).dir.name == "F1-s1-uncapped"
-    a.tag = ""
-    assert [p.name for p in d.train_records_present(tmp_path, "paper", "F1", 1, a)] == [
-        "F1-mnist-official-b256-s1.json", "F1-mnist-official-b6000-s1.json"]
-    assert "--tag" not in d.Pair("F1", 1, a).command() and d.Pair("F1", 1, a).dir.name == "F1-s1"
-
-
-def test_driver_bench_missing_reads_the_records_fields(tmp_path):
-    """A bench step counts as done only from a CUDA record of the same net, regime, compile mode and kind
-    (baseline timing vs bf16-vs-fp32 check); CPU records, other nets and unreadable files never do."""
-    d = _driver()
-    bench_dir = tmp_path / "results" / "paper" / "bench"
-    bench_dir.mkdir(parents=True)
-    store = tmp_path / "store"
-    (store / "paper" / "bench").mkdir(parents=True)
-
-    def rec(path, **kw):
-        r = records.new_record("bench", net="C2", regime="SB", device_type="cuda", compile="off", baseline={})
-        r.update(kw)
-        path.write_text(json.dumps({k: v for k, v in r.items() if v is not None}))
-
-    dirs = [tmp_path / "results", store]
-    assert d.bench_missing(dirs, "paper", "C2", ["SB", "LB"]) == ["SB", "LB"]
-    rec(bench_dir / "C2-cpu.json", device_type="cpu")                    # a CPU record is no GPU number
-    rec(bench_dir / "C1.json", net="C1")
-    (bench_dir / "broken.json").write_text('{"kind": "ben')              # half-written: ignored
-    assert d.bench_missing(dirs, "paper", "c2", ["sb", "LB"]) == ["SB", "LB"]
-    rec(bench_dir / "C2-sb.json")
-    assert d.bench_missing(dirs, "paper", "C2", ["SB", "LB"]) == ["LB"]
-    assert d.bench_missing(dirs, "paper", "C1", ["SB"]) == []
-    # the compiled step and the precision check are steps of their own
-    assert d.bench_missing(dirs, "paper", "C2", ["SB"], compile_mode="default") == ["SB"]
-    assert d.bench_missing(dirs, "paper", "C2", ["SB"], precision=True) == ["SB"]
-    rec(store / "paper" / "bench" / "C2-sb-ours.json", baseline=None, precision_check={"diff": 0.0})
-    rec(bench_dir / "C2-sb-default.json", baseline=None, compile="default")
-    assert d.bench_missing(dirs, "paper", "C2", ["SB"], precision=True) == []
-    assert d.bench_missing(dirs, "paper", "C2", ["SB"], compile_mode="default") == []
-    # an ours-only record without the check does not stand in for the timing against the baseline
-    rec(bench_dir / "C2-lb-ours.json", regime="LB", baseline=None)
-    assert d.bench_missing(dirs, "paper", "C2", ["SB", "LB"]) == ["LB"]
-
-
-def test_driver_call_record_is_written_at_the_start_updated_and_finalised(tmp_path):
-    """gpu_paper.sh's record of a call: written at its start (not complete), updated with the bench records newer
-    than the call's stamp and the sweep's pairs, final at the end; one file per call, elapsed from the start."""
-    import os
-    import time
-
-    d = _driver()
-    rd, prof = tmp_path / "results", "paper"
-    bench_dir = rd / prof / "bench"
-    bench_dir.mkdir(parents=True)
-    old = bench_dir / "C2-old.json"
-    old.write_text("{}")
-    os.utime(old, (time.time() - 3600, time.time() - 3600))  # committed before the call: not this call's
-    stamp = tmp_path / "stamp"
-    stamp.write_text("")
-    t0 = time.time() - 125.0
-    args = ["call-record", "2", "--started", str(t0), "--budget", "540", "--device", "cpu", "--since", str(stamp),
-            "--summary", str(tmp_path / "summary.json"), "--results-dir", str(rd)]
-    assert d.main(args) == 0
-    (path,) = (rd / prof / "gpu_call").glob("*.json")
-    rec = json.loads(path.read_text())
-    assert path.name.endswith("-call2.json") and rec["kind"] == "gpu_call" and rec["complete"] is False
-    assert rec["bench"] == [] and rec["pairs"] == [] and 125 <= rec["elapsed_s"] < 200
-    assert rec["provenance"]["wall_time_s"] == rec["elapsed_s"] and rec["provenance"]["torch_version"]
-    (bench_dir / "C2-sb.json").write_text("{}")
-    pairs = [dict(net="C1", seed=0, status="exported", seconds=200), dict(net="C1", seed=1, status="stopped at "
-             "deadline", seconds=90)]
-    (tmp_path / "summary.json").write_text(json.dumps(dict(tag="", jobs="C1=3", pairs=pairs)))
-    assert d.main(args + ["--final"]) == 0
-    assert list((rd / prof / "gpu_call").glob("*.json")) == [path]
-    rec = json.loads(path.read_text())
-    assert rec["complete"] is True and rec["bench"] == ["C2-sb.json"] and rec["pairs"] == pairs
-    assert rec["jobs"] == "C1=3" and rec["budget_s"] == 540
-
-
-def test_driver_carry_copies_one_part_and_names_the_tree_commit(tmp_path, monkeypatch, capsys):
-    """``carry N`` puts part N of the packed data (with MANIFEST.json and unpack.py) into the outgoing folder,
-    with the tree's commit as records name it, even when an older LBGAP_GIT_COMMIT is in the environment (the
-    shell driver exports the previous part's); an unknown part is one clear line."""
-    import os
-
-    from lbgap.core import records
-
-    d = _driver()
-    packed = tmp_path / "packed"
-    (packed / "toy").mkdir(parents=True)
-    for rel, data in [("MANIFEST.json", b"{}"), ("unpack.py", b"# decoder\n"), ("toy/a.bin", b"abc"),
-                      ("toy/b.bin", b"de")]:
-        (packed / rel).write_bytes(data)
-    monkeypatch.setattr(d, "OUTGOING", tmp_path / "outgoing")
-    monkeypatch.setattr(d, "DATA_PARTS", {1: ["toy/a.bin"], 2: ["toy/b.bin"]})
-    monkeypatch.setenv("LBGAP_GIT_COMMIT", "stale0000000")
-    assert d.main(["carry", "2", "--shared", str(packed)]) == 0
-    out = tmp_path / "outgoing"
-    assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == [
-        "GIT_COMMIT", "MANIFEST.json", "toy/b.bin", "unpack.py"]
-    assert (out / "toy" / "b.bin").read_bytes() == b"de"
-    assert os.environ["LBGAP_GIT_COMMIT"] == "stale0000000"
-    monkeypatch.delenv("LBGAP_GIT_COMMIT")
-    assert (out / "GIT_COMMIT").read_text() == records.git_commit(ROOT) + "\n"
-    assert "holds part 2" in capsys.readouterr().out
-    with pytest.raises(SystemExit, match="part 3 of the packed data does not exist: choose one of 1, 2"):
-        d.main(["carry", "3", "--shared", str(packed)])
-    (packed / "toy" / "a.bin").unlink()
-    with pytest.raises(SystemExit, match="a.bin is missing: point --shared at the folder of the packed data"):
-        d.main(["carry", "1", "--shared", str(packed)])

@@ -110,7 +110,7 @@ def test_help_imports_no_torch_numpy_or_pandas():
     out = subprocess.run([sys.executable, "-c", HELP_CODE], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr
     n, heavy = out.stdout.split(" ", 1)
-    assert int(n) == 1 + 11 + 9 and heavy.strip() == "[]", out.stdout   # lbgap, 11 commands, 9 sweep grids
+    assert int(n) == 1 + 11 + 10 and heavy.strip() == "[]", out.stdout   # lbgap, 11 commands, 10 sweep grids
 
 
 def test_python_m_lbgap_cli_help_lists_every_command():
@@ -234,3 +234,24 @@ def test_train_to_a_log_prints_step_lines_within_epochs_and_the_same_record(tmp_
     recs = [json.loads(next((tmp_path / d / "smoke" / "train").glob("*.json")).read_text()) for d in ("quiet", "log")]
     assert recs[0]["history"][-1]["train_loss"] == recs[1]["history"][-1]["train_loss"]
     assert recs[0]["final"] == recs[1]["final"]
+
+
+def test_the_cli_shows_the_librarys_log_lines_and_quiet_or_verbose_set_their_level(capsys):
+    """The library logs through ``logging``; ``lbgap`` shows its lines on stdout (progress: INFO), ``--quiet``
+    (before or after the command, sub-subcommands included) only warnings, ``--verbose`` debug lines too; a
+    command's own result is printed either way."""
+    import logging
+
+    log = logging.getLogger("lbgap.core.test")
+    for args, shown in ((["models"], {"info", "warning"}), (["models", "--quiet"], {"warning"}),
+                        (["-q", "models"], {"warning"}), (["models", "-v"], {"debug", "info", "warning"})):
+        assert main(args) == 0
+        capsys.readouterr()
+        log.debug("debug")
+        log.info("info")
+        log.warning("warning")
+        out = capsys.readouterr().out.split()
+        assert set(out) == shown, args
+    assert main(["sweep", "table2", "--profile", "smoke", "--seeds", "0", "--nets", "F1", "--dry-run",
+                 "--quiet"]) == 0
+    assert "would run" in capsys.readouterr().out   # the result

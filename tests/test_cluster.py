@@ -25,9 +25,9 @@ def fast_default_split(monkeypatch):
     """make_config reads each dataset's cache to pick its split; read it once per test, not once per run."""
     import functools
 
-    from lbgap.core import train
+    from lbgap.core import config
 
-    monkeypatch.setattr(train, "default_split", functools.lru_cache(maxsize=None)(train.default_split))
+    monkeypatch.setattr(config, "default_split", functools.lru_cache(maxsize=None)(config.default_split))
 
 
 @pytest.mark.parametrize("text, minutes", [("90", 90), ("30:00", 30), ("4:00:00", 240), ("1-00:00:00", 1440),

@@ -91,7 +91,7 @@ class Killed(Exception):
     """Stands for a SIGKILL right after a state was saved."""
 
 
-def test_a_run_stopped_within_an_epoch_resumes_from_that_batch(tmp_path, monkeypatch, capsys):
+def test_a_run_stopped_within_an_epoch_resumes_from_that_batch(tmp_path, monkeypatch, caplog):
     from lbgap.core import train as tr
 
     cfg = make_config("F1", 16, 0, "smoke", max_epochs=2, n_train=64, n_test=32)
@@ -108,9 +108,10 @@ def test_a_run_stopped_within_an_epoch_resumes_from_that_batch(tmp_path, monkeyp
     with pytest.raises(Killed):
         tr.train(cfg, tmp_path / "killed")
     monkeypatch.undo()
-    capsys.readouterr()
-    again = tr.train(cfg, tmp_path / "killed")
-    assert capsys.readouterr().out.splitlines()[0] == f"resuming {cfg.run_id} from epoch 1 and batch 3 of epoch 2"
+    caplog.clear()
+    with caplog.at_level("INFO", logger="lbgap"):
+        again = tr.train(cfg, tmp_path / "killed")   # it says so through the library's logger
+    assert caplog.messages[0] == f"resuming {cfg.run_id} from epoch 1 and batch 3 of epoch 2"
 
     assert strip(again) == strip(whole)
     a = torch.load(ck.run_dir(cfg, tmp_path / "whole") / "final.pt", weights_only=True)

@@ -28,6 +28,7 @@ from lbgap.core.train import make_config
 
 if __name__ == "__main__":  # the local executor spawns workers, which import this file again
     rd, executor, epochs, pause = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+    sweep.log_to_stdout()   # the library logs each run's outcome; a script shows it (as `lbgap` does)
     tiny = dict(n_train=32, n_test=16)
     grid = [make_config("F1", "SB", 0, "smoke", tag="slow", max_epochs=epochs, patience=10**6,
                         extra={"throttle_s": pause}, **tiny),

@@ -150,7 +150,7 @@ def test_conservative_step_matches_the_proximal_update_by_hand():
 
     from lbgap.core.data import TensorDataset
     from lbgap.core.models import keras_cross_entropy
-    from lbgap.core.train import train_epoch
+    from lbgap.core.train import StepOptions, train_epoch
 
     torch.manual_seed(0)
     data = TensorDataset(torch.randint(0, 256, (8, 3), dtype=torch.uint8), torch.randint(0, 2, (8,)))
@@ -159,8 +159,8 @@ def test_conservative_step_matches_the_proximal_update_by_hand():
     ref.load_state_dict(model.state_dict())
     lr, lam = 0.5, 3.0
     opt = torch.optim.SGD(model.parameters(), lr=lr)
-    steps, _ = train_epoch(model, opt, data, 8, torch.Generator().manual_seed(0), torch.autocast("cpu", enabled=False),
-                           inner_steps=2, prox=lam)
+    steps, _ = train_epoch(model, opt, data, torch.Generator().manual_seed(0),
+                           StepOptions(8, torch.autocast("cpu", enabled=False), inner_steps=2, prox=lam))
     assert steps == 1   # one batch = one outer iteration x_k -> x_{k+1}
     x, y = data.batch(slice(None))
     x0 = [p.detach().clone() for p in ref.parameters()]

@@ -74,7 +74,7 @@ def positive_float(text: str) -> float:
 
 def batch_size(text: str) -> str:
     """``SB``, ``LB``, a whole number >= 1 or a percentage in (0%, 100%]; kept as text (the library turns it
-    into a size once it knows the training set: ``train.resolve_batch_size``)."""
+    into a size once it knows the training set: ``config.resolve_batch_size``)."""
     spec = str(text).strip()
     accepted = "give a whole number >= 1, a percentage in (0%, 100%] like 10%, SB or LB"
     if spec.upper() in ("SB", "LB"):

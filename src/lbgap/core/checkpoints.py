@@ -25,6 +25,11 @@ from lbgap.core import paths
 from lbgap.core import records
 from lbgap.core.config import RunConfig
 
+def cpu_state(model) -> dict:
+    """A copy of ``model``'s weights on the CPU (what checkpoints hold)."""
+    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+
+
 STAMP = "run.json"          # in each checkpoint folder: run id, config hash, config
 RESUME = "resume.pt"        # training state while a run trains (removed when it finishes)
 STORE_FOLDER = "_checkpoints"
@@ -41,6 +46,7 @@ def config_hash(cfg: RunConfig) -> str:
 
 
 def is_default_store(results_dir: str | os.PathLike | None) -> bool:
+    """Whether ``results_dir`` is the default record store (``data/results``), whose checkpoints live in ``data/checkpoints``."""
     return results_dir is None or Path(results_dir).resolve() == paths.RESULTS_DIR.resolve()
 
 
@@ -96,6 +102,7 @@ def verify(folder: Path, chash: str | None, what: str, fix: str) -> None:
 
 
 def retrain_hint(cfg: RunConfig, results_dir: str | os.PathLike | None = None) -> str:
+    """The command that trains run ``cfg`` again into ``results_dir`` (the end of an error line about missing weights)."""
     store = "" if is_default_store(results_dir) else " --results-dir <that store>"
     return (f"retrain it (`lbgap train --net {cfg.net} --batch-size {cfg.batch_size} --seed {cfg.seed} "
             f"--profile {cfg.profile}{' --tag ' + cfg.tag if cfg.tag else ''}{store} --force` with its options)")

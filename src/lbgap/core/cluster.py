@@ -7,7 +7,7 @@ while in flight (a second sweep, from any machine, does not start it again), and
 ``failed/<run_id>.json`` with its error lines for ``lbgap status``. Only runs that have no record and no live
 claim are submitted, so resubmitting a sweep resumes it. A task that SLURM preempts, or whose time limit
 nears (submitit's signal), is requeued through submitit's checkpoint protocol (:class:`RequeuedRun`) and its
-run goes on from the training state it saved (``train.ResumeState``), not from epoch 0.
+run goes on from the training state it saved (``resume.ResumeState``), not from epoch 0.
 
 Resources come from the profile (:data:`RESOURCES`: one GPU, 8 CPUs and 32 GB per paper run, and a time
 limit per network; the array gets the largest limit among the sweep's networks), each overridable from the
@@ -16,6 +16,7 @@ without submitting anything, and works on a machine without SLURM.
 """
 from __future__ import annotations
 
+import logging
 import re
 import shutil
 import sys
@@ -37,6 +38,8 @@ RESOURCES: dict[str, dict] = {
     "quick": dict(gpus=1, cpus=4, mem_gb=16, minutes=dict(F1=15, F2=20, C1=20, C2=30, C3=20, C4=30)),
     "paper": dict(gpus=1, cpus=8, mem_gb=32, minutes=dict(F1=30, F2=120, C1=60, C2=180, C3=60, C4=180)),
 }
+
+_logger = logging.getLogger(__name__)
 
 
 def parse_time(text: str | int | None) -> int | None:
@@ -91,6 +94,7 @@ class Resources:
     limit_from: str = ""                # which network set the time limit
 
     def describe(self) -> str:
+        """One line: GPUs, CPUs, memory, time limit (and where it came from), partition."""
         gpu = f"{self.gpus} GPU" + ("s" if self.gpus != 1 else "")
         return (f"{gpu}, {self.cpus} CPU{'s' if self.cpus != 1 else ''}, {self.mem_gb:g} GB, time limit {_fmt_time(self.minutes)}"
                 + (f" ({self.limit_from})" if self.limit_from else "")
@@ -126,15 +130,19 @@ def resources_for(grid: Sequence[RunConfig], partition: str | None = None, time:
 class RequeuedRun:
     """An array task's function (:func:`lbgap.core.sweep.run_one`) that submitit requeues, with the same
     arguments, when the task is preempted or times out (``checkpoint``, as ``submitit.helpers.Checkpointable``
-    does); the run it trains resumes from its last saved state (``train.ResumeState``)."""
+    does); the run it trains resumes from its last saved state (``resume.ResumeState``)."""
 
     def __init__(self, fn: Callable):
         self.fn = fn
 
     def __call__(self, *args, **kwargs):
+        from lbgap.core.sweep import log_to_stdout
+
+        log_to_stdout()   # the job's log file shows what the run says (e.g. that it resumed)
         return self.fn(*args, **kwargs)
 
     def checkpoint(self, *args, **kwargs):
+        """submitit's hook on preemption or timeout: requeue the same call (the run resumes from its saved state)."""
         from submitit.helpers import DelayedSubmission
 
         return DelayedSubmission(self, *args, **kwargs)
@@ -192,6 +200,7 @@ class SubmititExecutor:
         return ex
 
     def map(self, fn: Callable, items: list) -> Iterable[Outcome]:
+        """Submit the items not yet recorded as one job array and yield each item's :class:`Outcome` in order as its task ends."""
         if self.folder is None:  # used outside run_grid
             grid = [RunConfig.from_dict(i[0]) for i in items]
             self.prepare(grid, sweep.sweep_name("grid", grid), sweep.sweep_dir(items[0][1], grid[0].profile) / "logs")
@@ -220,8 +229,8 @@ class SubmititExecutor:
             submitted = ex.map_array(RequeuedRun(fn), *zip(*[items[i] for i in todo]))
             jobs = dict(zip(todo, submitted))
             array_id = str(submitted[0].job_id).split("_")[0]
-            print(f"submitit ({self.cluster}): job array {array_id}, {len(todo)} tasks, "
-                  f"{self.resources.describe()}; logs in {_rel(self.folder)}", flush=True)
+            _logger.info(f"submitit ({self.cluster}): job array {array_id}, {len(todo)} tasks, "
+                         f"{self.resources.describe()}; logs in {_rel(self.folder)}")
         try:
             for i in range(len(items)):
                 if i in ready:

@@ -13,12 +13,24 @@ seed. Profiles, not scattered flags:
   hard cap. LB takes ~20x fewer steps per epoch than SB, so LB gets the larger cap (SB 100 epochs as the
   paper's Figures 4-5 budget, LB 300 epochs ~ 3,000 steps vs SB's ~23,000) so that both reach a plateau
   rather than the cap; the record says which ended the run.
+
+"Profile" means only this: one of :data:`PROFILES`, the name a record store is divided by
+(``<results>/<profile>/...``). Other tables of settings go by names of their own: the regression study's
+settings per size (``studies.regression``), the GPU driver's per-net time *estimates*
+(``scripts/gpu_paper.py``); a timing breakdown is a *timing*, and torch's profiler is not used.
+
+:func:`make_config` turns a profile plus a network, batch size, seed and overrides into a checked
+:class:`RunConfig`; every rule a configuration must satisfy is checked there (:class:`ConfigError`), before
+anything is loaded or trained. This module imports no torch: the data and model tables it checks against
+are imported by the functions that need them.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 PROFILES: dict[str, dict] = {
     "smoke": dict(source="synthetic", n_train=128, n_test=64, sb_batch_size=16, lb_fraction=0.25,
@@ -35,7 +47,16 @@ PROFILES: dict[str, dict] = {
 OPTIMIZER_DEFAULTS = dict(optimizer="adam", lr=1e-3, betas=(0.9, 0.999), adam_eps=1e-8, momentum=0.0)
 
 
+# torch.compile modes of the training step ("" = eager)
+COMPILE_MODES = ("", "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+
+
+class ConfigError(ValueError):
+    """A bad run request (unknown network, impossible batch size, ...): nothing has been written."""
+
+
 def get_profile(name: str) -> dict:
+    """A copy of profile ``name``'s settings (:data:`PROFILES`); ValueError naming the profiles otherwise."""
     if name not in PROFILES:
         raise ValueError(f"unknown profile {name!r}: choose one of {', '.join(PROFILES)}")
     return dict(PROFILES[name])
@@ -82,12 +103,14 @@ class RunConfig:
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
+        """The configuration as JSON-ready values (what a record stores under ``config``)."""
         d = dataclasses.asdict(self)
         d["betas"] = list(self.betas)
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "RunConfig":
+        """The configuration a record stored (:meth:`to_dict`); unknown keys are refused, naming the valid ones."""
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - names
         if unknown:
@@ -99,6 +122,7 @@ class RunConfig:
 
     @property
     def run_id(self) -> str:
+        """``<net>-<dataset>-<split>-b<batch>-s<seed>[-bn<mode>][-<tag>]``: the run's name in the record store."""
         parts = [self.net, self.dataset, self.split, f"b{self.batch_size}", f"s{self.seed}"]
         if self.bn != "batch":
             parts.append(f"bn{self.bn}")
@@ -112,6 +136,146 @@ class RunConfig:
         for k in ("device", "save_checkpoints", "precision", "compile"):
             d.pop(k, None)
         return json.loads(json.dumps(d))
+
+
+# ------------------------------------------------------------------------------------ checked configurations
+def train_size(dataset: str, split: str, source: str, n_train: int | None) -> int:
+    """Number of training examples actually used (after the hold-out is taken out)."""
+    from lbgap.core import data as datamod
+
+    if source == "synthetic":
+        n = n_train or 512
+        return n - max(1, n // 5) if split == "holdout" else n
+    n = datamod.DATASETS[dataset]["n_train"]
+    if n is None:  # bring-your-own TIMIT: its size is known once imported
+        from lbgap.core import speech
+        n = speech.cached_n_train(dataset)
+    return n - datamod.HOLDOUT_SIZE if split == "holdout" else n
+
+
+def resolve_batch_size(spec: str | int, n_train: int) -> int:
+    """``256`` -> 256; ``"10%"`` -> 10 % of the training set used (rounded). Errors say what is allowed."""
+    text = str(spec).strip()
+    try:
+        if text.endswith("%"):
+            frac = float(text[:-1]) / 100.0
+            if not 0 < frac <= 1:
+                raise ConfigError(f"batch size {text} must be a percentage in (0%, 100%]")
+            value = int(round(frac * n_train))
+        else:
+            value = int(text)
+    except ValueError:
+        raise ConfigError(f"batch size {text!r} is neither an integer nor a percentage like '10%'") from None
+    if value < 1:
+        raise ConfigError(f"batch size {text} is {value}; it must be at least 1")
+    if value > n_train:
+        raise ConfigError(f"batch size {value} is larger than the {n_train} training examples; use at most "
+                          f"{n_train} or a percentage such as '10%'")
+    return value
+
+
+def default_split(dataset: str, source: str) -> str:
+    """``official`` where the cached official test set is complete, else ``holdout`` (CIFAR-10 here)."""
+    from lbgap.core import data as datamod
+
+    if source == "synthetic" or dataset not in ("cifar10", "cifar100"):
+        return "official"
+    try:
+        meta = datamod.read_meta(dataset)
+        return "official" if meta.get("test_complete", True) else "holdout"
+    except datamod.DataError:
+        return "holdout"
+
+
+def make_config(net: str, batch_size: str | int = 256, seed: int = 0, profile: str = "paper",
+                **overrides) -> RunConfig:
+    """A checked :class:`RunConfig`: profile ``profile``'s settings, then ``overrides``; ``batch_size`` is an
+    integer, a percentage of the training set used, or ``SB``/``LB`` (Section 2: 256 and 10 %)."""
+    from lbgap.core import data as datamod
+    from lbgap.core.models import NETS
+
+    net = str(net).upper()
+    if net not in NETS:
+        raise ConfigError(f"unknown network {net!r}: choose one of {', '.join(NETS)}")
+    try:
+        prof = get_profile(profile)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    if seed is None or int(seed) < 0:
+        raise ConfigError(f"seed {seed} must be a non-negative integer")
+    source = overrides.pop("source", None) or ("synthetic" if prof["source"] == "synthetic" else "real")
+    dataset = overrides.pop("dataset", None) or NETS[net].dataset
+    if dataset not in datamod.DATASETS:
+        raise ConfigError(f"unknown dataset {dataset!r}: choose one of {', '.join(datamod.DATASETS)}")
+    split = overrides.pop("split", None) or default_split(dataset, source)
+    if split not in datamod.SPLITS:
+        raise ConfigError(f"unknown split {split!r}: choose 'official' or 'holdout'")
+    n_train = overrides.pop("n_train", None) or prof["n_train"]
+    n_test = overrides.pop("n_test", None) or prof["n_test"]
+    n_used = train_size(dataset, split, source, n_train)
+    spec = str(batch_size).strip().upper()
+    spec = {"SB": str(prof["sb_batch_size"]), "LB": f"{prof['lb_fraction'] * 100:g}%"}.get(spec, str(batch_size))
+    bs = resolve_batch_size(spec, n_used)
+    sb, lb = prof["sb_batch_size"], int(round(prof["lb_fraction"] * n_used))
+    regime = "SB" if bs == sb else "LB" if bs == lb else ""
+    max_epochs = overrides.pop("max_epochs", None) or (prof["max_epochs_lb"] if regime == "LB" else prof["max_epochs_sb"])
+    fields = dict(net=net, batch_size=bs, seed=int(seed), profile=profile, dataset=dataset, split=split,
+                  source=source, n_train=n_train, n_test=n_test, eval_batch_size=prof["eval_batch_size"],
+                  max_epochs=int(max_epochs), patience=prof["patience"], rel_tol=prof["rel_tol"],
+                  precision=prof["precision"], device=prof["device"], regime=regime, batch_spec=spec)
+    for k, v in overrides.items():
+        if v is None:
+            continue
+        if k not in {f for f in RunConfig.__dataclass_fields__}:
+            raise ConfigError(f"unknown option {k!r}")
+        fields[k] = v
+    cfg = RunConfig(**fields)
+    check_config(cfg)
+    return cfg
+
+
+def check_config(cfg: RunConfig) -> None:
+    """Raise :class:`ConfigError` (one line: what is wrong, what is allowed) unless every option of ``cfg``
+    is one the training loop can run."""
+    from lbgap.core import augment, paths
+    from lbgap.core.models import NETS
+
+    if cfg.bn not in ("batch", "running"):
+        raise ConfigError(f"unknown BatchNorm mode {cfg.bn!r}: 'batch' (Keras mode=2) or 'running'")
+    if cfg.compile not in COMPILE_MODES:
+        raise ConfigError(f"unknown compile mode {cfg.compile!r}: choose one of "
+                          f"{', '.join(m for m in COMPILE_MODES if m)} (or leave it out for eager)")
+    if cfg.optimizer not in ("adam", "sgd"):
+        raise ConfigError(f"unknown optimizer {cfg.optimizer!r}: 'adam' or 'sgd'")
+    if cfg.max_epochs < 1 or cfg.eval_batch_size < 1 or cfg.patience < 1:
+        raise ConfigError("max_epochs, patience and eval_batch_size must be at least 1")
+    if not (cfg.lr > 0 and math.isfinite(cfg.lr)):
+        raise ConfigError(f"learning rate {cfg.lr} must be a positive number")
+    if int(cfg.inner_steps) != cfg.inner_steps or cfg.inner_steps < 1:
+        raise ConfigError(f"inner_steps={cfg.inner_steps}: give a whole number of optimizer steps per batch, "
+                          "at least 1 (1 = plain training; conservative training uses 3)")
+    if cfg.augment not in augment.AUGMENTATIONS:
+        raise ConfigError(f"unknown augmentation {cfg.augment!r}: choose one of "
+                          f"{', '.join(repr(k) for k in augment.AUGMENTATIONS)}")
+    if cfg.augment and NETS[cfg.net].kind != "conv":
+        raise ConfigError(f"augmentation is for the convolutional networks C1-C4 (Appendix E.1), not {cfg.net}")
+    if not (cfg.prox >= 0 and math.isfinite(cfg.prox)):
+        raise ConfigError(f"prox={cfg.prox}: the proximal weight lambda must be >= 0 (0 = off; Appendix E.2: 1e-3)")
+    if not (cfg.warmup_epochs >= 0 and cfg.warmup_from >= 0 and math.isfinite(cfg.warmup_epochs)):
+        raise ConfigError(f"warm-up of {cfg.warmup_epochs} epochs from lr {cfg.warmup_from}: both must be >= 0")
+    if cfg.ghost_batch and (cfg.ghost_batch < 2 or cfg.bn != "batch"):
+        raise ConfigError(f"ghost_batch={cfg.ghost_batch}: give at least 2 examples per ghost batch, with bn='batch' "
+                          "(0 = off)")
+    if not (cfg.sam_rho >= 0 and math.isfinite(cfg.sam_rho)):
+        raise ConfigError(f"sam_rho={cfg.sam_rho}: the SAM radius must be >= 0 (0 = off; Foret et al. use 0.05)")
+    if cfg.init_from and (Path(cfg.init_from).is_absolute() or ".." in Path(cfg.init_from).parts):
+        raise ConfigError(f"init_from={cfg.init_from!r}: give a checkpoint path relative to the checkpoint store "
+                          f"({paths.CHECKPOINT_DIR}), e.g. 'quick/<run id>/step470.pt'")
+
+
+def sb_lb_configs(net: str, seed: int, profile: str, **overrides) -> list[RunConfig]:
+    """The SB and LB configurations of one (network, seed) pair under ``profile``."""
+    return [make_config(net, regime, seed, profile, **overrides) for regime in ("SB", "LB")]
 
 
 # The regression study's own profiles (``studies.regression``; a study profile, not a training profile above):

@@ -70,6 +70,7 @@ class DataError(Exception):
 
 
 def how_to_get(name: str) -> str:
+    """The three ways to put dataset ``name`` into the cache (the end of an error line)."""
     return (f"get it with one of: `lbgap data import {name} --from ../shared/data` (the shipped pack), "
             f"`lbgap data download {name}` (torchvision, needs internet), or "
             f"`lbgap data import {name} --data-dir DIR` (torchvision-format files already on disk)")
@@ -91,15 +92,19 @@ class TensorDataset:
 
     @property
     def device(self) -> torch.device:
+        """The device the examples are on."""
         return self.x.device
 
     def batch(self, idx: torch.Tensor | slice) -> tuple[torch.Tensor, torch.Tensor]:
+        """Examples ``idx`` as (float inputs in [0, 1], integer labels)."""
         return self.x[idx].float().div_(255.0), self.y[idx]
 
     def to(self, device: torch.device | str) -> "TensorDataset":
+        """The same examples on ``device``."""
         return TensorDataset(self.x.to(device), self.y.to(device))
 
     def subset(self, idx: torch.Tensor) -> "TensorDataset":
+        """The examples ``idx`` as a dataset of their own."""
         return TensorDataset(self.x[idx], self.y[idx])
 
     def eval_batches(self, batch_size: int) -> list:
@@ -116,6 +121,7 @@ class TensorDataset:
 
 @dataclass
 class DataBundle:
+    """A dataset as a run uses it: training and test sets, any extra test sets, and what the record stores about it (``info``)."""
     name: str
     train: TensorDataset
     test: TensorDataset
@@ -124,6 +130,7 @@ class DataBundle:
 
     @property
     def num_classes(self) -> int:
+        """Number of classes (the dataset's own, else the largest training label + 1)."""
         return DATASETS[self.name]["classes"] if self.name in DATASETS else int(self.train.y.max()) + 1
 
 
@@ -155,6 +162,7 @@ def subset_words(n: int, rule: str, part: str = "training") -> str:
 
 # ------------------------------------------------------------------------------------------------ cache
 def cache_path(name: str, cache_dir: Path | None = None) -> Path:
+    """Where dataset ``name`` is cached: ``<cache>/<name>.npz``."""
     return (cache_dir or paths.CACHE_DIR) / f"{name}.npz"
 
 
@@ -164,6 +172,7 @@ def check_path(name: str, cache_dir: Path | None = None) -> Path:
 
 
 def file_sha256(path: Path) -> str:
+    """The sha256 of the file at ``path``, read in 1 MiB blocks."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -172,10 +181,12 @@ def file_sha256(path: Path) -> str:
 
 
 def array_sha256(arr: np.ndarray) -> str:
+    """The sha256 of the array's bytes in C order."""
     return hashlib.sha256(np.ascontiguousarray(arr).tobytes()).hexdigest()
 
 
 def reimport_hint(name: str) -> str:
+    """The command that imports dataset ``name`` again (the end of an error line about a bad cache)."""
     src = "DIR" if name == "timit" else "../shared/data"
     return f"re-import with `lbgap data import {name} --from {src}` (or `lbgap data download {name}`)"
 
@@ -240,6 +251,7 @@ def read_meta(name: str, cache_dir: Path | None = None) -> dict:
 
 
 def read_cache(name: str, cache_dir: Path | None = None) -> tuple[dict[str, np.ndarray], dict]:
+    """The cached arrays of dataset ``name`` and their metadata, the cache checked first (:func:`check_cache`)."""
     path = check_cache(name, cache_dir)
     try:
         with np.load(path, allow_pickle=False) as z:
@@ -356,6 +368,7 @@ def download(name: str, root: str | os.PathLike | None = None, cache_dir: Path |
 
 
 def import_data_dir(name: str, data_dir: str | os.PathLike, cache_dir: Path | None = None) -> Path:
+    """Cache dataset ``name`` from torchvision-format files already in ``data_dir`` (no download)."""
     if DATASETS.get(name, {}).get("tv") is None:
         raise DataError(f"{name!r} has no torchvision format; see `lbgap data --help`")
     arrays = _from_torchvision(name, Path(data_dir), download=False)
@@ -407,6 +420,7 @@ def synthetic_arrays(name: str, n_train: int, n_test: int, seed: int = SYNTHETIC
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``auto`` -> CUDA if available, else CPU; any other spec must name a device torch has (DataError otherwise)."""
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:

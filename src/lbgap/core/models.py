@@ -35,6 +35,7 @@ _LOG_LO, _LOG_HI = math.log(LOSS_CLIP), math.log1p(-LOSS_CLIP)
 
 @dataclass(frozen=True)
 class NetSpec:
+    """A network of Table 1: its name, kind (mlp/conv), dataset, input shape, classes and the paper's parameter count."""
     name: str
     kind: str  # "mlp" or "conv"
     dataset: str
@@ -73,6 +74,7 @@ class MLP(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of the batch ``x``."""
         return self.net(x)
 
 
@@ -97,6 +99,7 @@ class ShallowNet(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of the batch ``x``."""
         return self.classifier(self.features(x))
 
 
@@ -131,6 +134,7 @@ class DeepNet(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of the batch ``x``."""
         return self.classifier(self.features(x))
 
 
@@ -203,11 +207,11 @@ class _GhostBN:
 
 
 class GhostBatchNorm1d(_GhostBN, nn.BatchNorm1d):
-    pass
+    """BatchNorm1d over ghost batches in training (Hoffer et al. 2017; :func:`use_ghost_batches`)."""
 
 
 class GhostBatchNorm2d(_GhostBN, nn.BatchNorm2d):
-    pass
+    """BatchNorm2d over ghost batches in training (Hoffer et al. 2017; :func:`use_ghost_batches`)."""
 
 
 def use_ghost_batches(model: nn.Module, ghost: int) -> nn.Module:
@@ -226,6 +230,7 @@ def use_ghost_batches(model: nn.Module, ghost: int) -> nn.Module:
 
 
 def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters (Table 1's counts)."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 

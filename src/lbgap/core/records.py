@@ -150,7 +150,7 @@ def _file_mode() -> int:
     return 0o666 & ~mask
 
 
-def _atomic_write(path: Path, write: Callable[[str], None]) -> Path:
+def atomic_write(path: Path, write: Callable[[str], None]) -> Path:
     """``write(tmp)`` into a temporary file beside ``path`` (umask permissions), then ``os.replace`` it onto
     ``path``; on any failure the temporary file is removed and ``path`` is left as it was."""
     path = Path(path)
@@ -167,21 +167,32 @@ def _atomic_write(path: Path, write: Callable[[str], None]) -> Path:
     return path
 
 
+def atomic_write_bytes(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (:func:`atomic_write`): a copy of a record, byte for byte."""
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:
+            f.write(data)
+    return atomic_write(path, write)
+
+
 def atomic_write_json(path: Path, data: dict) -> Path:
+    """Write the record ``data`` as JSON (NaN and inf as strings, :func:`_clean`) atomically: :func:`atomic_write`."""
     def write(tmp: str) -> None:
         with open(tmp, "w") as f:
             json.dump(_clean(data), f, indent=1, sort_keys=False, allow_nan=False)
             f.write("\n")
             f.flush()
             os.fsync(f.fileno())
-    return _atomic_write(path, write)
+    return atomic_write(path, write)
 
 
 def atomic_torch_save(obj: Any, path: Path) -> Path:
-    return _atomic_write(path, lambda tmp: torch.save(obj, tmp))
+    """``torch.save(obj)`` to ``path`` atomically (:func:`atomic_write`): checkpoints and resume states."""
+    return atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
 def read_json(path: Path) -> dict:
+    """The JSON object in the file at ``path`` (no schema upgrade: :func:`read_record` for records)."""
     with open(path) as f:
         return json.load(f)
 
@@ -256,6 +267,7 @@ def upgrade(rec: dict, path: Path | str | None = None) -> dict:
 
 # ---------------------------------------------------------------------------- what each kind holds (schema 2)
 class Provenance(TypedDict, total=False):
+    """Where and with what a record was made (:func:`provenance`)."""
     lbgap_version: str
     git_commit: str
     torch_version: str
@@ -271,6 +283,7 @@ class Provenance(TypedDict, total=False):
 
 
 class TrainRecord(TypedDict):
+    """A training record (``lbgap train``), schema :data:`SCHEMA`."""
     schema: int
     kind: str            # "train"
     run_id: str
@@ -292,6 +305,7 @@ class TrainRecord(TypedDict):
 
 
 class SharpnessEntry(TypedDict, total=False):
+    """One sharpness value of Metric 2.1 (Eq. 4) at one epsilon and space."""
     value: float         # phi, Eq. (4)
     f0: float
     fmax: float
@@ -306,6 +320,7 @@ class SharpnessEntry(TypedDict, total=False):
 
 
 class SharpnessRecord(TypedDict):
+    """The sharpness record of one trained run (Tables 3-4)."""
     schema: int
     kind: str            # "sharpness"
     run_id: str
@@ -321,6 +336,7 @@ class SharpnessRecord(TypedDict):
 
 
 class LandscapePart(TypedDict, total=False):
+    """How one part of a landscape record was evaluated (subsets, batch order, seconds)."""
     train_examples: int
     train_subset: str    # always present
     test_examples: int
@@ -330,6 +346,7 @@ class LandscapePart(TypedDict, total=False):
 
 
 class LandscapeRecord(TypedDict):
+    """The parametric curves of one SB/LB pair (Figures 3 and 7)."""
     schema: int
     kind: str            # "landscape"
     run_id: str
@@ -344,6 +361,7 @@ class LandscapeRecord(TypedDict):
 
 
 class EvalOrderRecord(TypedDict):
+    """Accuracy of one run evaluated in stored-order vs interleaved BN batches."""
     schema: int
     kind: str            # "evalorder"
     run_id: str
@@ -446,6 +464,7 @@ def git_commit(root: Path | None = None) -> str:
 
 
 def device_name(device: torch.device | str) -> str:
+    """The GPU's name, or ``cpu (<processor>, <n> threads)``."""
     device = torch.device(device)
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
@@ -467,7 +486,7 @@ def provenance(device: torch.device | str, wall_time_s: float | None = None, sta
     """Where and with what a record was made: code and torch versions, device, torch's CPU thread count, the
     host's load averages at the start (when the caller read them, :func:`host_load`) and at the end, wall time.
     On a GPU it also says whether TF32 was on when the record was written (``tf32``: matmul and cuDNN flags; the
-    project's policy is both off, ``train.TF32``)."""
+    project's policy is both off, ``precision.TF32``)."""
     out = dict(lbgap_version=__version__, git_commit=git_commit(), torch_version=torch.__version__,
                python=platform.python_version(), device=device_name(device), host_cores=os.cpu_count(),
                cpu=cpu_description(), threads=torch.get_num_threads(), host_load_start=load_at_start,
@@ -493,6 +512,7 @@ def cpu_description() -> str:
 
 
 def now() -> str:
+    """The current UTC time, ISO 8601 to the second (what records store)."""
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 

@@ -4,7 +4,7 @@ The measures (sharpness, landscape, the evaluation-order check) start from a fin
 named by its id (``F1-mnist-official-b256-s0``, as ``lbgap status`` lists them) under a profile and a record
 store, or by the path of its training record; :func:`resolve` finds the record and rebuilds the
 :class:`~lbgap.core.config.RunConfig` it was trained with, :func:`load` the data and the model with its
-weights, evaluated in IEEE float32 (no TF32 on a GPU: ``train.compute_device``).
+weights, evaluated in IEEE float32 (no TF32 on a GPU: ``precision.compute_device``).
 
 The weights are those the training record names: the folder of its config hash in its store's checkpoint store
 (``checkpoints.run_dir``; records older than the hash: the old place, ``checkpoints.legacy_dir``). Weights
@@ -23,6 +23,7 @@ from lbgap.core.config import RunConfig
 
 @dataclass(frozen=True)
 class Run:
+    """A trained run: its configuration, its training record and where that record is."""
     config: RunConfig
     record: dict        # the training record (``records.TrainRecord``), upgraded to the current schema
     path: Path          # where the training record is
@@ -72,7 +73,7 @@ class Run:
     def load(self, device: str = "auto", which: str = "final"):
         """``(model, data, device)``: this run's model with its ``which`` weights and its data, on the compute
         device (``device="auto"``: a GPU if there is one) with the project's float32 policy applied."""
-        from lbgap.core.train import compute_device
+        from lbgap.core.precision import compute_device
 
         dev = compute_device(device)
         data = load_data(self.config, dev)

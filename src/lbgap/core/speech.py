@@ -60,6 +60,7 @@ LDC_HINT = ("TIMIT is licensed by the LDC and not shipped here: obtain LDC93S1 "
 
 
 def how_to_get(name: str) -> str:
+    """How to put speech dataset ``name`` into the cache (the end of an error line)."""
     if name == "timit":
         return LDC_HINT
     return f"import it with `lbgap data import so762 --from ../shared/data` (the folder holding so762/{SO762_FILE})"
@@ -83,6 +84,7 @@ class SpeechFrames(datamod.TensorDataset):
         self._offsets = torch.arange(-context, context + 1, device=x.device)
 
     def batch(self, idx: torch.Tensor | slice) -> tuple[torch.Tensor, torch.Tensor]:
+        """Frames ``idx`` with their context windows, as (float features, labels)."""
         if isinstance(idx, slice):
             idx = torch.arange(*idx.indices(len(self)), device=self.device)
         idx = idx.to(self.device).long()
@@ -101,12 +103,14 @@ class SpeechFrames(datamod.TensorDataset):
     eval_order = "interleaved"
 
     def to(self, device: torch.device | str) -> "SpeechFrames":
+        """The same frames on ``device``."""
         new = object.__new__(SpeechFrames)
         for k, v in vars(self).items():
             setattr(new, k, v.to(device) if torch.is_tensor(v) else v)
         return new
 
     def subset(self, idx: torch.Tensor) -> "SpeechFrames":
+        """The frames ``idx`` as a dataset of their own (utterances shared)."""
         idx = idx.to(self.device).long()
         new = object.__new__(SpeechFrames)
         vars(new).update(vars(self))
@@ -164,6 +168,7 @@ def load(name: str = "so762", split: str = "official", device: str | torch.devic
 
 def load_so762(split: str = "official", device: str | torch.device = "cpu", cache_dir: Path | None = None,
                targets: str | None = None) -> datamod.DataBundle:
+    """speechocean762 frames for F2 (:func:`load` of so762)."""
     return load("so762", split, device, cache_dir, targets)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import multiprocessing as mp
 import os
 import signal
@@ -32,6 +33,34 @@ from lbgap.core.models import NETS
 from lbgap.core.records import check_store, now, store_root
 
 TABLE2_NETS = ("F1", "F2", "C1", "C2", "C3", "C4")
+_logger = logging.getLogger(__name__)
+
+
+class _StdoutHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stdout`` is when a line is logged (a test's capture, a redirected notebook)."""
+
+    @property
+    def stream(self):
+        import sys
+
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+def log_to_stdout(level: int = logging.INFO) -> None:
+    """Show the messages of the ``lbgap`` loggers at ``level`` and above on stdout as bare lines (what the command
+    line sets up, ``cli.configure_logging``; worker processes and cluster jobs call it too). Replaces the handler
+    an earlier call installed."""
+    logger = logging.getLogger("lbgap")
+    for h in [h for h in logger.handlers if isinstance(h, _StdoutHandler)]:
+        logger.removeHandler(h)
+    handler = _StdoutHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(level)
 
 
 def parse_seeds(text: str | Iterable[int]) -> list[int]:
@@ -59,6 +88,7 @@ def parse_seeds(text: str | Iterable[int]) -> list[int]:
 
 
 def parse_nets(text: str | Sequence[str] | None) -> list[str]:
+    """``"F1,C1"`` (or a list) -> the network names, checked; None -> every network of Table 2."""
     if text is None:
         return list(TABLE2_NETS)
     names = [n.strip().upper() for n in (text.split(",") if isinstance(text, str) else text) if n.strip()]
@@ -69,7 +99,8 @@ def parse_nets(text: str | Sequence[str] | None) -> list[str]:
 
 
 def table2_grid(profile: str, seeds: Iterable[int], nets: Sequence[str] | None = None, **overrides) -> list[RunConfig]:
-    from lbgap.core.train import sb_lb_configs
+    """Table 2's grid: for each seed, each network's SB and LB configuration (seed-major, so pairs finish together)."""
+    from lbgap.core.config import sb_lb_configs
 
     grid = []
     for seed in seeds:
@@ -105,8 +136,10 @@ def get_post(name: str) -> Callable:
 # -------------------------------------------------------------------------------------------- executors
 @dataclass
 class Outcome:
+    """What became of one item of a sweep: its status, an error line, a summary of its record."""
     run_id: str
-    status: str          # "done", "skipped", "failed", "running" (claimed elsewhere), "submitted"
+    status: str          # "done", "skipped", "failed", "running" (claimed elsewhere), "submitted", and with a
+    #                      deadline (LocalExecutor): "stopped" (at the deadline) or "deferred" (not started)
     error: str = ""
     record: dict | None = None
 
@@ -124,14 +157,17 @@ HOST = socket.gethostname()
 
 
 def sweep_dir(results_dir: str | Path, profile: str) -> Path:
+    """The sweeps' bookkeeping folder of a profile: ``<results>/<profile>/_sweep``."""
     return Path(results_dir) / profile / "_sweep"
 
 
 def claim_path(results_dir: str | Path, profile: str, run_id: str) -> Path:
+    """The claim file of run ``run_id`` (held while it trains)."""
     return sweep_dir(results_dir, profile) / "claims" / f"{run_id}.claim"
 
 
 def failed_path(results_dir: str | Path, profile: str, run_id: str) -> Path:
+    """The failure note of run ``run_id`` (kept until it succeeds)."""
     return sweep_dir(results_dir, profile) / "failed" / f"{run_id}.json"
 
 
@@ -170,6 +206,7 @@ class Claim:
         self._stop = threading.Event()
 
     def acquire(self) -> bool:
+        """Take the claim (created exclusively; a stale one is set aside first); False if a live process holds it."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         for _ in range(3):
             try:
@@ -230,6 +267,7 @@ def _set_aside(path: Path, raw: str) -> bool:
 
 
 def record_failure(results_dir: str | Path, profile: str, run_id: str, error: str) -> Path:
+    """Write the failure note of run ``run_id``: its error lines, host, pid and time."""
     from lbgap.core.records import atomic_write_json
 
     lines = [line for line in error.strip().splitlines() if line.strip()]
@@ -275,9 +313,11 @@ def _summary(rec: dict) -> dict:
 
 
 class SerialExecutor:
+    """Runs each item in this process, one after the other."""
     name = "serial"
 
     def map(self, fn: Callable, items: list) -> Iterable:
+        """``fn(*item)`` for each item, in order."""
         for item in items:
             yield fn(*item)
 
@@ -286,9 +326,11 @@ def _raise_exit(signum, frame) -> None:
     raise SystemExit(128 + signum)  # unwinds: claims are released, half-written temp files removed
 
 
-def _worker_main(conn, env: dict, threads: int) -> None:
-    """A worker process: runs the ``(fn, args)`` it is sent, one at a time, until it gets ``None``."""
+def _worker_main(conn, env: dict, threads: int, log_level: int = logging.INFO) -> None:
+    """A worker process: runs the ``(fn, args)`` it is sent, one at a time, until it gets ``None``; its log
+    messages at ``log_level`` (the parent's) go to stdout."""
     signal.signal(signal.SIGTERM, _raise_exit)
+    log_to_stdout(log_level)
     os.environ.update(env)  # before CUDA initialises: CUDA_VISIBLE_DEVICES pins this worker to its GPU
     import torch
 
@@ -327,20 +369,43 @@ class LocalExecutor:
     """N worker processes on this machine: one per visible GPU, each pinned to it with
     ``CUDA_VISIBLE_DEVICES`` (``workers`` > GPUs shares them round-robin), or N CPU workers with
     ``cores // N`` torch threads each. A worker that dies (OOM killer, kill -9) fails only its own run and is
-    replaced; Ctrl-C stops the workers cleanly (they ignore SIGINT and unwind on the SIGTERM sent to them)."""
+    replaced; Ctrl-C stops the workers cleanly (they ignore SIGINT and unwind on the SIGTERM sent to them).
+
+    With a ``deadline`` (``time.time()`` seconds) it is deadline-aware: an item starts only if ``estimate(item)``
+    seconds (default 0) fit before the deadline, else it is ``deferred`` (a later item may still fit); at the
+    deadline the items in flight are stopped like Ctrl-C stops them (``stopped``): a training run keeps the
+    resume state it saved last (``resume.ResumeState``) and goes on from there when it is run again."""
 
     name = "local"
 
-    def __init__(self, workers: int | None = None, gpus: Sequence[str] | None = None):
+    def __init__(self, workers: int | None = None, gpus: Sequence[str] | None = None, deadline: float | None = None,
+                 estimate: Callable[[tuple], float] | None = None):
         self.gpus = list(visible_gpus() if gpus is None else gpus)
         self.workers = workers or len(self.gpus) or max(1, (os.cpu_count() or 2) // 2)
         if self.workers < 1:
             raise ValueError(f"workers={workers}: the local executor needs at least 1 worker process")
+        self.deadline, self.estimate = deadline, estimate
+
+    def time_left(self) -> float:
+        """Seconds until the deadline (infinite without one)."""
+        return float("inf") if self.deadline is None else self.deadline - time.time()
+
+    def _next(self, items: list, todo: list[int], results: dict) -> int | None:
+        """The next item of ``todo`` that fits before the deadline; those that do not are deferred."""
+        while todo:
+            i = todo.pop()
+            need, left = (self.estimate(items[i]) if self.estimate else 0.0), self.time_left()
+            if need <= left:
+                return i
+            results[i] = Outcome(_item_id(items[i]), "deferred", f"not started: its estimate of {need:.0f} s does "
+                                 f"not fit in the {max(left, 0):.0f} s left before the deadline")
+        return None
 
     def _start(self, ctx, slot: int, threads: int):
         env = {"CUDA_VISIBLE_DEVICES": self.gpus[slot % len(self.gpus)]} if self.gpus else {}
         parent, child = ctx.Pipe()
-        proc = ctx.Process(target=_worker_main, args=(child, env, threads), daemon=True, name=f"lbgap-worker-{slot}")
+        level = logging.getLogger("lbgap").getEffectiveLevel()
+        proc = ctx.Process(target=_worker_main, args=(child, env, threads, level), daemon=True, name=f"lbgap-worker-{slot}")
         main = threading.current_thread() is threading.main_thread()
         old = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
         try:
@@ -352,6 +417,7 @@ class LocalExecutor:
         return proc, parent
 
     def map(self, fn: Callable, items: list) -> Iterable:
+        """``fn(*item)`` for each item on the worker processes; yields the outcomes in the items' order."""
         ctx = mp.get_context("spawn")
         n = max(1, min(self.workers, len(items)))
         threads = max(1, (os.cpu_count() or 2) // n)
@@ -361,15 +427,27 @@ class LocalExecutor:
         todo, nxt = list(range(len(items)))[::-1], 0
         try:
             while nxt < len(items):
+                if self.time_left() <= 0:   # the deadline: stop what runs, start nothing more
+                    _stop_workers([slots[s] for s in busy], busy={slots[s][0] for s in busy})
+                    for s in list(busy):
+                        i = busy.pop(s)
+                        slots[s] = None
+                        results[i] = Outcome(_item_id(items[i]), "stopped", "stopped at the deadline; a run goes "
+                                             "on from its last saved state when it is run again")
+                    while todo:
+                        self._next(items, todo, results)
                 for s in range(n):
                     if s not in busy and todo:
+                        i = self._next(items, todo, results)
+                        if i is None:
+                            break
                         if slots[s] is None or not slots[s][0].is_alive():
                             slots[s] = self._start(ctx, s, threads)
-                        busy[s] = todo.pop()
-                        slots[s][1].send((fn, items[busy[s]]))
+                        busy[s] = i
+                        slots[s][1].send((fn, items[i]))
                 waiting = [slots[s][1] for s in busy] + [slots[s][0].sentinel for s in busy]
                 if waiting:
-                    connection.wait(waiting)
+                    connection.wait(waiting, timeout=None if self.deadline is None else max(0.0, self.time_left()))
                 for s in list(busy):
                     proc, conn = slots[s]
                     out = None
@@ -393,7 +471,39 @@ class LocalExecutor:
             _stop_workers([sl for sl in slots if sl is not None], busy={slots[s][0] for s in busy if slots[s]})
 
 
+def run_command(item_id: str, cmd: Sequence[str], cwd: str, env: dict, log_path: str) -> Outcome:
+    """A sweep item that is a command line (an executor's ``fn``): run ``cmd`` in its own process group with
+    ``env`` added to this process's environment, its output appended to ``log_path``; ``done`` on exit status
+    0, else ``failed`` with the log's tail. ``record``: its seconds. When this process is stopped (the
+    deadline, Ctrl-C: SIGTERM unwinds it) the command's whole process group is stopped too, first with SIGTERM."""
+    import subprocess
+
+    Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    with open(log_path, "a") as log:
+        proc = subprocess.Popen(list(cmd), cwd=cwd, env=dict(os.environ, **env), stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            rc = proc.wait()
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+    seconds = round(time.time() - t0, 1)
+    if rc == 0:
+        return Outcome(item_id, "done", record=dict(seconds=seconds))
+    tail = Path(log_path).read_text(errors="replace")[-1500:]
+    return Outcome(item_id, "failed", f"{_exit_text(rc)} after {seconds:.0f} s; log tail:\n{tail}",
+                   record=dict(seconds=seconds))
+
+
 def _item_id(item) -> str:
+    if isinstance(item[0], str):   # an item that names itself (run_command)
+        return item[0]
     try:
         return RunConfig.from_dict(item[0]).run_id
     except Exception:  # noqa: BLE001 - not a run config: a generic item
@@ -437,6 +547,7 @@ def get_executor(name: str) -> Callable[..., object]:
 
 
 def make_executor(name: str, **kwargs):
+    """The executor called ``name`` (:data:`EXECUTORS`) built with ``kwargs``."""
     return get_executor(name)(**kwargs)
 
 
@@ -498,12 +609,14 @@ def sweep_status(results_dir: str | Path | None = None) -> list[dict]:
 
 
 def run_grid(grid: list[RunConfig], results_dir: str | Path | None = None, executor: str | object = "serial",
-             force: bool = False, post: Sequence[str] = (), log: Callable[[str], None] = print,
+             force: bool = False, post: Sequence[str] = (), log: Callable[[str], None] | None = None,
              label: str = "grid", **executor_kwargs) -> list[Outcome]:
     """Run every config of ``grid`` (skipping finished ones) and the requested post-processing per pair.
 
     The sweep is recorded as ``sweeps/<label>-<hash>.json`` (see :func:`sweep_status`); executors that
-    want it (submitit: a per-sweep log folder) get it through ``prepare(grid, name, folder)``."""
+    want it (submitit: a per-sweep log folder) get it through ``prepare(grid, name, folder)``. ``log``: where
+    each run's outcome line goes (default: this module's logger)."""
+    log = log or _logger.info
     results_dir = str(check_store(results_dir))   # a store that cannot be written fails before anything runs
     post_steps = {name: get_post(name) for name in post}   # unknown names fail before anything runs
     ex = make_executor(executor, **executor_kwargs) if isinstance(executor, str) else executor

@@ -34,8 +34,8 @@ from lbgap.core import data as datamod
 from lbgap.core import memory
 from lbgap.core.config import get_profile
 from lbgap.core.models import NETS, build_model, keras_cross_entropy
-from lbgap.core.train import (ConfigError, compiled, epoch_batches, evaluate, initial_model, make_config,
-                              make_optimizer, precision_policy, train_epoch, uses_cudagraphs)
+from lbgap.core.train import (ConfigError, StepOptions, autocast, compiled, epoch_batches, evaluate, initial_model,
+                              make_config, make_optimizer, precision_policy, train_epoch, uses_cudagraphs)
 
 BASELINE_WORKERS = 2   # the PyTorch CIFAR-10 tutorial's DataLoader(num_workers=2)
 
@@ -101,15 +101,6 @@ def resolve_batch(net: str, batch: str | int, full_n: int, profile: str = "paper
 
 
 # --------------------------------------------------------------------------------------------- helpers
-def training_autocast(cfg, device: torch.device):
-    """The autocast context of a training step as ``lbgap train`` builds it: bfloat16 where the run's precision
-    policy says training runs under bf16 autocast (``train.precision_policy``: precision ``bf16``, or ``auto`` on
-    CUDA), else disabled. A local stand-in, through the public policy, for ``core.train``'s private
-    ``_autocast`` (same rule), until core.train exports it."""
-    bf16 = precision_policy(cfg, device)["train"] == "bfloat16 autocast"
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
-
-
 @contextlib.contextmanager
 def tf32_flags(matmul: bool, cudnn: bool) -> Iterator[None]:
     """Set torch's global TF32 flags (matmul, cuDNN) for a measurement and restore the values they had, also when
@@ -218,9 +209,9 @@ def time_ours(net: str, ds, batch_size: int, device: torch.device, precision: st
     cfg, model, opt, gen = one_seed(net, seed, device, precision, compile_mode, num_classes)
     policy = precision_policy(cfg, device)
     step_model = compiled(model, cfg.compile)
-    ac, graphs = training_autocast(cfg, device), uses_cudagraphs(cfg.compile)
+    step_opts = StepOptions(batch_size, autocast(cfg, device), uses_cudagraphs(cfg.compile))
     warm, times, (steps, running) = time_epochs(
-        lambda d: train_epoch(step_model, opt, d, batch_size, gen, ac, graphs), ds, batch_size, device, epochs,
+        lambda d: train_epoch(step_model, opt, d, gen, step_opts), ds, batch_size, device, epochs,
         warmup_steps, warm_passes=2 if cfg.compile else 1, before_timing=before_timing)
     loss = float(running) / max(1, steps)
     return dict(samples_per_s=len(ds) / statistics.median(times), epoch_s=statistics.median(times),
@@ -383,7 +374,7 @@ class StackedSeeds:
         self.params, self.buffers = torch.func.stack_module_state(models)
         self.base = copy.deepcopy(models[0]).to("meta")
         self.opt = make_optimizer(self.cfgs[0], self.params.values())
-        self.autocast = training_autocast(self.cfgs[0], device)
+        self.autocast = autocast(self.cfgs[0], device)
 
     def losses(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Each seed's loss on its own batch: ``x`` is [seeds, batch, ...], ``y`` [seeds, batch]."""
@@ -439,14 +430,14 @@ def time_streams(n: int, net: str, ds, batch_size: int, device: torch.device, pr
         seeds.append(dict(model=model, opt=opt, cfg=cfg, gen=gen, stream=torch.cuda.Stream(device) if cuda else None))
 
     def run_seed(sd: dict, d) -> tuple[int, torch.Tensor]:
-        ac = training_autocast(sd["cfg"], device)   # one autocast object per thread (it keeps its entry state)
+        step_opts = StepOptions(batch_size, autocast(sd["cfg"], device))   # one autocast object per thread
         if sd["stream"] is None:
-            return train_epoch(sd["model"], sd["opt"], d, batch_size, sd["gen"], ac)
+            return train_epoch(sd["model"], sd["opt"], d, sd["gen"], step_opts)
         sd["stream"].wait_stream(torch.cuda.default_stream(device))   # the data were written on the default stream
         # on CUDA, autograd runs every backward pass on one worker thread per device; off, each seed's thread
         # launches its own backward (thread-local setting), which is what several threads are for
         with torch.autograd.set_multithreading_enabled(False), torch.cuda.stream(sd["stream"]):
-            return train_epoch(sd["model"], sd["opt"], d, batch_size, sd["gen"], ac)
+            return train_epoch(sd["model"], sd["opt"], d, sd["gen"], step_opts)
 
     with ThreadPoolExecutor(max_workers=n) as pool:
         def epoch(d):

@@ -54,10 +54,11 @@ class LogLines:
 
 
 def run(a: argparse.Namespace) -> int:
-    from lbgap.core.train import make_config, train
+    from lbgap.core.config import make_config
+    from lbgap.core.train import train
 
     cfg = make_config(a.net, a.batch_size, a.seed, a.profile, **run_overrides(a))
-    lines = None if sys.stderr.isatty() else LogLines(cfg)
+    lines = None if sys.stderr.isatty() or getattr(a, "verbosity", 0) < 0 else LogLines(cfg)   # --quiet: none
     rec = train(cfg, a.results_dir, force=a.force, on_epoch=lines and lines.epoch, on_step=lines and lines.step)
     if rec.get("skipped"):
         print(f"skipped {cfg.run_id}: a record exists (use --force to rerun)")
