@@ -46,18 +46,31 @@ def run(a: argparse.Namespace) -> int:
     import torch
     from tqdm.auto import tqdm
 
+    from lbgap.core import records
     from lbgap.core.train import compute_device
     from lbgap.measure import advice
 
+    if a.record:
+        records.check_name(a.record, "record name")   # before the run, not after it
     device = compute_device(a.device)
     torch.manual_seed(a.seed)
     model, data = advice.load_inputs(a.model, a.data, a.examples)
     data.target = device
     model = model.to(device)
     loss = torch.nn.functional.cross_entropy if a.loss == "cross_entropy" else torch.nn.functional.mse_loss
-    with tqdm(total=a.steps, desc="short run", unit="step", leave=False) as bar:
+    bar = []   # opened at the first step, so that a bad setting is one line without a bar
+
+    def progress(step: int) -> None:
+        if not bar:
+            bar.append(tqdm(total=a.steps, desc="short run", unit="step", leave=False))
+        bar[0].update(1)
+
+    try:
         result = advice.measure_along_run(model, loss, data, a.batch_size, a.steps, a.optimizer, a.lr, a.probe_every,
-                                          a.b_small, a.chunks, a.seed, device, progress=lambda s: bar.update(1))
+                                          a.b_small, a.chunks, a.seed, device, progress=progress)
+    finally:
+        for b in bar:
+            b.close()
     for line in advice.report_lines(result, advice.lr_evidence()):
         print(line)
     if result.b_simple > 0 and result.ci[0] > 0:
