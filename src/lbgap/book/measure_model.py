@@ -57,10 +57,10 @@ def demo(results_dir=None, profile: str = "quick", examples: int = DEMO_EXAMPLES
     X, y = bundle.train.batch(slice(0, min(examples, len(bundle.train))))
     model = resnet18().to(dev)
     loss = torch.nn.functional.cross_entropy
-    small = dict(noise=dict(b_small=4, chunks=4, probes=3), eig=dict(tol=1e-2, maxiter=2, batch_size=16),
-                 sharp=dict(maxiter=2, batch_size=16)) if smoke else \
-        dict(noise=dict(b_small=32, chunks=8, probes=8), eig=dict(tol=1e-3, maxiter=10, batch_size=256),
-             sharp=dict(maxiter=10, batch_size=256))
+    small = dict(noise=dict(b_small=4, chunks=2, probes=2), eig=dict(tol=1e-1, maxiter=1, ncv=3, batch_size=16),
+                 sharp=dict(maxiter=1, batch_size=16, space="random", p=2)) if smoke else \
+        dict(noise=dict(b_small=32, chunks=8, probes=8), eig=dict(tol=1e-3, maxiter=10, ncv=20, batch_size=256),
+             sharp=dict(maxiter=10, batch_size=256, space="full"))
     t0 = time.perf_counter()
     out = {}
     out["noise_scale"] = measure.noise_scale(model, loss, (X, y), **small["noise"]).to_dict()
@@ -92,7 +92,7 @@ def compute(ctx: Context) -> None:
     from lbgap.studies import steps
 
     if ctx.profile == "smoke":
-        demo(ctx.results_dir, "smoke", examples=64)
+        demo(ctx.results_dir, "smoke", examples=16)
         smoke_advice(ctx.results_dir)
         steps.smoke_sweep(ctx.results_dir, optimizers=("adam", "sgd"))
         noise.smoke(ctx.results_dir)

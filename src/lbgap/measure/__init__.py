@@ -179,10 +179,11 @@ class TopEigenvalue:
 
 
 def top_eigenvalue(model: nn.Module, loss_fn: Callable, data, batch_size: int = 1024, max_examples: int | None = None,
-                   tol: float = 1e-4, maxiter: int = 20, seed: int = 0, device=None) -> TopEigenvalue:
+                   tol: float = 1e-4, maxiter: int = 20, ncv: int = 20, seed: int = 0, device=None) -> TopEigenvalue:
     """The largest eigenvalue of the Hessian of the mean loss over the data (its first ``max_examples``), by
     Lanczos (``eigsh``, ``which="LA"``) on double-backward Hessian-vector products accumulated over batches of
-    ``batch_size``, model in eval mode (BatchNorm with running statistics). Weights are not changed."""
+    ``batch_size``, model in eval mode (BatchNorm with running statistics); ``tol``, ``maxiter`` (restarts) and
+    ``ncv`` (Lanczos vectors, each a float64 copy of the parameters) go to ARPACK. Weights are not changed."""
     from lbgap.measures import hessian
     from lbgap.measures.sharpness import FullBatchLoss
 
@@ -193,7 +194,8 @@ def top_eigenvalue(model: nn.Module, loss_fn: Callable, data, batch_size: int = 
     t0 = time.perf_counter()
     lf = FullBatchLoss(model, ex, batch_size, loss_fn=_sum_loss(loss_fn))
     x = lf.x()
-    r = hessian.top_eigenvalue(lf.hvp, lf.n, tol=tol, maxiter=maxiter, seed=seed, device=dev, dtype=x.dtype)
+    r = hessian.top_eigenvalue(lf.hvp, lf.n, tol=tol, maxiter=maxiter, ncv=ncv, seed=seed, device=dev,
+                               dtype=x.dtype)
     lf.set(x)
     model.train(was_training)
     return TopEigenvalue(value=r.value, residual=r.residual, converged=r.converged, hvps=r.iterations,
