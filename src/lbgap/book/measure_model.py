@@ -150,7 +150,7 @@ def calibration(ctx: Context):
 def show_records(ctx: Context) -> None:
     d, a = demo_record(ctx), advice_record(ctx)
     print("demo record:", f"{DEMO} ({d['provenance']['device']})" if d else
-          f"not measured (needs CIFAR-10: `lbgap data download cifar10`, then the chapter with profile='quick')")
+          "not measured (needs CIFAR-10: `lbgap data download cifar10`, then the chapter with profile='quick')")
     print("advise record:", f"{ADVISE_F1} ({a['provenance']['device']})" if a else f"none; run `{F1_COMMAND}`")
 
 
