@@ -213,6 +213,8 @@ def report_lines(a: Advice, evidence: dict | None = None) -> list[str]:
                  f"{step_gain(0.25):.2f}")
     lines.append(f"how sure: the interval spans a factor {hi / lo:.1f}; B_simple estimates the critical batch size "
                  "for the loss reached so far and grows as training goes on, so read it as a guide, not a bound")
+    if not evidence:
+        lines.append("lr scaling: no evidence here (the book's steps-to-target records are not in this record store)")
     for opt, e in (evidence or {}).items():
         lines.append(f"lr scaling for {opt}: {e['rule']} -- the book's F1 runs, lr tuned per B over "
                      f"B = {e['batch_sizes'][0]}..{e['batch_sizes'][1]} (n = {e['n']} batch sizes): slope of log lr "

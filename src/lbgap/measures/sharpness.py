@@ -269,9 +269,7 @@ def hessian_top_eigenvalue(hvp: Callable[[torch.Tensor], torch.Tensor], n: int, 
     """The Hessian's largest (algebraic) eigenvalue for a record: :func:`lbgap.measures.hessian.top_eigenvalue`
     (Lanczos, ``which="LA"``; ``iters`` ARPACK restarts, relative tolerance ``tol``) with its residual and
     converged flag, as a dict whose ``top_eigenvalue`` is λ_max."""
-    from lbgap.measures import hessian
-
-    r = hessian.top_eigenvalue(hvp, n, tol=tol, maxiter=iters, seed=seed, device=device, dtype=dtype)
+    r = lanczos.top_eigenvalue(hvp, n, tol=tol, maxiter=iters, seed=seed, device=device, dtype=dtype)
     return dict(top_eigenvalue=r.value, iterations=r.iterations, residual=r.residual,
                 relative_residual=r.relative_residual, converged=r.converged, tol=r.tol, lanczos_restarts_cap=iters,
                 method=r.method)
