@@ -180,7 +180,10 @@ def show_demo(ctx: Context) -> None:
 
 
 def show_advice(ctx: Context) -> None:
-    """What ``lbgap advise`` prints for F1, from its record."""
+    """What ``lbgap advise`` prints for F1, from its record: the command, the advice and the trade-off table."""
+    from IPython.display import Markdown, display
+
+    from lbgap.book.style import show, verdict_lines
     from lbgap.measure import advice
 
     a = advice_record(ctx)
@@ -190,17 +193,23 @@ def show_advice(ctx: Context) -> None:
     fields = {k: a[k] for k in advice.Advice.__dataclass_fields__}
     fields["ci"] = tuple(fields["ci"])
     res = advice.Advice(**fields)
-    print(f"$ {F1_COMMAND}")
-    for line in advice.report_lines(res, advice.lr_evidence(ctx.results_dir, record_profile(ctx))):
-        print(line)
+    words = F1_COMMAND.split(" --")
+    display(Markdown("```sh\n" + " \\\n    --".join(words) + "\n```"))
+    verdict_lines(advice.report_lines(res, advice.lr_evidence(ctx.results_dir, record_profile(ctx))))
     if res.b_simple > 0 and res.ci[0] > 0:
-        t = advice.tradeoff_table(res.b_simple)
-        print(t.to_string(index=False, formatters={"steps / S_min": "{:.2f}".format,
-                                                   "examples / E_min": "{:.2f}".format}))
+        t = advice.tradeoff_table(res.b_simple, res.ci)
+        t = t.assign(**{"steps / S_min": t["steps / S_min"].map("{:.2f}".format),
+                        "examples / E_min": t["examples / E_min"].map("{:.2f}".format),
+                        "steps range": t["steps range"].map(lambda r: f"{r[0]:.2f} to {r[1]:.2f}"),
+                        "examples range": t["examples range"].map(lambda r: f"{r[0]:.2f} to {r[1]:.2f}")})
+        show(t, "Steps and examples relative to their minima if B_crit = B_simple: (S/S_min − 1)(E/E_min − 1) = 1 "
+             "(McCandlish et al., Eqs. 2.11-2.12); ranges over B_simple's 95 % interval", "tradeoff")
 
 
 def show_calibration(ctx: Context) -> None:
-    from lbgap.book.style import show
+    """The calibration table and, per row, the ratio B_crit / B_simple and whether B_simple lies in B_crit's
+    interval (the rule that picks "within" / "outside")."""
+    from lbgap.book.style import show, verdict_lines
 
     df = calibration(ctx)
     if not len(df):
@@ -215,8 +224,10 @@ def show_calibration(ctx: Context) -> None:
                                                                                               False: "no"})})
     show(fmt, "The advice on F1 against the critical batch size measured by steps to target (MNIST, hold-out "
          "split; B_crit fitted per optimizer with the learning rate tuned per B)", "calibration")
+    lines = []
     for _, r in df.iterrows():
         word = "within" if r["B_simple inside B_crit's CI"] else "outside"
-        print(f"{r['B_simple from']}: B_crit ({r['B_crit (steps to target)']}) / B_simple = "
-              f"{r['B_crit / B_simple']:.2f} (range {r['ratio range'][0]:.2f} to {r['ratio range'][1]:.2f}); "
-              f"B_simple is {word} B_crit's 95% interval")
+        lines.append(f"{r['B_simple from']}: B_crit ({r['B_crit (steps to target)']}) / B_simple = "
+                     f"{r['B_crit / B_simple']:.2f} (range {r['ratio range'][0]:.2f} to {r['ratio range'][1]:.2f}); "
+                     f"B_simple is {word} B_crit's 95% interval")
+    verdict_lines(lines)
