@@ -82,3 +82,28 @@ def test_a_short_run_checks_its_settings():
         with pytest.raises(ValueError, match=words):
             advice.measure_along_run(tiny_model.model(), torch.nn.functional.cross_entropy, tiny_model.data(),
                                      steps=20, b_small=4, chunks=4, **kw)
+
+
+def test_calibration_compares_the_advice_with_the_measured_critical_batch(monkeypatch):
+    # F1's committed records: B_crit from steps to target, B_simple from lbgap advise and the noise chapter; the
+    # "inside B_crit's interval" verdict flips when B_simple is moved onto B_crit.
+    from lbgap.book import batch_vs_iterations as bvi
+    from lbgap.book import measure_model
+    from lbgap.book.context import context
+
+    ctx = context("results", None, "auto", "0", "F1")
+    adv = measure_model.advice_record(ctx)
+    fitted, _ = bvi.fits(ctx)
+    if adv is None or "adam" not in fitted:
+        pytest.skip("F1's advise or steps-to-target records are not in this checkout")
+    df = measure_model.calibration(ctx)
+    row = df[df["B_simple from"].str.startswith("lbgap advise") & df["B_crit (steps to target)"].str.startswith("adam")]
+    assert len(row) == 1
+    assert row["B_crit / B_simple"].iloc[0] == pytest.approx(fitted["adam"]["b_crit"] / adv["b_simple"])
+    lo, hi = fitted["adam"]["b_crit_ci"]
+    assert row["B_simple inside B_crit's CI"].iloc[0] == (lo <= adv["b_simple"] <= hi)
+    moved = dict(adv, b_simple=fitted["adam"]["b_crit"])
+    monkeypatch.setattr(measure_model, "advice_record", lambda ctx: moved)
+    df2 = measure_model.calibration(ctx)
+    row2 = df2[df2["B_simple from"].str.startswith("lbgap advise") & df2["B_crit (steps to target)"].str.startswith("adam")]
+    assert bool(row2["B_simple inside B_crit's CI"].iloc[0]) and row2["B_crit / B_simple"].iloc[0] == pytest.approx(1)
