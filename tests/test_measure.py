@@ -151,3 +151,17 @@ def test_bad_inputs_say_what_to_give():
         measure.noise_scale(net, half_mse, (torch.zeros(5, 2), torch.zeros(4)))
     with pytest.raises(ValueError, match="lower b_small or chunks"):
         measure.noise_scale(net, half_mse, (torch.zeros(5, 2), torch.zeros(5)))
+
+
+def test_a_dataset_and_a_tensor_pair_give_the_same_numbers():
+    g = torch.Generator().manual_seed(3)
+    X, y = torch.randn(300, 4, generator=g), torch.randn(300, generator=g)
+    model = Linear(torch.full((4,), 0.3))
+    a = measure.noise_scale(model, half_mse, (X, y), b_small=4, chunks=8, probes=5, seed=2)
+    b = measure.noise_scale(model, half_mse, torch.utils.data.TensorDataset(X, y), b_small=4, chunks=8, probes=5,
+                            seed=2)
+    assert a.b_simple == pytest.approx(b.b_simple, rel=1e-6) and a.ci == pytest.approx(b.ci, rel=1e-6)
+    ea = measure.top_eigenvalue(model, half_mse, (X, y), batch_size=64)
+    eb = measure.top_eigenvalue(model, half_mse, torch.utils.data.TensorDataset(X, y), batch_size=50)
+    exact = float(torch.linalg.eigvalsh(X.double().T @ X.double() / 300).max())   # H = XᵀX / N
+    assert ea.value == pytest.approx(exact, rel=1e-4) and eb.value == pytest.approx(exact, rel=1e-4)
