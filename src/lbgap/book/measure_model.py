@@ -61,7 +61,7 @@ def demo(results_dir=None, profile: str = "quick", examples: int = DEMO_EXAMPLES
                  sharp=dict(maxiter=1, batch_size=16, space="random", p=2)) if smoke else \
         dict(noise=dict(b_small=32, chunks=8, probes=8), eig=dict(tol=1e-3, maxiter=10, ncv=20, batch_size=256),
              sharp=dict(maxiter=10, batch_size=256, space="full"))
-    t0 = time.perf_counter()
+    started, load, t0 = records.now(), records.host_load(), time.perf_counter()
     out = {}
     out["noise_scale"] = measure.noise_scale(model, loss, (X, y), **small["noise"]).to_dict()
     out["top_eigenvalue"] = measure.top_eigenvalue(model, loss, (X, y), **small["eig"]).to_dict()
@@ -69,7 +69,7 @@ def demo(results_dir=None, profile: str = "quick", examples: int = DEMO_EXAMPLES
     return records.write_record(results_dir, profile, KIND, DEMO, model="torchvision resnet18, 10 classes, seed 0, "
                                 "at initialisation", data=bundle.info, examples=len(y), settings=small,
                                 n_params=sum(p.numel() for p in model.parameters()), **out,
-                                provenance=records.provenance(dev, time.perf_counter() - t0))
+                                provenance=records.provenance(dev, time.perf_counter() - t0, started, load))
 
 
 def smoke_advice(results_dir) -> dict:
@@ -190,7 +190,7 @@ def show_advice(ctx: Context) -> None:
     if a is None:
         print(f"no advise record; run `{F1_COMMAND}`")
         return
-    fields = {k: a[k] for k in advice.Advice.__dataclass_fields__}
+    fields = {k: a[k] for k in advice.Advice.__dataclass_fields__ if k in a}
     fields["ci"] = tuple(fields["ci"])
     res = advice.Advice(**fields)
     words = F1_COMMAND.split(" --")

@@ -51,6 +51,8 @@ class Advice:
     loss_last: float
     wall_s: float
     series: list = field(default_factory=list)   # per probe: step, g2, tr_sigma, train loss
+    started: str | None = None                   # when the run began, and the host's load averages then
+    load_at_start: list | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -85,9 +87,11 @@ def measure_along_run(model: nn.Module, loss_fn: Callable, data, batch_size: int
                          f"{n} examples of the data")
     params = [p for p in model.parameters() if p.requires_grad]
     opt = (torch.optim.SGD(params, lr=lr, momentum=0.9) if optimizer == "sgd" else torch.optim.Adam(params, lr=lr))
+    from lbgap.core import records
+
     gen = torch.Generator().manual_seed(int(seed))
     probe_gen = torch.Generator().manual_seed(int(seed) + noise.PROBE_SEED_OFFSET)
-    t0 = time.perf_counter()
+    started, load_at_start, t0 = records.now(), records.host_load(), time.perf_counter()
     series, losses = [], []
 
     def probe(step: int) -> None:
@@ -117,7 +121,7 @@ def measure_along_run(model: nn.Module, loss_fn: Callable, data, batch_size: int
     return Advice(b_simple=point, ci=(lo, hi), probes_used=len(tail), b_init=float(est[0, 1] / est[0, 0]),
                   batch_size=batch_size, steps=steps, optimizer=optimizer, lr=lr, b_small=b_small,
                   b_big=b_small * chunks, examples=n, loss_first=losses[0], loss_last=float(np.mean(losses[-10:])),
-                  wall_s=time.perf_counter() - t0, series=series)
+                  wall_s=time.perf_counter() - t0, series=series, started=started, load_at_start=load_at_start)
 
 
 # ------------------------------------------------------------------------------------------- the advice
@@ -295,8 +299,10 @@ def write(a: Advice, name: str, results_dir=None, profile: str = "quick", device
     """An ``advise`` record of ``a`` (``lbgap.core.records``), with what was measured (``info``)."""
     from lbgap.core import records
 
-    return records.write_record(results_dir, profile, KIND, records.check_name(name, "record name"),
-                                **a.to_dict(), **info, provenance=records.provenance(device, a.wall_s))
+    body = a.to_dict()
+    started, load = body.pop("started"), body.pop("load_at_start")
+    return records.write_record(results_dir, profile, KIND, records.check_name(name, "record name"), **body, **info,
+                                provenance=records.provenance(device, a.wall_s, started, load))
 
 
 def load(results_dir=None, profile: str = "quick") -> dict[str, dict]:
