@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,6 +20,8 @@ from lbgap.core import data, paths
 TRAIN = ["train", "--net", "F1", "--batch-size", "SB", "--profile", "smoke"]
 TABLE2 = ["sweep", "table2", "--profile", "smoke", "--nets", "F1", "--seeds", "0"]
 SHARP = ["sharpness", "F1-mnist-official-b16-s0", "--profile", "smoke"]
+TINY = str(Path(__file__).parent / "fixtures" / "tiny_model.py")
+ADVISE = ["advise", "--model", f"{TINY}:model", "--data", f"{TINY}:data", "--steps", "20", "--device", "cpu"]
 
 
 def _replace(argv: list[str], option: str, value: str) -> list[str]:
@@ -94,6 +97,20 @@ CASES = [
     # runs that do not exist or cannot be a file name
     ("sharpness-no-run", SHARP, ["no training record", "lbgap status"]),
     ("sharpness-run-escape", ["sharpness", "../../x", "--profile", "smoke"], ["run id", "not allowed"]),
+    # lbgap advise: the model, the data and the run
+    ("advise-model-form", _replace(ADVISE, "--model", "tiny_model"), ["MODULE:FUNCTION"]),
+    ("advise-model-module", _replace(ADVISE, "--model", "no_such_module_xyz:model"), ["cannot import", "PYTHONPATH"]),
+    ("advise-model-function", _replace(ADVISE, "--model", f"{TINY}:nope"), ["no function 'nope'"]),
+    ("advise-model-type", _replace(ADVISE, "--model", f"{TINY}:not_a_model"), ["not a torch.nn.Module"]),
+    ("advise-model-file", _replace(ADVISE, "--model", "missing_file.py:model"), ["no file"]),
+    ("advise-data-name", _replace(ADVISE, "--data", "svhn"), ["MODULE:FUNCTION or one of", "cifar10"]),
+    ("advise-data-type", _replace(ADVISE, "--data", f"{TINY}:not_a_model"), ["--data", "Dataset"]),
+    ("advise-batch", ADVISE + ["--batch-size", "5000"], ["between 2 and the 600 examples"]),
+    ("advise-chunks", ADVISE + ["--chunks", "1"], ["chunks >= 2"]),
+    ("advise-steps", _replace(ADVISE, "--steps", "5"), ["two probe intervals"]),
+    ("advise-optimizer", ADVISE + ["--optimizer", "rmsprop"], ["invalid choice", "adam"]),
+    ("advise-lr", ADVISE + ["--lr", "-1"], ["positive finite number"]),
+    ("advise-record", ADVISE + ["--record", "../x"], ["record name", "not allowed"]),
 ]
 
 

@@ -110,12 +110,12 @@ def test_help_imports_no_torch_numpy_or_pandas():
     out = subprocess.run([sys.executable, "-c", HELP_CODE], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr
     n, heavy = out.stdout.split(" ", 1)
-    assert int(n) == 1 + 11 + 10 and heavy.strip() == "[]", out.stdout   # lbgap, 11 commands, 10 sweep grids
+    assert int(n) == 1 + 12 + 10 and heavy.strip() == "[]", out.stdout   # lbgap, 12 commands, 10 sweep grids
 
 
 def test_python_m_lbgap_cli_help_lists_every_command():
     out = run_cli("--help")
-    assert out.returncode == 0 and "{train,sweep,status,models,data,sharpness,landscape,eval-order,noise,bench,regression}" \
+    assert out.returncode == 0 and "{train,sweep,status,models,data,sharpness,landscape,eval-order,noise,bench,regression,advise}" \
         in out.stdout
 
 

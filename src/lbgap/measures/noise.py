@@ -48,13 +48,15 @@ PROBE_SEED_OFFSET = 10_000   # the probes' examples come from a generator seeded
 
 
 # -------------------------------------------------------------------------------------------- gradients
-def minibatch_gradient(model: nn.Module, ds, idx) -> torch.Tensor:
-    """Flat gradient of the mean loss of minibatch ``idx``, train mode (BN batch statistics), float32."""
-    model.train()
+def minibatch_gradient(model: nn.Module, ds, idx, loss_fn=keras_cross_entropy, train: bool = True) -> torch.Tensor:
+    """Flat gradient of the mean loss ``loss_fn(outputs, targets)`` of minibatch ``idx`` of ``ds`` (anything with
+    ``batch(idx) -> (x, y)``), train mode by default (BN batch statistics, as SGD sees it), float32."""
+    model.train(train)
     model.zero_grad(set_to_none=True)
     x, y = ds.batch(idx)
-    keras_cross_entropy(model(x), y).backward()
-    return torch.cat([p.grad.reshape(-1) for p in model.parameters() if p.requires_grad]).detach().clone()
+    loss_fn(model(x), y).backward()
+    return torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1)
+                      for p in model.parameters() if p.requires_grad]).detach().clone()
 
 
 def full_gradient(model: nn.Module, ds, chunk: int = FULL_CHUNK) -> torch.Tensor:
@@ -133,6 +135,14 @@ def scan_table(scan: dict):
 
 
 # ----------------------------------------------------------------------------- two-batch-size estimator
+def two_batch_from_norms(g_small: float, g_big: float, b_small: float, b_big: float) -> tuple[float, float]:
+    """McCandlish et al.'s unbiased (|G|², tr Σ) from |G_small|² (the mean squared norm of gradients of
+    ``b_small`` examples) and |G_big|² (the squared norm of a gradient of ``b_big`` examples), their App. A.1."""
+    g2 = (b_big * g_big - b_small * g_small) / (b_big - b_small)
+    s = (g_small - g_big) / (1 / b_small - 1 / b_big)
+    return g2, s
+
+
 def two_batch_estimates(gram: np.ndarray, b_small: int, weights: np.ndarray | None = None) -> tuple[float, float]:
     """(|G|², tr Σ) from the Gram matrix of k chunk gradients of size ``b_small`` (McCandlish App. A.1).
 
@@ -143,10 +153,49 @@ def two_batch_estimates(gram: np.ndarray, b_small: int, weights: np.ndarray | No
     kk = w.sum()
     g_small = float(w @ np.diag(gram)) / kk
     g_big = float(w @ gram @ w) / kk**2
-    b_big = kk * b_small
-    g2 = (b_big * g_big - b_small * g_small) / (b_big - b_small)
-    s = (g_small - g_big) / (1 / b_small - 1 / b_big)
-    return g2, s
+    return two_batch_from_norms(g_small, g_big, b_small, kk * b_small)
+
+
+def ratio_of_means(est: np.ndarray, n_boot: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    """B_simple = mean tr Σ / mean |G|² over probes (rows of ``est``: (|G|², tr Σ)) and its 95 % bootstrap
+    interval over probes (single-probe ratios are very noisy, and |G|² of one probe can even be negative)."""
+    est = np.asarray(est, float)
+    point = est[:, 1].mean() / est[:, 0].mean()
+    rng = np.random.default_rng(seed)
+    boots = []
+    for _ in range(n_boot):
+        pick = rng.choice(len(est), len(est))
+        boots.append(est[pick, 1].mean() / est[pick, 0].mean())
+    lo, hi = np.percentile(boots, [2.5, 97.5])
+    return float(point), float(lo), float(hi)
+
+
+def probe_estimates(model: nn.Module, ds, loss_fn=keras_cross_entropy, b_small: int = 64, chunks: int = 16,
+                    probes: int = 8, generator: torch.Generator | None = None, train: bool = True,
+                    on_probe=None) -> np.ndarray:
+    """(|G|², tr Σ) at the model's current weights from ``probes`` independent probes; each draws ``chunks``
+    disjoint chunks of ``b_small`` examples (B_big = chunks x b_small) and keeps only the running sum of the
+    chunk gradients and of their squared norms: memory of two parameter vectors, whatever ``chunks`` is."""
+    n = len(ds)
+    if chunks < 2 or b_small < 1 or chunks * b_small > n:
+        raise ValueError(f"{chunks} chunks of {b_small} examples: need at least 2 chunks and at most the {n} "
+                         "examples of the data set")
+    device = getattr(ds, "device", "cpu")
+    gen = generator or torch.Generator(device=device).manual_seed(0)
+    out = []
+    for _ in range(probes):
+        idx = torch.randperm(n, generator=gen, device=device)[: chunks * b_small].view(chunks, b_small)
+        total, sq = None, 0.0
+        for i in idx:
+            g = minibatch_gradient(model, ds, i, loss_fn, train).double()
+            sq += float(g @ g)
+            total = g if total is None else total.add_(g)
+        model.zero_grad(set_to_none=True)
+        g_big = float(total @ total) / chunks**2
+        out.append(two_batch_from_norms(sq / chunks, g_big, b_small, chunks * b_small))
+        if on_probe is not None:
+            on_probe()
+    return np.array(out)
 
 
 def ema(values: np.ndarray, beta: float) -> np.ndarray:
@@ -214,16 +263,10 @@ def b_simple_summary(rec: dict, target: float, window: int = 3, n_boot: int = 20
     hit = next((i for i, p in enumerate(probes) if p["val_acc"] >= target), None)
     i0 = hit if hit is not None else len(probes) - 1
     sel = np.arange(max(1, i0 - window), min(len(probes), i0 + window + 1))
-    point = est[sel, 1].mean() / est[sel, 0].mean()
-    rng = np.random.default_rng(seed)
-    boots = []
-    for _ in range(n_boot):
-        pick = rng.choice(sel, len(sel))
-        boots.append(est[pick, 1].mean() / est[pick, 0].mean())
-    lo, hi = np.percentile(boots, [2.5, 97.5])
+    point, lo, hi = ratio_of_means(est[sel], n_boot, seed)
     end = np.arange(max(1, len(probes) - 2 * window - 1), len(probes))
     series = noise_scale_series(rec)
-    return dict(b_simple=float(point), ci=(float(lo), float(hi)), reached=hit is not None,
+    return dict(b_simple=point, ci=(lo, hi), reached=hit is not None,
                 step=probes[i0]["step"], val_acc=probes[i0]["val_acc"],
                 steps_window=(probes[sel[0]]["step"], probes[sel[-1]]["step"]),
                 init=float(series.b_raw.iloc[0]), init_se=float(series.b_raw_se.iloc[0]),

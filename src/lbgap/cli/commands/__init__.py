@@ -3,7 +3,7 @@
 ``sweep``'s grids have their own table, :data:`lbgap.cli.commands.sweep.GRIDS`."""
 from __future__ import annotations
 
-from lbgap.cli.commands import (bench, data, eval_order, landscape, models, noise, regression, sharpness, status,
+from lbgap.cli.commands import (advise, bench, data, eval_order, landscape, models, noise, regression, sharpness, status,
                                 sweep, train)
 
 COMMANDS = {
@@ -18,4 +18,5 @@ COMMANDS = {
     "noise": noise,
     "bench": bench,
     "regression": regression,
+    "advise": advise,
 }

@@ -1,0 +1,233 @@
+"""The chapter "Measure your own model": ``lbgap.measure`` on a network the reader knows (a torchvision ResNet-18 on
+a CIFAR-10 subset), what each number costs, and ``lbgap advise`` calibrated against what the book measured on F1
+(steps-to-target B_crit, tuned learning rates)."""
+from __future__ import annotations
+
+from lbgap.book.context import Context
+
+ADVISE_F1 = "F1-mnist-adam-b256-s0"   # the advise record of F1 (``lbgap advise``, command in ``F1_COMMAND``)
+F1_COMMAND = ("lbgap advise --model lbgap.book.measure_model:f1_model --data mnist --batch-size 256 --optimizer adam "
+              "--lr 1e-3 --b-small 64 --chunks 16 --steps 300 --probe-every 10 --threads 1 --record " + ADVISE_F1)
+DEMO = "resnet18-cifar10"             # the measure record of the ResNet-18 demo
+DEMO_EXAMPLES = 2048                  # CIFAR-10 training images the demo measures on (smoke: synthetic, fewer)
+KIND = "measure"
+
+
+def f1_model():
+    """F1 at x0 of seed 0 (``lbgap advise --model lbgap.book.measure_model:f1_model``)."""
+    import torch
+
+    from lbgap.core.models import build_model
+
+    torch.manual_seed(0)
+    return build_model("F1", bn="batch", num_classes=10)
+
+
+def record_profile(ctx: Context) -> str:
+    """The records live under data/results/quick (results mode), else under the computing profile."""
+    return "quick" if ctx.profile == "results" else ctx.run_profile
+
+
+def resnet18():
+    """torchvision's ResNet-18 for 10 classes, seed 0 (through the project's torchvision shim)."""
+    import torch
+
+    from lbgap.core._tv import torchvision
+
+    torch.manual_seed(0)
+    return torchvision.models.resnet18(num_classes=10)
+
+
+def demo(results_dir=None, profile: str = "quick", examples: int = DEMO_EXAMPLES, device: str = "auto") -> dict:
+    """The three measurements of ``lbgap.measure`` on a ResNet-18 at initialisation, on the first ``examples``
+    CIFAR-10 training images (synthetic CIFAR-shaped images under the smoke profile), each timed; one record."""
+    import time
+
+    import torch
+
+    from lbgap import measure
+    from lbgap.core import data as datamod
+    from lbgap.core import records
+    from lbgap.core.train import compute_device
+
+    smoke = profile == "smoke"
+    dev = compute_device("cpu" if smoke else device)
+    bundle = datamod.load("cifar10", "official", "synthetic" if smoke else "real", "cpu",
+                          n_train=examples if smoke else None)
+    X, y = bundle.train.batch(slice(0, min(examples, len(bundle.train))))
+    model = resnet18().to(dev)
+    loss = torch.nn.functional.cross_entropy
+    small = dict(noise=dict(b_small=4, chunks=2, probes=2), eig=dict(tol=1e-1, maxiter=1, ncv=3, batch_size=16),
+                 sharp=dict(maxiter=1, batch_size=16, space="random", p=2)) if smoke else \
+        dict(noise=dict(b_small=32, chunks=8, probes=8), eig=dict(tol=1e-3, maxiter=10, ncv=20, batch_size=256),
+             sharp=dict(maxiter=10, batch_size=256, space="full"))
+    started, load, t0 = records.now(), records.host_load(), time.perf_counter()
+    out = {}
+    out["noise_scale"] = measure.noise_scale(model, loss, (X, y), **small["noise"]).to_dict()
+    out["top_eigenvalue"] = measure.top_eigenvalue(model, loss, (X, y), **small["eig"]).to_dict()
+    out["sharpness"] = measure.sharpness(model, loss, (X, y), eps=1e-3, objective="sum", **small["sharp"]).to_dict()
+    return records.write_record(results_dir, profile, KIND, DEMO, model="torchvision resnet18, 10 classes, seed 0, "
+                                "at initialisation", data=bundle.info, examples=len(y), settings=small,
+                                n_params=sum(p.numel() for p in model.parameters()), **out,
+                                provenance=records.provenance(dev, time.perf_counter() - t0, started, load))
+
+
+def smoke_advice(results_dir) -> dict:
+    """The F1 advise record on synthetic MNIST-shaped data, in seconds (profile ``smoke``)."""
+    import torch
+
+    from lbgap.core import data as datamod
+    from lbgap.measure import advice
+
+    bundle = datamod.load("mnist", "official", "synthetic", "cpu", n_train=512)
+    a = advice.measure_along_run(f1_model(), torch.nn.functional.cross_entropy, bundle.train.batch(slice(None)),
+                                 batch_size=32, steps=20, optimizer="adam", lr=1e-3, probe_every=5, b_small=8,
+                                 chunks=4)
+    return advice.write(a, ADVISE_F1, results_dir, "smoke", model_spec="lbgap.book.measure_model:f1_model",
+                        data_spec="mnist (synthetic)", loss="cross_entropy")
+
+
+def compute(ctx: Context) -> None:
+    from lbgap.measures import noise
+    from lbgap.studies import steps
+
+    if ctx.profile == "smoke":
+        demo(ctx.results_dir, "smoke", examples=16)
+        smoke_advice(ctx.results_dir)
+        steps.smoke_sweep(ctx.results_dir, optimizers=("adam", "sgd"))
+        noise.smoke(ctx.results_dir)
+    else:
+        demo(ctx.results_dir, record_profile(ctx), device=ctx.device)
+
+
+# ---------------------------------------------------------------------------------------------- records
+def demo_record(ctx: Context) -> dict | None:
+    from lbgap.core import records
+
+    return records.read_record(records.record_path(ctx.results_dir, record_profile(ctx), KIND, DEMO))
+
+
+def advice_record(ctx: Context) -> dict | None:
+    from lbgap.measure import advice
+
+    return advice.load(ctx.results_dir, record_profile(ctx)).get(ADVISE_F1)
+
+
+def calibration(ctx: Context):
+    """The advice for F1 against what the book measured directly: B_simple of ``lbgap advise`` (short run) and of
+    the gradient-noise chapter (at 95 % validation accuracy) beside B_crit fitted to the steps-to-target runs per
+    optimizer, and their ratios. A table; NaN where a record is missing."""
+    import pandas as pd
+
+    from lbgap.book import batch_vs_iterations as bvi
+
+    rows = []
+    adv = advice_record(ctx)
+    fitted, _ = bvi.fits(ctx)
+    try:
+        bs = bvi.b_simple(ctx)
+    except StopIteration:
+        bs = None
+    guides = []
+    if adv is not None:
+        guides.append((f"lbgap advise: {adv['steps']}-step {adv['optimizer']} run, B = {adv['batch_size']}",
+                       adv["b_simple"], tuple(adv["ci"])))
+    if bs is not None:
+        guides.append((f"gradient-noise chapter: SB run at {bvi.target(ctx):.0%} val. acc.", bs["b_simple"],
+                       tuple(bs["ci"])))
+    for name, b, ci in guides:
+        for opt, f in fitted.items():
+            ratio = f["b_crit"] / b
+            rows.append({"B_simple from": name, "B_simple": b, "B_simple 95% CI": ci,
+                         "B_crit (steps to target)": f"{opt}: {f['b_crit']:,.0f}",
+                         "B_crit 95% CI": tuple(f["b_crit_ci"]), "B_crit / B_simple": ratio,
+                         "ratio range": (f["b_crit_ci"][0] / ci[1], f["b_crit_ci"][1] / ci[0]),
+                         "B_simple inside B_crit's CI": f["b_crit_ci"][0] <= b <= f["b_crit_ci"][1]})
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------------------ what the notebook shows
+def show_records(ctx: Context) -> None:
+    d, a = demo_record(ctx), advice_record(ctx)
+    print("demo record:", f"{DEMO} ({d['provenance']['device']})" if d else
+          "not measured (needs CIFAR-10: `lbgap data download cifar10`, then the chapter with profile='quick')")
+    print("advise record:", f"{ADVISE_F1} ({a['provenance']['device']})" if a else f"none; run `{F1_COMMAND}`")
+
+
+def show_demo(ctx: Context) -> None:
+    """The three numbers on ResNet-18 with their uncertainty and cost in seconds."""
+    import pandas as pd
+
+    from lbgap.book.style import show
+
+    d = demo_record(ctx)
+    if d is None:
+        print("The ResNet-18 measurement has no record here: CIFAR-10 is not in this checkout's data cache. "
+              "It is computed by this chapter with profile='quick' once `lbgap data download cifar10` has run.")
+        return
+    ns, ev, sh = d["noise_scale"], d["top_eigenvalue"], d["sharpness"]
+    rows = [dict(measure="B_simple (noise_scale)", value=f"{ns['b_simple']:,.1f}",
+                 uncertainty=f"95% CI {ns['ci'][0]:,.1f} to {ns['ci'][1]:,.1f} ({ns['probes']} probes)",
+                 examples=ns["examples"], seconds=f"{ns['wall_s']:.1f}"),
+            dict(measure="λ_max (top_eigenvalue)", value=f"{ev['value']:.4g}",
+                 uncertainty=f"residual {ev['residual']:.2g}, {'converged' if ev['converged'] else 'not converged'}"
+                             f" ({ev['hvps']} HVPs)", examples=ev["examples"], seconds=f"{ev['wall_s']:.1f}"),
+            dict(measure=f"φ, Metric 2.1 (sharpness, ε = {sh['eps']:g}, {sh['objective']})", value=f"{sh['phi']:.4g}",
+                 uncertainty=f"a lower bound: {sh['nfev']} evaluations, {sh['at_bound']:.0%} of coordinates at the box",
+                 examples=sh["examples"], seconds=f"{sh['wall_s']:.1f}")]
+    print(f"{d['model']}; {d['n_params']:,} parameters; {d['examples']:,} examples; {d['provenance']['device']}")
+    show(pd.DataFrame(rows), "lbgap.measure on a ResNet-18 (record " + DEMO + ")", "demo")
+
+
+def show_advice(ctx: Context) -> None:
+    """What ``lbgap advise`` prints for F1, from its record: the command, the advice and the trade-off table."""
+    from IPython.display import Markdown, display
+
+    from lbgap.book.style import show, verdict_lines
+    from lbgap.measure import advice
+
+    a = advice_record(ctx)
+    if a is None:
+        print(f"no advise record; run `{F1_COMMAND}`")
+        return
+    fields = {k: a[k] for k in advice.Advice.__dataclass_fields__ if k in a}
+    fields["ci"] = tuple(fields["ci"])
+    res = advice.Advice(**fields)
+    words = F1_COMMAND.split(" --")
+    display(Markdown("```sh\n" + " \\\n    --".join(words) + "\n```"))
+    verdict_lines(advice.report_lines(res, advice.lr_evidence(ctx.results_dir, record_profile(ctx))))
+    if res.b_simple > 0 and res.ci[0] > 0:
+        t = advice.tradeoff_table(res.b_simple, res.ci)
+        t = t.assign(**{"steps / S_min": t["steps / S_min"].map("{:.2f}".format),
+                        "examples / E_min": t["examples / E_min"].map("{:.2f}".format),
+                        "steps range": t["steps range"].map(lambda r: f"{r[0]:.2f} to {r[1]:.2f}"),
+                        "examples range": t["examples range"].map(lambda r: f"{r[0]:.2f} to {r[1]:.2f}")})
+        show(t, "Steps and examples relative to their minima if B_crit = B_simple: (S/S_min − 1)(E/E_min − 1) = 1 "
+             "(McCandlish et al., Eqs. 2.11-2.12); ranges over B_simple's 95 % interval", "tradeoff")
+
+
+def show_calibration(ctx: Context) -> None:
+    """The calibration table and, per row, the ratio B_crit / B_simple and whether B_simple lies in B_crit's
+    interval (the rule that picks "within" / "outside")."""
+    from lbgap.book.style import show, verdict_lines
+
+    df = calibration(ctx)
+    if not len(df):
+        print("no calibration: the F1 steps-to-target fits or B_simple records are missing")
+        return
+    fmt = df.assign(**{"B_simple": df["B_simple"].map("{:,.0f}".format),
+                       "B_simple 95% CI": df["B_simple 95% CI"].map(lambda c: f"{c[0]:,.0f} to {c[1]:,.0f}"),
+                       "B_crit 95% CI": df["B_crit 95% CI"].map(lambda c: f"{c[0]:,.0f} to {c[1]:,.0f}"),
+                       "B_crit / B_simple": df["B_crit / B_simple"].map("{:.2f}".format),
+                       "ratio range": df["ratio range"].map(lambda c: f"{c[0]:.2f} to {c[1]:.2f}"),
+                       "B_simple inside B_crit's CI": df["B_simple inside B_crit's CI"].map({True: "yes",
+                                                                                              False: "no"})})
+    show(fmt, "The advice on F1 against the critical batch size measured by steps to target (MNIST, hold-out "
+         "split; B_crit fitted per optimizer with the learning rate tuned per B)", "calibration")
+    lines = []
+    for _, r in df.iterrows():
+        word = "within" if r["B_simple inside B_crit's CI"] else "outside"
+        lines.append(f"{r['B_simple from']}: B_crit ({r['B_crit (steps to target)']}) / B_simple = "
+                     f"{r['B_crit / B_simple']:.2f} (range {r['ratio range'][0]:.2f} to {r['ratio range'][1]:.2f}); "
+                     f"B_simple is {word} B_crit's 95% interval")
+    verdict_lines(lines)

@@ -1,0 +1,109 @@
+"""``lbgap advise`` end to end on a tiny model in seconds, and the advice's arithmetic against McCandlish et al.'s
+model S = S_min (1 + B_noise/B), E = E_min (1 + B/B_noise)."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lbgap.cli import main
+from lbgap.measure import advice
+
+FIXTURES = Path(__file__).parent / "fixtures"
+TINY = str(FIXTURES / "tiny_model.py")
+
+
+def test_advise_end_to_end_on_a_tiny_model(tmp_path, capsys):
+    code = main(["advise", "--model", f"{TINY}:model", "--data", f"{TINY}:data", "--steps", "60", "--probe-every", "5",
+                 "--b-small", "8", "--chunks", "8", "--device", "cpu", "--threads", "1", "--record", "tiny",
+                 "--results-dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "B_simple = " in out and "95% bootstrap CI" in out and "steps / S_min" in out
+    rec = json.loads((tmp_path / "quick" / "advise" / "tiny.json").read_text())
+    assert rec["steps"] == 60 and len(rec["series"]) == 13 and rec["probes_used"] == 7
+    assert rec["loss_last"] < rec["loss_first"]            # the short run trained
+    est = np.array([[s["g2"], s["tr_sigma"]] for s in rec["series"][6:]])
+    assert rec["b_simple"] == pytest.approx(est[:, 1].mean() / est[:, 0].mean())
+
+
+def test_advise_takes_a_module_on_the_path(tmp_path, capsys, monkeypatch):
+    monkeypatch.syspath_prepend(str(FIXTURES))
+    monkeypatch.delitem(sys.modules, "tiny_model", raising=False)
+    code = main(["advise", "--model", "tiny_model:model", "--data", "tiny_model:data", "--steps", "20",
+                 "--b-small", "4", "--chunks", "4", "--device", "cpu", "--results-dir", str(tmp_path)])
+    assert code == 0 and "B_simple = " in capsys.readouterr().out
+
+
+def test_doubling_limit_and_tradeoff_table_follow_the_model():
+    b = 1000.0
+    lim = advice.doubling_limit(b)
+    assert lim == pytest.approx(125.0)                             # B_noise / 8 for a gain of 1.8
+    assert advice.step_gain(b / lim) == pytest.approx(advice.DOUBLING_GAIN)
+    t = advice.tradeoff_table(b, (500.0, 2000.0), [64, 1000, 4096])
+    prod = (t["steps / S_min"] - 1) * (t["examples / E_min"] - 1)
+    assert np.allclose(prod, 1.0)
+    assert t["steps / S_min"][1] == pytest.approx(2.0) and t["examples / E_min"][1] == pytest.approx(2.0)
+    lo, hi = t["steps range"][0]
+    assert lo < t["steps / S_min"][0] < hi
+    with pytest.raises(ValueError, match="positive"):
+        advice.tradeoff_table(-3.0)
+
+
+def test_scaling_rule_words():
+    assert advice.scaling_rule(0.8, 1.1) == "linear (lr ∝ B)"
+    assert advice.scaling_rule(0.3, 0.6) == "square root (lr ∝ √B)"
+    assert advice.scaling_rule(0.4, 1.2) == "unresolved between square root and linear"
+    assert advice.scaling_rule(-0.2, 0.2) == "neither square root nor linear"
+
+
+def test_lr_evidence_reads_the_books_tuned_learning_rates():
+    ev = advice.lr_evidence()
+    if not ev:
+        pytest.skip("no steps-to-target records in this checkout")
+    for e in ev.values():
+        assert e["ci"][0] < e["slope"] < e["ci"][1] and e["n"] >= 3
+        assert e["rule"] == advice.scaling_rule(*e["ci"])
+
+
+def test_a_short_run_checks_its_settings():
+    import torch
+
+    sys.path.insert(0, str(FIXTURES))
+    try:
+        import tiny_model
+    finally:
+        sys.path.remove(str(FIXTURES))
+    for kw, words in ((dict(lr=0.0), "positive"), (dict(optimizer="lamb"), "'sgd' or 'adam'"),
+                      (dict(batch_size=601), "between 2 and the 600")):
+        with pytest.raises(ValueError, match=words):
+            advice.measure_along_run(tiny_model.model(), torch.nn.functional.cross_entropy, tiny_model.data(),
+                                     steps=20, b_small=4, chunks=4, **kw)
+
+
+def test_calibration_compares_the_advice_with_the_measured_critical_batch(monkeypatch):
+    # F1's committed records: B_crit from steps to target, B_simple from lbgap advise and the noise chapter; the
+    # "inside B_crit's interval" verdict flips when B_simple is moved onto B_crit.
+    from lbgap.book import batch_vs_iterations as bvi
+    from lbgap.book import measure_model
+    from lbgap.book.context import context
+
+    ctx = context("results", None, "auto", "0", "F1")
+    adv = measure_model.advice_record(ctx)
+    fitted, _ = bvi.fits(ctx)
+    if adv is None or "adam" not in fitted:
+        pytest.skip("F1's advise or steps-to-target records are not in this checkout")
+    df = measure_model.calibration(ctx)
+    row = df[df["B_simple from"].str.startswith("lbgap advise") & df["B_crit (steps to target)"].str.startswith("adam")]
+    assert len(row) == 1
+    assert row["B_crit / B_simple"].iloc[0] == pytest.approx(fitted["adam"]["b_crit"] / adv["b_simple"])
+    lo, hi = fitted["adam"]["b_crit_ci"]
+    assert row["B_simple inside B_crit's CI"].iloc[0] == (lo <= adv["b_simple"] <= hi)
+    moved = dict(adv, b_simple=fitted["adam"]["b_crit"])
+    monkeypatch.setattr(measure_model, "advice_record", lambda ctx: moved)
+    df2 = measure_model.calibration(ctx)
+    row2 = df2[df2["B_simple from"].str.startswith("lbgap advise") & df2["B_crit (steps to target)"].str.startswith("adam")]
+    assert bool(row2["B_simple inside B_crit's CI"].iloc[0]) and row2["B_crit / B_simple"].iloc[0] == pytest.approx(1)
