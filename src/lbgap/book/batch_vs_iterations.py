@@ -271,7 +271,7 @@ def matched_budget_lines(ctx: Context) -> list[str]:
                          f"{'ahead' if a[big] > a[small] else 'behind'}.")
     if len(c):
         s = c.groupby("batch_size").seconds_per_step.median()
-        lines.append("**Wall time, measured on an idle machine in one interleaved run:** "
+        lines.append("**Wall time, measured in one interleaved run (the records hold no host load):** "
                      + ", ".join(f"{1e3 * v:.1f} ms per step at B = {int(b):,}" for b, v in s.items())
                      + "; seconds per epoch = steps per epoch × these (the gradient-norm chapter's cost table).")
     return lines

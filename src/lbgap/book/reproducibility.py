@@ -186,8 +186,18 @@ def gpu_time_lines(ctx: Context) -> list[str]:
     and GPU, and how many calls were cut off (their time is a lower bound)."""
     calls = _gpu_calls(ctx)
     if not calls:
-        return ["No GPU call has run yet: the GPU time of the paper profile is 0 so far, and every committed record "
-                "was computed on a CPU (the timing table above)."]
+        from collections import Counter
+
+        from lbgap.book.context import all_records
+
+        devs = Counter((r.get("provenance") or {}).get("device", "?") for r in all_records(ctx))
+        gpu = {d: n for d, n in devs.items() if not str(d).startswith("cpu") and d != "?"}
+        if not gpu:
+            return ["No record was computed on a GPU: every committed record's provenance names a CPU (the timing "
+                    "table above)."]
+        return [f"No GPU-call record (the bookkeeping of one GPU session) is committed, so no GPU time is summed "
+                f"here; {sum(gpu.values())} of the {sum(devs.values())} records name a GPU in their provenance ("
+                + ", ".join(f"{n} on {d}" for d, n in sorted(gpu.items())) + "), the others a CPU."]
     out = []
     for (prof, gpu) in sorted({(r["_profile"], r.get("device", "?")) for r in calls}):
         mine = [r for r in calls if (r["_profile"], r.get("device", "?")) == (prof, gpu)]
