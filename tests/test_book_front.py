@@ -61,7 +61,7 @@ def test_status_has_a_row_per_paper_table_and_figure_and_counts_from_the_records
         assert sum(i.split(" ")[:2] == ["Table", str(k)] for i in st.index) == 1, f"Table {k}"
         assert sum(i.split(" ")[:2] == ["Figure", str(k)] for i in st.index) == 1, f"Figure {k}"
     t2 = st.loc["Table 2 SB vs LB accuracy"]
-    assert (t2.seeds, t2["networks by profile"], t2.status) == (3, "paper: F1", "partly")
+    assert (t2.seeds, t2["networks by profile"], t2.status) == ("3", "paper: F1", "partly")
     assert t2["F1: ours / paper"] == "3.00 / 0.22 pt"
     t7 = st.loc["Table 7 conservative"]
     assert (t7.status, t7.seeds, t7["networks by profile"]) == ("not run", "—", "—")
@@ -72,13 +72,14 @@ def test_status_has_a_row_per_paper_table_and_figure_and_counts_from_the_records
     records.atomic_write_json(path.with_name(rec["run_id"] + ".json"), rec)
     st = front.status(ctx).set_index("item")
     t7 = st.loc["Table 7 conservative"]
-    assert (t7.status, t7.seeds, t7["networks by profile"], t7["F1: ours / paper"]) == ("partly", 1, "paper: F1", "—")
-    assert st.loc["Table 2 SB vs LB accuracy"].seeds == 3   # the conservative run is not a Table 2 run
+    assert (t7.status, t7.seeds, t7["networks by profile"], t7["F1: ours / paper"]) == ("partly", "1", "paper: F1", "—")
+    assert st.loc["Table 2 SB vs LB accuracy"].seeds == "3"   # the conservative run is not a Table 2 run
     assert st.loc["Figure 4 batch sweep"].status == "not run" and st.loc["Table 5"].chapter == ""
     assert "Table 6 augmentation" in front.status_notes()
 
 
 def test_answer_quotes_the_records_and_skips_what_is_missing(ctx):
     lines = front.answer_lines(ctx)
-    assert len(lines) == 1 and "a gap of 3.00 points (the paper: 0.22)" in lines[0] and "3 seeds" in lines[0]
+    assert len(lines) == 1 and "gap SB − LB paired by seed sign reproduced: +3.00 pt (n = 3" in lines[0]
+    assert "(the paper: 0.22)" in lines[0] and lines[0].startswith("**On F1 LB tests below SB, as in the paper")
     assert front.answer_numbers(ctx)["steps"] is None   # no steps-to-target records here

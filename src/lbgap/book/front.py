@@ -198,6 +198,10 @@ def regression_claim(ctx: Context):
     from lbgap.book import claims, regression
     from lbgap.book.stats import welch
 
+    from lbgap.core.records import iter_records
+
+    if next(iter(iter_records(ctx.results_dir, regression.record_profile(ctx), "regression")), None) is None:
+        return None
     df = regression.runs(ctx.results_dir, regression.record_profile(ctx))
     if df.empty:
         return None
