@@ -71,12 +71,13 @@ def fits(ctx: Context) -> tuple[dict, list[str]]:
 
 
 def b_simple(ctx: Context) -> dict:
-    """The gradient-noise scale measured along the small-batch run (``noise.b_simple_summary``, 1000 draws)."""
+    """The gradient-noise scale measured along the small-batch run (``noise.b_simple_summary`` with its default
+    bootstrap, the same call as the gradient-noise chapter's: one interval on every page)."""
     from lbgap.measures import noise
 
     def make():
         track = next(r for r in noise.load(ctx.results_dir, record_profile(ctx)).values() if r.get("what") == "track")
-        return noise.b_simple_summary(track, target(ctx), n_boot=1000)
+        return noise.b_simple_summary(track, target(ctx))   # default draws, as the noise chapter
 
     return ctx.memo("b_simple", make)
 

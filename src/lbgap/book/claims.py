@@ -347,3 +347,39 @@ def gradnorm_trends(ctx, net: str = "F1", rule: str = "fixed") -> dict:
     for c in out.values():
         c.numbers.update(examples=last, seeds=sorted(at.seed.unique()))
     return out
+
+
+def power_iteration_cap() -> int:
+    """The iteration cap of the power iteration that computed the committed λ_max entries (the default of
+    ``measures.sharpness.hessian_top_eigenvalue``)."""
+    import inspect
+
+    from lbgap.measures.sharpness import hessian_top_eigenvalue
+
+    return int(inspect.signature(hessian_top_eigenvalue).parameters["iters"].default)
+
+
+def eigen_label(hessian: dict | None) -> str:
+    """How a record's λ_max was computed, in words: "power iteration, not converged (stopped at the
+    N-iteration cap)" where its iteration count reached the cap, else "power iteration" (entries of another
+    method: their ``method``)."""
+    if not hessian:
+        return "—"
+    method = str(hessian.get("method", ""))
+    if method and not method.startswith("power iteration"):
+        return method
+    if int(hessian.get("iterations") or 0) >= power_iteration_cap():
+        return f"power iteration, not converged (stopped at the {power_iteration_cap()}-iteration cap)"
+    return "power iteration"
+
+
+def eigen_labels(ctx, run_ids) -> dict:
+    """{run id: :func:`eigen_label`} of the sharpness records of ``run_ids`` under the context's profiles."""
+    from lbgap.core.records import iter_records
+
+    want, out = set(run_ids), {}
+    for prof in ctx.record_profiles:
+        for r in iter_records(ctx.results_dir, prof, "sharpness"):
+            if r.get("run_id") in want and r["run_id"] not in out:
+                out[r["run_id"]] = eigen_label(r.get("hessian"))
+    return out

@@ -41,6 +41,27 @@ def _gaps(df):
     return df.assign(gap=[sb.get(k, float("nan")) - a for k, a in zip(key, df.test_acc)])
 
 
+def eigen_note(ctx: Context, net: str) -> str:
+    """How the λ_max of ``net``'s follow-up runs were computed (:func:`lbgap.book.claims.eigen_label`): "power
+    iteration", and which runs stopped at the iteration cap unconverged."""
+    import re
+
+    from lbgap.book import claims
+    from lbgap.core.records import iter_records
+
+    labels = {}
+    for prof in ctx.record_profiles:
+        for r in iter_records(ctx.results_dir, prof, "sharpness"):
+            m = re.match(rf"{net}-.*-s(\d+)-fu-(.+)$", r.get("run_id", ""))
+            if m and r.get("hessian"):
+                labels.setdefault((m.group(2), int(m.group(1))), claims.eigen_label(r["hessian"]))
+    if not labels:
+        return "λ_max: no Hessian entries"
+    capped = sorted(f"{a} seed {s}" for (a, s), w in labels.items() if "not converged" in w)
+    return (f"λ_max by power iteration; {len(capped)} of {len(labels)} entries stopped at the "
+            f"{claims.power_iteration_cap()}-iteration cap, not converged" + (f" ({', '.join(capped)})" if capped else ""))
+
+
 def show_table(ctx: Context) -> None:
     """Per network, one row per arm: seeds, test accuracy, gap to SB (paired by seed), median updates, examples
     seen and training seconds, median φ and Hessian top eigenvalue."""
@@ -62,10 +83,14 @@ def show_table(ctx: Context) -> None:
         import pandas as pd
 
         prof = "/".join(sorted(g.profile.unique()))
+        from lbgap.book import run_sets
+
+        where = run_sets.label(RUN_SET[net], sorted(g.seed.unique())) if net in RUN_SET else f"{net} ({prof} profile)"
         show(pd.DataFrame(rows),
-             f"{net} ({prof} profile): mean ± sd over seeds; gap = SB − arm of the same seed; updates, examples, "
+             f"{where}: mean ± sd over seeds; gap = SB − arm of the same seed; updates, examples, "
              f"seconds in training steps (one {g.device.iloc[0]} shared by up to 12 runs), φ (ε = 10⁻³, full space, "
-             "summed loss) and λ_max (Hessian's top eigenvalue): medians", f"followups-{net}", wrap=("arm",))
+             f"summed loss) and λ_max (Hessian's top eigenvalue): medians; {eigen_note(ctx, net)}",
+             f"followups-{net}", wrap=("arm",))
 
 
 def figure_gap_vs_sharpness(ctx: Context):

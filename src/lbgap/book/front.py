@@ -366,6 +366,8 @@ def _record_keys(ctx: Context, kind: str, tag) -> set[tuple[str, str, int, str]]
             t = cfg.get("tag") or r.get("tag") or ""
             if tag is not None and not any(t == x if x == "" else t.startswith(x) for x in tags):
                 continue
+            if kind == "regression" and r.get("role") != "measure":   # tuning and pass records are not seeds
+                continue
             out.add((prof, r.get("net") or cfg.get("net") or "—", r.get("seed", cfg.get("seed")), t))
     return out
 

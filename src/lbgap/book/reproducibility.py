@@ -396,6 +396,18 @@ def show_bench(ctx: Context) -> None:
                  "lbgap bench: one sharpness computation, ours vs scipy.optimize.minimize", "bench-sharpness")
         if t_bench.device.str.startswith("cpu").all():
             print("No GPU bench record yet: the GPU targets are still unmeasured.")
+        above = t_bench[t_bench["share of peak"].str.rstrip("%").str.replace(",", "").map(_number) > 100]
+        if len(above):
+            print(f"{len(above)} row(s) above 100 % of the peak: the peak is one matmul measured in the same "
+                  "invocation, not the device's ceiling, and the training FLOPs are an estimate, so a share above "
+                  "100 % says that one of the two is low, not that the workload beat the hardware.")
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return float("nan")
 
 
 def show_seeds_at_once(ctx: Context) -> None:
