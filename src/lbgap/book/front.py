@@ -6,6 +6,7 @@ from lbgap.book.context import Context, lb_over_sb, shown_nets, shown_seeds
 from lbgap.book.coverage import MISSING_REASON
 from lbgap.book.paper import paper_table
 from lbgap.book.sb_vs_lb import gap_claim, table2_numbers, train_runs, verdict
+from lbgap.book.stats import signed
 from lbgap.book.style import styled
 
 
@@ -92,6 +93,7 @@ def scorecard(ctx: Context):
     behind our number (the fewer of SB's and LB's)."""
     import pandas as pd
 
+    from lbgap.book import claims
     from lbgap.measures import landscape
 
     ratios = sharpness_ratios(ctx)
@@ -107,13 +109,20 @@ def scorecard(ctx: Context):
         if set(have.regime) >= {"SB", "LB"}:
             sb, lb = (have[have.regime == r].iloc[0] for r in ("SB", "LB"))
             row["our runs"] = f"{sb.profile}, {sb.epochs:.0f}/{lb.epochs:.0f} epochs"
-            ours = f"{sb.test_acc - lb.test_acc:.2f} (n={min(sb.n, lb.n)})"
+            c = gap_claim(train_runs(ctx), net, p.test_acc_sb_mean - p.test_acc_lb_mean)   # paired by seed
+            lo, hi = c.estimate.ci
+            ours = (f"{sb.test_acc - lb.test_acc:.2f} (n={c.n}" + (f", 95 % CI {signed(lo)} … {signed(hi)})"
+                                                                  if lo == lo else ")"))
         else:
             row["our runs"], ours = MISSING_REASON[net], "—"
         row["Table 2 gap (pt), ours / paper"] = f"{ours} / {p.test_acc_sb_mean - p.test_acc_lb_mean:.2f}"
-        for label, k, _, _ in SHARPNESS_CLAIMS:
+        for label, k, space, objective in SHARPNESS_CLAIMS:
             paper = round(float(tables[k].loc[net, "lb_eps1e-3_mean"] / tables[k].loc[net, "sb_eps1e-3_mean"]))
             row[f"{label} (ε=1e-3), ours / paper"] = ratio_words(*ratios.get((label, net), (None, 0)), paper)
+            if (label, net) in ratios:
+                c = claims.sharpness_f1(ctx, space=space, objective=objective, net=net)
+                if c is not None and c.verdict == "solver stall":   # L-BFGS-B barely left y = 0 (claims.sharper)
+                    row[f"{label} (ε=1e-3), ours / paper"] += " (solver stall)"
         d = land[land.net == net] if len(land) else land
         for label, lb_col, sb_col in ((landscape.RISE_RATIO, "rise beyond LB (α 1→1.5)", "rise beyond SB (α 0→-0.5)"),
                                       (landscape.FILTER_RISE_RATIO, "LB rise to t=±1", "SB rise to t=±1")):
