@@ -82,3 +82,33 @@ def test_table2_gap_from_records_and_its_contrary(tmp_path):
     assert claims.table2_gap(type(ctx)(**{k: getattr(ctx, k) for k in
                                           ("profile", "results_dir", "record_profiles", "run", "device", "seeds",
                                            "nets")})).verdict == "reversed"
+
+
+def _tagged(tmp_path, seed, test_acc, tag):
+    """A copy of the plain LB record of ``seed`` with config tag ``tag`` and test accuracy ``test_acc``."""
+    from lbgap.core import records
+
+    path = records.record_path(tmp_path, "paper", "train", f"F1-mnist-official-b6000-s{seed}")
+    rec = records.read_json(path)
+    rec["run_id"] += f"-{tag}"
+    rec["config"]["tag"] = tag
+    rec["final"]["test_acc"] = test_acc
+    records.atomic_write_json(path.with_name(rec["run_id"] + ".json"), rec)
+
+
+def test_conservative_from_records_flips_and_is_unresolved_with_one_seed(tmp_path):
+    from lbgap.book.context import context
+
+    three_f1_pairs(tmp_path)                                  # plain LB 0.95, 0.96, 0.97
+    for s, (cons, ctl) in enumerate([(0.952, 0.9501), (0.9621, 0.9602), (0.9719, 0.9701)]):
+        _tagged(tmp_path, s, cons, "conservative")
+        _tagged(tmp_path, s, ctl, "repeat3")
+    k = claims.conservative(context("results", tmp_path, seeds="0-4", nets="F1"))
+    assert k["conservative"].verdict == "improves" and k["conservative"].n == 3
+    assert k["conservative"].estimate.value == pytest.approx((0.2 + 0.21 + 0.19) / 3)
+    assert k["proximal"].verdict == "improves"                # conservative above its control on every seed
+    for s, acc in enumerate((0.948, 0.9579, 0.9681)):         # contrary: below plain LB on every seed
+        _tagged(tmp_path, s, acc, "conservative")
+    assert claims.conservative(context("results", tmp_path, seeds="0-4", nets="F1"))["conservative"].verdict == "worsens"
+    one = claims.conservative(context("results", tmp_path, seeds="0", nets="F1"))
+    assert one["conservative"].verdict == "unresolved" and one["conservative"].n == 1

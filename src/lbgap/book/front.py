@@ -270,8 +270,11 @@ def answer_lines(ctx: Context) -> list[str]:
         lines.append(words + ".")
     if a.get("conservative"):
         k = a["conservative"]
-        words = (f"**Conservative (proximal) training, on the {run_sets.get('F1-50epoch').name}:** against plain LB "
-                 f"of the same seed, {k['conservative'].words()}")
+        moved = {"improves": "improves on plain LB of the same seed", "worsens": "falls below plain LB of the same seed",
+                 "unresolved": "against plain LB of the same seed:"}
+        c = k["conservative"]
+        words = (f"**Conservative (proximal) training, on the {run_sets.get('F1-50epoch').name}:** "
+                 f"{moved[c.verdict]} {c.stat() if c.resolved else c.words()}")
         if "control" in k:
             words += (f"; its control (the same three Adam steps per batch, no proximal term) "
                       f"{k['control'].words()}; the proximal term itself (conservative − control) "
@@ -293,7 +296,7 @@ def answer_lines(ctx: Context) -> list[str]:
                 "unresolved": "At equal epochs the large batch's lag is not resolved."}[c.verdict]
         lines.append(f"**{head}** {run_sets.get(q['net'] + '-quick').name} after {q['epochs']:.0f} epochs "
                      f"({q['steps_sb']:,.0f} SB steps against {q['steps_lb']:,.0f} LB steps): gap SB − LB paired by "
-                     f"seed {c.words()}, a point far from a minimiser.")
+                     f"seed {c.stat() if c.resolved else c.words()}, a point far from a minimiser.")
     from lbgap.book import followups, gradient_norm
 
     gnorm = gradient_norm.answer_line(chapter_context(ctx, "gradient_norm"))
