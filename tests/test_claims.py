@@ -38,6 +38,8 @@ def test_arm_vs_baselines_each_word():
     low = {s: v - 0.5 - 0.01 * s for s, v in lb.items()}
     assert claims.arm_vs_baselines(low, SB, lb, delta).verdict == "widens the gap"
     assert claims.arm_vs_baselines({0: up[0], 1: up[1]}, {0: 98.3}, {0: 97.8}, delta).verdict == "unresolved"
+    below = {0: 97.9, 1: 97.81, 2: 97.72}                   # 0.4 under SB on every seed, LB's level: vs LB noisy
+    assert claims.arm_vs_baselines(below, SB, {0: 97.7, 1: 98.0, 2: 97.5}, delta).verdict == "stays below SB"
 
 
 def test_sharper_stall_and_flip():

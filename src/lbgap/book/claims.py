@@ -113,7 +113,8 @@ def gap_vs_paper(sb: dict, lb: dict, paper_gap: float, name: str = "Table 2 gap"
 def arm_vs_baselines(arm: dict, sb: dict, lb: dict, delta: float, name: str = "arm") -> Claim:
     """Rule "arm vs SB and LB" on paired 95 % intervals (δ: :func:`margin`): "beats SB" (CI of arm − SB above 0);
     "closes the gap" (CI of SB − arm within ±δ); "narrows the gap" (CI of arm − LB above 0); "widens the gap"
-    (CI of arm − LB below 0); otherwise "unresolved". ``numbers``: both paired estimates and the seeds where the
+    (CI of arm − LB below 0); "stays below SB" (CI of arm − SB below 0, beyond δ, and against LB unresolved);
+    otherwise "unresolved". ``numbers``: both paired estimates and the seeds where the
     arm is above LB."""
     vs_sb, vs_lb = paired(arm, sb), paired(arm, lb)
     above_lb = sum(d > 0 for d in vs_lb.extra.get("diffs", []))
@@ -127,6 +128,8 @@ def arm_vs_baselines(arm: dict, sb: dict, lb: dict, delta: float, name: str = "a
         return Claim(name, "narrows the gap", rule, vs_lb, nums)
     if vs_lb.n >= threshold("min_seeds") and vs_lb.ci[1] < 0:
         return Claim(name, "widens the gap", rule, vs_lb, nums)
+    if vs_sb.n >= threshold("min_seeds") and vs_sb.ci[1] < 0:
+        return Claim(name, "stays below SB", rule, vs_sb, nums)
     return _unresolved(name, vs_sb, rule, **nums)
 
 

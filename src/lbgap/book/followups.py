@@ -131,6 +131,7 @@ ARM_WORDS = {   # the sentence per verdict of claims.arm_vs_baselines
     "closes the gap": "closes the gap (within δ of SB)",
     "narrows the gap": "narrows the gap (above plain LB)",
     "widens the gap": "widens the gap (below plain LB)",
+    "stays below SB": "stays below SB (against plain LB unresolved)",
     "unresolved": "unresolved",
 }
 SELECTED_AFTER = ("sam-",)   # arms whose setting (SAM's radius) was picked on test accuracy, not on a validation split
