@@ -46,7 +46,7 @@ def test_scorecard_puts_each_claim_beside_the_papers(ctx, tmp_path):
     f1 = card.loc["F1"]
     assert f1["Table 7 conservative − plain LB test (pt), ours / paper"] == "+2.00 (n=1) / +0.31"   # 98.12 - 97.81
     assert card.loc["C3", "Table 7 conservative − plain LB test (pt), ours / paper"] == "— / -0.47"
-    assert f1["Table 2 gap (pt), ours / paper"] == "3.00 (n=3) / 0.22"
+    assert f1["Table 2 gap (pt), ours / paper"] == "3.00 (n=3, 95 % CI +3.00 … +3.00) / 0.22"   # 3.00 on every seed
     assert f1["Table 3 φ LB/SB (ε=1e-3), ours / paper"] == "5 (n=2) / 167"   # paper: 205.14 / 1.23
     assert f1["Table 3, summed loss (ε=1e-3), ours / paper"] == "— / 167"
     assert f1["Table 4 φ LB/SB (ε=1e-3), ours / paper"] == "3 (n=2) / 84"
@@ -61,7 +61,7 @@ def test_status_has_a_row_per_paper_table_and_figure_and_counts_from_the_records
         assert sum(i.split(" ")[:2] == ["Table", str(k)] for i in st.index) == 1, f"Table {k}"
         assert sum(i.split(" ")[:2] == ["Figure", str(k)] for i in st.index) == 1, f"Figure {k}"
     t2 = st.loc["Table 2 SB vs LB accuracy"]
-    assert (t2.seeds, t2["networks by profile"], t2.status) == (3, "paper: F1", "partly")
+    assert (t2.seeds, t2["networks by profile"], t2.status) == ("3", "paper: F1", "partly")
     assert t2["F1: ours / paper"] == "3.00 / 0.22 pt"
     t7 = st.loc["Table 7 conservative"]
     assert (t7.status, t7.seeds, t7["networks by profile"]) == ("not run", "—", "—")
@@ -72,13 +72,43 @@ def test_status_has_a_row_per_paper_table_and_figure_and_counts_from_the_records
     records.atomic_write_json(path.with_name(rec["run_id"] + ".json"), rec)
     st = front.status(ctx).set_index("item")
     t7 = st.loc["Table 7 conservative"]
-    assert (t7.status, t7.seeds, t7["networks by profile"], t7["F1: ours / paper"]) == ("partly", 1, "paper: F1", "—")
-    assert st.loc["Table 2 SB vs LB accuracy"].seeds == 3   # the conservative run is not a Table 2 run
+    assert (t7.status, t7.seeds, t7["networks by profile"], t7["F1: ours / paper"]) == ("partly", "1", "paper: F1", "—")
+    assert st.loc["Table 2 SB vs LB accuracy"].seeds == "3"   # the conservative run is not a Table 2 run
     assert st.loc["Figure 4 batch sweep"].status == "not run" and st.loc["Table 5"].chapter == ""
     assert "Table 6 augmentation" in front.status_notes()
 
 
 def test_answer_quotes_the_records_and_skips_what_is_missing(ctx):
     lines = front.answer_lines(ctx)
-    assert len(lines) == 1 and "a gap of 3.00 points (the paper: 0.22)" in lines[0] and "3 seeds" in lines[0]
+    assert len(lines) == 1 and "gap SB − LB paired by seed sign reproduced: +3.00 pt (n = 3" in lines[0]
+    assert "(the paper: 0.22)" in lines[0] and lines[0].startswith("**On F1 LB tests below SB, as in the paper")
     assert front.answer_numbers(ctx)["steps"] is None   # no steps-to-target records here
+
+
+def test_answer_flips_with_contrary_records_and_is_unresolved_with_one_seed(tmp_path):
+    from lbgap.book.context import context
+
+    for s, (a, b) in enumerate([(0.95, 0.98), (0.96, 0.99), (0.97, 1.00)]):   # LB above SB on every seed
+        train_record(tmp_path, "F1", "SB", s, 1.0, a, 30.0)
+        train_record(tmp_path, "F1", "LB", s, 1.0, b + 0.001 * s, 10.0)
+    line = front.answer_lines(context("results", tmp_path, seeds="0-4", nets="F1"))[0]
+    assert line.startswith("**" + front.GAP_HEADS["reversed"]) and "n = 3" in line
+    one = context("results", tmp_path, seeds="0", nets="F1")
+    line = front.answer_lines(one)[0]
+    assert line.startswith("**" + front.GAP_HEADS["unresolved"]) and "unresolved (n = 1, no interval" in line
+
+
+def test_mean_loss_sharpness_is_labelled_a_solver_stall(ctx, tmp_path):
+    for s in (0, 1, 2):
+        sharpness_record(tmp_path, "F1", "SB", s, {("full", "mean"): 2.0 + s, ("full", "sum"): 2.0 + s})
+        sharpness_record(tmp_path, "F1", "LB", s, {("full", "mean"): 0.01, ("full", "sum"): 200.0 + s})
+    for p in (tmp_path / "paper" / "sharpness").glob("*.json"):   # the mean-loss maximisation barely left y = 0
+        rec = records.read_json(p)
+        for e in rec["entries"].values():
+            e["at_bound"] = 0.001 if e["objective"] == "mean" else 0.9
+        records.atomic_write_json(p, rec)
+    card = front.scorecard(ctx).set_index("network").loc["F1"]
+    assert card["Table 3 φ LB/SB (ε=1e-3), ours / paper"].endswith("(solver stall)")
+    assert "stall" not in card["Table 3, summed loss (ε=1e-3), ours / paper"]
+    text = " ".join(front.answer_lines(ctx))
+    assert "LB's minimiser is sharper" in text and "is a solver stall, not a measure" in text

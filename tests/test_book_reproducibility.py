@@ -68,7 +68,7 @@ def test_rerun_table_pairs_a_recheck_with_its_original(ctx, tmp_path):
 
 
 def test_gpu_time_adds_up_the_calls_and_prices_the_pairs_left(ctx, tmp_path):
-    assert reproducibility.gpu_time_lines(ctx)[0].startswith("No GPU call has run yet")
+    assert reproducibility.gpu_time_lines(ctx)[0].startswith("No record was computed on a GPU")
     assert reproducibility.gpu_calls_table(ctx).empty
     # F1 seeds 0-2 are committed (the fixture); the GPU finished F1 seed 3 (300 s) and seed 4 in two parts
     # (stopped at 120 s, then 180 s: 300 s) -> 5.0 min per pair; C3 has no pair measured.
@@ -106,3 +106,12 @@ def test_seeds_at_once_long_has_one_row_per_way_of_running():
     assert list(long.seeds) == ["1", "2", "4", "2 (no streams)"]
     assert list(long["samples/s"]) == ["100", "190", "300", "90"]
     assert list(long["÷ one"]) == ["1×", "1.90×", "3.00×", "0.90×"]
+
+
+def test_gpu_records_without_a_gpu_call_record_are_counted_from_provenance(ctx, tmp_path):
+    path = records.record_path(tmp_path, "paper", "train", "F1-mnist-official-b256-s0")
+    rec = records.read_json(path)
+    rec["provenance"]["device"] = "NVIDIA H200"
+    records.atomic_write_json(path, rec)
+    line = reproducibility.gpu_time_lines(ctx)[0]
+    assert line.startswith("No GPU-call record") and "1 of the 6 records name a GPU" in line and "1 on NVIDIA H200" in line

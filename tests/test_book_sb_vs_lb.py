@@ -26,21 +26,31 @@ def test_table2_mean_std_gap_and_verdict(ctx):
     ours = t2.iloc[0]
     assert ours["runs"] == "ours: paper (n=3/3)"
     assert ours["test SB"] == "99.00 ± 1.00" and ours["test LB"] == "96.00 ± 1.00" and ours["gap SB−LB"] == "3.00"
-    assert ours["verdict"].startswith("gap reproduced (3.00 vs paper 0.22 pt)") and "epoch cap" in ours["verdict"]
+    # gap 3.00 on every seed (paired by seed): above 0, far from the paper's 0.22
+    assert ours["verdict"].startswith("gap's sign reproduced, not its size: +3.00 pt (n = 3, 95 % CI +3.00 … +3.00 pt)")
+    assert "epoch cap" in ours["verdict"]
     assert t2.iloc[1]["test SB"] == "98.03 ± 0.07"  # the paper's row, from data/paper/table2.csv
     assert t2.iloc[2]["verdict"].startswith("no records yet")
 
 
-def test_verdict_thresholds():
+def test_verdict_words_follow_the_paired_claim():
+    from lbgap.book import claims
+
     sb = dict(n=5, test_acc=98.0, test_acc_std=0.1, capped=0)
     lb = dict(n=5, test_acc=98.0, test_acc_std=0.1, capped=0)
-    assert sb_vs_lb.verdict("F1", sb, lb, 0.22).startswith("no significant gap")
-    assert sb_vs_lb.verdict("F1", sb, dict(lb, test_acc=98.5), 0.22).startswith("gap reversed")
-    assert sb_vs_lb.verdict("F2", sb, dict(lb, test_acc=97.0), 4.57).endswith("not the accuracies")
-    assert sb_vs_lb.verdict("F1", dict(sb, n=1), lb, 0.22).startswith("1 seed only")
+    a = {s: 98.0 + 0.1 * (s % 2) for s in range(5)}
+    noise = claims.gap_vs_paper(a, {s: 98.0 + 0.1 * ((s + 1) % 2) for s in range(5)}, 0.22)
+    assert sb_vs_lb.verdict("F1", sb, lb, 0.22, noise).startswith("gap unresolved (n = 5, 95 % CI −")
+    flipped = claims.gap_vs_paper({s: v - 0.5 for s, v in a.items()}, a, 0.22)
+    assert sb_vs_lb.verdict("F1", sb, dict(lb, test_acc=98.5), 0.22, flipped).startswith("gap reversed: LB better")
+    assert sb_vs_lb.verdict("F2", sb, dict(lb, test_acc=97.0), 4.57, noise).endswith("not the accuracies")
+    one = claims.gap_vs_paper({0: 98.0}, {0: 97.0}, 0.22)
+    assert sb_vs_lb.verdict("F1", dict(sb, n=1), lb, 0.22, one).startswith("n = 1 paired seed: no verdict yet")
     # a quick-profile row (5 epochs, LB far fewer steps) is never called the paper's gap
-    q = sb_vs_lb.verdict("C1", dict(sb, profile="quick", epochs=5, steps=880), dict(lb, test_acc=65.0, steps=50), 2.78)
-    assert q.startswith("SB ahead after equal epochs (33.00 pt") and "SB 880 steps, LB 50" in q
+    big = claims.gap_vs_paper({s: v + 33 for s, v in a.items()}, {s: v - 0.01 * s for s, v in a.items()}, 2.78)
+    q = sb_vs_lb.verdict("C1", dict(sb, profile="quick", epochs=5, steps=880), dict(lb, test_acc=65.0, steps=50), 2.78,
+                         big)
+    assert q.startswith("SB ahead after equal epochs: +33.02 pt") and "SB 880 steps, LB 50" in q
     assert "reproduced" not in q
 
 
@@ -75,8 +85,10 @@ def test_a_table2_row_averages_records_of_one_evaluation_order(ctx, tmp_path):
 
 def test_quick_and_f2_rows_carry_their_caveats():
     sb = dict(n=1, test_acc=30.0, test_acc_std=float("nan"), capped=1, profile="quick", epochs=5, steps=21605.0)
-    v = sb_vs_lb.verdict("F2", sb, dict(sb, test_acc=10.0, steps=55.0), 4.57)
-    assert v.startswith("1 seed only") and "stand-in data" in v and "epoch cap" in v
+    from lbgap.book import claims
+
+    v = sb_vs_lb.verdict("F2", sb, dict(sb, test_acc=10.0, steps=55.0), 4.57, claims.gap_vs_paper({0: 30.0}, {0: 10.0}, 4.57))
+    assert v.startswith("n = 1 paired seed: no verdict yet") and "stand-in data" in v and "epoch cap" in v
     assert "quick profile: 5 epochs, far from converged (SB 21,605 steps, LB 55)" in v
 
 

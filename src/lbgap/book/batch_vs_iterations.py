@@ -71,12 +71,13 @@ def fits(ctx: Context) -> tuple[dict, list[str]]:
 
 
 def b_simple(ctx: Context) -> dict:
-    """The gradient-noise scale measured along the small-batch run (``noise.b_simple_summary``, 1000 draws)."""
+    """The gradient-noise scale measured along the small-batch run (``noise.b_simple_summary`` with its default
+    bootstrap, the same call as the gradient-noise chapter's: one interval on every page)."""
     from lbgap.measures import noise
 
     def make():
         track = next(r for r in noise.load(ctx.results_dir, record_profile(ctx)).values() if r.get("what") == "track")
-        return noise.b_simple_summary(track, target(ctx), n_boot=1000)
+        return noise.b_simple_summary(track, target(ctx))   # default draws, as the noise chapter
 
     return ctx.memo("b_simple", make)
 
@@ -271,7 +272,7 @@ def matched_budget_lines(ctx: Context) -> list[str]:
                          f"{'ahead' if a[big] > a[small] else 'behind'}.")
     if len(c):
         s = c.groupby("batch_size").seconds_per_step.median()
-        lines.append("**Wall time, measured on an idle machine in one interleaved run:** "
+        lines.append("**Wall time, measured in one interleaved run (the records hold no host load):** "
                      + ", ".join(f"{1e3 * v:.1f} ms per step at B = {int(b):,}" for b, v in s.items())
                      + "; seconds per epoch = steps per epoch × these (the gradient-norm chapter's cost table).")
     return lines

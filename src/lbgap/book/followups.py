@@ -8,7 +8,7 @@ from lbgap.book.style import dropdown, fold_constant, pm_over, show, show_figure
 
 SMOKE_ARMS = ("sb", "lb", "lr-linear", "ghost", "sam-0.05")
 NETS = ("F1", "C1")               # the chapter's networks: F1 under the paper profile, C1 at the quick budget
-CLOSED_PP = 0.1                   # a gap to SB within this many points (SB's own seed-to-seed sd on F1) is closed
+RUN_SET = {"F1": "F1-gpu-bf16"}   # the chapter's run set per network (lbgap.book.run_sets)
 
 
 def compute(ctx: Context) -> None:
@@ -41,6 +41,27 @@ def _gaps(df):
     return df.assign(gap=[sb.get(k, float("nan")) - a for k, a in zip(key, df.test_acc)])
 
 
+def eigen_note(ctx: Context, net: str) -> str:
+    """How the λ_max of ``net``'s follow-up runs were computed (:func:`lbgap.book.claims.eigen_label`): "power
+    iteration", and which runs stopped at the iteration cap unconverged."""
+    import re
+
+    from lbgap.book import claims
+    from lbgap.core.records import iter_records
+
+    labels = {}
+    for prof in ctx.record_profiles:
+        for r in iter_records(ctx.results_dir, prof, "sharpness"):
+            m = re.match(rf"{net}-.*-s(\d+)-fu-(.+)$", r.get("run_id", ""))
+            if m and r.get("hessian"):
+                labels.setdefault((m.group(2), int(m.group(1))), claims.eigen_label(r["hessian"]))
+    if not labels:
+        return "λ_max: no Hessian entries"
+    capped = sorted(f"{a} seed {s}" for (a, s), w in labels.items() if "not converged" in w)
+    return (f"λ_max by power iteration; {len(capped)} of {len(labels)} entries stopped at the "
+            f"{claims.power_iteration_cap()}-iteration cap, not converged" + (f" ({', '.join(capped)})" if capped else ""))
+
+
 def show_table(ctx: Context) -> None:
     """Per network, one row per arm: seeds, test accuracy, gap to SB (paired by seed), median updates, examples
     seen and training seconds, median φ and Hessian top eigenvalue."""
@@ -62,10 +83,14 @@ def show_table(ctx: Context) -> None:
         import pandas as pd
 
         prof = "/".join(sorted(g.profile.unique()))
+        from lbgap.book import run_sets
+
+        where = run_sets.label(RUN_SET[net], sorted(g.seed.unique())) if net in RUN_SET else f"{net} ({prof} profile)"
         show(pd.DataFrame(rows),
-             f"{net} ({prof} profile): mean ± sd over seeds; gap = SB − arm of the same seed; updates, examples, "
+             f"{where}: mean ± sd over seeds; gap = SB − arm of the same seed; updates, examples, "
              f"seconds in training steps (one {g.device.iloc[0]} shared by up to 12 runs), φ (ε = 10⁻³, full space, "
-             "summed loss) and λ_max (Hessian's top eigenvalue): medians", f"followups-{net}", wrap=("arm",))
+             f"summed loss) and λ_max (Hessian's top eigenvalue): medians; {eigen_note(ctx, net)}",
+             f"followups-{net}", wrap=("arm",))
 
 
 def figure_gap_vs_sharpness(ctx: Context):
@@ -101,53 +126,88 @@ def show_figure_gap(ctx: Context) -> None:
     show_figure(figure_gap_vs_sharpness(ctx))
 
 
-def readings(ctx: Context) -> list[str]:
-    """Verdicts from the records: per remedy, whether it closes the gap; whether sharpness moves with accuracy
-    (Spearman's rank correlation over the LB-side runs); same examples against same updates."""
-    from scipy import stats
+ARM_WORDS = {   # the sentence per verdict of claims.arm_vs_baselines
+    "beats SB": "beats SB",
+    "closes the gap": "closes the gap (within δ of SB)",
+    "narrows the gap": "narrows the gap (above plain LB)",
+    "widens the gap": "widens the gap (below plain LB)",
+    "stays below SB": "stays below SB (against plain LB unresolved)",
+    "unresolved": "unresolved",
+}
+SELECTED_AFTER = ("sam-",)   # arms whose setting (SAM's radius) was picked on test accuracy, not on a validation split
 
+
+def readings(ctx: Context) -> list[str]:
+    """Verdicts from the records (:mod:`lbgap.book.claims`): per arm, SB − arm and arm − LB paired by seed with
+    their 95 % intervals and the rule's word; whether sharpness moves with accuracy (Spearman over the LB-side
+    runs, leaving each arm out and over the arm medians); same examples against same updates."""
+    from lbgap.book import claims, run_sets
     from lbgap.studies.followups import ARMS
 
-    s, df = summary(ctx), _gaps(runs(ctx))
+    s, df = summary(ctx), runs(ctx)
     if s.empty:
         return []
     lines = []
     for net, g in s.groupby("net", sort=False):
         base = g.set_index("arm")
-        lb_gap = base.gap_mean.get("lb", float("nan"))
+        verdicts = claims.followup_arms(ctx, net)
+        if net in RUN_SET:
+            d = df[df.net == net]
+            sb = claims.by_seed(d[d.arm == "sb"], "test_acc")
+            lines.append(f"**{net}: run set {run_sets.label(RUN_SET[net], sorted(d.seed.unique()))}** — a variant of "
+                         f"{run_sets.get('F1-table2').name}: other device and precision. δ, the smallest gap worth "
+                         f"naming, is SB's seed sd in this run set: {claims.margin(sb.values()).value:.2f} pt "
+                         f"(n = {len(sb)}); {len(verdicts)} arms are compared with SB and LB, each by its own paired "
+                         "interval (no correction for the number of arms).")
         for _, r in g[~g.arm.isin(["sb", "lb"])].iterrows():
-            if r.gap_n == 0:
+            c = verdicts.get(r.arm)
+            if c is None or c.numbers["vs_sb"].n == 0:
                 continue
-            if r.gap_mean <= -CLOSED_PP:
-                word = "beats SB"
-            elif r.gap_mean <= CLOSED_PP:
-                word = "closes the gap"
-            elif lb_gap == lb_gap and r.gap_mean < lb_gap - CLOSED_PP:
-                word = "narrows the gap"
-            else:
-                word = "does not narrow the gap"
-            phi_lb = base.phi.get("lb", float("nan"))
-            flat = ("flatter than plain LB" if r.phi < phi_lb / 2 else "as sharp as plain LB" if r.phi < 2 * phi_lb
-                    else "sharper than plain LB")
+            vs_sb, vs_lb = c.numbers["vs_sb"], c.numbers["vs_lb"]
             claim = ARMS[r.arm].get("claim")
-            lines.append(f"**{net}, {r.label}** ({r.source}{': ' + claim if claim else ''}). Ours: {word}: gap "
-                         f"{r.gap_mean:+.2f} pt against LB's "
-                         f"{lb_gap:+.2f} ({r.gap_n} seed{'s' if r.gap_n > 1 else ''}); median φ {sig(r.phi)}, "
-                         f"{flat} ({sig(phi_lb)}), SB {sig(base.phi.get('sb', float('nan')))}.")
-        side = df[(df.net == net) & (df.arm != "sb")].dropna(subset=["phi", "test_acc"])
-        if len(side) >= 4:
-            rho, p = stats.spearmanr(side.phi, side.test_acc)
-            words = (f"**{net}, does sharpness move with accuracy?** Over the {len(side)} large-batch runs of every "
-                     f"arm, Spearman's rank correlation of φ with test accuracy is {rho:+.2f} (p = {p:.2g})")
-            h = side.dropna(subset=["hessian_top"])
-            if h.hessian_top.nunique() > 1:
-                rho_h, p_h = stats.spearmanr(h.hessian_top, h.test_acc)
-                words += f"; of λ_max with test accuracy {rho_h:+.2f} (p = {p_h:.2g})"
-            lines.append(words + ". Keskar et al.'s claim predicts a clearly negative correlation (sharper, worse).")
+            a = df[(df.net == net) & (df.arm == r.arm)]
+            lbr = df[(df.net == net) & (df.arm == "lb")]
+            flat = claims.sharper(claims.by_seed(a, "phi"), claims.by_seed(lbr, "phi"))
+            flat_words = {"LB sharper": "sharper than plain LB", "LB flatter": "flatter than plain LB"}.get(
+                flat.verdict, "sharpness against plain LB unresolved")
+            words = (f"**{net}, {r.label}** ({r.source}{': ' + claim if claim else ''}). Ours: "
+                     f"**{ARM_WORDS[c.verdict]}** — arm − SB {vs_sb.interval_words()}, mean {stats_signed(vs_sb.value)} "
+                     f"pt; arm − LB {vs_lb.interval_words()}, mean {stats_signed(vs_lb.value)} pt, above plain LB on "
+                     f"{c.numbers['above_lb']} of {c.numbers['shared_lb']} shared seeds. Median φ {sig(r.phi)}, "
+                     f"{flat_words} ({sig(base.phi.get('lb', float('nan')))}; ratio of means arm / LB "
+                     f"{claims.ratio_words(flat)}); {r.examples / 1e6:.1f} M examples in {sig(r.steps)} updates "
+                     f"(SB: {base.examples.get('sb', float('nan')) / 1e6:.1f} M in {sig(base.steps.get('sb', float('nan')))}).")
+            if r.arm.startswith(SELECTED_AFTER):
+                words += " The radius was chosen after seeing test accuracy, not on a validation split."
+            lines.append(words)
+        for col, what in (("phi", "φ"), ("hessian_top", "λ_max (power iteration)")):
+            c = claims.followup_correlation(ctx, net, col)
+            if c is None:
+                continue
+            e, lo, med = c.estimate, c.numbers["leave_out"], c.numbers["medians"]
+            rng = [x.value for x in lo.values() if x.value == x.value]
+            lines.append(
+                f"**{net}, does {what} move with accuracy?** Spearman's ρ over the {e.n} large-batch runs of every "
+                f"arm: {stats_signed(e.value)} (p = {e.p:.2g}); leaving out one arm at a time, ρ from "
+                f"{stats_signed(min(rng))} to {stats_signed(max(rng))}"
+                + (f", p ≥ 0.05 without any one of: {'; '.join(ARMS[a]['label'] for a in c.numbers['carriers'])}"
+                   if c.numbers["carriers"] else "")
+                + f"; over the {med.n} arm medians {stats_signed(med.value)} (p = {med.p:.2g}). Verdict: "
+                + {"resolved": "a correlation that survives leaving any arm out",
+                   "not robust": "not robust (leaving out one arm loses it)",
+                   "no correlation resolved": "no correlation resolved"}[c.verdict]
+                + ". The runs share seeds and x0, so they are not independent points; Keskar et al.'s claim "
+                "predicts a clearly negative correlation (sharper, worse).")
         ex = examples_vs_updates(ctx, net)
         if ex:
             lines.append(ex)
     return lines
+
+
+def stats_signed(v: float) -> str:
+    from lbgap.book.stats import signed
+
+    return signed(v)
 
 
 def examples_vs_updates(ctx: Context, net: str) -> str:
@@ -231,22 +291,38 @@ def key_numbers(ctx: Context) -> dict:
 
 
 def answer_line(ctx: Context) -> str:
-    """The front page's sentence on the follow-ups ("" without the records it needs)."""
-    k = key_numbers(ctx)
+    """The front page's sentence on the follow-ups ("" without the records it needs): plain LB and each named
+    arm of F1's GPU run set, SB − arm paired by seed with n and the 95 % interval, the verdict word of
+    :func:`lbgap.book.claims.arm_vs_baselines`, and the updates and examples behind Hoffer's arm."""
+    from lbgap.book import claims, run_sets
+
+    k, v = key_numbers(ctx), claims.followup_arms(ctx, "F1")
     if not {"sb", "lb"} <= set(k):
         return ""
-    words = (f"**The large-batch gap is not a fixed price of the batch size.** F1 on a GPU, gap = SB − arm: plain "
-             f"LB {k['lb']['gap']:+.2f} points ({k['lb']['n']} seeds)")
-    if "hoffer" in k:
+    d = runs(ctx)[runs(ctx).net == "F1"]
+    lb = claims.effect(claims.by_seed(d[d.arm == "sb"], "test_acc"), claims.by_seed(d[d.arm == "lb"], "test_acc"),
+                       "F1 GPU gap", up="SB ahead", down="LB ahead")
+    words = (f"**Follow-ups after Keskar, on the {run_sets.get('F1-gpu-bf16').name} (a variant of Table 2's "
+             f"float32 CPU runs).** Gap SB − plain LB: {lb.words()}")
+
+    def arm(name, what):
+        c = v[name]
+        return (f"; {what}: {ARM_WORDS[c.verdict]}, arm − SB "
+                f"{stats_signed(c.numbers['vs_sb'].value)} pt ({c.numbers['vs_sb'].interval_words()})")
+
+    if "hoffer" in v:
         h = k["hoffer"]
-        words += (f"; with SB's number of updates, LR × √k and ghost batches (Hoffer et al.) the gap is "
-                  f"{h['gap']:+.2f} ({h['n']} seeds, {sig(h['steps'])} updates against SB's {sig(k['sb']['steps'])})")
-    if "lr-linear" in k:
-        g = k["lr-linear"]
-        words += (f"; the linearly scaled LR with warm-up (Goyal et al.), about SB's examples in only "
-                  f"{sig(g['steps'])} updates, leaves {g['gap']:+.2f} ({g['n']} seeds)")
-    sam = [a for a in k if a.startswith("sam-")]
+        words += arm("hoffer", "with SB's number of updates, LR × √k and ghost batches (all of Hoffer et al.)")
+        words += (f", after {sig(h['steps'])} updates and {h['examples'] / 1e6:.1f} M examples against SB's "
+                  f"{sig(k['sb']['steps'])} and {k['sb']['examples'] / 1e6:.1f} M")
+    if "lr-linear" in v:
+        words += arm("lr-linear", "the linearly scaled LR with warm-up (Goyal et al.)")
+        words += f", in {sig(k['lr-linear']['steps'])} updates"
+    sam = [a for a in v if a.startswith("sam-")]
     if sam:
         best = min(sam, key=lambda a: k[a]["gap"])
-        words += f"; SAM's best radius ({k[best]['label'].split('SAM ')[-1]}) leaves {k[best]['gap']:+.2f}"
-    return words + " (the follow-ups chapter has their sharpness and the runs still missing)."
+        c = v[best]
+        words += arm(best, f"SAM at the radius with the best test accuracy ({k[best]['label'].split('SAM ')[-1]}, "
+                           "chosen after the fact)")
+        words += f", above plain LB on {c.numbers['above_lb']} of {c.numbers['shared_lb']} shared seeds"
+    return words + " (the follow-ups chapter has every arm, its sharpness and the runs still missing)."

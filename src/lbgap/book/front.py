@@ -5,7 +5,8 @@ from __future__ import annotations
 from lbgap.book.context import Context, lb_over_sb, shown_nets, shown_seeds
 from lbgap.book.coverage import MISSING_REASON
 from lbgap.book.paper import paper_table
-from lbgap.book.sb_vs_lb import table2_numbers, verdict
+from lbgap.book.sb_vs_lb import gap_claim, table2_numbers, train_runs, verdict
+from lbgap.book.stats import signed
 from lbgap.book.style import styled
 
 
@@ -27,7 +28,8 @@ def headline(ctx: Context):
             lb = have[have.regime == "LB"].iloc[0].to_dict()
             row.update({"ours: test SB / LB (%)": f"{sb['test_acc']:.2f} / {lb['test_acc']:.2f}",
                         "ours: gap (pt)": f"{sb['test_acc'] - lb['test_acc']:.2f}",
-                        "verdict": verdict(net, sb, lb, p.test_acc_sb_mean - p.test_acc_lb_mean)})
+                        "verdict": verdict(net, sb, lb, p.test_acc_sb_mean - p.test_acc_lb_mean,
+                                           gap_claim(train_runs(ctx), net, p.test_acc_sb_mean - p.test_acc_lb_mean))})
         else:
             row.update({"ours: test SB / LB (%)": "—", "ours: gap (pt)": "—", "verdict": MISSING_REASON[net]})
         rows.append(row)
@@ -91,6 +93,7 @@ def scorecard(ctx: Context):
     behind our number (the fewer of SB's and LB's)."""
     import pandas as pd
 
+    from lbgap.book import claims
     from lbgap.measures import landscape
 
     ratios = sharpness_ratios(ctx)
@@ -106,13 +109,20 @@ def scorecard(ctx: Context):
         if set(have.regime) >= {"SB", "LB"}:
             sb, lb = (have[have.regime == r].iloc[0] for r in ("SB", "LB"))
             row["our runs"] = f"{sb.profile}, {sb.epochs:.0f}/{lb.epochs:.0f} epochs"
-            ours = f"{sb.test_acc - lb.test_acc:.2f} (n={min(sb.n, lb.n)})"
+            c = gap_claim(train_runs(ctx), net, p.test_acc_sb_mean - p.test_acc_lb_mean)   # paired by seed
+            lo, hi = c.estimate.ci
+            ours = (f"{sb.test_acc - lb.test_acc:.2f} (n={c.n}" + (f", 95 % CI {signed(lo)} … {signed(hi)})"
+                                                                  if lo == lo else ")"))
         else:
             row["our runs"], ours = MISSING_REASON[net], "—"
         row["Table 2 gap (pt), ours / paper"] = f"{ours} / {p.test_acc_sb_mean - p.test_acc_lb_mean:.2f}"
-        for label, k, _, _ in SHARPNESS_CLAIMS:
+        for label, k, space, objective in SHARPNESS_CLAIMS:
             paper = round(float(tables[k].loc[net, "lb_eps1e-3_mean"] / tables[k].loc[net, "sb_eps1e-3_mean"]))
             row[f"{label} (ε=1e-3), ours / paper"] = ratio_words(*ratios.get((label, net), (None, 0)), paper)
+            if (label, net) in ratios:
+                c = claims.sharpness_f1(ctx, space=space, objective=objective, net=net)
+                if c is not None and c.verdict == "solver stall":   # L-BFGS-B barely left y = 0 (claims.sharper)
+                    row[f"{label} (ε=1e-3), ours / paper"] += " (solver stall)"
         d = land[land.net == net] if len(land) else land
         for label, lb_col, sb_col in ((landscape.RISE_RATIO, "rise beyond LB (α 1→1.5)", "rise beyond SB (α 0→-0.5)"),
                                       (landscape.FILTER_RISE_RATIO, "LB rise to t=±1", "SB rise to t=±1")):
@@ -127,66 +137,114 @@ def scorecard(ctx: Context):
 
 
 # ------------------------------------------------------------------------------------ the answer and the status
-def _quiet(make):
-    """``make()``, or None where the records it needs are missing (a smoke run, a partial store)."""
-    try:
-        return make()
-    except (KeyError, IndexError, ValueError, StopIteration, RuntimeError, AttributeError, TypeError):
-        return None
-
-
 def answer_numbers(ctx: Context) -> dict:
-    """The numbers of the front page's answer, each from the function the chapter that defends it uses:
-    F1's Table 2 gap (sb_vs_lb.table2_numbers), its LB/SB sharpness ratio (sharpness_ratios), what conservative
-    training adds (conservative_runs), F1's steps to the target at batch 16 / 256 / the largest tuned batch and
-    the fitted critical batch (batch_vs_iterations.tuned, .fits), the measured noise scale
-    (batch_vs_iterations.b_simple) and the huge-N regression's fastest SGD against full-batch GD
-    (regression.key_numbers). A missing entry is None."""
+    """The claims and numbers of the front page's answer, each from the function the chapter that defends it uses:
+    F1's Table 2 gap paired by seed (claims.table2_gap), its LB/SB sharpness paired by seed (claims.sharpness_f1),
+    what conservative training adds (claims.conservative), C1's gap at the quick budget, F1's steps to the target
+    and the fitted critical batch (batch_vs_iterations.tuned, .fits), the measured noise scale
+    (batch_vs_iterations.b_simple) and the huge-N regression's fastest SGD against the exact solve
+    (:func:`regression_claim`). An entry whose records are missing is None; any other failure raises."""
     import dataclasses
 
     from lbgap.book import batch_vs_iterations as bvi
-    from lbgap.book import regression
+    from lbgap.book import claims
 
     out = {}
     nums = table2_numbers(ctx)
     f1 = {r: nums[(nums.net == "F1") & (nums.regime == r)] for r in ("SB", "LB")}
     if all(len(v) for v in f1.values()):
         sb, lb = (f1[r].iloc[0] for r in ("SB", "LB"))
-        out["gap"] = dict(sb=sb.test_acc, lb=lb.test_acc, gap=sb.test_acc - lb.test_acc, n=int(min(sb.n, lb.n)),
-                          epochs_sb=sb.epochs, epochs_lb=lb.epochs, b_sb=int(sb.batch_size), b_lb=int(lb.batch_size), profile=sb.profile)
-    p2, p3 = paper_table(2).set_index("network").loc["F1"], paper_table(3).set_index("network").loc["F1"]
-    if "gap" in out:
-        out["gap"]["paper"] = p2.test_acc_sb_mean - p2.test_acc_lb_mean
-    ratios = sharpness_ratios(ctx)
-    summed, mean = ratios.get(("Table 3, summed loss", "F1")), ratios.get(("Table 3 φ LB/SB", "F1"))
+        out["gap"] = dict(sb=sb.test_acc, lb=lb.test_acc, n=int(min(sb.n, lb.n)), epochs_sb=sb.epochs,
+                          epochs_lb=lb.epochs, b_sb=int(sb.batch_size), b_lb=int(lb.batch_size), profile=sb.profile,
+                          seeds=sorted(set(map(int, sb.seeds.split(","))) & set(map(int, lb.seeds.split(",")))),
+                          claim=claims.table2_gap(ctx), run_set="F1-table2" if sb.tag == "uncapped" else "F1-50epoch")
+    summed, mean = claims.sharpness_f1(ctx, objective="sum"), claims.sharpness_f1(ctx, objective="mean")
+    p3 = paper_table(3).set_index("network").loc["F1"]
     out["sharpness"] = summed and mean and dict(summed=summed, mean=mean,
                                                 paper=round(float(p3["lb_eps1e-3_mean"] / p3["sb_eps1e-3_mean"])))
-    quick = nums[(nums.net == "C1") & (nums.profile == "quick")]
-    if set(quick.regime) >= {"SB", "LB"}:
-        sb, lb = (quick[quick.regime == r].iloc[0] for r in ("SB", "LB"))
-        out["quick_gap"] = dict(net="C1", gap=sb.test_acc - lb.test_acc, n=int(min(sb.n, lb.n)), epochs=lb.epochs,
-                                steps_sb=sb.steps, steps_lb=lb.steps)
-    c = conservative_runs(ctx)
-    c = c[c.net == "F1"]
-    out["conservative"] = dict(gain=(c.test_acc_remedy - c.test_acc_lb).mean(), n=len(c)) if len(c) else None
+    quick = train_runs_of(ctx, "C1", "quick")
+    if quick is not None:
+        out["quick_gap"] = quick
+    out["conservative"] = claims.conservative(ctx) or None
     steps_ctx = dataclasses.replace(ctx)   # the chapter's own memo, apart from this page's
-
-    def steps():
+    out["steps"] = None
+    if not bvi.runs(steps_ctx).empty:
         t = bvi.tuned(steps_ctx)
         adam = t[t.optimizer == "adam"].groupby("batch_size")[bvi.columns(steps_ctx)[0]].mean()
-        fit = bvi.fits(steps_ctx)[0]["adam"]
-        return dict(target=bvi.target(steps_ctx), by_batch=adam.dropna().to_dict(), b_crit=fit["b_crit"],
-                    ci=fit["b_crit_ci"], runs=fit["n_runs"])
+        fit = bvi.fits(steps_ctx)[0].get("adam")
+        if fit is not None:
+            out["steps"] = dict(target=bvi.target(steps_ctx), by_batch=adam.dropna().to_dict(), b_crit=fit["b_crit"],
+                                ci=fit["b_crit_ci"], runs=fit["n_runs"])
+    from lbgap.measures import noise
 
-    out["steps"] = _quiet(steps)
-    out["noise"] = _quiet(lambda: bvi.b_simple(steps_ctx))
-    out["regression"] = _quiet(lambda: next(line for line in regression.key_numbers(
-        ctx.results_dir, regression.record_profile(ctx)) if line.startswith("least squares, to 0.1%")))
+    tracks = [r for r in noise.load(ctx.results_dir, bvi.record_profile(steps_ctx)).values() if r.get("what") == "track"]
+    out["noise"] = bvi.b_simple(steps_ctx) if tracks else None
+    out["regression"] = regression_claim(ctx)
     return out
 
 
+def train_runs_of(ctx: Context, net: str, profile: str) -> dict | None:
+    """``net``'s gap SB − LB at equal epochs under record ``profile`` (the quick budget), paired by seed
+    (claims.effect: "LB tests lower" / "LB tests higher" / "unresolved"), with the steps each made."""
+    from lbgap.book import claims
+
+    nums = table2_numbers(ctx)
+    q = nums[(nums.net == net) & (nums.profile == profile)]
+    if not set(q.regime) >= {"SB", "LB"}:
+        return None
+    runs = train_runs(ctx)
+    g = runs[(runs.net == net) & (runs.profile == profile)].assign(acc=lambda d: 100 * d.test_acc)
+    sb, lb = (claims.by_seed(g[g.regime == r], "acc") for r in ("SB", "LB"))
+    s, b = (q[q.regime == r].iloc[0] for r in ("SB", "LB"))
+    return dict(net=net, epochs=b.epochs, steps_sb=s.steps, steps_lb=b.steps,
+                claim=claims.effect(sb, lb, f"{net} quick gap", up="LB tests lower", down="LB tests higher"))
+
+
+def regression_claim(ctx: Context):
+    """The huge-N least-squares runs at the largest N, to the tightest target: CPU seconds of the fastest SGD
+    batch against the exact solve, Welch over their seeds (claims: "SGD faster" / "exact solve faster" /
+    "unresolved"); None without records."""
+    from lbgap.book import claims, regression
+    from lbgap.book.stats import welch
+
+    from lbgap.core.records import iter_records
+
+    if next(iter(iter_records(ctx.results_dir, regression.record_profile(ctx), "regression")), None) is None:
+        return None
+    df = regression.runs(ctx.results_dir, regression.record_profile(ctx))
+    if df.empty:
+        return None
+    g = df[(df.problem == "least_squares") & (df.n == df.n.max()) & (df.target == df.target.min())]
+    sgd, exact = g[g.method == "sgd"].dropna(subset=["cpu_s"]), g[g.method == "exact"].dropna(subset=["cpu_s"])
+    if sgd.empty or exact.empty:
+        return None
+    best = sgd.groupby("label").cpu_s.mean().idxmin()
+    e = welch(sgd[sgd.label == best].cpu_s, exact.cpu_s)
+    if e.n < claims.threshold("min_seeds") or not e.resolved:
+        verdict = "unresolved"
+    else:
+        verdict = "exact solve faster" if e.ci[0] > 0 else "SGD faster"
+    return claims.Claim("regression: fastest SGD − exact solve", verdict, "Welch on CPU seconds", e,
+                        dict(best=best, n=int(g.n.max()), target=float(g.target.min()),
+                             sgd_s=float(sgd[sgd.label == best].cpu_s.median()), exact_s=float(exact.cpu_s.median()),
+                             n_sgd=int(sgd[sgd.label == best].seed.nunique()), n_exact=int(exact.seed.nunique())))
+
+
+GAP_HEADS = {   # the bold head of the Table 2 sentence, by the verdict of claims.gap_vs_paper
+    "reproduced": "On F1 our seeds reproduce the paper's Table 2 gap.",
+    "sign reproduced": "On F1 LB tests below SB, as in the paper, by a margin other than the paper's.",
+    "reversed": "On F1 LB tests above SB, against the paper.",
+    "unresolved": "On F1 our seeds do not resolve the Table 2 gap.",
+}
+SHARP_WORDS = {"LB sharper": "LB's minimiser is sharper", "LB flatter": "LB's minimiser is flatter",
+               "unresolved": "sharpness not resolved", "solver stall": "a solver stall, not a measure"}
+
+
 def answer_lines(ctx: Context) -> list[str]:
-    """The front page's answer to "batch size or number of iterations?", as Markdown bullets of our numbers."""
+    """The front page's answer to "batch size or number of iterations?", as Markdown bullets: each sentence a
+    template chosen by the verdict of its claim (:mod:`lbgap.book.claims`), with n and the 95 % interval."""
+    from lbgap.book import claims, run_sets
+
     a, lines = answer_numbers(ctx), []
     if a.get("steps"):
         s = a["steps"]
@@ -203,38 +261,60 @@ def answer_lines(ctx: Context) -> list[str]:
         lines.append(f"**The measured gradient noise gives the same order of magnitude.** The noise scale B_simple is "
                      f"{n['init']:,.0f} at initialisation and {n['b_simple']:,.0f} where the small-batch run first "
                      f"reaches the target (95 % CI {n['ci'][0]:,.0f}–{n['ci'][1]:,.0f}).")
-    if a.get("gap"):
-        g = a["gap"]
-        words = (f"**On F1 the accuracy cost of a large batch is small.** At the paper's protocol "
-                 f"(Adam, SB = {g['b_sb']:,} against LB = {g['b_lb']:,}, "
-                 f"~{g['epochs_sb']:.0f}/{g['epochs_lb']:.0f} epochs, {g['n']} seeds): test accuracy {g['sb']:.2f} % against {g['lb']:.2f} %, a gap of {g['gap']:.2f} "
-                 f"points (the paper: {g['paper']:.2f})")
-        if a.get("conservative"):
-            words += (f"; conservative (proximal) training changes LB's test accuracy by "
-                      f"{a['conservative']['gain']:+.2f} points ({a['conservative']['n']} seeds)")
-        if a.get("sharpness"):
-            h = a["sharpness"]
-            words += (f". LB's minimiser is sharper by the paper's ε-sharpness (ε = 1e-3, full space, mean of LB over "
-                      f"mean of SB, on the 50-epoch runs the sharpness chapter measures) maximised on the summed "
-                      f"loss: {ratio_words(*h['summed'], h['paper'])} (ours / the paper's); "
-                      f"on the mean loss, as the paper specifies it, the ratio is {ratio_words(*h['mean'])}")
+    if a.get("gap") and a["gap"]["claim"] is not None:
+        g, c = a["gap"], a["gap"]["claim"]
+        words = (f"**{GAP_HEADS[c.verdict]}** {run_sets.label(g['run_set'], g['seeds'])} (Adam, SB = {g['b_sb']:,} "
+                 f"against LB = {g['b_lb']:,}, ~{g['epochs_sb']:.0f}/{g['epochs_lb']:.0f} epochs): test accuracy "
+                 f"{g['sb']:.2f} % against {g['lb']:.2f} %, gap SB − LB paired by seed {c.words()} "
+                 f"(the paper: {c.numbers['paper']:.2f})")
         lines.append(words + ".")
+    if a.get("conservative"):
+        k = a["conservative"]
+        moved = {"improves": "improves on plain LB of the same seed", "worsens": "falls below plain LB of the same seed",
+                 "unresolved": "against plain LB of the same seed:"}
+        c = k["conservative"]
+        words = (f"**Conservative (proximal) training, on the {run_sets.get('F1-50epoch').name}:** "
+                 f"{moved[c.verdict]} {c.stat() if c.resolved else c.words()}")
+        if "control" in k:
+            words += (f"; its control (the same three Adam steps per batch, no proximal term) "
+                      f"{k['control'].words()}; the proximal term itself (conservative − control) "
+                      f"{k['proximal'].words()}")
+        lines.append(words + ".")
+    if a.get("sharpness"):
+        h = a["sharpness"]
+        s, m = h["summed"], h["mean"]
+        lines.append(f"**Sharpness, on the {run_sets.get('F1-50epoch').name}:** by the paper's ε-sharpness (ε = 1e-3, "
+                     f"full space) maximised on the summed loss, {SHARP_WORDS[s.verdict]}: LB/SB "
+                     f"{claims.ratio_words(s)}, ratio of means, bootstrap over seeds (the paper: {h['paper']:g}); on the "
+                     "mean loss, as "
+                     f"the paper specifies it, the ratio {m.estimate.value:.2g} is {SHARP_WORDS[m.verdict]} "
+                     f"(median fraction of coordinates that reach the box {m.numbers.get('at_bound', float('nan')):.2g}).")
     if a.get("quick_gap"):
-        q = a["quick_gap"]
-        lines.append(f"**At equal epochs a large batch lags because it made fewer steps.** {q['net']} (CIFAR-10) "
-                     f"after {q['epochs']:.0f} epochs ({q['steps_sb']:,.0f} SB steps against {q['steps_lb']:,.0f} "
-                     f"LB steps, {q['n']} seeds): LB tests {q['gap']:.2f} points lower, a point far from a "
-                     "minimiser.")
+        q, c = a["quick_gap"], a["quick_gap"]["claim"]
+        head = {"LB tests lower": "At equal epochs a large batch lags, after far fewer steps.",
+                "LB tests higher": "At equal epochs a large batch leads, after far fewer steps.",
+                "unresolved": "At equal epochs the large batch's lag is not resolved."}[c.verdict]
+        lines.append(f"**{head}** {run_sets.get(q['net'] + '-quick').name} after {q['epochs']:.0f} epochs "
+                     f"({q['steps_sb']:,.0f} SB steps against {q['steps_lb']:,.0f} LB steps): gap SB − LB paired by "
+                     f"seed {c.stat() if c.resolved else c.words()}, a point far from a minimiser.")
     from lbgap.book import followups, gradient_norm
 
-    gnorm = _quiet(lambda: gradient_norm.answer_line(chapter_context(ctx, "gradient_norm")))
+    gnorm = gradient_norm.answer_line(chapter_context(ctx, "gradient_norm"))
     if gnorm:
         lines.append(gnorm)
-    followup = _quiet(lambda: followups.answer_line(chapter_context(ctx, "followups")))
+    followup = followups.answer_line(chapter_context(ctx, "followups"))
     if followup:
         lines.append(followup)
     if a.get("regression"):
-        lines.append("**With huge N and few features, small-batch SGD wins outright:** " + a["regression"] + ".")
+        r = a["regression"]
+        head = {"SGD faster": "With huge N and few features, small-batch SGD is faster than the exact solve.",
+                "exact solve faster": "With huge N and few features, one exact solve is faster than SGD.",
+                "unresolved": "With huge N and few features, SGD and one exact solve are not told apart."}[r.verdict]
+        lines.append(f"**{head}** Least squares to {r.numbers['target']:.1%} at N = {r.numbers['n']:,}: the fastest "
+                     f"SGD ({r.numbers['best']}) median {1e3 * r.numbers['sgd_s']:.3g} CPU ms ({r.numbers['n_sgd']} "
+                     f"seeds), the exact solve on the rows it needs {1e3 * r.numbers['exact_s']:.3g} ms "
+                     f"({r.numbers['n_exact']} seed{'s' if r.numbers['n_exact'] > 1 else ''}); difference SGD − "
+                     f"exact {r.words(digits=4, unit='s')} (Welch).")
     return lines or ["No records for the answer in this run (the committed book reads them from `data/results`)."]
 
 
@@ -250,7 +330,7 @@ def chapter_context(ctx: Context, chapter: str) -> Context:
 # records exist, protocol words, why not run). Networks, seeds and profiles are counted from the records.
 STATUS_ROWS = (
     ("Table 1 networks", "sb_vs_lb", None, None, "reproduced", "all six built", ""),
-    ("Table 2 SB vs LB accuracy", "sb_vs_lb", "train", "", "partly", "",
+    ("Table 2 SB vs LB accuracy", "sb_vs_lb", "train", ("", "uncapped"), "partly", "",
      "F1 at the paper's protocol; F2 and C1 at the quick 5-epoch budget (far from a minimiser); C2 needs a GPU; "
      "C3 and C4 need CIFAR-100 pixels (not in the data pack) and a GPU"),
     ("Table 3 ε-sharpness", "sharpness", "sharpness", "", "partly", "", "on the networks of Table 2"),
@@ -275,27 +355,32 @@ STATUS_ROWS = (
     ("Dinh rescaling", "sharpness", "dinh", None, "ours", "", ""),
     ("Huge-N regression", "regression", "regression", None, "ours", "", "linear and logistic, N up to 1e9"),
     ("Gradient norm and ‖x − x0‖ vs B", "gradient_norm", "gradnorm", "gn-", "partly", "",
-     "F1 on a CPU (2 epochs, 3 seeds); C1 needs a GPU"),
+     "F1 on a CPU (2 epochs); C1 needs a GPU"),
     ("Cost per batch size (time, memory)", "gradient_norm", "cost", None, "partly", "",
      "F1 on a CPU; C1 and the GPU memory column need a GPU"),
     ("Remedies after Keskar (Goyal, Hoffer, SAM)", "followups", "train", "fu-", "partly", "",
-     "F1 seeds 0–2 on a GPU; the SB-updates arm alone, seeds 3–4 and C1 still to run"),
+     "F1 on a GPU (bf16 autocast, a variant of the float32 CPU protocol); the SB-updates arm alone, the "
+     "missing seeds and C1 still to run"),
 )
 
 
-def _record_keys(ctx: Context, kind: str, tag) -> set[tuple[str, str, int]]:
-    """(profile, network, seed) of every record of ``kind`` under the page's record profiles whose training tag
-    is ``tag`` (or starts with it; None: any tag). Regression records have no network (``—``)."""
+def _record_keys(ctx: Context, kind: str, tag) -> set[tuple[str, str, int, str]]:
+    """(profile, network, seed, tag) of every record of ``kind`` under the page's record profiles whose training
+    tag is ``tag`` (or starts with it; a tuple: any of them; None: any tag). Regression records have no network
+    (``—``)."""
     from lbgap.core.records import iter_records
 
+    tags = tag if isinstance(tag, tuple) else (tag,)
     out = set()
     for prof in ctx.record_profiles:
         for r in iter_records(ctx.results_dir, prof, kind):
             cfg = r.get("config") or {}
             t = cfg.get("tag") or r.get("tag") or ""
-            if tag is not None and not (t == tag if tag == "" else t.startswith(tag)):
+            if tag is not None and not any(t == x if x == "" else t.startswith(x) for x in tags):
                 continue
-            out.add((prof, r.get("net") or cfg.get("net") or "—", r.get("seed", cfg.get("seed"))))
+            if kind == "regression" and r.get("role") != "measure":   # tuning and pass records are not seeds
+                continue
+            out.add((prof, r.get("net") or cfg.get("net") or "—", r.get("seed", cfg.get("seed")), t))
     return out
 
 
@@ -316,17 +401,58 @@ def cap_ratios(ctx: Context) -> dict:
             "protocol": s[s.budget.str.contains("Table 2")].iloc[0].to_dict()}
 
 
+STATUS_CLAIMS = {"Table 2 SB vs LB accuracy": ("gap", 2), "Table 3 ε-sharpness": ("sharpness", 3),
+                 "Table 7 conservative": ("conservative", 7)}
+OWN_ITEMS = ("Gradient noise", "Steps to target, B_crit", "Cap check (uncapped reruns)",
+             "Objective scaling (summed loss)", "Dinh rescaling", "Huge-N regression",
+             "Gradient norm and ‖x − x0‖ vs B", "Cost per batch size (time, memory)",
+             "Remedies after Keskar (Goyal, Hoffer, SAM)")
+
+
+def _item_verdicts(item: str, a: dict) -> list[str]:
+    """The verdicts behind a status row, each turned into the status rule's vocabulary: Table 2's gap
+    (claims.gap_vs_paper), Table 3's sharpness on the summed loss ("LB sharper": the paper's sign), Table 7's
+    conservative training ("improves": the paper's sign)."""
+    if item not in STATUS_CLAIMS:
+        return []
+    key = STATUS_CLAIMS[item][0]
+    if key == "gap" and a.get("gap") and a["gap"]["claim"] is not None:
+        return [a["gap"]["claim"].verdict]
+    if key == "sharpness" and a.get("sharpness"):
+        return [{"LB sharper": "sign reproduced", "LB flatter": "reversed"}.get(a["sharpness"]["summed"].verdict,
+                                                                              "unresolved")]
+    if key == "conservative" and a.get("conservative"):
+        return [{"improves": "sign reproduced", "worsens": "reversed"}.get(a["conservative"]["conservative"].verdict,
+                                                                          "unresolved")]
+    return []
+
+
+def _seeds_per_arm(keys) -> str:
+    """"5" where every (network, tag) group of the records has the same number of seeds, "1–3 per arm" else."""
+    counts = {}
+    for _, net, seed, tag in keys:
+        if seed is not None:
+            counts.setdefault((net, tag), set()).add(seed)
+    sizes = sorted({len(v) for v in counts.values()})
+    if not sizes:
+        return "—"
+    return str(sizes[0]) if len(sizes) == 1 else f"{sizes[0]}–{sizes[-1]} per arm"
+
+
 def status(ctx: Context):
-    """Front page: one row per table and figure of the paper and per study of our own: status, networks,
-    record profiles (protocol), seeds, our headline number beside the paper's, the chapter. Networks, seeds and
-    profiles are counted from the records; a row whose records are missing reads "not run"."""
+    """Front page: one row per table and figure of the paper and per study of our own: status (by
+    :func:`lbgap.book.claims.status_word`: reproduced / partly / not reproduced / not run; "ours" for our own
+    studies), networks, record profiles (protocol), seeds per arm, our headline number beside the paper's, the
+    chapter. Networks, seeds and profiles are counted from the records."""
     import pandas as pd
+
+    from lbgap.book import claims
 
     a, paper2 = answer_numbers(ctx), paper_table(2).set_index("network")
     headline_words = {}
-    if a.get("gap"):
-        headline_words["Table 2 SB vs LB accuracy"] = (f"{a['gap']['gap']:.2f} / "
-                                                       f"{paper2.loc['F1'].test_acc_sb_mean - paper2.loc['F1'].test_acc_lb_mean:.2f} pt")
+    if a.get("gap") and a["gap"]["claim"] is not None:
+        headline_words["Table 2 SB vs LB accuracy"] = (f"{a['gap']['claim'].estimate.value:.2f} / "
+                                                       f"{a['gap']['claim'].numbers['paper']:.2f} pt")
     for label, k, claim in (("Table 3 ε-sharpness", 3, "Table 3, summed loss"),
                             ("Table 4 sharpness, subspace", 4, "Table 4 φ LB/SB")):
         r = sharpness_ratios(ctx).get((claim, "F1"))   # Table 3: the objective the sharpness chapter endorses
@@ -336,35 +462,41 @@ def status(ctx: Context):
                 + (" (summed loss)" if k == 3 else "")
     if a.get("conservative"):
         t7 = paper_table(7).set_index("network").loc["F1", "test_acc_lb_mean"] - paper2.loc["F1"].test_acc_lb_mean
-        headline_words["Table 7 conservative"] = f"{a['conservative']['gain']:+.2f} / {t7:+.2f} pt"
-    caps = _quiet(lambda: cap_ratios(ctx))
-    if caps:
+        headline_words["Table 7 conservative"] = f"{a['conservative']['conservative'].estimate.value:+.2f} / {t7:+.2f} pt"
+    from lbgap.book import sb_vs_lb
+
+    if not sb_vs_lb.cap_table(ctx).empty:
+        caps = cap_ratios(ctx)
         headline_words["Cap check (uncapped reruns)"] = (f"gap {caps['variant']['gap (pt)']:.2f} (cap 50) → "
                                                          f"{caps['protocol']['gap (pt)']:.2f} pt")
-    rise = _quiet(lambda: scorecard(ctx).set_index("network").loc["F1", landscape_rise_label()])
+    rise = scorecard(ctx).set_index("network").loc["F1", landscape_rise_label()] if "F1" in shown_nets(ctx) else None
     if rise and rise != "—":
         headline_words["Figure 3 SB–LB line"] = f"rise LB ÷ SB {rise}"
     if a.get("steps"):
         headline_words["Steps to target, B_crit"] = f"B_crit {a['steps']['b_crit']:,.0f}"
-    from lbgap.book import followups
-
-    fu = _quiet(lambda: followups.key_numbers(chapter_context(ctx, "followups")))
-    if fu and "hoffer" in fu:
-        headline_words["Remedies after Keskar (Goyal, Hoffer, SAM)"] = (f"Hoffer gap {fu['hoffer']['gap']:+.2f} pt "
-                                                                         f"(LB {fu['lb']['gap']:+.2f})")
+    fu = claims.followup_arms(chapter_context(ctx, "followups"))
+    if "hoffer" in fu:
+        headline_words["Remedies after Keskar (Goyal, Hoffer, SAM)"] = f"Hoffer − SB {fu['hoffer'].words()}"
     if a.get("noise"):
         headline_words["Gradient noise"] = f"B_simple {a['noise']['b_simple']:,.0f}"
     rows = []
-    for item, chapter, kind, tag, word, protocol, _ in STATUS_ROWS:
+    for item, chapter, kind, tag, _, protocol, _ in STATUS_ROWS:
         keys = _record_keys(ctx, kind, tag) if kind else set()
-        by_prof = {p: sorted({n for q, n, _ in keys if q == p}) for p in ctx.record_profiles}
-        if kind and not keys:
+        by_prof = {p: sorted({n for q, n, _, _ in keys if q == p}) for p in ctx.record_profiles}
+        nets_run = {n for _, n, _, _ in keys}
+        nets_paper = set(paper_table(STATUS_CLAIMS[item][1]).network) if item in STATUS_CLAIMS else set()
+        word = claims.status_word(bool(keys), _item_verdicts(item, a), nets_run, nets_paper,
+                                  own=item in OWN_ITEMS, applies=kind is not None or item.startswith("Table 1")
+                                  or item.startswith("Table 5")).verdict
+        if item.startswith("Table 1"):
+            word = "reproduced"   # built networks: the parameter counts match App. B (sb_vs_lb.table1's match column)
+        if item.startswith("Table 5"):
             word = "not run"
-        elif kind:
+        if kind and keys:
             protocol = "; ".join(f"{p}: {', '.join(v)}" if v != ["—"] else p for p, v in by_prof.items() if v)
         link = f'<a href="chapters/{chapter}.html">{chapter}</a>' if chapter else ""
         rows.append({"item": item, "status": word, "networks by profile": protocol or "—",
-                     "seeds": len({s for _, _, s in keys if s is not None}) if keys else "—",
+                     "seeds": _seeds_per_arm(keys) if keys else "—",
                      "F1: ours / paper": headline_words.get(item, "—"), "chapter": link})
     return pd.DataFrame(rows)
 
@@ -422,13 +554,16 @@ def show_scorecard(ctx: Context) -> None:
     display(styled(t, "Scorecard: each claim, ours / Keskar et al. (2017); ratios are LB over SB (mean of LB ÷ mean "
                    "of SB over seeds), n = seeds behind ours", "scorecard"))
     notes = []
-    caps = _quiet(lambda: cap_ratios(ctx))
-    if caps:
+    from lbgap.book import run_sets, sb_vs_lb
+
+    if not sb_vs_lb.cap_table(ctx).empty:
         from lbgap.measures.landscape import RISE_RATIO
 
+        caps = cap_ratios(ctx)
+
         v, p = caps["variant"], caps["protocol"]
-        notes.append(f"F1's sharpness and landscape ratios are measured on the 50-epoch runs; on the same seeds "
-                     f"trained under the paper profile's caps (Table 2's F1 row) they are: φ full space, summed loss "
+        notes.append(f"F1's sharpness and landscape ratios are measured on the {run_sets.get('F1-50epoch').name}; "
+                     f"on the same seeds in the {run_sets.get('F1-table2').name} they are: φ full space, summed loss "
                      f"{p['LB/SB φ full']:,.0f} (50-epoch runs: {v['LB/SB φ full']:,.0f}), random subspace "
                      f"{p['LB/SB φ random']:.2g} ({v['LB/SB φ random']:.2g}), Figure 3's rise {p[RISE_RATIO]:,.0f} "
                      f"({v[RISE_RATIO]:,.0f}) — see [the SB/LB chapter](chapters/sb_vs_lb.html#does-the-50-epoch-cap-matter-f1).")

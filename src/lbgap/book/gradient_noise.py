@@ -146,7 +146,7 @@ def show_noise_scale(ctx: Context) -> None:
 
     tr, t = track(ctx), target(ctx)
     series = noise.noise_scale_series(tr)
-    summ = noise.b_simple_summary(tr, t, n_boot=2000)
+    summ = noise.b_simple_summary(tr, t)   # the function's default draws: every page quotes the same interval
     fig, ax = plt.subplots(figsize=(6.8, 3.8))
     pos = series[series.b_raw > 0]
     ax.errorbar(pos.step, pos.b_raw, yerr=pos.b_raw_se, fmt=".", color="0.6", lw=0.5,

@@ -156,43 +156,92 @@ def show_table(ctx: Context) -> None:
              f"gradnorm-{net}-{budget.split()[0]}")
 
 
-def _rank_corr(h, col: str, stats) -> float:
-    """Spearman's rank correlation of ``h[col]`` with the batch size; 0 for a measure that does not vary."""
-    return stats.spearmanr(h.batch_size, h[col]).statistic if h[col].nunique() > 1 else 0.0
+TREND_WORDS = {"grad_minibatch": {"rises": "rises", "falls": "falls"}, "grad_full": {"rises": "rises", "falls": "falls"},
+               "dist": {"rises": "larger batches go farther", "falls": "larger batches stay closer"}}
+
+
+def budget_claims(ctx: Context) -> dict:
+    """Per (network, rule, budget): the claims at that number of examples seen (:mod:`lbgap.book.claims`):
+    Spearman trend with B over seed-level points of the mean mini-batch and the full-batch gradient norm and of
+    ‖x − x0‖, and the test loss's optimum over B tested against the seed spread."""
+    from lbgap.book import claims
+
+    def make():
+        p, out = points(ctx), {}
+        for (net, rule), g in p.groupby(["net", "rule"], sort=False):
+            for label, ex in budgets(g).items():
+                at = g[g.examples == ex]
+                if at.batch_size.nunique() < 3:
+                    continue
+                c = {m: claims.trend(at.batch_size, at[m], name=f"{net} {m} vs B") for m in TREND_WORDS}
+                c["test_loss"] = claims.optimum(at, "batch_size", "test_loss", name=f"{net} test loss over B")
+                out[net, rule, label] = c
+        return out
+
+    return ctx.memo("gradnorm-claims", make)
+
+
+def _trend_words(c, m: str) -> str:
+    e = c.estimate
+    from lbgap.book.stats import signed
+
+    return (f"{TREND_WORDS[m].get(c.verdict, c.verdict)} (Spearman ρ = {signed(e.value)}, p = {e.p:.2g}, n = {e.n} "
+            "seed-level points)")
+
+
+def optimum_words(c) -> str:
+    """The test-loss optimum claim in words: an optimum at B, or a plateau from B = … to … (within one seed sd
+    of the best)."""
+    n, t = c.numbers, c.numbers["table"]
+    best = f"lowest mean at B = {int(n['best']):,} ({t.loc[n['best'], 'mean']:.4f} ± {t.loc[n['best'], 'std']:.4f})"
+    if c.verdict == "optimum":
+        return best + (": an interior optimum, beyond the seed spread" if n["interior"] else
+                       ": at the end of the range, beyond the seed spread")
+    if c.verdict == "plateau":
+        return (best + f"; a plateau, not an optimum: B = {', '.join(f'{int(b):,}' for b in n['plateau'])} lie within "
+                "one seed sd of it")
+    return best + f"; unresolved (fewer than {2} seeds at some B)"
 
 
 def readings(ctx: Context) -> list[str]:
-    """Verdicts on the three claims, per network and LR rule, at each budget (Spearman's rank correlation of the
-    measure's seed means with B), and the SB/LB distance ratio beside the paper's 3-10."""
-    from scipy import stats
-
+    """Verdicts on the three claims, per network and LR rule, at each budget of examples (:func:`budget_claims`),
+    and the SB/LB distance ratio beside the paper's 3–10 and beside our Table 2 run set's per-seed range."""
     t = at_budgets(ctx)
     if t.empty:
         return []
     lines = []
+    for (net, rule, budget), c in budget_claims(ctx).items():
+        lines.append(
+            f"**{net}, LR {rule}, {budget}.** (i) Mean mini-batch gradient norm against B: "
+            f"{_trend_words(c['grad_minibatch'], 'grad_minibatch')}; the full-batch norm "
+            f"{_trend_words(c['grad_full'], 'grad_full')}. (ii) ‖x − x0‖ against B: {_trend_words(c['dist'], 'dist')}. "
+            f"(iii) Test loss: {optimum_words(c['test_loss'])}.")
     for (net, rule), g in t.groupby(["net", "rule"], sort=False):
-        for budget, h in g.groupby("budget", sort=False):
-            h = h.sort_values("batch_size")
-            if len(h) < 3:
-                continue
-            rho_g, rho_f, rho_d = (_rank_corr(h, c, stats) for c in ("grad_minibatch", "grad_full", "dist"))
-            best = h.loc[h.test_loss.idxmin()]
-            inner = h.batch_size.iloc[0] < best.batch_size < h.batch_size.iloc[-1]
-            lines.append(
-                f"**{net}, LR {rule}, {budget}.** (i) Mean mini-batch gradient norm against B: rank correlation "
-                f"{rho_g:+.2f} ({'grows' if rho_g > 0.5 else 'falls' if rho_g < -0.5 else 'no clear trend'}); the "
-                f"full-batch norm {rho_f:+.2f}. (ii) ‖x − x0‖ against B: {rho_d:+.2f} "
-                f"({'larger batches stay closer' if rho_d < -0.5 else 'no clear trend' if abs(rho_d) <= 0.5 else 'larger batches go farther'}). "
-                f"(iii) Lowest test loss at B = {int(best.batch_size):,} ({best.test_loss:.3f}; from "
-                f"{h.test_loss.min():.3f} to {h.test_loss.max():.3f} across B): "
-                + ("an interior sweet spot." if inner else "at the end of the range, no sweet spot inside it."))
         last = g[g.budget == g.budget.iloc[-1]].set_index("batch_size")
         if 256 in last.index and len(last) > 1:
             big = last.index.max()
             lines.append(f"**{net}, LR {rule}:** at the last budget B = 256 is {last.loc[256, 'dist'] / last.loc[big, 'dist']:.1f}× "
                          f"farther from x0 than B = {big:,}; Keskar et al. report 3–10× for their SB and LB end "
-                         "points, and our Table 2 runs 2.7–15×.")
+                         "points" + _table2_dist_words(ctx, net) + ".")
     return lines
+
+
+def _table2_dist_words(ctx: Context, net: str) -> str:
+    """", and the run set … SB/LB per seed lo–hi×" from Table 2's runs (sb_vs_lb.train_runs), or ""."""
+    from lbgap.book import run_sets
+    from lbgap.book.sb_vs_lb import train_runs
+
+    r = train_runs(ctx)
+    r = r[r.net == net] if not r.empty else r
+    if r.empty:
+        return ""
+    sb, lb = (r[r.regime == k].set_index("seed").dist_from_init for k in ("SB", "LB"))
+    ratio = (sb / lb).dropna()
+    if ratio.empty:
+        return ""
+    key = "F1-table2" if net == "F1" and (r.tag == "uncapped").all() else None
+    where = run_sets.get(key).name if key else f"our Table 2 runs of {net}"
+    return f", and the {where} SB/LB {ratio.min():.1f}–{ratio.max():.1f}× over {len(ratio)} seeds"
 
 
 def show_readings(ctx: Context) -> None:
@@ -202,26 +251,35 @@ def show_readings(ctx: Context) -> None:
 
 
 def answer_line(ctx: Context) -> str:
-    """The front page's sentence: at the last equal budget with the fixed LR, how ‖x − x0‖, the mean mini-batch
-    gradient norm and the test loss go from the smallest to the largest batch ("" without records)."""
+    """The front page's sentence: at the last equal budget of examples with the fixed LR, which gradient norm
+    rises or falls with B (seed-level Spearman trends, :func:`budget_claims`) and why (fewer updates), the
+    distance from x0 and the test loss's optimum or plateau ("" without records)."""
     t = at_budgets(ctx)
     if t.empty:
         return ""
     g = t[(t.rule == "fixed") & (t.budget == t.budget.iloc[-1])].sort_values("batch_size")
-    if len(g) < 2:
+    key = next((k for k in budget_claims(ctx) if k[1] == "fixed" and k[2] == g.budget.iloc[0]), None) if len(g) else None
+    if key is None:
         return ""
+    c = budget_claims(ctx)[key]
     lo, hi = g.iloc[0], g.iloc[-1]
-    best = g.loc[g.test_loss.idxmin()]
-    words = (f"**At equal examples seen and a fixed learning rate, a larger batch stays closer to x0.** F1, "
-             f"{g.budget.iloc[0]}, Adam 10⁻³, {int(g.n.min())} seeds: ‖x − x0‖ is {lo.dist:.1f} at "
-             f"B = {int(lo.batch_size):,} and {hi.dist:.1f} at B = {int(hi.batch_size):,}; the mean mini-batch "
-             f"gradient norm falls from {sig(lo.grad_minibatch)} to {sig(hi.grad_minibatch)}, not up; the test loss "
-             f"is lowest at B = {int(best.batch_size):,} ({best.test_loss:.3f})")
+    full, mini = c["grad_full"].verdict, c["grad_minibatch"].verdict
+    head = ("At equal examples seen and a fixed learning rate, a larger batch makes fewer updates: "
+            + {"rises": "its full-batch gradient norm is larger", "falls": "its full-batch gradient norm is smaller",
+               }.get(full, "no trend of the full-batch gradient norm is resolved") + ".")
+    words = (f"**{head}** {key[0]}, {g.budget.iloc[0]}, Adam 10⁻³, {int(g.n.min())} seeds: the full-batch norm ‖∇f‖ "
+             f"is {sig(lo.grad_full)} at B = {int(lo.batch_size):,} and {sig(hi.grad_full)} at B = "
+             f"{int(hi.batch_size):,}, {_trend_words(c['grad_full'], 'grad_full')}, after {lo.steps:,} against "
+             f"{hi.steps:,} updates; the mean mini-batch norm of the steps {_trend_words(c['grad_minibatch'], 'grad_minibatch')} "
+             f"({sig(lo.grad_minibatch)} to {sig(hi.grad_minibatch)}{', as averaging more examples per step lowers it' if mini == 'falls' else ''}); "
+             f"‖x − x0‖ {lo.dist:.1f} to {hi.dist:.1f}, {_trend_words(c['dist'], 'dist')}; test loss: "
+             f"{optimum_words(c['test_loss'])}")
     q = t[(t.rule == "sqrt") & (t.budget == g.budget.iloc[0])].sort_values("batch_size")
-    if len(q) >= 2:
+    qc = budget_claims(ctx).get((key[0], "sqrt", g.budget.iloc[0]))
+    if len(q) >= 2 and qc:
         words += (f". With the LR scaled by √(B/256) the distance is {q.iloc[0].dist:.1f} at B = "
-                  f"{int(q.iloc[0].batch_size):,} and {q.iloc[-1].dist:.1f} at B = {int(q.iloc[-1].batch_size):,}: "
-                  "the closeness comes from the step size, not the batch")
+                  f"{int(q.iloc[0].batch_size):,} and {q.iloc[-1].dist:.1f} at B = {int(q.iloc[-1].batch_size):,}, "
+                  f"{_trend_words(qc['dist'], 'dist')}")
     return words + "."
 
 

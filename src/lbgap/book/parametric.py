@@ -95,9 +95,9 @@ def path_reading(ctx: Context, part: str) -> list[str]:
     out = []
     for r in first_per_net(landscape_records(ctx), part):
         n = path_numbers(r, part)
-        verdict = ("the two sides rise alike (ratio within 0.8–1.25): this path does not tell them apart." if
-                   0.8 < n["ratio"] < 1.25 else "LB's side is the steeper one, as in the paper's picture."
-                   if n["ratio"] > 1 else "SB's side is the steeper one, unlike the paper's picture.")
+        verdict = ("one seed, no interval: LB's side rises more here; the verdict over seeds is in \"Across "
+                   "seeds\"." if n["ratio"] > 1 else "one seed, no interval: SB's side rises more here; the verdict "
+                   "over seeds is in \"Across seeds\".")
         barrier = (f"a barrier of {n['barrier']:.3g} between them" if n["barrier"] > 1e-3 * max(n["loss_sb"], 1e-9)
                    else "no barrier between them")
         out.append(f"**{label(r)}**: training loss {n['loss_sb']:.3g} at x_SB and {n['loss_lb']:.3g} at x_LB (test "
@@ -210,7 +210,7 @@ def show_seed_summary(ctx: Context) -> None:
     agree with the paper's picture and the ratio over seeds (:func:`lbgap.book.context.lb_over_sb`)."""
     from IPython.display import display
 
-    from lbgap.book.context import lb_over_sb
+    from lbgap.book import claims
     from lbgap.book.style import dropdown, sig, verdict_lines
     from lbgap.measures import landscape
 
@@ -238,9 +238,13 @@ def show_seed_summary(ctx: Context) -> None:
                                    "from LB than from SB along the filter-normalised direction")):
             r = g[col].dropna() if col in g else g.iloc[0:0]
             if len(r):
+                c = claims.sharper(claims.by_seed(g.dropna(subset=[lb]), lb), claims.by_seed(g.dropna(subset=[sb]), sb),
+                                   name=f"{net} {col}")
+                word = {"LB sharper": "LB's side steeper, as in the paper's picture",
+                        "LB flatter": "SB's side steeper, unlike the paper's picture"}.get(c.verdict, "unresolved")
                 lines.append(f"**{net}**: the loss rises more {view} in {int((r > 1).sum())} of {len(r)} seeds; "
-                             f"mean of LB's rise ÷ mean of SB's {sig(lb_over_sb(g[lb], g[sb]))} (per seed "
-                             f"{sig(r.min())} to {sig(r.max())}).")
+                             f"mean of LB's rise ÷ mean of SB's {claims.ratio_words(c)}, bootstrap over seeds (per "
+                             f"seed {sig(r.min())} to {sig(r.max())}): {word}.")
     verdict_lines(lines)
 
 

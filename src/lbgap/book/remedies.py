@@ -245,3 +245,33 @@ def show_networks(ctx: Context) -> None:
             words.append(f"Table 6 {a.profile.iloc[0]} profile, {len(a)} seed{'s' * (len(a) > 1)}" if len(a)
                          else "no Table 6 records")
         print(f"{net}: " + "; ".join(words))
+
+
+def readings(ctx: Context) -> list[str]:
+    """Table 7 as claims (:func:`lbgap.book.claims.conservative`, each paired by seed with its 95 % t interval):
+    conservative − plain LB, the λ = 0 control − plain LB, conservative − control (the proximal term itself)."""
+    from lbgap.book import claims, run_sets
+
+    words = {"improves": "improves on plain LB", "worsens": "falls below plain LB", "unresolved": "unresolved"}
+    lines = []
+    for net in ctx.nets:
+        k = claims.conservative(ctx, net)
+        if not k:
+            continue
+        where = run_sets.get("F1-table7").name if net == "F1" else net
+        line = (f"**{net}, {where}.** Conservative − plain LB: {words[k['conservative'].verdict]}, "
+                f"{k['conservative'].stat()}")
+        if "control" in k:
+            line += (f"; control (three Adam steps, λ = 0) − plain LB: {words[k['control'].verdict]}, "
+                     f"{k['control'].stat()}; conservative − control, the proximal term itself: "
+                     + ("resolved, " if k["proximal"].resolved else "unresolved, ") + k["proximal"].stat())
+        lines.append(line + ".")
+    return lines
+
+
+def show_readings(ctx: Context) -> None:
+    from lbgap.book.style import verdict_lines
+
+    lines = readings(ctx)
+    if lines:
+        verdict_lines(lines)

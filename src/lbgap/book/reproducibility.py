@@ -186,8 +186,18 @@ def gpu_time_lines(ctx: Context) -> list[str]:
     and GPU, and how many calls were cut off (their time is a lower bound)."""
     calls = _gpu_calls(ctx)
     if not calls:
-        return ["No GPU call has run yet: the GPU time of the paper profile is 0 so far, and every committed record "
-                "was computed on a CPU (the timing table above)."]
+        from collections import Counter
+
+        from lbgap.book.context import all_records
+
+        devs = Counter((r.get("provenance") or {}).get("device", "?") for r in all_records(ctx))
+        gpu = {d: n for d, n in devs.items() if not str(d).startswith("cpu") and d != "?"}
+        if not gpu:
+            return ["No record was computed on a GPU: every committed record's provenance names a CPU (the timing "
+                    "table above)."]
+        return [f"No GPU-call record (the bookkeeping of one GPU session) is committed, so no GPU time is summed "
+                f"here; {sum(gpu.values())} of the {sum(devs.values())} records name a GPU in their provenance ("
+                + ", ".join(f"{n} on {d}" for d, n in sorted(gpu.items())) + "), the others a CPU."]
     out = []
     for (prof, gpu) in sorted({(r["_profile"], r.get("device", "?")) for r in calls}):
         mine = [r for r in calls if (r["_profile"], r.get("device", "?")) == (prof, gpu)]
@@ -386,6 +396,18 @@ def show_bench(ctx: Context) -> None:
                  "lbgap bench: one sharpness computation, ours vs scipy.optimize.minimize", "bench-sharpness")
         if t_bench.device.str.startswith("cpu").all():
             print("No GPU bench record yet: the GPU targets are still unmeasured.")
+        above = t_bench[t_bench["share of peak"].str.rstrip("%").str.replace(",", "").map(_number) > 100]
+        if len(above):
+            print(f"{len(above)} row(s) above 100 % of the peak: the peak is one matmul measured in the same "
+                  "invocation, not the device's ceiling, and the training FLOPs are an estimate, so a share above "
+                  "100 % says that one of the two is low, not that the workload beat the hardware.")
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return float("nan")
 
 
 def show_seeds_at_once(ctx: Context) -> None:

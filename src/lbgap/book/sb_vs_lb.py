@@ -145,7 +145,19 @@ def protocol_words(sb: dict, lb: dict) -> str:
     return "paper protocol" if (sb["max_epochs"], lb["max_epochs"]) == caps else f"cap {sb['max_epochs']:.0f} epochs"
 
 
-def verdict(net: str, sb: dict, lb: dict, paper_gap: float) -> str:
+def gap_claim(runs, net: str, paper_gap: float):
+    """The gap SB − LB of ``net`` in ``runs`` (a frame of :func:`train_runs` or :func:`variant_runs`), paired by
+    seed, against the paper's (:func:`lbgap.book.claims.gap_vs_paper`)."""
+    from lbgap.book import claims
+
+    g = runs[runs.net == net].assign(acc=lambda d: 100 * d.test_acc)
+    sb, lb = (claims.by_seed(g[g.regime == r], "acc") for r in ("SB", "LB"))
+    return claims.gap_vs_paper(sb, lb, paper_gap, name=f"{net} Table 2 gap")
+
+
+def verdict(net: str, sb: dict, lb: dict, paper_gap: float, claim) -> str:
+    """Table 2's verdict for one network: the words of ``claim`` (:func:`gap_claim`, paired by seed) with n and
+    the 95 % interval beside the paper's gap, and notes on stand-in data, the quick budget and the epoch cap."""
     notes = ""
     if net == "F2":
         notes += "; stand-in data: compare the gap, not the accuracies"
@@ -155,18 +167,19 @@ def verdict(net: str, sb: dict, lb: dict, paper_gap: float) -> str:
     if sb["capped"] or lb["capped"]:
         notes += (f"; stopped at the epoch cap: {sb['capped']} of {sb['n']} SB and {lb['capped']} of {lb['n']} LB "
                   "runs")
-    if min(sb["n"], lb["n"]) < 2:
-        return "1 seed only: no verdict yet" + notes
-    gap = sb["test_acc"] - lb["test_acc"]
-    se = (sb["test_acc_std"] ** 2 / sb["n"] + lb["test_acc_std"] ** 2 / lb["n"]) ** 0.5
-    if gap > 2 * se and sb.get("profile") == "quick":   # LB made ~20-400x fewer steps: not the paper's gap
-        v = f"SB ahead after equal epochs ({gap:.2f} pt, > 2 SE; paper's converged gap {paper_gap:.2f})"
-    elif gap > 2 * se:
-        v = f"gap reproduced ({gap:.2f} vs paper {paper_gap:.2f} pt)"
-    elif gap < -2 * se:
-        v = f"gap reversed: LB better by {-gap:.2f} pt (paper: SB better by {paper_gap:.2f})"
+    if claim.n < 2:
+        return f"n = {claim.n} paired seed{'s' if claim.n != 1 else ''}: no verdict yet" + notes
+    stat = claim.stat()
+    if claim.verdict in ("reproduced", "sign reproduced") and sb.get("profile") == "quick":   # far fewer LB steps
+        v = f"SB ahead after equal epochs: {stat} (paper's converged gap {paper_gap:.2f})"
+    elif claim.verdict == "reproduced":
+        v = f"gap reproduced: {stat} holds the paper's {paper_gap:.2f}"
+    elif claim.verdict == "sign reproduced":
+        v = f"gap's sign reproduced, not its size: {stat} (paper {paper_gap:.2f})"
+    elif claim.verdict == "reversed":
+        v = f"gap reversed: LB better, {stat} (paper: SB better by {paper_gap:.2f})"
     else:
-        v = f"no significant gap ({gap:.2f} ± {2 * se:.2f} pt; paper {paper_gap:.2f})"
+        v = f"gap {claim.words()} (paper {paper_gap:.2f})"
     return v + notes
 
 
@@ -195,12 +208,14 @@ def table2_rows(ctx: Context) -> list[dict]:
                          f"only {', '.join(have.regime)} so far"})
         else:
             sb, lb = (have[have.regime == r].iloc[0].to_dict() for r in ("SB", "LB"))
-            rows.append(dict(_ours_row(net, sb, lb, protocol_words(sb, lb)), verdict=verdict(net, sb, lb, paper_gap)))
+            rows.append(dict(_ours_row(net, sb, lb, protocol_words(sb, lb)),
+                             verdict=verdict(net, sb, lb, paper_gap, gap_claim(train_runs(ctx), net, paper_gap))))
             v = var[var.net == net]
             if set(v.regime) >= {"SB", "LB"}:
                 vsb, vlb = (v[v.regime == r].iloc[0].to_dict() for r in ("SB", "LB"))
                 rows.append(dict(_ours_row(net, vsb, vlb, protocol_words(vsb, vlb) + ", variant"),
-                                 verdict="variant: " + verdict(net, vsb, vlb, paper_gap)))
+                                 verdict="variant: " + verdict(net, vsb, vlb, paper_gap,
+                                                               gap_claim(variant_runs(ctx), net, paper_gap))))
         rows.append({"network": net, "runs": "paper (n=5)",
                      "train SB": pm(p.train_acc_sb_mean, p.train_acc_sb_std),
                      "train LB": pm(p.train_acc_lb_mean, p.train_acc_lb_std),

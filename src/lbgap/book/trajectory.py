@@ -81,3 +81,35 @@ def show_numbers(ctx: Context) -> None:
 
 def show_networks(ctx: Context) -> None:
     print_figure_runs(ctx, iterates(ctx), "Figure 6", "kept iterates")
+
+
+def readings(ctx: Context) -> list[str]:
+    """Figure 6's claim at the end of training: LB's last kept iterate sharper than SB's, the ratio of the means
+    over seeds with its bootstrap interval (:func:`lbgap.book.claims.sharper`; fewer than three seeds:
+    unresolved)."""
+    from lbgap.book import claims
+
+    lines = []
+    df = iterates(ctx)
+    for net, d in df.groupby("net"):
+        last = d.loc[d.groupby(["regime", "seed"]).step.idxmax()]
+        parts = []
+        for col, what in (("phi_full_sum", "full space (summed loss)"), ("phi_random", "random subspace")):
+            lb, sb = (claims.by_seed(last[last.regime == r].dropna(subset=[col]), col) for r in ("LB", "SB"))
+            if not lb or not sb:
+                continue
+            c = claims.sharper(lb, sb, name=f"{net} final φ LB/SB")
+            parts.append(f"{what}: LB/SB {claims.ratio_words(c)}, {c.verdict}")
+        if parts:
+            lines.append(f"**{net}, the last kept iterates ({d.seed.nunique()} seeds).** " + "; ".join(parts)
+                         + ". The figure's shape along the path is described below; its verdict rests on these "
+                         "end points.")
+    return lines
+
+
+def show_readings(ctx: Context) -> None:
+    from lbgap.book.style import verdict_lines
+
+    lines = readings(ctx)
+    if lines:
+        verdict_lines(lines)

@@ -1,0 +1,388 @@
+"""The book's claims as code: each claim is a function of the records that returns a :class:`Claim` (its numbers,
+n, the 95 % interval, the verdict and the name of the rule that chose it); the sentences of the chapters and of the
+front page are templates picked by the verdict. The thresholds live here, once, with the reason for each
+(:data:`THRESHOLDS`); the statistics are :mod:`lbgap.book.stats`; the runs behind each claim are named in
+:mod:`lbgap.book.run_sets`."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from lbgap.book.stats import Estimate, mean_ci, paired, signed, spearman, spearman_by_group
+
+
+@dataclass(frozen=True)
+class Threshold:
+    value: float
+    reason: str
+
+
+THRESHOLDS = {
+    "alpha": Threshold(0.05, "a trend, a correlation or a resolved comparison: two-sided p < 0.05, i.e. a 95 % "
+                       "interval that excludes 0 (the evidence conventions)"),
+    "min_seeds": Threshold(2, "a t interval needs at least two paired seeds; with one there is no verdict"),
+    "margin_sd": Threshold(1.0, "δ, the smallest accuracy difference worth naming, is this many seed-to-seed sd "
+                           "(ddof = 1) of SB's test accuracy in the same run set: a gap narrower than one seed's "
+                           "noise of the same protocol is not a gap (derived from the runs, never tuned)"),
+    "stall_at_bound": Threshold(0.05, "an ε-sharpness (Metric 2.1) whose L-BFGS-B ends with fewer than this "
+                                "fraction of the coordinates of y at the box has barely left y = 0: a solver "
+                                "stall, not a measure of the minimiser (the mean-loss objective; the summed "
+                                "loss drives most coordinates to the box)"),
+    "min_bootstrap": Threshold(3, "a bootstrap interval needs at least three seeds: two pairs resample to only "
+                               "three distinct values"),
+    "plateau_sd": Threshold(1.0, "an optimum over batch sizes must beat every other batch size by more than this "
+                            "many seed sd (the larger of the two); otherwise the batch sizes within it form a "
+                            "plateau"),
+}
+
+
+def threshold(name: str) -> float:
+    return THRESHOLDS[name].value
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A claim's outcome: ``verdict`` (a short word from the rule's vocabulary), ``rule`` (the rule's name),
+    ``estimate`` (the statistic: value, n, 95 % interval, p) and ``numbers`` (what a sentence may print)."""
+    name: str
+    verdict: str
+    rule: str
+    estimate: Estimate
+    numbers: dict = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return self.estimate.n
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        return self.estimate.ci
+
+    @property
+    def resolved(self) -> bool:
+        return not self.verdict.startswith("unresolved") and not self.verdict.startswith("no ")
+
+    def stat(self, digits: int = 2, unit: str = "pt") -> str:
+        """"+0.23 pt (n = 2, 95 % CI +0.03 … +0.42 pt)" — the value with n and the interval."""
+        e = self.estimate
+        return f"{signed(e.value, digits)} {unit} ({e.interval_words(digits, unit)})".replace("  ", " ")
+
+    def words(self, digits: int = 2, unit: str = "pt") -> str:
+        """The verdict with its statistic: "beats SB: +0.23 pt (n = 2, 95 % CI …)" or "unresolved (n = 2, 95 % CI
+        … )"."""
+        if self.verdict == "unresolved":
+            return (f"unresolved ({self.estimate.interval_words(digits, unit)}; mean "
+                    f"{signed(self.estimate.value, digits)}{' ' + unit if unit else ''})")
+        return f"{self.verdict}: {self.stat(digits, unit)}"
+
+
+def ratio_words(c: Claim, digits: int = 3) -> str:
+    """A ratio claim's value with n and its interval, no signs: "87.3 (n = 5, 95 % CI 26.3 … 290)"."""
+    e = c.estimate
+    if e.n < threshold("min_bootstrap") or e.ci[0] != e.ci[0]:
+        return f"{e.value:,.{digits}g} (n = {e.n}, no interval)"
+    return f"{e.value:,.{digits}g} ({e.interval_words(digits, sign=False)})"
+
+
+def _unresolved(name: str, est: Estimate, rule: str, **numbers) -> Claim:
+    return Claim(name, "unresolved", rule, est, numbers)
+
+
+def margin(sb_values) -> Estimate:
+    """δ of :data:`THRESHOLDS` ``margin_sd``: the seed sd of SB's test accuracy in the same run set (with its n)."""
+    e = mean_ci(sb_values)
+    return Estimate(threshold("margin_sd") * e.sd, e.n, e.ci, e.p, "SB seed sd")
+
+
+# ------------------------------------------------------------------------------------------------ the rules
+def gap_vs_paper(sb: dict, lb: dict, paper_gap: float, name: str = "Table 2 gap") -> Claim:
+    """Rule "paired gap vs paper": the gap SB − LB paired by seed. "reproduced" where its 95 % CI lies above 0
+    and holds the paper's gap; "sign reproduced" where it lies above 0 but misses the paper's number; "reversed"
+    where it lies below 0; otherwise "unresolved"."""
+    e = paired(sb, lb)
+    lo, hi = e.ci
+    nums = dict(paper=paper_gap, sb=_mean(sb), lb=_mean(lb))
+    if e.n < threshold("min_seeds") or not e.resolved:
+        return _unresolved(name, e, "paired gap vs paper", **nums)
+    if lo > 0:
+        v = "reproduced" if lo <= paper_gap <= hi else "sign reproduced"
+    else:
+        v = "reversed"
+    return Claim(name, v, "paired gap vs paper", e, nums)
+
+
+def arm_vs_baselines(arm: dict, sb: dict, lb: dict, delta: float, name: str = "arm") -> Claim:
+    """Rule "arm vs SB and LB" on paired 95 % intervals (δ: :func:`margin`): "beats SB" (CI of arm − SB above 0);
+    "closes the gap" (CI of SB − arm within ±δ); "narrows the gap" (CI of arm − LB above 0); "widens the gap"
+    (CI of arm − LB below 0); "stays below SB" (CI of arm − SB below 0, beyond δ, and against LB unresolved);
+    otherwise "unresolved". ``numbers``: both paired estimates and the seeds where the
+    arm is above LB."""
+    vs_sb, vs_lb = paired(arm, sb), paired(arm, lb)
+    above_lb = sum(d > 0 for d in vs_lb.extra.get("diffs", []))
+    nums = dict(vs_sb=vs_sb, vs_lb=vs_lb, delta=delta, above_lb=above_lb, shared_lb=vs_lb.n, gap=-vs_sb.value)
+    rule = "arm vs SB and LB"
+    if vs_sb.n >= threshold("min_seeds") and vs_sb.ci[0] > 0:
+        return Claim(name, "beats SB", rule, vs_sb, nums)
+    if vs_sb.n >= threshold("min_seeds") and -delta <= vs_sb.ci[0] and vs_sb.ci[1] <= delta:
+        return Claim(name, "closes the gap", rule, vs_sb, nums)
+    if vs_lb.n >= threshold("min_seeds") and vs_lb.ci[0] > 0:
+        return Claim(name, "narrows the gap", rule, vs_lb, nums)
+    if vs_lb.n >= threshold("min_seeds") and vs_lb.ci[1] < 0:
+        return Claim(name, "widens the gap", rule, vs_lb, nums)
+    if vs_sb.n >= threshold("min_seeds") and vs_sb.ci[1] < 0:
+        return Claim(name, "stays below SB", rule, vs_sb, nums)
+    return _unresolved(name, vs_sb, rule, **nums)
+
+
+def effect(treated: dict, base: dict, name: str = "effect", up: str = "improves", down: str = "worsens") -> Claim:
+    """Rule "paired effect": treated − base paired by seed; ``up`` where its 95 % CI lies above 0, ``down`` where
+    below, otherwise "unresolved"."""
+    e = paired(treated, base)
+    if e.n < threshold("min_seeds") or not e.resolved:
+        return _unresolved(name, e, "paired effect")
+    return Claim(name, up if e.ci[0] > 0 else down, "paired effect", e)
+
+
+def sharper(lb: dict, sb: dict, at_bound: dict | None = None, name: str = "LB/SB sharpness") -> Claim:
+    """Rule "ratio of means, paired bootstrap": mean(φ_LB) / mean(φ_SB) over the seeds both have (the LB/SB
+    ratio every page quotes, ``context.lb_over_sb``), its 95 % interval from ``scipy.stats.bootstrap`` resampling
+    the seeds as pairs. "LB sharper" / "LB flatter" where the interval excludes 1, otherwise "unresolved"; first,
+    "solver stall" where the median fraction of coordinates at the box (``at_bound``: seed -> fraction) is below
+    :data:`THRESHOLDS` ``stall_at_bound``."""
+    from lbgap.book.stats import bootstrap
+
+    seeds = sorted(s for s in set(lb) & set(sb) if lb[s] == lb[s] and sb[s] == sb[s])
+    e = bootstrap(([lb[s] for s in seeds], [sb[s] for s in seeds]), lambda a, b: a.mean() / b.mean(),
+                  paired_samples=True) if seeds else Estimate(float("nan"), 0, (float("nan"),) * 2, float("nan"),
+                                                              "bootstrap")
+    nums = dict(ratio=e.value, seeds=seeds)
+    rule = "ratio of means, paired bootstrap"
+    if at_bound:
+        import statistics
+
+        frac = statistics.median(at_bound.values())
+        nums["at_bound"] = frac
+        if frac < threshold("stall_at_bound"):
+            return Claim(name, "solver stall", rule, e, nums)
+    lo, hi = e.ci
+    if e.n < threshold("min_bootstrap") or lo != lo or lo <= 1 <= hi:
+        return _unresolved(name, e, rule, **nums)
+    return Claim(name, "LB sharper" if lo > 1 else "LB flatter", rule, e, nums)
+
+
+def trend(x, y, name: str = "trend", up: str = "rises", down: str = "falls") -> Claim:
+    """Rule "Spearman trend": Spearman's ρ of y with x over seed-level points; ``up``/``down`` only where
+    p < alpha, otherwise "no trend resolved"."""
+    e = spearman(x, y)
+    if e.p == e.p and e.p < threshold("alpha") and e.value != 0:
+        return Claim(name, up if e.value > 0 else down, "Spearman trend", e)
+    return Claim(name, "no trend resolved", "Spearman trend", e)
+
+
+def optimum(df, x: str, y: str, name: str = "optimum") -> Claim:
+    """Rule "optimum beyond seed spread": per value of ``x`` the mean and sd of ``y`` over seeds (lower is
+    better); the best x is an optimum only if every other x's mean lies more than ``plateau_sd`` seed sd (the
+    larger of the two) above it; otherwise the x within that reach form a plateau. ``numbers``: best, the plateau
+    (sorted), the x range, whether the best is inside the range."""
+    g = df.groupby(x)[y].agg(["mean", "std", "count"]).sort_index()
+    best = g["mean"].idxmin()
+    k = threshold("plateau_sd")
+    tie = [b for b in g.index
+           if g.loc[b, "mean"] - g.loc[best, "mean"] <= k * max(g.loc[best, "std"], g.loc[b, "std"])]
+    e = mean_ci(df[df[x] == best][y])
+    nums = dict(best=best, plateau=sorted(tie), lo=g.index.min(), hi=g.index.max(), table=g,
+                interior=g.index.min() < best < g.index.max())
+    if int(g["count"].min()) < threshold("min_seeds"):
+        return _unresolved(name, e, "optimum beyond seed spread", **nums)
+    return Claim(name, "optimum" if len(tie) == 1 else "plateau", "optimum beyond seed spread", e, nums)
+
+
+def correlation(x, y, groups, name: str = "correlation") -> Claim:
+    """Rule "pooled correlation, leave one group out": Spearman's ρ pooled over the runs of every group (arm);
+    "no correlation resolved" where p ≥ alpha; "not robust" where leaving some group out loses p < alpha (those
+    groups: ``numbers["carriers"]``); "resolved" where it holds leaving any group out. ``numbers``: the pooled, leave-one-out and
+    group-median estimates; "not robust" where leaving out any one of ``numbers["carriers"]`` loses it."""
+    r = spearman_by_group(x, y, groups)
+    a = threshold("alpha")
+    nums = dict(r, carriers=[g for g, e in r["leave_out"].items() if not (e.p == e.p and e.p < a)])
+    e = r["all"]
+    if not (e.p == e.p and e.p < a):
+        return Claim(name, "no correlation resolved", "pooled correlation, leave one group out", e, nums)
+    if nums["carriers"]:
+        return Claim(name, "not robust", "pooled correlation, leave one group out", e, nums)
+    return Claim(name, "resolved", "pooled correlation, leave one group out", e, nums)
+
+
+STATUS_WORDS = ("reproduced", "partly", "not reproduced", "not run", "n/a", "ours")
+
+
+def status_word(has_records: bool, verdicts=None, nets_run=(), nets_paper=(), own: bool = False,
+                applies: bool = True) -> Claim:
+    """Rule "status": "not run" without records; "ours" for a study of our own; "reproduced" where every
+    verdict is "reproduced" on every network of the paper's; "not reproduced" where a verdict is "reversed" and
+    none reproduced; otherwise "partly" (fewer networks, verdicts unresolved or only the sign, or no verdict
+    rule). ``applies``: False for an item without data (an illustration): "n/a"."""
+    none = Estimate(float("nan"), 0, (float("nan"),) * 2, float("nan"), "status")
+    if not applies:
+        return Claim("status", "n/a", "status", none)
+    if not has_records:
+        return Claim("status", "not run", "status", none)
+    if own:
+        return Claim("status", "ours", "status", none)
+    verdicts = list(verdicts or [])
+    if verdicts and all(v == "reproduced" for v in verdicts) and set(nets_paper) <= set(nets_run):
+        word = "reproduced"
+    elif any(v == "reversed" for v in verdicts) and not any(v.endswith("reproduced") for v in verdicts):
+        word = "not reproduced"
+    else:
+        word = "partly"
+    return Claim("status", word, "status", none, dict(verdicts=verdicts))
+
+
+def _mean(d: dict) -> float:
+    v = [x for x in d.values() if x == x]
+    return sum(v) / len(v) if v else float("nan")
+
+
+# ------------------------------------------------------------------------- claims of the book, from its records
+def by_seed(df, col: str) -> dict:
+    """{seed: value} of a table with one row per seed."""
+    return {int(s): float(v) for s, v in zip(df.seed, df[col]) if v == v}
+
+
+def table2_gap(ctx, net: str = "F1") -> Claim | None:
+    """Table 2's gap SB − LB of ``net`` in the run set :func:`sb_vs_lb.train_runs` chose (F1: the uncapped paper
+    protocol), paired by seed, against the paper's gap (:func:`gap_vs_paper`); None without SB and LB runs."""
+    from lbgap.book.paper import paper_table
+    from lbgap.book.sb_vs_lb import train_runs
+
+    runs = train_runs(ctx)
+    if runs.empty:
+        return None
+    g = runs[runs.net == net]
+    sb, lb = (by_seed(g[g.regime == r].assign(acc=100 * g.test_acc), "acc") for r in ("SB", "LB"))
+    if not sb or not lb:
+        return None
+    p = paper_table(2).set_index("network").loc[net]
+    c = gap_vs_paper(sb, lb, p.test_acc_sb_mean - p.test_acc_lb_mean, name=f"{net} Table 2 gap")
+    c.numbers.update(tag=str(g.tag.iloc[0]), sd_sb=mean_ci(sb.values()).sd)
+    return c
+
+
+def followup_arms(ctx, net: str = "F1") -> dict:
+    """Per follow-up arm of ``net`` (the GPU bf16 replicate): :func:`arm_vs_baselines` against SB and plain LB
+    of the same run set, δ from that set's SB seeds. {arm: Claim}; {} without SB and LB runs."""
+    from lbgap.book import followups
+
+    df = followups.runs(ctx)
+    df = df[df.net == net].assign(acc=lambda d: d.test_acc)
+    if not {"sb", "lb"} <= set(df.arm):
+        return {}
+    sb, lb = by_seed(df[df.arm == "sb"], "acc"), by_seed(df[df.arm == "lb"], "acc")
+    delta = margin(sb.values()).value
+    return {arm: arm_vs_baselines(by_seed(g, "acc"), sb, lb, delta, name=f"{net} {arm}")
+            for arm, g in df.groupby("arm", sort=False) if arm not in ("sb", "lb")}
+
+
+def followup_correlation(ctx, net: str = "F1", col: str = "phi") -> Claim | None:
+    """Spearman's ρ of ``col`` (φ or λ_max) with test accuracy over the large-batch runs of every follow-up arm,
+    with each arm left out and over the arm medians (:func:`correlation`)."""
+    from lbgap.book import followups
+
+    df = followups.runs(ctx)
+    side = df[(df.net == net) & (df.arm != "sb")].dropna(subset=[col, "test_acc"])
+    if len(side) < 4:
+        return None
+    return correlation(side[col], side.test_acc, side.arm, name=f"{net} {col} vs accuracy")
+
+
+def conservative(ctx, net: str = "F1") -> dict:
+    """Table 7 on ``net``: conservative − plain LB, its λ = 0 control − plain LB, and conservative − control,
+    each paired by seed (:func:`effect`). {} without conservative runs."""
+    from lbgap.book import remedies
+
+    c = remedies.control_runs(ctx)
+    c = c[(c.net == net) & c.test_acc_lb.notna()]
+    if c.empty:
+        return {}
+    out = {"conservative": effect(by_seed(c, "test_acc_remedy"), by_seed(c, "test_acc_lb"),
+                                  f"{net} conservative − LB")}
+    if "test_acc_control" in c and c.test_acc_control.notna().any():
+        out["control"] = effect(by_seed(c, "test_acc_control"), by_seed(c, "test_acc_lb"), f"{net} control − LB")
+        out["proximal"] = effect(by_seed(c, "test_acc_remedy"), by_seed(c, "test_acc_control"),
+                                 f"{net} conservative − control")
+    return out
+
+
+def sharpness_f1(ctx, space: str = "full", objective: str = "sum", eps: float = 1e-3, net: str = "F1") -> Claim | None:
+    """F1's LB/SB ε-sharpness of one space and objective, paired by seed on the log scale (:func:`sharper`), with
+    the solver-stall test on the fraction of coordinates at the box."""
+    from lbgap.book.front import _records
+    from lbgap.measures import sharpness as sh
+
+    t = sh.sharpness_table(records=_records(ctx, "sharpness"))
+    if t.empty:
+        return None
+    t = t[(t.net == net) & (t.space == space) & (t.objective == objective) & (t.eps == eps)
+          & t.run_id.str.match(r".*-s\d+$")]   # the untagged runs (the 50-epoch variant); not the uncapped reruns
+    lb, sb = (t[t.regime == r].groupby("seed").phi.mean().to_dict() for r in ("LB", "SB"))
+    if not lb or not sb:
+        return None
+    bound = t.groupby("seed").at_bound.median().dropna().to_dict() if "at_bound" in t else None
+    return sharper(lb, sb, bound, name=f"{net} φ LB/SB, {space}, {objective} loss")
+
+
+def gradnorm_trends(ctx, net: str = "F1", rule: str = "fixed") -> dict:
+    """At the last equal budget of examples of the gradient-norm sweep: :func:`trend` of the full-batch and the
+    mean mini-batch gradient norm and of ‖x − x0‖ with B over seed-level points, and :func:`optimum` of the test
+    loss over B. {} without records."""
+    from lbgap.book import gradient_norm
+
+    p = gradient_norm.points(ctx)
+    p = p[(p.net == net) & (p.rule == rule)]
+    if p.empty:
+        return {}
+    last = int(p.groupby(["seed", "batch_size"]).examples.max().min())
+    at = p[p.examples == last]
+    if at.batch_size.nunique() < 3:
+        return {}
+    out = {m: trend(at.batch_size, at[m], name=f"{net} {m} vs B") for m in ("grad_full", "grad_minibatch", "dist")}
+    out["test_loss"] = optimum(at, "batch_size", "test_loss", name=f"{net} test loss over B")
+    for c in out.values():
+        c.numbers.update(examples=last, seeds=sorted(at.seed.unique()))
+    return out
+
+
+def power_iteration_cap() -> int:
+    """The iteration cap of the power iteration that computed the committed λ_max entries (the default of
+    ``measures.sharpness.hessian_top_eigenvalue``)."""
+    import inspect
+
+    from lbgap.measures.sharpness import hessian_top_eigenvalue
+
+    return int(inspect.signature(hessian_top_eigenvalue).parameters["iters"].default)
+
+
+def eigen_label(hessian: dict | None) -> str:
+    """How a record's λ_max was computed, in words: "power iteration, not converged (stopped at the
+    N-iteration cap)" where its iteration count reached the cap, else "power iteration" (entries of another
+    method: their ``method``)."""
+    if not hessian:
+        return "—"
+    method = str(hessian.get("method", ""))
+    if method and not method.startswith("power iteration"):
+        return method
+    if int(hessian.get("iterations") or 0) >= power_iteration_cap():
+        return f"power iteration, not converged (stopped at the {power_iteration_cap()}-iteration cap)"
+    return "power iteration"
+
+
+def eigen_labels(ctx, run_ids) -> dict:
+    """{run id: :func:`eigen_label`} of the sharpness records of ``run_ids`` under the context's profiles."""
+    from lbgap.core.records import iter_records
+
+    want, out = set(run_ids), {}
+    for prof in ctx.record_profiles:
+        for r in iter_records(ctx.results_dir, prof, "sharpness"):
+            if r.get("run_id") in want and r["run_id"] not in out:
+                out[r["run_id"]] = eigen_label(r.get("hessian"))
+    return out
