@@ -85,28 +85,31 @@ def _pairs(sb, lb):
                         + [dict(seed=i, regime="LB", test_acc=a) for i, a in enumerate(lb)])
 
 
-def test_paired_interval_is_the_t_interval_of_the_differences():
-    s = book.paired(_pairs([98.2, 98.0, 98.4], [98.0, 97.9, 98.0]), "test_acc")
+def test_gap_is_the_paired_t_interval_of_the_differences():
+    c = book.gap(_pairs([98.2, 98.0, 98.4], [98.0, 97.9, 98.0]), 0.2, "gap")
     d = [0.2, 0.1, 0.4]
     mean, sd = sum(d) / 3, math.sqrt(sum((x - sum(d) / 3) ** 2 for x in d) / 2)
     half = 4.302652729911275 * sd / math.sqrt(3)     # t(0.975, 2)
-    assert s["n"] == 3 and s["mean"] == pytest.approx(mean) and s["hi"] - s["lo"] == pytest.approx(2 * half)
+    assert c.n == 3 and c.estimate.value == pytest.approx(mean)
+    assert c.interval[1] - c.interval[0] == pytest.approx(2 * half)
 
 
 def test_gap_verdict_flips_with_the_data_and_needs_seeds():
-    gap = book.paired(_pairs([98.5, 98.6, 98.4, 98.5, 98.6], [98.0, 98.0, 97.9, 98.1, 98.0]), "test_acc")
-    assert book.gap_verdict(gap, 0.2) == "a gap remains"
-    closed = book.paired(_pairs([98.0, 98.1, 98.0, 98.05, 98.0], [98.0, 98.05, 98.02, 98.0, 98.03]), "test_acc")
-    assert book.gap_verdict(closed, 0.2) == "closed"
-    better = book.paired(_pairs([98.0, 98.0, 97.9, 98.1, 98.0], [98.5, 98.6, 98.4, 98.5, 98.6]), "test_acc")
-    assert book.gap_verdict(better, 0.2) == "LB better"
-    two = book.paired(_pairs([98.5, 98.6], [98.0, 98.0]), "test_acc")
-    assert book.gap_verdict(two, 0.2) == "unresolved"
+    assert book.gap(_pairs([98.5, 98.6, 98.4, 98.5, 98.6], [98.0, 98.0, 97.9, 98.1, 98.0]), 0.2, "g").verdict \
+        == "a gap remains"
+    assert book.gap(_pairs([98.0, 98.1, 98.0, 98.05, 98.0], [98.0, 98.05, 98.02, 98.0, 98.03]), 0.2, "g").verdict \
+        == "closed"
+    assert book.gap(_pairs([98.0, 98.0, 97.9, 98.1, 98.0], [98.5, 98.6, 98.4, 98.5, 98.6]), 0.2, "g").verdict \
+        == "LB better"
+    wide = book.gap(_pairs([98.5, 97.6, 98.4, 97.5, 98.6], [98.0, 98.0, 97.9, 98.1, 98.0]), 0.05, "g")
+    assert wide.verdict == "unresolved"
+    assert book.gap(_pairs([98.5], [98.0]), 0.2, "g").verdict == "unresolved"
 
 
-def test_sharper_verdict_on_log_ratios():
+def test_sharpness_ratio_is_the_books_ratio_of_means():
     df = pd.DataFrame([dict(seed=i, regime=r, phi=v) for i, (s, lb) in enumerate([(10, 100), (12, 90), (9, 110)])
                        for r, v in (("SB", s), ("LB", lb))])
-    assert book.sharper_verdict(book.paired(df, "phi", log=True)) == "LB sharper"
+    c = book.sharpness_ratio(df)
+    assert c.estimate.value == pytest.approx(300 / 31) and c.verdict == "LB sharper"
     flipped = df.assign(regime=df.regime.map({"SB": "LB", "LB": "SB"}))
-    assert book.sharper_verdict(book.paired(flipped, "phi", log=True)) == "LB flatter"
+    assert book.sharpness_ratio(flipped).verdict == "LB flatter"

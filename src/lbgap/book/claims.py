@@ -142,6 +142,24 @@ def effect(treated: dict, base: dict, name: str = "effect", up: str = "improves"
     return Claim(name, up if e.ci[0] > 0 else down, "paired effect", e)
 
 
+def gap_closed(sb: dict, lb: dict, delta: float, name: str = "gap") -> Claim:
+    """Rule "paired gap vs margin" (SB − LB paired by seed; δ: :func:`margin`): "a gap remains" where its 95 % CI
+    lies above 0, "LB better" where below 0, "closed" where it lies within ±δ (an equivalence test); otherwise
+    "unresolved"."""
+    e = paired(sb, lb)
+    rule = "paired gap vs margin"
+    if e.n < threshold("min_seeds") or e.ci[0] != e.ci[0]:
+        return _unresolved(name, e, rule, delta=delta)
+    lo, hi = e.ci
+    if lo > 0:
+        return Claim(name, "a gap remains", rule, e, dict(delta=delta))
+    if hi < 0:
+        return Claim(name, "LB better", rule, e, dict(delta=delta))
+    if delta == delta and -delta <= lo and hi <= delta:
+        return Claim(name, "closed", rule, e, dict(delta=delta))
+    return _unresolved(name, e, rule, delta=delta)
+
+
 def sharper(lb: dict, sb: dict, at_bound: dict | None = None, name: str = "LB/SB sharpness") -> Claim:
     """Rule "ratio of means, paired bootstrap": mean(φ_LB) / mean(φ_SB) over the seeds both have (the LB/SB
     ratio every page quotes, ``context.lb_over_sb``), its 95 % interval from ``scipy.stats.bootstrap`` resampling

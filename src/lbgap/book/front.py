@@ -305,6 +305,11 @@ def answer_lines(ctx: Context) -> list[str]:
     followup = followups.answer_line(chapter_context(ctx, "followups"))
     if followup:
         lines.append(followup)
+    from lbgap.book import tuned_lr
+
+    tuned = tuned_lr.answer_line(chapter_context(ctx, "tuned_lr"))
+    if tuned:
+        lines.append(tuned)
     if a.get("regression"):
         r = a["regression"]
         head = {"SGD faster": "With huge N and few features, small-batch SGD is faster than the exact solve.",
@@ -361,6 +366,8 @@ STATUS_ROWS = (
     ("Remedies after Keskar (Goyal, Hoffer, SAM)", "followups", "train", "fu-", "partly", "",
      "F1 on a GPU (bf16 autocast, a variant of the float32 CPU protocol); the SB-updates arm alone, the "
      "missing seeds and C1 still to run"),
+    ("LR tuned per batch size", "tuned_lr", "train", "tlr-x", "ours", "",
+     "F1 on a CPU, selected on a 5,000-image validation split; grid points and final seeds are counted in the chapter"),
 )
 
 
@@ -406,7 +413,7 @@ STATUS_CLAIMS = {"Table 2 SB vs LB accuracy": ("gap", 2), "Table 3 ε-sharpness"
 OWN_ITEMS = ("Gradient noise", "Steps to target, B_crit", "Cap check (uncapped reruns)",
              "Objective scaling (summed loss)", "Dinh rescaling", "Huge-N regression",
              "Gradient norm and ‖x − x0‖ vs B", "Cost per batch size (time, memory)",
-             "Remedies after Keskar (Goyal, Hoffer, SAM)")
+             "Remedies after Keskar (Goyal, Hoffer, SAM)", "LR tuned per batch size")
 
 
 def _item_verdicts(item: str, a: dict) -> list[str]:

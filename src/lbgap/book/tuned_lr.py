@@ -4,14 +4,11 @@ SB - LB at the tuned LRs on the official split with its paired 95 % interval bes
 whether the sharpness still separates the two."""
 from __future__ import annotations
 
-import math
-
 from lbgap.book.context import Context
 from lbgap.book.style import num, show, show_figure, sig, verdict_lines
 
 SMOKE_SEEDS = (0, 1)
 SMOKE_MULTIPLIERS = (1.0, 2.0)   # the smoke grid: two points per batch size, no extension
-MIN_SEEDS = 3          # fewer paired seeds than this: "unresolved", whatever the interval says
 
 
 def compute(ctx: Context) -> None:
@@ -53,106 +50,79 @@ def untuned(ctx: Context):
     return ctx.memo("tlr-untuned", load)
 
 
-# ------------------------------------------------------------------------------------------- statistics, verdicts
-def paired(df, column: str, log: bool = False) -> dict:
-    """SB minus LB of ``column`` paired by seed (``log``: the log of LB / SB instead): n, mean, and the 95 %
-    t interval (scipy.stats.t); NaN interval for n < 2."""
-    import numpy as np
-    from scipy import stats
+# ------------------------------------------------------------------------------------------- claims
+def margin(ctx: Context):
+    """δ of the gap rule: SB's seed-to-seed sd of test accuracy (points) in the untuned run set (claims.margin)."""
+    from lbgap.book import claims as cl
 
-    wide = df.pivot_table(index="seed", columns="regime", values=column).dropna()
-    if not {"SB", "LB"} <= set(wide.columns):
-        return dict(n=0, mean=math.nan, lo=math.nan, hi=math.nan)
-    d = np.log(wide.LB / wide.SB) if log else wide.SB - wide.LB
-    n = len(d)
-    if n < 2:
-        return dict(n=n, mean=float(d.mean()) if n else math.nan, lo=math.nan, hi=math.nan)
-    half = stats.t.ppf(0.975, n - 1) * d.std(ddof=1) / math.sqrt(n)
-    return dict(n=n, mean=float(d.mean()), lo=float(d.mean() - half), hi=float(d.mean() + half))
-
-
-def gap_verdict(s: dict, margin: float) -> str:
-    """Rule ``paired-CI-vs-margin`` (shared/notes/evidence.md): with at least MIN_SEEDS paired seeds, "a gap
-    remains" when the 95 % interval of SB - LB lies above 0, "LB better" when it lies below 0, "closed" when it
-    lies within +-margin (an equivalence test); otherwise "unresolved". ``margin``: SB's seed-to-seed sd of the
-    same protocol (the untuned SB runs), fixed before the tuned runs were read."""
-    if s["n"] < MIN_SEEDS or not math.isfinite(s["lo"]):
-        return "unresolved"
-    if s["lo"] > 0:
-        return "a gap remains"
-    if s["hi"] < 0:
-        return "LB better"
-    if -margin <= s["lo"] and s["hi"] <= margin:
-        return "closed"
-    return "unresolved"
-
-
-def sharper_verdict(s: dict) -> str:
-    """Rule ``paired-log-ratio-CI``: "LB sharper" when the 95 % interval of log(LB / SB) lies above 0, "LB flatter"
-    below 0, otherwise (or with fewer than MIN_SEEDS pairs) "unresolved"."""
-    if s["n"] < MIN_SEEDS or not math.isfinite(s["lo"]):
-        return "unresolved"
-    return "LB sharper" if s["lo"] > 0 else "LB flatter" if s["hi"] < 0 else "unresolved"
-
-
-def margin(ctx: Context) -> float:
-    """SB's seed-to-seed sd of test accuracy (points) in the untuned runs: the margin of :func:`gap_verdict`."""
     u = untuned(ctx)
-    sb = u[u.regime == "SB"].test_acc
-    return float(sb.std(ddof=1)) if len(sb) > 1 else math.nan
+    return cl.margin(u[u.regime == "SB"].test_acc.tolist())
 
 
-def _ci(s: dict, fmt: str = "{:+.2f}") -> str:
-    if s["n"] == 0:
-        return "no paired seeds"
-    if not math.isfinite(s["lo"]):
-        return f"{fmt.format(s['mean'])} (n = {s['n']}, no interval)"
-    return f"{fmt.format(s['mean'])} (n = {s['n']}, 95 % CI {fmt.format(s['lo'])} to {fmt.format(s['hi'])})"
+def gap(df, delta: float, name: str):
+    """SB − LB of test accuracy (points) paired by seed in ``df`` (one row per regime and seed), by the rule
+    "paired gap vs margin" (claims.gap_closed)."""
+    from lbgap.book import claims as cl
+
+    sb, lb = (cl.by_seed(df[df.regime == r], "test_acc") for r in ("SB", "LB"))
+    return cl.gap_closed(sb, lb, delta, name)
 
 
-def claims(ctx: Context) -> list[dict]:
-    """The chapter's claims from the records: the LR selected per batch size, the gap at the tuned LRs, the
-    untuned gap, and whether phi (Metric 2.1) still separates SB from LB at the tuned LRs. Each: text, verdict,
-    n, interval, rule."""
+def sharpness_ratio(df, name: str = "LB/SB φ at the tuned LRs"):
+    """φ of LB over φ of SB, ratio of means over the seeds with both, paired bootstrap (claims.sharper: the one
+    LB/SB ratio every page quotes)."""
+    from lbgap.book import claims as cl
+
+    d = df.dropna(subset=["phi"])
+    sb, lb = (cl.by_seed(d[d.regime == r], "phi") for r in ("SB", "LB"))
+    return cl.sharper(lb, sb, name=name)
+
+
+def selection_lines(ctx: Context) -> list[str]:
+    """Per batch size: the LR the grid selected (best validation accuracy) and whether the grid is complete."""
     from lbgap.studies import tuned_lr
 
-    g, f, u, m = grid(ctx), final(ctx), untuned(ctx), margin(ctx)
-    out = []
+    g, out = grid(ctx), []
     chosen = tuned_lr.selection(g) if len(g) else {}
     for regime in ("SB", "LB"):
         tried = g[g.regime == regime]
         if not len(tried):
-            out.append(dict(text=f"{regime}: no grid run yet (`lbgap sweep tuned-lr --stage grid`)",
-                            verdict="not run", n=0, rule="best-validation-accuracy"))
+            out.append(f"{regime}: no grid run yet (`lbgap sweep tuned-lr --stage grid`).")
             continue
-        want = len(tuned_lr.MULTIPLIERS[regime])
-        edge = tuned_lr.extension(tried)
-        state = ("selected" if len(tried) >= want and not edge else
-                 f"provisional ({len(tried)} of {want} grid points" + (", best at an edge" if edge else "") + ")")
+        want, edge = len(tuned_lr.MULTIPLIERS[regime]), tuned_lr.extension(tried)
+        if len(tried) >= want and not edge:
+            state = "selected"
+        else:
+            state = (f"provisional: {len(tried)} of {want} grid points run" + (", the best at an edge" if edge else ""))
         best = tried[tried.multiplier == chosen[regime]].iloc[0]
-        out.append(dict(text=f"{regime} (B = {int(best.batch_size):,}): LR × {chosen[regime]:g} = {best.lr:g}, validation "
-                             f"accuracy {best.val_acc:.2f} % — {state}", verdict=state.split(" ")[0], n=len(tried),
-                        rule="best-validation-accuracy"))
-    tuned = paired(f, "test_acc")
-    plain = paired(u, "test_acc")
-    for name, s in (("tuned LRs", tuned), ("LR 10⁻³ for both (Table 2)", plain)):
-        v = gap_verdict(s, m)
-        out.append(dict(text=f"SB − LB at the {name}: {_ci(s)}" + (" points" if s["n"] else "") + f" — {v} (margin ±{num(m, '{:.2f}')} pt, SB's "
-                             "seed-to-seed sd)", verdict=v, n=s["n"], interval=(s["lo"], s["hi"]),
-                        rule="paired-CI-vs-margin"))
-    sharp = paired(f.dropna(subset=["phi"]), "phi", log=True)
-    v = sharper_verdict(sharp)
-    ratio = {k: math.exp(sharp[k]) if math.isfinite(sharp[k]) else math.nan for k in ("mean", "lo", "hi")}
-    ci = (f"geometric mean LB / SB {sig(ratio['mean'])} (n = {sharp['n']}"
-          + (f", 95 % CI {sig(ratio['lo'])} to {sig(ratio['hi'])})" if math.isfinite(ratio["lo"]) else ")"))
-    out.append(dict(text="φ (Metric 2.1, ε = 10⁻³, full space, summed loss) at the tuned LRs: "
-                         + (ci if sharp["n"] else "not measured yet") + f" — {v}", verdict=v, n=sharp["n"],
-                    interval=(ratio["lo"], ratio["hi"]), rule="paired-log-ratio-CI"))
+        out.append(f"{regime} (B = {int(best.batch_size):,}): LR × {chosen[regime]:g} = {best.lr:g}, validation accuracy "
+                   f"{best.val_acc:.2f} % ({state}; rule: best validation accuracy).")
     return out
 
 
+def claims(ctx: Context) -> list[str]:
+    """The chapter's claims from the records, as sentences picked by their verdicts: the selection, the gap at the
+    tuned LRs and at 10⁻³ (rule "paired gap vs margin"), and φ's LB/SB ratio at the tuned LRs."""
+    d = margin(ctx)
+    lines = selection_lines(ctx)
+    for df, what in ((final(ctx), "at the tuned LRs (run set F1 tuned-LR final)"),
+                     (untuned(ctx), "at LR 10⁻³ for both (run set F1 Table 2, uncapped)")):
+        c = gap(df, d.value, f"SB − LB {what}")
+        lines.append(f"SB − LB {what}: **{c.words()}** (rule: {c.rule}, δ = {d.value:.2f} pt, SB's seed sd)."
+                     if c.n else f"SB − LB {what}: no run yet.")
+    s = sharpness_ratio(final(ctx))
+    if s.n:
+        from lbgap.book.claims import ratio_words
+
+        lines.append(f"φ (Metric 2.1, ε = 10⁻³, full space, summed loss), LB / SB at the tuned LRs: "
+                     f"{ratio_words(s)} — **{s.verdict}** (rule: {s.rule}).")
+    else:
+        lines.append("φ at the tuned LRs: not measured yet (it follows each final run).")
+    return lines
+
+
 def show_verdicts(ctx: Context) -> None:
-    verdict_lines([c["text"] for c in claims(ctx)])
+    verdict_lines(claims(ctx))
 
 
 # ------------------------------------------------------------------------------------------- tables and figures
@@ -237,3 +207,27 @@ def show_final(ctx: Context) -> None:
         show(pd.DataFrame(rows), "Run sets <i>F1 tuned-LR final</i> (official 60,000/10,000 split, seeds 0–4, float32, "
              "CPU) and <i>F1 Table 2: paper protocol, uncapped</i> (LR 10⁻³). φ: Metric 2.1, ε = 10⁻³, full space, "
              "summed loss; λ_max: the Hessian's top eigenvalue; “—”: not measured.", "tlr-final")
+
+
+def answer_line(ctx: Context) -> str:
+    """The front page's sentence on the tuned learning rate, picked by the gap's verdict at the tuned LRs; while the
+    final runs are missing, what the grid has selected so far. "" without any record of the study."""
+    from lbgap.studies import tuned_lr
+
+    g, f = grid(ctx), final(ctx)
+    if not len(g):
+        return ""
+    chosen = tuned_lr.selection(g)
+    picked = "; ".join(f"{r} × {m:g} ({len(g[g.regime == r])} of {len(tuned_lr.MULTIPLIERS[r])} grid points)"
+                       for r, m in chosen.items())
+    if f.empty or set(f.regime) != {"SB", "LB"}:
+        return (f"**Does the gap survive a learning rate tuned per batch size? Not answered yet.** On F1's 5,000-image "
+                f"validation split the grid so far selects LR {picked}; the five-seed runs at the selected LRs on the "
+                "official split have not run (chapter *Tuned learning rate*).")
+    c = gap(f, margin(ctx).value, "tuned gap")
+    head = {"a gap remains": "A gap remains with the learning rate tuned per batch size.",
+            "closed": "Tuning the learning rate per batch size closes the gap.",
+            "LB better": "With the learning rate tuned per batch size, LB tests higher.",
+            "unresolved": "With the learning rate tuned per batch size, the gap is not resolved."}[c.verdict]
+    return (f"**{head}** F1, LR selected on a 5,000-image validation split ({picked}), official test set: SB − LB "
+            f"paired by seed {c.words()}.")
