@@ -98,7 +98,8 @@ def figure_gap_vs_sharpness(ctx: Context):
 def show_figure_gap(ctx: Context) -> None:
     if runs(ctx).empty:
         return
-    show_figure(figure_gap_vs_sharpness(ctx))
+    show_figure(figure_gap_vs_sharpness(ctx), "Gap to SB against the sharpness (top) and the Hessian's top "
+                "eigenvalue (bottom), one point per run of each remedy.")
 
 
 def readings(ctx: Context) -> list[str]:

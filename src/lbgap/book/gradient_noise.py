@@ -90,7 +90,8 @@ def show_toy() -> None:
     axes[1].set(xscale="log", xlabel="examples seen (m × steps)", title="same number of examples")
     axes[0].legend()
     fig.tight_layout()
-    show_figure(fig)
+    show_figure(fig, "Noisy SGD on a quadratic: the loss (mean and 10–90 % band over 2,000 repeats) against steps "
+                "(top) and examples (bottom) for minibatch sizes m.")
     stat = toy[toy.step >= 150].groupby("m")["mean"].mean().rename("measured (steps 150-200)").reset_index()
     stat["exact η σ² / (4 m (1 − η))"] = [noise.quadratic_stationary_loss(m, 0.05, 4.0) for m in stat.m]
     stat["ratio"] = stat.iloc[:, 1] / stat.iloc[:, 2]
@@ -133,9 +134,10 @@ def show_variance(ctx: Context) -> None:
     axes[1].set(xscale="log", xlabel="minibatch size m", ylabel="cos(ĝ_m, g)",
                 title="alignment with the full gradient")
     axes[0].legend(fontsize=8)
-    axes[1].legend(fontsize=8)
+    axes[1].legend(fontsize=9)
     fig.tight_layout()
-    show_figure(fig)
+    show_figure(fig, "Variance of the minibatch gradient (top, with fitted slopes) and its alignment with the full "
+                "gradient (bottom) against the minibatch size m.")
 
 
 def show_noise_scale(ctx: Context) -> None:
@@ -160,9 +162,10 @@ def show_noise_scale(ctx: Context) -> None:
     ax2 = ax.twinx()
     ax2.plot(series.step, series.val_acc, color="C3", lw=1)
     ax2.set_ylabel("validation accuracy", color="C3")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="lower right", fontsize=9)
     fig.tight_layout()
-    show_figure(fig)
+    show_figure(fig, "The gradient-noise scale B_simple along the small-batch run (single probes and their EMA), "
+                "with the validation accuracy (right axis).")
     verdict_lines([
         f"B_simple at initialisation (one probe): {summ['init']:.0f} ± {summ['init_se']:.0f}",
         f"B_simple where validation accuracy first reaches {t:.0%} (step {summ['step']}; probes of steps "
@@ -199,6 +202,7 @@ def show_loss_curves(ctx: Context) -> None:
         axes[0].set_title("same number of steps")
         axes[1].set_title("same number of examples")
         fig.tight_layout()
-        show_figure(fig)
+        show_figure(fig, "Adam's validation loss at each batch size's tuned lr against steps (top) and examples "
+                    "(bottom).")
     else:
         print("no steps-to-target records yet: run `lbgap sweep steps-to-target`")

@@ -100,6 +100,9 @@ def figure_budgets(ctx: Context):
             ax.set_yscale("log")
         ax.grid(alpha=0.3)
     axes[-1].set_xlabel("batch size B")
+    from lbgap.book.style import batch_axis
+
+    batch_axis(axes[-1], t.batch_size.unique())
     axes[0].legend(fontsize=9, frameon=False, ncol=2)
     fig.suptitle("At equal examples seen, against the batch size")
     fig.tight_layout()
@@ -107,13 +110,29 @@ def figure_budgets(ctx: Context):
 
 
 def show_figure_paths(ctx: Context) -> None:
-    if not points(ctx).empty:
-        show_figure(figure_paths(ctx))
+    df = points(ctx)
+    if not df.empty:
+        last = df[(df.rule == "fixed")].sort_values("examples").groupby("batch_size").tail(1)
+        d = last.groupby("batch_size").dist.mean()
+        show_figure(figure_paths(ctx), "Full-batch gradient norm, mean mini-batch gradient norm, distance from the "
+                    "start and test loss against the training examples seen, one line per batch size (Adam 1e-3, "
+                    "mean over seeds).",
+                    f"at the end of the runs, ‖x − x0‖ is {d.iloc[0]:.1f} at B = {d.index[0]:,} and {d.iloc[-1]:.1f} "
+                    f"at B = {d.index[-1]:,}: the "
+                    f"{'small' if d.iloc[0] > d.iloc[-1] else 'large'} batch travels farther from its start.")
 
 
 def show_figure_budgets(ctx: Context) -> None:
     if not points(ctx).empty:
-        show_figure(figure_budgets(ctx))
+        t = at_budgets(ctx)
+        f = t[t.rule == "fixed"]
+        last = f[f.budget == f.budget.iloc[-1]].set_index("batch_size")
+        g = last.grad_full
+        show_figure(figure_budgets(ctx), "At equal examples seen (early and late budgets), each measure against "
+                    "the batch size; solid: Adam 1e-3, dashed: lr × √(B/256); mean ± sd over seeds.",
+                    f"at the {f.budget.iloc[-1]} budget with a fixed lr, the full-batch gradient norm is "
+                    f"{g.iloc[0]:.3g} at B = {g.index[0]:,} and {g.iloc[-1]:.3g} at B = {g.index[-1]:,}, the test "
+                    f"loss {last.test_loss.iloc[0]:.3g} and {last.test_loss.iloc[-1]:.3g}.")
 
 
 def coverage(ctx: Context) -> list[str]:

@@ -325,16 +325,16 @@ def compute(ctx: Context) -> None:
 
 def _display(df: pd.DataFrame, uuid: str, caption: str = "") -> None:
     """``df`` as one of the book's tables (a meaningful index becomes its first columns)."""
-    from lbgap.book.style import show
+    from lbgap.book.style import show_table
 
-    show(df if isinstance(df.index, pd.RangeIndex) else df.reset_index(), caption, uuid)
+    show_table(df, caption, uuid, runs="regression records (linear and logistic, huge N)")
 
 
-def _show(fig) -> None:
-    """Show ``fig`` (the figure just drawn) inline once it reads at the column width."""
+def _show(fig, caption: str | None = None) -> None:
+    """Show ``fig`` (the figure just drawn) inline once it reads at the column width, with its caption."""
     from lbgap.book.style import show_figure
 
-    show_figure(fig)
+    show_figure(fig, caption)
 
 
 def show_key_numbers(ctx: Context) -> None:
@@ -345,7 +345,8 @@ def show_key_numbers(ctx: Context) -> None:
 
 
 def show_time_vs_n(ctx: Context, target: float = 0.001) -> None:
-    _show(fig_time_vs_n(ctx.results_dir, record_profile(ctx), target=target))
+    _show(fig_time_vs_n(ctx.results_dir, record_profile(ctx), target=target),
+          f"Time to a relative excess loss of {target:g} against the number of rows N, per method.")
 
 
 def show_time_tables(ctx: Context, target: float = 0.001, what: str = "cpu_s") -> None:
@@ -357,13 +358,13 @@ def show_time_tables(ctx: Context, target: float = 0.001, what: str = "cpu_s") -
 
 def show_noise_scale(ctx: Context) -> None:
     rp = record_profile(ctx)
-    _show(fig_noise_scale(ctx.results_dir, rp))
+    _show(fig_noise_scale(ctx.results_dir, rp), "The gradient-noise scale of the regressions against N.")
     _display(noise_at(ctx.results_dir, rp), "noise-at")
 
 
 def show_examples_by_batch(ctx: Context) -> None:
     rp = record_profile(ctx)
-    _show(fig_examples_by_batch(ctx.results_dir, rp))
+    _show(fig_examples_by_batch(ctx.results_dir, rp), "Examples to the target against the batch size.")
     _display(knee(ctx.results_dir, rp), "knee")
 
 

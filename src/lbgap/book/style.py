@@ -36,6 +36,7 @@ def styled(df, caption: str, uuid: str, wrap=()):
     import pandas as pd
     from IPython.display import HTML
 
+    df = readable(df)                   # every cell a string for reading: "—" for missing, no "0.001000"
     css = [{"selector": "", "props": "font-size: 0.85em;"},
            {"selector": "td, th", "props": "white-space: nowrap; padding: 0.15em 0.45em;"},
            {"selector": "th", "props": "white-space: normal;"},
@@ -155,13 +156,13 @@ def cell(v, digits: int = 3) -> str:
 
 
 def readable(df, units=None, digits: int = 3, formats=None):
-    """``df`` as strings for reading: the index folded into columns when it carries labels, every number through
+    """``df`` as strings for reading: a named index folded into columns (an unnamed one dropped), every number through
     :func:`cell` (or ``formats[column]``, a format string or a callable), "—" for missing, and each column named
     in ``units`` headed "name (unit)"."""
     import pandas as pd
 
     formats = formats or {}
-    if not isinstance(df.index, pd.RangeIndex) or df.index.name is not None:
+    if any(n is not None for n in df.index.names):     # a labelled index becomes columns; a plain one is dropped
         df = df.reset_index()
     if isinstance(df.columns, pd.MultiIndex):
         df.columns = [" ".join(str(p) for p in c if str(p)) for c in df.columns]

@@ -66,7 +66,8 @@ def show_figure6(ctx: Context) -> None:
             trajectory.plot(d, row[0], "phi_full_sum", f"{net} ({d.profile.iloc[0]}): full space")
             trajectory.plot(d, row[1], "phi_random", f"{net} ({d.profile.iloc[0]}): random subspace")
         fig.tight_layout()
-        show_figure(fig)
+        show_figure(fig, "Keskar et al.'s Figure 6 on our runs: sharpness against the training loss along the SB "
+                    "and LB trajectories, full space (top) and random subspace (bottom).")
     else:
         print("nothing to plot")
 

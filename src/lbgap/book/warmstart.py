@@ -69,7 +69,8 @@ def show_figure5(ctx: Context) -> None:
             axes[2 * i, 0].sharex(axes[2 * i + 1, 0])
             warmstart.plot(d, axes[2 * i:2 * i + 2, 0], f"{net} ({d.profile.iloc[0]} profile, {d.lb_epochs.max()} LB epochs)")
         fig.tight_layout()
-        show_figure(fig)
+        show_figure(fig, "Keskar et al.'s Figure 5 on our runs: large batches warm-started from small-batch "
+                    "iterates after a number of SB epochs.")
     else:
         print("nothing to plot")
 
