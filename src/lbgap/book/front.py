@@ -436,3 +436,76 @@ def show_scorecard(ctx: Context) -> None:
         notes.append("No records yet for " + ", ".join(f"**{n}** ({MISSING_REASON[n]})" for n in missing) + ".")
     if notes:
         display(Markdown("\n\n".join(notes)))
+
+
+# ------------------------------------------------------------------------------------ the first screen
+def _net_ranges(nets) -> str:
+    """["C2", "C3", "C4", "F2"] → "C2–C4, F2": consecutive networks of one family joined by a dash."""
+    by = {}
+    for n in sorted(nets):
+        by.setdefault(n[0], []).append(int(n[1:]))
+    parts = []
+    for fam, nums in by.items():
+        run = [nums[0]]
+        for k in nums[1:] + [None]:
+            if k is not None and k == run[-1] + 1:
+                run.append(k)
+                continue
+            parts.append(f"{fam}{run[0]}" + (f"–{fam}{run[-1]}" if len(run) > 2 else
+                                             (f", {fam}{run[-1]}" if len(run) == 2 else "")))
+            if k is not None:
+                run = [k]
+    return ", ".join(parts)
+
+
+def status_line(ctx: Context, table=None) -> str:
+    """One line from the status table (:func:`status`): which networks ran Table 2 at the paper's protocol (with
+    their seeds), which only as short runs, and which networks and tables have no records."""
+    from lbgap.book.coverage import MISSING_REASON
+    from lbgap.core.config import PROFILES
+
+    t = status(ctx) if table is None else table
+    keys = _record_keys(ctx, "train", "")
+    seeds = {}
+    for prof, net, s in keys:
+        seeds.setdefault((prof, net), set()).add(s)
+    row = t[t["item"].str.startswith("Table 2")].iloc[0]
+    by_prof = dict(part.split(": ", 1) for part in str(row["networks by profile"]).split("; ") if ": " in part)
+    ran = set()
+    words = []
+    for prof, label in (("paper", "At the paper's protocol"),
+                        ("quick", f"Short runs ({PROFILES['quick']['max_epochs_sb']} epochs)")):
+        nets = [n.strip() for n in by_prof.get(prof, "").split(",") if n.strip()]
+        ran |= set(nets)
+        if nets:
+            counts = {len(seeds.get((prof, n), ())) for n in nets}
+            words.append(f"{label}: " + (f"{_net_ranges(nets)}, {counts.pop()} seeds" if len(counts) == 1 else
+                                         ", ".join(f"{n} ({len(seeds.get((prof, n), ()))} seeds)" for n in nets))
+                         + ".")
+    missing = [n for n in MISSING_REASON if n not in ran]
+    tables = [r["item"].split(" ")[0] + " " + r["item"].split(" ")[1] for _, r in t.iterrows()
+              if r["status"] == "not run" and r["item"].split(" ")[0] in ("Table", "Figure")
+              and r["networks by profile"] == "—" and "not covered" not in str(r["item"])]
+    tables = [x for x in tables if x != "Table 5"]     # not covered by this book: named in the status notes
+    gone = ([_net_ranges(missing)] if missing else []) + tables
+    if gone:
+        words.append(f"Not run: {', '.join(gone)}.")
+    return " ".join(words)
+
+
+def show_first_screen(ctx: Context):
+    """The answer scoped to what was tested (numbers from :func:`answer_numbers`) and the one-line status
+    (:func:`status_line`), for the top of the front page."""
+    from IPython.display import Markdown
+
+    a = answer_numbers(ctx)
+    g, s = a.get("gap"), a.get("steps")
+    first = ("**Answer, for what we tested:** on F1 (MNIST, a fully connected network) at the paper's protocol, the "
+             + (f"large batch tests {g['gap']:.2f} points below the small one ({g['n']} seeds; the paper: "
+                f"{g['paper']:.2f})" if g else "gap is not yet measured")
+             + ", and what a larger batch costs is mostly **iterations, not accuracy**"
+             + (f": steps to {s['target']:.0%} validation accuracy fall with the batch up to a critical batch of "
+                f"about {s['b_crit']:,.0f} examples, beyond which extra examples per step buy little." if s else "."))
+    second = ("Whether this holds for the paper's convolutional networks, for TIMIT and for harder targets is not "
+              "tested here: the short runs say only where the two regimes stand after equal epochs.")
+    return Markdown(f"{first} {second}\n\n**Status:** {status_line(ctx)}")
