@@ -121,3 +121,40 @@ def test_page_fit_finds_an_over_wide_table(html_dir, tmp_path):
         assert page_fit.measure(page)["clipped"] == []
     finally:
         page.unlink(missing_ok=True)
+
+
+def text_dumps(html: str) -> list[str]:
+    """The text-dump tables and missing-value cells of one built page: a ``pre`` output (a notebook's printed
+    text) with at least three lines whose columns line up (runs of two or more spaces at a shared position), and
+    any table cell reading NaN/nan. Each as a short description."""
+    import re
+    from html import unescape
+
+    found = []
+    for block in re.findall(r"<pre[^>]*>(.*?)</pre>", html, flags=re.S):
+        lines = [unescape(re.sub(r"<[^>]+>", "", x)) for x in block.splitlines()]
+        gaps = [{m.end() for m in re.finditer(r"\S {2,}(?=\S)", x)} for x in lines if x.strip()]
+        shared = set.intersection(*gaps) if len(gaps) >= 3 and all(gaps) else set()
+        if shared:
+            found.append(f"aligned text columns: {lines[0][:60]!r}")
+    for c in re.findall(r"<t[dh][^>]*>\s*(NaN|nan)\s*</t[dh]>", html):
+        found.append(f"cell {c!r}")
+    return found
+
+
+def test_text_dumps_are_found():
+    dump = "<pre>   net  eps  phi\n0  F1  1e-3  0.5\n1  F2  1e-3  5.9</pre>"
+    assert text_dumps(dump) and text_dumps("<table><tr><td>NaN</td></tr></table>")
+    assert text_dumps("<pre>F1: paper profile, 5 seeds\nC1: quick profile</pre><td>—</td>") == []
+
+
+@pytest.mark.slow
+def test_no_text_dump_tables_and_no_nan_cells(html_dir):
+    bad = {}
+    for page in html_dir.rglob("*.html"):
+        if "_static" in page.parts or "_sources" in page.parts:
+            continue
+        found = text_dumps(page.read_text(encoding="utf-8"))
+        if found:
+            bad[str(page.relative_to(html_dir))] = found[:3]
+    assert not bad, f"text dumps or NaN cells: {bad}"
