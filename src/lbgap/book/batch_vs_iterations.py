@@ -126,8 +126,16 @@ def show_lr_sweep(ctx: Context) -> None:
     for ax in axes:
         batch_axis(ax, axis="y")
     fig.tight_layout()
+    from lbgap.studies import steps
+
+    best = steps.best_lr(df, target(ctx))
+    words = []
+    for opt in sorted({o for o, _ in best.index}):
+        b = best.loc[opt].sort_index()
+        words.append(f"{opt}'s best lr goes from {b.iloc[0]:.2g} at B = {b.index[0]:,} to {b.iloc[-1]:.2g} at "
+                     f"B = {b.index[-1]:,}")
     show_figure(fig, f"Steps to {target(ctx):.0%} validation accuracy against the learning rate, one colour per "
-                "batch size (seed 0; open markers: the target was not reached).")
+                "batch size (seed 0; open markers: the target was not reached).", "; ".join(words) + ".")
 
 
 def show_fits(ctx: Context) -> None:
@@ -236,8 +244,11 @@ def show_fixed_lr(ctx: Context) -> None:
     for ax in axes:
         batch_axis(ax, fixed.batch_size)
     fig.tight_layout()
+    f0, f1 = fixed.iloc[0], fixed.iloc[-1]
     show_figure(fig, "Adam at the paper's fixed lr 1e-3: accuracy after one epoch (top) and steps to the target "
-                "(bottom) against the batch size, beside the lr tuned per batch size.")
+                "(bottom) against the batch size, beside the lr tuned per batch size.",
+                f"at lr 1e-3, one epoch leaves validation accuracy {f0.budget_val_acc:.3f} at B = {int(f0.batch_size):,} "
+                f"and {f1.budget_val_acc:.3f} at B = {int(f1.batch_size):,}.")
     tab = fixed[["batch_size", "budget_val_acc", "budget_test_acc", key, "reached"]].rename(
         columns={"budget_val_acc": "val acc @1 epoch", "budget_test_acc": "test acc @1 epoch", key: "steps (lr 1e-3)"})
     tab["steps (tuned)"] = tab.batch_size.map(tuned_adam[key])

@@ -162,7 +162,8 @@ def readable(df, units=None, digits: int = 3, formats=None):
     import pandas as pd
 
     formats = formats or {}
-    if any(n is not None for n in df.index.names):     # a labelled index becomes columns; a plain one is dropped
+    plain = all(n is None for n in df.index.names) and pd.api.types.is_integer_dtype(df.index)
+    if not plain:                       # a named or labelled index becomes columns; a row number is dropped
         df = df.reset_index()
     if isinstance(df.columns, pd.MultiIndex):
         df.columns = [" ".join(str(p) for p in c if str(p)) for c in df.columns]
