@@ -291,9 +291,9 @@ def show_cost(ctx: Context) -> None:
     lo, hi = by.index.min(), by.index.max()
     show_figure(fig, "Time per epoch, peak memory and test accuracy against the batch size, at the learning rate "
                 "tuned per batch size (means over seeds).",
-                f"from B = {lo:,} to B = {hi:,} an epoch takes {by.sec[lo] / by.sec[hi]:.1f}× less time while the "
-                f"test accuracy moves by {100 * (by.acc[hi] - by.acc[lo]):+.2f} points "
-                f"({100 * by.acc[lo]:.2f} → {100 * by.acc[hi]:.2f} %).")
+                f"an epoch took {by.sec[lo]:.3g} s at B = {lo:,} and {by.sec[hi]:.3g} s at B = {hi:,}, with peaks "
+                f"and dips between that the batch size does not explain (see the next figure); the test accuracy, read where "
+                f"each run stopped at the target, is {100 * by.acc[lo]:.2f} and {100 * by.acc[hi]:.2f} %.")
     states = machine_states(ctx)
     keys = zip(tuned_runs.optimizer, tuned_runs.batch_size, tuned_runs.lr, tuned_runs.seed)
     tuned_runs = tuned_runs.assign(machine=[states.get(k, "load not recorded") for k in keys])
@@ -313,8 +313,12 @@ def show_cost(ctx: Context) -> None:
     counts = tuned_runs.machine.value_counts()
     show_figure(fig, "Wall-clock seconds of training to the target per run, marked by the machine's state during "
                 "the run as its record gives it (load averages at start and end against the host's cores).",
-                "; ".join(f"{n} runs {state}" for state, n in counts.items()) + "; a run on a shared machine is "
-                "slower than the batch size alone explains, so only runs marked idle compare in time.")
+                (f"none of the {len(tuned_runs)} records carries the host's load (they predate that field), so "
+                 "the figure cannot tell idle from shared runs: compare these times with care; the gradient-norm "
+                 "chapter's cost records were timed on a quiet machine."
+                 if set(counts.index) == {"load not recorded"} else
+                 "; ".join(f"{n} runs {state}" for state, n in counts.items()) + "; a run on a shared machine is "
+                 "slower than the batch size alone explains, so only runs marked idle compare in time."))
 
 
 def machine_states(ctx: Context) -> dict:

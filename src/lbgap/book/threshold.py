@@ -65,14 +65,14 @@ def show_figure4(ctx: Context) -> None:
             d = df[df.net == net]
             threshold.plot(d, ax, f"{net} ({d.profile.iloc[0]} profile, {d.epochs.max()} epochs)")
             batch_axis(ax, d.batch_size.unique())
-            ax.tick_params(axis="x", labelrotation=0)
+            ax.tick_params(axis="x", labelrotation=35)
         fig.tight_layout()
         acc = df.groupby("batch_size").test_acc.mean()
         show_figure(fig, "Keskar et al.'s Figure 4 on our runs: test accuracy and sharpness against the batch "
                     "size at a fixed number of epochs (mean over seeds).",
                     f"test accuracy {acc.iloc[0]:.2f} % at B = {acc.index[0]:,} and {acc.iloc[-1]:.2f} % at "
-                    f"B = {acc.index[-1]:,} ({acc.iloc[0] - acc.iloc[-1]:+.2f} from the smallest to the largest "
-                    "batch, in points).")
+                    f"B = {acc.index[-1]:,}: {acc.iloc[0] - acc.iloc[-1]:.2f} points lower at the largest batch "
+                    "than at the smallest.")
     else:
         print("nothing to plot")
 
