@@ -159,8 +159,10 @@ def test_batch_axis_reads_thousands():
 
 
 def test_verdict_box_is_an_admonition():
-    md = style.verdict_box("Verdicts", ["gap: unresolved (n = 2)"]).data
-    assert md.startswith(":::{admonition} Verdicts") and "- gap: unresolved (n = 2)" in md
+    html = style.verdict_box("Verdicts", ["**F1**: gap < 1 pt, unresolved (n = 2)"]).data
+    assert html.startswith('<div class="admonition note lbgap-verdicts"><p class="admonition-title">Verdicts</p>')
+    assert "<li><p><strong>F1</strong>: gap &lt; 1 pt, unresolved (n = 2)</p></li>" in html
+    assert "unresolved: no records yet" in style.verdict_box("V", []).data
 
 
 def test_book_figures_leave_the_data_alone(monkeypatch):
