@@ -52,7 +52,7 @@ def numbers(ctx: Context) -> dict:
         out["dinh"] = dict(phi_min=dn.phi.min(), phi_max=dn.phi.max(), alpha_max=dn.alpha.max(),
                            acc_spread=dn.test_acc.max() - dn.test_acc.min(), run=dn.run.iloc[0])
     bctx = front.chapter_context(ctx, "batch_vs_iterations")
-    tuned = batch_vs_iterations.tuned(bctx)
+    tuned = batch_vs_iterations.tuned(bctx) if len(batch_vs_iterations.runs(bctx)) else pd.DataFrame()
     adam = tuned[tuned.optimizer == "adam"] if len(tuned) and "optimizer" in tuned else tuned.iloc[0:0]
     if len(adam) and adam.batch_size.nunique() >= 2:
         lo, hi = adam.batch_size.min(), adam.batch_size.max()
