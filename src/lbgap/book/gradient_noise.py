@@ -224,7 +224,9 @@ def show_loss_curves(ctx: Context) -> None:
         axes[0].set_title("same number of steps")
         axes[1].set_title("same number of examples")
         fig.tight_layout()
+        end = sel.sort_values("step").groupby("batch_size").tail(1).groupby("batch_size").val_loss.median()
         show_figure(fig, "Adam's validation loss at each batch size's tuned lr against steps (top) and examples "
-                    "(bottom).")
+                    "(bottom).", f"where the runs stop, the validation loss is {end.iloc[0]:.3g} at B = {end.index[0]:,} "
+                    f"and {end.iloc[-1]:.3g} at B = {end.index[-1]:,} (median over seeds)." if len(end) else None)
     else:
         print("no steps-to-target records yet: run `lbgap sweep steps-to-target`")
