@@ -95,8 +95,8 @@ def show_toy() -> None:
                 "(top) and examples (bottom) for minibatch sizes m.",
                 f"after {toy.step.max()} steps the loss is {end.iloc[0]:.3g} at m = {end.index[0]} and "
                 f"{end.iloc[-1]:.3g} at m = {end.index[-1]}: {end.index[-1] // end.index[0]}× the examples per step "
-                f"buy a {end.iloc[0] / end.iloc[-1]:.0f}× lower stationary loss, not {end.index[-1] // end.index[0]}× "
-                "fewer steps to get there.")
+                f"give a {end.iloc[0] / end.iloc[-1]:.0f}× lower loss (the exact stationary loss falls as 1/m: "
+                f"{end.index[-1] // end.index[0]}×).")
     stat = toy[toy.step >= 150].groupby("m")["mean"].mean().rename("measured (steps 150-200)").reset_index()
     stat["exact η σ² / (4 m (1 − η))"] = [noise.quadratic_stationary_loss(m, 0.05, 4.0) for m in stat.m]
     stat["ratio"] = stat.iloc[:, 1] / stat.iloc[:, 2]
