@@ -121,3 +121,41 @@ def test_page_fit_finds_an_over_wide_table(html_dir, tmp_path):
         assert page_fit.measure(page)["clipped"] == []
     finally:
         page.unlink(missing_ok=True)
+
+
+def text_dumps(html: str) -> list[str]:
+    """The text-dump tables and missing-value cells of one built page: a ``pre`` output (a notebook's printed
+    text) of which at least three lines, and at least half, have two or more gaps of two or more spaces between
+    words (columns padded for alignment, as pandas' ``to_string`` prints them), and any table cell reading
+    NaN/nan. Each as a short description."""
+    import re
+    from html import unescape
+
+    found = []
+    for block in re.findall(r"<pre[^>]*>(.*?)</pre>", html, flags=re.S):
+        lines = [unescape(re.sub(r"<[^>]+>", "", x)) for x in block.splitlines() if x.strip()]
+        tabular = [x for x in lines if len(re.findall(r"\S {2,}(?=\S)", x.strip())) >= 2]
+        if len(tabular) >= 3 and 2 * len(tabular) >= len(lines):
+            found.append(f"aligned text columns: {lines[0][:60]!r}")
+    for c in re.findall(r"<t[dh][^>]*>\s*(NaN|nan)\s*</t[dh]>", html):
+        found.append(f"cell {c!r}")
+    return found
+
+
+def test_text_dumps_are_found():
+    dump = ("<pre>                  lrs    seeds  runs\noptimizer batch_size\nadam      16   0.0003, 0.001  0, 1, 2     9\n"
+            "          32   0.0003, 0.001  0, 1, 2     9\n          64   0.001, 0.003  0, 1, 2     9</pre>")
+    assert text_dumps(dump) and text_dumps("<table><tr><td>NaN</td></tr></table>")
+    assert text_dumps("<pre>F1: paper profile, 5 seeds\nC1: quick profile</pre><td>—</td>") == []
+
+
+@pytest.mark.slow
+def test_no_text_dump_tables_and_no_nan_cells(html_dir):
+    bad = {}
+    for page in html_dir.rglob("*.html"):
+        if "_static" in page.parts or "_sources" in page.parts:
+            continue
+        found = text_dumps(page.read_text(encoding="utf-8"))
+        if found:
+            bad[str(page.relative_to(html_dir))] = found[:3]
+    assert not bad, f"text dumps or NaN cells: {bad}"

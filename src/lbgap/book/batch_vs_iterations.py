@@ -4,7 +4,7 @@ fitted to S(B) = S_min (1 + B_crit / B) beside the measured gradient-noise scale
 from __future__ import annotations
 
 from lbgap.book.context import Context
-from lbgap.book.style import show_figure
+from lbgap.book.style import batch_axis, show_figure, show_table
 
 
 def record_profile(ctx: Context) -> str:
@@ -92,9 +92,19 @@ def show_grid(ctx: Context) -> None:
         lrs=("lr", lambda s: ", ".join(f"{v:.2g}" for v in sorted(set(s)))),
         seeds=("seed", lambda s: ", ".join(map(str, sorted(set(s))))), runs=("seed", "size"))
     grid["best lr"] = steps.best_lr(df, target(ctx))
-    print(grid.to_string())
-    print(f"\n{len(df)} runs, {df.wall_time_s.sum() / 60:.1f} min of summed run wall time "
-          f"({df.train_time_s.sum() / 60:.1f} min of it in training steps), on {df.device.iloc[0]}")
+    show_table(grid.reset_index().rename(columns={"batch_size": "batch size B", "lrs": "learning rates tried"}),
+               f"The grid: learning rates, seeds and runs per optimizer and batch size; {len(df)} runs, "
+               f"{df.wall_time_s.sum() / 60:.1f} min of summed run wall time ({df.train_time_s.sum() / 60:.1f} min "
+               f"of it in training steps), on {df.device.iloc[0]}", "steps-grid", runs=run_set(ctx),
+               formats={"best lr": "{:.2g}"})
+
+
+def run_set(ctx: Context) -> str:
+    """The run set a table of this chapter reads, in words: network, profile, seeds, number of records."""
+    df = runs(ctx)
+    seeds = sorted(int(s) for s in df.seed.unique())
+    return (f"{', '.join(sorted(df.net.unique())) if 'net' in df else 'F1'} steps-to-target, "
+            f"{record_profile(ctx)} profile, seeds {', '.join(map(str, seeds))} ({len(df)} records)")
 
 
 def show_lr_sweep(ctx: Context) -> None:
@@ -113,9 +123,20 @@ def show_lr_sweep(ctx: Context) -> None:
             ax.scatter(gb.lr, gb.steps_plot, color=color, label=f"B = {b}",
                        facecolors=[color if r else "none" for r in gb[key].notna()])
         ax.set(xscale="log", yscale="log", xlabel="learning rate", title=opt, ylabel=f"steps to {target(ctx):.0%}")
-    axes[0].legend(fontsize=8)
+    axes[0].legend(fontsize=9)
+    for ax in axes:
+        batch_axis(ax, axis="y")
     fig.tight_layout()
-    show_figure(fig)
+    from lbgap.studies import steps
+
+    best = steps.best_lr(df, target(ctx))
+    words = []
+    for opt in sorted({o for o, _ in best.index}):
+        b = best.loc[opt].sort_index()
+        words.append(f"{opt}'s best lr goes from {b.iloc[0]:.2g} at B = {b.index[0]:,} to {b.iloc[-1]:.2g} at "
+                     f"B = {b.index[-1]:,}")
+    show_figure(fig, f"Steps to {target(ctx):.0%} validation accuracy against the learning rate, one colour per "
+                "batch size (seed 0; open markers: the target was not reached).", "; ".join(words) + ".")
 
 
 def show_fits(ctx: Context) -> None:
@@ -134,10 +155,13 @@ def show_fits(ctx: Context) -> None:
                      ci95=f"[{bs['ci'][0]:.0f}, {bs['ci'][1]:.0f}]", S_min=np.nan, E_min=np.nan, runs=1))
     rows.append(dict(quantity="B_simple (at initialisation)", value=bs["init"], pm=bs["init_se"], ci95="",
                      S_min=np.nan, E_min=np.nan, runs=1))
-    print(pd.DataFrame(rows).to_string(index=False, formatters={"value": "{:.0f}".format, "pm": "{:.0f}".format,
-                                                                 "S_min": "{:.0f}".format, "E_min": "{:.0f}".format}))
-    for opt, f in fitted.items():
-        print(f"{opt}: B_crit / B_simple = {f['b_crit'] / bs['b_simple']:.2f}")
+    from lbgap.book.style import verdict_lines
+
+    show_table(pd.DataFrame(rows).rename(columns={"value": "value (examples)", "pm": "± se", "ci95": "95 % CI",
+                                                  "S_min": "S_min (steps)", "E_min": "E_min (examples)"}),
+               "Critical batch size B_crit (fit of S(B) = S_min (1 + B_crit / B)) beside the measured noise scale "
+               "B_simple", "fits", runs=run_set(ctx), formats={"value (examples)": "{:,.0f}", "± se": "{:,.0f}"})
+    verdict_lines([f"{opt}: B_crit / B_simple = {f['b_crit'] / bs['b_simple']:.2f}" for opt, f in fitted.items()])
 
 
 def show_critical_batch(ctx: Context) -> None:
@@ -182,8 +206,17 @@ def show_critical_batch(ctx: Context) -> None:
     axes[0].legend(fontsize=8)
     axes[0].set_title("steps (dotted: measured B_simple)")
     axes[1].set_title("examples")
+    for ax in axes:
+        batch_axis(ax, tuned_runs.batch_size.unique())
     fig.tight_layout()
-    show_figure(fig)
+    reading = None
+    if "adam" in fitted:
+        m = tuned_runs[tuned_runs.optimizer == "adam"].groupby("batch_size")[key].mean()
+        reading = (f"Adam's steps to {t:.0%} fall from {m.iloc[0]:,.0f} at B = {m.index[0]:,} to {m.iloc[-1]:,.0f} "
+                   f"at B = {m.index[-1]:,} ({m.iloc[0] / m.iloc[-1]:.1f}× fewer for {m.index[-1] / m.index[0]:,.0f}× "
+                   f"the batch); the fit puts B_crit at {fitted['adam']['b_crit']:,.0f} examples.")
+    show_figure(fig, "Steps (top) and examples (bottom) to the target against the batch size at the tuned lr, "
+                "with the fit S(B) = S_min (1 + B_crit / B) and the three regimes around Adam's B_crit.", reading)
 
 
 def show_fixed_lr(ctx: Context) -> None:
@@ -208,14 +241,22 @@ def show_fixed_lr(ctx: Context) -> None:
                         label="target not reached")
     axes[1].plot(tuned_adam.index, tuned_adam[key], "s-", label="lr tuned per B (mean of 3 seeds)")
     axes[1].set(xscale="log", yscale="log", xlabel="batch size B", ylabel=f"steps to {t:.0%}", title="Adam")
-    axes[1].legend(fontsize=8)
+    axes[1].legend(fontsize=9)
+    for ax in axes:
+        batch_axis(ax, fixed.batch_size)
     fig.tight_layout()
-    show_figure(fig)
+    f0, f1 = fixed.iloc[0], fixed.iloc[-1]
+    show_figure(fig, "Adam at the paper's fixed lr 1e-3: accuracy after one epoch (top) and steps to the target "
+                "(bottom) against the batch size, beside the lr tuned per batch size.",
+                f"at lr 1e-3, one epoch leaves validation accuracy {f0.budget_val_acc:.3f} at B = {int(f0.batch_size):,} "
+                f"and {f1.budget_val_acc:.3f} at B = {int(f1.batch_size):,}.")
     tab = fixed[["batch_size", "budget_val_acc", "budget_test_acc", key, "reached"]].rename(
         columns={"budget_val_acc": "val acc @1 epoch", "budget_test_acc": "test acc @1 epoch", key: "steps (lr 1e-3)"})
     tab["steps (tuned)"] = tab.batch_size.map(tuned_adam[key])
     tab["tuned lr"] = tab.batch_size.map(steps.best_lr(df, t).loc["adam"])
-    print(tab.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    show_table(tab.rename(columns={"batch_size": "batch size B"}), "Adam at the paper's fixed lr 1e-3 (seed 0) "
+               "against the lr tuned per batch size (mean of the tuned seeds)", "fixed-lr", runs=run_set(ctx),
+               formats={"tuned lr": "{:.2g}", "val acc @1 epoch": "{:.4f}", "test acc @1 epoch": "{:.4f}"})
 
 
 def show_cost(ctx: Context) -> None:
@@ -228,24 +269,82 @@ def show_cost(ctx: Context) -> None:
         samples_per_s=("samples_per_s", "mean"), rss_mb=("rss_mb", "max"), steps_to_target=(key, "mean"),
         steps_sd=(key, "std"), time_to_target_s=(tkey, "mean"), test_acc=("test_acc", "mean"),
         test_sd=("test_acc", "std"))
-    print(cost.to_string(float_format=lambda v: f"{v:.4g}"))
-    fig, ax = plt.subplots(figsize=(6, 3.8))
+    show_table(cost.reset_index().rename(columns={
+        "batch_size": "batch size B", "s_per_epoch": "time per epoch (s)", "samples_per_s": "throughput (examples/s)",
+        "rss_mb": "peak RSS (MB)", "steps_to_target": "steps to target", "steps_sd": "steps sd",
+        "time_to_target_s": "time to target (s)", "test_acc": "test acc", "test_sd": "test acc sd"}),
+        f"Cost per optimizer and batch size at the tuned lr (means over seeds; target {t:.0%} validation accuracy)",
+        "cost", runs=run_set(ctx), formats={"lr": "{:.2g}", "test acc": "{:.4f}", "test acc sd": "{:.2g}"})
+    fig, axes = plt.subplots(3, 1, figsize=(6.8, 7.6), sharex=True)
     for (opt, g), color in zip(tuned_runs.groupby("optimizer"), ("C0", "C4")):
-        m = g.groupby("batch_size")[tkey].agg(["mean", "min", "max"])
-        ax.errorbar(m.index, m["mean"], yerr=[m["mean"] - m["min"], m["max"] - m["mean"]], fmt="o-", color=color,
-                    label=opt)
+        m = g.groupby("batch_size").agg(sec=("time_per_epoch_s", "mean"), rss=("rss_mb", "max"),
+                                        acc=("test_acc", "mean"))
+        axes[0].plot(m.index, m.sec, "o-", color=color, label=opt)
+        axes[1].plot(m.index, m.rss, "o-", color=color, label=opt)
+        axes[2].plot(m.index, 100 * m.acc, "o-", color=color, label=opt)
+    axes[0].set(yscale="log", ylabel="seconds per epoch")
+    axes[1].set(ylabel="peak RSS (MB)")
+    axes[2].set(xscale="log", xlabel="batch size B", ylabel="test accuracy (%)")
+    batch_axis(axes[2], tuned_runs.batch_size.unique())
+    axes[0].legend(frameon=False)
+    fig.tight_layout()
+    by = tuned_runs.groupby("batch_size").agg(sec=("time_per_epoch_s", "mean"), acc=("test_acc", "mean"))
+    lo, hi = by.index.min(), by.index.max()
+    show_figure(fig, "Time per epoch, peak memory and test accuracy against the batch size, at the learning rate "
+                "tuned per batch size (means over seeds).",
+                f"an epoch took {by.sec[lo]:.3g} s at B = {lo:,} and {by.sec[hi]:.3g} s at B = {hi:,}, with peaks "
+                f"and dips between that the batch size does not explain (see the next figure); the test accuracy, read where "
+                f"each run stopped at the target, is {100 * by.acc[lo]:.2f} and {100 * by.acc[hi]:.2f} %.")
+    states = machine_states(ctx)
+    keys = zip(tuned_runs.optimizer, tuned_runs.batch_size, tuned_runs.lr, tuned_runs.seed)
+    tuned_runs = tuned_runs.assign(machine=[states.get(k, "load not recorded") for k in keys])
+    fig, ax = plt.subplots(figsize=(6.8, 3.8))
+    markers = {"idle": "o", "shared": "s", "load not recorded": "x"}
+    for (opt, g), color in zip(tuned_runs.groupby("optimizer"), ("C0", "C4")):
+        m = g.groupby("batch_size")[tkey].mean()
+        ax.plot(m.index, m.values, "-", color=color, lw=1, label=f"{opt} (mean)")
+        for state, gs in g.groupby("machine"):
+            ax.scatter(gs.batch_size, gs[tkey], marker=markers.get(state, "x"), color=color,
+                       facecolors="none" if state == "shared" else color, label=f"{opt}, {state}")
     ax.set(xscale="log", yscale="log", xlabel="batch size B", ylabel=f"training seconds to {t:.0%}",
            title="wall-clock to the target (1 CPU thread)")
-    ax.legend()
+    batch_axis(ax, tuned_runs.batch_size.unique())
+    ax.legend(frameon=False, fontsize=9)
     fig.tight_layout()
-    show_figure(fig)
+    counts = tuned_runs.machine.value_counts()
+    show_figure(fig, "Wall-clock seconds of training to the target per run, marked by the machine's state during "
+                "the run as its record gives it (load averages at start and end against the host's cores).",
+                (f"none of the {len(tuned_runs)} records carries the host's load (they predate that field), so "
+                 "the figure cannot tell idle from shared runs: compare these times with care; the gradient-norm "
+                 "chapter's cost records were timed on a quiet machine."
+                 if set(counts.index) == {"load not recorded"} else
+                 "; ".join(f"{n} runs {state}" for state, n in counts.items()) + "; a run on a shared machine is "
+                 "slower than the batch size alone explains, so only runs marked idle compare in time."))
+
+
+def machine_states(ctx: Context) -> dict:
+    """(optimizer, B, lr, seed) → "idle" or "shared" from a steps record's provenance (1-minute load at start and end against
+    ``host_cores``: shared when either exceeds half the cores); runs whose record has no load are left out."""
+    from lbgap.core.records import iter_records
+
+    out = {}
+    for r in iter_records(ctx.results_dir, record_profile(ctx), "steps"):
+        p = r.get("provenance") or {}
+        loads = [x[0] for x in (p.get("host_load_start"), p.get("host_load_end")) if x]
+        if loads and p.get("host_cores"):
+            c = r["config"]
+            out[(c["optimizer"], c["batch_size"], c["lr"], c["seed"])] = "shared" if max(loads) > 0.5 * p["host_cores"] else "idle"
+    return out
 
 
 def show_steps_at_targets(ctx: Context) -> None:
     """Mean steps to every recorded target accuracy, per (optimizer, B) at the tuned lr."""
     tuned_runs = tuned(ctx)
     cols = [c for c in runs(ctx).columns if c.startswith("steps@")]
-    print(tuned_runs.groupby(["optimizer", "batch_size"])[cols].mean().to_string(float_format=lambda v: f"{v:.0f}"))
+    show_table(tuned_runs.groupby(["optimizer", "batch_size"])[cols].mean().reset_index().rename(
+        columns={"batch_size": "batch size B", **{c: c.replace("steps@", "steps to ") for c in cols}}),
+        "Mean steps to each recorded validation accuracy, per optimizer and batch size at the tuned lr", "targets",
+        runs=run_set(ctx), formats={c.replace("steps@", "steps to "): "{:,.0f}" for c in cols})
 
 
 def matched_budget_lines(ctx: Context) -> list[str]:

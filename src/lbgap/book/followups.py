@@ -123,7 +123,14 @@ def figure_gap_vs_sharpness(ctx: Context):
 def show_figure_gap(ctx: Context) -> None:
     if runs(ctx).empty:
         return
-    show_figure(figure_gap_vs_sharpness(ctx))
+    from scipy.stats import spearmanr
+
+    d = _gaps(runs(ctx))
+    d = d[(d.arm != "sb") & d.phi.notna() & d.gap.notna()]
+    reading = (f"over {len(d)} runs, Spearman's ρ of φ with the gap is {spearmanr(d.phi, d.gap).statistic:.2f}; a "
+               "sharper run with a larger gap would give ρ near 1." if len(d) >= 3 else None)
+    show_figure(figure_gap_vs_sharpness(ctx), "Gap to SB against the sharpness (top) and the Hessian's top "
+                "eigenvalue (bottom), one point per run of each remedy.", reading)
 
 
 ARM_WORDS = {   # the sentence per verdict of claims.arm_vs_baselines

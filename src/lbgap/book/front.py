@@ -578,3 +578,86 @@ def show_scorecard(ctx: Context) -> None:
         notes.append("No records yet for " + ", ".join(f"**{n}** ({MISSING_REASON[n]})" for n in missing) + ".")
     if notes:
         display(Markdown("\n\n".join(notes)))
+
+
+# ------------------------------------------------------------------------------------ the first screen
+def _net_ranges(nets) -> str:
+    """["C2", "C3", "C4", "F2"] → "C2–C4, F2": consecutive networks of one family joined by a dash."""
+    by = {}
+    for n in sorted(nets):
+        by.setdefault(n[0], []).append(int(n[1:]))
+    parts = []
+    for fam, nums in by.items():
+        run = [nums[0]]
+        for k in nums[1:] + [None]:
+            if k is not None and k == run[-1] + 1:
+                run.append(k)
+                continue
+            parts.append(f"{fam}{run[0]}" + (f"–{fam}{run[-1]}" if len(run) > 2 else
+                                             (f", {fam}{run[-1]}" if len(run) == 2 else "")))
+            if k is not None:
+                run = [k]
+    return ", ".join(parts)
+
+
+def status_line(ctx: Context, table=None) -> str:
+    """One line from the status table (:func:`status`): which networks ran Table 2 at the paper's protocol (with
+    their seeds), which only as short runs, and which networks and tables have no records."""
+    from lbgap.book.coverage import MISSING_REASON
+    from lbgap.core.config import PROFILES
+
+    t = status(ctx) if table is None else table
+    keys = _record_keys(ctx, "train", "")
+    seeds = {}
+    for prof, net, s, _ in keys:
+        seeds.setdefault((prof, net), set()).add(s)
+    row = t[t["item"].str.startswith("Table 2")].iloc[0]
+    by_prof = dict(part.split(": ", 1) for part in str(row["networks by profile"]).split("; ") if ": " in part)
+    ran = set()
+    words = []
+    for prof, label in (("paper", "At the paper's protocol"),
+                        ("quick", f"Short runs ({PROFILES['quick']['max_epochs_sb']} epochs)")):
+        nets = [n.strip() for n in by_prof.get(prof, "").split(",") if n.strip()]
+        ran |= set(nets)
+        if nets:
+            counts = {len(seeds.get((prof, n), ())) for n in nets}
+            words.append(f"{label}: " + (f"{_net_ranges(nets)}, {counts.pop()} seeds" if len(counts) == 1 else
+                                         ", ".join(f"{n} ({len(seeds.get((prof, n), ()))} seeds)" for n in nets))
+                         + ".")
+    missing = [n for n in MISSING_REASON if n not in ran]
+    tables = [r["item"].split(" ")[0] + " " + r["item"].split(" ")[1] for _, r in t.iterrows()
+              if r["status"] == "not run" and r["item"].split(" ")[0] in ("Table", "Figure")
+              and r["networks by profile"] == "—" and "not covered" not in str(r["item"])]
+    tables = [x for x in tables if x != "Table 5"]     # not covered by this book: named in the status notes
+    gone = ([_net_ranges(missing)] if missing else []) + tables
+    if gone:
+        words.append(f"Not run: {', '.join(gone)}.")
+    return " ".join(words)
+
+
+def show_first_screen(ctx: Context):
+    """The answer scoped to what was tested (numbers from :func:`answer_numbers`) and the one-line status
+    (:func:`status_line`), for the top of the front page."""
+    from IPython.display import Markdown
+
+    a = answer_numbers(ctx)
+    g, s = a.get("gap"), a.get("steps")
+    c = g["claim"] if g else None
+    if c is None:
+        gap_words = "the gap is not yet measured"
+    elif c.verdict == "unresolved":
+        gap_words = (f"the large batch tests {c.estimate.value:.2f} points lower on average, but {c.n} seeds do not "
+                     f"resolve the gap (paired by seed, {c.estimate.interval_words(2, 'pt')}; the paper: "
+                     f"{c.numbers['paper']:.2f})")
+    elif c.verdict == "reversed":
+        gap_words = f"the large batch tests higher: SB − LB {c.stat()} (the paper: {c.numbers['paper']:.2f})"
+    else:
+        gap_words = f"the large batch tests lower: SB − LB {c.stat()} (the paper: {c.numbers['paper']:.2f})"
+    first = ("**Answer, for what we tested:** on F1 (MNIST, a fully connected network) at the paper's protocol, "
+             + gap_words + "; what a larger batch changes most is the number of **iterations**"
+             + (f": steps to {s['target']:.0%} validation accuracy fall with the batch up to a critical batch of "
+                f"about {s['b_crit']:,.0f} examples (95 % CI {s['ci'][0]:,.0f}–{s['ci'][1]:,.0f}), beyond which extra "
+                "examples per step buy little." if s else "."))
+    second = ("Whether this holds for the paper's convolutional networks, for TIMIT and for harder targets is not "
+              "tested here: the short runs say only where the two regimes stand after equal epochs.")
+    return Markdown(f"{first} {second}\n\n**Status:** {status_line(ctx)}")

@@ -90,7 +90,13 @@ def show_toy() -> None:
     axes[1].set(xscale="log", xlabel="examples seen (m × steps)", title="same number of examples")
     axes[0].legend()
     fig.tight_layout()
-    show_figure(fig)
+    end = toy[toy.step == toy.step.max()].set_index("m")["mean"]
+    show_figure(fig, "Noisy SGD on a quadratic: the loss (mean and 10–90 % band over 2,000 repeats) against steps "
+                "(top) and examples (bottom) for minibatch sizes m.",
+                f"after {toy.step.max()} steps the loss is {end.iloc[0]:.3g} at m = {end.index[0]} and "
+                f"{end.iloc[-1]:.3g} at m = {end.index[-1]}: {end.index[-1] // end.index[0]}× the examples per step "
+                f"give a {end.iloc[0] / end.iloc[-1]:.0f}× lower loss (the exact stationary loss falls as 1/m: "
+                f"{end.index[-1] // end.index[0]}×).")
     stat = toy[toy.step >= 150].groupby("m")["mean"].mean().rename("measured (steps 150-200)").reset_index()
     stat["exact η σ² / (4 m (1 − η))"] = [noise.quadratic_stationary_loss(m, 0.05, 4.0) for m in stat.m]
     stat["ratio"] = stat.iloc[:, 1] / stat.iloc[:, 2]
@@ -99,13 +105,26 @@ def show_toy() -> None:
 
 
 def show_slopes(ctx: Context) -> None:
+    from lbgap.book.style import show_table
+
     fits = slope_fits(ctx)
-    fits = fits.assign(slope=fits.slope.map("{:.3f}".format), se=fits.se.map("{:.3f}".format),
-                       tr_sigma=fits.tr_sigma.map("{:.4g}".format), grad_sqnorm=fits.grad_sqnorm.map("{:.4g}".format),
-                       B_simple=fits.B_simple.map("{:.0f}".format))
-    show(fits.rename(columns={"at": "scan", "m": "m range", "ci95": "95% CI", "tr_sigma": "tr Σ",
-                              "grad_sqnorm": "‖g‖²", "B_simple": "B_simple"}),
-         "Slope of log variance against log m, by scan and range of m (1,000 bootstrap draws)", "slopes")
+    runs = ", ".join(sorted(noise_records(ctx)))
+    show_table(fits.rename(columns={"at": "scan", "m": "m range", "se": "slope se", "ci95": "95% CI", "tr_sigma": "tr Σ",
+                                    "grad_sqnorm": "‖g‖²", "B_simple": "B_simple"}),
+               "Slope of log variance against log m, by scan and range of m (1,000 bootstrap draws)", "slopes",
+               runs=runs, units={"B_simple": "examples"}, formats={"slope": "{:.3f}", "slope se": "{:.3f}"})
+    if len(fits):
+        big = fits.loc[fits.B_simple.idxmax()]
+        if big.B_simple > 1e6:
+            verdict_lines([f"B_simple = tr Σ / ‖g‖² reaches {big.B_simple:,.0f} examples at the {big['at']} scan because "
+                           f"the full gradient there is almost zero (‖g‖² = {big.grad_sqnorm:.2g}, against tr Σ = "
+                           f"{big.tr_sigma:.3g}): near a minimiser every batch's gradient is mostly noise, so the noise "
+                           "scale grows without bound. It does not mean that a batch of that size would help; it "
+                           "means the critical batch size is a property of a point on the training path, not of the "
+                           "network."
+                           + (f" The fit behind it also has slope {big.slope:.2f}, far from the −1 that "
+                              "tr Σ / m assumes, so tr Σ itself is poorly measured there."
+                              if abs(big.slope + 1) > 0.3 else "")])
     cos = scan_frame(ctx).pivot(index="m", columns="at", values="cos").round(3).reset_index()
     show(cos.rename(columns={"m": "minibatch m"}), "cos(ĝ_m, g): alignment with the full gradient, by scan", "cos")
 
@@ -133,9 +152,14 @@ def show_variance(ctx: Context) -> None:
     axes[1].set(xscale="log", xlabel="minibatch size m", ylabel="cos(ĝ_m, g)",
                 title="alignment with the full gradient")
     axes[0].legend(fontsize=8)
-    axes[1].legend(fontsize=8)
+    axes[1].legend(fontsize=9)
     fig.tight_layout()
-    show_figure(fig)
+    f = slope_fits(ctx)
+    f = f[f.m == f.groupby("at").m.transform("last")]
+    show_figure(fig, "Variance of the minibatch gradient (top, with fitted slopes) and its alignment with the full "
+                "gradient (bottom) against the minibatch size m.",
+                "fitted slopes over the largest m: " + ", ".join(f"{r['at']} {r.slope:.2f}" for _, r in f.iterrows())
+                + " (−1 is the slope of independent samples, variance ∝ 1/m).")
 
 
 def show_noise_scale(ctx: Context) -> None:
@@ -160,9 +184,10 @@ def show_noise_scale(ctx: Context) -> None:
     ax2 = ax.twinx()
     ax2.plot(series.step, series.val_acc, color="C3", lw=1)
     ax2.set_ylabel("validation accuracy", color="C3")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="lower right", fontsize=9)
     fig.tight_layout()
-    show_figure(fig)
+    show_figure(fig, "The gradient-noise scale B_simple along the small-batch run (single probes and their EMA), "
+                "with the validation accuracy (right axis).")
     verdict_lines([
         f"B_simple at initialisation (one probe): {summ['init']:.0f} ± {summ['init_se']:.0f}",
         f"B_simple where validation accuracy first reaches {t:.0%} (step {summ['step']}; probes of steps "
@@ -199,6 +224,9 @@ def show_loss_curves(ctx: Context) -> None:
         axes[0].set_title("same number of steps")
         axes[1].set_title("same number of examples")
         fig.tight_layout()
-        show_figure(fig)
+        end = sel.sort_values("step").groupby("batch_size").tail(1).groupby("batch_size").val_loss.median()
+        show_figure(fig, "Adam's validation loss at each batch size's tuned lr against steps (top) and examples "
+                    "(bottom).", f"where the runs stop, the validation loss is {end.iloc[0]:.3g} at B = {end.index[0]:,} "
+                    f"and {end.iloc[-1]:.3g} at B = {end.index[-1]:,} (median over seeds)." if len(end) else None)
     else:
         print("no steps-to-target records yet: run `lbgap sweep steps-to-target`")

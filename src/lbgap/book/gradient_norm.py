@@ -100,6 +100,9 @@ def figure_budgets(ctx: Context):
             ax.set_yscale("log")
         ax.grid(alpha=0.3)
     axes[-1].set_xlabel("batch size B")
+    from lbgap.book.style import batch_axis
+
+    batch_axis(axes[-1], t.batch_size.unique())
     axes[0].legend(fontsize=9, frameon=False, ncol=2)
     fig.suptitle("At equal examples seen, against the batch size")
     fig.tight_layout()
@@ -107,13 +110,29 @@ def figure_budgets(ctx: Context):
 
 
 def show_figure_paths(ctx: Context) -> None:
-    if not points(ctx).empty:
-        show_figure(figure_paths(ctx))
+    df = points(ctx)
+    if not df.empty:
+        last = df[(df.rule == "fixed")].sort_values("examples").groupby("batch_size").tail(1)
+        d = last.groupby("batch_size").dist.mean()
+        show_figure(figure_paths(ctx), "Full-batch gradient norm, mean mini-batch gradient norm, distance from the "
+                    "start and test loss against the training examples seen, one line per batch size (Adam 1e-3, "
+                    "mean over seeds).",
+                    f"at the end of the runs, ‖x − x0‖ is {d.iloc[0]:.1f} at B = {d.index[0]:,} and {d.iloc[-1]:.1f} "
+                    f"at B = {d.index[-1]:,}: the "
+                    f"{'small' if d.iloc[0] > d.iloc[-1] else 'large'} batch travels farther from its start.")
 
 
 def show_figure_budgets(ctx: Context) -> None:
     if not points(ctx).empty:
-        show_figure(figure_budgets(ctx))
+        t = at_budgets(ctx)
+        f = t[t.rule == "fixed"]
+        last = f[f.budget == f.budget.iloc[-1]].set_index("batch_size")
+        g = last.grad_full
+        show_figure(figure_budgets(ctx), "At equal examples seen (early and late budgets), each measure against "
+                    "the batch size; solid: Adam 1e-3, dashed: lr × √(B/256); mean ± sd over seeds.",
+                    f"at the {f.budget.iloc[-1]} budget with a fixed lr, the full-batch gradient norm is "
+                    f"{g.iloc[0]:.3g} at B = {g.index[0]:,} and {g.iloc[-1]:.3g} at B = {g.index[-1]:,}, the test "
+                    f"loss {last.test_loss.iloc[0]:.3g} and {last.test_loss.iloc[-1]:.3g}.")
 
 
 def coverage(ctx: Context) -> list[str]:
@@ -330,3 +349,35 @@ def show_cost_tables(ctx: Context) -> None:
         show(pd.DataFrame(acc_rows).fillna("—"), f"{net}: test accuracy % after the same number of updates ({steps} "
              "steps, mean ± sd over seeds) and after the same number of examples (one and two epochs, Adam 10⁻³, "
              "the runs above, mean over seeds)", f"cost-acc-{net}")
+        show_cost_figure(g, machine)
+
+
+def show_cost_figure(g, machine: str) -> None:
+    """Time per epoch, peak memory and test accuracy after the same number of steps against the batch size, for
+    one network's cost records (medians over seeds), with the reading under it."""
+    import matplotlib.pyplot as plt
+
+    from lbgap.book.style import batch_axis
+
+    m = g.groupby("batch_size").agg(sec=("seconds_per_epoch", "median"), rss=("peak_rss_mib", "median"),
+                                    acc=("test_acc", "median"), n=("seed", "nunique"))
+    fig, axes = plt.subplots(3, 1, figsize=(6.8, 7.0), sharex=True)
+    axes[0].plot(m.index, m.sec, "o-")
+    axes[0].set(yscale="log", ylabel="seconds per epoch")
+    axes[1].plot(m.index, m.rss, "o-", color="C2")
+    axes[1].set(ylabel="peak RSS (MiB)")
+    axes[2].plot(m.index, 100 * m.acc, "o-", color="C3")
+    axes[2].set(xscale="log", xlabel="batch size B", ylabel=f"test acc. after {int(g.steps.iloc[0])} steps (%)")
+    batch_axis(axes[2], m.index)
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fast = m.sec.idxmin()
+    lo, hi = m.index.min(), m.index.max()
+    seeds = m.n.min() if m.n.min() == m.n.max() else f"{m.n.min()}–{m.n.max()}"
+    show_figure(fig, f"{g.net.iloc[0]}: time per epoch, peak memory and test accuracy after the same number of "
+                f"updates against the batch size ({machine}; medians over {seeds} seeds, one quiet "
+                "interleaved run).",
+                f"an epoch is fastest at B = {fast:,} ({m.sec[fast]:.2g} s, against {m.sec[lo]:.2g} s at B = {lo:,}); "
+                f"memory grows from {m.rss[lo]:.0f} to {m.rss[hi]:.0f} MiB and, after the same number of updates, "
+                f"the test accuracy from {100 * m.acc[lo]:.2f} to {100 * m.acc[hi]:.2f} % at B = {hi:,}.")

@@ -124,7 +124,8 @@ def show_path(ctx: Context, part: str, title: str) -> None:
         landscape.plot_parametric(curves(r, part), ax, label(r))
     fig.suptitle(title, fontsize=11)
     fig.tight_layout()
-    show_figure(fig)
+    show_figure(fig, f"{title}: loss and accuracy along the path between the SB and LB solutions, one row per "
+                "network (seed 0).")
     verdict_lines(path_reading(ctx, part))
 
 
@@ -159,7 +160,8 @@ def show_filter_lines(ctx: Context) -> None:
         ax.legend(fontsize=8, ncols=2)
         ax.set_title(label(r), fontsize=11)
     fig.tight_layout()
-    show_figure(fig)
+    show_figure(fig, "Filter-normalised random directions (Li et al.): the loss along a line through each "
+                "solution, SB and LB, one panel per network.")
     lines = []
     for r in chosen:
         part = r["parts"]["filter1d"]
@@ -192,7 +194,7 @@ def show_contours(ctx: Context) -> None:
             for ax, regime in zip(row, ("SB", "LB")):
                 landscape.plot_contour(part[regime], ax, f"{label(r)}: {regime}", levels)
         fig.tight_layout()
-        show_figure(fig)
+        show_figure(fig, "Filter-normalised 2-D contours of the training loss around each solution.")
         lines = []
         for r in chosen:
             for regime in ("SB", "LB"):

@@ -481,16 +481,17 @@ def compute(ctx: Context) -> None:
 
 def _display(df: pd.DataFrame, uuid: str, caption: str = "") -> None:
     """``df`` as one of the book's tables (a meaningful index becomes its first columns)."""
-    from lbgap.book.style import show
+    from lbgap.book.style import show_table
 
-    show(df if isinstance(df.index, pd.RangeIndex) else df.reset_index(), caption, uuid)
+    show_table(df, caption, uuid, runs="regression records (linear and logistic, huge N)")
 
 
-def _show(fig) -> None:
-    """Show ``fig`` (the figure just drawn) inline once it reads at the column width."""
+def _show(fig, caption: str | None = None, reading: str | None = None) -> None:
+    """Show ``fig`` (the figure just drawn) inline once it reads at the column width, with its caption and the
+    one-line reading of its data."""
     from lbgap.book.style import show_figure
 
-    show_figure(fig)
+    show_figure(fig, caption, reading)
 
 
 def show_key_numbers(ctx: Context) -> None:
@@ -501,7 +502,9 @@ def show_key_numbers(ctx: Context) -> None:
 
 
 def show_time_vs_n(ctx: Context, target: float = 0.001) -> None:
-    _show(fig_time_vs_n(ctx.results_dir, record_profile(ctx), target=target))
+    _show(fig_time_vs_n(ctx.results_dir, record_profile(ctx), target=target),
+          f"Time to a relative excess loss of {target:g} against the number of rows N, per method.",
+          (key_numbers(ctx.results_dir, record_profile(ctx)) or [None])[0])
 
 
 def show_time_tables(ctx: Context, target: float = 0.001, what: str = "cpu_s") -> None:
@@ -520,14 +523,21 @@ def show_headline(ctx: Context, target: float = 0.001) -> None:
 
 def show_noise_scale(ctx: Context) -> None:
     rp = record_profile(ctx)
-    _show(fig_noise_scale(ctx.results_dir, rp))
-    _display(noise_at(ctx.results_dir, rp), "noise-at")
+    na = noise_at(ctx.results_dir, rp)
+    reading = "; ".join(f"{r.problem} at {r.target}: B_noise {r.b_noise:,.0f}"
+                        + (f" (exact {r.b_noise_exact:,.0f})" if r.b_noise_exact == r.b_noise_exact else "")
+                        for r in na.itertuples()) + "." if len(na) else None
+    _show(fig_noise_scale(ctx.results_dir, rp), "The gradient-noise scale of the regressions against N.", reading)
+    _display(na, "noise-at")
 
 
 def show_examples_by_batch(ctx: Context) -> None:
     rp = record_profile(ctx)
-    _show(fig_examples_by_batch(ctx.results_dir, rp))
-    _display(knee(ctx.results_dir, rp), "knee")
+    k = knee(ctx.results_dir, rp)
+    reading = "; ".join(f"{r['problem']} at {r['target']}: B_crit = E_min/S_min = {r['B_crit = E_min/S_min']} "
+                        f"against B_noise {r['B_noise, full-batch path']}" for _, r in k.iterrows()) + "." if len(k) else None
+    _show(fig_examples_by_batch(ctx.results_dir, rp), "Examples to the target against the batch size.", reading)
+    _display(k, "knee")
 
 
 def batch_table(ctx: Context) -> pd.DataFrame:

@@ -542,7 +542,8 @@ def show_figure2(ctx: Context) -> None:
         ax.legend(fontsize=9, ncols=2, loc="best")
     fig.suptitle("Figure 2: train and test accuracy vs epoch, SB and LB (mean ± sd over seeds)", fontsize=11)
     fig.tight_layout()
-    show_figure(fig)
+    show_figure(fig, "Keskar et al.'s Figure 2 on our runs: train and test accuracy against the epoch, SB and LB, "
+                "mean ± sd over seeds.")
     display(Markdown("\n".join("- " + line for line in figure2_reading(ctx))))
 
 

@@ -255,7 +255,14 @@ def show_strip_plot(ctx: Context) -> None:
         ax.set_title(f"{net}: one dot per seed", fontsize=11)
         ax.legend(fontsize=9)
     fig.tight_layout()
-    show_figure(fig)
+    m = g.groupby(["net", "setting", "regime"]).phi.median().unstack("regime")
+    m = m[(m.get("SB", 0) > 0) & m.get("LB").notna()] if {"SB", "LB"} <= set(m.columns) else m.iloc[:0]
+    ratio = (m.LB / m.SB) if len(m) else None
+    reading = (f"LB is sharper than SB (median over seeds) in {int((ratio > 1).sum())} of {len(ratio)} "
+               f"(network, setting) cells; the LB/SB ratio of the medians runs from {ratio.min():.2g} to "
+               f"{ratio.max():,.0f}." if ratio is not None and len(ratio) else None)
+    show_figure(fig, "Sharpness φ of the SB and LB minimisers, one dot per seed, per space, objective and ε "
+                "(Metric 2.1 of Keskar et al.); log scale.", reading)
 
 
 def show_hessian(ctx: Context) -> None:

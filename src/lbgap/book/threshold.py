@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from lbgap.book.context import Context
 from lbgap.book.coverage import FIGURE_NETS, print_figure_runs
-from lbgap.book.style import pm_over, show, show_figure
+from lbgap.book.style import batch_axis, pm_over, show, show_figure
 
 
 def compute(ctx: Context) -> None:
@@ -64,8 +64,15 @@ def show_figure4(ctx: Context) -> None:
         for ax, net in zip(axes[:, 0], nets_here):    # one network per row: readable at the column width
             d = df[df.net == net]
             threshold.plot(d, ax, f"{net} ({d.profile.iloc[0]} profile, {d.epochs.max()} epochs)")
+            batch_axis(ax, d.batch_size.unique())
+            ax.tick_params(axis="x", labelrotation=35)
         fig.tight_layout()
-        show_figure(fig)
+        acc = df.groupby("batch_size").test_acc.mean()
+        show_figure(fig, "Keskar et al.'s Figure 4 on our runs: test accuracy and sharpness against the batch "
+                    "size at a fixed number of epochs (mean over seeds).",
+                    f"test accuracy {acc.iloc[0]:.2f} % at B = {acc.index[0]:,} and {acc.iloc[-1]:.2f} % at "
+                    f"B = {acc.index[-1]:,}: {acc.iloc[0] - acc.iloc[-1]:.2f} points lower at the largest batch "
+                    "than at the smallest.")
     else:
         print("nothing to plot")
 

@@ -66,7 +66,13 @@ def show_figure6(ctx: Context) -> None:
             trajectory.plot(d, row[0], "phi_full_sum", f"{net} ({d.profile.iloc[0]}): full space")
             trajectory.plot(d, row[1], "phi_random", f"{net} ({d.profile.iloc[0]}): random subspace")
         fig.tight_layout()
-        show_figure(fig)
+        last = df.sort_values("step").groupby("regime").tail(1).set_index("regime")
+        reading = (f"at the last kept iterate φ (full space, summed loss) is {last.phi_full_sum.get('SB', float('nan')):.3g} "
+                   f"for SB and {last.phi_full_sum.get('LB', float('nan')):.3g} for LB, at training losses "
+                   f"{last.loss.get('SB', float('nan')):.2g} and {last.loss.get('LB', float('nan')):.2g} (seed "
+                   f"{int(last.seed.iloc[0])}).") if {"SB", "LB"} <= set(last.index) else None
+        show_figure(fig, "Keskar et al.'s Figure 6 on our runs: sharpness against the training loss along the SB "
+                    "and LB trajectories, full space (top) and random subspace (bottom).", reading)
     else:
         print("nothing to plot")
 
