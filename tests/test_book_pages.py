@@ -39,8 +39,9 @@ def test_status_line_follows_the_status_table(ctx):
 def test_first_screen_is_scoped_and_read_from_records(ctx):
     a = front.answer_numbers(ctx)
     md = front.show_first_screen(ctx).data
-    if a.get("gap"):
-        assert f"{a['gap']['gap']:.2f} points" in md and f"({a['gap']['n']} seeds" in md
+    if a.get("gap") and a["gap"]["claim"] is not None:
+        c = a["gap"]["claim"]
+        assert c.estimate.interval_words(2, "pt") in md and f"{c.numbers['paper']:.2f}" in md
     assert "F1 (MNIST" in md and "not tested here" in md and "**Status:** At the paper's protocol" in md
 
 
@@ -48,9 +49,9 @@ def test_verdict_box_reads_the_chapters_functions(ctx):
     from lbgap.book import sharpness
 
     md = boxes.show(ctx, "sharpness").data
-    v = sharpness.verdicts(sharpness.table4(ctx), "4")
-    for _, r in v[v["ε"].isin(["1e-3", 1e-3])].iterrows():
-        assert f"Table 4, <strong>{r.network}</strong> ε = {r['ε']}: LB/SB {r['ours LB/SB']}" in md
+    v = sharpness.verdicts(ctx, 4)
+    for _, r in v[v["ε"].isin(["1e-3", "0.001", 1e-3])].iterrows():
+        assert f"Table 4, <strong>{r.network}</strong> ε = {r['ε']}: LB/SB {r['ours LB/SB (95 % CI)']}" in md
     assert "Verdicts of this chapter" in md and "admonition" in md
 
 
@@ -73,6 +74,7 @@ def test_after_keskar_rows_carry_the_records_numbers(ctx):
     if not len(t) or not a.get("gap"):
         pytest.skip("no committed records")
     keskar = t.set_index("paper").loc["Keskar et al. 2017"]
-    assert f"F1 gap {a['gap']['gap']:.2f} pt" in keskar.ours
+    c = a["gap"]["claim"]
+    assert f"F1 gap SB − LB paired by seed {c.stat()}" in keskar.ours and keskar.word == c.verdict
     assert {"Dinh et al. 2017", "Jiang et al. 2020", "Andriushchenko et al. 2023", "Shallue et al. 2019",
             "Smith & Le 2018", "Malladi et al. 2022"} <= set(t.paper)

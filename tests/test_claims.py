@@ -7,6 +7,8 @@ import pytest
 from book_records import three_f1_pairs, train_record
 
 from lbgap.book import claims
+from lbgap.book.remedies import conservative
+from lbgap.book.sb_vs_lb import table2_gap
 
 SB = {0: 98.3, 1: 98.2, 2: 98.1}
 
@@ -77,11 +79,11 @@ def test_status_word_rules():
 
 def test_table2_gap_from_records_and_its_contrary(tmp_path):
     ctx = three_f1_pairs(tmp_path)          # SB 98, 99, 100 %; LB 95, 96, 97 %: gap 3.00 on every seed
-    c = claims.table2_gap(ctx)
+    c = table2_gap(ctx)
     assert (c.verdict, c.n, c.estimate.value) == ("sign reproduced", 3, pytest.approx(3.0))   # paper: 0.22
     for s, acc in enumerate((0.99, 1.0, 1.0)):   # contrary: LB now above SB on every seed
         train_record(tmp_path, "F1", "LB", s, 1.0, acc + 0.005 * s, 10.0)
-    assert claims.table2_gap(type(ctx)(**{k: getattr(ctx, k) for k in
+    assert table2_gap(type(ctx)(**{k: getattr(ctx, k) for k in
                                           ("profile", "results_dir", "record_profiles", "run", "device", "seeds",
                                            "nets")})).verdict == "reversed"
 
@@ -105,12 +107,12 @@ def test_conservative_from_records_flips_and_is_unresolved_with_one_seed(tmp_pat
     for s, (cons, ctl) in enumerate([(0.952, 0.9501), (0.9621, 0.9602), (0.9719, 0.9701)]):
         _tagged(tmp_path, s, cons, "conservative")
         _tagged(tmp_path, s, ctl, "repeat3")
-    k = claims.conservative(context("results", tmp_path, seeds="0-4", nets="F1"))
+    k = conservative(context("results", tmp_path, seeds="0-4", nets="F1"))
     assert k["conservative"].verdict == "improves" and k["conservative"].n == 3
     assert k["conservative"].estimate.value == pytest.approx((0.2 + 0.21 + 0.19) / 3)
     assert k["proximal"].verdict == "improves"                # conservative above its control on every seed
     for s, acc in enumerate((0.948, 0.9579, 0.9681)):         # contrary: below plain LB on every seed
         _tagged(tmp_path, s, acc, "conservative")
-    assert claims.conservative(context("results", tmp_path, seeds="0-4", nets="F1"))["conservative"].verdict == "worsens"
-    one = claims.conservative(context("results", tmp_path, seeds="0", nets="F1"))
+    assert conservative(context("results", tmp_path, seeds="0-4", nets="F1"))["conservative"].verdict == "worsens"
+    one = conservative(context("results", tmp_path, seeds="0", nets="F1"))
     assert one["conservative"].verdict == "unresolved" and one["conservative"].n == 1

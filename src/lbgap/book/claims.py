@@ -196,6 +196,30 @@ def trend(x, y, name: str = "trend", up: str = "rises", down: str = "falls") -> 
     return Claim(name, "no trend resolved", "Spearman trend", e)
 
 
+def trend_readings(runs, x: str, x_symbol: str, specs) -> list[str]:
+    """One sentence per network of ``runs`` (a figure's runs, one row per seed and ``x`` value): for each
+    ``(column, what, paper's sign)`` of ``specs`` with at least three ``x`` values, its :func:`trend` against ``x``
+    (Spearman over seed-level points) and whether it has the paper's sign."""
+    from lbgap.book.stats import signed
+
+    lines = []
+    for net, d in runs.groupby("net"):
+        parts = []
+        for col, what, paper in specs:
+            g = d.dropna(subset=[col])
+            if g[x].nunique() < 3:
+                continue
+            c = trend(g[x], g[col], name=f"{net} {col} vs {x_symbol}")
+            word = ("the paper's sign reproduced" if c.verdict == paper else
+                    "against the paper's sign" if c.verdict in ("rises", "falls") else "unresolved")
+            parts.append(f"{what} {c.verdict} with {x_symbol} (Spearman ρ = {signed(c.estimate.value)}, p = "
+                         f"{c.estimate.p:.2g}, n = {c.n} seed-level points): {word}")
+        if parts:
+            lines.append(f"**{net} ({'/'.join(sorted(d.profile.unique()))}, {d.seed.nunique()} seeds).** "
+                         + "; ".join(parts) + ".")
+    return lines
+
+
 def optimum(df, x: str, y: str, name: str = "optimum") -> Claim:
     """Rule "optimum beyond seed spread": per value of ``x`` the mean and sd of ``y`` over seeds (lower is
     better); the best x is an optimum only if every other x's mean lies more than ``plateau_sd`` seed sd (the
@@ -265,109 +289,6 @@ def _mean(d: dict) -> float:
 def by_seed(df, col: str) -> dict:
     """{seed: value} of a table with one row per seed."""
     return {int(s): float(v) for s, v in zip(df.seed, df[col]) if v == v}
-
-
-def table2_gap(ctx, net: str = "F1") -> Claim | None:
-    """Table 2's gap SB − LB of ``net`` in the run set :func:`sb_vs_lb.train_runs` chose (F1: the uncapped paper
-    protocol), paired by seed, against the paper's gap (:func:`gap_vs_paper`); None without SB and LB runs."""
-    from lbgap.book.paper import paper_table
-    from lbgap.book.sb_vs_lb import train_runs
-
-    runs = train_runs(ctx)
-    if runs.empty:
-        return None
-    g = runs[runs.net == net]
-    sb, lb = (by_seed(g[g.regime == r].assign(acc=100 * g.test_acc), "acc") for r in ("SB", "LB"))
-    if not sb or not lb:
-        return None
-    p = paper_table(2).set_index("network").loc[net]
-    c = gap_vs_paper(sb, lb, p.test_acc_sb_mean - p.test_acc_lb_mean, name=f"{net} Table 2 gap")
-    c.numbers.update(tag=str(g.tag.iloc[0]), sd_sb=mean_ci(sb.values()).sd)
-    return c
-
-
-def followup_arms(ctx, net: str = "F1") -> dict:
-    """Per follow-up arm of ``net`` (the GPU bf16 replicate): :func:`arm_vs_baselines` against SB and plain LB
-    of the same run set, δ from that set's SB seeds. {arm: Claim}; {} without SB and LB runs."""
-    from lbgap.book import followups
-
-    df = followups.runs(ctx)
-    df = df[df.net == net].assign(acc=lambda d: d.test_acc)
-    if not {"sb", "lb"} <= set(df.arm):
-        return {}
-    sb, lb = by_seed(df[df.arm == "sb"], "acc"), by_seed(df[df.arm == "lb"], "acc")
-    delta = margin(sb.values()).value
-    return {arm: arm_vs_baselines(by_seed(g, "acc"), sb, lb, delta, name=f"{net} {arm}")
-            for arm, g in df.groupby("arm", sort=False) if arm not in ("sb", "lb")}
-
-
-def followup_correlation(ctx, net: str = "F1", col: str = "phi") -> Claim | None:
-    """Spearman's ρ of ``col`` (φ or λ_max) with test accuracy over the large-batch runs of every follow-up arm,
-    with each arm left out and over the arm medians (:func:`correlation`)."""
-    from lbgap.book import followups
-
-    df = followups.runs(ctx)
-    side = df[(df.net == net) & (df.arm != "sb")].dropna(subset=[col, "test_acc"])
-    if len(side) < 4:
-        return None
-    return correlation(side[col], side.test_acc, side.arm, name=f"{net} {col} vs accuracy")
-
-
-def conservative(ctx, net: str = "F1") -> dict:
-    """Table 7 on ``net``: conservative − plain LB, its λ = 0 control − plain LB, and conservative − control,
-    each paired by seed (:func:`effect`). {} without conservative runs."""
-    from lbgap.book import remedies
-
-    c = remedies.control_runs(ctx)
-    c = c[(c.net == net) & c.test_acc_lb.notna()]
-    if c.empty:
-        return {}
-    out = {"conservative": effect(by_seed(c, "test_acc_remedy"), by_seed(c, "test_acc_lb"),
-                                  f"{net} conservative − LB")}
-    if "test_acc_control" in c and c.test_acc_control.notna().any():
-        out["control"] = effect(by_seed(c, "test_acc_control"), by_seed(c, "test_acc_lb"), f"{net} control − LB")
-        out["proximal"] = effect(by_seed(c, "test_acc_remedy"), by_seed(c, "test_acc_control"),
-                                 f"{net} conservative − control")
-    return out
-
-
-def sharpness_f1(ctx, space: str = "full", objective: str = "sum", eps: float = 1e-3, net: str = "F1") -> Claim | None:
-    """F1's LB/SB ε-sharpness of one space and objective, paired by seed on the log scale (:func:`sharper`), with
-    the solver-stall test on the fraction of coordinates at the box."""
-    from lbgap.book.front import _records
-    from lbgap.measures import sharpness as sh
-
-    t = sh.sharpness_table(records=_records(ctx, "sharpness"))
-    if t.empty:
-        return None
-    t = t[(t.net == net) & (t.space == space) & (t.objective == objective) & (t.eps == eps)
-          & t.run_id.str.match(r".*-s\d+$")]   # the untagged runs (the 50-epoch variant); not the uncapped reruns
-    lb, sb = (t[t.regime == r].groupby("seed").phi.mean().to_dict() for r in ("LB", "SB"))
-    if not lb or not sb:
-        return None
-    bound = t.groupby("seed").at_bound.median().dropna().to_dict() if "at_bound" in t else None
-    return sharper(lb, sb, bound, name=f"{net} φ LB/SB, {space}, {objective} loss")
-
-
-def gradnorm_trends(ctx, net: str = "F1", rule: str = "fixed") -> dict:
-    """At the last equal budget of examples of the gradient-norm sweep: :func:`trend` of the full-batch and the
-    mean mini-batch gradient norm and of ‖x − x0‖ with B over seed-level points, and :func:`optimum` of the test
-    loss over B. {} without records."""
-    from lbgap.book import gradient_norm
-
-    p = gradient_norm.points(ctx)
-    p = p[(p.net == net) & (p.rule == rule)]
-    if p.empty:
-        return {}
-    last = int(p.groupby(["seed", "batch_size"]).examples.max().min())
-    at = p[p.examples == last]
-    if at.batch_size.nunique() < 3:
-        return {}
-    out = {m: trend(at.batch_size, at[m], name=f"{net} {m} vs B") for m in ("grad_full", "grad_minibatch", "dist")}
-    out["test_loss"] = optimum(at, "batch_size", "test_loss", name=f"{net} test loss over B")
-    for c in out.values():
-        c.numbers.update(examples=last, seeds=sorted(at.seed.unique()))
-    return out
 
 
 def power_iteration_cap() -> int:

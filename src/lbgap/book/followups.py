@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from lbgap.book.context import Context, shown_seeds
 from lbgap.book.style import dropdown, fold_constant, pm_over, show, show_figure, sig, verdict_lines
+from lbgap.book import claims
 
 SMOKE_ARMS = ("sb", "lb", "lr-linear", "ghost", "sam-0.05")
 NETS = ("F1", "C1")               # the chapter's networks: F1 under the paper profile, C1 at the quick budget
@@ -157,7 +158,7 @@ def readings(ctx: Context) -> list[str]:
     lines = []
     for net, g in s.groupby("net", sort=False):
         base = g.set_index("arm")
-        verdicts = claims.followup_arms(ctx, net)
+        verdicts = followup_arms(ctx, net)
         if net in RUN_SET:
             d = df[df.net == net]
             sb = claims.by_seed(d[d.arm == "sb"], "test_acc")
@@ -188,7 +189,7 @@ def readings(ctx: Context) -> list[str]:
                 words += " The radius was chosen after seeing test accuracy, not on a validation split."
             lines.append(words)
         for col, what in (("phi", "φ"), ("hessian_top", "λ_max (power iteration)")):
-            c = claims.followup_correlation(ctx, net, col)
+            c = followup_correlation(ctx, net, col)
             if c is None:
                 continue
             e, lo, med = c.estimate, c.numbers["leave_out"], c.numbers["medians"]
@@ -303,7 +304,7 @@ def answer_line(ctx: Context) -> str:
     :func:`lbgap.book.claims.arm_vs_baselines`, and the updates and examples behind Hoffer's arm."""
     from lbgap.book import claims, run_sets
 
-    k, v = key_numbers(ctx), claims.followup_arms(ctx, "F1")
+    k, v = key_numbers(ctx), followup_arms(ctx, "F1")
     if not {"sb", "lb"} <= set(k):
         return ""
     d = runs(ctx)[runs(ctx).net == "F1"]
@@ -333,3 +334,30 @@ def answer_line(ctx: Context) -> str:
                            "chosen after the fact)")
         words += f", above plain LB on {c.numbers['above_lb']} of {c.numbers['shared_lb']} shared seeds"
     return words + " (the follow-ups chapter has every arm, its sharpness and the runs still missing)."
+
+
+def followup_arms(ctx, net: str = "F1") -> dict:
+    """Per follow-up arm of ``net`` (the GPU bf16 replicate): :func:`arm_vs_baselines` against SB and plain LB
+    of the same run set, δ from that set's SB seeds. {arm: Claim}; {} without SB and LB runs."""
+    from lbgap.book import followups
+
+    df = followups.runs(ctx)
+    df = df[df.net == net].assign(acc=lambda d: d.test_acc)
+    if not {"sb", "lb"} <= set(df.arm):
+        return {}
+    sb, lb = claims.by_seed(df[df.arm == "sb"], "acc"), claims.by_seed(df[df.arm == "lb"], "acc")
+    delta = claims.margin(sb.values()).value
+    return {arm: claims.arm_vs_baselines(claims.by_seed(g, "acc"), sb, lb, delta, name=f"{net} {arm}")
+            for arm, g in df.groupby("arm", sort=False) if arm not in ("sb", "lb")}
+
+
+def followup_correlation(ctx, net: str = "F1", col: str = "phi") -> claims.Claim | None:
+    """Spearman's ρ of ``col`` (φ or λ_max) with test accuracy over the large-batch runs of every follow-up arm,
+    with each arm left out and over the arm medians (:func:`correlation`)."""
+    from lbgap.book import followups
+
+    df = followups.runs(ctx)
+    side = df[(df.net == net) & (df.arm != "sb")].dropna(subset=[col, "test_acc"])
+    if len(side) < 4:
+        return None
+    return claims.correlation(side[col], side.test_acc, side.arm, name=f"{net} {col} vs accuracy")

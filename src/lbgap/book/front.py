@@ -8,6 +8,7 @@ from lbgap.book.paper import paper_table
 from lbgap.book.sb_vs_lb import gap_claim, table2_numbers, train_runs, verdict
 from lbgap.book.stats import signed
 from lbgap.book.style import styled
+from lbgap.book import claims
 
 
 def headline(ctx: Context):
@@ -93,7 +94,6 @@ def scorecard(ctx: Context):
     behind our number (the fewer of SB's and LB's)."""
     import pandas as pd
 
-    from lbgap.book import claims
     from lbgap.measures import landscape
 
     ratios = sharpness_ratios(ctx)
@@ -120,7 +120,7 @@ def scorecard(ctx: Context):
             paper = round(float(tables[k].loc[net, "lb_eps1e-3_mean"] / tables[k].loc[net, "sb_eps1e-3_mean"]))
             row[f"{label} (ε=1e-3), ours / paper"] = ratio_words(*ratios.get((label, net), (None, 0)), paper)
             if (label, net) in ratios:
-                c = claims.sharpness_f1(ctx, space=space, objective=objective, net=net)
+                c = sharpness_f1(ctx, space=space, objective=objective, net=net)
                 if c is not None and c.verdict == "solver stall":   # L-BFGS-B barely left y = 0 (claims.sharper)
                     row[f"{label} (ε=1e-3), ours / paper"] += " (solver stall)"
         d = land[land.net == net] if len(land) else land
@@ -139,15 +139,15 @@ def scorecard(ctx: Context):
 # ------------------------------------------------------------------------------------ the answer and the status
 def answer_numbers(ctx: Context) -> dict:
     """The claims and numbers of the front page's answer, each from the function the chapter that defends it uses:
-    F1's Table 2 gap paired by seed (claims.table2_gap), its LB/SB sharpness paired by seed (claims.sharpness_f1),
-    what conservative training adds (claims.conservative), C1's gap at the quick budget, F1's steps to the target
+    F1's Table 2 gap paired by seed (sb_vs_lb.table2_gap), its LB/SB sharpness paired by seed (:func:`sharpness_f1`),
+    what conservative training adds (remedies.conservative), C1's gap at the quick budget, F1's steps to the target
     and the fitted critical batch (batch_vs_iterations.tuned, .fits), the measured noise scale
     (batch_vs_iterations.b_simple) and the huge-N regression's fastest SGD against the exact solve
     (:func:`regression_claim`). An entry whose records are missing is None; any other failure raises."""
     import dataclasses
 
     from lbgap.book import batch_vs_iterations as bvi
-    from lbgap.book import claims
+    from lbgap.book import sb_vs_lb
 
     out = {}
     nums = table2_numbers(ctx)
@@ -157,15 +157,17 @@ def answer_numbers(ctx: Context) -> dict:
         out["gap"] = dict(sb=sb.test_acc, lb=lb.test_acc, n=int(min(sb.n, lb.n)), epochs_sb=sb.epochs,
                           epochs_lb=lb.epochs, b_sb=int(sb.batch_size), b_lb=int(lb.batch_size), profile=sb.profile,
                           seeds=sorted(set(map(int, sb.seeds.split(","))) & set(map(int, lb.seeds.split(",")))),
-                          claim=claims.table2_gap(ctx), run_set="F1-table2" if sb.tag == "uncapped" else "F1-50epoch")
-    summed, mean = claims.sharpness_f1(ctx, objective="sum"), claims.sharpness_f1(ctx, objective="mean")
+                          claim=sb_vs_lb.table2_gap(ctx), run_set="F1-table2" if sb.tag == "uncapped" else "F1-50epoch")
+    summed, mean = sharpness_f1(ctx, objective="sum"), sharpness_f1(ctx, objective="mean")
     p3 = paper_table(3).set_index("network").loc["F1"]
     out["sharpness"] = summed and mean and dict(summed=summed, mean=mean,
                                                 paper=round(float(p3["lb_eps1e-3_mean"] / p3["sb_eps1e-3_mean"])))
     quick = train_runs_of(ctx, "C1", "quick")
     if quick is not None:
         out["quick_gap"] = quick
-    out["conservative"] = claims.conservative(ctx) or None
+    from lbgap.book import remedies
+
+    out["conservative"] = remedies.conservative(ctx) or None
     steps_ctx = dataclasses.replace(ctx)   # the chapter's own memo, apart from this page's
     out["steps"] = None
     if not bvi.runs(steps_ctx).empty:
@@ -481,7 +483,9 @@ def status(ctx: Context):
         headline_words["Figure 3 SB–LB line"] = f"rise LB ÷ SB {rise}"
     if a.get("steps"):
         headline_words["Steps to target, B_crit"] = f"B_crit {a['steps']['b_crit']:,.0f}"
-    fu = claims.followup_arms(chapter_context(ctx, "followups"))
+    from lbgap.book import followups
+
+    fu = followups.followup_arms(chapter_context(ctx, "followups"))
     if "hoffer" in fu:
         headline_words["Remedies after Keskar (Goyal, Hoffer, SAM)"] = f"Hoffer − SB {fu['hoffer'].words()}"
     if a.get("noise"):
@@ -661,3 +665,21 @@ def show_first_screen(ctx: Context):
     second = ("Whether this holds for the paper's convolutional networks, for TIMIT and for harder targets is not "
               "tested here: the short runs say only where the two regimes stand after equal epochs.")
     return Markdown(f"{first} {second}\n\n**Status:** {status_line(ctx)}")
+
+
+def sharpness_f1(ctx, space: str = "full", objective: str = "sum", eps: float = 1e-3, net: str = "F1") -> claims.Claim | None:
+    """F1's LB/SB ε-sharpness of one space and objective, paired by seed on the log scale (:func:`sharper`), with
+    the solver-stall test on the fraction of coordinates at the box."""
+    from lbgap.book.front import _records
+    from lbgap.measures import sharpness as sh
+
+    t = sh.sharpness_table(records=_records(ctx, "sharpness"))
+    if t.empty:
+        return None
+    t = t[(t.net == net) & (t.space == space) & (t.objective == objective) & (t.eps == eps)
+          & t.run_id.str.match(r".*-s\d+$")]   # the untagged runs (the 50-epoch variant); not the uncapped reruns
+    lb, sb = (t[t.regime == r].groupby("seed").phi.mean().to_dict() for r in ("LB", "SB"))
+    if not lb or not sb:
+        return None
+    bound = t.groupby("seed").at_bound.median().dropna().to_dict() if "at_bound" in t else None
+    return claims.sharper(lb, sb, bound, name=f"{net} φ LB/SB, {space}, {objective} loss")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from lbgap.book.context import Context, shown_seeds
 from lbgap.book.style import pm_over, show, show_figure, sig, verdict_lines
+from lbgap.book import claims
 
 SMOKE_BATCHES = (16, 32, "LB")
 MEASURES = (("grad_full", "‖∇f(x)‖, full batch"), ("grad_minibatch", "mean ‖∇f_B‖ of the steps"),
@@ -381,3 +382,24 @@ def show_cost_figure(g, machine: str) -> None:
                 f"an epoch is fastest at B = {fast:,} ({m.sec[fast]:.2g} s, against {m.sec[lo]:.2g} s at B = {lo:,}); "
                 f"memory grows from {m.rss[lo]:.0f} to {m.rss[hi]:.0f} MiB and, after the same number of updates, "
                 f"the test accuracy from {100 * m.acc[lo]:.2f} to {100 * m.acc[hi]:.2f} % at B = {hi:,}.")
+
+
+def gradnorm_trends(ctx, net: str = "F1", rule: str = "fixed") -> dict:
+    """At the last equal budget of examples of the gradient-norm sweep: :func:`trend` of the full-batch and the
+    mean mini-batch gradient norm and of ‖x − x0‖ with B over seed-level points, and :func:`optimum` of the test
+    loss over B. {} without records."""
+    from lbgap.book import gradient_norm
+
+    p = gradient_norm.points(ctx)
+    p = p[(p.net == net) & (p.rule == rule)]
+    if p.empty:
+        return {}
+    last = int(p.groupby(["seed", "batch_size"]).examples.max().min())
+    at = p[p.examples == last]
+    if at.batch_size.nunique() < 3:
+        return {}
+    out = {m: claims.trend(at.batch_size, at[m], name=f"{net} {m} vs B") for m in ("grad_full", "grad_minibatch", "dist")}
+    out["test_loss"] = claims.optimum(at, "batch_size", "test_loss", name=f"{net} test loss over B")
+    for c in out.values():
+        c.numbers.update(examples=last, seeds=sorted(at.seed.unique()))
+    return out

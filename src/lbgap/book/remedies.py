@@ -5,6 +5,7 @@ from __future__ import annotations
 from lbgap.book.context import Context
 from lbgap.book.paper import paper_table
 from lbgap.book.style import fold_constant, show
+from lbgap.book import claims
 
 
 def compute(ctx: Context) -> None:
@@ -248,14 +249,14 @@ def show_networks(ctx: Context) -> None:
 
 
 def readings(ctx: Context) -> list[str]:
-    """Table 7 as claims (:func:`lbgap.book.claims.conservative`, each paired by seed with its 95 % t interval):
+    """Table 7 as claims (:func:`conservative`, each paired by seed with its 95 % t interval):
     conservative − plain LB, the λ = 0 control − plain LB, conservative − control (the proximal term itself)."""
-    from lbgap.book import claims, run_sets
+    from lbgap.book import run_sets
 
     words = {"improves": "improves on plain LB", "worsens": "falls below plain LB", "unresolved": "unresolved"}
     lines = []
     for net in ctx.nets:
-        k = claims.conservative(ctx, net)
+        k = conservative(ctx, net)
         if not k:
             continue
         where = run_sets.get("F1-table7").name if net == "F1" else net
@@ -275,3 +276,21 @@ def show_readings(ctx: Context) -> None:
     lines = readings(ctx)
     if lines:
         verdict_lines(lines)
+
+
+def conservative(ctx, net: str = "F1") -> dict:
+    """Table 7 on ``net``: conservative − plain LB, its λ = 0 control − plain LB, and conservative − control,
+    each paired by seed (:func:`effect`). {} without conservative runs."""
+    from lbgap.book import remedies
+
+    c = remedies.control_runs(ctx)
+    c = c[(c.net == net) & c.test_acc_lb.notna()]
+    if c.empty:
+        return {}
+    out = {"conservative": claims.effect(claims.by_seed(c, "test_acc_remedy"), claims.by_seed(c, "test_acc_lb"),
+                                  f"{net} conservative − LB")}
+    if "test_acc_control" in c and c.test_acc_control.notna().any():
+        out["control"] = claims.effect(claims.by_seed(c, "test_acc_control"), claims.by_seed(c, "test_acc_lb"), f"{net} control − LB")
+        out["proximal"] = claims.effect(claims.by_seed(c, "test_acc_remedy"), claims.by_seed(c, "test_acc_control"),
+                                 f"{net} conservative − control")
+    return out

@@ -7,6 +7,7 @@ from lbgap.book.context import Context, all_records, original, shown_nets, shown
 from lbgap.book.coverage import MISSING_REASON
 from lbgap.book.paper import paper_table
 from lbgap.book.style import pm, show, styled
+from lbgap.book import claims
 
 UNCAPPED_TAG = "uncapped"   # a Table 2 pair retrained under the profile's own caps (paper: SB 100, LB 300 epochs)
 
@@ -604,3 +605,22 @@ def show_eval_order(ctx: Context) -> None:
         print("No evaluation-order checks recorded (`lbgap eval-order RUN`).")
     else:
         show(eo, "F2: accuracy and loss in stored-order vs interleaved evaluation batches", "evalorder")
+
+
+def table2_gap(ctx, net: str = "F1") -> claims.Claim | None:
+    """Table 2's gap SB − LB of ``net`` in the run set :func:`sb_vs_lb.train_runs` chose (F1: the uncapped paper
+    protocol), paired by seed, against the paper's gap (:func:`gap_vs_paper`); None without SB and LB runs."""
+    from lbgap.book.paper import paper_table
+    from lbgap.book.sb_vs_lb import train_runs
+
+    runs = train_runs(ctx)
+    if runs.empty:
+        return None
+    g = runs[runs.net == net]
+    sb, lb = (claims.by_seed(g[g.regime == r].assign(acc=100 * g.test_acc), "acc") for r in ("SB", "LB"))
+    if not sb or not lb:
+        return None
+    p = paper_table(2).set_index("network").loc[net]
+    c = claims.gap_vs_paper(sb, lb, p.test_acc_sb_mean - p.test_acc_lb_mean, name=f"{net} Table 2 gap")
+    c.numbers.update(tag=str(g.tag.iloc[0]), sd_sb=claims.mean_ci(sb.values()).sd)
+    return c

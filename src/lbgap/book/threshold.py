@@ -94,25 +94,10 @@ def readings(ctx: Context) -> list[str]:
     """Figure 4's two halves as claims (:func:`lbgap.book.claims.trend`, Spearman over seed-level points): φ
     against B (the paper: rises) and test accuracy against B (the paper: falls beyond a threshold)."""
     from lbgap.book import claims
-    from lbgap.book.stats import signed
 
-    lines = []
-    for net, d in runs(ctx).groupby("net"):
-        parts = []
-        for col, what, paper in (("phi_full_sum", "φ full space (summed loss)", "rises"),
-                                 ("phi_random", "φ random subspace", "rises"), ("test_acc", "test accuracy", "falls")):
-            g = d.dropna(subset=[col])
-            if g.batch_size.nunique() < 3:
-                continue
-            c = claims.trend(g.batch_size, g[col], name=f"{net} {col} vs B")
-            word = ("the paper's sign reproduced" if c.verdict == paper else
-                    "against the paper's sign" if c.verdict in ("rises", "falls") else "unresolved")
-            parts.append(f"{what} {c.verdict} with B (Spearman ρ = {signed(c.estimate.value)}, p = "
-                         f"{c.estimate.p:.2g}, n = {c.n} seed-level points): {word}")
-        if parts:
-            lines.append(f"**{net} ({'/'.join(sorted(d.profile.unique()))}, {d.seed.nunique()} seeds).** "
-                         + "; ".join(parts) + ".")
-    return lines
+    return claims.trend_readings(runs(ctx), "batch_size", "B", (
+        ("phi_full_sum", "φ full space (summed loss)", "rises"), ("phi_random", "φ random subspace", "rises"),
+        ("test_acc", "test accuracy", "falls")))
 
 
 def show_readings(ctx: Context) -> None:

@@ -98,26 +98,10 @@ def readings(ctx: Context) -> list[str]:
     LB solution's φ against the SB epochs k it started from (the paper: falls after an exploration phase) and its
     test accuracy against k (the paper: rises)."""
     from lbgap.book import claims
-    from lbgap.book.stats import signed
 
-    lines = []
-    for net, d in runs(ctx).groupby("net"):
-        parts = []
-        for col, what, paper in (("phi_full_sum", "LB's φ full space (summed loss)", "falls"),
-                                 ("phi_random", "LB's φ random subspace", "falls"),
-                                 ("lb_test_acc", "LB's test accuracy", "rises")):
-            g = d.dropna(subset=[col])
-            if g.warm_epoch.nunique() < 3:
-                continue
-            c = claims.trend(g.warm_epoch, g[col], name=f"{net} {col} vs k")
-            word = ("the paper's sign reproduced" if c.verdict == paper else
-                    "against the paper's sign" if c.verdict in ("rises", "falls") else "unresolved")
-            parts.append(f"{what} {c.verdict} with k (Spearman ρ = {signed(c.estimate.value)}, p = "
-                         f"{c.estimate.p:.2g}, n = {c.n} seed-level points): {word}")
-        if parts:
-            lines.append(f"**{net} ({'/'.join(sorted(d.profile.unique()))}, {d.seed.nunique()} seeds).** "
-                         + "; ".join(parts) + ".")
-    return lines
+    return claims.trend_readings(runs(ctx), "warm_epoch", "k", (
+        ("phi_full_sum", "LB's φ full space (summed loss)", "falls"), ("phi_random", "LB's φ random subspace", "falls"),
+        ("lb_test_acc", "LB's test accuracy", "rises")))
 
 
 def show_readings(ctx: Context) -> None:
