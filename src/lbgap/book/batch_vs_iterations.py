@@ -269,12 +269,17 @@ def show_cost(ctx: Context) -> None:
         samples_per_s=("samples_per_s", "mean"), rss_mb=("rss_mb", "max"), steps_to_target=(key, "mean"),
         steps_sd=(key, "std"), time_to_target_s=(tkey, "mean"), test_acc=("test_acc", "mean"),
         test_sd=("test_acc", "std"))
-    show_table(cost.reset_index().rename(columns={
+    from lbgap.book.style import pm
+
+    shown = cost.reset_index().assign(
+        steps_to_target=[pm(m, s, 0) for m, s in zip(cost.steps_to_target, cost.steps_sd)],
+        test_acc=[pm(m, s, 4) for m, s in zip(cost.test_acc, cost.test_sd)]).drop(columns=["steps_sd", "test_sd"])
+    show_table(shown.rename(columns={
         "batch_size": "batch size B", "s_per_epoch": "time per epoch (s)", "samples_per_s": "throughput (examples/s)",
-        "rss_mb": "peak RSS (MB)", "steps_to_target": "steps to target", "steps_sd": "steps sd",
-        "time_to_target_s": "time to target (s)", "test_acc": "test acc", "test_sd": "test acc sd"}),
+        "rss_mb": "peak RSS (MB)", "steps_to_target": "steps to target, mean ± sd",
+        "time_to_target_s": "time to target (s)", "test_acc": "test acc, mean ± sd"}),
         f"Cost per optimizer and batch size at the tuned lr (means over seeds; target {t:.0%} validation accuracy)",
-        "cost", runs=run_set(ctx), formats={"lr": "{:.2g}", "test acc": "{:.4f}", "test acc sd": "{:.2g}"})
+        "cost", runs=run_set(ctx), formats={"lr": "{:.2g}"})
     fig, axes = plt.subplots(3, 1, figsize=(6.8, 7.6), sharex=True)
     for (opt, g), color in zip(tuned_runs.groupby("optimizer"), ("C0", "C4")):
         m = g.groupby("batch_size").agg(sec=("time_per_epoch_s", "mean"), rss=("rss_mb", "max"),
