@@ -75,6 +75,23 @@ class Claim:
         return f"{self.verdict}: {self.stat(digits, unit)}"
 
 
+# The phrase a sentence prints for each verdict of a rule (its vocabulary, kept beside the rule that chooses it).
+PHRASES = {
+    "arm vs SB and LB": {"beats SB": "beats SB", "closes the gap": "closes the gap (within δ of SB)",
+                         "narrows the gap": "narrows the gap (above plain LB)",
+                         "widens the gap": "widens the gap (below plain LB)",
+                         "stays below SB": "stays below SB (against plain LB unresolved)", "unresolved": "unresolved"},
+    "paired gap vs margin": {"a gap remains": "a gap remains", "closed": "the gap is closed (within δ of SB)",
+                             "LB better": "LB tests higher", "unresolved": "the gap is not resolved"},
+}
+
+
+def phrase(c: Claim) -> str:
+    """The words a sentence prints for ``c``'s verdict (:data:`PHRASES` of its rule; the verdict itself if the rule
+    has none)."""
+    return PHRASES.get(c.rule, {}).get(c.verdict, c.verdict)
+
+
 def ratio_words(c: Claim, digits: int = 3) -> str:
     """A ratio claim's value with n and its interval, no signs: "87.3 (n = 5, 95 % CI 26.3 … 290)"."""
     e = c.estimate

@@ -134,14 +134,6 @@ def show_figure_gap(ctx: Context) -> None:
                 "eigenvalue (bottom), one point per run of each remedy.", reading)
 
 
-ARM_WORDS = {   # the sentence per verdict of claims.arm_vs_baselines
-    "beats SB": "beats SB",
-    "closes the gap": "closes the gap (within δ of SB)",
-    "narrows the gap": "narrows the gap (above plain LB)",
-    "widens the gap": "widens the gap (below plain LB)",
-    "stays below SB": "stays below SB (against plain LB unresolved)",
-    "unresolved": "unresolved",
-}
 SELECTED_AFTER = ("sam-",)   # arms whose setting (SAM's radius) was picked on test accuracy, not on a validation split
 
 
@@ -179,7 +171,7 @@ def readings(ctx: Context) -> list[str]:
             flat_words = {"LB sharper": "sharper than plain LB", "LB flatter": "flatter than plain LB"}.get(
                 flat.verdict, "sharpness against plain LB unresolved")
             words = (f"**{net}, {r.label}** ({r.source}{': ' + claim if claim else ''}). Ours: "
-                     f"**{ARM_WORDS[c.verdict]}** — arm − SB {vs_sb.interval_words()}, mean {stats_signed(vs_sb.value)} "
+                     f"**{claims.phrase(c)}** — arm − SB {vs_sb.interval_words()}, mean {stats_signed(vs_sb.value)} "
                      f"pt; arm − LB {vs_lb.interval_words()}, mean {stats_signed(vs_lb.value)} pt, above plain LB on "
                      f"{c.numbers['above_lb']} of {c.numbers['shared_lb']} shared seeds. Median φ {sig(r.phi)}, "
                      f"{flat_words} ({sig(base.phi.get('lb', float('nan')))}; ratio of means arm / LB "
@@ -315,7 +307,7 @@ def answer_line(ctx: Context) -> str:
 
     def arm(name, what):
         c = v[name]
-        return (f"; {what}: {ARM_WORDS[c.verdict]}, arm − SB "
+        return (f"; {what}: {claims.phrase(c)}, arm − SB "
                 f"{stats_signed(c.numbers['vs_sb'].value)} pt ({c.numbers['vs_sb'].interval_words()})")
 
     if "hoffer" in v:

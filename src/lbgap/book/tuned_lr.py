@@ -225,9 +225,7 @@ def answer_line(ctx: Context) -> str:
                 f"validation split the grid so far selects LR {picked}; the five-seed runs at the selected LRs on the "
                 "official split have not run (chapter *Tuned learning rate*).")
     c = gap(f, margin(ctx).value, "tuned gap")
-    head = {"a gap remains": "A gap remains with the learning rate tuned per batch size.",
-            "closed": "Tuning the learning rate per batch size closes the gap.",
-            "LB better": "With the learning rate tuned per batch size, LB tests higher.",
-            "unresolved": "With the learning rate tuned per batch size, the gap is not resolved."}[c.verdict]
-    return (f"**{head}** F1, LR selected on a 5,000-image validation split ({picked}), official test set: SB − LB "
+    from lbgap.book import claims
+
+    return (f"**With the learning rate tuned per batch size, {claims.phrase(c)}.** F1, LR selected on a 5,000-image validation split ({picked}), official test set: SB − LB "
             f"paired by seed {c.words()}.")
