@@ -161,12 +161,14 @@ def final_table(results_dir: str | Path | None = None, profile: str = "paper", c
 
     chosen = chosen if chosen is not None else selection(grid_table(results_dir, profile))
     sharp = sharpness.sharpness_table(results_dir, profile, tag=None)
+    done = {r["run_id"]: r for r in records.iter_records(results_dir, profile, "train") if r.get("status") == "ok"}
+    seeds = sorted({int(r["config"]["seed"]) for r in done.values()})
     rows = []
     for regime, m in chosen.items():
-        for seed in range(100):
+        for seed in seeds:
             cfg = config(regime, m, seed, "final", profile)
-            rec = records.read_record(records.record_path(results_dir, profile, "train", cfg.run_id))
-            if rec is None or rec.get("status") != "ok":
+            rec = done.get(cfg.run_id)
+            if rec is None:
                 continue
             hit = sharpness.entry_for(sharp, cfg.run_id, EPS, "full", "sum")
             rows.append(dict(regime=regime, seed=seed, multiplier=m, lr=cfg.lr, test_acc=100 * rec["final"]["test_acc"],
