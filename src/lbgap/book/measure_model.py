@@ -52,7 +52,7 @@ def demo(results_dir=None, profile: str = "quick", examples: int = DEMO_EXAMPLES
 
     smoke = profile == "smoke"
     dev = compute_device("cpu" if smoke else device)
-    bundle = datamod.load("cifar10", "official", "synthetic" if smoke else "real", "cpu",
+    bundle = datamod.load("cifar10", "holdout", "synthetic" if smoke else "real", "cpu",
                           n_train=examples if smoke else None)
     X, y = bundle.train.batch(slice(0, min(examples, len(bundle.train))))
     model = resnet18().to(dev)
