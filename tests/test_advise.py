@@ -107,3 +107,34 @@ def test_calibration_compares_the_advice_with_the_measured_critical_batch(monkey
     df2 = measure_model.calibration(ctx)
     row2 = df2[df2["B_simple from"].str.startswith("lbgap advise") & df2["B_crit (steps to target)"].str.startswith("adam")]
     assert bool(row2["B_simple inside B_crit's CI"].iloc[0]) and row2["B_crit / B_simple"].iloc[0] == pytest.approx(1)
+
+
+def test_lr_check_sets_the_advice_slope_against_the_tuned_grid(monkeypatch):
+    # The advice's Adam slope (0.5, CI 0.4-0.6) against a grid whose selected multipliers give slope 0 (x2 and x2)
+    # disagrees; with k = B_LB/B_SB = 16, m_LB/m_SB = 4 gives slope 0.5: agrees; a provisional
+    # grid leaves it unresolved.
+    import pandas as pd
+
+    from lbgap.book import measure_model, tuned_lr
+    from lbgap.book.context import context
+    from lbgap.measure import advice
+
+    ctx = context("results", None, "auto", "0", "F1")
+    monkeypatch.setattr(advice, "lr_evidence", lambda *a, **k: {"adam": dict(
+        slope=0.5, ci=(0.4, 0.6), n=9, batch_sizes=(16, 5500), rule="square root")})
+
+    def grid(m_lb, complete=True):
+        row = lambda b, m: pd.Series(dict(batch_size=b, multiplier=m, lr=1e-3 * m, val_acc=98.0))  # noqa: E731
+        return {"SB": dict(multiplier=2.0, row=row(100, 2.0), tried=5, want=5, edge=False, complete=True),
+                "LB": dict(multiplier=m_lb, row=row(1600, m_lb), tried=5, want=5, edge=not complete,
+                           complete=complete)}
+
+    monkeypatch.setattr(tuned_lr, "selected", lambda ctx: grid(2.0))
+    c = measure_model.lr_check(ctx)
+    assert c["tuned_slope"] == pytest.approx(0.0) and c["claim"].verdict == "disagrees"
+    assert c["claim"].numbers["hi"] == pytest.approx(0.25)          # log 2 / log 16
+    assert c["predicted_multiplier"] == pytest.approx(8.0)          # 2 x 16^0.5
+    monkeypatch.setattr(tuned_lr, "selected", lambda ctx: grid(8.0))
+    assert measure_model.lr_check(ctx)["claim"].verdict == "agrees"
+    monkeypatch.setattr(tuned_lr, "selected", lambda ctx: grid(8.0, complete=False))
+    assert measure_model.lr_check(ctx)["claim"].verdict == "unresolved"

@@ -116,3 +116,13 @@ def test_conservative_from_records_flips_and_is_unresolved_with_one_seed(tmp_pat
     assert conservative(context("results", tmp_path, seeds="0-4", nets="F1"))["conservative"].verdict == "worsens"
     one = conservative(context("results", tmp_path, seeds="0", nets="F1"))
     assert one["conservative"].verdict == "unresolved" and one["conservative"].n == 1
+
+
+def test_inside_range_agrees_disagrees_and_waits_for_a_complete_range():
+    from lbgap.book.stats import Estimate
+
+    e = Estimate(0.5, 9, (0.4, 0.6), float("nan"), "slope")
+    assert claims.inside_range(e, 0.55, 1.0).verdict == "agrees"
+    assert claims.inside_range(e, -0.2, 0.2).verdict == "disagrees"
+    assert claims.inside_range(e, -0.2, 0.2, complete=False).verdict == "unresolved"
+    assert claims.inside_range(Estimate(0.5, 1, (float("nan"),) * 2, float("nan"), "slope"), 0, 1).verdict == "unresolved"

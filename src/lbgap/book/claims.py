@@ -271,6 +271,17 @@ def correlation(x, y, groups, name: str = "correlation") -> Claim:
     return Claim(name, "resolved", "pooled correlation, leave one group out", e, nums)
 
 
+def inside_range(est: Estimate, lo: float, hi: float, complete: bool = True, name: str = "range") -> Claim:
+    """Rule "interval against a range": "agrees" where the 95 % interval of ``est`` overlaps [``lo``, ``hi``] (a
+    range another measurement allows, e.g. a grid's resolution), "disagrees" where it does not; "unresolved" where
+    the range is provisional (``complete`` false) or the interval does not exist."""
+    rule = "interval against a range"
+    a, b = est.ci
+    if not complete or a != a or b != b or lo != lo or hi != hi:
+        return _unresolved(name, est, rule, lo=lo, hi=hi)
+    return Claim(name, "agrees" if a <= hi and lo <= b else "disagrees", rule, est, dict(lo=lo, hi=hi))
+
+
 STATUS_WORDS = ("reproduced", "partly", "not reproduced", "not run", "n/a", "ours")
 
 

@@ -146,6 +146,40 @@ def calibration(ctx: Context):
     return pd.DataFrame(rows)
 
 
+GRID_STEP = 2.0   # the tuned-LR grid's spacing: each selected LR is within a factor √2 of the grid's optimum
+
+
+def lr_check(ctx: Context):
+    """The advice's learning-rate rule for F1 (Adam) against the tuned-LR study, or None without both records.
+
+    The advice's rule is the slope of log(lr) against log(B) fitted to the steps-to-target study's tuned LRs (its
+    95 % t-interval, :func:`lbgap.measure.advice.lr_evidence`). The tuned-LR grid selects LR × m_SB at B_SB and
+    LR × m_LB at B_LB by validation accuracy; its slope is log(m_LB/m_SB) / log(B_LB/B_SB), known to within a
+    factor GRID_STEP of the LR ratio (half a grid step at each end). Rule "interval against a range"
+    (:func:`claims.inside_range`); "unresolved" while either grid is provisional."""
+    import math
+
+    from lbgap.book import claims as cl
+    from lbgap.book import tuned_lr
+    from lbgap.book.stats import Estimate
+    from lbgap.measure import advice
+
+    ev = advice.lr_evidence(ctx.results_dir, record_profile(ctx)).get("adam")
+    sel = tuned_lr.selected(ctx)
+    if ev is None or set(sel) != {"SB", "LB"}:
+        return None
+    sb, lb = sel["SB"], sel["LB"]
+    k = float(lb["row"].batch_size) / float(sb["row"].batch_size)
+    ratio = lb["multiplier"] / sb["multiplier"]
+    slope = math.log(ratio) / math.log(k)
+    half = math.log(GRID_STEP) / math.log(k)
+    est = Estimate(ev["slope"], ev["n"], tuple(ev["ci"]), float("nan"), "linregress of log lr on log B")
+    claim = cl.inside_range(est, slope - half, slope + half, sb["complete"] and lb["complete"],
+                            "advice's LR slope vs tuned-LR grid")
+    return dict(claim=claim, advice=ev, tuned_slope=slope, k=k, ratio=ratio, sb=sb, lb=lb,
+                predicted_multiplier=sb["multiplier"] * k ** ev["slope"])
+
+
 # ------------------------------------------------------------------------------------ what the notebook shows
 def show_records(ctx: Context) -> None:
     d, a = demo_record(ctx), advice_record(ctx)
@@ -231,3 +265,27 @@ def show_calibration(ctx: Context) -> None:
                      f"{r['B_crit / B_simple']:.2f} (range {r['ratio range'][0]:.2f} to {r['ratio range'][1]:.2f}); "
                      f"B_simple is {word} B_crit's 95% interval")
     verdict_lines(lines)
+
+
+def show_lr_check(ctx: Context) -> None:
+    """The advice's LR rule beside the tuned-LR grid: a sentence with both slopes and the verdict of the rule."""
+    from lbgap.book.stats import signed
+    from lbgap.book.style import verdict_lines
+
+    c = lr_check(ctx)
+    if c is None:
+        print("no comparison: the steps-to-target records or the tuned-LR grid (chapter *Tuned learning rate*) "
+              "are missing")
+        return
+    ev, cl_, sb, lb = c["advice"], c["claim"], c["sb"], c["lb"]
+    state = lambda s: "complete" if s["complete"] else f"provisional, {s['tried']} of {s['want']} points"  # noqa: E731
+    verdict_lines([
+        f"The advice (Adam): lr ∝ B^{ev['slope']:.2f} (95 % CI {ev['ci'][0]:.2f} … {ev['ci'][1]:.2f}, n = {ev['n']} "
+        f"batch sizes, {ev['batch_sizes'][0]:,}–{ev['batch_sizes'][1]:,}; steps to target): from B = "
+        f"{int(sb['row'].batch_size):,} at LR × {sb['multiplier']:g} it predicts LR × {c['predicted_multiplier']:.2g} "
+        f"at B = {int(lb['row'].batch_size):,}.",
+        f"The tuned-LR grid (best validation accuracy after full training): LR × {sb['multiplier']:g} at B = "
+        f"{int(sb['row'].batch_size):,} ({state(sb)}) and × {lb['multiplier']:g} at B = {int(lb['row'].batch_size):,} "
+        f"({state(lb)}): slope {signed(c['tuned_slope'])}, {signed(cl_.numbers['lo'])} … {signed(cl_.numbers['hi'])} within "
+        f"the grid's resolution.",
+        f"Verdict: **{cl_.verdict}** (rule: {cl_.rule})."])

@@ -78,25 +78,36 @@ def sharpness_ratio(df, name: str = "LB/SB φ at the tuned LRs"):
     return cl.sharper(lb, sb, name=name)
 
 
-def selection_lines(ctx: Context) -> list[str]:
-    """Per batch size: the LR the grid selected (best validation accuracy) and whether the grid is complete."""
+def selected(ctx: Context) -> dict[str, dict]:
+    """Per batch size with grid runs: the selected multiplier (best validation accuracy), its grid row, how many of
+    the grid's points ran, and ``complete`` (every point run and the best not at an edge)."""
     from lbgap.studies import tuned_lr
 
-    g, out = grid(ctx), []
+    g, out = grid(ctx), {}
     chosen = tuned_lr.selection(g) if len(g) else {}
     for regime in ("SB", "LB"):
         tried = g[g.regime == regime]
         if not len(tried):
-            out.append(f"{regime}: no grid run yet (`lbgap sweep tuned-lr --stage grid`).")
             continue
         want, edge = len(tuned_lr.MULTIPLIERS[regime]), tuned_lr.extension(tried)
-        if len(tried) >= want and not edge:
-            state = "selected"
-        else:
-            state = (f"provisional: {len(tried)} of {want} grid points run" + (", the best at an edge" if edge else ""))
-        best = tried[tried.multiplier == chosen[regime]].iloc[0]
-        out.append(f"{regime} (B = {int(best.batch_size):,}): LR × {chosen[regime]:g} = {best.lr:g}, validation accuracy "
-                   f"{best.val_acc:.2f} % ({state}; rule: best validation accuracy).")
+        out[regime] = dict(multiplier=chosen[regime], row=tried[tried.multiplier == chosen[regime]].iloc[0],
+                           tried=len(tried), want=want, edge=bool(edge), complete=len(tried) >= want and not edge)
+    return out
+
+
+def selection_lines(ctx: Context) -> list[str]:
+    """Per batch size: the LR the grid selected (best validation accuracy) and whether the grid is complete."""
+    sel, out = selected(ctx), []
+    for regime in ("SB", "LB"):
+        if regime not in sel:
+            out.append(f"{regime}: no grid run yet (`lbgap sweep tuned-lr --stage grid`).")
+            continue
+        s = sel[regime]
+        state = "selected" if s["complete"] else (f"provisional: {s['tried']} of {s['want']} grid points run"
+                                                   + (", the best at an edge" if s["edge"] else ""))
+        best = s["row"]
+        out.append(f"{regime} (B = {int(best.batch_size):,}): LR × {s['multiplier']:g} = {best.lr:g}, validation "
+                   f"accuracy {best.val_acc:.2f} % ({state}; rule: best validation accuracy).")
     return out
 
 
