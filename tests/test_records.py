@@ -225,3 +225,15 @@ def test_check_store_makes_or_refuses_the_store_before_any_work(tmp_path):
 def test_record_paths_never_leave_the_store(tmp_path, run_id):
     with pytest.raises(ValueError, match="run id .* is not allowed"):
         records.record_path(tmp_path, "paper", "train", run_id)
+
+
+def test_provenance_records_the_load_read_when_now_gave_the_start_time(monkeypatch):
+    # the start load is the one read with now()'s timestamp, the end load the one at provenance(); an explicit
+    # load_at_start wins
+    loads = iter([[1.0, 1.0, 1.0], [9.0, 9.0, 9.0], [9.0, 9.0, 9.0], [9.0, 9.0, 9.0], [9.0, 9.0, 9.0]])
+    monkeypatch.setattr(records, "host_load", lambda: next(loads))
+    monkeypatch.setattr(records, "_LOAD_AT", {})
+    started = records.now()
+    prov = records.provenance("cpu", 1.0, started)
+    assert prov["host_load_start"] == [1.0, 1.0, 1.0] and prov["host_load_end"] == [9.0, 9.0, 9.0]
+    assert records.provenance("cpu", 1.0, started, [2.0, 2.0, 2.0])["host_load_start"] == [2.0, 2.0, 2.0]

@@ -484,12 +484,14 @@ def host_load() -> list[float] | None:
 def provenance(device: torch.device | str, wall_time_s: float | None = None, started: str | None = None,
                load_at_start: list[float] | None = None) -> dict:
     """Where and with what a record was made: code and torch versions, device, torch's CPU thread count, the
-    host's load averages at the start (when the caller read them, :func:`host_load`) and at the end, wall time.
+    host's load averages at the start and at the end, wall time. The start load is ``load_at_start`` where the
+    caller read it (:func:`host_load`), else the one :func:`now` read when it returned ``started``.
     On a GPU it also says whether TF32 was on when the record was written (``tf32``: matmul and cuDNN flags; the
     project's policy is both off, ``precision.TF32``)."""
     out = dict(lbgap_version=__version__, git_commit=git_commit(), torch_version=torch.__version__,
                python=platform.python_version(), device=device_name(device), host_cores=os.cpu_count(),
-               cpu=cpu_description(), threads=torch.get_num_threads(), host_load_start=load_at_start,
+               cpu=cpu_description(), threads=torch.get_num_threads(),
+               host_load_start=load_at_start if load_at_start is not None else _LOAD_AT.get(started),
                host_load_end=host_load(), started=started, finished=now(), wall_time_s=wall_time_s)
     if torch.device(device).type == "cuda":
         out["tf32"] = dict(matmul=bool(torch.backends.cuda.matmul.allow_tf32),
@@ -511,9 +513,15 @@ def cpu_description() -> str:
     return f"{model} ({torch.backends.cpu.get_cpu_capability()})"
 
 
+_LOAD_AT: dict[str, list[float] | None] = {}   # now()'s timestamps -> the host load read with them
+
+
 def now() -> str:
-    """The current UTC time, ISO 8601 to the second (what records store)."""
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    """The current UTC time, ISO 8601 to the second (what records store). The host load read with it is kept, so
+    that :func:`provenance` given this time as ``started`` records the load at the start of the work."""
+    stamp = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    _LOAD_AT.setdefault(stamp, host_load())
+    return stamp
 
 
 def iter_records(results_dir: Path | str | None = None, profile: str | None = None,
