@@ -168,8 +168,7 @@ def readings(ctx: Context) -> list[str]:
             a = df[(df.net == net) & (df.arm == r.arm)]
             lbr = df[(df.net == net) & (df.arm == "lb")]
             flat = claims.sharper(claims.by_seed(a, "phi"), claims.by_seed(lbr, "phi"))
-            flat_words = {"LB sharper": "sharper than plain LB", "LB flatter": "flatter than plain LB"}.get(
-                flat.verdict, "sharpness against plain LB unresolved")
+            flat_words = claims.phrase(flat, "arm over LB")
             words = (f"**{net}, {r.label}** ({r.source}{': ' + claim if claim else ''}). Ours: "
                      f"**{claims.phrase(c)}** — arm − SB {vs_sb.interval_words()}, mean {stats_signed(vs_sb.value)} "
                      f"pt; arm − LB {vs_lb.interval_words()}, mean {stats_signed(vs_lb.value)} pt, above plain LB on "

@@ -232,16 +232,6 @@ def regression_claim(ctx: Context):
                              n_sgd=int(sgd[sgd.label == best].seed.nunique()), n_exact=int(exact.seed.nunique())))
 
 
-GAP_HEADS = {   # the bold head of the Table 2 sentence, by the verdict of claims.gap_vs_paper
-    "reproduced": "On F1 our seeds reproduce the paper's Table 2 gap.",
-    "sign reproduced": "On F1 LB tests below SB, as in the paper, by a margin other than the paper's.",
-    "reversed": "On F1 LB tests above SB, against the paper.",
-    "unresolved": "On F1 our seeds do not resolve the Table 2 gap.",
-}
-SHARP_WORDS = {"LB sharper": "LB's minimiser is sharper", "LB flatter": "LB's minimiser is flatter",
-               "unresolved": "sharpness not resolved", "solver stall": "a solver stall, not a measure"}
-
-
 def answer_lines(ctx: Context) -> list[str]:
     """The front page's answer to "batch size or number of iterations?", as Markdown bullets: each sentence a
     template chosen by the verdict of its claim (:mod:`lbgap.book.claims`), with n and the 95 % interval."""
@@ -265,7 +255,7 @@ def answer_lines(ctx: Context) -> list[str]:
                      f"reaches the target (95 % CI {n['ci'][0]:,.0f}–{n['ci'][1]:,.0f}).")
     if a.get("gap") and a["gap"]["claim"] is not None:
         g, c = a["gap"], a["gap"]["claim"]
-        words = (f"**{GAP_HEADS[c.verdict]}** {run_sets.label(g['run_set'], g['seeds'])} (Adam, SB = {g['b_sb']:,} "
+        words = (f"**{claims.phrase(c, 'head', net='F1')}** {run_sets.label(g['run_set'], g['seeds'])} (Adam, SB = {g['b_sb']:,} "
                  f"against LB = {g['b_lb']:,}, ~{g['epochs_sb']:.0f}/{g['epochs_lb']:.0f} epochs): test accuracy "
                  f"{g['sb']:.2f} % against {g['lb']:.2f} %, gap SB − LB paired by seed {c.words()} "
                  f"(the paper: {c.numbers['paper']:.2f})")
@@ -286,10 +276,10 @@ def answer_lines(ctx: Context) -> list[str]:
         h = a["sharpness"]
         s, m = h["summed"], h["mean"]
         lines.append(f"**Sharpness, on the {run_sets.get('F1-50epoch').name}:** by the paper's ε-sharpness (ε = 1e-3, "
-                     f"full space) maximised on the summed loss, {SHARP_WORDS[s.verdict]}: LB/SB "
+                     f"full space) maximised on the summed loss, {claims.phrase(s)}: LB/SB "
                      f"{claims.ratio_words(s)}, ratio of means, bootstrap over seeds (the paper: {h['paper']:g}); on the "
                      "mean loss, as "
-                     f"the paper specifies it, the ratio {m.estimate.value:.2g} is {SHARP_WORDS[m.verdict]} "
+                     f"the paper specifies it, the ratio {m.estimate.value:.2g} is {claims.phrase(m)} "
                      f"(median fraction of coordinates that reach the box {m.numbers.get('at_bound', float('nan')):.2g}).")
     if a.get("quick_gap"):
         q, c = a["quick_gap"], a["quick_gap"]["claim"]
