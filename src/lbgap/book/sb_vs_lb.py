@@ -272,7 +272,7 @@ def distance_table(ctx: Context):
 
 def curves(ctx: Context, first_epoch: int = 0):
     """Figure 2 data: accuracy (%) vs epoch from ``first_epoch`` on, long format (net, regime, seed, epoch,
-    set, accuracy)."""
+    set, accuracy), of the runs Table 2 averages (:func:`train_runs`: the same run set and seeds)."""
     import pandas as pd
 
     from lbgap.core.records import history_table
@@ -281,11 +281,11 @@ def curves(ctx: Context, first_epoch: int = 0):
     if runs.empty:
         return pd.DataFrame(columns=["net", "regime", "seed", "epoch", "set", "accuracy"])
     frames = []
-    for (net, prof), _ in runs.groupby(["net", "profile"], observed=True):
-        h = history_table(ctx.results_dir, prof)
-        tags = set(runs[runs.net == net].tag)
-        h = h[(h.net == net) & h.tag.isin(tags) & h.regime.isin(["SB", "LB"]) & h.seed.isin(shown_seeds(ctx))]
-        frames.append(h)
+    for (net, prof), g in runs.groupby(["net", "profile"], observed=True):
+        h = history_table(ctx.results_dir, prof)   # the runs Table 2 averages, no others (one evaluation order)
+        keep = set(zip(g.regime, g.seed, g.tag))
+        h = h[h.net == net]
+        frames.append(h[[k in keep for k in zip(h.regime, h.seed, h.tag)]])
     h = pd.concat(frames, ignore_index=True)
     h = h[h.epoch >= first_epoch]
     long = h.melt(id_vars=["net", "regime", "seed", "epoch"], value_vars=["train_acc", "test_acc"],
