@@ -134,10 +134,18 @@ def rows(ctx: Context):
     return pd.DataFrame(out)
 
 
+def run_sets_words(ctx: Context) -> str:
+    """The run sets the rows read (:mod:`lbgap.book.run_sets`): F1's Table 2 gap, the Dinh rescaling of the 50-epoch
+    variant, the GPU follow-up arms and the steps-to-target study."""
+    from lbgap.book import run_sets
+
+    return run_sets.runs("F1-table2", "F1-50epoch", "F1-gpu-bf16", "F1-steps")
+
+
 def show_rows(ctx: Context) -> None:
     from lbgap.book.style import show_table
 
     show_table(rows(ctx).rename(columns={"headline": "their headline", "word": "our reading"}),
                "Later results on the generalization gap and on sharpness, beside our measurements", "after-keskar",
-               runs="F1: paper profile (Table 2, sharpness, Dinh), GPU follow-up arms, quick steps-to-target",
+               runs=run_sets_words(ctx),
                wrap=("paper", "claim", "their headline", "ours", "our reading"))

@@ -100,11 +100,17 @@ def show_grid(ctx: Context) -> None:
 
 
 def run_set(ctx: Context) -> str:
-    """The run set a table of this chapter reads, in words: network, profile, seeds, number of records."""
+    """The run set a table of this chapter reads, in words (the registry's, :func:`run_set_words`) and the number
+    of records."""
+    return f"{run_set_words(ctx)} ({len(runs(ctx))} records)"
+
+
+def run_set_words(ctx: Context) -> str:
+    """The steps-to-target run set with its seeds (:func:`lbgap.book.run_sets.describe`)."""
+    from lbgap.book import run_sets
+
     df = runs(ctx)
-    seeds = sorted(int(s) for s in df.seed.unique())
-    return (f"{', '.join(sorted(df.net.unique())) if 'net' in df else 'F1'} steps-to-target, "
-            f"{record_profile(ctx)} profile, seeds {', '.join(map(str, seeds))} ({len(df)} records)")
+    return run_sets.describe("steps", df.assign(net=df.net if "net" in df else "F1", profile=record_profile(ctx)))
 
 
 def show_lr_sweep(ctx: Context) -> None:
@@ -136,7 +142,8 @@ def show_lr_sweep(ctx: Context) -> None:
         words.append(f"{opt}'s best lr goes from {b.iloc[0]:.2g} at B = {b.index[0]:,} to {b.iloc[-1]:.2g} at "
                      f"B = {b.index[-1]:,}")
     show_figure(fig, f"Steps to {target(ctx):.0%} validation accuracy against the learning rate, one colour per "
-                "batch size (seed 0; open markers: the target was not reached).", "; ".join(words) + ".")
+                f"batch size (seed {int(df.seed.min())}; open markers: the target was not reached) — runs: "
+                f"{run_set(ctx)}", "; ".join(words) + ".")
 
 
 def show_fits(ctx: Context) -> None:
@@ -216,7 +223,8 @@ def show_critical_batch(ctx: Context) -> None:
                    f"at B = {m.index[-1]:,} ({m.iloc[0] / m.iloc[-1]:.1f}× fewer for {m.index[-1] / m.index[0]:,.0f}× "
                    f"the batch); the fit puts B_crit at {fitted['adam']['b_crit']:,.0f} examples.")
     show_figure(fig, "Steps (top) and examples (bottom) to the target against the batch size at the tuned lr, "
-                "with the fit S(B) = S_min (1 + B_crit / B) and the three regimes around Adam's B_crit.", reading)
+                "with the fit S(B) = S_min (1 + B_crit / B) and the three regimes around Adam's B_crit — runs: "
+                + run_set(ctx), reading)
 
 
 def show_fixed_lr(ctx: Context) -> None:
@@ -247,7 +255,7 @@ def show_fixed_lr(ctx: Context) -> None:
     fig.tight_layout()
     f0, f1 = fixed.iloc[0], fixed.iloc[-1]
     show_figure(fig, "Adam at the paper's fixed lr 1e-3: accuracy after one epoch (top) and steps to the target "
-                "(bottom) against the batch size, beside the lr tuned per batch size.",
+                f"(bottom) against the batch size, beside the lr tuned per batch size — runs: {run_set(ctx)}",
                 f"at lr 1e-3, one epoch leaves validation accuracy {f0.budget_val_acc:.3f} at B = {int(f0.batch_size):,} "
                 f"and {f1.budget_val_acc:.3f} at B = {int(f1.batch_size):,}.")
     tab = fixed[["batch_size", "budget_val_acc", "budget_test_acc", key, "reached"]].rename(
@@ -296,7 +304,7 @@ def show_cost(ctx: Context) -> None:
     by = tuned_runs.groupby("batch_size").agg(sec=("time_per_epoch_s", "mean"), acc=("test_acc", "mean"))
     lo, hi = by.index.min(), by.index.max()
     show_figure(fig, "Time per epoch, peak memory and test accuracy against the batch size, at the learning rate "
-                "tuned per batch size (means over seeds).",
+                f"tuned per batch size (means over seeds) — runs: {run_set(ctx)}",
                 f"an epoch took {by.sec[lo]:.3g} s at B = {lo:,} and {by.sec[hi]:.3g} s at B = {hi:,}, with peaks "
                 f"and dips between that the batch size does not explain (see the next figure); the test accuracy, read where "
                 f"each run stopped at the target, is {100 * by.acc[lo]:.2f} and {100 * by.acc[hi]:.2f} %.")
@@ -318,7 +326,8 @@ def show_cost(ctx: Context) -> None:
     fig.tight_layout()
     counts = tuned_runs.machine.value_counts()
     show_figure(fig, "Wall-clock seconds of training to the target per run, marked by the machine's state during "
-                "the run as its record gives it (load averages at start and end against the host's cores).",
+                "the run as its record gives it (load averages at start and end against the host's cores) — runs: "
+                + run_set(ctx),
                 (f"none of the {len(tuned_runs)} records carries the host's load (they predate that field), so "
                  "the figure cannot tell idle from shared runs: compare these times with care; the gradient-norm "
                  "chapter's cost records were timed on a quiet machine."

@@ -5,7 +5,7 @@ from __future__ import annotations
 from lbgap.book.context import Context, lb_over_sb, shown_nets, shown_seeds
 from lbgap.book.coverage import MISSING_REASON
 from lbgap.book.paper import paper_table
-from lbgap.book.sb_vs_lb import gap_claim, table2_numbers, train_runs, verdict
+from lbgap.book.sb_vs_lb import gap_claim, table2_numbers, table2_run_sets, train_runs, verdict
 from lbgap.book.stats import signed
 from lbgap.book.style import styled
 from lbgap.book import claims
@@ -517,8 +517,10 @@ def status_notes() -> str:
 def show_status(ctx: Context) -> None:
     from IPython.display import Markdown, display
 
-    display(styled(status(ctx), "Status of every table and figure of Keskar et al. (2017) and of our own studies",
-                   "status", wrap=("F1: ours / paper",)))
+    from lbgap.book import run_sets
+
+    display(styled(status(ctx), run_sets.caption("Status of every table and figure of Keskar et al. (2017) and of our "
+                                                 "own studies", "all-records"), "status", wrap=("F1: ours / paper",)))
     display(Markdown("Notes:\n\n" + status_notes()))
 
 def show_headline(ctx: Context) -> None:
@@ -531,7 +533,7 @@ def show_headline(ctx: Context) -> None:
     display(styled(t.drop(columns="verdict").rename(columns={
         "paper: test SB / LB (%)": "paper: SB / LB (%)", "ours: test SB / LB (%)": "ours: SB / LB (%)"}),
         "Test accuracy (%) of small-batch (SB) and large-batch (LB) Adam and the gap SB − LB: ours vs Keskar et al. "
-        "(2017), Table 2", "headline"))
+        "(2017), Table 2 — runs: " + table2_run_sets(ctx, "figure2"), "headline"))
     verdict_lines(f"**{r.network}**: {r.verdict}." for r in t.itertuples() if isinstance(r.verdict, str))
 
 
@@ -548,12 +550,33 @@ def scorecard_by_claim(ctx: Context):
     return pd.concat([runs, out], ignore_index=True), [n for n in t.index if n not in have]
 
 
+def scorecard_sharpness_sets(ctx: Context) -> str:
+    """The run sets behind the scorecard's sharpness and landscape cells (the sharpness chapter's records), with
+    their seeds."""
+    import pandas as pd
+
+    from lbgap.book import run_sets
+    from lbgap.measures import sharpness
+
+    t = sharpness.sharpness_table(records=_records(ctx, "sharpness"))
+    return run_sets.describe("sharpness", t if len(t) else pd.DataFrame())
+
+
+def scorecard_table7_set(ctx: Context) -> str:
+    """The run set behind the scorecard's Table 7 cells, with its seeds."""
+    from lbgap.book import run_sets
+
+    return run_sets.describe("table7", conservative_runs(ctx))
+
+
 def show_scorecard(ctx: Context) -> None:
     from IPython.display import Markdown, display
 
     t, missing = scorecard_by_claim(ctx)
     display(styled(t, "Scorecard: each claim, ours / Keskar et al. (2017); ratios are LB over SB (mean of LB ÷ mean "
-                   "of SB over seeds), n = seeds behind ours", "scorecard"))
+                   "of SB over seeds), n = seeds behind ours — runs: Table 2, " + table2_run_sets(ctx, "figure2")
+                   + "; Tables 3–4 and Figure 3, " + scorecard_sharpness_sets(ctx) + "; Table 7, "
+                   + scorecard_table7_set(ctx), "scorecard"))
     notes = []
     from lbgap.book import run_sets, sb_vs_lb
 

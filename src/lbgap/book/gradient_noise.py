@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from lbgap.book.batch_vs_iterations import record_profile, target
 from lbgap.book.context import Context
+from lbgap.book import run_sets
 from lbgap.book.style import show, show_figure, verdict_lines
 
 
@@ -65,6 +66,22 @@ def slope_fits(ctx: Context):
     return pd.DataFrame(fits)
 
 
+def run_set_words(ctx: Context) -> str:
+    """The run set of the noise records shown, with their seeds (:func:`lbgap.book.run_sets.describe`)."""
+    import pandas as pd
+
+    recs = noise_records(ctx).values()
+    return run_sets.describe("noise", pd.DataFrame([dict(net=r.get("net", ""), profile=record_profile(ctx),
+                                                         seed=r.get("seed")) for r in recs]))
+
+
+def steps_run_set_words(ctx: Context) -> str:
+    """The run set of the steps-to-target records (section 4), with their seeds."""
+    from lbgap.book import batch_vs_iterations as bvi
+
+    return bvi.run_set_words(ctx)
+
+
 # ------------------------------------------------------------------------------------ what the notebook shows
 def show_records(ctx: Context) -> None:
     print("records:", ", ".join(sorted(noise_records(ctx))))
@@ -91,8 +108,8 @@ def show_toy() -> None:
     axes[0].legend()
     fig.tight_layout()
     end = toy[toy.step == toy.step.max()].set_index("m")["mean"]
-    show_figure(fig, "Noisy SGD on a quadratic: the loss (mean and 10–90 % band over 2,000 repeats) against steps "
-                "(top) and examples (bottom) for minibatch sizes m.",
+    show_figure(fig, run_sets.caption("Noisy SGD on a quadratic: the loss (mean and 10–90 % band over 2,000 repeats) "
+                                      "against steps (top) and examples (bottom) for minibatch sizes m", "no-runs"),
                 f"after {toy.step.max()} steps the loss is {end.iloc[0]:.3g} at m = {end.index[0]} and "
                 f"{end.iloc[-1]:.3g} at m = {end.index[-1]}: {end.index[-1] // end.index[0]}× the examples per step "
                 f"give a {end.iloc[0] / end.iloc[-1]:.0f}× lower loss (the exact stationary loss falls as 1/m: "
@@ -100,15 +117,15 @@ def show_toy() -> None:
     stat = toy[toy.step >= 150].groupby("m")["mean"].mean().rename("measured (steps 150-200)").reset_index()
     stat["exact η σ² / (4 m (1 − η))"] = [noise.quadratic_stationary_loss(m, 0.05, 4.0) for m in stat.m]
     stat["ratio"] = stat.iloc[:, 1] / stat.iloc[:, 2]
-    show(stat.round(4).rename(columns={"m": "minibatch m"}), "The toy's stationary loss against its exact value",
-         "toy")
+    show(stat.round(4).rename(columns={"m": "minibatch m"}),
+         run_sets.caption("The toy's stationary loss against its exact value", "no-runs"), "toy")
 
 
 def show_slopes(ctx: Context) -> None:
     from lbgap.book.style import show_table
 
     fits = slope_fits(ctx)
-    runs = ", ".join(sorted(noise_records(ctx)))
+    runs = run_set_words(ctx) + " (records " + ", ".join(sorted(noise_records(ctx))) + ")"
     show_table(fits.rename(columns={"at": "scan", "m": "m range", "se": "slope se", "ci95": "95% CI", "tr_sigma": "tr Σ",
                                     "grad_sqnorm": "‖g‖²", "B_simple": "B_simple"}),
                "Slope of log variance against log m, by scan and range of m (1,000 bootstrap draws)", "slopes",
@@ -126,7 +143,8 @@ def show_slopes(ctx: Context) -> None:
                               "tr Σ / m assumes, so tr Σ itself is poorly measured there."
                               if abs(big.slope + 1) > 0.3 else "")])
     cos = scan_frame(ctx).pivot(index="m", columns="at", values="cos").round(3).reset_index()
-    show(cos.rename(columns={"m": "minibatch m"}), "cos(ĝ_m, g): alignment with the full gradient, by scan", "cos")
+    show(cos.rename(columns={"m": "minibatch m"}), "cos(ĝ_m, g): alignment with the full gradient, by scan — runs: "
+         + run_set_words(ctx), "cos")
 
 
 def show_variance(ctx: Context) -> None:
@@ -157,7 +175,7 @@ def show_variance(ctx: Context) -> None:
     f = slope_fits(ctx)
     f = f[f.m == f.groupby("at").m.transform("last")]
     show_figure(fig, "Variance of the minibatch gradient (top, with fitted slopes) and its alignment with the full "
-                "gradient (bottom) against the minibatch size m.",
+                "gradient (bottom) against the minibatch size m — runs: " + run_set_words(ctx),
                 "fitted slopes over the largest m: " + ", ".join(f"{r['at']} {r.slope:.2f}" for _, r in f.iterrows())
                 + " (−1 is the slope of independent samples, variance ∝ 1/m).")
 
@@ -187,7 +205,7 @@ def show_noise_scale(ctx: Context) -> None:
     ax.legend(loc="lower right", fontsize=9)
     fig.tight_layout()
     show_figure(fig, "The gradient-noise scale B_simple along the small-batch run (single probes and their EMA), "
-                "with the validation accuracy (right axis).")
+                "with the validation accuracy (right axis) — runs: " + run_set_words(ctx))
     verdict_lines([
         f"B_simple at initialisation (one probe): {summ['init']:.0f} ± {summ['init_se']:.0f}",
         f"B_simple where validation accuracy first reaches {t:.0%} (step {summ['step']}; probes of steps "
@@ -226,7 +244,7 @@ def show_loss_curves(ctx: Context) -> None:
         fig.tight_layout()
         end = sel.sort_values("step").groupby("batch_size").tail(1).groupby("batch_size").val_loss.median()
         show_figure(fig, "Adam's validation loss at each batch size's tuned lr against steps (top) and examples "
-                    "(bottom).", f"where the runs stop, the validation loss is {end.iloc[0]:.3g} at B = {end.index[0]:,} "
+                    "(bottom) — runs: " + steps_run_set_words(ctx), f"where the runs stop, the validation loss is {end.iloc[0]:.3g} at B = {end.index[0]:,} "
                     f"and {end.iloc[-1]:.3g} at B = {end.index[-1]:,} (median over seeds)." if len(end) else None)
     else:
         print("no steps-to-target records yet: run `lbgap sweep steps-to-target`")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from lbgap.book.context import Context
 from lbgap.book.paper import paper_table
 from lbgap.book.style import fold_constant, show
-from lbgap.book import claims
+from lbgap.book import claims, run_sets
 
 
 def compute(ctx: Context) -> None:
@@ -34,6 +34,11 @@ def runs(ctx: Context, remedy: str = "conservative"):
         return df[df.net.isin(ctx.nets) & df.seed.isin(ctx.seeds)]
 
     return ctx.memo(f"remedies-{remedy}", load)
+
+
+def run_set_words(df, study: str = "table7") -> str:
+    """The run set of a remedy's per-seed table ``df`` (:func:`runs`, :func:`control_runs`), with its seeds."""
+    return run_sets.describe(study, df)
 
 
 def compare_with_paper(df, remedy: str = "conservative"):
@@ -186,7 +191,7 @@ def show_table7(ctx: Context) -> None:
     if len(cmp):
         t, same = fold_constant(by_measure(cmp), keep=("measure",))
         show(t, "Table 7: test accuracy and LB sharpness with conservative training (mean ± std over seeds"
-             + (f"; {same})" if same else ")"), "table7")
+             + (f"; {same})" if same else ")") + " — runs: " + run_set_words(runs(ctx)), "table7")
     else:
         print("nothing to compare")
 
@@ -197,11 +202,11 @@ def show_per_seed(ctx: Context) -> None:
         t = per_seed(df)          # two tables, so that each fits the column
         show(t[["network", "seed", "SB test %", "LB test %", "conservative LB test %", "Δ test (cons. − LB)",
                 "train loss LB", "train loss cons."]],
-             "Per seed: test accuracy of Table 2's SB and LB against conservative LB, and the final training loss",
-             "table7-seeds")
+             "Per seed: test accuracy of SB and LB (the 50-epoch variant of Table 2's runs) against conservative LB, "
+             "and the final training loss — runs: " + run_set_words(df), "table7-seeds")
         show(t[["network", "seed", *[c for c in t.columns if c.startswith("φ")]]],
-             "Per seed: sharpness φ (full space, summed loss, unless marked rand.: the random subspace)",
-             "table7-seeds-phi")
+             "Per seed: sharpness φ (full space, summed loss, unless marked rand.: the random subspace) — runs: "
+             + run_set_words(df), "table7-seeds-phi")
 
 
 def show_control(ctx: Context) -> None:
@@ -212,26 +217,28 @@ def show_control(ctx: Context) -> None:
     eff = effects(ctx)
     if len(eff):
         show(eff[["network", "comparison", "a − b (mean ± std)", "seeds with a > b", "paired t-test p"]],
-             "Paired differences over seeds (φ: full space, summed loss)", "table7-tests")
+             "Paired differences over seeds (φ: full space, summed loss) — runs: " + run_set_words(runs(ctx)),
+             "table7-tests")
     else:
         print("nothing to test")
     ctl = control_runs(ctx)
     if len(ctl):
         show(control_per_seed(ctl), "The control: conservative training against the same 3 Adam steps per batch "
-             "without the proximal term", "table7-control")
+             "without the proximal term — runs: " + run_set_words(ctl), "table7-control")
     else:
         print("no control runs (lbgap sweep remedy --remedy repeat3)")
     t_rerun = rerun_table(ctx)
     t_rerun = t_rerun[t_rerun.run.str.startswith(tuple(ctx.nets))] if len(t_rerun) else t_rerun
     if len(t_rerun):
-        show_rerun_tables(t_rerun, "The same runs recomputed on 2026-12-01, right after the control", "table7-rerun")
+        show_rerun_tables(t_rerun, "The same runs recomputed with an unchanged configuration (after the control; the "
+                          "dates are the records')", "table7-rerun", ctx)
 
 
 def show_table6(ctx: Context) -> None:
     aug = runs(ctx, "augment")
     if len(aug):
         show(by_measure(compare_with_paper(aug, "augment")), "Table 6: test accuracy and LB sharpness with "
-             "data augmentation (mean ± std over seeds)", "table6")
+             "data augmentation (mean ± std over seeds) — runs: " + run_set_words(aug, "table6"), "table6")
     else:
         print("no data-augmentation records (Table 6's networks are convolutional: GPU work)")
 

@@ -7,7 +7,7 @@ from lbgap.book.context import Context, all_records, original, shown_nets, shown
 from lbgap.book.coverage import MISSING_REASON
 from lbgap.book.paper import paper_table
 from lbgap.book.style import pm, show, styled
-from lbgap.book import claims
+from lbgap.book import claims, run_sets
 
 UNCAPPED_TAG = "uncapped"   # a Table 2 pair retrained under the profile's own caps (paper: SB 100, LB 300 epochs)
 
@@ -85,6 +85,20 @@ def table2_runs(ctx: Context, variant: bool = False):
         return out.sort_values(["net", "regime", "seed"], ascending=[True, False, True]).reset_index(drop=True)
 
     return tidy(kept), tidy(left)
+
+
+def table2_run_sets(ctx: Context, study: str = "table2", nets=None) -> str:
+    """The run sets of Table 2's rows (:func:`train_runs`, and for ``study="table2"`` the variants of
+    :func:`variant_runs`) in words, with the seeds each holds (:func:`lbgap.book.run_sets.describe`); ``nets``: only
+    those networks."""
+    import pandas as pd
+
+    frames = [f for f in (train_runs(ctx), variant_runs(ctx) if study == "table2" else None)
+              if f is not None and len(f)]
+    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if nets is not None and len(df):
+        df = df[df.net.astype(str).isin(nets)]
+    return run_sets.describe(study, df.assign(net=df.net.astype(str)) if len(df) else df)
 
 
 def table1():
@@ -428,8 +442,8 @@ def formatted(df):
 
 # ------------------------------------------------------------------------------------ what the notebook shows
 def show_table1():
-    return styled(table1(), "Table 1: network configurations (paper) and our parameter counts", "table1",
-                  wrap=("type (App. B)",))
+    return styled(table1(), run_sets.caption("Table 1: network configurations (paper) and our parameter counts",
+                                             "no-runs"), "table1", wrap=("type (App. B)",))
 
 
 def show_table2(ctx: Context) -> None:
@@ -438,7 +452,7 @@ def show_table2(ctx: Context) -> None:
 
     t = table2(ctx)
     show(t.drop(columns="verdict"), "Table 2: train and test accuracy (%) of SB and LB Adam, ours vs Keskar et al. "
-         "(2017); gap in percentage points", "table2")
+         "(2017); gap in percentage points — runs: " + table2_run_sets(ctx), "table2")
     lines = [f"- **{r.network}**, {r.runs.removeprefix('ours: ')}: {r.verdict}." for r in t.itertuples()
              if r.verdict and r.runs != "ours"]
     display(Markdown("\n".join(lines)))
@@ -454,7 +468,8 @@ def show_official_test(ctx: Context) -> None:
     if t_official.empty:
         print("No hold-out runs (CIFAR-10) among the records yet.")
     else:
-        show(t_official, "CIFAR-10 accuracy (%) on the hold-out (Table 2) and on the official test images", "official")
+        show(t_official, "CIFAR-10 accuracy (%) on the hold-out (Table 2) and on the official test images — runs: "
+             + table2_run_sets(ctx, "figure2", set(t_official.network)), "official")
 
 
 def peak_then_decay(ctx: Context):
@@ -544,7 +559,7 @@ def show_figure2(ctx: Context) -> None:
     fig.suptitle("Figure 2: train and test accuracy vs epoch, SB and LB (mean ± sd over seeds)", fontsize=11)
     fig.tight_layout()
     show_figure(fig, "Keskar et al.'s Figure 2 on our runs: train and test accuracy against the epoch, SB and LB, "
-                "mean ± sd over seeds.")
+                "mean ± sd over seeds, of the runs Table 2 averages — runs: " + table2_run_sets(ctx, "figure2"))
     display(Markdown("\n".join("- " + line for line in figure2_reading(ctx))))
 
 
@@ -559,7 +574,8 @@ def show_distances(ctx: Context) -> None:
     if t_dist.empty:
         print("No SB/LB pair among the records yet.")
     else:
-        show(t_dist, "Distance of the final weights from x0 (L2 norm) and the SB/LB ratio", "distance")
+        show(t_dist, "Distance of the final weights from x0 (L2 norm) and the SB/LB ratio — runs: "
+             + table2_run_sets(ctx, "distance"), "distance")
 
 
 def show_caps(ctx: Context) -> None:
@@ -573,12 +589,16 @@ def show_caps(ctx: Context) -> None:
 
     f = formatted(t_cap)
     nets = ", ".join(sorted(set(t_cap.net)))
+    sets = run_sets.runs(*((run_sets.find("cap", net, None, tag), sorted(t_cap[t_cap.net == net].seed))
+                           for net in sorted(set(t_cap.net)) for tag in ("", UNCAPPED_TAG)
+                           if run_sets.find("cap", net, None, tag)))
+    where = f" — runs: {sets}" if sets else ""
     show(f[["seed", "budget", "epochs SB/LB", "stopped SB/LB", "test acc % SB", "test acc % LB", "gap (pt)"]],
          f"{nets}: each seed's capped pair beside the same pair under the paper profile's caps: epochs, why each "
-         "run stopped, test accuracy and gap", "cap")
+         "run stopped, test accuracy and gap" + where, "cap")
     show(f[["seed", "budget", "train loss SB", "train loss LB", "LB/SB φ full", "LB/SB φ random", RISE_RATIO]],
          f"{nets}: the same pairs' final training loss and LB/SB ratios of sharpness (φ at ε = 1e-3; full space, "
-         "summed loss; random subspace) and of the loss's rise along the SB–LB line (Figure 3)", "capsharp")
+         "summed loss; random subspace) and of the loss's rise along the SB–LB line (Figure 3)" + where, "capsharp")
     if t_cap.seed.nunique() > 1:
         s = cap_summary(t_cap)
         gap = [pm(m, sd) for m, sd in zip(s["gap (pt)"], s["gap sd"])]
@@ -586,7 +606,7 @@ def show_caps(ctx: Context) -> None:
         s["gap (pt)"] = gap
         show(s[["budget", "seeds", "test acc % SB", "test acc % LB", "gap (pt)", "LB/SB φ full", "LB/SB φ random",
                 RISE_RATIO]], f"{nets} over the seeds that have both budgets: mean test accuracy, gap (mean ± sd) "
-             "and LB/SB ratios (mean of LB ÷ mean of SB)", "capsummary")
+             "and LB/SB ratios (mean of LB ÷ mean of SB)" + where, "capsummary")
         from lbgap.book.style import sig, verdict_lines
 
         raw = cap_summary(t_cap)
@@ -604,7 +624,9 @@ def show_eval_order(ctx: Context) -> None:
     if eo.empty:
         print("No evaluation-order checks recorded (`lbgap eval-order RUN`).")
     else:
-        show(eo, "F2: accuracy and loss in stored-order vs interleaved evaluation batches", "evalorder")
+        seeds = sorted({int(s) for s in eo.seed}) if "seed" in eo else None
+        show(eo, run_sets.caption("F2: accuracy and loss in stored-order vs interleaved evaluation batches",
+                                  ("F2-quick", seeds)), "evalorder")
 
 
 def table2_gap(ctx, net: str = "F1") -> claims.Claim | None:

@@ -28,6 +28,13 @@ def runs(ctx: Context):
     return ctx.study_table("threshold", threshold.table)
 
 
+def run_set_words(ctx: Context) -> str:
+    """The run sets of the Figure 4 runs shown, with their seeds (:func:`lbgap.book.run_sets.describe`)."""
+    from lbgap.book import run_sets
+
+    return run_sets.describe("fig4", runs(ctx))
+
+
 def numbers(ctx: Context):
     """Figure 4 as numbers: per network and batch size, mean ± std over seeds."""
     import pandas as pd
@@ -69,7 +76,7 @@ def show_figure4(ctx: Context) -> None:
         fig.tight_layout()
         acc = df.groupby("batch_size").test_acc.mean()
         show_figure(fig, "Keskar et al.'s Figure 4 on our runs: test accuracy and sharpness against the batch "
-                    "size at a fixed number of epochs (mean over seeds).",
+                    f"size at a fixed number of epochs (mean over seeds) — runs: {run_set_words(ctx)}",
                     f"test accuracy {acc.iloc[0]:.2f} % at B = {acc.index[0]:,} and {acc.iloc[-1]:.2f} % at "
                     f"B = {acc.index[-1]:,}: {acc.iloc[0] - acc.iloc[-1]:.2f} points lower at the largest batch "
                     "than at the smallest.")
@@ -81,9 +88,10 @@ def show_numbers(ctx: Context) -> None:
     if len(runs(ctx)):
         df = numbers(ctx)          # two tables, so that each fits the column
         show(df[["network", "batch size", "seeds", "steps", "train loss", "train acc (%)", "test acc (%)"]],
-             "Figure 4 as numbers, accuracy: mean ± std over seeds", "fig4")
+             f"Figure 4 as numbers, accuracy: mean ± std over seeds — runs: {run_set_words(ctx)}", "fig4")
         show(df[["network", "batch size", "φ full space (summed loss)", "φ random subspace"]],
-             "Figure 4 as numbers, sharpness φ at ε = 1e-3: mean ± std over seeds", "fig4-phi")
+             f"Figure 4 as numbers, sharpness φ at ε = 1e-3: mean ± std over seeds — runs: {run_set_words(ctx)}",
+             "fig4-phi")
 
 
 def show_networks(ctx: Context) -> None:

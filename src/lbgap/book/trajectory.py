@@ -28,6 +28,13 @@ def iterates(ctx: Context):
     return ctx.study_table("trajectory", trajectory.table)
 
 
+def run_set_words(ctx: Context) -> str:
+    """The run sets of the Figure 6 iterates shown, with their seeds (:func:`lbgap.book.run_sets.describe`)."""
+    from lbgap.book import run_sets
+
+    return run_sets.describe("fig6", iterates(ctx))
+
+
 def numbers(ctx: Context):
     """Figure 6 as numbers: one row per kept iterate."""
     df = iterates(ctx)
@@ -72,7 +79,8 @@ def show_figure6(ctx: Context) -> None:
                    f"{last.loss.get('SB', float('nan')):.2g} and {last.loss.get('LB', float('nan')):.2g} (seed "
                    f"{int(last.seed.iloc[0])}).") if {"SB", "LB"} <= set(last.index) else None
         show_figure(fig, "Keskar et al.'s Figure 6 on our runs: sharpness against the training loss along the SB "
-                    "and LB trajectories, full space (top) and random subspace (bottom).", reading)
+                    "and LB trajectories, full space (top) and random subspace (bottom) — runs: "
+                    + run_set_words(ctx), reading)
     else:
         print("nothing to plot")
 
@@ -82,7 +90,8 @@ def show_numbers(ctx: Context) -> None:
         from IPython.display import display
 
         t = numbers(ctx).reset_index(drop=True)
-        display(dropdown(t, f"Figure 6 as numbers: the {len(t)} kept iterates (φ at ε = 1e-3), one row each", "fig6"))
+        display(dropdown(t, f"Figure 6 as numbers: the {len(t)} kept iterates (φ at ε = 1e-3), one row each — runs: "
+                         + run_set_words(ctx), "fig6"))
 
 
 def show_networks(ctx: Context) -> None:

@@ -28,6 +28,13 @@ def runs(ctx: Context):
     return ctx.study_table("warmstart", warmstart.table)
 
 
+def run_set_words(ctx: Context) -> str:
+    """The run sets of the Figure 5 runs shown, with their seeds (:func:`lbgap.book.run_sets.describe`)."""
+    from lbgap.book import run_sets
+
+    return run_sets.describe("fig5", runs(ctx))
+
+
 def numbers(ctx: Context):
     """Figure 5 as numbers: per network and SB epochs k, mean ± std over seeds."""
     import pandas as pd
@@ -71,7 +78,7 @@ def show_figure5(ctx: Context) -> None:
         fig.tight_layout()
         w = df.groupby("warm_epoch")[["lb_test_acc", "phi_full_sum"]].mean()
         show_figure(fig, "Keskar et al.'s Figure 5 on our runs: large batches warm-started from small-batch "
-                    "iterates after a number of SB epochs.",
+                    f"iterates after a number of SB epochs — runs: {run_set_words(ctx)}",
                     f"LB's test accuracy is {w.lb_test_acc.iloc[0]:.2f} % from a cold start and {w.lb_test_acc.iloc[-1]:.2f} % "
                     f"after {w.index[-1]} SB epochs; φ (full space, summed loss) {w.phi_full_sum.iloc[0]:.3g} and "
                     f"{w.phi_full_sum.iloc[-1]:.3g} (means over seeds).")
@@ -84,9 +91,11 @@ def show_numbers(ctx: Context) -> None:
         df = numbers(ctx)          # two tables, so that each fits the column
         acc, same = fold_constant(df[["network", "SB epochs k", "seeds", "SB train loss", "SB test acc (%)",
                                       "LB train loss", "LB test acc (%)", "LB − SB iterate (pt)"]], keep=("SB epochs k",))
-        show(acc, "Figure 5 as numbers, accuracy: mean ± std over seeds" + (f" ({same})" if same else ""), "fig5")
+        show(acc, "Figure 5 as numbers, accuracy: mean ± std over seeds" + (f" ({same})" if same else "")
+             + f" — runs: {run_set_words(ctx)}", "fig5")
         show(df[["network", "SB epochs k", "φ LB full space (summed loss)", "φ LB random subspace"]],
-             "Figure 5 as numbers, sharpness φ of the LB solution at ε = 1e-3: mean ± std over seeds", "fig5-phi")
+             "Figure 5 as numbers, sharpness φ of the LB solution at ε = 1e-3: mean ± std over seeds — runs: "
+             + run_set_words(ctx), "fig5-phi")
 
 
 def show_networks(ctx: Context) -> None:
