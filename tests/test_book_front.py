@@ -67,7 +67,7 @@ def test_status_has_a_row_per_paper_table_and_figure_and_counts_from_the_records
         assert sum(i.split(" ")[:2] == ["Figure", str(k)] for i in st.index) == 1, f"Figure {k}"
     t2 = st.loc["Table 2 SB vs LB accuracy"]
     assert (t2.seeds, t2["networks by profile"], t2.status) == ("3", "paper: F1", "partly")
-    assert t2["F1: ours / paper"] == "3.00 / 0.22 pt"
+    assert t2["F1: ours / paper"] == "3.00 / 0.22 pt (F1 50-epoch variant)"   # the cell names its run set
     t7 = st.loc["Table 7 conservative"]
     assert (t7.status, t7.seeds, t7["networks by profile"]) == ("not run", "—", "—")
     # one conservative LB run of seed 4 (no plain LB of that seed): Table 7 has records, counted, but no number

@@ -446,40 +446,44 @@ def status(ctx: Context):
     import pandas as pd
 
     from lbgap.book import claims
+    from lbgap.book.run_sets import short
 
     a, paper2 = answer_numbers(ctx), paper_table(2).set_index("network")
-    headline_words = {}
+    headline_words = {}   # item -> F1's number, ours / the paper's, with the run set it was read from
     if a.get("gap") and a["gap"]["claim"] is not None:
         headline_words["Table 2 SB vs LB accuracy"] = (f"{a['gap']['claim'].estimate.value:.2f} / "
-                                                       f"{a['gap']['claim'].numbers['paper']:.2f} pt")
+                                                       f"{a['gap']['claim'].numbers['paper']:.2f} pt "
+                                                       f"({short(a['gap']['run_set'])})")
     for label, k, claim in (("Table 3 ε-sharpness", 3, "Table 3, summed loss"),
                             ("Table 4 sharpness, subspace", 4, "Table 4 φ LB/SB")):
         r = sharpness_ratios(ctx).get((claim, "F1"))   # Table 3: the objective the sharpness chapter endorses
         t = paper_table(k).set_index("network").loc["F1"]
         if r:
             headline_words[label] = ratio_words(r[0], r[1], round(t["lb_eps1e-3_mean"] / t["sb_eps1e-3_mean"])) \
-                + (" (summed loss)" if k == 3 else "")
+                + f" ({'summed loss; ' if k == 3 else ''}{short('F1-50epoch')})"
     if a.get("conservative"):
         t7 = paper_table(7).set_index("network").loc["F1", "test_acc_lb_mean"] - paper2.loc["F1"].test_acc_lb_mean
-        headline_words["Table 7 conservative"] = f"{a['conservative']['conservative'].estimate.value:+.2f} / {t7:+.2f} pt"
+        headline_words["Table 7 conservative"] = (f"{a['conservative']['conservative'].estimate.value:+.2f} / "
+                                                  f"{t7:+.2f} pt ({short('F1-table7')})")
     from lbgap.book import sb_vs_lb
 
     if not sb_vs_lb.cap_table(ctx).empty:
         caps = cap_ratios(ctx)
-        headline_words["Cap check (uncapped reruns)"] = (f"gap {caps['variant']['gap (pt)']:.2f} (cap 50) → "
-                                                         f"{caps['protocol']['gap (pt)']:.2f} pt")
+        headline_words["Cap check (uncapped reruns)"] = (f"gap {caps['variant']['gap (pt)']:.2f} ({short('F1-50epoch')}) "
+                                                         f"→ {caps['protocol']['gap (pt)']:.2f} pt ({short('F1-table2')})")
     rise = scorecard(ctx).set_index("network").loc["F1", landscape_rise_label()] if "F1" in shown_nets(ctx) else None
     if rise and rise != "—":
-        headline_words["Figure 3 SB–LB line"] = f"rise LB ÷ SB {rise}"
+        headline_words["Figure 3 SB–LB line"] = f"rise LB ÷ SB {rise} ({short('F1-50epoch')})"
     if a.get("steps"):
-        headline_words["Steps to target, B_crit"] = f"B_crit {a['steps']['b_crit']:,.0f}"
+        headline_words["Steps to target, B_crit"] = f"B_crit {a['steps']['b_crit']:,.0f} ({short('F1-steps')})"
     from lbgap.book import followups
 
     fu = followups.followup_arms(chapter_context(ctx, "followups"))
     if "hoffer" in fu:
-        headline_words["Remedies after Keskar (Goyal, Hoffer, SAM)"] = f"Hoffer − SB {fu['hoffer'].words()}"
+        headline_words["Remedies after Keskar (Goyal, Hoffer, SAM)"] = (f"Hoffer − SB {fu['hoffer'].words()} "
+                                                                        f"({short('F1-gpu-bf16')})")
     if a.get("noise"):
-        headline_words["Gradient noise"] = f"B_simple {a['noise']['b_simple']:,.0f}"
+        headline_words["Gradient noise"] = f"B_simple {a['noise']['b_simple']:,.0f} ({short('F1-noise')})"
     rows = []
     for item, chapter, kind, tag, _, protocol, _ in STATUS_ROWS:
         keys = _record_keys(ctx, kind, tag) if kind else set()
@@ -520,7 +524,9 @@ def show_status(ctx: Context) -> None:
     from lbgap.book import run_sets
 
     display(styled(status(ctx), run_sets.caption("Status of every table and figure of Keskar et al. (2017) and of our "
-                                                 "own studies", "all-records"), "status", wrap=("F1: ours / paper",)))
+                                                 "own studies; each F1 number names its run set", "all-records",
+                                                 "F1-table2", "F1-50epoch", "F1-table7", "F1-gpu-bf16", "F1-steps",
+                                                 "F1-noise"), "status", wrap=("F1: ours / paper",)))
     display(Markdown("Notes:\n\n" + status_notes()))
 
 def show_headline(ctx: Context) -> None:
@@ -588,7 +594,7 @@ def show_scorecard(ctx: Context) -> None:
         v, p = caps["variant"], caps["protocol"]
         notes.append(f"F1's sharpness and landscape ratios are measured on the {run_sets.get('F1-50epoch').name}; "
                      f"on the same seeds in the {run_sets.get('F1-table2').name} they are: φ full space, summed loss "
-                     f"{p['LB/SB φ full']:,.0f} (50-epoch runs: {v['LB/SB φ full']:,.0f}), random subspace "
+                     f"{p['LB/SB φ full']:,.0f} ({run_sets.short('F1-50epoch')}: {v['LB/SB φ full']:,.0f}), random subspace "
                      f"{p['LB/SB φ random']:.2g} ({v['LB/SB φ random']:.2g}), Figure 3's rise {p[RISE_RATIO]:,.0f} "
                      f"({v[RISE_RATIO]:,.0f}) — see [the SB/LB chapter](chapters/sb_vs_lb.html#does-the-50-epoch-cap-matter-f1).")
     if missing:

@@ -94,6 +94,11 @@ def get(key: str) -> RunSet:
     return RUN_SETS[key]
 
 
+def short(key: str) -> str:
+    """The set's name up to its colon ("F1 50-epoch variant"): the words a table cell prints beside a number."""
+    return get(key).name.split(":")[0]
+
+
 def seeds_words(seeds) -> str:
     """"seeds 0–4" for a contiguous range, "seeds 0, 2" otherwise, "no seeds" for none."""
     s = sorted({int(x) for x in seeds})
