@@ -615,6 +615,144 @@ def show_caps(ctx: Context) -> None:
                       f"{sig(r[RISE_RATIO])}× (mean of LB ÷ mean of SB)." for _, r in raw.iterrows())
 
 
+def _range(values, fmt: str = "{:.3g}") -> str:
+    v = [x for x in values if x == x]
+    if not v:
+        return "—"
+    lo, hi = fmt.format(min(v)), fmt.format(max(v))
+    return lo if lo == hi else f"{lo}–{hi}"
+
+
+def _loss_fall_per_epoch(ctx: Context, runs, last: int = 10) -> float:
+    """The mean fall of the training loss per epoch (fraction) over the last ``last`` epochs of ``runs``' records,
+    geometric over those epochs and averaged over the runs."""
+    import numpy as np
+
+    from lbgap.core.records import history_table
+
+    falls = []
+    for prof, g in runs.groupby("profile"):
+        h = history_table(ctx.results_dir, prof)
+        for r in g.itertuples():
+            c = h[(h.net == r.net) & (h.regime == r.regime) & (h.seed == r.seed) & (h.tag == r.tag)].sort_values("epoch")
+            if len(c) > last:
+                a, b = c.train_loss.iloc[-1 - last], c.train_loss.iloc[-1]
+                if a > 0 and b > 0:
+                    falls.append(1 - (b / a) ** (1 / last))
+    return float(np.mean(falls)) if falls else float("nan")
+
+
+def hessian_tops(ctx: Context, run_ids) -> dict:
+    """{run id: (λ_max, how it was computed)} from the sharpness records of ``run_ids`` (any config tag)."""
+    from lbgap.book import claims as cl
+    from lbgap.core.records import iter_records
+
+    want, out = set(run_ids), {}
+    for prof in ctx.record_profiles:
+        for r in iter_records(ctx.results_dir, prof, "sharpness"):
+            h = r.get("hessian") or {}
+            if r.get("run_id") in want and h.get("top_eigenvalue") is not None and r["run_id"] not in out:
+                out[r["run_id"]] = (float(h["top_eigenvalue"]), cl.eigen_label(h))
+    return out
+
+
+def cap_reading(ctx: Context, net: str = "F1") -> list[str]:
+    """The cap check in sentences, every number read from the records: how the LB and SB runs of ``net`` stopped
+    under either budget, the gap under each and the cap's effect on it (paired by seed), the LB/SB sharpness and
+    Figure 3's rise under each, and the Hessian's top eigenvalue with how it was computed."""
+    from lbgap.book.stats import signed
+    from lbgap.book.style import sig
+    from lbgap.measures.landscape import RISE_RATIO
+
+    t = cap_table(ctx)
+    t = t[t.net == net] if len(t) else t
+    if t.empty:
+        return []
+    seeds = sorted(t.seed.unique())
+    runs = {"capped": variant_runs(ctx), "uncapped": train_runs(ctx)}
+    runs = {k: r[(r.net == net) & r.seed.isin(seeds)] for k, r in runs.items()}
+    if any(r.empty for r in runs.values()):
+        return []
+    name = {"capped": run_sets.short(run_sets.find("cap", net, None, "")),
+            "uncapped": run_sets.short(run_sets.find("cap", net, None, UNCAPPED_TAG))}
+    by = {k: {reg: r[r.regime == reg].set_index("seed") for reg in ("SB", "LB")} for k, r in runs.items()}
+
+    def stops(d):
+        return ", ".join(f"{n} at the {STOP_WORDS.get(s, s)}" for s, n in d.stop_reason.value_counts().items())
+
+    lines = []
+    lb_u, lb_c = by["uncapped"]["LB"], by["capped"]["LB"]
+    fall = _loss_fall_per_epoch(ctx, runs["uncapped"][runs["uncapped"].regime == "LB"])
+    acc = claims.effect(claims.by_seed(lb_u.reset_index().assign(acc=100 * lb_u.test_acc.values), "acc"),
+                        claims.by_seed(lb_c.reset_index().assign(acc=100 * lb_c.test_acc.values), "acc"),
+                        f"{net} LB uncapped − capped", up="higher without the cap", down="lower without the cap")
+    lines.append(f"*LB under the two budgets.* {name['uncapped']}: {stops(lb_u)} (epochs {_range(lb_u.epochs, '{:.0f}')}); "
+                 f"final training loss {_range(lb_u.train_loss, '{:.2g}')}, falling by {100 * fall:.2g} % per epoch over "
+                 f"the last ten epochs; {name['capped']}: {stops(lb_c)}, final training loss "
+                 f"{_range(lb_c.train_loss, '{:.2g}')}. LB's test accuracy {100 * lb_c.test_acc.mean():.2f} % with the "
+                 f"cap, {100 * lb_u.test_acc.mean():.2f} % without; paired by seed {acc.words()}.")
+    sb_u, sb_c = by["uncapped"]["SB"], by["capped"]["SB"]
+    moved = (100 * (sb_u.test_acc - sb_c.test_acc)).dropna()
+    lines.append(f"*SB under the two budgets.* {name['uncapped']}: {stops(sb_u)} after "
+                 f"{', '.join(f'{e:.0f}' for e in sb_u.epochs)} epochs (seeds {', '.join(map(str, sb_u.index))}); "
+                 f"{name['capped']}: {stops(sb_c)} after {', '.join(f'{e:.0f}' for e in sb_c.epochs)}. Test accuracy "
+                 f"moved by {', '.join(signed(v) for v in moved)} points (mean {100 * sb_c.test_acc.mean():.2f} % → "
+                 f"{100 * sb_u.test_acc.mean():.2f} %).")
+    gaps = {k: claims.by_seed(t[t.budget.str.contains("variant" if k == "capped" else "Table 2")], "gap (pt)")
+            for k in ("capped", "uncapped")}
+    cap_effect = claims.effect(gaps["uncapped"], gaps["capped"], f"{net} gap uncapped − capped",
+                               up="the gap grows without the cap", down="the gap shrinks without the cap")
+    per_seed = ", ".join(f"{gaps['capped'][s]:.2f} → {gaps['uncapped'][s]:.2f}".replace("-", "−") for s in seeds
+                         if s in gaps["capped"] and s in gaps["uncapped"])
+    lines.append(f"*The gap SB − LB.* {name['capped']}: {claims.mean_ci(gaps['capped'].values()).value:.2f} ± "
+                 f"{claims.mean_ci(gaps['capped'].values()).sd:.2f} points; {name['uncapped']}: "
+                 f"{claims.mean_ci(gaps['uncapped'].values()).value:.2f} ± {claims.mean_ci(gaps['uncapped'].values()).sd:.2f} "
+                 f"(seed by seed {per_seed}). The cap's effect on the gap, paired by seed: "
+                 + cap_effect.words() + ".")
+    parts, phi_verdict = [], {}
+    for k, budget in (("capped", "variant"), ("uncapped", "Table 2")):
+        g = t[t.budget.str.contains(budget)]
+        c = claims.sharper(claims.by_seed(g, "φ full LB"), claims.by_seed(g, "φ full SB"), name=f"{net} φ {k}")
+        phi_verdict[k] = c.verdict
+        parts.append(f"{name[k]}: φ_LB {_range(g['φ full LB'])}, LB/SB {claims.ratio_words(c)} "
+                     f"({claims.phrase(c)}; per seed {_range(g['LB/SB φ full'])}×), Figure 3's rise LB ÷ SB "
+                     f"{_range(g[RISE_RATIO], '{:,.0f}')}×")
+    low = t.loc[t["LB/SB φ full"].idxmin()]
+    lines.append("*Sharpness (φ at ε = 10⁻³, full space, summed loss).* " + "; ".join(parts) + f". The smallest "
+                 f"ratio belongs to seed {int(low.seed)}, {low.budget}: SB stopped after {low['epochs SB/LB'].split(' / ')[0]} "
+                 f"epochs at a training loss of {low['train loss SB']:.2g}, φ_SB {sig(low['φ full SB'])}.")
+    ids = {k: {reg: dict(zip(r[r.regime == reg].seed, r[r.regime == reg].run_id)) for reg in ("SB", "LB")}
+           for k, r in runs.items()}
+    tops = hessian_tops(ctx, [rid for k in ids.values() for d in k.values() for rid in d.values()])
+    if tops:
+        import pandas as pd
+
+        hp, disagree = [], []
+        for k in ("capped", "uncapped"):
+            lam = {reg: {s: tops[rid][0] for s, rid in ids[k][reg].items() if rid in tops} for reg in ("SB", "LB")}
+            how = pd.Series([tops[rid][1] for reg in ("SB", "LB") for rid in ids[k][reg].values() if rid in tops])
+            c = claims.sharper(lam["LB"], lam["SB"], name=f"{net} λ_max {k}")
+            hp.append(f"{name[k]}: λ_max {_range(lam['LB'].values())} at x_LB, {_range(lam['SB'].values())} at x_SB, "
+                      f"LB/SB {claims.ratio_words(c)} ({claims.phrase(c)}; λ_max by "
+                      + "; ".join(f"{m} ({n} of {len(how)} entries)" for m, n in how.value_counts().items()) + ")")
+            if {c.verdict, phi_verdict[k]} == {"LB sharper", "LB flatter"}:
+                disagree.append(name[k])
+        lines.append("*The Hessian's top eigenvalue at the same points.* " + "; ".join(hp) + "."
+                     + (f" On the {' and the '.join(disagree)} φ and λ_max disagree on which minimiser is the sharper: "
+                        "φ measures the largest rise in a box of relative size ε, λ_max the curvature at the point "
+                        "itself." if disagree else ""))
+    return lines
+
+
+def show_cap_reading(ctx: Context) -> None:
+    """:func:`cap_reading` as bullets (nothing without a cap check)."""
+    from lbgap.book.style import verdict_lines
+
+    lines = cap_reading(ctx)
+    if lines:
+        verdict_lines(lines)
+
+
 def show_eval_order(ctx: Context) -> None:
     """F2: the same final models evaluated in stored-order and in interleaved batches (batch-statistic BN)."""
     from lbgap.core import records
@@ -627,6 +765,25 @@ def show_eval_order(ctx: Context) -> None:
         seeds = sorted({int(s) for s in eo.seed}) if "seed" in eo else None
         show(eo, run_sets.caption("F2: accuracy and loss in stored-order vs interleaved evaluation batches",
                                   ("F2-quick", seeds)), "evalorder")
+        from lbgap.book.style import verdict_lines
+
+        verdict_lines(eval_order_reading(eo))
+
+
+def eval_order_reading(eo) -> list[str]:
+    """Per network and seed of an evaluation-order table (``studies.eval_order.eval_order_table``): the SB − LB test
+    gap and SB's train − test gap in stored-order and in interleaved batches."""
+    out = []
+    orders = ("stored", "interleaved")
+    for (net, seed), g in eo.groupby(["net", "seed"], sort=True):
+        acc = {(r["regime"], r["set"]): {o: float(r[f"accuracy % ({o})"]) for o in orders} for _, r in g.iterrows()}
+        if not {("SB", "test"), ("LB", "test"), ("SB", "train")} <= set(acc):
+            continue
+        gap = [acc["SB", "test"][o] - acc["LB", "test"][o] for o in orders]
+        fit = [acc["SB", "train"][o] - acc["SB", "test"][o] for o in orders]
+        out.append(f"**{net}, seed {seed}**: SB − LB test gap {gap[0]:.2f} points in stored-order batches, {gap[1]:.2f} "
+                   f"interleaved; SB's train − test gap {fit[0]:.2f} and {fit[1]:.2f}.")
+    return out
 
 
 def table2_gap(ctx, net: str = "F1") -> claims.Claim | None:
