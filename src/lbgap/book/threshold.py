@@ -108,9 +108,51 @@ def readings(ctx: Context) -> list[str]:
         ("test_acc", "test accuracy", "falls")))
 
 
+def shape_lines(ctx: Context) -> list[str]:
+    """Figure 4's shape in numbers, per network, from the records: φ in both spaces and the test accuracy at every
+    batch size (means over seeds), how many steps of the grid raise the mean φ, the largest batch's training fit,
+    and the paper's gaps of the networks its Figure 4 shows."""
+    from lbgap.book.paper import paper_table
+    from lbgap.book.style import sig
+
+    df, lines = runs(ctx), []
+    for net, d in df.groupby("net"):
+        m = d.groupby("batch_size")[["phi_full_sum", "phi_random", "test_acc", "train_acc", "train_loss", "steps"]].mean()
+        sd = d.groupby("batch_size").test_acc.std()
+        parts = []
+        for col, what in (("phi_random", "random subspace"), ("phi_full_sum", "full space (summed loss)")):
+            s = m[col].dropna()
+            if len(s) < 2:
+                continue
+            up = int((s.diff().dropna() > 0).sum())
+            parts.append(f"{what}: " + ", ".join(f"{sig(v)} at B = {b:,}" for b, v in s.items())
+                         + f" (the mean rises at {up} of {len(s) - 1} steps of the grid; largest at B = {s.idxmax():,})")
+        lines.append(f"**{net}, φ at ε = 10⁻³ (means over seeds).** " + "; ".join(parts) + ".")
+        big = m.index.max()
+        fit = m.drop(big)
+        lines.append(f"**{net}, accuracy.** Test accuracy " + ", ".join(f"{v:.2f} % at B = {b:,}" for b, v in
+                                                                        m.test_acc.items())
+                     + f" (seed sd at most {sd.max():.2f}). Training fit: B ≤ {fit.index.max():,} reach "
+                     f"{fit.train_acc.min():.2f}–{fit.train_acc.max():.2f} % train accuracy (loss ≤ "
+                     f"{fit.train_loss.max():.2g}); B = {big:,} made {m.steps[big]:,.0f} steps and reaches "
+                     f"{m.train_acc[big]:.2f} % (loss {m.train_loss[big]:.2g})"
+                     + (": below every smaller batch's fit, so at the largest batch the fixed epoch budget leaves too "
+                        "few steps to fit the training set, and φ compares points at different training losses."
+                        if m.train_acc[big] < fit.train_acc.min() else "."))
+    p = paper_table(2).set_index("network")
+    from lbgap.book.coverage import FIGURE_NETS
+
+    if len(df):
+        lines.append("The paper's Figure 4 networks have Table 2 gaps of "
+                     + " and ".join(f"{(p.loc[n, 'test_acc_sb_mean'] - p.loc[n, 'test_acc_lb_mean']):.2f} points "
+                                    f"({n})" for n in FIGURE_NETS)
+                     + f", against {(p.loc['F1', 'test_acc_sb_mean'] - p.loc['F1', 'test_acc_lb_mean']):.2f} for F1.")
+    return lines
+
+
 def show_readings(ctx: Context) -> None:
     from lbgap.book.style import verdict_lines
 
-    lines = readings(ctx)
+    lines = readings(ctx) + shape_lines(ctx)
     if lines:
         verdict_lines(lines)

@@ -113,9 +113,50 @@ def readings(ctx: Context) -> list[str]:
         ("lb_test_acc", "LB's test accuracy", "rises")))
 
 
+def _pm(s, fmt: str = "{:.3g}") -> str:
+    s = s.dropna()
+    return (fmt.format(s.mean()) + (" ± " + fmt.format(s.std()) if len(s) > 1 else "")) if len(s) else "—"
+
+
+def shape_lines(ctx: Context) -> list[str]:
+    """Figure 5's shape in numbers, per network, from the records: the LB solution's φ and test accuracy at each
+    warm start (mean ± sd over seeds), the cold start against the latest warm start paired by seed (rule "ratio of
+    means, paired bootstrap"), the SB iterate, and the 50-epoch Table 2 runs of the same network for reference."""
+    from lbgap.book import claims, run_sets
+    from lbgap.book.sb_vs_lb import variant_runs
+
+    df, lines = runs(ctx), []
+    for net, d in df.groupby("net"):
+        g = d.groupby("warm_epoch")
+        ks = sorted(d.warm_epoch.unique())
+        k0, k1 = ks[0], ks[-1]
+        c = claims.sharper(claims.by_seed(d[d.warm_epoch == k0], "phi_full_sum"),
+                           claims.by_seed(d[d.warm_epoch == k1], "phi_full_sum"), name=f"{net} φ cold / warm")
+        words = {"LB sharper": "the cold start is the sharper", "LB flatter": "the cold start is the flatter"}
+        lines.append(f"**{net}, the sharpness half** (φ of the LB solution, full space, summed loss, by SB epochs k "
+                     "before the switch): " + "; ".join(f"k = {k}: {pm_over(g.get_group(k).phi_full_sum)}" for k in ks)
+                     + f". Cold start (k = {k0}) over k = {k1}, paired by seed: {claims.ratio_words(c)} "
+                     f"({words.get(c.verdict, c.verdict)}). Random subspace: "
+                     + "; ".join(f"k = {k}: {pm_over(g.get_group(k).phi_random)}" for k in ks) + ".")
+        acc = "; ".join(f"k = {k}: {_pm(g.get_group(k).lb_test_acc, '{:.2f}')}" for k in ks)
+        sb_last = d[d.warm_epoch == k1].sb_test_acc
+        line = (f"**{net}, the accuracy half** (LB's test accuracy, %): {acc}; the SB iterate it started from after "
+                f"{k1} epochs: {_pm(sb_last, '{:.2f}')} %.")
+        v = variant_runs(ctx)
+        v = v[(v.net == net)] if len(v) else v
+        if len(v):
+            key = run_sets.find("table2", net, str(v.profile.iloc[0]), "")
+            line += (f" For reference, the {run_sets.short(key) if key else net + ' Table 2 variant'} (more LB epochs "
+                     f"from x0): SB {_pm(100 * v[v.regime == 'SB'].test_acc, '{:.2f}')} %, LB "
+                     f"{_pm(100 * v[v.regime == 'LB'].test_acc, '{:.2f}')} % after "
+                     f"{v[v.regime == 'LB'].epochs.mean():.0f} epochs.")
+        lines.append(line)
+    return lines
+
+
 def show_readings(ctx: Context) -> None:
     from lbgap.book.style import verdict_lines
 
-    lines = readings(ctx)
+    lines = readings(ctx) + shape_lines(ctx)
     if lines:
         verdict_lines(lines)
