@@ -49,7 +49,12 @@ def scan_frame(ctx: Context):
 
 
 def slope_fits(ctx: Context):
-    """The fitted slope of log variance against log m per scan, from several smallest m on (1000 draws)."""
+    """The fitted slope of log variance against log m per scan, from several smallest m on (1000 draws; read once
+    per notebook)."""
+    return ctx.memo("noise-slopes", lambda: _slope_fits(ctx))
+
+
+def _slope_fits(ctx: Context):
     import pandas as pd
 
     from lbgap.measures import noise
@@ -82,6 +87,70 @@ def steps_run_set_words(ctx: Context) -> str:
     return bvi.run_set_words(ctx)
 
 
+def carry_over_lines(ctx: Context) -> list[str]:
+    """What carries over from the toy, every number from the noise records: the fitted slopes per scan and range of
+    m (slope ± regression se), the smallest minibatch against the 1/m line, the variance ratio and alignment between
+    the SB batch size and the largest m, and the noise scale along the small-batch run (probe at x0, the scan at x0,
+    the EMA's range after its first probe, at the target and at the end)."""
+    import numpy as np
+
+    from lbgap.measures import noise
+
+    fits, sf = slope_fits(ctx), scan_frame(ctx)
+    if fits.empty:
+        return []
+
+    def slope(at, lo):
+        r = fits[(fits["at"] == at) & fits.m.str.startswith(f"{lo}-")]
+        return f"{r.slope.iloc[0]:.3f} ± {r.se.iloc[0]:.3f}".replace("-", "−") if len(r) else "—"
+
+    def var(at, m):
+        r = sf[(sf["at"] == at) & (sf.m == m)]
+        return float(r.var_fpc.iloc[0]) if len(r) else float("nan")
+
+    def cos(at, m):
+        r = sf[(sf["at"] == at) & (sf.m == m)]
+        return float(r.cos.iloc[0]) if len(r) else float("nan")
+
+    scans_at = sorted(set(sf["at"]))
+    lines = ["**Slopes of the FPC-corrected variance against m** (slope ± regression se; −1: independent samples): "
+             + "; ".join(f"{at}: " + ", ".join(f"m ≥ {lo} {slope(at, lo)}" for lo in (32, 128, 512)) for at in scans_at)
+             + "."]
+    m0, mx = int(sf.m.min()), int(sf.m.max())
+    small = []
+    for at in scans_at:
+        tr = fits[(fits["at"] == at) & fits.m.str.startswith("32-")].tr_sigma
+        if len(tr):
+            small.append(f"{at} {var(at, m0) / (float(tr.iloc[0]) / m0):,.0f}×")
+    all_m = fits[fits.m.str.startswith(f"{m0}-")].slope
+    lines.append(f"**The smallest minibatch (m = {m0})** sits above the 1/m line of m ≥ 32 by " + ", ".join(small)
+                 + f"; a fit over all sizes gives slopes {all_m.min():.2f} to {all_m.max():.2f}.".replace("-", "−"))
+    sb_b = 256 if (sf.m == 256).any() else int(np.median(sf.m))
+    lines.append(f"**Between m = {sb_b} (SB's batch) and m = {mx}** the variance falls by "
+                 + ", ".join(f"{var(at, sb_b) / var(at, mx):.3g}× at {at}" for at in scans_at)
+                 + f" (a 1/m law gives {mx / sb_b:g}×); cos(ĝ_m, g) goes from "
+                 + ", ".join(f"{cos(at, sb_b):.2f} to {cos(at, mx):.2f} at {at}" for at in scans_at) + ".")
+    tr = track(ctx)
+    summ, series = noise.b_simple_summary(tr, target(ctx)), noise.noise_scale_series(tr)
+    ema = series.b_simple.dropna()
+    init_scan = fits[(fits["at"] == "init") & fits.m.str.startswith("32-")].B_simple
+    end_scan = fits[(fits["at"] == "track") & fits.m.str.startswith("128-")].B_simple
+    lines.append(f"**The noise scale along the small-batch run.** B_simple {summ['init']:,.0f} ± {summ['init_se']:,.0f} "
+                 "at x0 (one probe)"
+                 + (f"; the scan at x0 gives {float(init_scan.iloc[0]):,.0f} (m ≥ 32)" if len(init_scan) else "")
+                 + f"; the EMA from its first probe (step {int(series.step[ema.index[0]])}) on stays between "
+                 f"{ema.min():,.0f} and {ema.max():,.0f}; {summ['b_simple']:,.0f} where validation accuracy first reaches "
+                 f"{target(ctx):.0%}; {summ['end']:,.0f} at the end of the run (step {summ['end_step']})"
+                 + (f", where the scan gives {float(end_scan.iloc[0]):,.0f} (m ≥ 128)" if len(end_scan) else "") + ".")
+    return lines
+
+
+def show_carry_over(ctx: Context) -> None:
+    lines = carry_over_lines(ctx)
+    if lines:
+        verdict_lines(lines)
+
+
 # ------------------------------------------------------------------------------------ what the notebook shows
 def show_records(ctx: Context) -> None:
     print("records:", ", ".join(sorted(noise_records(ctx))))
@@ -96,7 +165,8 @@ def show_toy() -> None:
 
     from lbgap.measures import noise
 
-    toy = noise.quadratic_toy((1, 8, 32, 128), steps=200, lr=0.05, sigma=4.0, reps=2000, seed=0)
+    reps = 2000
+    toy = noise.quadratic_toy((1, 8, 32, 128), steps=200, lr=0.05, sigma=4.0, reps=reps, seed=0)
     fig, axes = plt.subplots(2, 1, figsize=(6.8, 7.2), sharey=True)
     for (m, g), color in zip(toy.groupby("m"), sns.color_palette("viridis", 4)):
         for ax, x in zip(axes, ("step", "examples")):
@@ -108,8 +178,9 @@ def show_toy() -> None:
     axes[0].legend()
     fig.tight_layout()
     end = toy[toy.step == toy.step.max()].set_index("m")["mean"]
-    show_figure(fig, run_sets.caption("Noisy SGD on a quadratic: the loss (mean and 10–90 % band over 2,000 repeats) "
-                                      "against steps (top) and examples (bottom) for minibatch sizes m", "no-runs"),
+    show_figure(fig, run_sets.caption(f"Noisy SGD on a quadratic: the loss (mean and 10–90 % band over {reps:,} "
+                                      "repeats) against steps (top) and examples (bottom) for minibatch sizes m",
+                                      "no-runs"),
                 f"after {toy.step.max()} steps the loss is {end.iloc[0]:.3g} at m = {end.index[0]} and "
                 f"{end.iloc[-1]:.3g} at m = {end.index[-1]}: {end.index[-1] // end.index[0]}× the examples per step "
                 f"give a {end.iloc[0] / end.iloc[-1]:.0f}× lower loss (the exact stationary loss falls as 1/m: "
