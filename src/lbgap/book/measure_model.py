@@ -198,7 +198,11 @@ def show_advice(ctx: Context) -> None:
     res = advice.Advice(**fields)
     words = F1_COMMAND.split(" --")
     display(Markdown("```sh\n" + " \\\n    --".join(words) + "\n```"))
-    verdict_lines(advice.report_lines(res, advice.lr_evidence(ctx.results_dir, record_profile(ctx))))
+    prov = a.get("provenance") or {}
+    verdict_lines(advice.report_lines(res, advice.lr_evidence(ctx.results_dir, record_profile(ctx)))
+                  + [f"This run took {res.wall_s:.0f} s of wall time on {prov.get('device', 'an unrecorded device')}"
+                     + (f", host load {prov['host_load_start'][0]:.1f} at its start" if prov.get("host_load_start")
+                        else "") + "."])
     if res.b_simple > 0 and res.ci[0] > 0:
         t = advice.tradeoff_table(res.b_simple, res.ci)
         t = t.assign(**{"steps / S_min": t["steps / S_min"].map("{:.2f}".format),
