@@ -72,6 +72,8 @@ def rows(ctx: Context):
     """One row per later paper: its claim, its headline as stated, ours (from :func:`numbers`), and the word."""
     import pandas as pd
 
+    from lbgap.book import claims
+
     n = numbers(ctx)
     a, fu = n["answer"], n["followups"]
     out = []
@@ -88,7 +90,8 @@ def rows(ctx: Context):
                         headline="a construction, no number: φ changes while the function does not",
                         ours=f"φ from {d['phi_min']:.3g} to {d['phi_max']:.3g} over rescalings up to α = "
                              f"{d['alpha_max']:g} of {d['run']}; test accuracy spread {d['acc_spread']:.2g}",
-                        word="agrees" if d["phi_max"] > 1.5 * d["phi_min"] and d["acc_spread"] == 0 else "unresolved"))
+                        word="agrees" if d["phi_max"] > claims.threshold("reparam_factor") * d["phi_min"]
+                        and d["acc_spread"] == 0 else "unresolved"))
     pg = n.get("phi_gap")
     if pg:
         rho, (lo, hi), k = pg

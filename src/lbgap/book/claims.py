@@ -32,6 +32,13 @@ THRESHOLDS = {
     "plateau_sd": Threshold(1.0, "an optimum over batch sizes must beat every other batch size by more than this "
                             "many seed sd (the larger of the two); otherwise the batch sizes within it form a "
                             "plateau"),
+    "decay_pt": Threshold(0.2, "Figure 2's peak-then-decay: the mean drop of test accuracy from its peak to the last "
+                          "epoch must exceed this many points, and also two standard errors over the seeds and twice "
+                          "the curve's epoch-to-epoch jitter (the peak of a noisy curve sits above its level by "
+                          "chance)"),
+    "reparam_factor": Threshold(1.5, "Dinh et al.'s construction: rescalings change φ when its largest value over "
+                                "them exceeds its smallest by more than this factor while the test accuracy does "
+                                "not move"),
 }
 
 

@@ -129,12 +129,13 @@ def show_figure_paths(ctx: Context) -> None:
     if not df.empty:
         last = df[(df.rule == "fixed")].sort_values("examples").groupby("batch_size").tail(1)
         d = last.groupby("batch_size").dist.mean()
+        c = next((v["dist"] for (_, rule, _), v in reversed(list(budget_claims(ctx).items())) if rule == "fixed"), None)
         show_figure(figure_paths(ctx), "Full-batch gradient norm, mean mini-batch gradient norm, distance from the "
                     "start and test loss against the training examples seen, one line per batch size (Adam 1e-3, "
                     f"mean over seeds) — runs: {run_set_words(ctx)}",
                     f"at the end of the runs, ‖x − x0‖ is {d.iloc[0]:.1f} at B = {d.index[0]:,} and {d.iloc[-1]:.1f} "
-                    f"at B = {d.index[-1]:,}: the "
-                    f"{'small' if d.iloc[0] > d.iloc[-1] else 'large'} batch travels farther from its start.")
+                    f"at B = {d.index[-1]:,}" + (f"; at the last budget of equal examples, {_trend_words(c, 'dist')}"
+                                                  if c is not None else "") + ".")
 
 
 def show_figure_budgets(ctx: Context) -> None:

@@ -477,8 +477,8 @@ def peak_then_decay(ctx: Context):
     which each run's test accuracy peaked, the peak, the final value and the drop from peak to final (percentage
     points, mean ± sd), and the epoch-to-epoch jitter of the second half of each curve (sd of successive differences
     / √2: what a run's noise alone moves the accuracy by). The peak of a noisy curve sits above its level by
-    chance, so ``decays`` needs the mean drop to exceed 0.2 points, two standard errors over the seeds and twice the
-    jitter; ``rising`` says every run peaked at its last epoch (too short to tell)."""
+    chance, so ``decays`` needs the mean drop to exceed ``claims.THRESHOLDS["decay_pt"]`` points, two standard errors
+    over the seeds and twice the jitter; ``rising`` says every run peaked at its last epoch (too short to tell)."""
     import numpy as np
     import pandas as pd
 
@@ -500,7 +500,8 @@ def peak_then_decay(ctx: Context):
                          last_epochs=sorted(d.last_epoch), peak=d.peak.mean(), final=d.final.mean(),
                          drop=drop.mean(), drop_sd=drop.std(ddof=1), jitter=d.jitter.mean(),
                          rising=bool((d.peak_epoch == d.last_epoch).all()),
-                         decays=bool(drop.mean() > max(0.2, 2 * se, 2 * np.nan_to_num(d.jitter.mean())))))
+                         decays=bool(drop.mean() > max(claims.threshold("decay_pt"), 2 * se,
+                                                       2 * np.nan_to_num(d.jitter.mean())))))
     return pd.DataFrame(rows)
 
 
