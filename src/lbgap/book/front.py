@@ -147,7 +147,7 @@ def answer_numbers(ctx: Context) -> dict:
     import dataclasses
 
     from lbgap.book import batch_vs_iterations as bvi
-    from lbgap.book import sb_vs_lb
+    from lbgap.book import run_sets, sb_vs_lb
 
     out = {}
     nums = table2_numbers(ctx)
@@ -157,7 +157,7 @@ def answer_numbers(ctx: Context) -> dict:
         out["gap"] = dict(sb=sb.test_acc, lb=lb.test_acc, n=int(min(sb.n, lb.n)), epochs_sb=sb.epochs,
                           epochs_lb=lb.epochs, b_sb=int(sb.batch_size), b_lb=int(lb.batch_size), profile=sb.profile,
                           seeds=sorted(set(map(int, sb.seeds.split(","))) & set(map(int, lb.seeds.split(",")))),
-                          claim=sb_vs_lb.table2_gap(ctx), run_set="F1-table2" if sb.tag == "uncapped" else "F1-50epoch")
+                          claim=sb_vs_lb.table2_gap(ctx), run_set=run_sets.find("table2", "F1", sb.profile, sb.tag))
     summed, mean = sharpness_f1(ctx, objective="sum"), sharpness_f1(ctx, objective="mean")
     p3 = paper_table(3).set_index("network").loc["F1"]
     out["sharpness"] = summed and mean and dict(summed=summed, mean=mean,
@@ -255,7 +255,9 @@ def answer_lines(ctx: Context) -> list[str]:
                      f"reaches the target (95 % CI {n['ci'][0]:,.0f}–{n['ci'][1]:,.0f}).")
     if a.get("gap") and a["gap"]["claim"] is not None:
         g, c = a["gap"], a["gap"]["claim"]
-        words = (f"**{claims.phrase(c, 'head', net='F1')}** {run_sets.label(g['run_set'], g['seeds'])} (Adam, SB = {g['b_sb']:,} "
+        where = (run_sets.label(g["run_set"], g["seeds"]) if g["run_set"] else
+                 f"F1, {g['profile']} profile, {run_sets.seeds_words(g['seeds'])}")
+        words = (f"**{claims.phrase(c, 'head', net='F1')}** {where} (Adam, SB = {g['b_sb']:,} "
                  f"against LB = {g['b_lb']:,}, ~{g['epochs_sb']:.0f}/{g['epochs_lb']:.0f} epochs): test accuracy "
                  f"{g['sb']:.2f} % against {g['lb']:.2f} %, gap SB − LB paired by seed {c.words()} "
                  f"(the paper: {c.numbers['paper']:.2f})")
@@ -286,7 +288,9 @@ def answer_lines(ctx: Context) -> list[str]:
         head = {"LB tests lower": "At equal epochs a large batch lags, after far fewer steps.",
                 "LB tests higher": "At equal epochs a large batch leads, after far fewer steps.",
                 "unresolved": "At equal epochs the large batch's lag is not resolved."}[c.verdict]
-        lines.append(f"**{head}** {run_sets.get(q['net'] + '-quick').name} after {q['epochs']:.0f} epochs "
+        key = run_sets.find("table2", q["net"], "quick", "")
+        lines.append(f"**{head}** {run_sets.get(key).name if key else q['net'] + ' (quick profile)'} after "
+                     f"{q['epochs']:.0f} epochs "
                      f"({q['steps_sb']:,.0f} SB steps against {q['steps_lb']:,.0f} LB steps): gap SB − LB paired by "
                      f"seed {c.stat() if c.resolved else c.words()}, a point far from a minimiser.")
     from lbgap.book import followups, gradient_norm
@@ -453,8 +457,9 @@ def status(ctx: Context):
     headline_words = {}   # item -> F1's number, ours / the paper's, with the run set it was read from
     if a.get("gap") and a["gap"]["claim"] is not None:
         headline_words["Table 2 SB vs LB accuracy"] = (f"{a['gap']['claim'].estimate.value:.2f} / "
-                                                       f"{a['gap']['claim'].numbers['paper']:.2f} pt "
-                                                       f"({short(a['gap']['run_set'])})")
+                                                       f"{a['gap']['claim'].numbers['paper']:.2f} pt"
+                                                       + (f" ({short(a['gap']['run_set'])})" if a["gap"]["run_set"]
+                                                          else ""))
     for label, k, claim in (("Table 3 ε-sharpness", 3, "Table 3, summed loss"),
                             ("Table 4 sharpness, subspace", 4, "Table 4 φ LB/SB")):
         r = sharpness_ratios(ctx).get((claim, "F1"))   # Table 3: the objective the sharpness chapter endorses

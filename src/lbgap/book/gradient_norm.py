@@ -276,7 +276,7 @@ def _table2_dist_words(ctx: Context, net: str) -> str:
     ratio = (sb / lb).dropna()
     if ratio.empty:
         return ""
-    key = "F1-table2" if net == "F1" and (r.tag == "uncapped").all() else None
+    key = run_sets.find("table2", net, str(r.profile.iloc[0]), str(r.tag.iloc[0])) if r.tag.nunique() == 1 else None
     where = run_sets.get(key).name if key else f"our Table 2 runs of {net}"
     return f", and the {where} SB/LB {ratio.min():.1f}–{ratio.max():.1f}× over {len(ratio)} seeds"
 

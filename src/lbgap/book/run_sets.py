@@ -60,8 +60,8 @@ RUN_SETS = {s.key: s for s in (
     RunSet("F1-steps", "F1 steps-to-target study: quick profile, 55,000/5,000 hold-out split, Adam and SGD with the "
            "LR tuned per batch size, float32 CPU", "F1", "quick", ("adam-", "sgd-"), "float32", "cpu", variant=True,
            kind="steps", studies=("steps",)),
-    RunSet("F1-noise", "F1 gradient-noise records: quick profile, seed 0, B_simple along one SB run (hold-out split) "
-           "and minibatch scans at x0, along that run and at the 50-epoch variant's SB and LB points",
+    RunSet("F1-noise", "F1 gradient-noise records: quick profile, B_simple along one SB run (hold-out split) and "
+           "minibatch scans at x0, along that run and at the 50-epoch variant's SB and LB points",
            "F1", "quick", ("",), "float32", "cpu", variant=True, kind="noise", studies=("noise",)),
     RunSet("F1-tlr-grid", "F1 tuned-LR grid: paper protocol (Adam, plateau rule, caps SB 100 / LB 300 epochs), "
            "trained on 55,000 MNIST images, validated on the fixed 5,000-image hold-out, seed 0, float32 CPU",
