@@ -259,7 +259,8 @@ def show_runs(ctx: Context):
 
     where = "; ".join(run_sets.label(RUN_SET[net], sorted(g.seed.unique())) if net in RUN_SET
                       else run_sets.describe("followups", g) for net, g in df.groupby("net", sort=False))
-    return dropdown(t, f"Every run ({len(t)}; {same}) — runs: {where}", "followups-runs")
+    notes = "; ".join(eigen_note(ctx, n) for n in df.net.unique())
+    return dropdown(t, f"Every run ({len(t)}; {same}; hessian_top: {notes}) — runs: {where}", "followups-runs")
 
 
 def coverage(ctx: Context) -> list[str]:
