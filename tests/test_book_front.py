@@ -4,10 +4,15 @@ from __future__ import annotations
 import pytest
 from book_records import sharpness_record, three_f1_pairs, train_record
 
-from lbgap.book import front
+from lbgap.book import claims, front
 from lbgap.book.coverage import MISSING_REASON
 from lbgap.core import records
 from lbgap.measures import landscape
+
+
+def _head(verdict: str) -> str:
+    """The front page's Table 2 head for ``verdict`` (claims.PHRASES, rule "paired gap vs paper")."""
+    return claims.PHRASES["paired gap vs paper: head"][verdict].format(net="F1")
 
 
 @pytest.fixture
@@ -62,7 +67,7 @@ def test_status_has_a_row_per_paper_table_and_figure_and_counts_from_the_records
         assert sum(i.split(" ")[:2] == ["Figure", str(k)] for i in st.index) == 1, f"Figure {k}"
     t2 = st.loc["Table 2 SB vs LB accuracy"]
     assert (t2.seeds, t2["networks by profile"], t2.status) == ("3", "paper: F1", "partly")
-    assert t2["F1: ours / paper"] == "3.00 / 0.22 pt"
+    assert t2["F1: ours / paper"] == "3.00 / 0.22 pt (F1 50-epoch variant)"   # the cell names its run set
     t7 = st.loc["Table 7 conservative"]
     assert (t7.status, t7.seeds, t7["networks by profile"]) == ("not run", "—", "—")
     # one conservative LB run of seed 4 (no plain LB of that seed): Table 7 has records, counted, but no number
@@ -92,10 +97,10 @@ def test_answer_flips_with_contrary_records_and_is_unresolved_with_one_seed(tmp_
         train_record(tmp_path, "F1", "SB", s, 1.0, a, 30.0)
         train_record(tmp_path, "F1", "LB", s, 1.0, b + 0.001 * s, 10.0)
     line = front.answer_lines(context("results", tmp_path, seeds="0-4", nets="F1"))[0]
-    assert line.startswith("**" + front.GAP_HEADS["reversed"]) and "n = 3" in line
+    assert line.startswith("**" + _head("reversed")) and "n = 3" in line
     one = context("results", tmp_path, seeds="0", nets="F1")
     line = front.answer_lines(one)[0]
-    assert line.startswith("**" + front.GAP_HEADS["unresolved"]) and "unresolved (n = 1, no interval" in line
+    assert line.startswith("**" + _head("unresolved")) and "unresolved (n = 1, no interval" in line
 
 
 def test_mean_loss_sharpness_is_labelled_a_solver_stall(ctx, tmp_path):

@@ -53,5 +53,10 @@ def test_batch_vs_iterations_matched_budgets_read_both_studies(ctx, monkeypatch)
                           for s in (0, 1) for b, acc, sec in ((16, 0.88, 0.005), (256, 0.96, 0.012), (6000, 0.97, 0.19))])
     monkeypatch.setattr(book, "costs", lambda ctx: costs)
     lines = bvi.matched_budget_lines(ctx)
-    assert "B = 6,000 tests 97.00 % against 96.00 % for the best smaller batch (B = 256): per update, the larger batch is ahead" in lines[0]
+    assert ("B = 6,000 tests 97.00 % against 96.00 % for B = 256, the smaller batch with the best mean: per update, "
+            "the larger batch is ahead") in lines[0]
     assert "Same number of examples (early (1 epoch)" in lines[1] and "12.0 ms per step at B = 256" in lines[-1]
+    split = costs.assign(test_acc=[a + (0.02 if s == 1 and b == 6000 else 0) - (0.02 if s == 0 and b == 6000 else 0)
+                                   for s, b, a in zip(costs.seed, costs.batch_size, costs.test_acc)])
+    monkeypatch.setattr(book, "costs", lambda ctx: split)   # the seeds disagree: the rule says so
+    assert "per update, larger − smaller unresolved (n = 2" in bvi.matched_budget_lines(ctx)[0]

@@ -73,6 +73,7 @@ def test_a_table2_row_averages_records_of_one_evaluation_order(ctx, tmp_path):
     missing = sb_vs_lb.missing_rows(ctx)
     assert ("F1 SB: seed 3 left out: evaluated in interleaved batches, the row's other records in stored-order "
             "ones (`lbgap eval-order` measures both).") in missing and "F1 LB: seed 4 missing." in missing
+    assert sorted(sb_vs_lb.curves(ctx).seed.unique()) == [0, 1, 2]   # Figure 2 shows the seeds Table 2 averages
     for s in (0, 1):   # now most of F1's records are interleaved: SB and LB rows both keep those (one protocol
         for regime, acc in (("SB", 0.6), ("LB", 0.4)):   # per network, or the gap would compare two)
             train_record(tmp_path, "F1", regime, s, 1.0, acc, 10.0, eval_order="interleaved")

@@ -33,3 +33,23 @@ def test_the_committed_records_have_the_precision_their_set_names(key):
         pytest.skip("no committed records of this run set")
     assert run_sets.check_precision(key, recs) == []
     assert run_sets.check_precision("F1-table2" if key == "F1-gpu-bf16" else "F1-gpu-bf16", recs) != []
+
+
+def test_find_names_the_set_a_table_reads_and_describe_counts_its_seeds():
+    assert run_sets.find("table2", "F1", "paper", "uncapped") == "F1-table2"
+    assert run_sets.find("table2", "F1", "paper", "") == "F1-50epoch"          # the variant, labelled as one
+    assert run_sets.find("table2", "F2", "quick", "") == "F2-quick-stored"     # Table 2 keeps one evaluation order
+    assert run_sets.find("sharpness", "F2", "quick") == "F2-quick"
+    assert run_sets.find("fig4", "C1", "quick") is None
+    df = pd.DataFrame(dict(net=["F1", "F1", "C3"], profile=["quick", "quick", "paper"], seed=[0, 2, 1]))
+    words = run_sets.describe("fig4", df)
+    assert words.startswith(run_sets.label("F1-fig4", [0, 2])) and "C3, paper profile (not in the run-set registry)" in words
+    assert run_sets.caption("Figure 4", ("F1-fig4", [0, 1, 2])) == "Figure 4 — runs: " + run_sets.label("F1-fig4", [0, 1, 2])
+    assert run_sets.short("F1-50epoch") == "F1 50-epoch variant"
+
+
+def test_every_name_and_short_name_is_unique():
+    names = run_sets.names()
+    assert len(set(names)) == len(names)
+    shorts = [run_sets.short(k) for k in run_sets.RUN_SETS]
+    assert len(set(shorts)) == len(shorts)   # a table cell's short name tells the sets apart

@@ -72,6 +72,8 @@ def rows(ctx: Context):
     """One row per later paper: its claim, its headline as stated, ours (from :func:`numbers`), and the word."""
     import pandas as pd
 
+    from lbgap.book import claims
+
     n = numbers(ctx)
     a, fu = n["answer"], n["followups"]
     out = []
@@ -88,7 +90,8 @@ def rows(ctx: Context):
                         headline="a construction, no number: φ changes while the function does not",
                         ours=f"φ from {d['phi_min']:.3g} to {d['phi_max']:.3g} over rescalings up to α = "
                              f"{d['alpha_max']:g} of {d['run']}; test accuracy spread {d['acc_spread']:.2g}",
-                        word="agrees" if d["phi_max"] > 1.5 * d["phi_min"] and d["acc_spread"] == 0 else "unresolved"))
+                        word="agrees" if d["phi_max"] > claims.threshold("reparam_factor") * d["phi_min"]
+                        and d["acc_spread"] == 0 else "unresolved"))
     pg = n.get("phi_gap")
     if pg:
         rho, (lo, hi), k = pg
@@ -134,10 +137,18 @@ def rows(ctx: Context):
     return pd.DataFrame(out)
 
 
+def run_sets_words(ctx: Context) -> str:
+    """The run sets the rows read (:mod:`lbgap.book.run_sets`): F1's Table 2 gap, the Dinh rescaling of the 50-epoch
+    variant, the GPU follow-up arms and the steps-to-target study."""
+    from lbgap.book import run_sets
+
+    return run_sets.runs("F1-table2", "F1-50epoch", "F1-gpu-bf16", "F1-steps")
+
+
 def show_rows(ctx: Context) -> None:
     from lbgap.book.style import show_table
 
     show_table(rows(ctx).rename(columns={"headline": "their headline", "word": "our reading"}),
                "Later results on the generalization gap and on sharpness, beside our measurements", "after-keskar",
-               runs="F1: paper profile (Table 2, sharpness, Dinh), GPU follow-up arms, quick steps-to-target",
+               runs=run_sets_words(ctx),
                wrap=("paper", "claim", "their headline", "ours", "our reading"))

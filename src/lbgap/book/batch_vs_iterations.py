@@ -100,11 +100,17 @@ def show_grid(ctx: Context) -> None:
 
 
 def run_set(ctx: Context) -> str:
-    """The run set a table of this chapter reads, in words: network, profile, seeds, number of records."""
+    """The run set a table of this chapter reads, in words (the registry's, :func:`run_set_words`) and the number
+    of records."""
+    return f"{run_set_words(ctx)} ({len(runs(ctx))} records)"
+
+
+def run_set_words(ctx: Context) -> str:
+    """The steps-to-target run set with its seeds (:func:`lbgap.book.run_sets.describe`)."""
+    from lbgap.book import run_sets
+
     df = runs(ctx)
-    seeds = sorted(int(s) for s in df.seed.unique())
-    return (f"{', '.join(sorted(df.net.unique())) if 'net' in df else 'F1'} steps-to-target, "
-            f"{record_profile(ctx)} profile, seeds {', '.join(map(str, seeds))} ({len(df)} records)")
+    return run_sets.describe("steps", df.assign(net=df.net if "net" in df else "F1", profile=record_profile(ctx)))
 
 
 def show_lr_sweep(ctx: Context) -> None:
@@ -136,7 +142,8 @@ def show_lr_sweep(ctx: Context) -> None:
         words.append(f"{opt}'s best lr goes from {b.iloc[0]:.2g} at B = {b.index[0]:,} to {b.iloc[-1]:.2g} at "
                      f"B = {b.index[-1]:,}")
     show_figure(fig, f"Steps to {target(ctx):.0%} validation accuracy against the learning rate, one colour per "
-                "batch size (seed 0; open markers: the target was not reached).", "; ".join(words) + ".")
+                f"batch size (seed {int(df.seed.min())}; open markers: the target was not reached) — runs: "
+                f"{run_set(ctx)}", "; ".join(words) + ".")
 
 
 def show_fits(ctx: Context) -> None:
@@ -216,7 +223,8 @@ def show_critical_batch(ctx: Context) -> None:
                    f"at B = {m.index[-1]:,} ({m.iloc[0] / m.iloc[-1]:.1f}× fewer for {m.index[-1] / m.index[0]:,.0f}× "
                    f"the batch); the fit puts B_crit at {fitted['adam']['b_crit']:,.0f} examples.")
     show_figure(fig, "Steps (top) and examples (bottom) to the target against the batch size at the tuned lr, "
-                "with the fit S(B) = S_min (1 + B_crit / B) and the three regimes around Adam's B_crit.", reading)
+                "with the fit S(B) = S_min (1 + B_crit / B) and the three regimes around Adam's B_crit — runs: "
+                + run_set(ctx), reading)
 
 
 def show_fixed_lr(ctx: Context) -> None:
@@ -239,7 +247,9 @@ def show_fixed_lr(ctx: Context) -> None:
     if len(miss):
         axes[1].scatter(miss.batch_size, miss.steps, s=80, facecolors="none", edgecolors="k",
                         label="target not reached")
-    axes[1].plot(tuned_adam.index, tuned_adam[key], "s-", label="lr tuned per B (mean of 3 seeds)")
+    n_tuned = tuned_runs[tuned_runs.optimizer == "adam"].groupby("batch_size").seed.nunique()
+    seeds = f"{n_tuned.min()}" if n_tuned.min() == n_tuned.max() else f"{n_tuned.min()}–{n_tuned.max()}"
+    axes[1].plot(tuned_adam.index, tuned_adam[key], "s-", label=f"lr tuned per B (mean of {seeds} seeds)")
     axes[1].set(xscale="log", yscale="log", xlabel="batch size B", ylabel=f"steps to {t:.0%}", title="Adam")
     axes[1].legend(fontsize=9)
     for ax in axes:
@@ -247,7 +257,7 @@ def show_fixed_lr(ctx: Context) -> None:
     fig.tight_layout()
     f0, f1 = fixed.iloc[0], fixed.iloc[-1]
     show_figure(fig, "Adam at the paper's fixed lr 1e-3: accuracy after one epoch (top) and steps to the target "
-                "(bottom) against the batch size, beside the lr tuned per batch size.",
+                f"(bottom) against the batch size, beside the lr tuned per batch size — runs: {run_set(ctx)}",
                 f"at lr 1e-3, one epoch leaves validation accuracy {f0.budget_val_acc:.3f} at B = {int(f0.batch_size):,} "
                 f"and {f1.budget_val_acc:.3f} at B = {int(f1.batch_size):,}.")
     tab = fixed[["batch_size", "budget_val_acc", "budget_test_acc", key, "reached"]].rename(
@@ -296,7 +306,7 @@ def show_cost(ctx: Context) -> None:
     by = tuned_runs.groupby("batch_size").agg(sec=("time_per_epoch_s", "mean"), acc=("test_acc", "mean"))
     lo, hi = by.index.min(), by.index.max()
     show_figure(fig, "Time per epoch, peak memory and test accuracy against the batch size, at the learning rate "
-                "tuned per batch size (means over seeds).",
+                f"tuned per batch size (means over seeds) — runs: {run_set(ctx)}",
                 f"an epoch took {by.sec[lo]:.3g} s at B = {lo:,} and {by.sec[hi]:.3g} s at B = {hi:,}, with peaks "
                 f"and dips between that the batch size does not explain (see the next figure); the test accuracy, read where "
                 f"each run stopped at the target, is {100 * by.acc[lo]:.2f} and {100 * by.acc[hi]:.2f} %.")
@@ -318,10 +328,12 @@ def show_cost(ctx: Context) -> None:
     fig.tight_layout()
     counts = tuned_runs.machine.value_counts()
     show_figure(fig, "Wall-clock seconds of training to the target per run, marked by the machine's state during "
-                "the run as its record gives it (load averages at start and end against the host's cores).",
+                "the run as its record gives it (load averages at start and end against the host's cores) — runs: "
+                + run_set(ctx),
                 (f"none of the {len(tuned_runs)} records carries the host's load (they predate that field), so "
                  "the figure cannot tell idle from shared runs: compare these times with care; the gradient-norm "
-                 "chapter's cost records were timed on a quiet machine."
+                 "chapter's cost records interleave the batch sizes seed by seed, so that a change of load slows them "
+                 "all alike."
                  if set(counts.index) == {"load not recorded"} else
                  "; ".join(f"{n} runs {state}" for state, n in counts.items()) + "; a run on a shared machine is "
                  "slower than the batch size alone explains, so only runs marked idle compare in time."))
@@ -352,28 +364,147 @@ def show_steps_at_targets(ctx: Context) -> None:
         runs=run_set(ctx), formats={c.replace("steps@", "steps to "): "{:,.0f}" for c in cols})
 
 
+def recommendation_lines(ctx: Context) -> list[str]:
+    """The chapter's recommendations, each sentence's numbers read from the records and each trend chosen by a rule:
+    the three regimes around the fitted B_crit (section 2), the best learning rate against B (Spearman, rule
+    "Spearman trend"), the paper's fixed-lr protocol against the tuned lr (section 3), time and memory (section 4)
+    and B_simple against B_crit (section 2)."""
+    import numpy as np
+
+    from lbgap.book import claims
+    from lbgap.studies import steps
+
+    tuned_runs, (key, ekey, tkey), t = tuned(ctx), columns(ctx), target(ctx)
+    fitted, _ = fits(ctx)
+    if tuned_runs.empty or "adam" not in fitted:
+        return []
+    m = tuned_runs.groupby(["optimizer", "batch_size"])[[key, ekey, tkey, "rss_mb", "test_acc"]].mean()
+    opts = sorted(fitted)
+    lines = []
+    # 1. perfect scaling: B < B_crit / 3
+    parts = []
+    for opt in opts:
+        g = m.loc[opt]
+        low = [b for b in g.index if b < fitted[opt]["b_crit"] / 3]
+        if len(low) >= 2:
+            parts.append(f"{opt}: from B = {low[0]:,} to {low[-1]:,} the steps to {t:.0%} fall from "
+                         f"{g.loc[low[0], key]:,.0f} to {g.loc[low[-1], key]:,.0f} while the examples stay within "
+                         f"{g.loc[low, ekey].min():,.0f}–{g.loc[low, ekey].max():,.0f}")
+    if parts:
+        lines.append("**Below a third of B_crit** (section 2; the fit's *perfect scaling* regime). " + "; ".join(parts)
+                     + ".")
+    # 2. past B_crit: examples grow
+    parts = []
+    for opt in opts:
+        g, f = m.loc[opt], fitted[opt]
+        low = [b for b in g.index if b < f["b_crit"] / 3]
+        b0, b1 = (low[-1] if low else g.index[0]), g.index[-1]
+        far = [b for b in g.index if b > 3 * f["b_crit"]]
+        parts.append(f"{opt}: B_crit = {f['b_crit']:,.0f} ± {f['b_crit_se']:,.0f}; from B = {b0:,} to {b1:,} "
+                     f"({b1 / b0:.1f}× the batch) the steps fall {g.loc[b0, key] / g.loc[b1, key]:.1f}× "
+                     f"({g.loc[b0, key]:,.0f} to {g.loc[b1, key]:.3g}) and the examples grow "
+                     f"{g.loc[b1, ekey] / g.loc[b0, ekey]:.1f}×"
+                     + (f"; B = {', '.join(f'{b:,}' for b in far)} lie beyond 3 B_crit (*maximal data parallelism*)"
+                        if far else ""))
+    lines.append("**Past the critical batch size** (section 2). " + "; ".join(parts) + ".")
+    # 3. the best learning rate against B
+    best = steps.best_lr(runs(ctx), t)
+    parts, grows = [], False
+    for opt in sorted({o for o, _ in best.index}):
+        b = best.loc[opt].sort_index()
+        c = claims.trend(np.log(b.index.astype(float)), np.log(b.values.astype(float)), f"{opt} best lr vs B",
+                         up="grows with B", down="falls with B")
+        grows |= c.verdict == "grows with B"
+        parts.append(f"{opt}: {b.iloc[0]:.2g} at B = {b.index[0]:,} to {b.iloc[-1]:.2g} at B = {b.index[-1]:,}, "
+                     f"{c.verdict} (Spearman ρ = {claims.signed(c.estimate.value)}, p = {c.estimate.p:.2g}, "
+                     f"n = {c.n} batch sizes)")
+    lines.append(("**Retune the learning rate whenever the batch size changes** (section 1)." if grows else
+                  "**The best learning rate against the batch size** (section 1).") + " The best learning rate: "
+                 + "; ".join(parts) + ".")
+    # 4. the paper's protocol against the tuned lr
+    df = runs(ctx)
+    fixed = df[(df.optimizer == "adam") & np.isclose(df.lr, 1e-3) & (df.seed == df.seed.min())].set_index("batch_size")
+    if len(fixed) >= 2 and fixed.budget_test_acc.notna().any():
+        acc = 100 * fixed.budget_test_acc.dropna()
+        big, small = acc.index.max(), acc.drop(acc.index.max()).idxmax()
+        tb = tuned_runs[(tuned_runs.optimizer == "adam") & (tuned_runs.batch_size == big)][key]
+        n_train = big * fixed.loc[big, "steps"] / max(fixed.loc[big, "epochs"], 1e-9) if "epochs" in fixed else None
+        ratio = (fixed[key] / m.loc["adam"][key].reindex(fixed.index)).dropna()
+        lines.append(f"**Judge large batches at a matched number of steps or a tuned budget, not at a fixed number of "
+                     f"epochs** (section 3). After one epoch at the paper's lr 10⁻³ (seed {int(df.seed.min())}), "
+                     f"B = {big:,} tests {acc[big]:.2f} % against {acc[small]:.2f} % at B = {small:,} "
+                     f"({acc[small] - acc[big]:.2f} points apart); the same batch reaches {t:.0%} after "
+                     f"{tb.mean():.3g} ± {tb.std():.2g} steps at its tuned lr (n = {len(tb)})"
+                     + (f", {tb.mean() * big / n_train:.2f} epochs" if n_train else "")
+                     + (f", and after {fixed.loc[big, key]:.3g} steps at lr 10⁻³" if fixed.loc[big, key] == fixed.loc[big, key]
+                        else "") + (f"; lr 10⁻³ needs {ratio.min():.2g}–{ratio.max():.2g}× the tuned steps over the batch "
+                                    "sizes where both reach the target" if len(ratio) else "") + ".")
+    # 5. time and memory
+    parts = []
+    for opt in opts:
+        g = m.loc[opt][tkey].dropna()
+        if len(g):
+            parts.append(f"{opt} fastest to {t:.0%} at B = {g.idxmin():,} ({g.min():.3g} s; {g.iloc[0]:.3g} s at "
+                         f"B = {g.index[0]:,}, {g.iloc[-1]:.3g} s at B = {g.index[-1]:,})")
+    rss = m.rss_mb
+    lines.append("**On this CPU, wall-clock time to the target** (section 4): " + "; ".join(parts) + f"; process RSS "
+                 f"from {rss.min():,.0f} to {rss.max():,.0f} MB. No record of this study stores the host load, so "
+                 "runs made at different times compare only roughly; on a GPU the fastest batch moves up, towards "
+                 "B_crit (not measured here).")
+    # 6. B_simple against B_crit
+    bs = b_simple(ctx)
+    lines.append(f"**Use the gradient-noise scale as an order-of-magnitude guide, measured where it matters** (section 2, "
+                 f"dotted line). B_simple where the small-batch run reaches {t:.0%}: {bs['b_simple']:,.0f} (95 % CI "
+                 f"{bs['ci'][0]:,.0f}–{bs['ci'][1]:,.0f}), "
+                 + ", ".join(f"{bs['b_simple'] / fitted[o]['b_crit']:.2g}× the fitted B_crit of {o}" for o in opts)
+                 + f"; at initialisation it is {bs['init']:,.0f}, "
+                 + ", ".join(f"{fitted[o]['b_crit'] / bs['init']:.2g}× below B_crit ({o})" for o in opts) + ".")
+    acc = 100 * tuned_runs.test_acc
+    lines.append(f"**Against the papers.** Every run stops at the same {t:.0%} validation accuracy, so the test accuracy "
+                 f"at the target ({acc.min():.2f}–{acc.max():.2f} % over all tuned runs and batch sizes) follows it by "
+                 "construction and says nothing about a gap; the matched budgets below can show one.")
+    return lines
+
+
+def show_recommendations(ctx: Context) -> None:
+    from lbgap.book.style import verdict_lines
+
+    lines = recommendation_lines(ctx)
+    if lines:
+        verdict_lines(lines)
+
+
 def matched_budget_lines(ctx: Context) -> list[str]:
     """Test accuracy of the paper's LB against the best smaller batch at matched budgets, from the quiet, interleaved
     cost records (same number of updates) and the gradient-norm runs (same number of examples): the comparison the
     stop-at-the-target protocol cannot make (every run there stops at the same validation accuracy)."""
     from lbgap.book import gradient_norm
 
+    from lbgap.book import claims
+
+    def versus(per_seed, what: str) -> str:
+        """The largest batch against the smaller one with the best mean, paired by seed (rule "paired effect")."""
+        acc = per_seed.groupby("batch_size").acc.mean()
+        big, small = acc.index.max(), acc.drop(acc.index.max()).idxmax()
+        c = claims.effect(claims.by_seed(per_seed[per_seed.batch_size == big], "acc"),
+                          claims.by_seed(per_seed[per_seed.batch_size == small], "acc"), f"B = {big} − B = {small}",
+                          up="ahead", down="behind")
+        return (f"B = {int(big):,} tests {acc[big]:.2f} % against {acc[small]:.2f} % for B = {int(small):,}, the "
+                f"smaller batch with the best mean: per {what}, "
+                + (f"the larger batch is {c.words()}" if c.resolved else f"larger − smaller {c.words()}"))
+
     c, t = gradient_norm.costs(ctx), gradient_norm.at_budgets(ctx)
     lines = []
     if len(c):
-        acc = c.groupby("batch_size").test_acc.mean() * 100
-        big, small = acc.index.max(), acc.drop(acc.index.max()).idxmax()
         lines.append(f"**Same number of updates ({int(c.steps.iloc[0])} Adam steps at 10⁻³, {c.seed.nunique()} seeds):** "
-                     f"B = {int(big):,} tests {acc[big]:.2f} % against {acc[small]:.2f} % for the best smaller batch "
-                     f"(B = {int(small):,}): per update, the larger batch is "
-                     f"{'ahead' if acc[big] > acc[small] else 'behind'}.")
+                     + versus(c.assign(acc=100 * c.test_acc), "update") + ".")
     if len(t):
-        for budget, g in t[t.rule == "fixed"].groupby("budget", sort=False):
-            a = g.set_index("batch_size").test_acc * 100
-            big, small = a.index.max(), a.drop(a.index.max()).idxmax()
-            lines.append(f"**Same number of examples ({budget}, Adam 10⁻³):** B = {int(big):,} tests {a[big]:.2f} % "
-                         f"against {a[small]:.2f} % for B = {int(small):,}: per example, it is "
-                         f"{'ahead' if a[big] > a[small] else 'behind'}.")
+        p = gradient_norm.points(ctx)
+        for (net, budget), _ in t[t.rule == "fixed"].groupby(["net", "budget"], sort=False):
+            q = p[(p.rule == "fixed") & (p.net == net)]
+            at = q[q.examples == gradient_norm.budgets(q)[budget]]
+            lines.append(f"**Same number of examples ({budget}, Adam 10⁻³, {at.seed.nunique()} seeds):** "
+                         + versus(at.assign(acc=100 * at.test_acc), "example") + ".")
     if len(c):
         s = c.groupby("batch_size").seconds_per_step.median()
         lines.append("**Wall time, measured in one interleaved run (the records hold no host load):** "

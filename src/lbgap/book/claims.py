@@ -32,6 +32,13 @@ THRESHOLDS = {
     "plateau_sd": Threshold(1.0, "an optimum over batch sizes must beat every other batch size by more than this "
                             "many seed sd (the larger of the two); otherwise the batch sizes within it form a "
                             "plateau"),
+    "decay_pt": Threshold(0.2, "Figure 2's peak-then-decay: the mean drop of test accuracy from its peak to the last "
+                          "epoch must exceed this many points, and also two standard errors over the seeds and twice "
+                          "the curve's epoch-to-epoch jitter (the peak of a noisy curve sits above its level by "
+                          "chance)"),
+    "reparam_factor": Threshold(1.5, "Dinh et al.'s construction: rescalings change φ when its largest value over "
+                                "them exceeds its smallest by more than this factor while the test accuracy does "
+                                "not move"),
 }
 
 
@@ -75,7 +82,9 @@ class Claim:
         return f"{self.verdict}: {self.stat(digits, unit)}"
 
 
-# The phrase a sentence prints for each verdict of a rule (its vocabulary, kept beside the rule that chooses it).
+# The phrase a sentence prints for each verdict of a rule (its vocabulary, kept beside the rule that chooses it). A
+# rule quoted in more than one kind of sentence has a phrase table per form, keyed "rule: form"; ``{net}`` and
+# other fields are filled by :func:`phrase`.
 PHRASES = {
     "arm vs SB and LB": {"beats SB": "beats SB", "closes the gap": "closes the gap (within δ of SB)",
                          "narrows the gap": "narrows the gap (above plain LB)",
@@ -83,13 +92,29 @@ PHRASES = {
                          "stays below SB": "stays below SB (against plain LB unresolved)", "unresolved": "unresolved"},
     "paired gap vs margin": {"a gap remains": "a gap remains", "closed": "the gap is closed (within δ of SB)",
                              "LB better": "LB tests higher", "unresolved": "the gap is not resolved"},
+    # the bold head of the front page's Table 2 sentence
+    "paired gap vs paper: head": {
+        "reproduced": "On {net} our seeds reproduce the paper's Table 2 gap.",
+        "sign reproduced": "On {net} LB tests below SB, as in the paper, by a margin other than the paper's.",
+        "reversed": "On {net} LB tests above SB, against the paper.",
+        "unresolved": "On {net} our seeds do not resolve the Table 2 gap."},
+    "ratio of means, paired bootstrap": {"LB sharper": "LB's minimiser is sharper",
+                                         "LB flatter": "LB's minimiser is flatter",
+                                         "unresolved": "sharpness not resolved",
+                                         "solver stall": "a solver stall, not a measure"},
+    # an arm's φ against plain LB's (the follow-ups chapter)
+    "ratio of means, paired bootstrap: arm over LB": {"LB sharper": "sharper than plain LB",
+                                                      "LB flatter": "flatter than plain LB",
+                                                      "unresolved": "sharpness against plain LB unresolved",
+                                                      "solver stall": "sharpness against plain LB unresolved"},
 }
 
 
-def phrase(c: Claim) -> str:
-    """The words a sentence prints for ``c``'s verdict (:data:`PHRASES` of its rule; the verdict itself if the rule
-    has none)."""
-    return PHRASES.get(c.rule, {}).get(c.verdict, c.verdict)
+def phrase(c: Claim, form: str = "", **fields) -> str:
+    """The words a sentence prints for ``c``'s verdict: :data:`PHRASES` of its rule (of "rule: form" where
+    ``form`` is given), with ``fields`` filled in; the verdict itself if the rule has none."""
+    table = PHRASES.get(f"{c.rule}: {form}" if form else c.rule, {})
+    return table.get(c.verdict, c.verdict).format(**fields)
 
 
 def ratio_words(c: Claim, digits: int = 3) -> str:

@@ -83,10 +83,10 @@ def show_table(ctx: Context) -> None:
                          "λ_max": sig(a.hessian_top.median())})
         import pandas as pd
 
-        prof = "/".join(sorted(g.profile.unique()))
         from lbgap.book import run_sets
 
-        where = run_sets.label(RUN_SET[net], sorted(g.seed.unique())) if net in RUN_SET else f"{net} ({prof} profile)"
+        where = run_sets.label(RUN_SET[net], sorted(g.seed.unique())) if net in RUN_SET else \
+            run_sets.describe("followups", g)
         show(pd.DataFrame(rows),
              f"{where}: mean ± sd over seeds; gap = SB − arm of the same seed; updates, examples, "
              f"seconds in training steps (one {g.device.iloc[0]} shared by up to 12 runs), φ (ε = 10⁻³, full space, "
@@ -130,8 +130,14 @@ def show_figure_gap(ctx: Context) -> None:
     d = d[(d.arm != "sb") & d.phi.notna() & d.gap.notna()]
     reading = (f"over {len(d)} runs, Spearman's ρ of φ with the gap is {spearmanr(d.phi, d.gap).statistic:.2f}; a "
                "sharper run with a larger gap would give ρ near 1." if len(d) >= 3 else None)
+    from lbgap.book import run_sets
+
+    where = "; ".join(run_sets.label(RUN_SET[net], sorted(g.seed.unique())) if net in RUN_SET
+                      else run_sets.describe("followups", g) for net, g in runs(ctx).groupby("net", sort=False))
     show_figure(figure_gap_vs_sharpness(ctx), "Gap to SB against the sharpness (top) and the Hessian's top "
-                "eigenvalue (bottom), one point per run of each remedy.", reading)
+                f"eigenvalue (bottom; {'; '.join(eigen_note(ctx, n) for n in runs(ctx).net.unique())}), one point per "
+                f"run of each remedy — runs: {where}",
+                reading)
 
 
 SELECTED_AFTER = ("sam-",)   # arms whose setting (SAM's radius) was picked on test accuracy, not on a validation split
@@ -168,8 +174,7 @@ def readings(ctx: Context) -> list[str]:
             a = df[(df.net == net) & (df.arm == r.arm)]
             lbr = df[(df.net == net) & (df.arm == "lb")]
             flat = claims.sharper(claims.by_seed(a, "phi"), claims.by_seed(lbr, "phi"))
-            flat_words = {"LB sharper": "sharper than plain LB", "LB flatter": "flatter than plain LB"}.get(
-                flat.verdict, "sharpness against plain LB unresolved")
+            flat_words = claims.phrase(flat, "arm over LB")
             words = (f"**{net}, {r.label}** ({r.source}{': ' + claim if claim else ''}). Ours: "
                      f"**{claims.phrase(c)}** — arm − SB {vs_sb.interval_words()}, mean {stats_signed(vs_sb.value)} "
                      f"pt; arm − LB {vs_lb.interval_words()}, mean {stats_signed(vs_lb.value)} pt, above plain LB on "
@@ -180,7 +185,7 @@ def readings(ctx: Context) -> list[str]:
             if r.arm.startswith(SELECTED_AFTER):
                 words += " The radius was chosen after seeing test accuracy, not on a validation split."
             lines.append(words)
-        for col, what in (("phi", "φ"), ("hessian_top", "λ_max (power iteration)")):
+        for col, what in (("phi", "φ"), ("hessian_top", f"λ_max ({eigen_note(ctx, net)})")):
             c = followup_correlation(ctx, net, col)
             if c is None:
                 continue
@@ -250,7 +255,12 @@ def show_runs(ctx: Context):
     t = t[["net", "profile", "seed", "arm", "batch_size", "lr", "test_acc", "train_loss", "epochs", "steps",
            "train_time_s", "stop_reason", "phi", "hessian_top", "device"]]
     t, same = fold_constant(t, keep=("arm", "seed"))
-    return dropdown(t, f"Every run ({len(t)}; {same})", "followups-runs")
+    from lbgap.book import run_sets
+
+    where = "; ".join(run_sets.label(RUN_SET[net], sorted(g.seed.unique())) if net in RUN_SET
+                      else run_sets.describe("followups", g) for net, g in df.groupby("net", sort=False))
+    notes = "; ".join(eigen_note(ctx, n) for n in df.net.unique())
+    return dropdown(t, f"Every run ({len(t)}; {same}; hessian_top: {notes}) — runs: {where}", "followups-runs")
 
 
 def coverage(ctx: Context) -> list[str]:

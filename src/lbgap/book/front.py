@@ -5,7 +5,7 @@ from __future__ import annotations
 from lbgap.book.context import Context, lb_over_sb, shown_nets, shown_seeds
 from lbgap.book.coverage import MISSING_REASON
 from lbgap.book.paper import paper_table
-from lbgap.book.sb_vs_lb import gap_claim, table2_numbers, train_runs, verdict
+from lbgap.book.sb_vs_lb import gap_claim, table2_numbers, table2_run_sets, train_runs, verdict
 from lbgap.book.stats import signed
 from lbgap.book.style import styled
 from lbgap.book import claims
@@ -147,7 +147,7 @@ def answer_numbers(ctx: Context) -> dict:
     import dataclasses
 
     from lbgap.book import batch_vs_iterations as bvi
-    from lbgap.book import sb_vs_lb
+    from lbgap.book import run_sets, sb_vs_lb
 
     out = {}
     nums = table2_numbers(ctx)
@@ -157,7 +157,7 @@ def answer_numbers(ctx: Context) -> dict:
         out["gap"] = dict(sb=sb.test_acc, lb=lb.test_acc, n=int(min(sb.n, lb.n)), epochs_sb=sb.epochs,
                           epochs_lb=lb.epochs, b_sb=int(sb.batch_size), b_lb=int(lb.batch_size), profile=sb.profile,
                           seeds=sorted(set(map(int, sb.seeds.split(","))) & set(map(int, lb.seeds.split(",")))),
-                          claim=sb_vs_lb.table2_gap(ctx), run_set="F1-table2" if sb.tag == "uncapped" else "F1-50epoch")
+                          claim=sb_vs_lb.table2_gap(ctx), run_set=run_sets.find("table2", "F1", sb.profile, sb.tag))
     summed, mean = sharpness_f1(ctx, objective="sum"), sharpness_f1(ctx, objective="mean")
     p3 = paper_table(3).set_index("network").loc["F1"]
     out["sharpness"] = summed and mean and dict(summed=summed, mean=mean,
@@ -232,16 +232,6 @@ def regression_claim(ctx: Context):
                              n_sgd=int(sgd[sgd.label == best].seed.nunique()), n_exact=int(exact.seed.nunique())))
 
 
-GAP_HEADS = {   # the bold head of the Table 2 sentence, by the verdict of claims.gap_vs_paper
-    "reproduced": "On F1 our seeds reproduce the paper's Table 2 gap.",
-    "sign reproduced": "On F1 LB tests below SB, as in the paper, by a margin other than the paper's.",
-    "reversed": "On F1 LB tests above SB, against the paper.",
-    "unresolved": "On F1 our seeds do not resolve the Table 2 gap.",
-}
-SHARP_WORDS = {"LB sharper": "LB's minimiser is sharper", "LB flatter": "LB's minimiser is flatter",
-               "unresolved": "sharpness not resolved", "solver stall": "a solver stall, not a measure"}
-
-
 def answer_lines(ctx: Context) -> list[str]:
     """The front page's answer to "batch size or number of iterations?", as Markdown bullets: each sentence a
     template chosen by the verdict of its claim (:mod:`lbgap.book.claims`), with n and the 95 % interval."""
@@ -265,7 +255,9 @@ def answer_lines(ctx: Context) -> list[str]:
                      f"reaches the target (95 % CI {n['ci'][0]:,.0f}–{n['ci'][1]:,.0f}).")
     if a.get("gap") and a["gap"]["claim"] is not None:
         g, c = a["gap"], a["gap"]["claim"]
-        words = (f"**{GAP_HEADS[c.verdict]}** {run_sets.label(g['run_set'], g['seeds'])} (Adam, SB = {g['b_sb']:,} "
+        where = (run_sets.label(g["run_set"], g["seeds"]) if g["run_set"] else
+                 f"F1, {g['profile']} profile, {run_sets.seeds_words(g['seeds'])}")
+        words = (f"**{claims.phrase(c, 'head', net='F1')}** {where} (Adam, SB = {g['b_sb']:,} "
                  f"against LB = {g['b_lb']:,}, ~{g['epochs_sb']:.0f}/{g['epochs_lb']:.0f} epochs): test accuracy "
                  f"{g['sb']:.2f} % against {g['lb']:.2f} %, gap SB − LB paired by seed {c.words()} "
                  f"(the paper: {c.numbers['paper']:.2f})")
@@ -286,17 +278,19 @@ def answer_lines(ctx: Context) -> list[str]:
         h = a["sharpness"]
         s, m = h["summed"], h["mean"]
         lines.append(f"**Sharpness, on the {run_sets.get('F1-50epoch').name}:** by the paper's ε-sharpness (ε = 1e-3, "
-                     f"full space) maximised on the summed loss, {SHARP_WORDS[s.verdict]}: LB/SB "
+                     f"full space) maximised on the summed loss, {claims.phrase(s)}: LB/SB "
                      f"{claims.ratio_words(s)}, ratio of means, bootstrap over seeds (the paper: {h['paper']:g}); on the "
                      "mean loss, as "
-                     f"the paper specifies it, the ratio {m.estimate.value:.2g} is {SHARP_WORDS[m.verdict]} "
+                     f"the paper specifies it, the ratio {m.estimate.value:.2g} is {claims.phrase(m)} "
                      f"(median fraction of coordinates that reach the box {m.numbers.get('at_bound', float('nan')):.2g}).")
     if a.get("quick_gap"):
         q, c = a["quick_gap"], a["quick_gap"]["claim"]
         head = {"LB tests lower": "At equal epochs a large batch lags, after far fewer steps.",
                 "LB tests higher": "At equal epochs a large batch leads, after far fewer steps.",
                 "unresolved": "At equal epochs the large batch's lag is not resolved."}[c.verdict]
-        lines.append(f"**{head}** {run_sets.get(q['net'] + '-quick').name} after {q['epochs']:.0f} epochs "
+        key = run_sets.find("table2", q["net"], "quick", "")
+        lines.append(f"**{head}** {run_sets.get(key).name if key else q['net'] + ' (quick profile)'} after "
+                     f"{q['epochs']:.0f} epochs "
                      f"({q['steps_sb']:,.0f} SB steps against {q['steps_lb']:,.0f} LB steps): gap SB − LB paired by "
                      f"seed {c.stat() if c.resolved else c.words()}, a point far from a minimiser.")
     from lbgap.book import followups, gradient_norm
@@ -333,42 +327,43 @@ def chapter_context(ctx: Context, chapter: str) -> Context:
     return ctx.memo(f"chapter-{chapter}", lambda: dataclasses.replace(ctx))
 
 
-# One row per item of the paper and per study of our own: (item, chapter, record kind, tag test, status when the
-# records exist, protocol words, why not run). Networks, seeds and profiles are counted from the records.
+# One row per item of the paper and per study of our own: (item, chapter, record kind, tag test, protocol words,
+# why not run); the status is chosen by rule (claims.status_word). Networks, seeds and profiles are counted from the
+# records.
 STATUS_ROWS = (
-    ("Table 1 networks", "sb_vs_lb", None, None, "reproduced", "all six built", ""),
-    ("Table 2 SB vs LB accuracy", "sb_vs_lb", "train", ("", "uncapped"), "partly", "",
+    ("Table 1 networks", "sb_vs_lb", None, None, "all six built", ""),
+    ("Table 2 SB vs LB accuracy", "sb_vs_lb", "train", ("", "uncapped"), "",
      "F1 at the paper's protocol; F2 and C1 at the quick 5-epoch budget (far from a minimiser); C2 needs a GPU; "
      "C3 and C4 need CIFAR-100 pixels (not in the data pack) and a GPU"),
-    ("Table 3 ε-sharpness", "sharpness", "sharpness", "", "partly", "", "on the networks of Table 2"),
-    ("Table 4 sharpness, subspace", "sharpness", "sharpness", "", "partly", "", "on the networks of Table 2"),
-    ("Table 5", None, None, None, "not run", "", "not covered by this book"),
-    ("Table 6 augmentation", "remedies", "train", "augment", "partly", "",
+    ("Table 3 ε-sharpness", "sharpness", "sharpness", "", "", "on the networks of Table 2"),
+    ("Table 4 sharpness, subspace", "sharpness", "sharpness", "", "", "on the networks of Table 2"),
+    ("Table 5", None, None, None, "", "not covered by this book"),
+    ("Table 6 augmentation", "remedies", "train", "augment", "",
      "its networks are convolutional: GPU work; C3 and C4 also need CIFAR-100 pixels"),
-    ("Table 7 conservative", "remedies", "train", "conservative", "partly", "", "F1 only; F2 and C1–C4 need a GPU"),
-    ("Figure 1 sketch", None, None, None, "n/a", "", "an illustration of flat and sharp minima, no data"),
-    ("Figure 2 learning curves", "sb_vs_lb", "train", "", "partly", "", "the runs of Table 2"),
-    ("Figure 3 SB–LB line", "parametric", "landscape", None, "partly", "", "the runs of Table 2"),
-    ("Figure 4 batch sweep", "threshold", "train", "fig4", "partly", "",
+    ("Table 7 conservative", "remedies", "train", "conservative", "", "F1 only; F2 and C1–C4 need a GPU"),
+    ("Figure 1 sketch", None, None, None, "", "an illustration of flat and sharp minima, no data"),
+    ("Figure 2 learning curves", "sb_vs_lb", "train", "", "", "the runs of Table 2"),
+    ("Figure 3 SB–LB line", "parametric", "landscape", None, "", "the runs of Table 2"),
+    ("Figure 4 batch sweep", "threshold", "train", "fig4", "",
      "on F1, where the paper used C1 and F2 (GPU work)"),
-    ("Figure 5 warm start", "warmstart", "train", "fig5", "partly", "", "on F1, where the paper used C1 and F2"),
-    ("Figure 6 sharpness vs loss", "trajectory", "trajectory", "fig6", "partly", "",
+    ("Figure 5 warm start", "warmstart", "train", "fig5", "", "on F1, where the paper used C1 and F2"),
+    ("Figure 6 sharpness vs loss", "trajectory", "trajectory", "fig6", "",
      "on F1, where the paper used C1 and F2"),
-    ("Figure 7 curved path", "parametric", "landscape", None, "partly", "", "the runs of Table 2"),
-    ("Gradient noise", "gradient_noise", "noise", None, "ours", "", ""),
-    ("Steps to target, B_crit", "batch_vs_iterations", "steps", None, "ours", "", ""),
-    ("Cap check (uncapped reruns)", "sb_vs_lb", "train", "uncapped", "ours", "", ""),
-    ("Objective scaling (summed loss)", "sharpness", "sharpness", "", "ours", "", ""),
-    ("Dinh rescaling", "sharpness", "dinh", None, "ours", "", ""),
-    ("Huge-N regression", "regression", "regression", None, "ours", "", "linear and logistic, N up to 1e9"),
-    ("Gradient norm and ‖x − x0‖ vs B", "gradient_norm", "gradnorm", "gn-", "partly", "",
+    ("Figure 7 curved path", "parametric", "landscape", None, "", "the runs of Table 2"),
+    ("Gradient noise", "gradient_noise", "noise", None, "", ""),
+    ("Steps to target, B_crit", "batch_vs_iterations", "steps", None, "", ""),
+    ("Cap check (uncapped reruns)", "sb_vs_lb", "train", "uncapped", "", ""),
+    ("Objective scaling (summed loss)", "sharpness", "sharpness", "", "", ""),
+    ("Dinh rescaling", "sharpness", "dinh", None, "", ""),
+    ("Huge-N regression", "regression", "regression", None, "", "linear and logistic, N up to 1e9"),
+    ("Gradient norm and ‖x − x0‖ vs B", "gradient_norm", "gradnorm", "gn-", "",
      "F1 on a CPU (2 epochs); C1 needs a GPU"),
-    ("Cost per batch size (time, memory)", "gradient_norm", "cost", None, "partly", "",
+    ("Cost per batch size (time, memory)", "gradient_norm", "cost", None, "",
      "F1 on a CPU; C1 and the GPU memory column need a GPU"),
-    ("Remedies after Keskar (Goyal, Hoffer, SAM)", "followups", "train", "fu-", "partly", "",
+    ("Remedies after Keskar (Goyal, Hoffer, SAM)", "followups", "train", "fu-", "",
      "F1 on a GPU (bf16 autocast, a variant of the float32 CPU protocol); the SB-updates arm alone, the "
      "missing seeds and C1 still to run"),
-    ("LR tuned per batch size", "tuned_lr", "train", "tlr-x", "ours", "",
+    ("LR tuned per batch size", "tuned_lr", "train", "tlr-x", "",
      "F1 on a CPU, selected on a 5,000-image validation split; grid points and final seeds are counted in the chapter"),
 )
 
@@ -456,42 +451,47 @@ def status(ctx: Context):
     import pandas as pd
 
     from lbgap.book import claims
+    from lbgap.book.run_sets import short
 
     a, paper2 = answer_numbers(ctx), paper_table(2).set_index("network")
-    headline_words = {}
+    headline_words = {}   # item -> F1's number, ours / the paper's, with the run set it was read from
     if a.get("gap") and a["gap"]["claim"] is not None:
         headline_words["Table 2 SB vs LB accuracy"] = (f"{a['gap']['claim'].estimate.value:.2f} / "
-                                                       f"{a['gap']['claim'].numbers['paper']:.2f} pt")
+                                                       f"{a['gap']['claim'].numbers['paper']:.2f} pt"
+                                                       + (f" ({short(a['gap']['run_set'])})" if a["gap"]["run_set"]
+                                                          else ""))
     for label, k, claim in (("Table 3 ε-sharpness", 3, "Table 3, summed loss"),
                             ("Table 4 sharpness, subspace", 4, "Table 4 φ LB/SB")):
         r = sharpness_ratios(ctx).get((claim, "F1"))   # Table 3: the objective the sharpness chapter endorses
         t = paper_table(k).set_index("network").loc["F1"]
         if r:
             headline_words[label] = ratio_words(r[0], r[1], round(t["lb_eps1e-3_mean"] / t["sb_eps1e-3_mean"])) \
-                + (" (summed loss)" if k == 3 else "")
+                + f" ({'summed loss; ' if k == 3 else ''}{short('F1-50epoch')})"
     if a.get("conservative"):
         t7 = paper_table(7).set_index("network").loc["F1", "test_acc_lb_mean"] - paper2.loc["F1"].test_acc_lb_mean
-        headline_words["Table 7 conservative"] = f"{a['conservative']['conservative'].estimate.value:+.2f} / {t7:+.2f} pt"
+        headline_words["Table 7 conservative"] = (f"{a['conservative']['conservative'].estimate.value:+.2f} / "
+                                                  f"{t7:+.2f} pt ({short('F1-table7')})")
     from lbgap.book import sb_vs_lb
 
     if not sb_vs_lb.cap_table(ctx).empty:
         caps = cap_ratios(ctx)
-        headline_words["Cap check (uncapped reruns)"] = (f"gap {caps['variant']['gap (pt)']:.2f} (cap 50) → "
-                                                         f"{caps['protocol']['gap (pt)']:.2f} pt")
+        headline_words["Cap check (uncapped reruns)"] = (f"gap {caps['variant']['gap (pt)']:.2f} ({short('F1-50epoch')}) "
+                                                         f"→ {caps['protocol']['gap (pt)']:.2f} pt ({short('F1-table2')})")
     rise = scorecard(ctx).set_index("network").loc["F1", landscape_rise_label()] if "F1" in shown_nets(ctx) else None
     if rise and rise != "—":
-        headline_words["Figure 3 SB–LB line"] = f"rise LB ÷ SB {rise}"
+        headline_words["Figure 3 SB–LB line"] = f"rise LB ÷ SB {rise} ({short('F1-50epoch')})"
     if a.get("steps"):
-        headline_words["Steps to target, B_crit"] = f"B_crit {a['steps']['b_crit']:,.0f}"
+        headline_words["Steps to target, B_crit"] = f"B_crit {a['steps']['b_crit']:,.0f} ({short('F1-steps')})"
     from lbgap.book import followups
 
     fu = followups.followup_arms(chapter_context(ctx, "followups"))
     if "hoffer" in fu:
-        headline_words["Remedies after Keskar (Goyal, Hoffer, SAM)"] = f"Hoffer − SB {fu['hoffer'].words()}"
+        headline_words["Remedies after Keskar (Goyal, Hoffer, SAM)"] = (f"Hoffer − SB {fu['hoffer'].words()} "
+                                                                        f"({short('F1-gpu-bf16')})")
     if a.get("noise"):
-        headline_words["Gradient noise"] = f"B_simple {a['noise']['b_simple']:,.0f}"
+        headline_words["Gradient noise"] = f"B_simple {a['noise']['b_simple']:,.0f} ({short('F1-noise')})"
     rows = []
-    for item, chapter, kind, tag, _, protocol, _ in STATUS_ROWS:
+    for item, chapter, kind, tag, protocol, _ in STATUS_ROWS:
         keys = _record_keys(ctx, kind, tag) if kind else set()
         by_prof = {p: sorted({n for q, n, _, _ in keys if q == p}) for p in ctx.record_profiles}
         nets_run = {n for _, n, _, _ in keys}
@@ -499,8 +499,8 @@ def status(ctx: Context):
         word = claims.status_word(bool(keys), _item_verdicts(item, a), nets_run, nets_paper,
                                   own=item in OWN_ITEMS, applies=kind is not None or item.startswith("Table 1")
                                   or item.startswith("Table 5")).verdict
-        if item.startswith("Table 1"):
-            word = "reproduced"   # built networks: the parameter counts match App. B (sb_vs_lb.table1's match column)
+        if item.startswith("Table 1"):   # built networks: every parameter count matches App. B (sb_vs_lb.table1)
+            word = "reproduced" if (sb_vs_lb.table1().match == "yes").all() else "partly"
         if item.startswith("Table 5"):
             word = "not run"
         if kind and keys:
@@ -527,8 +527,12 @@ def status_notes() -> str:
 def show_status(ctx: Context) -> None:
     from IPython.display import Markdown, display
 
-    display(styled(status(ctx), "Status of every table and figure of Keskar et al. (2017) and of our own studies",
-                   "status", wrap=("F1: ours / paper",)))
+    from lbgap.book import run_sets
+
+    display(styled(status(ctx), run_sets.caption("Status of every table and figure of Keskar et al. (2017) and of our "
+                                                 "own studies; each F1 number names its run set", "all-records",
+                                                 "F1-table2", "F1-50epoch", "F1-table7", "F1-gpu-bf16", "F1-steps",
+                                                 "F1-noise"), "status", wrap=("F1: ours / paper",)))
     display(Markdown("Notes:\n\n" + status_notes()))
 
 def show_headline(ctx: Context) -> None:
@@ -541,7 +545,7 @@ def show_headline(ctx: Context) -> None:
     display(styled(t.drop(columns="verdict").rename(columns={
         "paper: test SB / LB (%)": "paper: SB / LB (%)", "ours: test SB / LB (%)": "ours: SB / LB (%)"}),
         "Test accuracy (%) of small-batch (SB) and large-batch (LB) Adam and the gap SB − LB: ours vs Keskar et al. "
-        "(2017), Table 2", "headline"))
+        "(2017), Table 2 — runs: " + table2_run_sets(ctx, "figure2"), "headline"))
     verdict_lines(f"**{r.network}**: {r.verdict}." for r in t.itertuples() if isinstance(r.verdict, str))
 
 
@@ -558,12 +562,33 @@ def scorecard_by_claim(ctx: Context):
     return pd.concat([runs, out], ignore_index=True), [n for n in t.index if n not in have]
 
 
+def scorecard_sharpness_sets(ctx: Context) -> str:
+    """The run sets behind the scorecard's sharpness and landscape cells (the sharpness chapter's records), with
+    their seeds."""
+    import pandas as pd
+
+    from lbgap.book import run_sets
+    from lbgap.measures import sharpness
+
+    t = sharpness.sharpness_table(records=_records(ctx, "sharpness"))
+    return run_sets.describe("sharpness", t if len(t) else pd.DataFrame())
+
+
+def scorecard_table7_set(ctx: Context) -> str:
+    """The run set behind the scorecard's Table 7 cells, with its seeds."""
+    from lbgap.book import run_sets
+
+    return run_sets.describe("table7", conservative_runs(ctx))
+
+
 def show_scorecard(ctx: Context) -> None:
     from IPython.display import Markdown, display
 
     t, missing = scorecard_by_claim(ctx)
     display(styled(t, "Scorecard: each claim, ours / Keskar et al. (2017); ratios are LB over SB (mean of LB ÷ mean "
-                   "of SB over seeds), n = seeds behind ours", "scorecard"))
+                   "of SB over seeds), n = seeds behind ours — runs: Table 2, " + table2_run_sets(ctx, "figure2")
+                   + "; Tables 3–4 and Figure 3, " + scorecard_sharpness_sets(ctx) + "; Table 7, "
+                   + scorecard_table7_set(ctx), "scorecard"))
     notes = []
     from lbgap.book import run_sets, sb_vs_lb
 
@@ -575,7 +600,7 @@ def show_scorecard(ctx: Context) -> None:
         v, p = caps["variant"], caps["protocol"]
         notes.append(f"F1's sharpness and landscape ratios are measured on the {run_sets.get('F1-50epoch').name}; "
                      f"on the same seeds in the {run_sets.get('F1-table2').name} they are: φ full space, summed loss "
-                     f"{p['LB/SB φ full']:,.0f} (50-epoch runs: {v['LB/SB φ full']:,.0f}), random subspace "
+                     f"{p['LB/SB φ full']:,.0f} ({run_sets.short('F1-50epoch')}: {v['LB/SB φ full']:,.0f}), random subspace "
                      f"{p['LB/SB φ random']:.2g} ({v['LB/SB φ random']:.2g}), Figure 3's rise {p[RISE_RATIO]:,.0f} "
                      f"({v[RISE_RATIO]:,.0f}) — see [the SB/LB chapter](chapters/sb_vs_lb.html#does-the-50-epoch-cap-matter-f1).")
     if missing:
@@ -658,7 +683,7 @@ def show_first_screen(ctx: Context):
     else:
         gap_words = f"the large batch tests lower: SB − LB {c.stat()} (the paper: {c.numbers['paper']:.2f})"
     first = ("**Answer, for what we tested:** on F1 (MNIST, a fully connected network) at the paper's protocol, "
-             + gap_words + "; what a larger batch changes most is the number of **iterations**"
+             + gap_words + "; what a larger batch changes is the number of **iterations**"
              + (f": steps to {s['target']:.0%} validation accuracy fall with the batch up to a critical batch of "
                 f"about {s['b_crit']:,.0f} examples (95 % CI {s['ci'][0]:,.0f}–{s['ci'][1]:,.0f}), beyond which extra "
                 "examples per step buy little." if s else "."))

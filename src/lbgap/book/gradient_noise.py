@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from lbgap.book.batch_vs_iterations import record_profile, target
 from lbgap.book.context import Context
+from lbgap.book import run_sets
 from lbgap.book.style import show, show_figure, verdict_lines
 
 
@@ -48,7 +49,12 @@ def scan_frame(ctx: Context):
 
 
 def slope_fits(ctx: Context):
-    """The fitted slope of log variance against log m per scan, from several smallest m on (1000 draws)."""
+    """The fitted slope of log variance against log m per scan, from several smallest m on (1000 draws; read once
+    per notebook)."""
+    return ctx.memo("noise-slopes", lambda: _slope_fits(ctx))
+
+
+def _slope_fits(ctx: Context):
     import pandas as pd
 
     from lbgap.measures import noise
@@ -65,6 +71,86 @@ def slope_fits(ctx: Context):
     return pd.DataFrame(fits)
 
 
+def run_set_words(ctx: Context) -> str:
+    """The run set of the noise records shown, with their seeds (:func:`lbgap.book.run_sets.describe`)."""
+    import pandas as pd
+
+    recs = noise_records(ctx).values()
+    return run_sets.describe("noise", pd.DataFrame([dict(net=r.get("net", ""), profile=record_profile(ctx),
+                                                         seed=r.get("seed")) for r in recs]))
+
+
+def steps_run_set_words(ctx: Context) -> str:
+    """The run set of the steps-to-target records (section 4), with their seeds."""
+    from lbgap.book import batch_vs_iterations as bvi
+
+    return bvi.run_set_words(ctx)
+
+
+def carry_over_lines(ctx: Context) -> list[str]:
+    """What carries over from the toy, every number from the noise records: the fitted slopes per scan and range of
+    m (slope ± regression se), the smallest minibatch against the 1/m line, the variance ratio and alignment between
+    the SB batch size and the largest m, and the noise scale along the small-batch run (probe at x0, the scan at x0,
+    the EMA's range after its first probe, at the target and at the end)."""
+    import numpy as np
+
+    from lbgap.measures import noise
+
+    fits, sf = slope_fits(ctx), scan_frame(ctx)
+    if fits.empty:
+        return []
+
+    def slope(at, lo):
+        r = fits[(fits["at"] == at) & fits.m.str.startswith(f"{lo}-")]
+        return f"{r.slope.iloc[0]:.3f} ± {r.se.iloc[0]:.3f}".replace("-", "−") if len(r) else "—"
+
+    def var(at, m):
+        r = sf[(sf["at"] == at) & (sf.m == m)]
+        return float(r.var_fpc.iloc[0]) if len(r) else float("nan")
+
+    def cos(at, m):
+        r = sf[(sf["at"] == at) & (sf.m == m)]
+        return float(r.cos.iloc[0]) if len(r) else float("nan")
+
+    scans_at = sorted(set(sf["at"]))
+    lines = ["**Slopes of the FPC-corrected variance against m** (slope ± regression se; −1: independent samples): "
+             + "; ".join(f"{at}: " + ", ".join(f"m ≥ {lo} {slope(at, lo)}" for lo in (32, 128, 512)) for at in scans_at)
+             + "."]
+    m0, mx = int(sf.m.min()), int(sf.m.max())
+    small = []
+    for at in scans_at:
+        tr = fits[(fits["at"] == at) & fits.m.str.startswith("32-")].tr_sigma
+        if len(tr):
+            small.append(f"{at} {var(at, m0) / (float(tr.iloc[0]) / m0):,.0f}×")
+    all_m = fits[fits.m.str.startswith(f"{m0}-")].slope
+    lines.append(f"**The smallest minibatch (m = {m0})** sits above the 1/m line of m ≥ 32 by " + ", ".join(small)
+                 + f"; a fit over all sizes gives slopes {all_m.min():.2f} to {all_m.max():.2f}.".replace("-", "−"))
+    sb_b = 256 if (sf.m == 256).any() else int(np.median(sf.m))
+    lines.append(f"**Between m = {sb_b} (SB's batch) and m = {mx}** the variance falls by "
+                 + ", ".join(f"{var(at, sb_b) / var(at, mx):.3g}× at {at}" for at in scans_at)
+                 + f" (a 1/m law gives {mx / sb_b:g}×); cos(ĝ_m, g) goes from "
+                 + ", ".join(f"{cos(at, sb_b):.2f} to {cos(at, mx):.2f} at {at}" for at in scans_at) + ".")
+    tr = track(ctx)
+    summ, series = noise.b_simple_summary(tr, target(ctx)), noise.noise_scale_series(tr)
+    ema = series.b_simple.dropna()
+    init_scan = fits[(fits["at"] == "init") & fits.m.str.startswith("32-")].B_simple
+    end_scan = fits[(fits["at"] == "track") & fits.m.str.startswith("128-")].B_simple
+    lines.append(f"**The noise scale along the small-batch run.** B_simple {summ['init']:,.0f} ± {summ['init_se']:,.0f} "
+                 "at x0 (one probe)"
+                 + (f"; the scan at x0 gives {float(init_scan.iloc[0]):,.0f} (m ≥ 32)" if len(init_scan) else "")
+                 + f"; the EMA from its first probe (step {int(series.step[ema.index[0]])}) on stays between "
+                 f"{ema.min():,.0f} and {ema.max():,.0f}; {summ['b_simple']:,.0f} where validation accuracy first reaches "
+                 f"{target(ctx):.0%}; {summ['end']:,.0f} at the end of the run (step {summ['end_step']})"
+                 + (f", where the scan gives {float(end_scan.iloc[0]):,.0f} (m ≥ 128)" if len(end_scan) else "") + ".")
+    return lines
+
+
+def show_carry_over(ctx: Context) -> None:
+    lines = carry_over_lines(ctx)
+    if lines:
+        verdict_lines(lines)
+
+
 # ------------------------------------------------------------------------------------ what the notebook shows
 def show_records(ctx: Context) -> None:
     print("records:", ", ".join(sorted(noise_records(ctx))))
@@ -79,7 +165,8 @@ def show_toy() -> None:
 
     from lbgap.measures import noise
 
-    toy = noise.quadratic_toy((1, 8, 32, 128), steps=200, lr=0.05, sigma=4.0, reps=2000, seed=0)
+    reps = 2000
+    toy = noise.quadratic_toy((1, 8, 32, 128), steps=200, lr=0.05, sigma=4.0, reps=reps, seed=0)
     fig, axes = plt.subplots(2, 1, figsize=(6.8, 7.2), sharey=True)
     for (m, g), color in zip(toy.groupby("m"), sns.color_palette("viridis", 4)):
         for ax, x in zip(axes, ("step", "examples")):
@@ -91,8 +178,9 @@ def show_toy() -> None:
     axes[0].legend()
     fig.tight_layout()
     end = toy[toy.step == toy.step.max()].set_index("m")["mean"]
-    show_figure(fig, "Noisy SGD on a quadratic: the loss (mean and 10–90 % band over 2,000 repeats) against steps "
-                "(top) and examples (bottom) for minibatch sizes m.",
+    show_figure(fig, run_sets.caption(f"Noisy SGD on a quadratic: the loss (mean and 10–90 % band over {reps:,} "
+                                      "repeats) against steps (top) and examples (bottom) for minibatch sizes m",
+                                      "no-runs"),
                 f"after {toy.step.max()} steps the loss is {end.iloc[0]:.3g} at m = {end.index[0]} and "
                 f"{end.iloc[-1]:.3g} at m = {end.index[-1]}: {end.index[-1] // end.index[0]}× the examples per step "
                 f"give a {end.iloc[0] / end.iloc[-1]:.0f}× lower loss (the exact stationary loss falls as 1/m: "
@@ -100,15 +188,15 @@ def show_toy() -> None:
     stat = toy[toy.step >= 150].groupby("m")["mean"].mean().rename("measured (steps 150-200)").reset_index()
     stat["exact η σ² / (4 m (1 − η))"] = [noise.quadratic_stationary_loss(m, 0.05, 4.0) for m in stat.m]
     stat["ratio"] = stat.iloc[:, 1] / stat.iloc[:, 2]
-    show(stat.round(4).rename(columns={"m": "minibatch m"}), "The toy's stationary loss against its exact value",
-         "toy")
+    show(stat.round(4).rename(columns={"m": "minibatch m"}),
+         run_sets.caption("The toy's stationary loss against its exact value", "no-runs"), "toy")
 
 
 def show_slopes(ctx: Context) -> None:
     from lbgap.book.style import show_table
 
     fits = slope_fits(ctx)
-    runs = ", ".join(sorted(noise_records(ctx)))
+    runs = run_set_words(ctx) + " (records " + ", ".join(sorted(noise_records(ctx))) + ")"
     show_table(fits.rename(columns={"at": "scan", "m": "m range", "se": "slope se", "ci95": "95% CI", "tr_sigma": "tr Σ",
                                     "grad_sqnorm": "‖g‖²", "B_simple": "B_simple"}),
                "Slope of log variance against log m, by scan and range of m (1,000 bootstrap draws)", "slopes",
@@ -126,7 +214,8 @@ def show_slopes(ctx: Context) -> None:
                               "tr Σ / m assumes, so tr Σ itself is poorly measured there."
                               if abs(big.slope + 1) > 0.3 else "")])
     cos = scan_frame(ctx).pivot(index="m", columns="at", values="cos").round(3).reset_index()
-    show(cos.rename(columns={"m": "minibatch m"}), "cos(ĝ_m, g): alignment with the full gradient, by scan", "cos")
+    show(cos.rename(columns={"m": "minibatch m"}), "cos(ĝ_m, g): alignment with the full gradient, by scan — runs: "
+         + run_set_words(ctx), "cos")
 
 
 def show_variance(ctx: Context) -> None:
@@ -157,7 +246,7 @@ def show_variance(ctx: Context) -> None:
     f = slope_fits(ctx)
     f = f[f.m == f.groupby("at").m.transform("last")]
     show_figure(fig, "Variance of the minibatch gradient (top, with fitted slopes) and its alignment with the full "
-                "gradient (bottom) against the minibatch size m.",
+                "gradient (bottom) against the minibatch size m — runs: " + run_set_words(ctx),
                 "fitted slopes over the largest m: " + ", ".join(f"{r['at']} {r.slope:.2f}" for _, r in f.iterrows())
                 + " (−1 is the slope of independent samples, variance ∝ 1/m).")
 
@@ -187,7 +276,7 @@ def show_noise_scale(ctx: Context) -> None:
     ax.legend(loc="lower right", fontsize=9)
     fig.tight_layout()
     show_figure(fig, "The gradient-noise scale B_simple along the small-batch run (single probes and their EMA), "
-                "with the validation accuracy (right axis).")
+                "with the validation accuracy (right axis) — runs: " + run_set_words(ctx))
     verdict_lines([
         f"B_simple at initialisation (one probe): {summ['init']:.0f} ± {summ['init_se']:.0f}",
         f"B_simple where validation accuracy first reaches {t:.0%} (step {summ['step']}; probes of steps "
@@ -226,7 +315,7 @@ def show_loss_curves(ctx: Context) -> None:
         fig.tight_layout()
         end = sel.sort_values("step").groupby("batch_size").tail(1).groupby("batch_size").val_loss.median()
         show_figure(fig, "Adam's validation loss at each batch size's tuned lr against steps (top) and examples "
-                    "(bottom).", f"where the runs stop, the validation loss is {end.iloc[0]:.3g} at B = {end.index[0]:,} "
+                    "(bottom) — runs: " + steps_run_set_words(ctx), f"where the runs stop, the validation loss is {end.iloc[0]:.3g} at B = {end.index[0]:,} "
                     f"and {end.iloc[-1]:.3g} at B = {end.index[-1]:,} (median over seeds)." if len(end) else None)
     else:
         print("no steps-to-target records yet: run `lbgap sweep steps-to-target`")

@@ -29,6 +29,20 @@ def points(ctx: Context):
     return ctx.study_table("gradnorm", gradient_norm.table)
 
 
+def run_set_words(ctx: Context) -> str:
+    """The run set of the gradient-norm points shown, with their seeds (:func:`lbgap.book.run_sets.describe`)."""
+    from lbgap.book import run_sets
+
+    return run_sets.describe("gradnorm", points(ctx))
+
+
+def cost_run_set_words(g) -> str:
+    """The run set of cost records ``g`` (one network's), with their seeds."""
+    from lbgap.book import run_sets
+
+    return run_sets.describe("cost", g)
+
+
 def budgets(df):
     """The two budgets every batch size reached: the end of the first epoch (early) and the last point (late),
     as examples seen."""
@@ -115,12 +129,13 @@ def show_figure_paths(ctx: Context) -> None:
     if not df.empty:
         last = df[(df.rule == "fixed")].sort_values("examples").groupby("batch_size").tail(1)
         d = last.groupby("batch_size").dist.mean()
+        c = next((v["dist"] for (_, rule, _), v in reversed(list(budget_claims(ctx).items())) if rule == "fixed"), None)
         show_figure(figure_paths(ctx), "Full-batch gradient norm, mean mini-batch gradient norm, distance from the "
                     "start and test loss against the training examples seen, one line per batch size (Adam 1e-3, "
-                    "mean over seeds).",
+                    f"mean over seeds) — runs: {run_set_words(ctx)}",
                     f"at the end of the runs, ‖x − x0‖ is {d.iloc[0]:.1f} at B = {d.index[0]:,} and {d.iloc[-1]:.1f} "
-                    f"at B = {d.index[-1]:,}: the "
-                    f"{'small' if d.iloc[0] > d.iloc[-1] else 'large'} batch travels farther from its start.")
+                    f"at B = {d.index[-1]:,}" + (f"; at the last budget of equal examples, {_trend_words(c, 'dist')}"
+                                                  if c is not None else "") + ".")
 
 
 def show_figure_budgets(ctx: Context) -> None:
@@ -130,7 +145,8 @@ def show_figure_budgets(ctx: Context) -> None:
         last = f[f.budget == f.budget.iloc[-1]].set_index("batch_size")
         g = last.grad_full
         show_figure(figure_budgets(ctx), "At equal examples seen (early and late budgets), each measure against "
-                    "the batch size; solid: Adam 1e-3, dashed: lr × √(B/256); mean ± sd over seeds.",
+                    f"the batch size; solid: Adam 1e-3, dashed: lr × √(B/256); mean ± sd over seeds — runs: "
+                    f"{run_set_words(ctx)}",
                     f"at the {f.budget.iloc[-1]} budget with a fixed lr, the full-batch gradient norm is "
                     f"{g.iloc[0]:.3g} at B = {g.index[0]:,} and {g.iloc[-1]:.3g} at B = {g.index[-1]:,}, the test "
                     f"loss {last.test_loss.iloc[0]:.3g} and {last.test_loss.iloc[-1]:.3g}.")
@@ -172,7 +188,8 @@ def show_table(ctx: Context) -> None:
                  "test loss": f"{r.test_loss:.3f}", "test acc. %": f"{100 * r.test_acc:.2f}"}
                 for r in g.sort_values(["rule", "batch_size"]).itertuples()]
         show(pd.DataFrame(rows), f"{net}, {budget}: means over seeds at equal examples seen; ‖∇f‖ on "
-             "10,000 training examples, mean ‖∇f_B‖ over the steps since the previous point",
+             "10,000 training examples, mean ‖∇f_B‖ over the steps since the previous point — runs: "
+             + run_set_words(ctx),
              f"gradnorm-{net}-{budget.split()[0]}")
 
 
@@ -259,7 +276,7 @@ def _table2_dist_words(ctx: Context, net: str) -> str:
     ratio = (sb / lb).dropna()
     if ratio.empty:
         return ""
-    key = "F1-table2" if net == "F1" and (r.tag == "uncapped").all() else None
+    key = run_sets.find("table2", net, str(r.profile.iloc[0]), str(r.tag.iloc[0])) if r.tag.nunique() == 1 else None
     where = run_sets.get(key).name if key else f"our Table 2 runs of {net}"
     return f", and the {where} SB/LB {ratio.min():.1f}–{ratio.max():.1f}× over {len(ratio)} seeds"
 
@@ -346,10 +363,10 @@ def show_cost_tables(ctx: Context) -> None:
         base = g.rss_before_mib.median()
         show(pd.DataFrame(time_rows), f"{net}: time and memory per batch size on {machine} (medians over seeds; s / "
              f"epoch = steps / epoch × s / step, training steps only; peak RSS of a process that does nothing else, "
-             f"{base:.0f} MiB of it taken before the data are loaded)", f"cost-{net}")
+             f"{base:.0f} MiB of it taken before the data are loaded) — runs: {cost_run_set_words(g)}", f"cost-{net}")
         show(pd.DataFrame(acc_rows).fillna("—"), f"{net}: test accuracy % after the same number of updates ({steps} "
              "steps, mean ± sd over seeds) and after the same number of examples (one and two epochs, Adam 10⁻³, "
-             "the runs above, mean over seeds)", f"cost-acc-{net}")
+             f"mean over seeds) — runs: {cost_run_set_words(g)}; {run_set_words(ctx)}", f"cost-acc-{net}")
         show_cost_figure(g, machine)
 
 
@@ -377,8 +394,8 @@ def show_cost_figure(g, machine: str) -> None:
     lo, hi = m.index.min(), m.index.max()
     seeds = m.n.min() if m.n.min() == m.n.max() else f"{m.n.min()}–{m.n.max()}"
     show_figure(fig, f"{g.net.iloc[0]}: time per epoch, peak memory and test accuracy after the same number of "
-                f"updates against the batch size ({machine}; medians over {seeds} seeds, one quiet "
-                "interleaved run).",
+                f"updates against the batch size ({machine}; medians over {seeds} seeds, the batch sizes interleaved "
+                f"seed by seed) — runs: {cost_run_set_words(g)}",
                 f"an epoch is fastest at B = {fast:,} ({m.sec[fast]:.2g} s, against {m.sec[lo]:.2g} s at B = {lo:,}); "
                 f"memory grows from {m.rss[lo]:.0f} to {m.rss[hi]:.0f} MiB and, after the same number of updates, "
                 f"the test accuracy from {100 * m.acc[lo]:.2f} to {100 * m.acc[hi]:.2f} % at B = {hi:,}.")

@@ -210,7 +210,10 @@ def show_demo(ctx: Context) -> None:
                  uncertainty=f"a lower bound: {sh['nfev']} evaluations, {sh['at_bound']:.0%} of coordinates at the box",
                  examples=sh["examples"], seconds=f"{sh['wall_s']:.1f}")]
     print(f"{d['model']}; {d['n_params']:,} parameters; {d['examples']:,} examples; {d['provenance']['device']}")
-    show(pd.DataFrame(rows), "lbgap.measure on a ResNet-18 (record " + DEMO + ")", "demo")
+    from lbgap.book import run_sets
+
+    show(pd.DataFrame(rows), run_sets.caption("lbgap.measure on a ResNet-18", ("demo", None)) + f" (record {DEMO})",
+         "demo")
 
 
 def show_advice(ctx: Context) -> None:
@@ -229,15 +232,22 @@ def show_advice(ctx: Context) -> None:
     res = advice.Advice(**fields)
     words = F1_COMMAND.split(" --")
     display(Markdown("```sh\n" + " \\\n    --".join(words) + "\n```"))
-    verdict_lines(advice.report_lines(res, advice.lr_evidence(ctx.results_dir, record_profile(ctx))))
+    prov = a.get("provenance") or {}
+    verdict_lines(advice.report_lines(res, advice.lr_evidence(ctx.results_dir, record_profile(ctx)))
+                  + [f"This run took {res.wall_s:.0f} s of wall time on {prov.get('device', 'an unrecorded device')}"
+                     + (f", host load {prov['host_load_start'][0]:.1f} at its start" if prov.get("host_load_start")
+                        else "") + "."])
     if res.b_simple > 0 and res.ci[0] > 0:
         t = advice.tradeoff_table(res.b_simple, res.ci)
         t = t.assign(**{"steps / S_min": t["steps / S_min"].map("{:.2f}".format),
                         "examples / E_min": t["examples / E_min"].map("{:.2f}".format),
                         "steps range": t["steps range"].map(lambda r: f"{r[0]:.2f} to {r[1]:.2f}"),
                         "examples range": t["examples range"].map(lambda r: f"{r[0]:.2f} to {r[1]:.2f}")})
-        show(t, "Steps and examples relative to their minima if B_crit = B_simple: (S/S_min − 1)(E/E_min − 1) = 1 "
-             "(McCandlish et al., Eqs. 2.11-2.12); ranges over B_simple's 95 % interval", "tradeoff")
+        from lbgap.book import run_sets
+
+        show(t, run_sets.caption("Steps and examples relative to their minima if B_crit = B_simple: (S/S_min − 1)"
+                                 "(E/E_min − 1) = 1 (McCandlish et al., Eqs. 2.11-2.12); ranges over B_simple's 95 % "
+                                 "interval", "F1-advise"), "tradeoff")
 
 
 def show_calibration(ctx: Context) -> None:
@@ -256,8 +266,11 @@ def show_calibration(ctx: Context) -> None:
                        "ratio range": df["ratio range"].map(lambda c: f"{c[0]:.2f} to {c[1]:.2f}"),
                        "B_simple inside B_crit's CI": df["B_simple inside B_crit's CI"].map({True: "yes",
                                                                                               False: "no"})})
-    show(fmt, "The advice on F1 against the critical batch size measured by steps to target (MNIST, hold-out "
-         "split; B_crit fitted per optimizer with the learning rate tuned per B)", "calibration")
+    from lbgap.book import run_sets
+
+    show(fmt, run_sets.caption("The advice on F1 against the critical batch size measured by steps to target (MNIST, "
+                               "hold-out split; B_crit fitted per optimizer with the learning rate tuned per B)",
+                               "F1-advise", "F1-noise", "F1-steps"), "calibration")
     lines = []
     for _, r in df.iterrows():
         word = "within" if r["B_simple inside B_crit's CI"] else "outside"

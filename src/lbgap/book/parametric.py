@@ -32,6 +32,16 @@ def landscape_records(ctx: Context) -> list[dict]:
     return ctx.memo("landscape", load)
 
 
+def run_set_words(recs: list[dict]) -> str:
+    """The run sets behind landscape records ``recs``, with their seeds (:func:`lbgap.book.run_sets.describe`)."""
+    import pandas as pd
+
+    from lbgap.book import run_sets
+
+    return run_sets.describe("landscape", pd.DataFrame([dict(net=r["net"], profile=r["profile"], seed=r["seed"])
+                                                        for r in recs]))
+
+
 def label(r: dict) -> str:
     return f"{r['net']} (seed {r['seed']}" + ("" if r["profile"] == "paper" else f", {r['profile']} profile") + ")"
 
@@ -125,7 +135,7 @@ def show_path(ctx: Context, part: str, title: str) -> None:
     fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     show_figure(fig, f"{title}: loss and accuracy along the path between the SB and LB solutions, one row per "
-                "network (seed 0).")
+                f"network (its lowest recorded seed) — runs: {run_set_words(chosen)}")
     verdict_lines(path_reading(ctx, part))
 
 
@@ -161,7 +171,7 @@ def show_filter_lines(ctx: Context) -> None:
         ax.set_title(label(r), fontsize=11)
     fig.tight_layout()
     show_figure(fig, "Filter-normalised random directions (Li et al.): the loss along a line through each "
-                "solution, SB and LB, one panel per network.")
+                f"solution, SB and LB, one panel per network — runs: {run_set_words(chosen)}")
     lines = []
     for r in chosen:
         part = r["parts"]["filter1d"]
@@ -194,7 +204,8 @@ def show_contours(ctx: Context) -> None:
             for ax, regime in zip(row, ("SB", "LB")):
                 landscape.plot_contour(part[regime], ax, f"{label(r)}: {regime}", levels)
         fig.tight_layout()
-        show_figure(fig, "Filter-normalised 2-D contours of the training loss around each solution.")
+        show_figure(fig, "Filter-normalised 2-D contours of the training loss around each solution — runs: "
+                    + run_set_words(chosen))
         lines = []
         for r in chosen:
             for regime in ("SB", "LB"):
@@ -228,10 +239,11 @@ def show_seed_summary(ctx: Context) -> None:
         landscape.FILTER_RISE_RATIO: "filter LB ÷ SB"})
     for c in short.columns[2:]:
         short[c] = short[c].map(sig)
+    where = run_set_words(landscape_records(ctx))
     show(short, "How fast the training loss rises away from each solution, every recorded seed: along the SB–LB line "
          "half a unit beyond each (α 0→−0.5, 1→1.5) and along each solution's filter-normalised direction (to "
-         "t = ±1)", "landscape-seeds")
-    display(dropdown(t.round(4), "Training loss at the landmarks, every seed", "landscape-landmarks"))
+         f"t = ±1) — runs: {where}", "landscape-seeds")
+    display(dropdown(t.round(4), f"Training loss at the landmarks, every seed — runs: {where}", "landscape-landmarks"))
     lines = []
     for net, g in t.groupby("net"):
         for col, lb, sb, view in ((landscape.RISE_RATIO, "rise beyond LB (α 1→1.5)", "rise beyond SB (α 0→-0.5)",

@@ -483,15 +483,18 @@ def _display(df: pd.DataFrame, uuid: str, caption: str = "") -> None:
     """``df`` as one of the book's tables (a meaningful index becomes its first columns)."""
     from lbgap.book.style import show_table
 
-    show_table(df, caption, uuid, runs="regression records (linear and logistic, huge N)")
+    from lbgap.book import run_sets
+
+    show_table(df, caption, uuid, runs=run_sets.runs("regression"))
 
 
 def _show(fig, caption: str | None = None, reading: str | None = None) -> None:
     """Show ``fig`` (the figure just drawn) inline once it reads at the column width, with its caption and the
     one-line reading of its data."""
+    from lbgap.book import run_sets
     from lbgap.book.style import show_figure
 
-    show_figure(fig, caption, reading)
+    show_figure(fig, run_sets.caption(caption.rstrip("."), "regression") if caption else caption, reading)
 
 
 def show_key_numbers(ctx: Context) -> None:
@@ -528,7 +531,7 @@ def show_noise_scale(ctx: Context) -> None:
                         + (f" (exact {r.b_noise_exact:,.0f})" if r.b_noise_exact == r.b_noise_exact else "")
                         for r in na.itertuples()) + "." if len(na) else None
     _show(fig_noise_scale(ctx.results_dir, rp), "The gradient-noise scale of the regressions against N.", reading)
-    _display(na, "noise-at")
+    _display(na, "noise-at", "The gradient-noise scale B_noise where the runs reach each target")
 
 
 def show_examples_by_batch(ctx: Context) -> None:
@@ -537,7 +540,7 @@ def show_examples_by_batch(ctx: Context) -> None:
     reading = "; ".join(f"{r['problem']} at {r['target']}: B_crit = E_min/S_min = {r['B_crit = E_min/S_min']} "
                         f"against B_noise {r['B_noise, full-batch path']}" for _, r in k.iterrows()) + "." if len(k) else None
     _show(fig_examples_by_batch(ctx.results_dir, rp), "Examples to the target against the batch size.", reading)
-    _display(k, "knee")
+    _display(k, "knee", "The knee B_crit = E_min/S_min beside B_noise, per problem and target")
 
 
 def batch_table(ctx: Context) -> pd.DataFrame:
@@ -548,14 +551,15 @@ def batch_table(ctx: Context) -> pd.DataFrame:
 
 
 def show_batch_table(ctx: Context) -> None:
-    _display(batch_table(ctx), "batch-table")
+    _display(batch_table(ctx), "batch-table", "Tuned steps, examples, steps and CPU seconds per batch size (mean "
+             "over seeds)")
 
 
 def show_big_runs(ctx: Context) -> None:
     from lbgap.book.style import fold_constant
 
     df, same = fold_constant(big_runs(ctx.results_dir, record_profile(ctx)), keep=("problem", "method", "N"))
-    _display(df, "big-runs", f"Passes over N ≥ 10⁸ rows, each in a process of its own ({same})" if same else "")
+    _display(df, "big-runs", "Passes over N ≥ 10⁸ rows, each in a process of its own" + (f" ({same})" if same else ""))
 
 
 def cpu_spent_line(ctx: Context) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from lbgap.book.context import Context
 from lbgap.book.paper import paper_table
 from lbgap.book.style import fold_constant, show
-from lbgap.book import claims
+from lbgap.book import claims, run_sets
 
 
 def compute(ctx: Context) -> None:
@@ -34,6 +34,11 @@ def runs(ctx: Context, remedy: str = "conservative"):
         return df[df.net.isin(ctx.nets) & df.seed.isin(ctx.seeds)]
 
     return ctx.memo(f"remedies-{remedy}", load)
+
+
+def run_set_words(df, study: str = "table7") -> str:
+    """The run set of a remedy's per-seed table ``df`` (:func:`runs`, :func:`control_runs`), with its seeds."""
+    return run_sets.describe(study, df)
 
 
 def compare_with_paper(df, remedy: str = "conservative"):
@@ -186,7 +191,7 @@ def show_table7(ctx: Context) -> None:
     if len(cmp):
         t, same = fold_constant(by_measure(cmp), keep=("measure",))
         show(t, "Table 7: test accuracy and LB sharpness with conservative training (mean ± std over seeds"
-             + (f"; {same})" if same else ")"), "table7")
+             + (f"; {same})" if same else ")") + " — runs: " + run_set_words(runs(ctx)), "table7")
     else:
         print("nothing to compare")
 
@@ -197,11 +202,11 @@ def show_per_seed(ctx: Context) -> None:
         t = per_seed(df)          # two tables, so that each fits the column
         show(t[["network", "seed", "SB test %", "LB test %", "conservative LB test %", "Δ test (cons. − LB)",
                 "train loss LB", "train loss cons."]],
-             "Per seed: test accuracy of Table 2's SB and LB against conservative LB, and the final training loss",
-             "table7-seeds")
+             "Per seed: test accuracy of SB and LB (the 50-epoch variant of Table 2's runs) against conservative LB, "
+             "and the final training loss — runs: " + run_set_words(df), "table7-seeds")
         show(t[["network", "seed", *[c for c in t.columns if c.startswith("φ")]]],
-             "Per seed: sharpness φ (full space, summed loss, unless marked rand.: the random subspace)",
-             "table7-seeds-phi")
+             "Per seed: sharpness φ (full space, summed loss, unless marked rand.: the random subspace) — runs: "
+             + run_set_words(df), "table7-seeds-phi")
 
 
 def show_control(ctx: Context) -> None:
@@ -212,26 +217,28 @@ def show_control(ctx: Context) -> None:
     eff = effects(ctx)
     if len(eff):
         show(eff[["network", "comparison", "a − b (mean ± std)", "seeds with a > b", "paired t-test p"]],
-             "Paired differences over seeds (φ: full space, summed loss)", "table7-tests")
+             "Paired differences over seeds (φ: full space, summed loss) — runs: " + run_set_words(runs(ctx)),
+             "table7-tests")
     else:
         print("nothing to test")
     ctl = control_runs(ctx)
     if len(ctl):
         show(control_per_seed(ctl), "The control: conservative training against the same 3 Adam steps per batch "
-             "without the proximal term", "table7-control")
+             "without the proximal term — runs: " + run_set_words(ctl), "table7-control")
     else:
         print("no control runs (lbgap sweep remedy --remedy repeat3)")
     t_rerun = rerun_table(ctx)
     t_rerun = t_rerun[t_rerun.run.str.startswith(tuple(ctx.nets))] if len(t_rerun) else t_rerun
     if len(t_rerun):
-        show_rerun_tables(t_rerun, "The same runs recomputed on 2026-12-01, right after the control", "table7-rerun")
+        show_rerun_tables(t_rerun, "The same runs recomputed with an unchanged configuration (after the control; the "
+                          "dates are the records')", "table7-rerun", ctx)
 
 
 def show_table6(ctx: Context) -> None:
     aug = runs(ctx, "augment")
     if len(aug):
         show(by_measure(compare_with_paper(aug, "augment")), "Table 6: test accuracy and LB sharpness with "
-             "data augmentation (mean ± std over seeds)", "table6")
+             "data augmentation (mean ± std over seeds) — runs: " + run_set_words(aug, "table6"), "table6")
     else:
         print("no data-augmentation records (Table 6's networks are convolutional: GPU work)")
 
@@ -276,6 +283,89 @@ def show_readings(ctx: Context) -> None:
     lines = readings(ctx)
     if lines:
         verdict_lines(lines)
+
+
+def _ms(s, digits: int = 2) -> str:
+    s = s.dropna()
+    return f"{s.mean():.{digits}f} ± {s.std():.{digits}f}" if len(s) > 1 else (f"{s.mean():.{digits}f}" if len(s) else "—")
+
+
+def detail_lines(ctx: Context, net: str = "F1") -> list[str]:
+    """Table 7 read in sentences, every number from the records and every comparison by a rule (paired by seed:
+    :func:`lbgap.book.claims.effect`; ratios: :func:`lbgap.book.claims.sharper`): the accuracy half against plain LB,
+    SB and the paper, the sensitivity half (φ at both ε, the random subspace), the λ = 0 control, and how far one
+    seed's run moves when it is recomputed (the reruns)."""
+    from lbgap.book.paper import paper_table
+    from lbgap.book.reproducibility import rerun_table
+    from lbgap.book.stats import signed
+
+    c = control_runs(ctx)
+    c = c[(c.net == net) & c.test_acc_lb.notna()]
+    k = conservative(ctx, net)
+    if c.empty or not k:
+        return []
+    by = claims.by_seed
+    base = run_sets.short(run_sets.find("table2", net, "paper", "") or "F1-50epoch") if net == "F1" else net
+    d = c.test_acc_remedy - c.test_acc_lb
+    sb_cons = claims.effect(by(c, "test_acc_sb"), by(c, "test_acc_remedy"), f"{net} SB − conservative",
+                            up="SB ahead", down="conservative ahead")
+    p7, p2 = paper_table(7).set_index("network"), paper_table(2).set_index("network")
+    lines = [f"**The accuracy half.** Plain LB ({base}) {_ms(c.test_acc_lb)} %, conservative LB {_ms(c.test_acc_remedy)} %: "
+             f"higher in {int((d > 0).sum())} of {len(d)} seeds (per seed {signed(d.min())} to {signed(d.max())} pt); "
+             f"conservative − plain LB {k['conservative'].words()}. SB of the same seeds {_ms(c.test_acc_sb)} %; SB − "
+             f"conservative {sb_cons.words()}, SB ahead in {int((c.test_acc_sb > c.test_acc_remedy).sum())} of {len(c)} "
+             "seeds."
+             + (f" The paper's Table 7: conservative LB {p7.loc[net, 'test_acc_lb_mean']:.2f} ± "
+                f"{p7.loc[net, 'test_acc_lb_std']:.2f} % against its Table 2 LB {p2.loc[net, 'test_acc_lb_mean']:.2f} % "
+                f"({signed(p7.loc[net, 'test_acc_lb_mean'] - p2.loc[net, 'test_acc_lb_mean'])} pt) and its SB "
+                f"{p7.loc[net, 'test_acc_sb_mean']:.2f} %." if net in p7.index else "")]
+    parts = []
+    for eps, tag, digits, ptag in ((1e-3, "10⁻³", 0, "1e-3"), (5e-4, "5·10⁻⁴", 1, "5e-4")):
+        col = f"_full_{eps:g}"
+        e_ = claims.effect(by(c, "phi_remedy" + col), by(c, "phi_lb" + col), f"{net} φ cons − LB", up="higher",
+                           down="lower")
+        r = claims.sharper(by(c, "phi_remedy" + col), by(c, "phi_sb" + col), name=f"{net} φ cons / SB")
+        paper = (f"; the paper's conservative LB {p7.loc[net, f'phi_eps{ptag}_mean']:.1f} ± "
+                 f"{p7.loc[net, f'phi_eps{ptag}_std']:.1f}" if net in p7.index else "")
+        parts.append(f"at ε = {tag}, φ of conservative LB {_ms(c['phi_remedy' + col], digits)} against plain LB "
+                     f"{_ms(c['phi_lb' + col], digits)}, conservative − plain LB {e_.words(digits=1, unit='')}; over SB's "
+                     f"{c['phi_sb' + col].mean():.2g}: {claims.ratio_words(r)} ({claims.phrase(r)}){paper}")
+    rnd, lnd = c["phi_remedy_random_0.001"], c["phi_lb_random_0.001"]
+    parts.append(f"in the random subspace (ε = 10⁻³) conservative {rnd.min():.2f}–{rnd.max():.2f} against plain LB "
+                 f"{lnd.min():.2f}–{lnd.max():.2f}, conservative higher in {int((rnd > lnd).sum())} of {len(c)} seeds")
+    s = "; ".join(parts)
+    lines.append("**The sensitivity half** (φ: full space, summed loss). " + s[0].upper() + s[1:] + ".")
+    if "control" in k:
+        cp = []
+        for eps, tag, digits in ((1e-3, "10⁻³", 0), (5e-4, "5·10⁻⁴", 1)):
+            col = f"_full_{eps:g}"
+            e_ = claims.effect(by(c, "phi_control" + col), by(c, "phi_lb" + col), f"{net} φ control − LB",
+                               up="higher", down="lower")
+            cp.append(f"φ at ε = {tag} {_ms(c['phi_control' + col], digits)}, control − plain LB "
+                      f"{e_.words(digits=1, unit='')}")
+        lines.append(f"**The λ = 0 control** (the same three Adam steps per batch without the proximal term): test "
+                     f"accuracy {_ms(c.test_acc_control)} %, control − plain LB {k['control'].words()}; final training "
+                     f"loss {c.train_loss_control.min():.2g}–{c.train_loss_control.max():.2g} (conservative "
+                     f"{c.train_loss_remedy.min():.2g}–{c.train_loss_remedy.max():.2g}, plain LB "
+                     f"{c.train_loss_lb.min():.2g}–{c.train_loss_lb.max():.2g}); " + "; ".join(cp)
+                     + f". Conservative − control, the proximal term itself: {k['proximal'].words()}.")
+    rr = rerun_table(ctx)
+    rr = rr[rr.run.str.startswith(net)] if len(rr) else rr
+    if len(rr):
+        moved = [float(str(v).replace("−", "-")) for v in rr["rerun − original (pt)"]]
+        lines.append(f"**How far one seed's run moves when recomputed** (the reruns below, same configuration, another "
+                     f"CPU): {', '.join(signed(v) for v in moved)} points of test accuracy.")
+    return lines
+
+
+def show_details(ctx: Context) -> None:
+    from lbgap.book.style import verdict_lines
+
+    ctl = control_runs(ctx)
+    for net in ctx.nets:
+        lines = detail_lines(ctx, net)
+        if lines:
+            verdict_lines([f"**{net}**, run set: {run_set_words(ctl[ctl.net == net])}."] + lines)
 
 
 def conservative(ctx, net: str = "F1") -> dict:

@@ -321,8 +321,11 @@ def _listing(df, what: str, uuid: str) -> None:
     """A long listing as one line that opens onto the table; columns with one value throughout go to that line."""
     from IPython.display import display
 
+    from lbgap.book import run_sets
+
     t, same = fold_constant(df)
-    display(dropdown(t, f"{what}: {len(t)} rows" + (f" (all rows: {same})" if same else ""), uuid))
+    display(dropdown(t, f"{what}: {len(t)} rows" + (f" (all rows: {same})" if same else "") + " — runs: "
+                     + run_sets.runs("all-records"), uuid))
 
 
 def show_provenance(ctx: Context) -> None:
@@ -333,14 +336,37 @@ def show_provenance(ctx: Context) -> None:
         _listing(t_prov, "Records by profile, kind, device and software version", "provenance")
 
 
-def show_rerun_tables(t, caption: str, uuid: str) -> None:
+def rerun_run_sets(t) -> str:
+    """The run sets of a rerun table ``t`` (:func:`rerun_table`): the reruns' set per network, with the seeds."""
+    import re
+
+    from lbgap.book import run_sets
+
+    by_net = {}
+    for run in t.run:
+        m = re.match(r"([A-Z]\d)-.*-s(\d+)", run)
+        if m:
+            by_net.setdefault(m.group(1), set()).add(int(m.group(2)))
+    items = [(run_sets.find("rerun", net), sorted(s)) for net, s in by_net.items() if run_sets.find("rerun", net)]
+    return run_sets.runs(*items) if items else "reruns not in the run-set registry"
+
+
+def show_rerun_tables(t, caption: str, uuid: str, ctx: Context | None = None) -> None:
     """A rerun table (:func:`rerun_table`) as two tables that fit the column: the training losses, then the test
-    accuracy and the machines."""
+    accuracy and the machines; each caption names the run sets and the dates the reruns were written."""
+    where = f" — runs: {rerun_run_sets(t)}" + (f" ({rerun_dates(ctx)})" if ctx is not None else "")
     show(t[["run", "x0 train loss (original)", "x0 train loss (rerun)", "final train loss (original)",
-            "final train loss (rerun)"]], caption + ": training loss at x0 and at the end", uuid)
+            "final train loss (rerun)"]], caption + ": training loss at x0 and at the end" + where, uuid)
     show(t[["run", "test acc % (original)", "test acc % (rerun)", "rerun − original (pt)", "original ran on",
-            "rerun ran on"]], caption + ": test accuracy and machines", uuid + "-acc",
+            "rerun ran on"]], caption + ": test accuracy and machines" + where, uuid + "-acc",
          wrap=("run", "original ran on", "rerun ran on"))
+
+
+def rerun_dates(ctx: Context) -> str:
+    """"written 2026-12-01": the days the rerun records were written (their provenance), or "" without them."""
+    days = sorted({str((r.get("provenance") or {}).get("started", ""))[:10] for r in train_records(all_records(ctx)).values()
+                   if variant(r["config"].get("tag", "")) == RERUN_TAG} - {""})
+    return ("written " + ", ".join(days)) if days else ""
 
 
 def show_reruns(ctx: Context) -> None:
@@ -348,13 +374,15 @@ def show_reruns(ctx: Context) -> None:
     if t_rerun.empty:
         print("No recomputed runs yet (lbgap train ... --tag recheck).")
     else:
-        show_rerun_tables(t_rerun, "Runs recomputed with an unchanged configuration, beside the original", "rerun")
+        show_rerun_tables(t_rerun, "Runs recomputed with an unchanged configuration, beside the original", "rerun", ctx)
 
 
 def show_profiles():
     """The profiles side by side: one row per setting, one column per profile."""
     t = profiles_table().set_index("profile").T.rename_axis("setting").reset_index()
-    return styled(t, "Profiles (lbgap.core.config.PROFILES)", "profiles")
+    from lbgap.book import run_sets
+
+    return styled(t, run_sets.caption("Profiles (lbgap.core.config.PROFILES)", "no-runs"), "profiles")
 
 
 def show_timing(ctx: Context) -> None:
@@ -366,12 +394,16 @@ def show_timing(ctx: Context) -> None:
 
 
 def show_gpu_time(ctx: Context) -> None:
+    from lbgap.book import run_sets
+
     for line in gpu_time_lines(ctx):
         print(line)
     t_calls = gpu_calls_table(ctx)
     if not t_calls.empty:
-        show(t_calls, "Calls of scripts/gpu_paper.sh on a GPU (records of kind gpu_call)", "gpu-calls")
-    show(gpu_pairs_table(ctx), "Table 2 pairs on a GPU: measured minutes per pair and the pairs left", "gpu-pairs")
+        show(t_calls, run_sets.caption("Calls of scripts/gpu_paper.sh on a GPU (records of kind gpu_call)",
+                                       "gpu-calls"), "gpu-calls")
+    show(gpu_pairs_table(ctx), run_sets.caption("Table 2 pairs on a GPU: measured minutes per pair and the pairs left",
+                                                "gpu-calls"), "gpu-pairs")
 
 
 def show_throughput(ctx: Context) -> None:
@@ -388,12 +420,15 @@ def show_bench(ctx: Context) -> None:
         print("No bench records yet.")
     else:
         t, same = fold_constant(t_bench, keep=("net", "regime", "batch"))
+        from lbgap.book import run_sets
+
         cap = "lbgap bench: ours vs the DataLoader baseline, measured side by side" + (f" ({same})" if same else "")
-        show(t[[c for c in t.columns if not c.startswith("sharpness")]], cap, "bench")
+        show(t[[c for c in t.columns if not c.startswith("sharpness")]], run_sets.caption(cap, "bench"), "bench")
         sharp = t[t["sharpness (s)"] != "—"] if "sharpness (s)" in t else t.iloc[:0]
         if len(sharp):
             show(sharp[["net", "regime", "batch", *[c for c in t.columns if c.startswith("sharpness")]]],
-                 "lbgap bench: one sharpness computation, ours vs scipy.optimize.minimize", "bench-sharpness")
+                 run_sets.caption("lbgap bench: one sharpness computation, ours vs scipy.optimize.minimize", "bench"),
+                 "bench-sharpness")
         if t_bench.device.str.startswith("cpu").all():
             print("No GPU bench record yet: the GPU targets are still unmeasured.")
         above = t_bench[t_bench["share of peak"].str.rstrip("%").str.replace(",", "").map(_number) > 100]
@@ -415,8 +450,11 @@ def show_seeds_at_once(ctx: Context) -> None:
     if t_many.empty:
         print("No bench record has timed several seeds at once yet.")
     else:
-        show(seeds_at_once_long(t_many), "Several seeds at once: processes, torch.func stacking and threads (CUDA "
-             "streams), against one model", "seeds-at-once")
+        from lbgap.book import run_sets
+
+        show(seeds_at_once_long(t_many), run_sets.caption("Several seeds at once: processes, torch.func stacking and "
+                                                          "threads (CUDA streams), against one model", "bench"),
+             "seeds-at-once")
 
 
 def seeds_at_once_long(t):

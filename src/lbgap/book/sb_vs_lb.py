@@ -7,7 +7,7 @@ from lbgap.book.context import Context, all_records, original, shown_nets, shown
 from lbgap.book.coverage import MISSING_REASON
 from lbgap.book.paper import paper_table
 from lbgap.book.style import pm, show, styled
-from lbgap.book import claims
+from lbgap.book import claims, run_sets
 
 UNCAPPED_TAG = "uncapped"   # a Table 2 pair retrained under the profile's own caps (paper: SB 100, LB 300 epochs)
 
@@ -85,6 +85,20 @@ def table2_runs(ctx: Context, variant: bool = False):
         return out.sort_values(["net", "regime", "seed"], ascending=[True, False, True]).reset_index(drop=True)
 
     return tidy(kept), tidy(left)
+
+
+def table2_run_sets(ctx: Context, study: str = "table2", nets=None) -> str:
+    """The run sets of Table 2's rows (:func:`train_runs`, and for ``study="table2"`` the variants of
+    :func:`variant_runs`) in words, with the seeds each holds (:func:`lbgap.book.run_sets.describe`); ``nets``: only
+    those networks."""
+    import pandas as pd
+
+    frames = [f for f in (train_runs(ctx), variant_runs(ctx) if study == "table2" else None)
+              if f is not None and len(f)]
+    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if nets is not None and len(df):
+        df = df[df.net.astype(str).isin(nets)]
+    return run_sets.describe(study, df.assign(net=df.net.astype(str)) if len(df) else df)
 
 
 def table1():
@@ -272,7 +286,7 @@ def distance_table(ctx: Context):
 
 def curves(ctx: Context, first_epoch: int = 0):
     """Figure 2 data: accuracy (%) vs epoch from ``first_epoch`` on, long format (net, regime, seed, epoch,
-    set, accuracy)."""
+    set, accuracy), of the runs Table 2 averages (:func:`train_runs`: the same run set and seeds)."""
     import pandas as pd
 
     from lbgap.core.records import history_table
@@ -281,11 +295,11 @@ def curves(ctx: Context, first_epoch: int = 0):
     if runs.empty:
         return pd.DataFrame(columns=["net", "regime", "seed", "epoch", "set", "accuracy"])
     frames = []
-    for (net, prof), _ in runs.groupby(["net", "profile"], observed=True):
-        h = history_table(ctx.results_dir, prof)
-        tags = set(runs[runs.net == net].tag)
-        h = h[(h.net == net) & h.tag.isin(tags) & h.regime.isin(["SB", "LB"]) & h.seed.isin(shown_seeds(ctx))]
-        frames.append(h)
+    for (net, prof), g in runs.groupby(["net", "profile"], observed=True):
+        h = history_table(ctx.results_dir, prof)   # the runs Table 2 averages, no others (one evaluation order)
+        keep = set(zip(g.regime, g.seed, g.tag))
+        h = h[h.net == net]
+        frames.append(h[[k in keep for k in zip(h.regime, h.seed, h.tag)]])
     h = pd.concat(frames, ignore_index=True)
     h = h[h.epoch >= first_epoch]
     long = h.melt(id_vars=["net", "regime", "seed", "epoch"], value_vars=["train_acc", "test_acc"],
@@ -428,8 +442,8 @@ def formatted(df):
 
 # ------------------------------------------------------------------------------------ what the notebook shows
 def show_table1():
-    return styled(table1(), "Table 1: network configurations (paper) and our parameter counts", "table1",
-                  wrap=("type (App. B)",))
+    return styled(table1(), run_sets.caption("Table 1: network configurations (paper) and our parameter counts",
+                                             "no-runs"), "table1", wrap=("type (App. B)",))
 
 
 def show_table2(ctx: Context) -> None:
@@ -438,7 +452,7 @@ def show_table2(ctx: Context) -> None:
 
     t = table2(ctx)
     show(t.drop(columns="verdict"), "Table 2: train and test accuracy (%) of SB and LB Adam, ours vs Keskar et al. "
-         "(2017); gap in percentage points", "table2")
+         "(2017); gap in percentage points — runs: " + table2_run_sets(ctx), "table2")
     lines = [f"- **{r.network}**, {r.runs.removeprefix('ours: ')}: {r.verdict}." for r in t.itertuples()
              if r.verdict and r.runs != "ours"]
     display(Markdown("\n".join(lines)))
@@ -454,7 +468,8 @@ def show_official_test(ctx: Context) -> None:
     if t_official.empty:
         print("No hold-out runs (CIFAR-10) among the records yet.")
     else:
-        show(t_official, "CIFAR-10 accuracy (%) on the hold-out (Table 2) and on the official test images", "official")
+        show(t_official, "CIFAR-10 accuracy (%) on the hold-out (Table 2) and on the official test images — runs: "
+             + table2_run_sets(ctx, "figure2", set(t_official.network)), "official")
 
 
 def peak_then_decay(ctx: Context):
@@ -462,8 +477,8 @@ def peak_then_decay(ctx: Context):
     which each run's test accuracy peaked, the peak, the final value and the drop from peak to final (percentage
     points, mean ± sd), and the epoch-to-epoch jitter of the second half of each curve (sd of successive differences
     / √2: what a run's noise alone moves the accuracy by). The peak of a noisy curve sits above its level by
-    chance, so ``decays`` needs the mean drop to exceed 0.2 points, two standard errors over the seeds and twice the
-    jitter; ``rising`` says every run peaked at its last epoch (too short to tell)."""
+    chance, so ``decays`` needs the mean drop to exceed ``claims.THRESHOLDS["decay_pt"]`` points, two standard errors
+    over the seeds and twice the jitter; ``rising`` says every run peaked at its last epoch (too short to tell)."""
     import numpy as np
     import pandas as pd
 
@@ -485,7 +500,8 @@ def peak_then_decay(ctx: Context):
                          last_epochs=sorted(d.last_epoch), peak=d.peak.mean(), final=d.final.mean(),
                          drop=drop.mean(), drop_sd=drop.std(ddof=1), jitter=d.jitter.mean(),
                          rising=bool((d.peak_epoch == d.last_epoch).all()),
-                         decays=bool(drop.mean() > max(0.2, 2 * se, 2 * np.nan_to_num(d.jitter.mean())))))
+                         decays=bool(drop.mean() > max(claims.threshold("decay_pt"), 2 * se,
+                                                       2 * np.nan_to_num(d.jitter.mean())))))
     return pd.DataFrame(rows)
 
 
@@ -544,7 +560,7 @@ def show_figure2(ctx: Context) -> None:
     fig.suptitle("Figure 2: train and test accuracy vs epoch, SB and LB (mean ± sd over seeds)", fontsize=11)
     fig.tight_layout()
     show_figure(fig, "Keskar et al.'s Figure 2 on our runs: train and test accuracy against the epoch, SB and LB, "
-                "mean ± sd over seeds.")
+                "mean ± sd over seeds, of the runs Table 2 averages — runs: " + table2_run_sets(ctx, "figure2"))
     display(Markdown("\n".join("- " + line for line in figure2_reading(ctx))))
 
 
@@ -559,7 +575,8 @@ def show_distances(ctx: Context) -> None:
     if t_dist.empty:
         print("No SB/LB pair among the records yet.")
     else:
-        show(t_dist, "Distance of the final weights from x0 (L2 norm) and the SB/LB ratio", "distance")
+        show(t_dist, "Distance of the final weights from x0 (L2 norm) and the SB/LB ratio — runs: "
+             + table2_run_sets(ctx, "distance"), "distance")
 
 
 def show_caps(ctx: Context) -> None:
@@ -573,12 +590,16 @@ def show_caps(ctx: Context) -> None:
 
     f = formatted(t_cap)
     nets = ", ".join(sorted(set(t_cap.net)))
+    sets = run_sets.runs(*((run_sets.find("cap", net, None, tag), sorted(t_cap[t_cap.net == net].seed))
+                           for net in sorted(set(t_cap.net)) for tag in ("", UNCAPPED_TAG)
+                           if run_sets.find("cap", net, None, tag)))
+    where = f" — runs: {sets}" if sets else ""
     show(f[["seed", "budget", "epochs SB/LB", "stopped SB/LB", "test acc % SB", "test acc % LB", "gap (pt)"]],
          f"{nets}: each seed's capped pair beside the same pair under the paper profile's caps: epochs, why each "
-         "run stopped, test accuracy and gap", "cap")
+         "run stopped, test accuracy and gap" + where, "cap")
     show(f[["seed", "budget", "train loss SB", "train loss LB", "LB/SB φ full", "LB/SB φ random", RISE_RATIO]],
          f"{nets}: the same pairs' final training loss and LB/SB ratios of sharpness (φ at ε = 1e-3; full space, "
-         "summed loss; random subspace) and of the loss's rise along the SB–LB line (Figure 3)", "capsharp")
+         "summed loss; random subspace) and of the loss's rise along the SB–LB line (Figure 3)" + where, "capsharp")
     if t_cap.seed.nunique() > 1:
         s = cap_summary(t_cap)
         gap = [pm(m, sd) for m, sd in zip(s["gap (pt)"], s["gap sd"])]
@@ -586,13 +607,151 @@ def show_caps(ctx: Context) -> None:
         s["gap (pt)"] = gap
         show(s[["budget", "seeds", "test acc % SB", "test acc % LB", "gap (pt)", "LB/SB φ full", "LB/SB φ random",
                 RISE_RATIO]], f"{nets} over the seeds that have both budgets: mean test accuracy, gap (mean ± sd) "
-             "and LB/SB ratios (mean of LB ÷ mean of SB)", "capsummary")
+             "and LB/SB ratios (mean of LB ÷ mean of SB)" + where, "capsummary")
         from lbgap.book.style import sig, verdict_lines
 
         raw = cap_summary(t_cap)
         verdict_lines(f"**{r['net']}**, {r['budget']}: gap {r['gap (pt)']:.2f} pt; LB/SB φ {sig(r['LB/SB φ full'])}× "
                       f"in the full space, {sig(r['LB/SB φ random'])}× in the random subspace; Figure 3's rise "
                       f"{sig(r[RISE_RATIO])}× (mean of LB ÷ mean of SB)." for _, r in raw.iterrows())
+
+
+def _range(values, fmt: str = "{:.3g}") -> str:
+    v = [x for x in values if x == x]
+    if not v:
+        return "—"
+    lo, hi = fmt.format(min(v)), fmt.format(max(v))
+    return lo if lo == hi else f"{lo}–{hi}"
+
+
+def _loss_fall_per_epoch(ctx: Context, runs, last: int = 10) -> float:
+    """The mean fall of the training loss per epoch (fraction) over the last ``last`` epochs of ``runs``' records,
+    geometric over those epochs and averaged over the runs."""
+    import numpy as np
+
+    from lbgap.core.records import history_table
+
+    falls = []
+    for prof, g in runs.groupby("profile"):
+        h = history_table(ctx.results_dir, prof)
+        for r in g.itertuples():
+            c = h[(h.net == r.net) & (h.regime == r.regime) & (h.seed == r.seed) & (h.tag == r.tag)].sort_values("epoch")
+            if len(c) > last:
+                a, b = c.train_loss.iloc[-1 - last], c.train_loss.iloc[-1]
+                if a > 0 and b > 0:
+                    falls.append(1 - (b / a) ** (1 / last))
+    return float(np.mean(falls)) if falls else float("nan")
+
+
+def hessian_tops(ctx: Context, run_ids) -> dict:
+    """{run id: (λ_max, how it was computed)} from the sharpness records of ``run_ids`` (any config tag)."""
+    from lbgap.book import claims as cl
+    from lbgap.core.records import iter_records
+
+    want, out = set(run_ids), {}
+    for prof in ctx.record_profiles:
+        for r in iter_records(ctx.results_dir, prof, "sharpness"):
+            h = r.get("hessian") or {}
+            if r.get("run_id") in want and h.get("top_eigenvalue") is not None and r["run_id"] not in out:
+                out[r["run_id"]] = (float(h["top_eigenvalue"]), cl.eigen_label(h))
+    return out
+
+
+def cap_reading(ctx: Context, net: str = "F1") -> list[str]:
+    """The cap check in sentences, every number read from the records: how the LB and SB runs of ``net`` stopped
+    under either budget, the gap under each and the cap's effect on it (paired by seed), the LB/SB sharpness and
+    Figure 3's rise under each, and the Hessian's top eigenvalue with how it was computed."""
+    from lbgap.book.stats import signed
+    from lbgap.book.style import sig
+    from lbgap.measures.landscape import RISE_RATIO
+
+    t = cap_table(ctx)
+    t = t[t.net == net] if len(t) else t
+    if t.empty:
+        return []
+    seeds = sorted(t.seed.unique())
+    runs = {"capped": variant_runs(ctx), "uncapped": train_runs(ctx)}
+    runs = {k: r[(r.net == net) & r.seed.isin(seeds)] for k, r in runs.items()}
+    if any(r.empty for r in runs.values()):
+        return []
+    name = {"capped": run_sets.short(run_sets.find("cap", net, None, "")),
+            "uncapped": run_sets.short(run_sets.find("cap", net, None, UNCAPPED_TAG))}
+    by = {k: {reg: r[r.regime == reg].set_index("seed") for reg in ("SB", "LB")} for k, r in runs.items()}
+
+    def stops(d):
+        return ", ".join(f"{n} at the {STOP_WORDS.get(s, s)}" for s, n in d.stop_reason.value_counts().items())
+
+    lines = []
+    lb_u, lb_c = by["uncapped"]["LB"], by["capped"]["LB"]
+    fall = _loss_fall_per_epoch(ctx, runs["uncapped"][runs["uncapped"].regime == "LB"])
+    acc = claims.effect(claims.by_seed(lb_u.reset_index().assign(acc=100 * lb_u.test_acc.values), "acc"),
+                        claims.by_seed(lb_c.reset_index().assign(acc=100 * lb_c.test_acc.values), "acc"),
+                        f"{net} LB uncapped − capped", up="higher without the cap", down="lower without the cap")
+    lines.append(f"*LB under the two budgets.* {name['uncapped']}: {stops(lb_u)} (epochs {_range(lb_u.epochs, '{:.0f}')}); "
+                 f"final training loss {_range(lb_u.train_loss, '{:.2g}')}, falling by {100 * fall:.2g} % per epoch over "
+                 f"the last ten epochs; {name['capped']}: {stops(lb_c)}, final training loss "
+                 f"{_range(lb_c.train_loss, '{:.2g}')}. LB's test accuracy {100 * lb_c.test_acc.mean():.2f} % with the "
+                 f"cap, {100 * lb_u.test_acc.mean():.2f} % without; paired by seed {acc.words()}.")
+    sb_u, sb_c = by["uncapped"]["SB"], by["capped"]["SB"]
+    moved = (100 * (sb_u.test_acc - sb_c.test_acc)).dropna()
+    lines.append(f"*SB under the two budgets.* {name['uncapped']}: {stops(sb_u)} after "
+                 f"{', '.join(f'{e:.0f}' for e in sb_u.epochs)} epochs (seeds {', '.join(map(str, sb_u.index))}); "
+                 f"{name['capped']}: {stops(sb_c)} after {', '.join(f'{e:.0f}' for e in sb_c.epochs)}. Test accuracy "
+                 f"moved by {', '.join(signed(v) for v in moved)} points (mean {100 * sb_c.test_acc.mean():.2f} % → "
+                 f"{100 * sb_u.test_acc.mean():.2f} %).")
+    gaps = {k: claims.by_seed(t[t.budget.str.contains("variant" if k == "capped" else "Table 2")], "gap (pt)")
+            for k in ("capped", "uncapped")}
+    cap_effect = claims.effect(gaps["uncapped"], gaps["capped"], f"{net} gap uncapped − capped",
+                               up="the gap grows without the cap", down="the gap shrinks without the cap")
+    per_seed = ", ".join(f"{gaps['capped'][s]:.2f} → {gaps['uncapped'][s]:.2f}".replace("-", "−") for s in seeds
+                         if s in gaps["capped"] and s in gaps["uncapped"])
+    lines.append(f"*The gap SB − LB.* {name['capped']}: {claims.mean_ci(gaps['capped'].values()).value:.2f} ± "
+                 f"{claims.mean_ci(gaps['capped'].values()).sd:.2f} points; {name['uncapped']}: "
+                 f"{claims.mean_ci(gaps['uncapped'].values()).value:.2f} ± {claims.mean_ci(gaps['uncapped'].values()).sd:.2f} "
+                 f"(seed by seed {per_seed}). The cap's effect on the gap, paired by seed: "
+                 + cap_effect.words() + ".")
+    parts, phi_verdict = [], {}
+    for k, budget in (("capped", "variant"), ("uncapped", "Table 2")):
+        g = t[t.budget.str.contains(budget)]
+        c = claims.sharper(claims.by_seed(g, "φ full LB"), claims.by_seed(g, "φ full SB"), name=f"{net} φ {k}")
+        phi_verdict[k] = c.verdict
+        parts.append(f"{name[k]}: φ_LB {_range(g['φ full LB'])}, LB/SB {claims.ratio_words(c)} "
+                     f"({claims.phrase(c)}; per seed {_range(g['LB/SB φ full'])}×), Figure 3's rise LB ÷ SB "
+                     f"{_range(g[RISE_RATIO], '{:,.0f}')}×")
+    low = t.loc[t["LB/SB φ full"].idxmin()]
+    lines.append("*Sharpness (φ at ε = 10⁻³, full space, summed loss).* " + "; ".join(parts) + f". The smallest "
+                 f"ratio belongs to seed {int(low.seed)}, {low.budget}: SB stopped after {low['epochs SB/LB'].split(' / ')[0]} "
+                 f"epochs at a training loss of {low['train loss SB']:.2g}, φ_SB {sig(low['φ full SB'])}.")
+    ids = {k: {reg: dict(zip(r[r.regime == reg].seed, r[r.regime == reg].run_id)) for reg in ("SB", "LB")}
+           for k, r in runs.items()}
+    tops = hessian_tops(ctx, [rid for k in ids.values() for d in k.values() for rid in d.values()])
+    if tops:
+        import pandas as pd
+
+        hp, disagree = [], []
+        for k in ("capped", "uncapped"):
+            lam = {reg: {s: tops[rid][0] for s, rid in ids[k][reg].items() if rid in tops} for reg in ("SB", "LB")}
+            how = pd.Series([tops[rid][1] for reg in ("SB", "LB") for rid in ids[k][reg].values() if rid in tops])
+            c = claims.sharper(lam["LB"], lam["SB"], name=f"{net} λ_max {k}")
+            hp.append(f"{name[k]}: λ_max {_range(lam['LB'].values())} at x_LB, {_range(lam['SB'].values())} at x_SB, "
+                      f"LB/SB {claims.ratio_words(c)} ({claims.phrase(c)}; λ_max by "
+                      + "; ".join(f"{m} ({n} of {len(how)} entries)" for m, n in how.value_counts().items()) + ")")
+            if {c.verdict, phi_verdict[k]} == {"LB sharper", "LB flatter"}:
+                disagree.append(name[k])
+        lines.append("*The Hessian's top eigenvalue at the same points.* " + "; ".join(hp) + "."
+                     + (f" On the {' and the '.join(disagree)} φ and λ_max disagree on which minimiser is the sharper: "
+                        "φ measures the largest rise in a box of relative size ε, λ_max the curvature at the point "
+                        "itself." if disagree else ""))
+    return lines
+
+
+def show_cap_reading(ctx: Context) -> None:
+    """:func:`cap_reading` as bullets (nothing without a cap check)."""
+    from lbgap.book.style import verdict_lines
+
+    lines = cap_reading(ctx)
+    if lines:
+        verdict_lines(lines)
 
 
 def show_eval_order(ctx: Context) -> None:
@@ -604,7 +763,28 @@ def show_eval_order(ctx: Context) -> None:
     if eo.empty:
         print("No evaluation-order checks recorded (`lbgap eval-order RUN`).")
     else:
-        show(eo, "F2: accuracy and loss in stored-order vs interleaved evaluation batches", "evalorder")
+        seeds = sorted({int(s) for s in eo.seed}) if "seed" in eo else None
+        show(eo, run_sets.caption("F2: accuracy and loss in stored-order vs interleaved evaluation batches",
+                                  ("F2-quick", seeds)), "evalorder")
+        from lbgap.book.style import verdict_lines
+
+        verdict_lines(eval_order_reading(eo))
+
+
+def eval_order_reading(eo) -> list[str]:
+    """Per network and seed of an evaluation-order table (``studies.eval_order.eval_order_table``): the SB − LB test
+    gap and SB's train − test gap in stored-order and in interleaved batches."""
+    out = []
+    orders = ("stored", "interleaved")
+    for (net, seed), g in eo.groupby(["net", "seed"], sort=True):
+        acc = {(r["regime"], r["set"]): {o: float(r[f"accuracy % ({o})"]) for o in orders} for _, r in g.iterrows()}
+        if not {("SB", "test"), ("LB", "test"), ("SB", "train")} <= set(acc):
+            continue
+        gap = [acc["SB", "test"][o] - acc["LB", "test"][o] for o in orders]
+        fit = [acc["SB", "train"][o] - acc["SB", "test"][o] for o in orders]
+        out.append(f"**{net}, seed {seed}**: SB − LB test gap {gap[0]:.2f} points in stored-order batches, {gap[1]:.2f} "
+                   f"interleaved; SB's train − test gap {fit[0]:.2f} and {fit[1]:.2f}.")
+    return out
 
 
 def table2_gap(ctx, net: str = "F1") -> claims.Claim | None:

@@ -37,6 +37,14 @@ def entries(ctx: Context):
         records=records.preferred_records(ctx.results_dir, ctx.record_profiles, "sharpness")))
 
 
+def run_set_words(ctx: Context, df=None) -> str:
+    """The run sets of the sharpness entries shown (``df``, default :func:`entries`), with their seeds
+    (:func:`lbgap.book.run_sets.describe`)."""
+    from lbgap.book import run_sets
+
+    return run_sets.describe("sharpness", entries(ctx) if df is None else df)
+
+
 def compare_with_paper(df, which: int, objective: str = "mean"):
     """Table 3 (``which=3``, full space) or 4 (random subspace): ours (mean ± std over seeds, n) beside the
     paper's, per network and eps, with both LB/SB ratios of the means."""
@@ -164,13 +172,15 @@ def show_verdicts(ctx: Context) -> None:
     if len(v):
         show(v, "Is LB sharper than SB, as in Tables 3 (full space, mean objective) and 4 (random subspace)? LB/SB: "
              "ratio of the means over seeds, 95 % bootstrap interval over seeds; \"solver stall\": L-BFGS-B left "
-             "too few coordinates at the box to measure anything", "verdicts")
+             f"too few coordinates at the box to measure anything — runs: {run_set_words(ctx)}", "verdicts")
     pt = pair_table(ctx)
     if len(pt):
-        show(pt, "Seed by seed: SB and LB of one seed share x0 and the data order", "pairs")
+        show(pt, "Seed by seed: SB and LB of one seed share x0 and the data order — runs: " + run_set_words(ctx),
+             "pairs")
     g = growth_table(ctx)
     if len(g):
-        show(g, "φ when the box doubles (mean objective; a quadratic bowl grows 4×)", "growth")
+        show(g, "φ when the box doubles (mean objective; a quadratic bowl grows 4×) — runs: " + run_set_words(ctx),
+             "growth")
 
 
 def show_summed_objective(ctx: Context) -> None:
@@ -180,7 +190,7 @@ def show_summed_objective(ctx: Context) -> None:
     v = verdicts(ctx, 3, objective="sum", name="3, summed")
     if len(v):
         show(v, "Table 3 with the summed objective: is LB sharper? (ratio of the means, 95 % bootstrap interval "
-             "over seeds)", "verdicts-sum")
+             f"over seeds) — runs: {run_set_words(ctx)}", "verdicts-sum")
     if len(df) and (df.objective == "sum").any():
         s = df[df.objective == "sum"].groupby(["net", "regime", "eps"])[["phi", "at_bound"]].mean().reset_index()
         s = s.rename(columns={"net": "network", "eps": "ε", "phi": "mean φ", "at_bound": "coordinates at the bound"})
@@ -188,7 +198,7 @@ def show_summed_objective(ctx: Context) -> None:
         s["mean φ"] = s["mean φ"].map("{:.3g}".format)
         s["coordinates at the bound"] = s["coordinates at the bound"].map(lambda v: f"{100 * v:.1f} %")
         show(s, "Summed objective, mean over seeds: φ and the share of the maximiser's coordinates on the box's "
-             "boundary", "summed-mean")
+             f"boundary — runs: {run_set_words(ctx)}", "summed-mean")
 
 
 def show_per_seed(ctx: Context) -> None:
@@ -210,7 +220,7 @@ def show_per_seed(ctx: Context) -> None:
     import pandas as pd
 
     show(pd.DataFrame(rows), "Per setting: φ over seeds (mean ± sd), L-BFGS-B's evaluations (median) and the share "
-         "of the maximiser's coordinates on the box's boundary", "per-setting")
+         f"of the maximiser's coordinates on the box's boundary — runs: {run_set_words(ctx)}", "per-setting")
     cols = ["net", "profile", "examples", "regime", "seed", "space", "objective", "eps", "phi", "f0", "fmax",
             "nfev", "nit", "y_norm", "at_bound"]
     per_seed = df[cols].sort_values(["net", "space", "objective", "eps", "regime", "seed"]).copy()
@@ -220,7 +230,8 @@ def show_per_seed(ctx: Context) -> None:
     per_seed["at_bound"] = per_seed.at_bound.map(lambda v: f"{100 * v:.3f} %")
     per_seed["eps"] = per_seed.eps.map("{:g}".format)
     per_seed = per_seed.round({"phi": 4, "y_norm": 4})
-    display(dropdown(per_seed, f"Every entry ({len(per_seed)} rows): open the listing", "per-seed"))
+    display(dropdown(per_seed, f"Every entry ({len(per_seed)} rows): open the listing — runs: {run_set_words(ctx)}",
+                     "per-seed"))
     lines = [f"Solver messages: {'; '.join(sorted(df.message.unique()))}.",
              f"Devices: {'; '.join(sorted(df.device.dropna().unique()))}."]
     for net, d in df.groupby("net"):
@@ -262,13 +273,13 @@ def show_strip_plot(ctx: Context) -> None:
                f"(network, setting) cells; the LB/SB ratio of the medians runs from {ratio.min():.2g} to "
                f"{ratio.max():,.0f}." if ratio is not None and len(ratio) else None)
     show_figure(fig, "Sharpness φ of the SB and LB minimisers, one dot per seed, per space, objective and ε "
-                "(Metric 2.1 of Keskar et al.); log scale.", reading)
+                f"(Metric 2.1 of Keskar et al.); log scale — runs: {run_set_words(ctx)}", reading)
 
 
 def show_hessian(ctx: Context) -> None:
     from IPython.display import display
 
-    from lbgap.book.style import dropdown, pm_over, show
+    from lbgap.book.style import dropdown, pm_over, show, verdict_lines
 
     df = entries(ctx)
     if not (len(df) and df.hessian_top.notna().any()):
@@ -277,15 +288,41 @@ def show_hessian(ctx: Context) -> None:
     import pandas as pd
 
     h = df[(df.space == "full") & (df.eps == 1e-3) & (df.objective == "mean")][
-        ["net", "regime", "seed", "phi", "hessian_top", "hessian_trace", "hessian_examples"]]
+        ["net", "profile", "regime", "seed", "phi", "hessian_top", "hessian_method", "hessian_trace",
+         "hessian_examples"]]
     rows = [{"network": net, "regime": regime, "n": len(g), "φ (ε=1e-3)": pm_over(g.phi),
-             "top eigenvalue": pm_over(g.hessian_top), "trace": pm_over(g.hessian_trace),
-             "examples": f"{g.hessian_examples.median():,.0f}"}
+             "top eigenvalue λ_max": pm_over(g.hessian_top), "λ_max method": method_counts(g.hessian_method),
+             "trace": pm_over(g.hessian_trace), "examples": f"{g.hessian_examples.median():,.0f}"}
             for (net, regime), g in h.groupby(["net", "regime"], sort=True)]
     show(pd.DataFrame(rows), "Hessian of the training loss at the SB and LB points (mean ± sd over seeds) beside φ "
-         "(full space, mean objective)", "hessian")
-    listing = h.sort_values(["net", "regime", "seed"]).round({"phi": 3, "hessian_top": 2, "hessian_trace": 1})
-    display(dropdown(listing, f"Per seed ({len(listing)} rows)", "hessian-seeds"))
+         f"(full space, mean objective); λ_max method: how each seed's top eigenvalue was computed — runs: "
+         f"{run_set_words(ctx)}", "hessian", wrap=("λ_max method",))
+    verdict_lines(method_notes(h.hessian_method))
+    listing = h.drop(columns="profile").sort_values(["net", "regime", "seed"]).round(
+        {"phi": 3, "hessian_top": 2, "hessian_trace": 1}).rename(columns={"hessian_method": "λ_max method"})
+    display(dropdown(listing, f"Per seed ({len(listing)} rows) — runs: {run_set_words(ctx)}", "hessian-seeds"))
+
+
+def method_counts(methods) -> str:
+    """"power iteration (4 seeds); power iteration, not converged (1)": how many entries each method computed."""
+    counts = methods.fillna("").replace("", "not recorded").value_counts()
+    return "; ".join(f"{m} ({n})" for m, n in counts.items())
+
+
+def method_notes(methods) -> list[str]:
+    """What each λ_max method label shown means (:func:`lbgap.measures.hessian.method_label`), one line each."""
+    from lbgap.book import claims
+
+    notes = {"power iteration": "power iteration: stopped on an absolute tolerance before the iteration cap; no "
+                                "residual was recorded, so its accuracy is unknown (it under-converges when λ_max is "
+                                "small)",
+             "power iteration, not converged": f"power iteration, not converged: stopped at the "
+                                               f"{claims.power_iteration_cap()}-iteration cap",
+             "Lanczos, converged": "Lanczos, converged: scipy's eigsh on Hessian-vector products, the largest "
+                                   "eigenvalue with its residual within tolerance",
+             "Lanczos, not converged": "Lanczos, not converged: eigsh stopped at its restart cap; the residual "
+                                       "bounds the error"}
+    return [f"λ_max method {notes[m]}." for m in sorted(set(methods.dropna())) if m in notes]
 
 
 def show_dinh(ctx: Context) -> None:
@@ -295,7 +332,8 @@ def show_dinh(ctx: Context) -> None:
     from lbgap.book.style import show, verdict_lines
     from lbgap.measures import sharpness
 
-    dn = pd.concat([sharpness.dinh_table(ctx.results_dir, p) for p in ctx.record_profiles], ignore_index=True)
+    dn = pd.concat([sharpness.dinh_table(ctx.results_dir, p).assign(profile=p) for p in ctx.record_profiles],
+                   ignore_index=True)
     if not len(dn):
         print("no Dinh rescaling records")
         return
@@ -304,10 +342,13 @@ def show_dinh(ctx: Context) -> None:
     t["train_loss"] = t.train_loss.map("{:.5f}".format)
     t["test_acc"] = t.test_acc.map("{:.4f}".format)
     t["max_logit_change"] = t.max_logit_change.map("{:.1e}".format)
+    from lbgap.book import run_sets
+
+    where = run_sets.describe("dinh", dn)
     show(t.rename(columns={"alpha": "α", "phi": "φ", "train_loss": "train loss", "test_acc": "test acc",
                            "max_logit_change": "max logit change"}),
-         "The same function, rescaled by α: φ (full space, ε = 1e-3), losses and the largest change of a logit",
-         "dinh")
+         f"The same function, rescaled by α: φ (full space, ε = 1e-3), losses and the largest change of a logit — "
+         f"runs: {where}", "dinh")
     verdict_lines(f"{run}: φ ranges {d.phi.min():.3g} to {d.phi.max():.3g} ({d.phi.max() / d.phi.min():.1f}×) "
                   f"while test accuracy ranges {d.test_acc.min():.4f} to {d.test_acc.max():.4f}."
                   for run, d in dn.groupby("run"))

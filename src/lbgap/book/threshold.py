@@ -28,6 +28,13 @@ def runs(ctx: Context):
     return ctx.study_table("threshold", threshold.table)
 
 
+def run_set_words(ctx: Context) -> str:
+    """The run sets of the Figure 4 runs shown, with their seeds (:func:`lbgap.book.run_sets.describe`)."""
+    from lbgap.book import run_sets
+
+    return run_sets.describe("fig4", runs(ctx))
+
+
 def numbers(ctx: Context):
     """Figure 4 as numbers: per network and batch size, mean ± std over seeds."""
     import pandas as pd
@@ -69,7 +76,7 @@ def show_figure4(ctx: Context) -> None:
         fig.tight_layout()
         acc = df.groupby("batch_size").test_acc.mean()
         show_figure(fig, "Keskar et al.'s Figure 4 on our runs: test accuracy and sharpness against the batch "
-                    "size at a fixed number of epochs (mean over seeds).",
+                    f"size at a fixed number of epochs (mean over seeds) — runs: {run_set_words(ctx)}",
                     f"test accuracy {acc.iloc[0]:.2f} % at B = {acc.index[0]:,} and {acc.iloc[-1]:.2f} % at "
                     f"B = {acc.index[-1]:,}: {acc.iloc[0] - acc.iloc[-1]:.2f} points lower at the largest batch "
                     "than at the smallest.")
@@ -81,9 +88,10 @@ def show_numbers(ctx: Context) -> None:
     if len(runs(ctx)):
         df = numbers(ctx)          # two tables, so that each fits the column
         show(df[["network", "batch size", "seeds", "steps", "train loss", "train acc (%)", "test acc (%)"]],
-             "Figure 4 as numbers, accuracy: mean ± std over seeds", "fig4")
+             f"Figure 4 as numbers, accuracy: mean ± std over seeds — runs: {run_set_words(ctx)}", "fig4")
         show(df[["network", "batch size", "φ full space (summed loss)", "φ random subspace"]],
-             "Figure 4 as numbers, sharpness φ at ε = 1e-3: mean ± std over seeds", "fig4-phi")
+             f"Figure 4 as numbers, sharpness φ at ε = 1e-3: mean ± std over seeds — runs: {run_set_words(ctx)}",
+             "fig4-phi")
 
 
 def show_networks(ctx: Context) -> None:
@@ -100,9 +108,51 @@ def readings(ctx: Context) -> list[str]:
         ("test_acc", "test accuracy", "falls")))
 
 
+def shape_lines(ctx: Context) -> list[str]:
+    """Figure 4's shape in numbers, per network, from the records: φ in both spaces and the test accuracy at every
+    batch size (means over seeds), how many steps of the grid raise the mean φ, the largest batch's training fit,
+    and the paper's gaps of the networks its Figure 4 shows."""
+    from lbgap.book.paper import paper_table
+    from lbgap.book.style import sig
+
+    df, lines = runs(ctx), []
+    for net, d in df.groupby("net"):
+        m = d.groupby("batch_size")[["phi_full_sum", "phi_random", "test_acc", "train_acc", "train_loss", "steps"]].mean()
+        sd = d.groupby("batch_size").test_acc.std()
+        parts = []
+        for col, what in (("phi_random", "random subspace"), ("phi_full_sum", "full space (summed loss)")):
+            s = m[col].dropna()
+            if len(s) < 2:
+                continue
+            up = int((s.diff().dropna() > 0).sum())
+            parts.append(f"{what}: " + ", ".join(f"{sig(v)} at B = {b:,}" for b, v in s.items())
+                         + f" (the mean rises at {up} of {len(s) - 1} steps of the grid; largest at B = {s.idxmax():,})")
+        lines.append(f"**{net}, φ at ε = 10⁻³ (means over seeds).** " + "; ".join(parts) + ".")
+        big = m.index.max()
+        fit = m.drop(big)
+        lines.append(f"**{net}, accuracy.** Test accuracy " + ", ".join(f"{v:.2f} % at B = {b:,}" for b, v in
+                                                                        m.test_acc.items())
+                     + f" (seed sd at most {sd.max():.2f}). Training fit: B ≤ {fit.index.max():,} reach "
+                     f"{fit.train_acc.min():.2f}–{fit.train_acc.max():.2f} % train accuracy (loss ≤ "
+                     f"{fit.train_loss.max():.2g}); B = {big:,} made {m.steps[big]:,.0f} steps and reaches "
+                     f"{m.train_acc[big]:.2f} % (loss {m.train_loss[big]:.2g})"
+                     + (": below every smaller batch's fit, so at the largest batch the fixed epoch budget leaves too "
+                        "few steps to fit the training set, and φ compares points at different training losses."
+                        if m.train_acc[big] < fit.train_acc.min() else "."))
+    p = paper_table(2).set_index("network")
+    from lbgap.book.coverage import FIGURE_NETS
+
+    if len(df):
+        lines.append("The paper's Figure 4 networks have Table 2 gaps of "
+                     + " and ".join(f"{(p.loc[n, 'test_acc_sb_mean'] - p.loc[n, 'test_acc_lb_mean']):.2f} points "
+                                    f"({n})" for n in FIGURE_NETS)
+                     + f", against {(p.loc['F1', 'test_acc_sb_mean'] - p.loc['F1', 'test_acc_lb_mean']):.2f} for F1.")
+    return lines
+
+
 def show_readings(ctx: Context) -> None:
     from lbgap.book.style import verdict_lines
 
-    lines = readings(ctx)
+    lines = readings(ctx) + shape_lines(ctx)
     if lines:
         verdict_lines(lines)

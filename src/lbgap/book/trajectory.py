@@ -28,6 +28,13 @@ def iterates(ctx: Context):
     return ctx.study_table("trajectory", trajectory.table)
 
 
+def run_set_words(ctx: Context) -> str:
+    """The run sets of the Figure 6 iterates shown, with their seeds (:func:`lbgap.book.run_sets.describe`)."""
+    from lbgap.book import run_sets
+
+    return run_sets.describe("fig6", iterates(ctx))
+
+
 def numbers(ctx: Context):
     """Figure 6 as numbers: one row per kept iterate."""
     df = iterates(ctx)
@@ -72,7 +79,8 @@ def show_figure6(ctx: Context) -> None:
                    f"{last.loss.get('SB', float('nan')):.2g} and {last.loss.get('LB', float('nan')):.2g} (seed "
                    f"{int(last.seed.iloc[0])}).") if {"SB", "LB"} <= set(last.index) else None
         show_figure(fig, "Keskar et al.'s Figure 6 on our runs: sharpness against the training loss along the SB "
-                    "and LB trajectories, full space (top) and random subspace (bottom).", reading)
+                    "and LB trajectories, full space (top) and random subspace (bottom) — runs: "
+                    + run_set_words(ctx), reading)
     else:
         print("nothing to plot")
 
@@ -82,7 +90,8 @@ def show_numbers(ctx: Context) -> None:
         from IPython.display import display
 
         t = numbers(ctx).reset_index(drop=True)
-        display(dropdown(t, f"Figure 6 as numbers: the {len(t)} kept iterates (φ at ε = 1e-3), one row each", "fig6"))
+        display(dropdown(t, f"Figure 6 as numbers: the {len(t)} kept iterates (φ at ε = 1e-3), one row each — runs: "
+                         + run_set_words(ctx), "fig6"))
 
 
 def show_networks(ctx: Context) -> None:
@@ -113,9 +122,42 @@ def readings(ctx: Context) -> list[str]:
     return lines
 
 
+def shape_lines(ctx: Context) -> list[str]:
+    """Figure 6's shape in numbers, per network and seed, from the kept iterates: φ of both regimes at x0, the range
+    each regime's φ spans along its path and where it ends (φ and training loss), and both regimes compared at the
+    same training loss (the LB iterate nearest, in log loss, to SB's last one)."""
+    import numpy as np
+
+    from lbgap.book.style import sig
+
+    df, lines = iterates(ctx), []
+    for (net, seed), d in df.groupby(["net", "seed"]):
+        if set(d.regime) < {"SB", "LB"}:
+            continue
+        reg = {r: g.sort_values("step") for r, g in d.groupby("regime")}
+        x0 = {r: g.iloc[0] for r, g in reg.items()}
+        end = {r: g.iloc[-1] for r, g in reg.items()}
+        parts = [f"at x0 φ full {sig(x0['SB'].phi_full_sum)} (SB) and {sig(x0['LB'].phi_full_sum)} (LB), random "
+                 f"{sig(x0['SB'].phi_random)} and {sig(x0['LB'].phi_random)}, at a loss of {x0['SB'].loss:.2g} and "
+                 f"{x0['LB'].loss:.2g}"]
+        for r in ("LB", "SB"):
+            g = reg[r]
+            parts.append(f"{r} spans φ full {sig(g.phi_full_sum.min())}–{sig(g.phi_full_sum.max())} along its "
+                         f"{len(g)} iterates and ends at {sig(end[r].phi_full_sum)} (loss {end[r].loss:.2g}, step "
+                         f"{int(end[r].step):,})")
+        lb = reg["LB"]
+        near = lb.iloc[int(np.argmin(np.abs(np.log(lb.loss.clip(lower=1e-12)) - np.log(end["SB"].loss))))]
+        parts.append(f"at SB's final loss ({end['SB'].loss:.2g}) the nearest LB iterate (loss {near.loss:.2g}) has φ full "
+                     f"{sig(near.phi_full_sum)} against SB's {sig(end['SB'].phi_full_sum)} "
+                     f"({near.phi_full_sum / end['SB'].phi_full_sum:.2g}×) and φ random {sig(near.phi_random)} against "
+                     f"{sig(end['SB'].phi_random)} ({near.phi_random / end['SB'].phi_random:.2g}×)")
+        lines.append(f"**{net}, seed {seed}:** " + "; ".join(parts) + ".")
+    return lines
+
+
 def show_readings(ctx: Context) -> None:
     from lbgap.book.style import verdict_lines
 
-    lines = readings(ctx)
+    lines = readings(ctx) + shape_lines(ctx)
     if lines:
         verdict_lines(lines)

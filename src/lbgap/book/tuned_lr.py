@@ -152,9 +152,10 @@ def show_grid(ctx: Context) -> None:
              "epochs": int(r.epochs), "stopped by": "plateau" if r.stop_reason == "plateau" else "cap",
              "wall, min": f"{r.wall_s / 60:.0f}", "threads": num(r.threads, "{:.0f}"),
              "load at start": num(r.host_load_start, "{:.1f}")} for r in g.itertuples()]
-    show(pd.DataFrame(rows), "Run set <i>F1 tuned-LR grid</i>: paper protocol (Adam, plateau rule, caps SB 100 / LB 300 "
-         "epochs), trained on 55,000 MNIST images, validated on the fixed 5,000-image hold-out, seed 0, float32 on a "
-         "CPU. Load: the host's 1-minute load average when the run started.", "tlr-grid")
+    from lbgap.book import run_sets
+
+    show(pd.DataFrame(rows), run_sets.caption("The selection grid, one row per batch size and LR. Load: the host's "
+                                              "1-minute load average when the run started", "F1-tlr-grid"), "tlr-grid")
 
 
 def figure_curves(ctx: Context):
@@ -191,33 +192,47 @@ def reading_curves(ctx: Context) -> str:
         best = tuned_lr.selection(d)[regime]
         parts.append(f"{regime} peaks at LR × {best:g} ({d.val_acc.max():.2f} %; its {len(d)} points span "
                      f"{d.val_acc.max() - d.val_acc.min():.2f} points)")
-    return "Figure 1. " + "; ".join(parts) + "."
+    return "; ".join(parts) + "."
 
 
 def show_curves(ctx: Context) -> None:
     if not len(grid(ctx)):
         return
-    show_figure(figure_curves(ctx))
-    verdict_lines([reading_curves(ctx)])
+    from lbgap.book import run_sets
+
+    show_figure(figure_curves(ctx), run_sets.caption("Validation accuracy against the learning rate, one line per batch "
+                                                     "size, the selected point circled", "F1-tlr-grid"),
+                reading_curves(ctx))
 
 
 def show_final(ctx: Context) -> None:
     """Per seed, SB and LB at the tuned LRs and at LR 1e-3: test accuracy, epochs, |x - x0|, phi, lambda_max."""
     import pandas as pd
 
+    from lbgap.book import claims as cl
+    from lbgap.studies import tuned_lr
+
     rows = []
     for name, df in (("tuned", final(ctx)), ("LR 10⁻³", untuned(ctx))):
-        for r in df.itertuples():
+        ids = [tuned_lr.config(r.regime, r.multiplier, r.seed, "final", _profile(ctx)).run_id for r in df.itertuples()]
+        method = cl.eigen_labels(ctx, ids)
+        for r, rid in zip(df.itertuples(), ids):
             rows.append({"LR": name, "regime": r.regime, "seed": r.seed, "LR × 10⁻³": f"{r.multiplier:g}",
                          "test acc. %": f"{r.test_acc:.2f}", "epochs": r.epochs, "‖x − x₀‖": sig(r.dist_from_init),
-                         "φ": sig(r.phi), "λ_max": sig(r.hessian_top)})
+                         "φ": sig(r.phi), "λ_max": sig(r.hessian_top),
+                         "λ_max method": method.get(rid, "—") if r.hessian_top == r.hessian_top else "—"})
     if not any(row["LR"] == "tuned" for row in rows):
         verdict_lines(["No run at the tuned learning rates on the official split yet (`lbgap sweep tuned-lr --stage "
                        "final`); the untuned runs are listed for reference."])
     if rows:
-        show(pd.DataFrame(rows), "Run sets <i>F1 tuned-LR final</i> (official 60,000/10,000 split, seeds 0–4, float32, "
-             "CPU) and <i>F1 Table 2: paper protocol, uncapped</i> (LR 10⁻³). φ: Metric 2.1, ε = 10⁻³, full space, "
-             "summed loss; λ_max: the Hessian's top eigenvalue; “—”: not measured.", "tlr-final")
+        from lbgap.book import run_sets
+
+        f, u = final(ctx), untuned(ctx)
+        show(pd.DataFrame(rows), "SB and LB per seed at the tuned LRs and at LR 10⁻³. φ: Metric 2.1, ε = 10⁻³, full "
+             "space, summed loss; λ_max: the Hessian's top eigenvalue, by the method its column names; “—”: not "
+             "measured — runs: " + run_sets.runs(*[(k, sorted(d.seed.unique())) for k, d in
+                                                   (("F1-tlr-final", f), ("F1-table2", u)) if len(d)]),
+             "tlr-final", wrap=("λ_max method",))
 
 
 def answer_line(ctx: Context) -> str:

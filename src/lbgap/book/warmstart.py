@@ -28,6 +28,13 @@ def runs(ctx: Context):
     return ctx.study_table("warmstart", warmstart.table)
 
 
+def run_set_words(ctx: Context) -> str:
+    """The run sets of the Figure 5 runs shown, with their seeds (:func:`lbgap.book.run_sets.describe`)."""
+    from lbgap.book import run_sets
+
+    return run_sets.describe("fig5", runs(ctx))
+
+
 def numbers(ctx: Context):
     """Figure 5 as numbers: per network and SB epochs k, mean ± std over seeds."""
     import pandas as pd
@@ -71,7 +78,7 @@ def show_figure5(ctx: Context) -> None:
         fig.tight_layout()
         w = df.groupby("warm_epoch")[["lb_test_acc", "phi_full_sum"]].mean()
         show_figure(fig, "Keskar et al.'s Figure 5 on our runs: large batches warm-started from small-batch "
-                    "iterates after a number of SB epochs.",
+                    f"iterates after a number of SB epochs — runs: {run_set_words(ctx)}",
                     f"LB's test accuracy is {w.lb_test_acc.iloc[0]:.2f} % from a cold start and {w.lb_test_acc.iloc[-1]:.2f} % "
                     f"after {w.index[-1]} SB epochs; φ (full space, summed loss) {w.phi_full_sum.iloc[0]:.3g} and "
                     f"{w.phi_full_sum.iloc[-1]:.3g} (means over seeds).")
@@ -84,9 +91,11 @@ def show_numbers(ctx: Context) -> None:
         df = numbers(ctx)          # two tables, so that each fits the column
         acc, same = fold_constant(df[["network", "SB epochs k", "seeds", "SB train loss", "SB test acc (%)",
                                       "LB train loss", "LB test acc (%)", "LB − SB iterate (pt)"]], keep=("SB epochs k",))
-        show(acc, "Figure 5 as numbers, accuracy: mean ± std over seeds" + (f" ({same})" if same else ""), "fig5")
+        show(acc, "Figure 5 as numbers, accuracy: mean ± std over seeds" + (f" ({same})" if same else "")
+             + f" — runs: {run_set_words(ctx)}", "fig5")
         show(df[["network", "SB epochs k", "φ LB full space (summed loss)", "φ LB random subspace"]],
-             "Figure 5 as numbers, sharpness φ of the LB solution at ε = 1e-3: mean ± std over seeds", "fig5-phi")
+             "Figure 5 as numbers, sharpness φ of the LB solution at ε = 1e-3: mean ± std over seeds — runs: "
+             + run_set_words(ctx), "fig5-phi")
 
 
 def show_networks(ctx: Context) -> None:
@@ -104,9 +113,50 @@ def readings(ctx: Context) -> list[str]:
         ("lb_test_acc", "LB's test accuracy", "rises")))
 
 
+def _pm(s, fmt: str = "{:.3g}") -> str:
+    s = s.dropna()
+    return (fmt.format(s.mean()) + (" ± " + fmt.format(s.std()) if len(s) > 1 else "")) if len(s) else "—"
+
+
+def shape_lines(ctx: Context) -> list[str]:
+    """Figure 5's shape in numbers, per network, from the records: the LB solution's φ and test accuracy at each
+    warm start (mean ± sd over seeds), the cold start against the latest warm start paired by seed (rule "ratio of
+    means, paired bootstrap"), the SB iterate, and the 50-epoch Table 2 runs of the same network for reference."""
+    from lbgap.book import claims, run_sets
+    from lbgap.book.sb_vs_lb import variant_runs
+
+    df, lines = runs(ctx), []
+    for net, d in df.groupby("net"):
+        g = d.groupby("warm_epoch")
+        ks = sorted(d.warm_epoch.unique())
+        k0, k1 = ks[0], ks[-1]
+        c = claims.sharper(claims.by_seed(d[d.warm_epoch == k0], "phi_full_sum"),
+                           claims.by_seed(d[d.warm_epoch == k1], "phi_full_sum"), name=f"{net} φ cold / warm")
+        words = {"LB sharper": "the cold start is the sharper", "LB flatter": "the cold start is the flatter"}
+        lines.append(f"**{net}, the sharpness half** (φ of the LB solution, full space, summed loss, by SB epochs k "
+                     "before the switch): " + "; ".join(f"k = {k}: {pm_over(g.get_group(k).phi_full_sum)}" for k in ks)
+                     + f". Cold start (k = {k0}) over k = {k1}, paired by seed: {claims.ratio_words(c)} "
+                     f"({words.get(c.verdict, c.verdict)}). Random subspace: "
+                     + "; ".join(f"k = {k}: {pm_over(g.get_group(k).phi_random)}" for k in ks) + ".")
+        acc = "; ".join(f"k = {k}: {_pm(g.get_group(k).lb_test_acc, '{:.2f}')}" for k in ks)
+        sb_last = d[d.warm_epoch == k1].sb_test_acc
+        line = (f"**{net}, the accuracy half** (LB's test accuracy, %): {acc}; the SB iterate it started from after "
+                f"{k1} epochs: {_pm(sb_last, '{:.2f}')} %.")
+        v = variant_runs(ctx)
+        v = v[(v.net == net)] if len(v) else v
+        if len(v):
+            key = run_sets.find("table2", net, str(v.profile.iloc[0]), "")
+            line += (f" For reference, the {run_sets.short(key) if key else net + ' Table 2 variant'} (more LB epochs "
+                     f"from x0): SB {_pm(100 * v[v.regime == 'SB'].test_acc, '{:.2f}')} %, LB "
+                     f"{_pm(100 * v[v.regime == 'LB'].test_acc, '{:.2f}')} % after "
+                     f"{v[v.regime == 'LB'].epochs.mean():.0f} epochs.")
+        lines.append(line)
+    return lines
+
+
 def show_readings(ctx: Context) -> None:
     from lbgap.book.style import verdict_lines
 
-    lines = readings(ctx)
+    lines = readings(ctx) + shape_lines(ctx)
     if lines:
         verdict_lines(lines)
