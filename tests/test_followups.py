@@ -127,7 +127,7 @@ def test_cpu_replicate_with_sam_radius_chosen_on_validation(tmp_path, checkpoint
     """The CPU replicate's runs carry +cpu and never enter the first set's table; SAM's radius comes from hold-out
     runs (seed 0, official LB size), which are not arm runs."""
     out = fu.run("F1", seeds=[0], profile="smoke", arms=["lb", "sam-selected"], results_dir=tmp_path,
-                        replicate="cpu", train_examples=64, hessian_examples=64, log=lambda s: None)
+                        replicate="cpu", train_examples=64, hessian_examples=64)
     assert [o.status for o in out] == ["done"] * 5          # three radius checks, lb, the selected SAM
     val = fu.sam_validation_table("F1", tmp_path, "smoke")
     assert list(val.rho) == list(fu.SAM_RHOS)

@@ -144,7 +144,7 @@ def test_noise_scale_estimator_matches_least_squares_formula():
 @pytest.fixture(scope="module")
 def smoke_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("results")
-    study.run_study("smoke", d, log=lambda *_: None)
+    study.run_study("smoke", d)
     return d
 
 
@@ -158,7 +158,7 @@ def test_run_study_writes_one_record_per_run_and_skips_existing(smoke_dir):
     assert ("logistic", "noise", "noise") in roles and ("logistic", "tune", "sgd") in roles
     assert all("git_commit" in r["provenance"] and r["provenance"]["wall_time_s"] is not None for r in recs)
     stamps = {f: f.stat().st_mtime_ns for f in files}
-    study.run_study("smoke", smoke_dir, problems=("least_squares",), log=lambda *_: None)   # all exist: nothing rerun
+    study.run_study("smoke", smoke_dir, problems=("least_squares",))   # all exist: nothing rerun
     assert {f: f.stat().st_mtime_ns for f in files} == stamps
     with pytest.raises(ValueError, match="unknown regression profile"):
         study.run_study("huge", smoke_dir)

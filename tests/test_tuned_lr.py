@@ -59,13 +59,12 @@ def test_multiplier_parsing():
 
 
 def test_smoke_grid_and_final_end_to_end(tmp_path, checkpoints):
-    quiet = dict(log=lambda s: None)
-    out = tuned_lr.run("grid", profile="smoke", results_dir=tmp_path, multipliers=(1.0, 4.0), **quiet)
+    out = tuned_lr.run("grid", profile="smoke", results_dir=tmp_path, multipliers=(1.0, 4.0))
     assert [o.status for o in out] == ["done"] * 4
     g = tuned_lr.grid_table(tmp_path, "smoke")
     assert len(g) == 4 and set(g.regime) == {"SB", "LB"} and g.threads.notna().all()
     assert list(g[g.regime == "LB"].warmup_epochs) == [0.0, 5.0]
-    out = tuned_lr.run("final", seeds=(0, 1), profile="smoke", results_dir=tmp_path, **quiet)
+    out = tuned_lr.run("final", seeds=(0, 1), profile="smoke", results_dir=tmp_path)
     assert [o.status for o in out] == ["done"] * 4
     f = tuned_lr.final_table(tmp_path, "smoke")
     assert len(f) == 4 and f.phi.notna().all() and f.hessian_top.notna().all()
@@ -77,7 +76,7 @@ def test_smoke_grid_and_final_end_to_end(tmp_path, checkpoints):
 
 def test_final_without_a_grid_says_what_to_run(tmp_path):
     with pytest.raises(ValueError, match="--stage grid"):
-        tuned_lr.run("final", seeds=(0,), profile="smoke", results_dir=tmp_path, log=lambda s: None)
+        tuned_lr.run("final", seeds=(0,), profile="smoke", results_dir=tmp_path)
 
 
 def _pairs(sb, lb):

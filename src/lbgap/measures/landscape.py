@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 import math
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -40,6 +41,7 @@ from lbgap.core.train import evaluate
 
 PARTS = ("linear", "curvilinear", "filter1d", "contour")
 ALPHAS = (-1.0, 2.0, 25)
+logger = logging.getLogger(__name__)
 
 
 def alpha_grid(lo: float = -1.0, hi: float = 2.0, points: int = 25) -> list[float]:
@@ -100,13 +102,11 @@ def path_point(x_sb: torch.Tensor, x_lb: torch.Tensor, alpha: float, kind: str) 
     raise ValueError(f"path {kind!r} must be 'linear' or 'curvilinear'")
 
 
-def interpolate(model, params, x_sb, x_lb, data, batch_size, alphas, kind="linear",
-                progress: Callable[[str], None] | None = None) -> list[dict]:
+def interpolate(model, params, x_sb, x_lb, data, batch_size, alphas, kind="linear") -> list[dict]:
     rows = []
     for a in alphas:
         rows.append(dict(alpha=a, **point(model, params, path_point(x_sb, x_lb, a, kind), data, batch_size)))
-        if progress:
-            progress(f"{kind} alpha={a:+.3f} train loss {rows[-1]['train_loss']:.4f}")
+        logger.debug(f"{kind} alpha={a:+.3f} train loss {rows[-1]['train_loss']:.4f}")
     return rows
 
 
@@ -165,8 +165,7 @@ def compute(sb_cfg, lb_cfg, results_dir: str | Path | None = None, parts: Sequen
             points: int = 25, train_examples: int | None = None, test_examples: int | None = None,
             line_points: int = 21, line_range: float = 1.0,
             grid_points: int = 11, grid_range: float = 1.0, contour_examples: int | None = 5000,
-            direction_seed: int = 0, device: str = "auto", force: bool = False,
-            log: Callable[[str], None] = print) -> dict:
+            direction_seed: int = 0, device: str = "auto", force: bool = False) -> dict:
     """Landscape record of one SB/LB pair; each part is saved as soon as it is done (skipped if present).
     ``train_examples``/``test_examples``/``contour_examples``: how many examples the curves and the contour
     use (None: all), chosen by ``data.example_subset``."""
@@ -231,7 +230,7 @@ def compute(sb_cfg, lb_cfg, results_dir: str | Path | None = None, parts: Sequen
         out["wall_s"] = time.perf_counter() - t0
         rec = records.save_piece(path, rec, "parts", {part: out}, fresh, provenance=records.provenance(dev, None, started))
         fresh = False
-        log(f"landscape {rid} {part}: {out['wall_s']:.0f}s")
+        logger.info(f"landscape {rid} {part}: {out['wall_s']:.0f}s")
     set_flat(params, x_sb)
     return rec
 

@@ -16,6 +16,7 @@ runs the whole study in such a process). Every record's provenance keeps ``omp_n
 """
 from __future__ import annotations
 
+import logging
 import math
 import os
 import time
@@ -32,6 +33,7 @@ from lbgap.studies.regression_methods import HOLD, TARGETS, gd, noise_scale, noi
 from lbgap.studies.regression_timing import time_plan
 
 KIND = "regression"
+logger = logging.getLogger(__name__)
 __all__ = ["KIND", "PROBLEMS", "TARGETS", "get_problem", "regression_profile", "run_study"]
 
 
@@ -67,7 +69,6 @@ class _Store:
     results_dir: Path
     profile: str
     force: bool
-    log: Callable[[str], None]
 
     def path(self, problem: Problem, run_id: str) -> Path:
         """The record of run ``<problem>-<run_id>`` (``<results_dir>/<profile>/regression/``)."""
@@ -96,20 +97,21 @@ class _Store:
         rec = self.write(path, dict(run_id=path.stem, problem=problem.name, **(meta or {}), **out), started,
                          time.perf_counter() - t0, str(memory.STUDY_THREADS) if isolate else None)
         hit = rec["targets"].get(f"{min(TARGETS):g}")
-        self.log(f"{path.stem}: {rec['status']}, gap {rec['final_gap']:.2e}, {rec['examples']:,} examples, "
-                 f"{rec['cpu_s']:.2f} CPU s" + (f"; {min(TARGETS):g} at {hit['examples']:,} examples" if hit else ""))
+        logger.info(f"{path.stem}: {rec['status']}, gap {rec['final_gap']:.2e}, {rec['examples']:,} examples, "
+                    f"{rec['cpu_s']:.2f} CPU s"
+                    + (f"; {min(TARGETS):g} at {hit['examples']:,} examples" if hit else ""))
         return rec
 
 
 def run_study(profile: str = "quick", results_dir=None, force: bool = False, problems=tuple(PROBLEMS),
-              seeds=None, log: Callable[[str], None] = print) -> list[dict]:
+              seeds=None) -> list[dict]:
     """The whole study for ``profile`` (``smoke`` or ``quick``), one JSON record per run; existing records are
     read back unless ``force``. Per problem: tune GD's step on ``gd_tune_n`` rows and SGD's step per batch size on
     the stream (seed 0); measure every (method, N, seed) with the tuned steps (:func:`_measure_seed`); the noise
     scale along GD's path; the headline timing per seed (:func:`_headline`); last, the exact pass over the
     largest N (the longest run)."""
     cfg = regression_profile(profile)
-    store = _Store(records.store_root(results_dir), profile, force, log)
+    store = _Store(records.store_root(results_dir), profile, force)
     seeds = tuple(cfg["seeds"] if seeds is None else seeds)
     out, deferred = [], []
     for name in problems:
@@ -244,7 +246,7 @@ def _bounded_gd(store: _Store, path: Path, pb: Problem, seed: int, n: int, lr: f
     rec = store.write(path, dict(run_id=path.stem, problem=pb.name, method="gd", role="measure", n=n, seed=seed,
                                  batch=n, lr=lr, bounded=True, passes_from=(full or {}).get("run_id"), **out),
                       started, time.perf_counter() - t0, str(memory.STUDY_THREADS) if isolate else None)
-    store.log(f"{path.stem}: 1 pass in {rec['cpu_per_pass_s']:.1f} CPU s (bounded; targets estimated)")
+    logger.info(f"{path.stem}: 1 pass in {rec['cpu_per_pass_s']:.1f} CPU s (bounded; targets estimated)")
     return rec
 
 
@@ -262,7 +264,7 @@ def _extrapolated_gd(store: _Store, path: Path, pb: Problem, seed: int, n: int, 
                                  cpu_s=0.0, wall_s=0.0, cpu_per_pass_s=ref["cpu_per_pass_s"] * f,
                                  wall_per_pass_s=ref["wall_per_pass_s"] * f, final_gap=None, targets=est,
                                  status="extrapolated"), started, time.perf_counter() - t0)
-    store.log(f"{path.stem}: not run; {rec['cpu_per_pass_s']:.0f} CPU s per pass extrapolated from {ref['run_id']}")
+    logger.info(f"{path.stem}: not run; {rec['cpu_per_pass_s']:.0f} CPU s per pass extrapolated from {ref['run_id']}")
     return rec
 
 
@@ -285,7 +287,7 @@ def _noise_record(store: _Store, pb: Problem, gd_rec: dict, rows_n: int, sgd_rec
     rec = store.write(path, dict(run_id=path.stem, problem=pb.name, method="noise", role="noise", rows=rows_n,
                                  path_from=gd_rec["run_id"], sgd_from=[r["run_id"] for r in sgd_recs], points=pts,
                                  status="ok"), started, time.perf_counter() - t0)
-    store.log(f"{path.stem}: B_noise at {len(pts)} points ({gd_rec['run_id']} and {len(sgd_recs)} SGD runs)")
+    logger.info(f"{path.stem}: B_noise at {len(pts)} points ({gd_rec['run_id']} and {len(sgd_recs)} SGD runs)")
     return rec
 
 
@@ -328,5 +330,5 @@ def _headline(store: _Store, pb: Problem, seed: int, measured: list[dict], cfg: 
                                  repeats=cfg["headline_repeats"], entries=entries, threads=memory.STUDY_THREADS,
                                  peak_rss_bytes=mem["peak_rss_bytes"], memory_method=mem["memory_method"],
                                  status="ok"), started, time.perf_counter() - t0, str(memory.STUDY_THREADS))
-    store.log(f"{path.stem}: {len(entries)} solves timed apart from generation, {cfg['headline_repeats']} repeats")
+    logger.info(f"{path.stem}: {len(entries)} solves timed apart from generation, {cfg['headline_repeats']} repeats")
     return rec

@@ -24,13 +24,16 @@ CLI: ``lbgap sweep tuned-lr --stage grid --batches SB`` (then ``LB``; two proces
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 from lbgap.core import config as cfgmod
 from lbgap.core import records, sweep
 from lbgap.core.config import RunConfig
 from lbgap.core.train import make_config
+
+logger = logging.getLogger(__name__)
 
 NET = "F1"
 BASE_LR = cfgmod.OPTIMIZER_DEFAULTS["lr"]
@@ -186,7 +189,7 @@ def final_table(results_dir: str | Path | None = None, profile: str = "paper", c
 def run(stage: str, regimes: Sequence[str] = ("SB", "LB"), seeds: Sequence[int] = (0, 1, 2, 3, 4),
         profile: str = "paper", results_dir: str | Path | None = None, force: bool = False,
         multipliers: Sequence[float] | None = None, sharpness_after: bool = True,
-        log: Callable[[str], None] = print, **overrides) -> list:
+        **overrides) -> list:
     """Train one stage (runs already recorded are skipped). ``grid``: the default points of ``regimes`` (or the
     given ``multipliers``), then the extension point where the recorded grid asks for one. ``final``: the
     selected multiplier of each regime for ``seeds``, each followed by its sharpness entry (Metric 2.1 and the
@@ -196,11 +199,11 @@ def run(stage: str, regimes: Sequence[str] = ("SB", "LB"), seeds: Sequence[int] 
     if stage == "grid":
         table = {r: tuple(multipliers) if multipliers else MULTIPLIERS[r] for r in regimes}
         cfgs = grid(regimes, profile, table, **overrides)
-        outcomes += sweep.run_grid(cfgs, results_dir, "serial", force=force, log=log, label="tuned-lr-grid")
+        outcomes += sweep.run_grid(cfgs, results_dir, "serial", force=force, label="tuned-lr-grid")
         more = {r: m for r, m in extension(grid_table(results_dir, profile)).items() if r in regimes}
         while more and not multipliers:
             cfgs = [config(r, m, 0, "grid", profile, **overrides) for r, m in more.items()]
-            outcomes += sweep.run_grid(cfgs, results_dir, "serial", force=force, log=log, label="tuned-lr-extend")
+            outcomes += sweep.run_grid(cfgs, results_dir, "serial", force=force, label="tuned-lr-extend")
             if any(o.status not in ("done", "skipped") for o in outcomes[-len(cfgs):]):
                 break
             more = {r: m for r, m in extension(grid_table(results_dir, profile)).items() if r in regimes}
@@ -217,14 +220,14 @@ def run(stage: str, regimes: Sequence[str] = ("SB", "LB"), seeds: Sequence[int] 
     for seed in seeds:
         for regime in regimes:
             cfg = config(regime, chosen[regime], seed, "final", profile, **overrides)
-            (out,) = sweep.run_grid([cfg], results_dir, "serial", force=force, log=log,
+            (out,) = sweep.run_grid([cfg], results_dir, "serial", force=force,
                                     label=f"tuned-lr-final-{cfg.run_id}")
             if sharpness_after and out.status in ("done", "skipped"):
                 try:
                     sharpness.compute(cfg, results_dir, eps=(EPS,), spaces=("full",), objective="sum", hessian=True,
-                                      device=cfg.device, force=force, log=log)
+                                      device=cfg.device, force=force)
                 except Exception as e:  # noqa: BLE001  (the training record stands; its sharpness can be rerun)
                     out = sweep.Outcome(f"sharpness:{cfg.run_id}", "failed", f"{type(e).__name__}: {e}")
-                    log(f"failed   sharpness {cfg.run_id}: {e}")
+                    logger.warning(f"failed   sharpness {cfg.run_id}: {e}")
             outcomes.append(out)
     return outcomes
