@@ -25,6 +25,23 @@ def test_grid_configs_use_the_holdout_and_warm_up_only_large_lb_rates():
     assert len({c.run_id for c in cfgs}) == 10
 
 
+def test_grid_rebuilds_the_committed_hold_out_runs_exactly():
+    """Records and checkpoints are keyed by run id and config hash: the grid's configurations (built by
+    ``config.holdout_config``, shared with SAM's radius selection) are, hash for hash, those the committed hold-out
+    runs were trained with; an LB point with warm-up (none committed) is pinned."""
+    from lbgap.core.checkpoints import config_hash
+
+    regime_of = {tuned_lr.batch_size(r): r for r in tuned_lr.MULTIPLIERS}
+    recs = [r for r in records.iter_records(None, "paper", "train")
+            if tuned_lr.multiplier_of(r["config"]["tag"]) is not None and r["config"]["split"] == "holdout"]
+    assert len(recs) >= 7
+    for r in recs:
+        cfg = tuned_lr.config(regime_of[r["config"]["batch_size"]], tuned_lr.multiplier_of(r["config"]["tag"]))
+        assert (cfg.run_id, config_hash(cfg)) == (r["run_id"], r["config_hash"])
+    warm = tuned_lr.config("LB", 4.0)
+    assert (warm.run_id, config_hash(warm)) == ("F1-mnist-holdout-b6000-s0-tlr-x4", "e34c5abe3032")
+
+
 @pytest.mark.parametrize("regime,batch", [("SB", 256), ("LB", 6000)])
 def test_final_x1_is_the_committed_table2_run(regime, batch):
     cfg = tuned_lr.config(regime, 1.0, 0, "final")

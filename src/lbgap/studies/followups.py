@@ -145,10 +145,9 @@ def arm_config(net: str, arm: str, seed: int = 0, profile: str = "paper", replic
 
 def sam_validation_config(net: str, rho: float, profile: str = "paper", **overrides):
     """SAM at radius ``rho`` on the hold-out split, seed 0: LB at the official split's LB size (6,000 for F1; "10 %"
-    of the 55,000 training images left would be 5,500), tag ``fu-sam-<rho>+val``."""
-    lb = make_config(net, "LB", 0, profile, split="official", **{k: v for k, v in overrides.items() if k == "device"})
-    return make_config(net, lb.batch_size, 0, profile, split="holdout", max_epochs=lb.max_epochs, sam_rho=rho,
-                       tag=arm_tag(f"sam-{rho:g}", VALIDATION), **overrides)
+    of the 55,000 training images left would be 5,500; ``config.holdout_config``), tag ``fu-sam-<rho>+val``."""
+    return cfgmod.holdout_config(net, "LB", 0, profile, sam_rho=rho, tag=arm_tag(f"sam-{rho:g}", VALIDATION),
+                                 **overrides)
 
 
 def sam_validation_table(net: str, results_dir: str | Path | None = None, profile: str = "paper"):

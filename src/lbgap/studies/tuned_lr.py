@@ -74,21 +74,20 @@ def config(regime: str, multiplier: float, seed: int = 0, stage: str = "grid", p
     the final stage (where x1 without warm-up is Table 2's own uncapped run)."""
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage!r}: choose {' or '.join(STAGES)}")
+    if regime not in MULTIPLIERS:
+        raise ValueError(f"unknown regime {regime!r}: choose SB or LB")
     if not multiplier > 0:
         raise ValueError(f"LR multiplier {multiplier} must be positive")
+    settings = dict(lr=BASE_LR * multiplier, tag=tag(multiplier))
+    if regime == "LB" and multiplier >= WARMUP_FROM_MULTIPLIER:
+        settings.update(warmup_epochs=WARMUP_EPOCHS, warmup_from=BASE_LR)
+    if stage == "grid":   # the official split's batch size and cap on the hold-out split (LB: 6,000, not 5,500)
+        return cfgmod.holdout_config(NET, regime, seed, profile, **{**settings, **overrides})
+    if multiplier == 1.0:
+        settings.update(lr=BASE_LR, tag=TABLE2_TAG)
     prof = cfgmod.get_profile(profile)
     cap = prof["max_epochs_lb"] if regime == "LB" else prof["max_epochs_sb"]
-    split = "holdout" if stage == "grid" else "official"
-    warm = regime == "LB" and multiplier >= WARMUP_FROM_MULTIPLIER
-    settings = dict(split=split, max_epochs=cap, lr=BASE_LR * multiplier, tag=tag(multiplier))
-    if warm:
-        settings.update(warmup_epochs=WARMUP_EPOCHS, warmup_from=BASE_LR)
-    if stage == "final" and multiplier == 1.0:
-        settings.update(lr=BASE_LR, tag=TABLE2_TAG)
-    # the final stage names the batch as Table 2 does (SB / LB = 10 %, 6,000 on the official split); the hold-out
-    # split has 55,000 images, where "10 %" would be 5,500, so the grid gives the official LB's size as a number
-    spec = regime if stage == "final" else batch_size(regime, profile)
-    return make_config(NET, spec, seed, profile, **{**settings, **overrides})
+    return make_config(NET, regime, seed, profile, **{"split": "official", "max_epochs": cap, **settings, **overrides})
 
 
 def grid(regimes: Sequence[str] = ("SB", "LB"), profile: str = "paper", multipliers: dict | None = None,
