@@ -130,7 +130,7 @@ def test_parser_defaults_agree_with_the_library():
     from lbgap.cli.commands import threshold as c_threshold
     from lbgap.cli.commands import trajectory as c_trajectory
     from lbgap.measures import landscape, noise, sharpness
-    from lbgap.core.config import REGRESSION_PROFILES
+    from lbgap.core.config import REGRESSION_SIZES
     from lbgap.studies import bench, remedies, steps, threshold, trajectory
 
     for name in ("DEFAULT_EPS", "DEFAULT_SPACES", "SUBSPACE_DIM", "A_SEED", "PARAM_SETS", "OBJECTIVES"):
@@ -141,7 +141,7 @@ def test_parser_defaults_agree_with_the_library():
     assert c_threshold.DEFAULT_BATCH_SIZES == threshold.DEFAULT_BATCH_SIZES
     assert c_trajectory.DEFAULT_POINTS == trajectory.DEFAULT_POINTS
     assert list(c_remedy.REMEDY_NAMES) == sorted(remedies.REMEDIES)
-    assert c_regression.PROFILES == tuple(REGRESSION_PROFILES)   # the study profiles, in core.config
+    assert c_regression.PROFILES == tuple(REGRESSION_SIZES)   # the profiles the study has sizes for, in core.config
     assert (noise.KIND, steps.KIND) == ("noise", "steps")   # the kinds `lbgap status` counts
 
 

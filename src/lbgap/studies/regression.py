@@ -4,8 +4,8 @@ regressions with 4 features and N = 10^4 ... 10^9 rows, streamed from a seeded m
 The study is three modules and a table: :mod:`~lbgap.studies.regression_data` (the generative model and the exact
 population losses), :mod:`~lbgap.studies.regression_methods` (the exact pass, GD, SGD and the noise scale, each
 timed on generation plus arithmetic) and :mod:`~lbgap.studies.regression_timing` (the headline timing: the solve
-apart from generating the rows it uses); this module runs them over the grid of a profile
-(``core.config.REGRESSION_PROFILES``) and writes one JSON record per run under
+apart from generating the rows it uses); this module runs them over the grid of the study's sizes
+under a run profile (``core.config.REGRESSION_SIZES``) and writes one JSON record per run under
 ``data/results/<profile>/regression/``; ``book.regression`` makes the chapter's tables and figures.
 
 Time is process CPU time spent generating rows and computing gradients, without the loss checks; wall time is kept
@@ -27,21 +27,23 @@ from pathlib import Path
 import numpy as np
 
 from lbgap.core import memory, records
-from lbgap.core.config import REGRESSION_PROFILES
+from lbgap.core.config import REGRESSION_SIZES
 from lbgap.studies.regression_data import PROBLEMS, Problem, get_problem, relative_gap, rows
 from lbgap.studies.regression_methods import HOLD, TARGETS, gd, noise_scale, noise_scale_exact, one_pass, sgd
 from lbgap.studies.regression_timing import time_plan
 
 KIND = "regression"
 logger = logging.getLogger(__name__)
-__all__ = ["KIND", "PROBLEMS", "TARGETS", "get_problem", "regression_profile", "run_study"]
+__all__ = ["KIND", "PROBLEMS", "TARGETS", "get_problem", "regression_size", "run_study"]
 
 
-def regression_profile(name: str) -> dict:
-    """The study profile ``name`` of ``core.config.REGRESSION_PROFILES`` (a copy); an unknown name in one line."""
-    if name not in REGRESSION_PROFILES:
-        raise ValueError(f"unknown regression profile {name!r}; choose one of {', '.join(REGRESSION_PROFILES)}")
-    return dict(REGRESSION_PROFILES[name])
+def regression_size(profile: str) -> dict:
+    """The study's sizes under run profile ``profile`` (``core.config.REGRESSION_SIZES``, a copy); a profile the
+    study has no sizes for, in one line."""
+    if profile not in REGRESSION_SIZES:
+        raise ValueError(f"the regression study has no sizes for profile {profile!r}; choose one of "
+                         f"{', '.join(REGRESSION_SIZES)}")
+    return dict(REGRESSION_SIZES[profile])
 
 
 def _n_tag(n: int) -> str:
@@ -105,12 +107,13 @@ class _Store:
 
 def run_study(profile: str = "quick", results_dir=None, force: bool = False, problems=tuple(PROBLEMS),
               seeds=None) -> list[dict]:
-    """The whole study for ``profile`` (``smoke`` or ``quick``), one JSON record per run; existing records are
-    read back unless ``force``. Per problem: tune GD's step on ``gd_tune_n`` rows and SGD's step per batch size on
-    the stream (seed 0); measure every (method, N, seed) with the tuned steps (:func:`_measure_seed`); the noise
-    scale along GD's path; the headline timing per seed (:func:`_headline`); last, the exact pass over the
-    largest N (the longest run)."""
-    cfg = regression_profile(profile)
+    """The whole study at the sizes of run profile ``profile`` (``smoke`` or ``quick``, :func:`regression_size`),
+    one JSON record per run under ``<results_dir>/<profile>/regression/``; existing records are read back unless
+    ``force``. Per problem: tune GD's step on ``gd_tune_n`` rows and SGD's step per batch size on the stream (seed
+    0); measure every (method, N, seed) with the tuned steps (:func:`_measure_seed`); the noise scale along GD's
+    path; the headline timing per seed (:func:`_headline`); last, the exact pass over the largest N (the longest
+    run)."""
+    cfg = regression_size(profile)
     store = _Store(records.store_root(results_dir), profile, force)
     seeds = tuple(cfg["seeds"] if seeds is None else seeds)
     out, deferred = [], []
