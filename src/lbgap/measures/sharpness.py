@@ -59,6 +59,11 @@ logger = logging.getLogger(__name__)
 # ------------------------------------------------------------------------------------------ functional core
 @dataclass
 class SharpnessResult:
+    """One maximisation of Metric 2.1 (:func:`epsilon_sharpness`): phi (Eq. 4) with f(x), the largest f found in
+    the box C_eps (Eq. 3), what L-BFGS-B reported (evaluations, iterations, message, its own final value), the
+    dimension p maximised over (n in the full space, Table 3; 100 in a random subspace, Table 4), its wall time and
+    where the maximiser y* lies (its norm, the fraction of its coordinates on the box)."""
+
     value: float          # phi, Eq. (4)
     f0: float             # f(x)
     fmax: float           # largest f evaluated inside the box
@@ -652,6 +657,8 @@ def seed_pairs(df):
 
 
 def dinh_table(results_dir=None, profile=None):
+    """One row per (run, alpha) of the Dinh et al. (2017) rescaling records (:func:`dinh_demo`) of ``profile`` (None:
+    all): phi in the full space, f, train and test loss and accuracy, the largest logit change."""
     import pandas as pd
 
     rows = []

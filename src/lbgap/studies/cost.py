@@ -40,6 +40,7 @@ KIND = "cost"
 
 
 def run_id(net: str, batch_size: int, seed: int, steps: int) -> str:
+    """A cost record's name: ``<net>-b<batch size>-s<seed>-steps<steps>``."""
     return f"{net}-b{batch_size}-s{seed}-steps{steps}"
 
 

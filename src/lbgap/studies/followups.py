@@ -102,6 +102,8 @@ ARMS: dict[str, dict] = {
 
 
 def get_arm(name: str) -> dict:
+    """The arm ``name`` of :data:`ARMS` (its regime, settings, source, label and claim); ValueError naming the arms
+    otherwise."""
     if name not in ARMS:
         raise ValueError(f"unknown arm {name!r}: choose from {', '.join(ARMS)} (or 'all')")
     return ARMS[name]
@@ -175,6 +177,7 @@ def select_sam_rho(net: str, results_dir: str | Path | None = None, profile: str
 
 def grid(net: str, seeds: Sequence[int] = (0,), profile: str = "paper", arms: Sequence[str] = tuple(ARMS),
          replicate: str = "", **overrides) -> list:
+    """The configurations of ``arms`` for every seed of ``seeds`` (seed-major; :func:`arm_config`)."""
     if not seeds:
         raise ValueError("give at least one seed")
     return [arm_config(net, arm, seed, profile, replicate, **overrides) for seed in seeds for arm in arms]

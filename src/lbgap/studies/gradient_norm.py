@@ -57,6 +57,8 @@ KIND = "gradnorm"
 
 
 def lr_for(batch_size: int, rule: str) -> float:
+    """Adam's learning rate at ``batch_size``: the paper's 1e-3 (``fixed``) or 1e-3 sqrt(B / 256) (``sqrt``, Hoffer
+    et al. 2017's rule for adaptive methods)."""
     if rule not in RULES:
         raise ValueError(f"unknown learning-rate rule {rule!r}: choose {' or '.join(RULES)}")
     return BASE_LR if rule == "fixed" else BASE_LR * math.sqrt(batch_size / BASE_BATCH)

@@ -69,6 +69,9 @@ def next_notch(lrs, best: float) -> float | None:
 
 
 def steps_config(batch_size: int, lr: float, optimizer: str, seed: int, profile: str, **overrides):
+    """One run of the study: F1 at ``batch_size`` on the hold-out split (validation accuracy decides), Adam or SGD
+    with heavy-ball momentum :data:`MOMENTUM` at ``lr``, tag ``<optimizer>-lr<lr>``, no checkpoints; the epoch cap
+    (1,000) is a backstop, the target ends the run. ``overrides`` that are not None on top."""
     tag = f"{optimizer}-lr{lr:.2g}"
     kw = dict(split="holdout", optimizer=optimizer, lr=lr, tag=tag, save_checkpoints=False, max_epochs=1000)
     if optimizer == "sgd":
@@ -367,6 +370,8 @@ def tuned_runs(df, target: float = HEADLINE):
 
 
 def sb_model(B, s_min, b_crit):
+    """McCandlish et al.'s steps to the target at batch size ``B``: S(B) = S_min (1 + B_crit / B) (their Eq. 2.11;
+    :func:`fit_critical_batch` fits it)."""
     return s_min * (1 + b_crit / B)
 
 

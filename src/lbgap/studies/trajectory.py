@@ -73,6 +73,8 @@ def configs(net: str, seed: int = 0, profile: str = "paper", epochs: int = 100, 
 
 
 def entry_key(step: int, space: str, objective: str) -> str:
+    """The key of the Metric 2.1 entry of the iterate at ``step`` in a trajectory record:
+    ``step<step>-<space>-eps0.001-<objective>``."""
     return f"step{step}-{space}-eps{EPS:g}-{objective}"
 
 

@@ -47,6 +47,7 @@ STAGES = ("grid", "final")
 
 
 def tag(multiplier: float) -> str:
+    """The tag of a run at LR ``multiplier`` x 1e-3: ``tlr-x<multiplier>`` (:func:`multiplier_of` reads it back)."""
     return f"{TAG_PREFIX}{multiplier:g}"
 
 
