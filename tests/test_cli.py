@@ -255,3 +255,15 @@ def test_the_cli_shows_the_librarys_log_lines_and_quiet_or_verbose_set_their_lev
     assert main(["sweep", "table2", "--profile", "smoke", "--seeds", "0", "--nets", "F1", "--dry-run",
                  "--quiet"]) == 0
     assert "would run" in capsys.readouterr().out   # the result
+
+
+def test_a_studys_progress_shows_by_default_and_not_under_quiet(tmp_path, capsys, checkpoints):
+    """The studies log their progress (no print): ``lbgap`` shows it, ``--quiet`` leaves the result line alone."""
+    args = ["sweep", "tuned-lr", "--stage", "grid", "--batches", "SB", "--multipliers", "1", "--profile", "smoke",
+            "--results-dir", str(tmp_path)]
+    assert main(args) == 0
+    assert "done      F1-mnist-holdout-b16-s0-tlr-x1" in capsys.readouterr().out.splitlines()
+    assert main(args) == 0
+    assert "skipped   F1-mnist-holdout-b16-s0-tlr-x1" in capsys.readouterr().out.splitlines()
+    assert main(args + ["--quiet"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["tuned-LR grid (smoke): 1 runs, 0 failed"]
