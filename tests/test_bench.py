@@ -3,6 +3,7 @@ test_gpu_driver.py)."""
 from __future__ import annotations
 
 import json
+import logging
 import math
 from pathlib import Path
 
@@ -99,7 +100,7 @@ def test_check_precision_trains_each_seed_in_both_precisions(monkeypatch, checkp
     real_load = datamod.load
     monkeypatch.setattr(bench.datamod, "load", lambda name, split, source, dev: real_load(
         name, split, "synthetic", dev, n_train=256, n_test=128))
-    out = bench.check_precision("F1", 64, seeds=(0, 1), epochs=1, device="cpu", log=lambda *a: None)
+    out = bench.check_precision("F1", 64, seeds=(0, 1), epochs=1, device="cpu")
     rows = {(r["seed"], r["precision"]): r for r in out["rows"]}
     assert sorted(rows) == [(0, "bf16"), (0, "fp32"), (1, "bf16"), (1, "fp32")]
     assert all(r["epochs"] == 1 and 0 <= r["test_acc"] <= 1 for r in rows.values())
@@ -120,8 +121,8 @@ def test_precision_verdict():
 
 @pytest.mark.slow
 def test_bench_end_to_end_writes_a_record_and_a_table(tmp_path):
-    rec = bench.bench("F1", 64, "cpu", n_samples=300, source="synthetic", epochs=1, warmup_steps=1, workers=0,
-                      sharpness_vs_scipy=True, results_dir=tmp_path, log=lambda s: None)
+    rec = bench.bench("F1", 64, bench.BenchOptions("cpu", n_samples=300, source="synthetic", epochs=1, warmup_steps=1,
+                                                   workers=0, sharpness_vs_scipy=True), results_dir=tmp_path)
     assert rec["n_samples"] == 300 and rec["batch_size"] == 64 and rec["data_source"] == "synthetic"
     assert rec["ours"]["steps_per_epoch"] == rec["baseline"]["steps_per_epoch"] == math.ceil(300 / 64)
     assert rec["speedup"] == pytest.approx(rec["ours"]["samples_per_s"] / rec["baseline"]["samples_per_s"])
@@ -170,8 +171,8 @@ def test_stacked_seeds_compute_each_seeds_own_loss_and_gradient():
 
 
 def test_bench_times_processes_and_stacked_seeds_side_by_side(tmp_path):
-    rec = bench.bench("F1", 64, "cpu", n_samples=256, source="synthetic", epochs=1, warmup_steps=1, workers=0,
-                      baseline=False, stacked=2, results_dir=tmp_path, log=lambda s: None)
+    rec = bench.bench("F1", 64, bench.BenchOptions("cpu", n_samples=256, source="synthetic", epochs=1, warmup_steps=1,
+                                                   workers=0, baseline=False, stacked=2), results_dir=tmp_path)
     st = rec["stacked"]
     assert st["models"] == 2 and st["aggregate_samples_per_s"] == pytest.approx(2 * 256 / st["epoch_s"])
     from lbgap.book import reproducibility
@@ -203,8 +204,8 @@ def test_streams_train_each_seed_as_its_own_run():
 
 
 def test_bench_times_streams_beside_one_model(tmp_path):
-    rec = bench.bench("F1", 64, "cpu", n_samples=256, source="synthetic", epochs=1, warmup_steps=1, workers=0,
-                      baseline=False, streams=2, results_dir=tmp_path, log=lambda s: None)
+    rec = bench.bench("F1", 64, bench.BenchOptions("cpu", n_samples=256, source="synthetic", epochs=1, warmup_steps=1,
+                                                   workers=0, baseline=False, streams=2), results_dir=tmp_path)
     th = rec["streams"]
     assert th["models"] == 2 and not th["streams"] and "trained" not in th
     from lbgap.book import reproducibility
@@ -215,31 +216,49 @@ def test_bench_times_streams_beside_one_model(tmp_path):
     assert row["threads ÷ one"] == f"{th['aggregate_samples_per_s'] / rec['ours']['samples_per_s']:.2f}×"
 
 
-def test_a_failed_seeds_at_once_measurement_keeps_the_bench_record(tmp_path, monkeypatch):
+def test_a_failed_seeds_at_once_measurement_keeps_the_bench_record(tmp_path, monkeypatch, caplog):
     """--streams/--stacked/--concurrent are the parts a CPU never runs as on a GPU: one that raises is recorded
     with its error, and the rest of the bench (and its record) is kept."""
     def broken(*a, **k):
         raise RuntimeError("CUDA error: out of memory")
 
     monkeypatch.setattr(bench, "time_streams", broken)
-    lines = []
-    rec = bench.bench("F1", 64, "cpu", n_samples=128, source="synthetic", epochs=1, warmup_steps=1, workers=0,
-                      baseline=False, streams=2, stacked=2, results_dir=tmp_path, log=lines.append)
+    caplog.set_level(logging.INFO, logger=bench.logger.name)
+    rec = bench.bench("F1", 64, bench.BenchOptions("cpu", n_samples=128, source="synthetic", epochs=1, warmup_steps=1,
+                                                   workers=0, baseline=False, streams=2, stacked=2),
+                      results_dir=tmp_path)
     assert rec["streams"] == dict(models=None, error="RuntimeError: CUDA error: out of memory")
-    assert rec["stacked"]["models"] == 2 and any("FAILED" in ln for ln in lines)
+    failed = [r for r in caplog.records if "FAILED" in r.getMessage()]
+    assert rec["stacked"]["models"] == 2 and [r.levelno for r in failed] == [logging.WARNING]
     saved = json.loads(next(tmp_path.rglob("*.json")).read_text())
     assert saved["streams"]["error"] and saved["ours"]["samples_per_s"] > 0
 
 
 @pytest.mark.slow
-def test_bench_sharpness_alone_times_ours_only(tmp_path):
+def test_bench_sharpness_alone_times_ours_only(tmp_path, caplog):
     """``--sharpness`` without ``--sharpness-vs-scipy`` (what scripts/gpu_paper.sh runs on C2): one timing,
     logged, and no comparison fields."""
-    lines = []
-    rec = bench.bench("F1", 64, "cpu", n_samples=200, source="synthetic", epochs=1, warmup_steps=1, workers=0,
-                      baseline=False, sharpness=True, write=False, log=lines.append)
+    caplog.set_level(logging.INFO, logger=bench.logger.name)
+    rec = bench.bench("F1", 64, bench.BenchOptions("cpu", n_samples=200, source="synthetic", epochs=1, warmup_steps=1,
+                                                   workers=0, baseline=False, sharpness=True), write=False)
+    lines = caplog.messages
     assert rec["sharpness_s"] > 0 and rec["sharpness_nfev"] >= 1 and "sharpness_scipy_s" not in rec
     assert any("sharpness full space" in ln for ln in lines) and not any("skipped" in ln for ln in lines)
+
+
+def test_bench_options_default_to_the_command_lines_and_take_every_option():
+    """``lbgap bench`` without options asks for :class:`BenchOptions`' defaults; each option reaches its field."""
+    from lbgap.cli.commands import bench as command
+
+    def options(*args):
+        return command.bench_options(cli.build_parser().parse_args(["bench", "--net", "F1", *args]))
+
+    assert options() == bench.BenchOptions()
+    assert options("--device", "cpu", "--n-samples", "300", "--data", "synthetic", "--epochs", "1",
+                   "--warmup-steps", "1", "--precision", "bf16", "--compile", "default", "--workers", "0",
+                   "--no-baseline", "--concurrent", "2", "--stacked", "3", "--streams", "4", "--sharpness",
+                   "--sharpness-vs-scipy") == bench.BenchOptions(
+        "cpu", 300, "synthetic", 1, 1, "bf16", "default", 0, False, 2, 3, 4, True, True)
 
 
 def test_bench_cli_rejects_a_batch_larger_than_the_data(capsys, tmp_path):

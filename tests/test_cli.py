@@ -130,7 +130,7 @@ def test_parser_defaults_agree_with_the_library():
     from lbgap.cli.commands import threshold as c_threshold
     from lbgap.cli.commands import trajectory as c_trajectory
     from lbgap.measures import landscape, noise, sharpness
-    from lbgap.core.config import REGRESSION_PROFILES
+    from lbgap.core.config import REGRESSION_SIZES
     from lbgap.studies import bench, remedies, steps, threshold, trajectory
 
     for name in ("DEFAULT_EPS", "DEFAULT_SPACES", "SUBSPACE_DIM", "A_SEED", "PARAM_SETS", "OBJECTIVES"):
@@ -141,7 +141,7 @@ def test_parser_defaults_agree_with_the_library():
     assert c_threshold.DEFAULT_BATCH_SIZES == threshold.DEFAULT_BATCH_SIZES
     assert c_trajectory.DEFAULT_POINTS == trajectory.DEFAULT_POINTS
     assert list(c_remedy.REMEDY_NAMES) == sorted(remedies.REMEDIES)
-    assert c_regression.PROFILES == tuple(REGRESSION_PROFILES)   # the study profiles, in core.config
+    assert c_regression.PROFILES == tuple(REGRESSION_SIZES)   # the profiles the study has sizes for, in core.config
     assert (noise.KIND, steps.KIND) == ("noise", "steps")   # the kinds `lbgap status` counts
 
 
@@ -255,3 +255,15 @@ def test_the_cli_shows_the_librarys_log_lines_and_quiet_or_verbose_set_their_lev
     assert main(["sweep", "table2", "--profile", "smoke", "--seeds", "0", "--nets", "F1", "--dry-run",
                  "--quiet"]) == 0
     assert "would run" in capsys.readouterr().out   # the result
+
+
+def test_a_studys_progress_shows_by_default_and_not_under_quiet(tmp_path, capsys, checkpoints):
+    """The studies log their progress (no print): ``lbgap`` shows it, ``--quiet`` leaves the result line alone."""
+    args = ["sweep", "tuned-lr", "--stage", "grid", "--batches", "SB", "--multipliers", "1", "--profile", "smoke",
+            "--results-dir", str(tmp_path)]
+    assert main(args) == 0
+    assert "done      F1-mnist-holdout-b16-s0-tlr-x1" in capsys.readouterr().out.splitlines()
+    assert main(args) == 0
+    assert "skipped   F1-mnist-holdout-b16-s0-tlr-x1" in capsys.readouterr().out.splitlines()
+    assert main(args + ["--quiet"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["tuned-LR grid (smoke): 1 runs, 0 failed"]

@@ -1,6 +1,7 @@
 """studies/cost.py: one measurement's record, its derived numbers, and a measurement in a process of its own."""
 from __future__ import annotations
 
+import logging
 import math
 
 import pytest
@@ -23,15 +24,19 @@ def test_measure_records_time_memory_and_accuracy_after_fixed_steps(tmp_path):
         cost.measure("F1", 16, 1, "smoke", steps=3, results_dir=tmp_path)
 
 
-def test_run_measures_each_batch_size_in_its_own_process(tmp_path):
-    lines = []
-    out = cost.run("F1", seeds=[0], profile="smoke", batches=("LB",), steps=8, results_dir=tmp_path, log=lines.append)
-    assert [r["batch_size"] for r in out] == [32] and "F1 B=32 seed 0" in lines[0]
+def test_run_measures_each_batch_size_in_its_own_process(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="lbgap.studies.cost")
+
+    def lines():
+        return [r.getMessage() for r in caplog.records if r.name == cost.logger.name]
+
+    out = cost.run("F1", seeds=[0], profile="smoke", batches=("LB",), steps=8, results_dir=tmp_path)
+    assert [r["batch_size"] for r in out] == [32] and "F1 B=32 seed 0" in lines()[0]
     # the peak is the child's own: far below this test process's, which holds torch and the test suite
     assert out[0]["memory_method"] == "VmHWM" and out[0]["threads"] == 1
     assert out[0]["provenance"]["threads"] == 1
     df = cost.table(tmp_path, ("smoke",))
     assert len(df) == 1 and df.iloc[0].steps == 8
     # recorded: read back without starting a process; a bad request fails in one line in the parent
-    again = cost.run("F1", seeds=[0], profile="smoke", batches=("LB",), steps=8, results_dir=tmp_path, log=lines.append)
-    assert again[0]["skipped"] is True and len(lines) == 1
+    again = cost.run("F1", seeds=[0], profile="smoke", batches=("LB",), steps=8, results_dir=tmp_path)
+    assert again[0]["skipped"] is True and len(lines()) == 1

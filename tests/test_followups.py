@@ -123,11 +123,28 @@ def test_replicate_tags_keep_sets_apart():
         fu.arm_tag("lb", "tpu")
 
 
+def test_sam_validation_runs_are_the_official_lb_on_the_hold_out_with_pinned_ids_and_hashes():
+    """The radius-selection runs (``config.holdout_config``, shared with the tuned-LR grid): LB at the official
+    split's size and cap on the hold-out split. Their run ids and config hashes key records and checkpoints: pinned."""
+    from lbgap.core.checkpoints import config_hash
+    from lbgap.core.config import holdout_config
+
+    cfg = fu.sam_validation_config("F1", 0.05, "paper")
+    assert (cfg.run_id, config_hash(cfg)) == ("F1-mnist-holdout-b6000-s0-fu-sam-0.05+val", "ac170ffd7e58")
+    assert (cfg.split, cfg.batch_size, cfg.max_epochs, cfg.regime, cfg.sam_rho) == ("holdout", 6000, 300, "", 0.05)
+    cpu = fu.sam_validation_config("F1", 0.2, "paper", device="cpu")
+    assert (cpu.device, config_hash(cpu)) == ("cpu", "aaf6de93f0e0")
+    assert fu.sam_validation_config("F1", 0.05, "smoke") == holdout_config("F1", "LB", 0, "smoke", sam_rho=0.05,
+                                                                            tag="fu-sam-0.05+val")
+    sb = holdout_config("F1", "SB", 3, "paper")
+    assert (sb.split, sb.batch_size, sb.max_epochs, sb.seed, sb.regime) == ("holdout", 256, 100, 3, "SB")
+
+
 def test_cpu_replicate_with_sam_radius_chosen_on_validation(tmp_path, checkpoints):
     """The CPU replicate's runs carry +cpu and never enter the first set's table; SAM's radius comes from hold-out
     runs (seed 0, official LB size), which are not arm runs."""
     out = fu.run("F1", seeds=[0], profile="smoke", arms=["lb", "sam-selected"], results_dir=tmp_path,
-                        replicate="cpu", train_examples=64, hessian_examples=64, log=lambda s: None)
+                        replicate="cpu", train_examples=64, hessian_examples=64)
     assert [o.status for o in out] == ["done"] * 5          # three radius checks, lb, the selected SAM
     val = fu.sam_validation_table("F1", tmp_path, "smoke")
     assert list(val.rho) == list(fu.SAM_RHOS)

@@ -27,7 +27,7 @@ def test_lr_rules():
 def test_record_matches_a_direct_full_batch_gradient_and_counts_every_step(tmp_path):
     cfg = gn.config("F1", 16, "sqrt", 0, "smoke", epochs=2)
     assert (cfg.lr, cfg.max_epochs, cfg.tag) == (pytest.approx(2.5e-4), 2, "gn-sqrt")
-    rec = gn.measure_run(cfg, tmp_path, grad_examples=64, log=lambda s: None, noise_chunk=16)
+    rec = gn.measure_run(cfg, tmp_path, grad_examples=64, noise_chunk=16)
     rows = rec["history"]
     assert [r["examples"] for r in rows] == gn.checkpoints(128, 2)
     assert rows[0]["dist"] == 0 and rows[-1]["dist"] > 0

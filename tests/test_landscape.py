@@ -118,7 +118,7 @@ def test_sweep_post_processing_is_found_without_importing_it_first():
     import subprocess
     import sys
 
-    code = ("from lbgap.core import sweep; assert sweep.run_grid([], post=['sharpness', 'landscape'], log=print) == []; "
+    code = ("from lbgap.core import sweep; assert sweep.run_grid([], post=['sharpness', 'landscape']) == []; "
             "import lbgap.measures.sharpness as s, lbgap.measures.landscape as l; "
             "assert sweep.get_post('sharpness') is s.post_pair and sweep.get_post('landscape') is l.post_pair")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

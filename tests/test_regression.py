@@ -144,7 +144,7 @@ def test_noise_scale_estimator_matches_least_squares_formula():
 @pytest.fixture(scope="module")
 def smoke_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("results")
-    study.run_study("smoke", d, log=lambda *_: None)
+    study.run_study("smoke", d)
     return d
 
 
@@ -158,9 +158,9 @@ def test_run_study_writes_one_record_per_run_and_skips_existing(smoke_dir):
     assert ("logistic", "noise", "noise") in roles and ("logistic", "tune", "sgd") in roles
     assert all("git_commit" in r["provenance"] and r["provenance"]["wall_time_s"] is not None for r in recs)
     stamps = {f: f.stat().st_mtime_ns for f in files}
-    study.run_study("smoke", smoke_dir, problems=("least_squares",), log=lambda *_: None)   # all exist: nothing rerun
+    study.run_study("smoke", smoke_dir, problems=("least_squares",))   # all exist: nothing rerun
     assert {f: f.stat().st_mtime_ns for f in files} == stamps
-    with pytest.raises(ValueError, match="unknown regression profile"):
+    with pytest.raises(ValueError, match="no sizes for profile 'huge'"):
         study.run_study("huge", smoke_dir)
 
 
@@ -213,12 +213,13 @@ def test_timed_exact_solve_and_plan():
         timing.time_plan(LS, 3, [dict(plan[0], method="newton")], repeats=5)
 
 
-def test_regression_profiles_live_beside_the_others():
+def test_regression_sizes_live_beside_the_profiles():
     from lbgap.cli.commands import regression as cmd
     from lbgap.core import config
 
-    assert set(cmd.PROFILES) == set(config.REGRESSION_PROFILES) and not hasattr(study, "PROFILES")
-    assert study.regression_profile("quick")["headline_repeats"] >= 5
+    assert set(cmd.PROFILES) == set(config.REGRESSION_SIZES) <= set(config.PROFILES)   # run profiles, no others
+    assert not hasattr(study, "PROFILES") and not hasattr(config, "REGRESSION_PROFILES")
+    assert study.regression_size("quick")["headline_repeats"] >= 5
 
 
 def test_headline_times_both_methods_on_the_same_seeds(smoke_dir):
@@ -226,7 +227,7 @@ def test_headline_times_both_methods_on_the_same_seeds(smoke_dir):
 
     recs = [json.loads(f.read_text()) for f in (smoke_dir / "smoke" / study.KIND).glob("*headline*.json")]
     assert {(r["problem"], r["seed"]) for r in recs} == {(p, s) for p in study.PROBLEMS
-                                                         for s in study.regression_profile("smoke")["seeds"]}
+                                                         for s in study.regression_size("smoke")["seeds"]}
     assert all(r["threads"] == 1 and r["provenance"]["omp_num_threads"] == "1" for r in recs)
     ls = next(r for r in recs if r["problem"] == "least_squares")
     assert {e["method"] for e in ls["entries"]} == {"exact", "sgd"}

@@ -93,7 +93,7 @@ def test_control_is_conservative_training_without_the_proximal_term(tmp_path, ch
     assert (ctrl.inner_steps, ctrl.prox) == (3, 0.0)
     assert {k for k, v in ctrl.material().items() if v != cons.material()[k]} == {"prox", "tag"}
     for remedy in ("conservative", "repeat3"):
-        rm.run("F1", [0], "smoke", remedy, results_dir=tmp_path, log=lambda s: None)
+        rm.run("F1", [0], "smoke", remedy, results_dir=tmp_path)
     df = rm.control_table(tmp_path, ("smoke",))
     assert len(df) == 1
     rec = records.read_json(records.record_path(tmp_path, "smoke", "train", ctrl.run_id))

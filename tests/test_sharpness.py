@@ -277,11 +277,12 @@ def test_solver_scale_changes_only_the_path_not_the_maximum():
         sh.epsilon_sharpness(f, x, eps, solver_scale=0.0)
 
 
-def test_record_keeps_entries_written_by_another_process(tmp_path):
+def test_record_keeps_entries_written_by_another_process(tmp_path, caplog):
     # Two `lbgap sharpness` processes on the same run each add entries to one record. Simulate the other
-    # process finishing an entry between our two writes: its entry must survive ours (read-merge-write under
-    # the record's lock), and a rerun skips everything already there.
+    # process finishing an entry between our two writes (when the first entry's line is logged): its entry must
+    # survive ours (read-merge-write under the record's lock), and a rerun skips everything already there.
     import json
+    import logging
     from types import SimpleNamespace
 
     from lbgap.core import records
@@ -291,20 +292,29 @@ def test_record_keeps_entries_written_by_another_process(tmp_path):
     cfg = RunConfig(net="F1", batch_size=8, profile="smoke", regime="SB", eval_batch_size=24)
     path = records.record_path(tmp_path, "smoke", "sharpness", cfg.run_id)
 
-    def other_process(msg):
-        if not other_process.done:
-            records.update_json(path, lambda r: {**r, "entries": {**r["entries"], "other": {"value": 1.0}}})
-            other_process.done = True
-    other_process.done = False
+    class OtherProcess(logging.Handler):
+        done = False
+
+        def emit(self, record):
+            if not self.done:
+                records.update_json(path, lambda r: {**r, "entries": {**r["entries"], "other": {"value": 1.0}}})
+                self.done = True
 
     kw = dict(eps=[1e-3, 5e-4], spaces=["full"], hessian=False, model_data=(net, SimpleNamespace(train=ds), "cpu"))
-    rec = sh.compute(cfg, tmp_path, log=other_process, **kw)
+    caplog.set_level(logging.INFO, logger=sh.logger.name)
+    other = OtherProcess()
+    sh.logger.addHandler(other)
+    try:
+        rec = sh.compute(cfg, tmp_path, **kw)
+    finally:
+        sh.logger.removeHandler(other)
+    assert other.done
     on_disk = json.loads(path.read_text())
     assert set(on_disk["entries"]) == {"other", sh.entry_key(1e-3, "full"), sh.entry_key(5e-4, "full")}
     assert set(rec["entries"]) == set(on_disk["entries"])
-    assert sh.compute(cfg, tmp_path, log=lambda m: None, **kw)["skipped"]
+    assert sh.compute(cfg, tmp_path, **kw)["skipped"]
     # --force recomputes and starts the record afresh (the other process's entry goes with it)
-    assert set(sh.compute(cfg, tmp_path, force=True, log=lambda m: None, **kw)["entries"]) == {
+    assert set(sh.compute(cfg, tmp_path, force=True, **kw)["entries"]) == {
         sh.entry_key(1e-3, "full"), sh.entry_key(5e-4, "full")}
 
 
@@ -316,7 +326,7 @@ def test_subset_entries_use_n_examples_and_never_replace_full_set_ones(tmp_path)
     from lbgap.core.config import RunConfig
 
     net, ds = tiny(3, torch.float32)
-    kw = dict(eps=[1e-3], spaces=["full"], hessian=False, log=lambda m: None,
+    kw = dict(eps=[1e-3], spaces=["full"], hessian=False,
               model_data=(net, SimpleNamespace(train=ds), "cpu"))
     sb = RunConfig(net="F1", dataset="mnist", batch_size=8, profile="smoke", regime="SB", eval_batch_size=24)
     lb = RunConfig(net="F1", dataset="mnist", batch_size=12, profile="smoke", regime="LB", eval_batch_size=24)
@@ -349,7 +359,7 @@ def test_a_speaker_ordered_set_is_measured_on_examples_spread_over_it(tmp_path):
     net, ds = tiny(4, torch.float32)
     cfg = RunConfig(net="F2", dataset="so762", batch_size=8, profile="quick", regime="SB", eval_batch_size=24)
     rec = sh.compute(cfg, tmp_path, eps=[1e-3], spaces=["full"], train_examples=6, hessian_examples=8,
-                     hessian_iters=3, hutchinson_probes=2, log=lambda m: None,
+                     hessian_iters=3, hutchinson_probes=2,
                      model_data=(net, SimpleNamespace(train=ds), "cpu"))
     entry = rec["entries"]["full-eps0.001-n6"]
     spread = TensorDataset(ds.x[::4], ds.y[::4])
@@ -370,7 +380,7 @@ def test_chapter_tables_take_each_network_from_one_profile_and_say_which(tmp_pat
     net, ds = tiny(0, torch.float32)
     sharp = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 2))   # a different point: another phi
     sharp.load_state_dict({k: 4 * v for k, v in net.state_dict().items()})
-    kw = dict(eps=[1e-3], spaces=["full"], hessian=False, log=lambda m: None)
+    kw = dict(eps=[1e-3], spaces=["full"], hessian=False)
     for prof, nets in (("paper", ["F1"]), ("quick", ["F1", "C1"])):
         for name in nets:
             for regime, b, model in (("SB", 8, net), ("LB", 12, sharp)):

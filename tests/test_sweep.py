@@ -7,6 +7,7 @@ epoch, recorded in its config) so that it is reliably mid-run when it is killed.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -190,22 +191,25 @@ def test_a_failed_write_is_that_runs_failure_and_the_sweep_goes_on(tmp_path, che
     grid = [make_config("F1", "SB", 0, "smoke", **tiny), make_config("F1", "SB", 1, "smoke", **tiny)]
     blocked = rd / "smoke" / "train" / f"{grid[0].run_id}.json"
     blocked.mkdir(parents=True)   # its record cannot be written (a folder is in the way)
-    outcomes = sweep.run_grid(grid, rd, log=lambda line: None)
+    outcomes = sweep.run_grid(grid, rd)
     assert [o.status for o in outcomes] == ["failed", "done"]
     assert "IsADirectoryError" in outcomes[0].error or "Is a directory" in outcomes[0].error
     assert sweep.run_state(rd, "smoke", grid[0].run_id)[0] == "failed"
 
 
-def test_a_sweep_whose_bookkeeping_cannot_be_written_still_returns(tmp_path, checkpoints):
+def test_a_sweep_whose_bookkeeping_cannot_be_written_still_returns(tmp_path, checkpoints, caplog):
     rd = tmp_path / "results"
     (rd / "smoke").mkdir(parents=True)
     (rd / "smoke" / "_sweep").write_text("in the way")   # no claims, no failure notes, no manifest
     grid = [make_config("F1", "SB", s, "smoke", n_train=32, n_test=16, max_epochs=1) for s in (0, 1)]
-    lines: list[str] = []
-    outcomes = sweep.run_grid(grid, rd, log=lines.append)
+    caplog.set_level(logging.INFO, logger="lbgap")
+    outcomes = sweep.run_grid(grid, rd)
     assert [o.status for o in outcomes] == ["failed", "failed"]
     assert all("could not be written either" in o.error for o in outcomes)
-    assert "manifest could not be written" in lines[0]
+    logged = [r for r in caplog.records if r.name == sweep.logger.name]
+    first = logged[0]   # a problem that does not stop the sweep: a warning, shown under --quiet too
+    assert "manifest could not be written" in first.getMessage() and first.levelno == logging.WARNING
+    assert [r.levelno for r in logged if r.getMessage().startswith("failed")] == [logging.WARNING] * 2
 
 
 def test_a_malformed_record_is_not_a_finished_run(tmp_path, checkpoints):

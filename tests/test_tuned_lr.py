@@ -25,6 +25,23 @@ def test_grid_configs_use_the_holdout_and_warm_up_only_large_lb_rates():
     assert len({c.run_id for c in cfgs}) == 10
 
 
+def test_grid_rebuilds_the_committed_hold_out_runs_exactly():
+    """Records and checkpoints are keyed by run id and config hash: the grid's configurations (built by
+    ``config.holdout_config``, shared with SAM's radius selection) are, hash for hash, those the committed hold-out
+    runs were trained with; an LB point with warm-up (none committed) is pinned."""
+    from lbgap.core.checkpoints import config_hash
+
+    regime_of = {tuned_lr.batch_size(r): r for r in tuned_lr.MULTIPLIERS}
+    recs = [r for r in records.iter_records(None, "paper", "train")
+            if tuned_lr.multiplier_of(r["config"]["tag"]) is not None and r["config"]["split"] == "holdout"]
+    assert len(recs) >= 7
+    for r in recs:
+        cfg = tuned_lr.config(regime_of[r["config"]["batch_size"]], tuned_lr.multiplier_of(r["config"]["tag"]))
+        assert (cfg.run_id, config_hash(cfg)) == (r["run_id"], r["config_hash"])
+    warm = tuned_lr.config("LB", 4.0)
+    assert (warm.run_id, config_hash(warm)) == ("F1-mnist-holdout-b6000-s0-tlr-x4", "e34c5abe3032")
+
+
 @pytest.mark.parametrize("regime,batch", [("SB", 256), ("LB", 6000)])
 def test_final_x1_is_the_committed_table2_run(regime, batch):
     cfg = tuned_lr.config(regime, 1.0, 0, "final")
@@ -59,13 +76,12 @@ def test_multiplier_parsing():
 
 
 def test_smoke_grid_and_final_end_to_end(tmp_path, checkpoints):
-    quiet = dict(log=lambda s: None)
-    out = tuned_lr.run("grid", profile="smoke", results_dir=tmp_path, multipliers=(1.0, 4.0), **quiet)
+    out = tuned_lr.run("grid", profile="smoke", results_dir=tmp_path, multipliers=(1.0, 4.0))
     assert [o.status for o in out] == ["done"] * 4
     g = tuned_lr.grid_table(tmp_path, "smoke")
     assert len(g) == 4 and set(g.regime) == {"SB", "LB"} and g.threads.notna().all()
     assert list(g[g.regime == "LB"].warmup_epochs) == [0.0, 5.0]
-    out = tuned_lr.run("final", seeds=(0, 1), profile="smoke", results_dir=tmp_path, **quiet)
+    out = tuned_lr.run("final", seeds=(0, 1), profile="smoke", results_dir=tmp_path)
     assert [o.status for o in out] == ["done"] * 4
     f = tuned_lr.final_table(tmp_path, "smoke")
     assert len(f) == 4 and f.phi.notna().all() and f.hessian_top.notna().all()
@@ -77,7 +93,7 @@ def test_smoke_grid_and_final_end_to_end(tmp_path, checkpoints):
 
 def test_final_without_a_grid_says_what_to_run(tmp_path):
     with pytest.raises(ValueError, match="--stage grid"):
-        tuned_lr.run("final", seeds=(0,), profile="smoke", results_dir=tmp_path, log=lambda s: None)
+        tuned_lr.run("final", seeds=(0,), profile="smoke", results_dir=tmp_path)
 
 
 def _pairs(sb, lb):

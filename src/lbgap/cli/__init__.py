@@ -63,7 +63,7 @@ def configure_logging(verbosity: int = 0) -> None:
     """Show the library's messages (loggers under ``lbgap``) on stdout as bare lines: warnings only for
     ``verbosity`` -1 (``--quiet``), progress for 0, debug lines too for 1 (``--verbose``). Replaces the handler an
     earlier call installed (a test or a notebook may call :func:`main` several times)."""
-    from lbgap.core.sweep import log_to_stdout
+    from lbgap.core.logs import log_to_stdout
 
     log_to_stdout(LEVELS[verbosity])
 

@@ -39,7 +39,7 @@ RESOURCES: dict[str, dict] = {
     "paper": dict(gpus=1, cpus=8, mem_gb=32, minutes=dict(F1=30, F2=120, C1=60, C2=180, C3=60, C4=180)),
 }
 
-_logger = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 def parse_time(text: str | int | None) -> int | None:
@@ -136,7 +136,7 @@ class RequeuedRun:
         self.fn = fn
 
     def __call__(self, *args, **kwargs):
-        from lbgap.core.sweep import log_to_stdout
+        from lbgap.core.logs import log_to_stdout
 
         log_to_stdout()   # the job's log file shows what the run says (e.g. that it resumed)
         return self.fn(*args, **kwargs)
@@ -229,7 +229,7 @@ class SubmititExecutor:
             submitted = ex.map_array(RequeuedRun(fn), *zip(*[items[i] for i in todo]))
             jobs = dict(zip(todo, submitted))
             array_id = str(submitted[0].job_id).split("_")[0]
-            _logger.info(f"submitit ({self.cluster}): job array {array_id}, {len(todo)} tasks, "
+            logger.info(f"submitit ({self.cluster}): job array {array_id}, {len(todo)} tasks, "
                          f"{self.resources.describe()}; logs in {_rel(self.folder)}")
         try:
             for i in range(len(items)):

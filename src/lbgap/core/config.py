@@ -14,10 +14,12 @@ seed. Profiles, not scattered flags:
   paper's Figures 4-5 budget, LB 300 epochs ~ 3,000 steps vs SB's ~23,000) so that both reach a plateau
   rather than the cap; the record says which ended the run.
 
-"Profile" means only this: one of :data:`PROFILES`, the name a record store is divided by
-(``<results>/<profile>/...``). Other tables of settings go by names of their own: the regression study's
-settings per size (``studies.regression``), the GPU driver's per-net time *estimates*
-(``scripts/gpu_paper.py``); a timing breakdown is a *timing*, and torch's profiler is not used.
+"Profile" means only this, everywhere in the library: one of :data:`PROFILES` (smoke | quick | paper), the name
+a record store is divided by (``<results>/<profile>/...``) and the ``--profile`` of the command line. Other tables
+of settings go by names of their own: the regression study's *sizes* (:data:`REGRESSION_SIZES`, one set per run
+profile), the GPU driver's per-net time *estimates* (``scripts/gpu_paper.py``); the book's ``results`` mode (read
+the committed paper and quick records, train nothing) is a book mode, not a profile; a timing breakdown is a
+*timing*, and no profiler (cProfile, torch.profiler) is used.
 
 :func:`make_config` turns a profile plus a network, batch size, seed and overrides into a checked
 :class:`RunConfig`; every rule a configuration must satisfy is checked there (:class:`ConfigError`), before
@@ -278,9 +280,20 @@ def sb_lb_configs(net: str, seed: int, profile: str, **overrides) -> list[RunCon
     return [make_config(net, regime, seed, profile, **overrides) for regime in ("SB", "LB")]
 
 
-# The regression study's own profiles (``studies.regression``; a study profile, not a training profile above):
-# the grid of N, batch sizes, seeds and tuning ranges of "huge N, few features".
-REGRESSION_PROFILES: dict[str, dict] = {
+def holdout_config(net: str, regime: str, seed: int = 0, profile: str = "paper", **overrides) -> RunConfig:
+    """The run of ``regime`` (SB or LB) at its batch size and epoch cap on the *official* split, trained on the
+    hold-out split (55,000/5,000 for MNIST; its "test" numbers are validation numbers), then ``overrides``. LB keeps
+    the official split's size (10 % of 60,000 = 6,000 for F1), not 10 % of the 55,000 images left (5,500), so what
+    is selected there is selected for Table 2's batch size: the learning-rate grid (``studies.tuned_lr``) and SAM's
+    radius (``studies.followups``) are chosen on these runs."""
+    official = make_config(net, regime, 0, profile, split="official")
+    return make_config(net, official.batch_size, seed, profile,
+                       **{"split": "holdout", "max_epochs": official.max_epochs, **overrides})
+
+
+# The regression study's sizes (``studies.regression``), one set per run profile it runs under (its records go to
+# ``<results>/<profile>/regression/``): the grid of N, batch sizes, seeds and tuning ranges of "huge N, few features".
+REGRESSION_SIZES: dict[str, dict] = {
     # seconds: tests and the chapter's smoke run
     "smoke": dict(ns=(10**4, 10**5), batches=(1, 256, 4096), seeds=(1,), gd_tune_n=10**4, gd_full_max_n=10**5,
                   gd_max_passes=300, gd_lrs=(0.5, 0.9), sgd_lr_start=-3, sgd_lr_span=3, sgd_cap=2**16,

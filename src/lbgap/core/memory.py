@@ -86,8 +86,13 @@ def set_torch_threads(threads: int = STUDY_THREADS) -> int:
     return torch.get_num_threads()
 
 
-def _child(conn, fn: Callable, args: tuple, kwargs: dict) -> None:
-    """The spawned process: run ``fn``, send back ("ok", result, memory) or ("error", exception, text)."""
+def _child(conn, fn: Callable, args: tuple, kwargs: dict, log_level: int | None = None) -> None:
+    """The spawned process: run ``fn``, send back ("ok", result, memory) or ("error", exception, text); its log
+    lines at ``log_level`` (the parent's) go to stdout, as the parent's do."""
+    if log_level is not None:
+        from lbgap.core.logs import log_to_stdout
+
+        log_to_stdout(log_level)
     try:
         start = peak_rss_bytes()
         out = fn(*args, **kwargs)
@@ -109,10 +114,12 @@ def in_fresh_process(fn: Callable, *args, threads: int = STUDY_THREADS, **kwargs
     and result picklable. An exception in the child is raised here (the same exception where it pickles)."""
     import multiprocessing as mp
 
+    from lbgap.core.logs import current_level
+
     ctx = mp.get_context("spawn")
     recv, send = ctx.Pipe(duplex=False)
     with thread_environment(threads):
-        proc = ctx.Process(target=_child, args=(send, fn, args, kwargs))
+        proc = ctx.Process(target=_child, args=(send, fn, args, kwargs, current_level()))
         proc.start()
     send.close()
     try:

@@ -29,38 +29,12 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from lbgap.core.config import RunConfig
+from lbgap.core.logs import current_level, log_to_stdout
 from lbgap.core.models import NETS
 from lbgap.core.records import check_store, now, store_root
 
 TABLE2_NETS = ("F1", "F2", "C1", "C2", "C3", "C4")
-_logger = logging.getLogger(__name__)
-
-
-class _StdoutHandler(logging.StreamHandler):
-    """Writes to whatever ``sys.stdout`` is when a line is logged (a test's capture, a redirected notebook)."""
-
-    @property
-    def stream(self):
-        import sys
-
-        return sys.stdout
-
-    @stream.setter
-    def stream(self, value) -> None:
-        pass
-
-
-def log_to_stdout(level: int = logging.INFO) -> None:
-    """Show the messages of the ``lbgap`` loggers at ``level`` and above on stdout as bare lines (what the command
-    line sets up, ``cli.configure_logging``; worker processes and cluster jobs call it too). Replaces the handler
-    an earlier call installed."""
-    logger = logging.getLogger("lbgap")
-    for h in [h for h in logger.handlers if isinstance(h, _StdoutHandler)]:
-        logger.removeHandler(h)
-    handler = _StdoutHandler()
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    logger.addHandler(handler)
-    logger.setLevel(level)
+logger = logging.getLogger(__name__)
 
 
 def parse_seeds(text: str | Iterable[int]) -> list[int]:
@@ -404,8 +378,8 @@ class LocalExecutor:
     def _start(self, ctx, slot: int, threads: int):
         env = {"CUDA_VISIBLE_DEVICES": self.gpus[slot % len(self.gpus)]} if self.gpus else {}
         parent, child = ctx.Pipe()
-        level = logging.getLogger("lbgap").getEffectiveLevel()
-        proc = ctx.Process(target=_worker_main, args=(child, env, threads, level), daemon=True, name=f"lbgap-worker-{slot}")
+        proc = ctx.Process(target=_worker_main, args=(child, env, threads, current_level()), daemon=True,
+                           name=f"lbgap-worker-{slot}")
         main = threading.current_thread() is threading.main_thread()
         old = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
         try:
@@ -609,14 +583,12 @@ def sweep_status(results_dir: str | Path | None = None) -> list[dict]:
 
 
 def run_grid(grid: list[RunConfig], results_dir: str | Path | None = None, executor: str | object = "serial",
-             force: bool = False, post: Sequence[str] = (), log: Callable[[str], None] | None = None,
-             label: str = "grid", **executor_kwargs) -> list[Outcome]:
+             force: bool = False, post: Sequence[str] = (), label: str = "grid", **executor_kwargs) -> list[Outcome]:
     """Run every config of ``grid`` (skipping finished ones) and the requested post-processing per pair.
 
     The sweep is recorded as ``sweeps/<label>-<hash>.json`` (see :func:`sweep_status`); executors that
-    want it (submitit: a per-sweep log folder) get it through ``prepare(grid, name, folder)``. ``log``: where
-    each run's outcome line goes (default: this module's logger)."""
-    log = log or _logger.info
+    want it (submitit: a per-sweep log folder) get it through ``prepare(grid, name, folder)``. Each run's outcome
+    is logged, one line: INFO, WARNING for a failure."""
     results_dir = str(check_store(results_dir))   # a store that cannot be written fails before anything runs
     post_steps = {name: get_post(name) for name in post}   # unknown names fail before anything runs
     ex = make_executor(executor, **executor_kwargs) if isinstance(executor, str) else executor
@@ -630,26 +602,27 @@ def run_grid(grid: list[RunConfig], results_dir: str | Path | None = None, execu
         try:
             write_manifest(results_dir, label, grid, getattr(ex, "name", type(ex).__name__))
         except OSError as e:   # bookkeeping only: the runs' own writes decide each run's outcome
-            log(f"(the sweep's manifest could not be written: {e}; `lbgap status` will not list this sweep)")
+            logger.warning(f"(the sweep's manifest could not be written: {e}; `lbgap status` will not list this sweep)")
     results_iter = ex.map(run_one, items)
     try:
         for cfg, out in zip(grid, results_iter):
             outcomes.append(out)
-            log(f"{out.status:9s} {out.run_id}" + (f"  ({out.error.splitlines()[0]})" if out.error else ""))
+            logger.log(logging.WARNING if out.status == "failed" else logging.INFO,
+                       f"{out.status:9s} {out.run_id}" + (f"  ({out.error.splitlines()[0]})" if out.error else ""))
             if out.status == "failed" and not failed_path(results_dir, cfg.profile, cfg.run_id).is_file():
                 try:
                     record_failure(results_dir, cfg.profile, cfg.run_id, out.error)  # its worker died: say so
                 except OSError as e:
-                    log(f"          (its failure note could not be written: {e})")
+                    logger.warning(f"          (its failure note could not be written: {e})")
             if not post or out.status not in ("done", "skipped"):
                 continue
-            _post_pair(cfg, post_steps, pending, results_dir, force, outcomes, log)
+            _post_pair(cfg, post_steps, pending, results_dir, force, outcomes)
     finally:
         getattr(results_iter, "close", lambda: None)()  # stops an executor's workers on Ctrl-C
     return outcomes
 
 
-def _post_pair(cfg, post: dict[str, Callable], pending, results_dir, force, outcomes, log) -> None:
+def _post_pair(cfg, post: dict[str, Callable], pending, results_dir, force, outcomes) -> None:
     """After each finished run: once both runs of its SB/LB pair are in, the requested post-processing
     (``post``: name -> step)."""
     key = (cfg.net, cfg.seed, cfg.dataset, cfg.split, cfg.bn, cfg.tag)
@@ -659,7 +632,7 @@ def _post_pair(cfg, post: dict[str, Callable], pending, results_dir, force, outc
         for name, fn in post.items():
             try:
                 fn(pair["SB"], pair["LB"], Path(results_dir), force)
-                log(f"post     {name} {cfg.net} seed {cfg.seed}")
+                logger.info(f"post     {name} {cfg.net} seed {cfg.seed}")
             except Exception as e:  # noqa: BLE001
                 outcomes.append(Outcome(f"{name}:{cfg.net}-s{cfg.seed}", "failed", f"{type(e).__name__}: {e}"))
-                log(f"failed   {name} {cfg.net} seed {cfg.seed}: {e}")
+                logger.warning(f"failed   {name} {cfg.net} seed {cfg.seed}: {e}")

@@ -47,7 +47,7 @@ from lbgap.core.precision import (TF32, apply_float32_policy, autocast, compiled
 from lbgap.core.resume import EpochState, ResumeState
 from lbgap.core.stopping import StoppingRule
 
-_logger = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 # ------------------------------------------------------------------------------------------- building blocks
@@ -498,18 +498,17 @@ def _with_pause(on_epoch: Callable[[dict], None] | None) -> Callable[[dict], Non
 
 def train(cfg: RunConfig, results_dir: str | Path | None = None, force: bool = False,
           data: datamod.DataBundle | None = None, progress: bool | None = None,
-          on_epoch: Callable[[dict], None] | None = None, log: Callable[[str], None] | None = None,
+          on_epoch: Callable[[dict], None] | None = None,
           on_step: Callable[[Progress, int, int], None] | None = None) -> dict:
     """Run one training job and write its record; returns the record (the existing one if already done).
 
     Skip a run already recorded (unless ``force``); set up (:func:`training_data`, :func:`make_trainer`); resume
-    from the state an interrupted run of this configuration and code left (:class:`ResumeState`; ``log`` says
-    so, default: this module's logger: rerunning a killed command, ``force`` or not, goes on where it stopped);
-    train epoch by epoch until the stopping rule or the cap (:func:`train_epochs`), saving that state after each
-    epoch; save checkpoints into the run's folder of this store (``checkpoints.run_dir``); write the record,
-    which names that folder and the config hash. ``progress``: show a progress bar (default: on a terminal);
-    ``on_epoch``: called with each history row; ``on_step``: called after every step (:func:`train_epochs`)."""
-    log = log or _logger.info
+    from the state an interrupted run of this configuration and code left (:class:`ResumeState`, logged: rerunning
+    a killed command, ``force`` or not, goes on where it stopped); train epoch by epoch until the stopping rule or
+    the cap (:func:`train_epochs`), saving that state after each epoch; save checkpoints into the run's folder of
+    this store (``checkpoints.run_dir``); write the record, which names that folder and the config hash.
+    ``progress``: show a progress bar (default: on a terminal); ``on_epoch``: called with each history row;
+    ``on_step``: called after every step (:func:`train_epochs`)."""
     results_dir = records.store_root(results_dir)
     records.check_store(results_dir, cfg.profile, cfg.run_id)   # before any data is loaded or step taken
     if not force:
@@ -532,7 +531,7 @@ def train(cfg: RunConfig, results_dir: str | Path | None = None, force: bool = F
         records.atomic_torch_save(x0_state, folder / "x0.pt")
     else:
         within = start.partial and f" and batch {start.partial['batch']} of epoch {start.epoch + 1}"
-        log(f"resuming {cfg.run_id} from epoch {start.epoch}{within or ''}")
+        logger.info(f"resuming {cfg.run_id} from epoch {start.epoch}{within or ''}")
     x0 = torch.cat([x0_state[n].reshape(-1) for n, p in model.named_parameters() if p.requires_grad]).to(device)
     bar = _progress_bar(cfg, progress)
     if bar is not None and start is not None:

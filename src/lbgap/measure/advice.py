@@ -306,6 +306,7 @@ def write(a: Advice, name: str, results_dir=None, profile: str = "quick", device
 
 
 def load(results_dir=None, profile: str = "quick") -> dict[str, dict]:
+    """Every ``advise`` record of ``profile`` (:func:`write`), by record name."""
     from lbgap.core import records
 
     return {r["run_id"]: r for r in records.iter_records(results_dir, profile, KIND)}

@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 import math
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -40,24 +41,31 @@ from lbgap.core.train import evaluate
 
 PARTS = ("linear", "curvilinear", "filter1d", "contour")
 ALPHAS = (-1.0, 2.0, 25)
+logger = logging.getLogger(__name__)
 
 
 def alpha_grid(lo: float = -1.0, hi: float = 2.0, points: int = 25) -> list[float]:
+    """``points`` evenly spaced values from ``lo`` to ``hi``, both included: Figure 3's alpha in [-1, 2] at 25
+    points by default (the authors' ``plot_parametric_plot.py``), or the t (a, b) of the filter-normalised curves."""
     if points < 2 or not hi > lo:
         raise ValueError(f"an alpha grid needs at least 2 points and hi > lo (got {lo}, {hi}, {points})")
     return [float(a) for a in np.linspace(lo, hi, points)]
 
 
 def get_flat(params: Sequence[nn.Parameter]) -> torch.Tensor:
+    """The parameters ``params`` as one flat vector (a detached copy, in their order)."""
     return torch.nn.utils.parameters_to_vector([p.detach() for p in params]).clone()
 
 
 def set_flat(params: Sequence[nn.Parameter], z: torch.Tensor) -> None:
+    """Write the flat vector ``z`` (:func:`get_flat`'s layout) back into ``params``, in place."""
     with torch.no_grad():
         torch.nn.utils.vector_to_parameters(z, params)
 
 
 def has_running_stats(model: nn.Module) -> bool:
+    """Whether any BatchNorm of ``model`` keeps running statistics (``bn="running"``; Keras mode=2, the default
+    ``bn="batch"``, keeps none), which :func:`point` then recomputes at every point."""
     return any(isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats for m in model.modules())
 
 
@@ -93,6 +101,9 @@ def point(model, params, z, data, batch_size, test=True) -> dict:
 
 
 def path_point(x_sb: torch.Tensor, x_lb: torch.Tensor, alpha: float, kind: str) -> torch.Tensor:
+    """The point at ``alpha`` on the path from the SB minimiser (alpha 0) to the LB one (alpha 1): ``linear``,
+    alpha x_LB + (1 - alpha) x_SB (Figure 3); ``curvilinear``, sin(alpha pi/2) x_LB + cos(alpha pi/2) x_SB
+    (Figure 7, Appendix D)."""
     if kind == "linear":
         return alpha * x_lb + (1 - alpha) * x_sb
     if kind == "curvilinear":
@@ -100,13 +111,13 @@ def path_point(x_sb: torch.Tensor, x_lb: torch.Tensor, alpha: float, kind: str) 
     raise ValueError(f"path {kind!r} must be 'linear' or 'curvilinear'")
 
 
-def interpolate(model, params, x_sb, x_lb, data, batch_size, alphas, kind="linear",
-                progress: Callable[[str], None] | None = None) -> list[dict]:
+def interpolate(model, params, x_sb, x_lb, data, batch_size, alphas, kind="linear") -> list[dict]:
+    """Figure 3 / 7's curve: for each alpha, train and test loss and accuracy (:func:`point`) at
+    :func:`path_point`; one row per alpha. ``model``'s parameters are left at the last point."""
     rows = []
     for a in alphas:
         rows.append(dict(alpha=a, **point(model, params, path_point(x_sb, x_lb, a, kind), data, batch_size)))
-        if progress:
-            progress(f"{kind} alpha={a:+.3f} train loss {rows[-1]['train_loss']:.4f}")
+        logger.debug(f"{kind} alpha={a:+.3f} train loss {rows[-1]['train_loss']:.4f}")
     return rows
 
 
@@ -131,10 +142,14 @@ def filter_normalized_direction(params: Sequence[nn.Parameter], seed: int, ignor
 
 
 def line_1d(model, params, x, d, ts, data, batch_size) -> list[dict]:
+    """Li et al. (2018)'s 1-D curve around ``x``: train and test loss and accuracy at x + t d for each t of ``ts``
+    (``d``: a filter-normalised direction, :func:`filter_normalized_direction`); one row per t."""
     return [dict(t=t, **point(model, params, x + t * d, data, batch_size)) for t in ts]
 
 
 def contour_2d(model, params, x, d1, d2, coords, data, batch_size) -> dict:
+    """Li et al. (2018)'s 2-D contour around ``x``: train loss and accuracy at x + a d1 + b d2 for every (a, b) of
+    ``coords`` x ``coords``, as matrices with rows b (y axis) and columns a (x axis)."""
     loss = np.zeros((len(coords), len(coords)))
     acc = np.zeros_like(loss)
     for i, a in enumerate(coords):
@@ -146,6 +161,8 @@ def contour_2d(model, params, x, d1, d2, coords, data, batch_size) -> dict:
 
 # ----------------------------------------------------------------------------------------- the record
 def pair_id(sb_cfg, lb_cfg) -> str:
+    """A landscape record's name: ``<net>-<dataset>-<split>-b<SB batch>-b<LB batch>-s<seed>[-bn<mode>][-<tag>]``,
+    one per SB/LB pair (as ``RunConfig.run_id`` names a run)."""
     parts = [sb_cfg.net, sb_cfg.dataset, sb_cfg.split, f"b{sb_cfg.batch_size}", f"b{lb_cfg.batch_size}",
              f"s{sb_cfg.seed}"]
     if sb_cfg.bn != "batch":
@@ -165,8 +182,7 @@ def compute(sb_cfg, lb_cfg, results_dir: str | Path | None = None, parts: Sequen
             points: int = 25, train_examples: int | None = None, test_examples: int | None = None,
             line_points: int = 21, line_range: float = 1.0,
             grid_points: int = 11, grid_range: float = 1.0, contour_examples: int | None = 5000,
-            direction_seed: int = 0, device: str = "auto", force: bool = False,
-            log: Callable[[str], None] = print) -> dict:
+            direction_seed: int = 0, device: str = "auto", force: bool = False) -> dict:
     """Landscape record of one SB/LB pair; each part is saved as soon as it is done (skipped if present).
     ``train_examples``/``test_examples``/``contour_examples``: how many examples the curves and the contour
     use (None: all), chosen by ``data.example_subset``."""
@@ -231,7 +247,7 @@ def compute(sb_cfg, lb_cfg, results_dir: str | Path | None = None, parts: Sequen
         out["wall_s"] = time.perf_counter() - t0
         rec = records.save_piece(path, rec, "parts", {part: out}, fresh, provenance=records.provenance(dev, None, started))
         fresh = False
-        log(f"landscape {rid} {part}: {out['wall_s']:.0f}s")
+        logger.info(f"landscape {rid} {part}: {out['wall_s']:.0f}s")
     set_flat(params, x_sb)
     return rec
 
@@ -271,6 +287,8 @@ def curves_table(results_dir=None, profile=None, part: str = "linear"):
 
 
 def line_table(results_dir=None, profile=None):
+    """One row per (pair, regime, t, split) of the recorded filter-normalised 1-D curves (part ``filter1d``) of
+    ``profile`` (None: all): net, seed, regime, t, split, loss, accuracy."""
     import pandas as pd
 
     rows = []

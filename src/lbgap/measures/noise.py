@@ -126,6 +126,9 @@ def fit_slope(scan: dict, m_min: int = 1, m_max: int | None = None, n_boot: int 
 
 
 def scan_table(scan: dict):
+    """One row per minibatch size m of a :func:`noise_scan` record: the finite-population correction
+    (N − m)/(N − 1), the mean E‖ĝ_m − g‖² over the draws with its standard error and divided by the FPC (theory:
+    tr(Σ)/m), the mean and standard deviation of cos(ĝ_m, g), and the number of draws."""
     import pandas as pd
 
     return pd.DataFrame([dict(m=r["m"], fpc=r["fpc"], var=np.mean(r["dev2"]),
@@ -308,6 +311,8 @@ def _scan_model(which: str, cfg_net, data, profile: str, results_dir=None):
 
 
 def default_ms(n: int, lb: int) -> list[int]:
+    """The minibatch sizes a scan draws: 2, 4, 8, ... up to ``lb`` (the LB batch size), and ``lb`` itself (``n``,
+    the training set's size, does not enter)."""
     ms = [2 ** k for k in range(1, 20) if 2 ** k <= lb]
     return ms + ([lb] if lb not in ms else [])
 
@@ -416,6 +421,7 @@ def smoke(results_dir) -> None:
 
 
 def load(results_dir=None, profile: str = "quick") -> dict[str, dict]:
+    """Every ``noise`` record of ``profile`` (scans and tracks), by run id."""
     return {r["run_id"]: r for r in records.iter_records(results_dir, profile, KIND)}
 
 

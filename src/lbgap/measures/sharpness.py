@@ -32,6 +32,7 @@ CLI: ``lbgap sharpness RUN --eps 1e-3 5e-4 --space full random`` writes ``<resul
 from __future__ import annotations
 
 import functools
+import logging
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -52,11 +53,17 @@ DEFAULT_SPACES = ("full", "random")
 SUBSPACE_DIM = 100
 A_SEED = 0
 PARAM_SETS = ("all", "no_bn")
+logger = logging.getLogger(__name__)
 
 
 # ------------------------------------------------------------------------------------------ functional core
 @dataclass
 class SharpnessResult:
+    """One maximisation of Metric 2.1 (:func:`epsilon_sharpness`): phi (Eq. 4) with f(x), the largest f found in
+    the box C_eps (Eq. 3), what L-BFGS-B reported (evaluations, iterations, message, its own final value), the
+    dimension p maximised over (n in the full space, Table 3; 100 in a random subspace, Table 4), its wall time and
+    where the maximiser y* lies (its norm, the fraction of its coordinates on the box)."""
+
     value: float          # phi, Eq. (4)
     f0: float             # f(x)
     fmax: float           # largest f evaluated inside the box
@@ -388,7 +395,7 @@ def compute(cfg, results_dir: str | Path | None = None, eps: Sequence[float] = D
             spaces: Sequence[str] = DEFAULT_SPACES, p: int = SUBSPACE_DIM, a_seed: int = A_SEED,
             params: str = "all", maxiter: int = 10, objective: str = "mean", hessian: bool = True, hessian_examples: int | None = 10000,
             hessian_iters: int = 20, hutchinson_probes: int = 10, train_examples: int | None = None,
-            device: str = "auto", force: bool = False, log: Callable[[str], None] = print, model_data=None) -> dict:
+            device: str = "auto", force: bool = False, model_data=None) -> dict:
     """Sharpness record of training run ``cfg``: one entry per (eps, space), the Hessian summary; saved
     atomically after each entry, finished entries skipped unless ``force``. ``train_examples``: f on N
     training examples only, chosen by ``data.example_subset`` (None: the whole training set, the paper's
@@ -449,8 +456,8 @@ def compute(cfg, results_dir: str | Path | None = None, eps: Sequence[float] = D
         rec = records.save_piece(path, rec, "entries", {key: entry}, fresh,
                                  provenance=records.provenance(dev, None, started))
         fresh = False
-        log(f"sharpness {cfg.run_id} {s:6s} eps={e:g}: phi={r.value:.3f} (f0={r.f0:.4g}, fmax={r.fmax:.4g}, "
-            f"{r.nfev} evals, {lf.examples} examples, {r.wall_s:.0f}s)")
+        logger.info(f"sharpness {cfg.run_id} {s:6s} eps={e:g}: phi={r.value:.3f} (f0={r.f0:.4g}, fmax={r.fmax:.4g}, "
+                    f"{r.nfev} evals, {lf.examples} examples, {r.wall_s:.0f}s)")
     del A
     if want_h:
         t0 = time.perf_counter()
@@ -463,9 +470,9 @@ def compute(cfg, results_dir: str | Path | None = None, eps: Sequence[float] = D
                     wall_s=time.perf_counter() - t0, trace_method="Hutchinson (Rademacher), double-backward HVPs")
         rec = records.save_piece(path, rec, "entries", {}, fresh, hessian=hess,
                                  provenance=records.provenance(dev, None, started))
-        log(f"hessian   {cfg.run_id}: top eigenvalue {top['top_eigenvalue']:.4g} (residual {top['residual']:.2g}, "
-            f"{'converged' if top['converged'] else 'not converged'}), trace {tr['trace']:.4g} "
-            f"({hl.examples} examples, {rec['hessian']['wall_s']:.0f}s)")
+        logger.info(f"hessian   {cfg.run_id}: top eigenvalue {top['top_eigenvalue']:.4g} (residual "
+                    f"{top['residual']:.2g}, {'converged' if top['converged'] else 'not converged'}), trace "
+                    f"{tr['trace']:.4g} ({hl.examples} examples, {rec['hessian']['wall_s']:.0f}s)")
     return rec
 
 
@@ -496,7 +503,7 @@ def dinh_rescale(model: nn.Module, alpha: float) -> nn.Module:
 
 def dinh_demo(cfg, results_dir: str | Path | None = None, alphas: Sequence[float] = (1.0, 10.0),
               eps: float = 1e-3, maxiter: int = 10, device: str = "auto", force: bool = False,
-              log: Callable[[str], None] = print, model_data=None) -> dict:
+              model_data=None) -> dict:
     """phi (full space) and train/test loss and accuracy of ``cfg``'s model rescaled by each alpha (alpha = 1
     reuses the run's sharpness record when it holds the same full-space entry: it is the same problem)."""
     from lbgap.core.train import evaluate
@@ -531,7 +538,8 @@ def dinh_demo(cfg, results_dir: str | Path | None = None, alphas: Sequence[float
         rows.append(dict(alpha=a, phi=r.value, f0=r.f0, fmax=r.fmax, nfev=r.nfev, message=r.message,
                          train_loss=tr_loss, train_acc=tr_acc, test_loss=te_loss, test_acc=te_acc,
                          max_logit_change=diff, wall_s=r.wall_s))
-        log(f"dinh {cfg.run_id} alpha={a:g}: phi={r.value:.3f}, test acc {te_acc:.4f}, max |logit change| {diff:.2e}")
+        logger.info(f"dinh {cfg.run_id} alpha={a:g}: phi={r.value:.3f}, test acc {te_acc:.4f}, "
+                    f"max |logit change| {diff:.2e}")
     return records.write_record(
         results_dir, cfg.profile, "dinh", cfg.run_id, net=cfg.net, regime=cfg.regime, seed=cfg.seed, eps=eps,
         space="full", maxiter=maxiter, eval_batch_size=cfg.eval_batch_size,
@@ -649,6 +657,8 @@ def seed_pairs(df):
 
 
 def dinh_table(results_dir=None, profile=None):
+    """One row per (run, alpha) of the Dinh et al. (2017) rescaling records (:func:`dinh_demo`) of ``profile`` (None:
+    all): phi in the full space, f, train and test loss and accuracy, the largest logit change."""
     import pandas as pd
 
     rows = []
@@ -660,7 +670,7 @@ def dinh_table(results_dir=None, profile=None):
 
 # ------------------------------------------------------------------------------------- sweep + CLI
 def measure_runs(cfgs, outcomes, measures, eps: Sequence[float], train_examples: int | None = None,
-                 results_dir: Path | None = None, force: bool = False, log: Callable[[str], None] = print) -> None:
+                 results_dir: Path | None = None, force: bool = False) -> None:
     """The figure and remedy sweeps' post-processing: Metric 2.1 at each ``eps`` in each (space, L-BFGS-B
     objective) of ``measures`` for every run of ``cfgs`` whose outcome is done or skipped (no Hessian), f on
     ``train_examples`` training examples (None: all). Finished entries are skipped; ``force`` goes to the first
@@ -670,7 +680,7 @@ def measure_runs(cfgs, outcomes, measures, eps: Sequence[float], train_examples:
             continue
         for i, (space, objective) in enumerate(measures):
             compute(cfg, results_dir, eps=tuple(eps), spaces=(space,), objective=objective, hessian=False,
-                    train_examples=train_examples, device=cfg.device, force=force and i == 0, log=log)
+                    train_examples=train_examples, device=cfg.device, force=force and i == 0)
 
 
 def post_pair(sb_cfg, lb_cfg, results_dir: Path, force: bool = False) -> None:

@@ -114,6 +114,8 @@ def tf32_flags(matmul: bool, cudnn: bool) -> Iterator[None]:
 
 
 def sync(device: torch.device) -> None:
+    """Wait for ``device``'s queued work (CUDA; nothing to wait for on a CPU), so that a clock read after it
+    times the work and not only its launch."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 

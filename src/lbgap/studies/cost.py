@@ -24,19 +24,23 @@ CLI: ``lbgap sweep cost --net F1 --profile quick --seeds 0-2``.
 """
 from __future__ import annotations
 
+import logging
 import math
 import statistics
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 from lbgap.core import memory, records
+
+logger = logging.getLogger(__name__)
 
 BATCHES = (16, 32, 64, 128, 256, "LB")
 KIND = "cost"
 
 
 def run_id(net: str, batch_size: int, seed: int, steps: int) -> str:
+    """A cost record's name: ``<net>-b<batch size>-s<seed>-steps<steps>``."""
     return f"{net}-b{batch_size}-s{seed}-steps{steps}"
 
 
@@ -103,7 +107,7 @@ def measure(net: str, batch: int | str, seed: int, profile: str = "quick", steps
 
 def run(net: str = "F1", seeds: Sequence[int] = (0, 1, 2), profile: str = "quick", batches: Sequence = BATCHES,
         steps: int = 100, results_dir: str | Path | None = None, device: str | None = None, force: bool = False,
-        threads: int = memory.STUDY_THREADS, log: Callable[[str], None] = print) -> list[dict]:
+        threads: int = memory.STUDY_THREADS) -> list[dict]:
     """Seed by seed, each batch size in a freshly spawned process with ``threads`` CPU threads (:func:`measure`);
     finished measurements are skipped."""
     from lbgap.core.train import make_config
@@ -123,8 +127,8 @@ def run(net: str = "F1", seeds: Sequence[int] = (0, 1, 2), profile: str = "quick
             rec, _ = memory.in_fresh_process(_measure_with_threads, threads=threads, net=net, batch=b, seed=seed,
                                              profile=profile, steps=steps, results_dir=store, device=device,
                                              force=force, torch_threads=threads)
-            log(f"cost      {net} B={rec['batch_size']} seed {seed}: {rec['seconds_per_step'] * 1e3:.1f} ms/step, "
-                f"peak RSS {rec['peak_rss_mib']:.0f} MiB, test acc {100 * rec['test_acc']:.2f} %")
+            logger.info(f"cost      {net} B={rec['batch_size']} seed {seed}: {rec['seconds_per_step'] * 1e3:.1f} "
+                        f"ms/step, peak RSS {rec['peak_rss_mib']:.0f} MiB, test acc {100 * rec['test_acc']:.2f} %")
             out.append(rec)
     return out
 

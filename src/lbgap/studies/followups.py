@@ -34,6 +34,7 @@ The chapter "Is it the batch or the updates?" (``chapters/followups.ipynb``) rea
 """
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 from typing import Callable, Sequence
@@ -41,6 +42,8 @@ from typing import Callable, Sequence
 from lbgap.core import config as cfgmod
 from lbgap.core import records, sweep
 from lbgap.core.train import make_config
+
+logger = logging.getLogger(__name__)
 
 GHOST = 128
 WARMUP_EPOCHS = 5
@@ -99,6 +102,8 @@ ARMS: dict[str, dict] = {
 
 
 def get_arm(name: str) -> dict:
+    """The arm ``name`` of :data:`ARMS` (its regime, settings, source, label and claim); ValueError naming the arms
+    otherwise."""
     if name not in ARMS:
         raise ValueError(f"unknown arm {name!r}: choose from {', '.join(ARMS)} (or 'all')")
     return ARMS[name]
@@ -142,10 +147,9 @@ def arm_config(net: str, arm: str, seed: int = 0, profile: str = "paper", replic
 
 def sam_validation_config(net: str, rho: float, profile: str = "paper", **overrides):
     """SAM at radius ``rho`` on the hold-out split, seed 0: LB at the official split's LB size (6,000 for F1; "10 %"
-    of the 55,000 training images left would be 5,500), tag ``fu-sam-<rho>+val``."""
-    lb = make_config(net, "LB", 0, profile, split="official", **{k: v for k, v in overrides.items() if k == "device"})
-    return make_config(net, lb.batch_size, 0, profile, split="holdout", max_epochs=lb.max_epochs, sam_rho=rho,
-                       tag=arm_tag(f"sam-{rho:g}", VALIDATION), **overrides)
+    of the 55,000 training images left would be 5,500; ``config.holdout_config``), tag ``fu-sam-<rho>+val``."""
+    return cfgmod.holdout_config(net, "LB", 0, profile, sam_rho=rho, tag=arm_tag(f"sam-{rho:g}", VALIDATION),
+                                 **overrides)
 
 
 def sam_validation_table(net: str, results_dir: str | Path | None = None, profile: str = "paper"):
@@ -173,13 +177,14 @@ def select_sam_rho(net: str, results_dir: str | Path | None = None, profile: str
 
 def grid(net: str, seeds: Sequence[int] = (0,), profile: str = "paper", arms: Sequence[str] = tuple(ARMS),
          replicate: str = "", **overrides) -> list:
+    """The configurations of ``arms`` for every seed of ``seeds`` (seed-major; :func:`arm_config`)."""
     if not seeds:
         raise ValueError("give at least one seed")
     return [arm_config(net, arm, seed, profile, replicate, **overrides) for seed in seeds for arm in arms]
 
 
 def run(net: str, seeds: Sequence[int] = (0,), profile: str = "paper", arms: Sequence[str] = tuple(ARMS),
-        results_dir: str | Path | None = None, force: bool = False, log: Callable[[str], None] = print,
+        results_dir: str | Path | None = None, force: bool = False,
         hessian_examples: int | None = 10000, train_examples: int | None = None, replicate: str = "",
         **overrides) -> list:
     """Per (seed, arm): train (skipped where recorded), then its sharpness entry and Hessian (skipped where
@@ -193,25 +198,25 @@ def run(net: str, seeds: Sequence[int] = (0,), profile: str = "paper", arms: Seq
     outcomes = []
     if SAM_SELECTED in arms:
         checks = [sam_validation_config(net, rho, profile, **overrides) for rho in SAM_RHOS]
-        outcomes += sweep.run_grid(checks, results_dir, "serial", force=force, log=log, label=f"followups-sam-val-{net}")
+        outcomes += sweep.run_grid(checks, results_dir, "serial", force=force, label=f"followups-sam-val-{net}")
         rho = select_sam_rho(net, results_dir, profile)
         if rho is None:
-            log(f"SAM's radius is not selected yet ({net}): its validation runs did not all finish")
+            logger.warning(f"SAM's radius is not selected yet ({net}): its validation runs did not all finish")
             arms.remove(SAM_SELECTED)
         else:
-            log(f"SAM radius selected on the validation split ({net}): rho = {rho:g}")
+            logger.info(f"SAM radius selected on the validation split ({net}): rho = {rho:g}")
             arms[arms.index(SAM_SELECTED)] = f"sam-{rho:g}"
     cfgs = grid(net, seeds, profile, arms, replicate, **overrides)   # bad input fails before anything runs
     for cfg in cfgs:
-        (out,) = sweep.run_grid([cfg], results_dir, "serial", force=force, log=log, label=f"followups-{cfg.run_id}")
+        (out,) = sweep.run_grid([cfg], results_dir, "serial", force=force, label=f"followups-{cfg.run_id}")
         if out.status in ("done", "skipped"):
             try:
                 sharpness.compute(cfg, results_dir, eps=(EPS,), spaces=("full",), objective="sum", hessian=True,
                                   hessian_examples=hessian_examples, train_examples=train_examples,
-                                  device=cfg.device, force=force, log=log)
+                                  device=cfg.device, force=force)
             except Exception as e:  # noqa: BLE001  (the run's record stands; its sharpness can be rerun)
                 out = sweep.Outcome(f"sharpness:{cfg.run_id}", "failed", f"{type(e).__name__}: {e}")
-                log(f"failed   sharpness {cfg.run_id}: {e}")
+                logger.warning(f"failed   sharpness {cfg.run_id}: {e}")
         outcomes.append(out)
     return outcomes
 

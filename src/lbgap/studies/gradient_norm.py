@@ -36,16 +36,19 @@ CLI: ``lbgap sweep gradient-norm --net F1 --profile quick --seeds 0-2 --epochs 2
 """
 from __future__ import annotations
 
+import logging
 import math
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import torch
 
 from lbgap.core import memory, records
 from lbgap.core import train as trainmod
 from lbgap.core.train import StopTraining, make_config
+
+logger = logging.getLogger(__name__)
 
 BATCHES = (16, 32, 64, 128, 256, 1024, "LB")
 RULES = ("fixed", "sqrt")
@@ -54,6 +57,8 @@ KIND = "gradnorm"
 
 
 def lr_for(batch_size: int, rule: str) -> float:
+    """Adam's learning rate at ``batch_size``: the paper's 1e-3 (``fixed``) or 1e-3 sqrt(B / 256) (``sqrt``, Hoffer
+    et al. 2017's rule for adaptive methods)."""
     if rule not in RULES:
         raise ValueError(f"unknown learning-rate rule {rule!r}: choose {' or '.join(RULES)}")
     return BASE_LR if rule == "fixed" else BASE_LR * math.sqrt(batch_size / BASE_BATCH)
@@ -107,7 +112,7 @@ def sampling_term(model: torch.nn.Module, subset, params, chunk: int) -> dict:
 
 
 def measure_run(cfg, results_dir: str | Path | None = None, grad_examples: int = 10000, force: bool = False,
-                data=None, log: Callable[[str], None] = print, noise_chunk: int = 500) -> dict:
+                data=None, noise_chunk: int = 500) -> dict:
     """Train run ``cfg`` for its ``max_epochs`` epochs, measuring at :func:`checkpoints`; write and return its
     ``gradnorm`` record (the existing one unless ``force``). ``noise_chunk``: the chunk size of the tr(Sigma)
     estimate (:func:`sampling_term`), at most half the ``grad_examples``; the record keeps the size used."""
@@ -165,7 +170,7 @@ def measure_run(cfg, results_dir: str | Path | None = None, grad_examples: int =
 
     trainer.until_stopped(data.train, on_step)
     wall = time.perf_counter() - t0
-    log(f"gradnorm  {cfg.run_id}: {len(rows)} points, {wall:.0f}s")
+    logger.info(f"gradnorm  {cfg.run_id}: {len(rows)} points, {wall:.0f}s")
     return records.write_record(results_dir, cfg.profile, KIND, cfg.run_id, config=cfg.to_dict(), net=cfg.net,
                                 seed=cfg.seed, batch_size=cfg.batch_size, rule=cfg.tag.removeprefix("gn-"),
                                 lr=cfg.lr, grad_examples=len(subset), grad_subset_rule=rule, n_train=n,
@@ -176,7 +181,7 @@ def measure_run(cfg, results_dir: str | Path | None = None, grad_examples: int =
 def run(net: str = "F1", seeds: Sequence[int] = (0,), profile: str = "quick", batches: Sequence = BATCHES,
         rules: Sequence[str] = RULES, epochs: int = 2, grad_examples: int = 10000,
         results_dir: str | Path | None = None, force: bool = False, device: str | None = None,
-        log: Callable[[str], None] = print, threads: int = memory.STUDY_THREADS,
+        threads: int = memory.STUDY_THREADS,
         noise_chunk: int = 500) -> list[dict]:
     """Every (seed, rule, batch) run, seed by seed (the data loaded once), with ``threads`` CPU threads (recorded);
     finished runs are skipped."""
@@ -187,7 +192,7 @@ def run(net: str = "F1", seeds: Sequence[int] = (0,), profile: str = "quick", ba
     for cfg in cfgs:
         if data is None:
             data = trainmod.training_data(cfg, None, trainmod.compute_device(cfg.device))
-        out.append(measure_run(cfg, results_dir, grad_examples, force, data, log, noise_chunk))
+        out.append(measure_run(cfg, results_dir, grad_examples, force, data, noise_chunk))
     return out
 
 

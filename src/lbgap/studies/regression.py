@@ -4,8 +4,8 @@ regressions with 4 features and N = 10^4 ... 10^9 rows, streamed from a seeded m
 The study is three modules and a table: :mod:`~lbgap.studies.regression_data` (the generative model and the exact
 population losses), :mod:`~lbgap.studies.regression_methods` (the exact pass, GD, SGD and the noise scale, each
 timed on generation plus arithmetic) and :mod:`~lbgap.studies.regression_timing` (the headline timing: the solve
-apart from generating the rows it uses); this module runs them over the grid of a profile
-(``core.config.REGRESSION_PROFILES``) and writes one JSON record per run under
+apart from generating the rows it uses); this module runs them over the grid of the study's sizes
+under a run profile (``core.config.REGRESSION_SIZES``) and writes one JSON record per run under
 ``data/results/<profile>/regression/``; ``book.regression`` makes the chapter's tables and figures.
 
 Time is process CPU time spent generating rows and computing gradients, without the loss checks; wall time is kept
@@ -16,6 +16,7 @@ runs the whole study in such a process). Every record's provenance keeps ``omp_n
 """
 from __future__ import annotations
 
+import logging
 import math
 import os
 import time
@@ -26,20 +27,23 @@ from pathlib import Path
 import numpy as np
 
 from lbgap.core import memory, records
-from lbgap.core.config import REGRESSION_PROFILES
+from lbgap.core.config import REGRESSION_SIZES
 from lbgap.studies.regression_data import PROBLEMS, Problem, get_problem, relative_gap, rows
 from lbgap.studies.regression_methods import HOLD, TARGETS, gd, noise_scale, noise_scale_exact, one_pass, sgd
 from lbgap.studies.regression_timing import time_plan
 
 KIND = "regression"
-__all__ = ["KIND", "PROBLEMS", "TARGETS", "get_problem", "regression_profile", "run_study"]
+logger = logging.getLogger(__name__)
+__all__ = ["KIND", "PROBLEMS", "TARGETS", "get_problem", "regression_size", "run_study"]
 
 
-def regression_profile(name: str) -> dict:
-    """The study profile ``name`` of ``core.config.REGRESSION_PROFILES`` (a copy); an unknown name in one line."""
-    if name not in REGRESSION_PROFILES:
-        raise ValueError(f"unknown regression profile {name!r}; choose one of {', '.join(REGRESSION_PROFILES)}")
-    return dict(REGRESSION_PROFILES[name])
+def regression_size(profile: str) -> dict:
+    """The study's sizes under run profile ``profile`` (``core.config.REGRESSION_SIZES``, a copy); a profile the
+    study has no sizes for, in one line."""
+    if profile not in REGRESSION_SIZES:
+        raise ValueError(f"the regression study has no sizes for profile {profile!r}; choose one of "
+                         f"{', '.join(REGRESSION_SIZES)}")
+    return dict(REGRESSION_SIZES[profile])
 
 
 def _n_tag(n: int) -> str:
@@ -67,7 +71,6 @@ class _Store:
     results_dir: Path
     profile: str
     force: bool
-    log: Callable[[str], None]
 
     def path(self, problem: Problem, run_id: str) -> Path:
         """The record of run ``<problem>-<run_id>`` (``<results_dir>/<profile>/regression/``)."""
@@ -96,20 +99,22 @@ class _Store:
         rec = self.write(path, dict(run_id=path.stem, problem=problem.name, **(meta or {}), **out), started,
                          time.perf_counter() - t0, str(memory.STUDY_THREADS) if isolate else None)
         hit = rec["targets"].get(f"{min(TARGETS):g}")
-        self.log(f"{path.stem}: {rec['status']}, gap {rec['final_gap']:.2e}, {rec['examples']:,} examples, "
-                 f"{rec['cpu_s']:.2f} CPU s" + (f"; {min(TARGETS):g} at {hit['examples']:,} examples" if hit else ""))
+        logger.info(f"{path.stem}: {rec['status']}, gap {rec['final_gap']:.2e}, {rec['examples']:,} examples, "
+                    f"{rec['cpu_s']:.2f} CPU s"
+                    + (f"; {min(TARGETS):g} at {hit['examples']:,} examples" if hit else ""))
         return rec
 
 
 def run_study(profile: str = "quick", results_dir=None, force: bool = False, problems=tuple(PROBLEMS),
-              seeds=None, log: Callable[[str], None] = print) -> list[dict]:
-    """The whole study for ``profile`` (``smoke`` or ``quick``), one JSON record per run; existing records are
-    read back unless ``force``. Per problem: tune GD's step on ``gd_tune_n`` rows and SGD's step per batch size on
-    the stream (seed 0); measure every (method, N, seed) with the tuned steps (:func:`_measure_seed`); the noise
-    scale along GD's path; the headline timing per seed (:func:`_headline`); last, the exact pass over the
-    largest N (the longest run)."""
-    cfg = regression_profile(profile)
-    store = _Store(records.store_root(results_dir), profile, force, log)
+              seeds=None) -> list[dict]:
+    """The whole study at the sizes of run profile ``profile`` (``smoke`` or ``quick``, :func:`regression_size`),
+    one JSON record per run under ``<results_dir>/<profile>/regression/``; existing records are read back unless
+    ``force``. Per problem: tune GD's step on ``gd_tune_n`` rows and SGD's step per batch size on the stream (seed
+    0); measure every (method, N, seed) with the tuned steps (:func:`_measure_seed`); the noise scale along GD's
+    path; the headline timing per seed (:func:`_headline`); last, the exact pass over the largest N (the longest
+    run)."""
+    cfg = regression_size(profile)
+    store = _Store(records.store_root(results_dir), profile, force)
     seeds = tuple(cfg["seeds"] if seeds is None else seeds)
     out, deferred = [], []
     for name in problems:
@@ -244,7 +249,7 @@ def _bounded_gd(store: _Store, path: Path, pb: Problem, seed: int, n: int, lr: f
     rec = store.write(path, dict(run_id=path.stem, problem=pb.name, method="gd", role="measure", n=n, seed=seed,
                                  batch=n, lr=lr, bounded=True, passes_from=(full or {}).get("run_id"), **out),
                       started, time.perf_counter() - t0, str(memory.STUDY_THREADS) if isolate else None)
-    store.log(f"{path.stem}: 1 pass in {rec['cpu_per_pass_s']:.1f} CPU s (bounded; targets estimated)")
+    logger.info(f"{path.stem}: 1 pass in {rec['cpu_per_pass_s']:.1f} CPU s (bounded; targets estimated)")
     return rec
 
 
@@ -262,7 +267,7 @@ def _extrapolated_gd(store: _Store, path: Path, pb: Problem, seed: int, n: int, 
                                  cpu_s=0.0, wall_s=0.0, cpu_per_pass_s=ref["cpu_per_pass_s"] * f,
                                  wall_per_pass_s=ref["wall_per_pass_s"] * f, final_gap=None, targets=est,
                                  status="extrapolated"), started, time.perf_counter() - t0)
-    store.log(f"{path.stem}: not run; {rec['cpu_per_pass_s']:.0f} CPU s per pass extrapolated from {ref['run_id']}")
+    logger.info(f"{path.stem}: not run; {rec['cpu_per_pass_s']:.0f} CPU s per pass extrapolated from {ref['run_id']}")
     return rec
 
 
@@ -285,7 +290,7 @@ def _noise_record(store: _Store, pb: Problem, gd_rec: dict, rows_n: int, sgd_rec
     rec = store.write(path, dict(run_id=path.stem, problem=pb.name, method="noise", role="noise", rows=rows_n,
                                  path_from=gd_rec["run_id"], sgd_from=[r["run_id"] for r in sgd_recs], points=pts,
                                  status="ok"), started, time.perf_counter() - t0)
-    store.log(f"{path.stem}: B_noise at {len(pts)} points ({gd_rec['run_id']} and {len(sgd_recs)} SGD runs)")
+    logger.info(f"{path.stem}: B_noise at {len(pts)} points ({gd_rec['run_id']} and {len(sgd_recs)} SGD runs)")
     return rec
 
 
@@ -328,5 +333,5 @@ def _headline(store: _Store, pb: Problem, seed: int, measured: list[dict], cfg: 
                                  repeats=cfg["headline_repeats"], entries=entries, threads=memory.STUDY_THREADS,
                                  peak_rss_bytes=mem["peak_rss_bytes"], memory_method=mem["memory_method"],
                                  status="ok"), started, time.perf_counter() - t0, str(memory.STUDY_THREADS))
-    store.log(f"{path.stem}: {len(entries)} solves timed apart from generation, {cfg['headline_repeats']} repeats")
+    logger.info(f"{path.stem}: {len(entries)} solves timed apart from generation, {cfg['headline_repeats']} repeats")
     return rec

@@ -35,7 +35,7 @@ matching the F1 Table 2 runs' 50-epoch cap); ``lbgap sweep remedy --net C1 --rem
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 from lbgap.core import records
 from lbgap.measures import sharpness
@@ -68,7 +68,7 @@ def grid(net: str, seeds: Sequence[int] = (0,), profile: str = "paper", remedy: 
 
 def run(net: str, seeds: Sequence[int] = (0,), profile: str = "paper", remedy: str = "conservative",
         train_examples: int | None = None, results_dir: str | Path | None = None, executor: str = "serial",
-        force: bool = False, baseline: bool = True, log: Callable[[str], None] = print, **overrides) -> list:
+        force: bool = False, baseline: bool = True, **overrides) -> list:
     """Seed by seed: with ``baseline`` the Table 2 SB and LB runs of the seed first (same overrides; skipped where
     their records exist), then the remedy's runs; then the sharpness entries of plain and remedy LB (finished
     ones skipped), so an interrupted sweep leaves whole seeds behind. Returns the training outcomes."""
@@ -80,11 +80,11 @@ def run(net: str, seeds: Sequence[int] = (0,), profile: str = "paper", remedy: s
     for seed in seeds:
         cfgs = (sb_lb_configs(net, seed, profile, **overrides) if baseline else []) \
             + grid(net, (seed,), profile, remedy, **overrides)
-        done = sweep.run_grid(cfgs, results_dir, executor, force=force, log=log, label=f"remedy-{remedy}-{net}")
+        done = sweep.run_grid(cfgs, results_dir, executor, force=force, label=f"remedy-{remedy}-{net}")
         outcomes += done
         lb = [(cfg, out) for cfg, out in zip(cfgs, done) if cfg.regime == "LB"]
         sharpness.measure_runs([c for c, _ in lb], [o for _, o in lb], SHARPNESS, EPS, train_examples,
-                               results_dir, force, log)
+                               results_dir, force)
     return outcomes
 
 

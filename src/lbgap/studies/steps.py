@@ -17,6 +17,7 @@ bootstrap over seeds. Each run also records wall time per epoch, samples/s and t
 """
 from __future__ import annotations
 
+import logging
 import math
 import resource
 import time
@@ -37,6 +38,7 @@ FIXED_LR = 1e-3                  # the paper's Adam learning rate: the fixed-LR 
 EVAL_RATIO = 1.12                # geometric evaluation schedule
 MOMENTUM = 0.9                   # SGD + heavy-ball momentum, the second optimizer
 MAX_EXTEND = 2                   # grid notches added beyond an edge on which the tuned optimum sits
+logger = logging.getLogger(__name__)
 
 
 def lr_grid(optimizer: str, batch_size: int) -> list[float]:
@@ -67,6 +69,9 @@ def next_notch(lrs, best: float) -> float | None:
 
 
 def steps_config(batch_size: int, lr: float, optimizer: str, seed: int, profile: str, **overrides):
+    """One run of the study: F1 at ``batch_size`` on the hold-out split (validation accuracy decides), Adam or SGD
+    with heavy-ball momentum :data:`MOMENTUM` at ``lr``, tag ``<optimizer>-lr<lr>``, no checkpoints; the epoch cap
+    (1,000) is a backstop, the target ends the run. ``overrides`` that are not None on top."""
     tag = f"{optimizer}-lr{lr:.2g}"
     kw = dict(split="holdout", optimizer=optimizer, lr=lr, tag=tag, save_checkpoints=False, max_epochs=1000)
     if optimizer == "sgd":
@@ -239,7 +244,7 @@ def _score(rec: dict, target: float) -> tuple:
 
 
 def sweep(batch_sizes, optimizers=("adam", "sgd"), seeds=(0, 1, 2), profile: str = "quick",
-          target: float = HEADLINE, results_dir=None, force: bool = False, log=print, fixed_lr_seeds: bool = False,
+          target: float = HEADLINE, results_dir=None, force: bool = False, fixed_lr_seeds: bool = False,
           **schedule) -> list[dict]:
     """LR tuning on seed ``seeds[0]`` (the grid of :func:`lr_grid`), then the other seeds at the best LR.
 
@@ -272,7 +277,7 @@ def sweep(batch_sizes, optimizers=("adam", "sgd"), seeds=(0, 1, 2), profile: str
                 rec = run_to_target(cfg, target, results_dir, force, data,
                                     replace(_schedule_for(base, optimizer, lr), abandon_steps=abandon))
                 tuned.append(rec)
-                log(_line(rec, target))
+                logger.info(_line(rec, target))
                 best_rec = min(tuned, key=lambda r: _score(r, target))
                 if not todo and best_rec["reached"] and len(tuned) < len(grid) + MAX_EXTEND:
                     lr_next = next_notch([r["config"]["lr"] for r in tuned], best_rec["config"]["lr"])
@@ -286,7 +291,7 @@ def sweep(batch_sizes, optimizers=("adam", "sgd"), seeds=(0, 1, 2), profile: str
                     rec = run_to_target(steps_config(B, lr, optimizer, seed, profile), target, results_dir, force,
                                         data, _schedule_for(base, optimizer, lr))
                     out.append(rec)
-                    log(_line(rec, target))
+                    logger.info(_line(rec, target))
     return out
 
 
@@ -344,7 +349,7 @@ def smoke_sweep(results_dir, seeds=(0, 1, 2), optimizers=("adam", "sgd")) -> lis
     """The study's code path on tiny synthetic data (profile ``smoke``), in seconds: for notebooks and tests."""
     torch.set_num_threads(1)   # tiny tensors: threads only add overhead
     return sweep([4, 16, 64], optimizers, seeds, "smoke", target=0.5, results_dir=results_dir,
-                 log=lambda line: None, max_steps=40, first_eval_examples=8, first_eval_step=1)
+                 max_steps=40, first_eval_examples=8, first_eval_step=1)
 
 
 def best_lr(df, target: float = HEADLINE):
@@ -365,6 +370,8 @@ def tuned_runs(df, target: float = HEADLINE):
 
 
 def sb_model(B, s_min, b_crit):
+    """McCandlish et al.'s steps to the target at batch size ``B``: S(B) = S_min (1 + B_crit / B) (their Eq. 2.11;
+    :func:`fit_critical_batch` fits it)."""
     return s_min * (1 + b_crit / B)
 
 

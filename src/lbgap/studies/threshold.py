@@ -24,7 +24,7 @@ are skipped, so an interrupted sweep resumes.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 from lbgap.core import records
 from lbgap.measures import sharpness
@@ -56,7 +56,7 @@ def grid(net: str, batch_sizes: Sequence[str | int] = DEFAULT_BATCH_SIZES, seeds
 def run(net: str, batch_sizes: Sequence[str | int] = DEFAULT_BATCH_SIZES, seeds: Sequence[int] = (0,),
         profile: str = "paper", epochs: int = 100, train_examples: int | None = None,
         results_dir: str | Path | None = None, executor: str = "serial", force: bool = False,
-        log: Callable[[str], None] = print, **overrides) -> list:
+        **overrides) -> list:
     """Seed by seed: train the seed's grid (finished runs skipped), then the sharpness of each final iterate, so
     that an interrupted sweep leaves whole seeds behind. Returns the training outcomes; a failed run is reported
     there and gets no sharpness."""
@@ -65,9 +65,9 @@ def run(net: str, batch_sizes: Sequence[str | int] = DEFAULT_BATCH_SIZES, seeds:
     outcomes = []
     for seed in seeds:
         cfgs = grid(net, batch_sizes, (seed,), profile, epochs, **overrides)
-        done = sweep.run_grid(cfgs, results_dir, executor, force=force, log=log, label=f"threshold-{net}")
+        done = sweep.run_grid(cfgs, results_dir, executor, force=force, label=f"threshold-{net}")
         outcomes += done
-        sharpness.measure_runs(cfgs, done, SHARPNESS, (EPS,), train_examples, results_dir, force, log)
+        sharpness.measure_runs(cfgs, done, SHARPNESS, (EPS,), train_examples, results_dir, force)
     return outcomes
 
 

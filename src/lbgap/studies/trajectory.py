@@ -26,10 +26,11 @@ CLI: ``lbgap sweep trajectory --net F1 --profile quick --epochs 20 --train-examp
 """
 from __future__ import annotations
 
+import logging
 import math
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -40,6 +41,8 @@ from lbgap.core import runs
 from lbgap.measures import sharpness
 from lbgap.core import sweep
 from lbgap.core.train import compute_device, make_config, train_size
+
+logger = logging.getLogger(__name__)
 
 TAG = "fig6"
 EPS = 1e-3
@@ -70,11 +73,13 @@ def configs(net: str, seed: int = 0, profile: str = "paper", epochs: int = 100, 
 
 
 def entry_key(step: int, space: str, objective: str) -> str:
+    """The key of the Metric 2.1 entry of the iterate at ``step`` in a trajectory record:
+    ``step<step>-<space>-eps0.001-<objective>``."""
     return f"step{step}-{space}-eps{EPS:g}-{objective}"
 
 
 def compute(cfg, results_dir: str | Path | None = None, train_examples: int | None = None, device: str = "auto",
-            force: bool = False, log: Callable[[str], None] = print) -> dict:
+            force: bool = False) -> dict:
     """phi at every kept iterate of run ``cfg`` (its train record lists them); one entry per (step, space)."""
     results_dir = records.store_root(results_dir)
     train_rec = records.read_record(records.record_path(results_dir, cfg.profile, "train", cfg.run_id))
@@ -123,14 +128,14 @@ def compute(cfg, results_dir: str | Path | None = None, train_examples: int | No
             rec = records.save_piece(path, rec, "entries", {entry_key(step, space, objective): entry}, fresh,
                                      provenance=records.provenance(dev, None, started))
             fresh = False
-            log(f"trajectory {cfg.run_id} step {step:>6} {space:6s}: loss {r.f0:.4g}, phi {r.value:.3f} "
+            logger.info(f"trajectory {cfg.run_id} step {step:>6} {space:6s}: loss {r.f0:.4g}, phi {r.value:.3f} "
                 f"({r.wall_s:.0f}s)")
     return rec
 
 
 def run(net: str, seeds: Sequence[int] = (0,), profile: str = "paper", epochs: int = 100,
         points: int = DEFAULT_POINTS, train_examples: int | None = None, results_dir: str | Path | None = None,
-        executor: str = "serial", force: bool = False, log: Callable[[str], None] = print, **overrides) -> list:
+        executor: str = "serial", force: bool = False, **overrides) -> list:
     """Seed by seed: train SB and LB keeping the scheduled iterates (finished runs skipped), then phi along each."""
     results_dir = records.store_root(results_dir)
     for seed in seeds:   # bad input fails before anything runs
@@ -138,11 +143,11 @@ def run(net: str, seeds: Sequence[int] = (0,), profile: str = "paper", epochs: i
     outcomes = []
     for seed in seeds:
         cfgs = configs(net, seed, profile, epochs, points, **overrides)
-        done = sweep.run_grid(cfgs, results_dir, executor, force=force, log=log, label=f"trajectory-{net}")
+        done = sweep.run_grid(cfgs, results_dir, executor, force=force, label=f"trajectory-{net}")
         outcomes += done
         for cfg, out in zip(cfgs, done):
             if out.status in ("done", "skipped"):
-                compute(cfg, results_dir, train_examples, cfg.device, force, log)
+                compute(cfg, results_dir, train_examples, cfg.device, force)
     return outcomes
 
 

@@ -24,13 +24,16 @@ CLI: ``lbgap sweep tuned-lr --stage grid --batches SB`` (then ``LB``; two proces
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 from lbgap.core import config as cfgmod
 from lbgap.core import records, sweep
 from lbgap.core.config import RunConfig
 from lbgap.core.train import make_config
+
+logger = logging.getLogger(__name__)
 
 NET = "F1"
 BASE_LR = cfgmod.OPTIMIZER_DEFAULTS["lr"]
@@ -44,6 +47,7 @@ STAGES = ("grid", "final")
 
 
 def tag(multiplier: float) -> str:
+    """The tag of a run at LR ``multiplier`` x 1e-3: ``tlr-x<multiplier>`` (:func:`multiplier_of` reads it back)."""
     return f"{TAG_PREFIX}{multiplier:g}"
 
 
@@ -71,21 +75,20 @@ def config(regime: str, multiplier: float, seed: int = 0, stage: str = "grid", p
     the final stage (where x1 without warm-up is Table 2's own uncapped run)."""
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage!r}: choose {' or '.join(STAGES)}")
+    if regime not in MULTIPLIERS:
+        raise ValueError(f"unknown regime {regime!r}: choose SB or LB")
     if not multiplier > 0:
         raise ValueError(f"LR multiplier {multiplier} must be positive")
+    settings = dict(lr=BASE_LR * multiplier, tag=tag(multiplier))
+    if regime == "LB" and multiplier >= WARMUP_FROM_MULTIPLIER:
+        settings.update(warmup_epochs=WARMUP_EPOCHS, warmup_from=BASE_LR)
+    if stage == "grid":   # the official split's batch size and cap on the hold-out split (LB: 6,000, not 5,500)
+        return cfgmod.holdout_config(NET, regime, seed, profile, **{**settings, **overrides})
+    if multiplier == 1.0:
+        settings.update(lr=BASE_LR, tag=TABLE2_TAG)
     prof = cfgmod.get_profile(profile)
     cap = prof["max_epochs_lb"] if regime == "LB" else prof["max_epochs_sb"]
-    split = "holdout" if stage == "grid" else "official"
-    warm = regime == "LB" and multiplier >= WARMUP_FROM_MULTIPLIER
-    settings = dict(split=split, max_epochs=cap, lr=BASE_LR * multiplier, tag=tag(multiplier))
-    if warm:
-        settings.update(warmup_epochs=WARMUP_EPOCHS, warmup_from=BASE_LR)
-    if stage == "final" and multiplier == 1.0:
-        settings.update(lr=BASE_LR, tag=TABLE2_TAG)
-    # the final stage names the batch as Table 2 does (SB / LB = 10 %, 6,000 on the official split); the hold-out
-    # split has 55,000 images, where "10 %" would be 5,500, so the grid gives the official LB's size as a number
-    spec = regime if stage == "final" else batch_size(regime, profile)
-    return make_config(NET, spec, seed, profile, **{**settings, **overrides})
+    return make_config(NET, regime, seed, profile, **{"split": "official", "max_epochs": cap, **settings, **overrides})
 
 
 def grid(regimes: Sequence[str] = ("SB", "LB"), profile: str = "paper", multipliers: dict | None = None,
@@ -186,7 +189,7 @@ def final_table(results_dir: str | Path | None = None, profile: str = "paper", c
 def run(stage: str, regimes: Sequence[str] = ("SB", "LB"), seeds: Sequence[int] = (0, 1, 2, 3, 4),
         profile: str = "paper", results_dir: str | Path | None = None, force: bool = False,
         multipliers: Sequence[float] | None = None, sharpness_after: bool = True,
-        log: Callable[[str], None] = print, **overrides) -> list:
+        **overrides) -> list:
     """Train one stage (runs already recorded are skipped). ``grid``: the default points of ``regimes`` (or the
     given ``multipliers``), then the extension point where the recorded grid asks for one. ``final``: the
     selected multiplier of each regime for ``seeds``, each followed by its sharpness entry (Metric 2.1 and the
@@ -196,11 +199,11 @@ def run(stage: str, regimes: Sequence[str] = ("SB", "LB"), seeds: Sequence[int] 
     if stage == "grid":
         table = {r: tuple(multipliers) if multipliers else MULTIPLIERS[r] for r in regimes}
         cfgs = grid(regimes, profile, table, **overrides)
-        outcomes += sweep.run_grid(cfgs, results_dir, "serial", force=force, log=log, label="tuned-lr-grid")
+        outcomes += sweep.run_grid(cfgs, results_dir, "serial", force=force, label="tuned-lr-grid")
         more = {r: m for r, m in extension(grid_table(results_dir, profile)).items() if r in regimes}
         while more and not multipliers:
             cfgs = [config(r, m, 0, "grid", profile, **overrides) for r, m in more.items()]
-            outcomes += sweep.run_grid(cfgs, results_dir, "serial", force=force, log=log, label="tuned-lr-extend")
+            outcomes += sweep.run_grid(cfgs, results_dir, "serial", force=force, label="tuned-lr-extend")
             if any(o.status not in ("done", "skipped") for o in outcomes[-len(cfgs):]):
                 break
             more = {r: m for r, m in extension(grid_table(results_dir, profile)).items() if r in regimes}
@@ -217,14 +220,14 @@ def run(stage: str, regimes: Sequence[str] = ("SB", "LB"), seeds: Sequence[int] 
     for seed in seeds:
         for regime in regimes:
             cfg = config(regime, chosen[regime], seed, "final", profile, **overrides)
-            (out,) = sweep.run_grid([cfg], results_dir, "serial", force=force, log=log,
+            (out,) = sweep.run_grid([cfg], results_dir, "serial", force=force,
                                     label=f"tuned-lr-final-{cfg.run_id}")
             if sharpness_after and out.status in ("done", "skipped"):
                 try:
                     sharpness.compute(cfg, results_dir, eps=(EPS,), spaces=("full",), objective="sum", hessian=True,
-                                      device=cfg.device, force=force, log=log)
+                                      device=cfg.device, force=force)
                 except Exception as e:  # noqa: BLE001  (the training record stands; its sharpness can be rerun)
                     out = sweep.Outcome(f"sharpness:{cfg.run_id}", "failed", f"{type(e).__name__}: {e}")
-                    log(f"failed   sharpness {cfg.run_id}: {e}")
+                    logger.warning(f"failed   sharpness {cfg.run_id}: {e}")
             outcomes.append(out)
     return outcomes

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -80,7 +80,7 @@ def configs(net: str, seed: int = 0, profile: str = "paper", sb_epochs: int = 10
 def run(net: str, seeds: Sequence[int] = (0,), profile: str = "paper", sb_epochs: int = 100, lb_epochs: int = 100,
         warm_epochs: Sequence[int] | None = None, train_examples: int | None = None,
         results_dir: str | Path | None = None, executor: str = "serial", force: bool = False,
-        log: Callable[[str], None] = print, **overrides) -> list:
+        **overrides) -> list:
     """Seed by seed: the SB run (finished runs skipped), then the LB runs from its kept iterates, then the
     sharpness of each LB solution, so that an interrupted sweep leaves whole seeds behind. Returns the training
     outcomes; a failed run is reported there and gets no sharpness."""
@@ -90,7 +90,7 @@ def run(net: str, seeds: Sequence[int] = (0,), profile: str = "paper", sb_epochs
     outcomes = []
     for seed in seeds:
         sb, lbs = configs(net, seed, profile, sb_epochs, lb_epochs, warm_epochs, **overrides)
-        first = sweep.run_grid([sb], results_dir, executor, force=force, log=log, label=f"warmstart-{net}-SB")
+        first = sweep.run_grid([sb], results_dir, executor, force=force, label=f"warmstart-{net}-SB")
         outcomes += first
         if first[0].status not in ("done", "skipped"):
             continue
@@ -99,9 +99,9 @@ def run(net: str, seeds: Sequence[int] = (0,), profile: str = "paper", sb_epochs
         if missing:   # the SB record exists but its kept iterates are gone (checkpoints are not committed)
             raise FileNotFoundError(f"the kept SB iterates of {sb.run_id} are missing ({missing[0].init_from}): "
                                     f"retrain it with `lbgap sweep warmstart --net {net} --seeds {seed} --force`")
-        done = sweep.run_grid(lbs, results_dir, executor, force=force, log=log, label=f"warmstart-{net}-LB")
+        done = sweep.run_grid(lbs, results_dir, executor, force=force, label=f"warmstart-{net}-LB")
         outcomes += done
-        sharpness.measure_runs(lbs, done, SHARPNESS, (EPS,), train_examples, results_dir, force, log)
+        sharpness.measure_runs(lbs, done, SHARPNESS, (EPS,), train_examples, results_dir, force)
     return outcomes
 
 

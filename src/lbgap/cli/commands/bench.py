@@ -46,16 +46,25 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
+def bench_options(a: argparse.Namespace):
+    """The :class:`lbgap.studies.bench.BenchOptions` the command line asks for."""
+    from lbgap.studies.bench import BenchOptions
+
+    return BenchOptions(device=a.device or "auto", n_samples=a.n_samples, source=a.data, epochs=a.epochs,
+                        warmup_steps=a.warmup_steps, precision=a.precision or "auto", compile_mode=a.compile or "",
+                        workers=a.workers, baseline=not a.no_baseline, concurrent=a.concurrent, stacked=a.stacked,
+                        streams=a.streams, sharpness=a.sharpness, sharpness_vs_scipy=a.sharpness_vs_scipy)
+
+
 def run(a: argparse.Namespace) -> int:
     from pathlib import Path
 
     from lbgap.core import paths, records
     from lbgap.studies.bench import bench, check_precision
 
+    options = bench_options(a)
     for batch in a.batch_size:
-        rec = bench(a.net, batch, a.device or "auto", a.n_samples, a.data, a.epochs, a.warmup_steps,
-                    a.precision or "auto", a.compile or "", a.workers, not a.no_baseline, a.concurrent, a.stacked,
-                    a.streams, a.sharpness, a.sharpness_vs_scipy, a.profile, a.results_dir, write=not a.no_write)
+        rec = bench(a.net, batch, options, a.profile, a.results_dir, write=not a.no_write)
         if a.check_precision:
             pc = check_precision(a.net, batch, tuple(range(a.precision_seeds)), a.precision_epochs,
                                  a.device or "auto", a.n_samples)

@@ -7,7 +7,7 @@ import argparse
 
 from lbgap.cli.options import store_options
 
-PROFILES = ("smoke", "quick")   # the keys of lbgap.core.config.REGRESSION_PROFILES (tests/test_regression.py checks)
+PROFILES = ("smoke", "quick")   # the profiles lbgap.core.config.REGRESSION_SIZES has sizes for (tests check)
 
 
 def add_parser(sub) -> None:
