@@ -87,6 +87,10 @@ def context(profile: str = "results", results_dir: str | Path | None = None, dev
     ctx = Context(profile, rd, record_profiles, profile != "results", device, parse_seeds(seeds),
                   parse_nets(nets) if nets else [])   # nets="": a chapter without networks (regression)
     if ctx.run and compute is not None:
+        if profile != "smoke":   # a recompute shows its progress in the cell, as the command line does
+            from lbgap.core.logs import log_to_stdout
+
+            log_to_stdout()
         compute(ctx)
     return ctx
 

@@ -17,7 +17,7 @@ def compute(ctx: Context) -> None:
 
     if ctx.profile == "smoke":   # synthetic data: five arms, f and the Hessian on 64 examples
         followups.run("F1", seeds=shown_seeds(ctx), profile="smoke", arms=SMOKE_ARMS, results_dir=ctx.results_dir,
-                      train_examples=64, hessian_examples=64, log=lambda s: None)
+                      train_examples=64, hessian_examples=64)
         return
     for net in [n for n in ctx.nets if n in NETS]:
         followups.run(net, seeds=ctx.seeds, profile=ctx.profile, results_dir=ctx.results_dir, device=ctx.device)

@@ -17,7 +17,7 @@ def compute(ctx: Context) -> None:
 
     if ctx.profile == "smoke":   # synthetic data: three batch sizes, both LR rules, the gradient on 64 examples
         gradient_norm.run("F1", shown_seeds(ctx), "smoke", SMOKE_BATCHES, epochs=2, grad_examples=64,
-                          results_dir=ctx.results_dir, log=lambda s: None)
+                          results_dir=ctx.results_dir)
         return
     for net in [n for n in ctx.nets if n in ("F1", "C1")]:
         gradient_norm.run(net, ctx.seeds, ctx.run_profile, results_dir=ctx.results_dir, device=ctx.device)

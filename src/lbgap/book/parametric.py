@@ -17,7 +17,7 @@ def compute(ctx: Context) -> None:
     for seed in (ctx.seeds[:1] if smoke else ctx.seeds):
         for net in (shown_nets(ctx) if smoke else ctx.nets):
             sb, lb = landscape.ensure_pair(net, seed, ctx.run_profile, ctx.results_dir, ctx.device)
-            landscape.compute(sb, lb, ctx.results_dir, device=ctx.device, log=lambda s: None, **opts)
+            landscape.compute(sb, lb, ctx.results_dir, device=ctx.device, **opts)
 
 
 def landscape_records(ctx: Context) -> list[dict]:

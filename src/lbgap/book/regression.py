@@ -476,7 +476,7 @@ def record_profile(ctx: Context) -> str:
 
 def compute(ctx: Context) -> None:
     """Run the study for the notebook's profile (existing records are read back, not recomputed)."""
-    study.run_study(record_profile(ctx), ctx.results_dir, log=lambda *a: None)
+    study.run_study(record_profile(ctx), ctx.results_dir)
 
 
 def _display(df: pd.DataFrame, uuid: str, caption: str = "") -> None:

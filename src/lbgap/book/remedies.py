@@ -14,7 +14,7 @@ def compute(ctx: Context) -> None:
     if ctx.profile == "smoke":     # synthetic data, one seed: conservative F1 and augmented C1, f on 64 examples
         for net, remedy in (("F1", "conservative"), ("F1", "repeat3"), ("C1", "augment")):
             remedies.run(net, seeds=ctx.seeds[:1], profile="smoke", remedy=remedy, train_examples=64,
-                         results_dir=ctx.results_dir, log=lambda s: None)
+                         results_dir=ctx.results_dir)
     elif ctx.profile in ("quick", "paper"):   # F1 on this CPU (50-epoch cap); the rest on a GPU (C3/C4: no pixels here)
         for net in [n for n in ctx.nets if n in ("F1", "F2", "C1", "C2")]:
             for remedy in ("conservative", "repeat3"):   # Table 7 and its control (3 Adam steps per batch, lambda = 0)

@@ -12,14 +12,14 @@ from lbgap.book import claims, run_sets
 UNCAPPED_TAG = "uncapped"   # a Table 2 pair retrained under the profile's own caps (paper: SB 100, LB 300 epochs)
 
 
-def compute(ctx: Context, log=print) -> None:
+def compute(ctx: Context) -> None:
     """Compute the SB/LB grid for a computing profile (smoke: synthetic data, CPU, seconds); no-op for results."""
     if not ctx.run:
         return
     from lbgap.core.sweep import run_grid, table2_grid
 
     grid = table2_grid(ctx.run_profile, shown_seeds(ctx), shown_nets(ctx), device=ctx.device)
-    failed = [o for o in run_grid(grid, ctx.results_dir, log=log) if o.status == "failed"]
+    failed = [o for o in run_grid(grid, ctx.results_dir) if o.status == "failed"]
     if failed:
         raise RuntimeError(f"{len(failed)} run(s) failed, first: {failed[0].run_id}: {failed[0].error}")
 

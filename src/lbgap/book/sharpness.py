@@ -20,11 +20,11 @@ def compute(ctx: Context) -> None:
         for net in run_nets:
             pair = landscape.ensure_pair(net, seed, ctx.run_profile, ctx.results_dir, ctx.device)
             for cfg in pair:
-                sharpness.compute(cfg, ctx.results_dir, device=ctx.device, log=lambda s: None, **opts)
-                sharpness.compute(cfg, ctx.results_dir, device=ctx.device, log=lambda s: None, spaces=("full",),
+                sharpness.compute(cfg, ctx.results_dir, device=ctx.device, **opts)
+                sharpness.compute(cfg, ctx.results_dir, device=ctx.device, spaces=("full",),
                                   objective="sum", hessian=False, eps=opts.get("eps", sharpness.DEFAULT_EPS))
             if NETS[net].kind == "mlp" and seed == ctx.seeds[0]:   # the rescaled pair is BN -> ReLU -> Linear
-                sharpness.dinh_demo(pair[0], ctx.results_dir, eps=1e-3, device=ctx.device, log=lambda s: None)
+                sharpness.dinh_demo(pair[0], ctx.results_dir, eps=1e-3, device=ctx.device)
 
 
 def entries(ctx: Context):

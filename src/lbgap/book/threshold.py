@@ -11,7 +11,7 @@ def compute(ctx: Context) -> None:
 
     if ctx.profile == "smoke":     # two batch sizes of the synthetic F1, one seed, 2 epochs: seconds
         threshold.run("F1", ["16", "50%"], seeds=ctx.seeds[:1], profile="smoke", epochs=2, train_examples=64,
-                      results_dir=ctx.results_dir, log=lambda s: None)
+                      results_dir=ctx.results_dir)
     elif ctx.profile == "quick":   # what this CPU ran: F1, 20 epochs, f on 10,000 training images
         threshold.run("F1", seeds=ctx.seeds, profile="quick", epochs=20, train_examples=10000,
                       results_dir=ctx.results_dir, device=ctx.device)

@@ -11,7 +11,7 @@ def compute(ctx: Context) -> None:
 
     if ctx.profile == "smoke":     # synthetic F1, 2 epochs, 2 kept iterates besides x0: about a minute
         trajectory.run("F1", seeds=ctx.seeds[:1], profile="smoke", epochs=2, points=2, train_examples=64,
-                       results_dir=ctx.results_dir, log=lambda s: None)
+                       results_dir=ctx.results_dir)
     elif ctx.profile == "quick":   # what this CPU ran: F1, seeds 0-1, 20 epochs, f on 10,000 training images
         trajectory.run("F1", seeds=ctx.seeds, profile="quick", epochs=20, train_examples=10000,
                        results_dir=ctx.results_dir, device=ctx.device)

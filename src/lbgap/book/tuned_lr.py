@@ -14,10 +14,9 @@ SMOKE_MULTIPLIERS = (1.0, 2.0)   # the smoke grid: two points per batch size, no
 def compute(ctx: Context) -> None:
     from lbgap.studies import tuned_lr
 
-    quiet = dict(log=lambda s: None)
     if ctx.profile == "smoke":
-        tuned_lr.run("grid", profile="smoke", results_dir=ctx.results_dir, multipliers=SMOKE_MULTIPLIERS, **quiet)
-        tuned_lr.run("final", seeds=SMOKE_SEEDS, profile="smoke", results_dir=ctx.results_dir, **quiet)
+        tuned_lr.run("grid", profile="smoke", results_dir=ctx.results_dir, multipliers=SMOKE_MULTIPLIERS)
+        tuned_lr.run("final", seeds=SMOKE_SEEDS, profile="smoke", results_dir=ctx.results_dir)
         return
     tuned_lr.run("grid", profile=ctx.run_profile, results_dir=ctx.results_dir, device=ctx.device)
     tuned_lr.run("final", seeds=ctx.seeds, profile=ctx.run_profile, results_dir=ctx.results_dir, device=ctx.device)

@@ -12,7 +12,7 @@ def compute(ctx: Context) -> None:
 
     if ctx.profile == "smoke":     # synthetic F1: 3 SB epochs, LB from epochs 0, 1 and 3 for 2 epochs: about a minute
         warmstart.run("F1", seeds=ctx.seeds[:1], profile="smoke", sb_epochs=3, lb_epochs=2, warm_epochs=[0, 1, 3],
-                      train_examples=64, results_dir=ctx.results_dir, log=lambda s: None)
+                      train_examples=64, results_dir=ctx.results_dir)
     elif ctx.profile == "quick":   # what this CPU ran: F1, 20 + 20 epochs, f on 10,000 training images
         warmstart.run("F1", seeds=ctx.seeds, profile="quick", sb_epochs=20, lb_epochs=20, train_examples=10000,
                       results_dir=ctx.results_dir, device=ctx.device)
