@@ -30,8 +30,8 @@ def test_cap_reading_takes_its_words_from_the_rules_and_labels_each_lambda_max(b
     text = " ".join(lines)
     assert "F1 Table 2" in text and "F1 50-epoch variant" in text          # both run sets, from the registry
     gaps = sb_vs_lb.cap_table(book)
-    cap = claims.effect(claims.by_seed(gaps[gaps.budget.str.contains("Table 2")], "gap (pt)"),
-                        claims.by_seed(gaps[gaps.budget.str.contains("variant")], "gap (pt)"), "cap",
+    cap = claims.effect(claims.by_seed(gaps[gaps.budget.str.contains("Table 2")], "gap_pt"),
+                        claims.by_seed(gaps[gaps.budget.str.contains("variant")], "gap_pt"), "cap",
                         up="the gap grows without the cap", down="the gap shrinks without the cap")
     assert cap.words() in text                                             # the verdict is the rule's
     hess = next(x for x in lines if "Hessian" in x)
@@ -79,8 +79,8 @@ def test_the_hessian_tables_name_each_lambda_max_method(book, monkeypatch):
 
     shown = {}
 
-    def grab(df, caption, uuid, wrap=()):
-        shown[uuid] = df
+    def grab(df, caption, uuid, wrap=(), labels=None):
+        shown[uuid] = style.labelled(df, labels)           # as the reader sees it: display labels
         from IPython.display import HTML
 
         return HTML("")

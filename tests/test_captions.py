@@ -139,16 +139,16 @@ def captions(monkeypatch):
     seen, inner = [], [False]
     styled, dropdown = style.styled, style.dropdown
 
-    def rec_styled(df, caption, uuid, wrap=()):
+    def rec_styled(df, caption, uuid, wrap=(), labels=None):
         if not inner[0]:
             seen.append(("table " + uuid, caption))
-        return styled(df, caption, uuid, wrap)
+        return styled(df, caption, uuid, wrap, labels)
 
-    def rec_dropdown(df, summary, uuid):
+    def rec_dropdown(df, summary, uuid, labels=None):
         seen.append(("listing " + uuid, summary))
         inner[0] = True
         try:
-            return dropdown(df, summary, uuid)
+            return dropdown(df, summary, uuid, labels)
         finally:
             inner[0] = False
 

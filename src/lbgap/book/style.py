@@ -29,14 +29,22 @@ def sig(v: float) -> str:
 WRAPPED = ("verdict", "our runs", "runs", "item", "networks by profile", "claim (ours / paper)", "data")
 
 
-def styled(df, caption: str, uuid: str, wrap=()):
+def labelled(df, labels=None):
+    """``df`` with its columns renamed to the display labels of ``labels`` ({column: label}; others kept): tables
+    are built and read by fixed snake_case columns and get their labels only here, when shown."""
+    return df.rename(columns=labels) if labels else df
+
+
+def styled(df, caption: str, uuid: str, wrap=(), labels=None):
     """A captioned, index-free HTML table with a fixed element id, displayed as plain HTML (its text/plain
-    form is constant, so nbval's strict comparison checks the table itself). Numbers do not wrap; headers and
-    columns of words (:data:`WRAPPED`, and those named in ``wrap``) do."""
+    form is constant, so nbval's strict comparison checks the table itself). Columns are headed by ``labels``
+    (:func:`labelled`). Numbers do not wrap; headers and columns of words (:data:`WRAPPED`, and those named in
+    ``wrap``, by column or label) do."""
     import pandas as pd
     from IPython.display import HTML
 
-    df = readable(df)                   # every cell a string for reading: "—" for missing, no "0.001000"
+    wrap = tuple((labels or {}).get(c, c) for c in wrap)
+    df = readable(labelled(df, labels))                   # every cell a string for reading: "—" for missing, no "0.001000"
     css = [{"selector": "", "props": "font-size: 0.85em;"},
            {"selector": "td, th", "props": "white-space: nowrap; padding: 0.15em 0.45em;"},
            {"selector": "th", "props": "white-space: normal;"},
@@ -50,20 +58,20 @@ def styled(df, caption: str, uuid: str, wrap=()):
     return HTML(styler.to_html())
 
 
-def show(df, caption: str, uuid: str, wrap=()) -> None:
+def show(df, caption: str, uuid: str, wrap=(), labels=None) -> None:
     """Display :func:`styled` ``df`` (a cell that shows more than one table)."""
     from IPython.display import display
 
-    display(styled(df, caption, uuid, wrap))
+    display(styled(df, caption, uuid, wrap, labels))
 
 
 
-def dropdown(df, summary: str, uuid: str):
+def dropdown(df, summary: str, uuid: str, labels=None):
     """A long listing folded away: a collapsed ``<details>`` whose ``summary`` line opens :func:`styled` ``df``
     (the page shows one line; the table stays searchable and copyable)."""
     from IPython.display import HTML
 
-    return HTML(f"<details><summary>{summary}</summary>{styled(df, '', uuid).data}</details>")
+    return HTML(f"<details><summary>{summary}</summary>{styled(df, '', uuid, labels=labels).data}</details>")
 
 
 def verdict_lines(lines) -> None:
