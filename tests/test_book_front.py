@@ -22,7 +22,7 @@ def ctx(tmp_path):
 
 def test_headline_sets_our_gap_beside_the_papers(ctx):
     h = front.headline(ctx).set_index("network")
-    assert h.loc["F1", "ours: gap (pt)"] == "3.00" and h.loc["C3", "ours: gap (pt)"] == "—"
+    assert h.loc["F1", "ours_gap_pt"] == "3.00" and h.loc["C3", "ours_gap_pt"] == "—"
 
 
 def test_scorecard_puts_each_claim_beside_the_papers(ctx, tmp_path):
@@ -49,15 +49,15 @@ def test_scorecard_puts_each_claim_beside_the_papers(ctx, tmp_path):
     train_record(tmp_path, "F1", "LB", 0, 1.0, 0.95, 10.0)   # the plain LB record as the fixture wrote it
     card = front.scorecard(ctx).set_index("network")
     f1 = card.loc["F1"]
-    assert f1["Table 7 conservative − plain LB test (pt), ours / paper"] == "+2.00 (n=1) / +0.31"   # 98.12 - 97.81
-    assert card.loc["C3", "Table 7 conservative − plain LB test (pt), ours / paper"] == "— / -0.47"
-    assert f1["Table 2 gap (pt), ours / paper"] == "3.00 (n=3, 95 % CI +3.00 … +3.00) / 0.22"   # 3.00 on every seed
-    assert f1["Table 3 φ LB/SB (ε=1e-3), ours / paper"] == "5 (n=2) / 167"   # paper: 205.14 / 1.23
-    assert f1["Table 3, summed loss (ε=1e-3), ours / paper"] == "— / 167"
-    assert f1["Table 4 φ LB/SB (ε=1e-3), ours / paper"] == "3 (n=2) / 84"
-    assert f1["Fig. 3 rise beyond LB ÷ SB"] == "5 (n=1)" and f1["filter-normalised rise LB ÷ SB"] == "4 (n=1)"
-    assert card.loc["C3", "Table 2 gap (pt), ours / paper"] == "— / 3.13"
-    assert card.loc["C3", "our runs"] == MISSING_REASON["C3"] and card.loc["C3", "Fig. 3 rise beyond LB ÷ SB"] == "—"
+    assert f1["conservative_pt"] == "+2.00 (n=1) / +0.31"   # 98.12 - 97.81
+    assert card.loc["C3", "conservative_pt"] == "— / -0.47"
+    assert f1["gap_pt"] == "3.00 (n=3, 95 % CI +3.00 … +3.00) / 0.22"   # 3.00 on every seed
+    assert f1["phi_table3"] == "5 (n=2) / 167"   # paper: 205.14 / 1.23
+    assert f1["phi_table3_sum"] == "— / 167"
+    assert f1["phi_table4"] == "3 (n=2) / 84"
+    assert f1["rise_ratio"] == "5 (n=1)" and f1["filter_rise_ratio"] == "4 (n=1)"
+    assert card.loc["C3", "gap_pt"] == "— / 3.13"
+    assert card.loc["C3", "our_runs"] == MISSING_REASON["C3"] and card.loc["C3", "rise_ratio"] == "—"
 
 
 def test_status_has_a_row_per_paper_table_and_figure_and_counts_from_the_records(ctx, tmp_path):
@@ -66,10 +66,10 @@ def test_status_has_a_row_per_paper_table_and_figure_and_counts_from_the_records
         assert sum(i.split(" ")[:2] == ["Table", str(k)] for i in st.index) == 1, f"Table {k}"
         assert sum(i.split(" ")[:2] == ["Figure", str(k)] for i in st.index) == 1, f"Figure {k}"
     t2 = st.loc["Table 2 SB vs LB accuracy"]
-    assert (t2.seeds, t2["networks by profile"], t2.status) == ("3", "paper: F1", "partly")
-    assert t2["F1: ours / paper"] == "3.00 / 0.22 pt (F1 50-epoch variant)"   # the cell names its run set
+    assert (t2.seeds, t2.networks_by_profile, t2.status) == ("3", "paper: F1", "partly")
+    assert t2.f1_ours_paper == "3.00 / 0.22 pt (F1 50-epoch variant)"   # the cell names its run set
     t7 = st.loc["Table 7 conservative"]
-    assert (t7.status, t7.seeds, t7["networks by profile"]) == ("not run", "—", "—")
+    assert (t7.status, t7.seeds, t7.networks_by_profile) == ("not run", "—", "—")
     # one conservative LB run of seed 4 (no plain LB of that seed): Table 7 has records, counted, but no number
     path = records.record_path(tmp_path, "paper", "train", "F1-mnist-official-b6000-s0")
     rec = records.read_json(path)
@@ -77,7 +77,7 @@ def test_status_has_a_row_per_paper_table_and_figure_and_counts_from_the_records
     records.atomic_write_json(path.with_name(rec["run_id"] + ".json"), rec)
     st = front.status(ctx).set_index("item")
     t7 = st.loc["Table 7 conservative"]
-    assert (t7.status, t7.seeds, t7["networks by profile"], t7["F1: ours / paper"]) == ("partly", "1", "paper: F1", "—")
+    assert (t7.status, t7.seeds, t7.networks_by_profile, t7.f1_ours_paper) == ("partly", "1", "paper: F1", "—")
     assert st.loc["Table 2 SB vs LB accuracy"].seeds == "3"   # the conservative run is not a Table 2 run
     assert st.loc["Figure 4 batch sweep"].status == "not run" and st.loc["Table 5"].chapter == ""
     assert "Table 6 augmentation" in front.status_notes()
@@ -113,7 +113,7 @@ def test_mean_loss_sharpness_is_labelled_a_solver_stall(ctx, tmp_path):
             e["at_bound"] = 0.001 if e["objective"] == "mean" else 0.9
         records.atomic_write_json(p, rec)
     card = front.scorecard(ctx).set_index("network").loc["F1"]
-    assert card["Table 3 φ LB/SB (ε=1e-3), ours / paper"].endswith("(solver stall)")
-    assert "stall" not in card["Table 3, summed loss (ε=1e-3), ours / paper"]
+    assert card["phi_table3"].endswith("(solver stall)")
+    assert "stall" not in card["phi_table3_sum"]
     text = " ".join(front.answer_lines(ctx))
     assert "LB's minimiser is sharper" in text and "is a solver stall, not a measure" in text

@@ -25,10 +25,10 @@ def test_status_line_follows_the_status_table(ctx):
     """A status table whose Table 2 row lists F1 under the paper profile and C1 under the quick one, with Table 6
     not run, gives exactly those words; networks with no Table 2 records are "not run"."""
     t = pd.DataFrame([
-        {"item": "Table 2 SB vs LB accuracy", "status": "partly", "networks by profile": "paper: F1; quick: C1",
+        {"item": "Table 2 SB vs LB accuracy", "status": "partly", "networks_by_profile": "paper: F1; quick: C1",
          "seeds": 5},
-        {"item": "Table 6 augmentation", "status": "not run", "networks by profile": "—", "seeds": "—"},
-        {"item": "Table 5", "status": "not run", "networks by profile": "—", "seeds": "—"}])
+        {"item": "Table 6 augmentation", "status": "not run", "networks_by_profile": "—", "seeds": "—"},
+        {"item": "Table 5", "status": "not run", "networks_by_profile": "—", "seeds": "—"}])
     line = front.status_line(ctx, table=t)
     assert line.startswith("At the paper's protocol: F1, ")
     assert "Short runs (5 epochs): C1, " in line

@@ -120,14 +120,14 @@ def test_cap_table_sets_a_capped_pair_beside_its_uncapped_twin(ctx, tmp_path):
                                    profile="paper", parts=dict(linear=dict(rows=rows))))
     t = sb_vs_lb.cap_table(ctx)
     assert len(t) == 2 and set(t.seed) == {1}
-    assert t.iloc[0]["Fig. 3 rise beyond LB ÷ SB"] == pytest.approx(3.0) and math.isnan(t.iloc[1]["Fig. 3 rise beyond LB ÷ SB"])
+    assert t.iloc[0]["rise_ratio"] == pytest.approx(3.0) and math.isnan(t.iloc[1]["rise_ratio"])
     capped, full = t.iloc[0], t.iloc[1]
     assert capped["budget"] == "cap 50/50 (variant)"
     assert full["budget"] == "paper caps 100/300 (Table 2)"
-    assert full["epochs SB/LB"] == "80 / 300" and full["stopped SB/LB"] == "plateau / cap"
-    assert capped["gap (pt)"] == pytest.approx(3.0) and full["gap (pt)"] == pytest.approx(1.5)
-    assert capped["LB/SB φ full"] == pytest.approx(5.0) and full["LB/SB φ full"] == pytest.approx(20.0)
-    assert full["LB/SB φ random"] == pytest.approx(1.0)
+    assert full["epochs_sb_lb"] == "80 / 300" and full["stopped_sb_lb"] == "plateau / cap"
+    assert capped["gap_pt"] == pytest.approx(3.0) and full["gap_pt"] == pytest.approx(1.5)
+    assert capped["lb_sb_phi_full"] == pytest.approx(5.0) and full["lb_sb_phi_full"] == pytest.approx(20.0)
+    assert full["lb_sb_phi_random"] == pytest.approx(1.0)
     assert sb_vs_lb.cap_table(context("results", tmp_path / "none")).empty
 
 
@@ -136,23 +136,22 @@ def test_cap_summary_averages_gaps_and_takes_ratios_of_means():
     import pandas as pd
 
     nan = float("nan")
-    rows = [dict(net="F1", seed=s, budget=b, **{"test acc % SB": sb, "test acc % LB": lb, "gap (pt)": sb - lb,
-                                                "φ full SB": fs, "φ full LB": fl, "φ random SB": 1.0,
-                                                "φ random LB": rl, "rise SB": rs, "rise LB": rl2})
+    rows = [dict(net="F1", seed=s, budget=b, test_acc_sb=sb, test_acc_lb=lb, gap_pt=sb - lb, phi_full_sb=fs,
+                 phi_full_lb=fl, phi_random_sb=1.0, phi_random_lb=rl, rise_sb=rs, rise_lb=rl2)
             for s, b, sb, lb, fs, fl, rl, rs, rl2 in ((0, "capped", 98.0, 97.0, 1.0, 2.0, 1.0, 0.1, 1.0),
                                                       (0, "uncapped", 98.0, 97.5, 1.0, 4.0, 3.0, nan, nan),
                                                       (1, "capped", 99.0, 97.0, 3.0, 6.0, 5.0, 0.3, 9.0),
                                                       (1, "uncapped", 98.5, 98.5, 1.0, 16.0, 3.0, 0.5, 20.0))]
     s = sb_vs_lb.cap_summary(pd.DataFrame(rows)).set_index("budget")
     assert list(s.index) == ["capped", "uncapped"] and s.loc["capped", "seeds"] == "0, 1"
-    assert s.loc["capped", "gap (pt)"] == pytest.approx(1.5) and s.loc["capped", "gap sd"] == pytest.approx(0.5 ** 0.5)
-    assert s.loc["uncapped", "test acc % SB"] == pytest.approx(98.25) and s.loc["uncapped", "gap (pt)"] == pytest.approx(0.25)
-    assert s.loc["capped", "LB/SB φ full"] == pytest.approx(4.0 / 2.0)      # mean 4 over mean 2, not mean(2, 2)
-    assert s.loc["uncapped", "LB/SB φ full"] == pytest.approx(10.0)
-    assert s.loc["capped", "LB/SB φ random"] == pytest.approx(3.0)
+    assert s.loc["capped", "gap_pt"] == pytest.approx(1.5) and s.loc["capped", "gap_sd"] == pytest.approx(0.5 ** 0.5)
+    assert s.loc["uncapped", "test_acc_sb"] == pytest.approx(98.25) and s.loc["uncapped", "gap_pt"] == pytest.approx(0.25)
+    assert s.loc["capped", "lb_sb_phi_full"] == pytest.approx(4.0 / 2.0)      # mean 4 over mean 2, not mean(2, 2)
+    assert s.loc["uncapped", "lb_sb_phi_full"] == pytest.approx(10.0)
+    assert s.loc["capped", "lb_sb_phi_random"] == pytest.approx(3.0)
     # a seed without a Figure 3 record is left out of that mean, not counted as zero
-    assert s.loc["capped", "Fig. 3 rise beyond LB ÷ SB"] == pytest.approx(5.0 / 0.2)
-    assert s.loc["uncapped", "Fig. 3 rise beyond LB ÷ SB"] == pytest.approx(40.0)
+    assert s.loc["capped", "rise_ratio"] == pytest.approx(5.0 / 0.2)
+    assert s.loc["uncapped", "rise_ratio"] == pytest.approx(40.0)
 
 
 def test_one_definition_of_a_ratio_over_seeds():

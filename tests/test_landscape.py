@@ -134,17 +134,17 @@ def test_seed_summary_reads_the_curves_at_the_named_points(tmp_path):
         linear=dict(rows=rows), filter1d=dict(SB=line, LB=[dict(x, train_loss=5 * x["train_loss"] + 2) for x in line])))
     records.atomic_write_json(records.record_path(tmp_path, "paper", "landscape", "F1-pair-s3"), rec)
     row = ls.seed_summary(records.iter_records(tmp_path, "paper", "landscape")).iloc[0]
-    assert row["seed"] == 3 and row["train loss α=-0.5"] == pytest.approx(0.25)
-    assert row["train loss α=1.5"] == pytest.approx(2.25) and row["train loss α=1 (LB)"] == pytest.approx(1.0)
-    assert row["SB train loss at t=±1 (max)"] == pytest.approx(1.0)
-    assert row["LB train loss at t=±1 (max)"] == pytest.approx(7.0)
-    assert row["rise beyond SB (α 0→-0.5)"] == pytest.approx(0.25) and row["rise beyond LB (α 1→1.5)"] == pytest.approx(1.25)
-    assert row["SB rise to t=±1"] == pytest.approx(1.0) and row["LB rise to t=±1"] == pytest.approx(5.0)
-    assert row[ls.RISE_RATIO] == pytest.approx(5.0) and row[ls.FILTER_RISE_RATIO] == pytest.approx(5.0)
+    assert row["seed"] == 3 and row["train_loss_am05"] == pytest.approx(0.25)
+    assert row["train_loss_a15"] == pytest.approx(2.25) and row["train_loss_a1_lb"] == pytest.approx(1.0)
+    assert row["sb_loss_t1_max"] == pytest.approx(1.0)
+    assert row["lb_loss_t1_max"] == pytest.approx(7.0)
+    assert row["rise_sb"] == pytest.approx(0.25) and row["rise_lb"] == pytest.approx(1.25)
+    assert row["sb_rise_t1"] == pytest.approx(1.0) and row["lb_rise_t1"] == pytest.approx(5.0)
+    assert row["rise_ratio"] == pytest.approx(5.0) and row["filter_rise_ratio"] == pytest.approx(5.0)
     # a flat SB side (no rise beyond SB) has no ratio, rather than a division error
     flat = [dict(x, train_loss=0.0) if x["alpha"] < 0.5 else x for x in rows]
     row = ls.seed_summary([dict(rec, parts=dict(linear=dict(rows=flat)))]).iloc[0]
-    assert math.isnan(row[ls.RISE_RATIO]) and ls.FILTER_RISE_RATIO not in row
+    assert math.isnan(row["rise_ratio"]) and "filter_rise_ratio" not in row
     # the chapter's choice of records: each network from the first profile that has any
     for prof, net, seed in (("quick", "F1", 0), ("quick", "C1", 0), ("quick", "C1", 1)):
         records.atomic_write_json(records.record_path(tmp_path, prof, "landscape", f"{net}-pair-s{seed}"),

@@ -23,7 +23,7 @@ def status_lines(ctx: Context, chapter: str) -> list[str]:
     for item in STATUS_ITEMS.get(chapter, ()):
         if item in t.index:
             r = t.loc[item]
-            out.append(f"**{item}**: {r['status']} ({r['networks by profile']}; seeds: {r['seeds']})")
+            out.append(f"**{item}**: {r['status']} ({r['networks_by_profile']}; seeds: {r['seeds']})")
     return out
 
 
@@ -34,7 +34,7 @@ def verdicts(ctx: Context, chapter: str) -> list[str]:
         from lbgap.book import front
 
         lines += [f"**{r.network}**: {r.verdict}" for r in front.headline(ctx).itertuples()
-                  if isinstance(r.verdict, str) and not r._5 == "—"]
+                  if isinstance(r.verdict, str) and r.ours_test_sb_lb != "—"]
     elif chapter == "sharpness":
         import pandas as pd
 

@@ -11,8 +11,14 @@ from lbgap.book.style import styled
 from lbgap.book import claims
 
 
+# the front page's tables' columns and their display labels (applied only when shown)
+HEADLINE_LABELS = {"paper_test_sb_lb": "paper: SB / LB (%)", "paper_gap_pt": "paper: gap (pt)",
+                   "ours_test_sb_lb": "ours: SB / LB (%)", "ours_gap_pt": "ours: gap (pt)"}
+
+
 def headline(ctx: Context):
-    """Front page: the test-accuracy gap SB − LB per network, ours against the paper's, or why it is missing."""
+    """Front page: the test-accuracy gap SB − LB per network, ours against the paper's, or why it is missing
+    (columns of :data:`HEADLINE_LABELS`, network, data and verdict)."""
     import pandas as pd
 
     nums, paper = table2_numbers(ctx), paper_table(2).set_index("network")
@@ -21,18 +27,18 @@ def headline(ctx: Context):
         p = paper.loc[net]
         row = {"network": net, "data": {"F1": "MNIST", "F2": "TIMIT → speechocean762", "C1": "CIFAR-10",
                                         "C2": "CIFAR-10", "C3": "CIFAR-100", "C4": "CIFAR-100"}[net],
-               "paper: test SB / LB (%)": f"{p.test_acc_sb_mean:.2f} / {p.test_acc_lb_mean:.2f}",
-               "paper: gap (pt)": f"{p.test_acc_sb_mean - p.test_acc_lb_mean:.2f}"}
+               "paper_test_sb_lb": f"{p.test_acc_sb_mean:.2f} / {p.test_acc_lb_mean:.2f}",
+               "paper_gap_pt": f"{p.test_acc_sb_mean - p.test_acc_lb_mean:.2f}"}
         have = nums[nums.net == net]
         if set(have.regime) >= {"SB", "LB"}:
             sb = have[have.regime == "SB"].iloc[0].to_dict()
             lb = have[have.regime == "LB"].iloc[0].to_dict()
-            row.update({"ours: test SB / LB (%)": f"{sb['test_acc']:.2f} / {lb['test_acc']:.2f}",
-                        "ours: gap (pt)": f"{sb['test_acc'] - lb['test_acc']:.2f}",
+            row.update({"ours_test_sb_lb": f"{sb['test_acc']:.2f} / {lb['test_acc']:.2f}",
+                        "ours_gap_pt": f"{sb['test_acc'] - lb['test_acc']:.2f}",
                         "verdict": verdict(net, sb, lb, p.test_acc_sb_mean - p.test_acc_lb_mean,
                                            gap_claim(train_runs(ctx), net, p.test_acc_sb_mean - p.test_acc_lb_mean))})
         else:
-            row.update({"ours: test SB / LB (%)": "—", "ours: gap (pt)": "—", "verdict": MISSING_REASON[net]})
+            row.update({"ours_test_sb_lb": "—", "ours_gap_pt": "—", "verdict": MISSING_REASON[net]})
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -56,21 +62,23 @@ def _records(ctx: Context, kind: str) -> list[dict]:
             if r["net"] in ctx.nets and r["seed"] in shown_seeds(ctx)]
 
 
-SHARPNESS_CLAIMS = (("Table 3 φ LB/SB", 3, "full", "mean"), ("Table 3, summed loss", 3, "full", "sum"),
-                    ("Table 4 φ LB/SB", 4, "random", "mean"))
+# (column, label, paper table, space, objective) of each sharpness claim of the scorecard
+SHARPNESS_CLAIMS = (("phi_table3", "Table 3 φ LB/SB", 3, "full", "mean"),
+                    ("phi_table3_sum", "Table 3, summed loss", 3, "full", "sum"),
+                    ("phi_table4", "Table 4 φ LB/SB", 4, "random", "mean"))
 
 
 def sharpness_ratios(ctx: Context) -> dict:
-    """(claim label, net) -> (LB/SB ratio of the mean ε-sharpness at ε = 1e-3, seeds): the sharpness chapter's
+    """(claim column, net) -> (LB/SB ratio of the mean ε-sharpness at ε = 1e-3, seeds): the sharpness chapter's
     summary (``sharpness.summary``) for each claim of :data:`SHARPNESS_CLAIMS`."""
     from lbgap.measures import sharpness
 
     sharp = sharpness.sharpness_table(records=_records(ctx, "sharpness"))
     ratios = {}
-    for label, _, space, objective in SHARPNESS_CLAIMS:
+    for key, _, _, space, objective in SHARPNESS_CLAIMS:
         s = sharpness.summary(sharp[sharp.space == space], objective=objective) if len(sharp) else sharp
         for _, h in (s[(s.eps == 1e-3) & s["LB/SB"].notna()] if "LB/SB" in s else s.iloc[0:0]).iterrows():
-            ratios[label, h.net] = (h["LB/SB"], int(min(h.count_SB, h.count_LB)))
+            ratios[key, h.net] = (h["LB/SB"], int(min(h.count_SB, h.count_LB)))
     return ratios
 
 
@@ -91,7 +99,7 @@ def scorecard(ctx: Context):
     filter-normalised direction (to t = ±1); the paper has no number for these, only the picture (LB's side
     steeper, ratio > 1). Table 7: how many points conservative (proximal) training adds to LB's test accuracy,
     per seed against the plain LB run of that seed (the paper's: its Table 7 LB minus its Table 2 LB). n: seeds
-    behind our number (the fewer of SB's and LB's)."""
+    behind our number (the fewer of SB's and LB's). Columns: network and those of :func:`scorecard_labels`."""
     import pandas as pd
 
     from lbgap.measures import landscape
@@ -108,32 +116,42 @@ def scorecard(ctx: Context):
         row = {"network": net}
         if set(have.regime) >= {"SB", "LB"}:
             sb, lb = (have[have.regime == r].iloc[0] for r in ("SB", "LB"))
-            row["our runs"] = f"{sb.profile}, {sb.epochs:.0f}/{lb.epochs:.0f} epochs"
+            row["our_runs"] = f"{sb.profile}, {sb.epochs:.0f}/{lb.epochs:.0f} epochs"
             c = gap_claim(train_runs(ctx), net, p.test_acc_sb_mean - p.test_acc_lb_mean)   # paired by seed
             lo, hi = c.estimate.ci
             ours = (f"{sb.test_acc - lb.test_acc:.2f} (n={c.n}" + (f", 95 % CI {signed(lo)} … {signed(hi)})"
                                                                   if lo == lo else ")"))
         else:
-            row["our runs"], ours = MISSING_REASON[net], "—"
-        row["Table 2 gap (pt), ours / paper"] = f"{ours} / {p.test_acc_sb_mean - p.test_acc_lb_mean:.2f}"
-        for label, k, space, objective in SHARPNESS_CLAIMS:
+            row["our_runs"], ours = MISSING_REASON[net], "—"
+        row["gap_pt"] = f"{ours} / {p.test_acc_sb_mean - p.test_acc_lb_mean:.2f}"
+        for key, _, k, space, objective in SHARPNESS_CLAIMS:
             paper = round(float(tables[k].loc[net, "lb_eps1e-3_mean"] / tables[k].loc[net, "sb_eps1e-3_mean"]))
-            row[f"{label} (ε=1e-3), ours / paper"] = ratio_words(*ratios.get((label, net), (None, 0)), paper)
-            if (label, net) in ratios:
+            row[key] = ratio_words(*ratios.get((key, net), (None, 0)), paper)
+            if (key, net) in ratios:
                 c = sharpness_f1(ctx, space=space, objective=objective, net=net)
                 if c is not None and c.verdict == "solver stall":   # L-BFGS-B barely left y = 0 (claims.sharper)
-                    row[f"{label} (ε=1e-3), ours / paper"] += " (solver stall)"
+                    row[key] += " (solver stall)"
         d = land[land.net == net] if len(land) else land
-        for label, lb_col, sb_col in ((landscape.RISE_RATIO, "rise beyond LB (α 1→1.5)", "rise beyond SB (α 0→-0.5)"),
-                                      (landscape.FILTER_RISE_RATIO, "LB rise to t=±1", "SB rise to t=±1")):
+        for key, lb_col, sb_col in (("rise_ratio", "rise_lb", "rise_sb"),
+                                    ("filter_rise_ratio", "lb_rise_t1", "sb_rise_t1")):
             both = d[[lb_col, sb_col]].dropna() if lb_col in d and sb_col in d else pd.DataFrame()
-            row[label] = ratio_words(lb_over_sb(both[lb_col], both[sb_col]) if len(both) else None, len(both))
+            row[key] = ratio_words(lb_over_sb(both[lb_col], both[sb_col]) if len(both) else None, len(both))
         c = cons[cons.net == net]
         ours = f"{(c.test_acc_remedy - c.test_acc_lb).mean():+.2f} (n={len(c)})" if len(c) else "—"
         theirs = paper7.loc[net, "test_acc_lb_mean"] - p.test_acc_lb_mean if net in paper7.index else float("nan")
-        row["Table 7 conservative − plain LB test (pt), ours / paper"] = f"{ours} / {theirs:+.2f}"
+        row["conservative_pt"] = f"{ours} / {theirs:+.2f}"
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def scorecard_labels() -> dict:
+    """{column: display label} of :func:`scorecard`."""
+    from lbgap.measures.landscape import FILTER_RISE_RATIO, RISE_RATIO
+
+    return {"our_runs": "our runs", "gap_pt": "Table 2 gap (pt), ours / paper",
+            **{key: f"{label} (ε=1e-3), ours / paper" for key, label, *_ in SHARPNESS_CLAIMS},
+            "rise_ratio": RISE_RATIO, "filter_rise_ratio": FILTER_RISE_RATIO,
+            "conservative_pt": "Table 7 conservative − plain LB test (pt), ours / paper"}
 
 
 # ------------------------------------------------------------------------------------ the answer and the status
@@ -388,15 +406,9 @@ def _record_keys(ctx: Context, kind: str, tag) -> set[tuple[str, str, int, str]]
     return out
 
 
-def landscape_rise_label() -> str:
-    from lbgap.measures.landscape import RISE_RATIO
-
-    return RISE_RATIO
-
-
 def cap_ratios(ctx: Context) -> dict:
     """F1's cap check over its seeds (``sb_vs_lb.cap_summary``): {"variant": the 50-epoch row, "protocol": the
-    paper-caps row}, each a dict of the summary's columns."""
+    paper-caps row}, each a dict of the summary's columns (``gap_pt``, ``lb_sb_phi_full``, ...)."""
     from lbgap.book import sb_vs_lb
 
     s = sb_vs_lb.cap_summary(sb_vs_lb.cap_table(ctx))
@@ -405,6 +417,7 @@ def cap_ratios(ctx: Context) -> dict:
             "protocol": s[s.budget.str.contains("Table 2")].iloc[0].to_dict()}
 
 
+STATUS_LABELS = {"networks_by_profile": "networks by profile", "f1_ours_paper": "F1: ours / paper"}
 STATUS_CLAIMS = {"Table 2 SB vs LB accuracy": ("gap", 2), "Table 3 ε-sharpness": ("sharpness", 3),
                  "Table 7 conservative": ("conservative", 7)}
 OWN_ITEMS = ("Gradient noise", "Steps to target, B_crit", "Cap check (uncapped reruns)",
@@ -447,7 +460,8 @@ def status(ctx: Context):
     """Front page: one row per table and figure of the paper and per study of our own: status (by
     :func:`lbgap.book.claims.status_word`: reproduced / partly / not reproduced / not run; "ours" for our own
     studies), networks, record profiles (protocol), seeds per arm, our headline number beside the paper's, the
-    chapter. Networks, seeds and profiles are counted from the records."""
+    chapter (columns item, status, seeds, chapter and those of :data:`STATUS_LABELS`). Networks, seeds and profiles
+    are counted from the records."""
     import pandas as pd
 
     from lbgap.book import claims
@@ -460,8 +474,7 @@ def status(ctx: Context):
                                                        f"{a['gap']['claim'].numbers['paper']:.2f} pt"
                                                        + (f" ({short(a['gap']['run_set'])})" if a["gap"]["run_set"]
                                                           else ""))
-    for label, k, claim in (("Table 3 ε-sharpness", 3, "Table 3, summed loss"),
-                            ("Table 4 sharpness, subspace", 4, "Table 4 φ LB/SB")):
+    for label, k, claim in (("Table 3 ε-sharpness", 3, "phi_table3_sum"), ("Table 4 sharpness, subspace", 4, "phi_table4")):
         r = sharpness_ratios(ctx).get((claim, "F1"))   # Table 3: the objective the sharpness chapter endorses
         t = paper_table(k).set_index("network").loc["F1"]
         if r:
@@ -475,9 +488,9 @@ def status(ctx: Context):
 
     if not sb_vs_lb.cap_table(ctx).empty:
         caps = cap_ratios(ctx)
-        headline_words["Cap check (uncapped reruns)"] = (f"gap {caps['variant']['gap (pt)']:.2f} ({short('F1-50epoch')}) "
-                                                         f"→ {caps['protocol']['gap (pt)']:.2f} pt ({short('F1-table2')})")
-    rise = scorecard(ctx).set_index("network").loc["F1", landscape_rise_label()] if "F1" in shown_nets(ctx) else None
+        headline_words["Cap check (uncapped reruns)"] = (f"gap {caps['variant']['gap_pt']:.2f} ({short('F1-50epoch')}) "
+                                                         f"→ {caps['protocol']['gap_pt']:.2f} pt ({short('F1-table2')})")
+    rise = scorecard(ctx).set_index("network").loc["F1", "rise_ratio"] if "F1" in shown_nets(ctx) else None
     if rise and rise != "—":
         headline_words["Figure 3 SB–LB line"] = f"rise LB ÷ SB {rise} ({short('F1-50epoch')})"
     if a.get("steps"):
@@ -506,9 +519,9 @@ def status(ctx: Context):
         if kind and keys:
             protocol = "; ".join(f"{p}: {', '.join(v)}" if v != ["—"] else p for p, v in by_prof.items() if v)
         link = f'<a href="chapters/{chapter}.html">{chapter}</a>' if chapter else ""
-        rows.append({"item": item, "status": word, "networks by profile": protocol or "—",
+        rows.append({"item": item, "status": word, "networks_by_profile": protocol or "—",
                      "seeds": _seeds_per_arm(keys) if keys else "—",
-                     "F1: ours / paper": headline_words.get(item, "—"), "chapter": link})
+                     "f1_ours_paper": headline_words.get(item, "—"), "chapter": link})
     return pd.DataFrame(rows)
 
 
@@ -532,7 +545,8 @@ def show_status(ctx: Context) -> None:
     display(styled(status(ctx), run_sets.caption("Status of every table and figure of Keskar et al. (2017) and of our "
                                                  "own studies; each F1 number names its run set", "all-records",
                                                  "F1-table2", "F1-50epoch", "F1-table7", "F1-gpu-bf16", "F1-steps",
-                                                 "F1-noise"), "status", wrap=("F1: ours / paper",)))
+                                                 "F1-noise"), "status", wrap=("f1_ours_paper",),
+                  labels=STATUS_LABELS))
     display(Markdown("Notes:\n\n" + status_notes()))
 
 def show_headline(ctx: Context) -> None:
@@ -542,23 +556,23 @@ def show_headline(ctx: Context) -> None:
     from lbgap.book.style import verdict_lines
 
     t = headline(ctx)
-    display(styled(t.drop(columns="verdict").rename(columns={
-        "paper: test SB / LB (%)": "paper: SB / LB (%)", "ours: test SB / LB (%)": "ours: SB / LB (%)"}),
-        "Test accuracy (%) of small-batch (SB) and large-batch (LB) Adam and the gap SB − LB: ours vs Keskar et al. "
-        "(2017), Table 2 — runs: " + table2_run_sets(ctx, "figure2"), "headline"))
+    display(styled(
+        t.drop(columns="verdict"), "Test accuracy (%) of small-batch (SB) and large-batch (LB) Adam and the gap SB − LB: ours vs Keskar et al. "
+        "(2017), Table 2 — runs: " + table2_run_sets(ctx, "figure2"), "headline", labels=HEADLINE_LABELS))
     verdict_lines(f"**{r.network}**: {r.verdict}." for r in t.itertuples() if isinstance(r.verdict, str))
 
 
 def scorecard_by_claim(ctx: Context):
-    """:func:`scorecard` turned on its side so it fits the page: one row per claim, one column per network that
-    has records (the others are named under the table)."""
+    """:func:`scorecard` turned on its side so it fits the page: one row per claim (column ``claim``: its label),
+    one column per network that has records (the others are named under the table)."""
     import pandas as pd
 
     t = scorecard(ctx).set_index("network")
-    have = [n for n in t.index if not t.loc[n, "Table 2 gap (pt), ours / paper"].startswith("—")]
-    out = t.loc[have].drop(columns="our runs").T.reset_index().rename(columns={"index": "claim (ours / paper)"})
-    out["claim (ours / paper)"] = out["claim (ours / paper)"].str.replace(", ours / paper", "", regex=False)
-    runs = pd.DataFrame([["our runs"] + [t.loc[n, "our runs"] for n in have]], columns=out.columns)
+    labels = scorecard_labels()
+    have = [n for n in t.index if not t.loc[n, "gap_pt"].startswith("—")]
+    out = t.loc[have].drop(columns="our_runs").T.reset_index().rename(columns={"index": "claim"})
+    out["claim"] = out["claim"].map(labels).str.replace(", ours / paper", "", regex=False)
+    runs = pd.DataFrame([[labels["our_runs"]] + [t.loc[n, "our_runs"] for n in have]], columns=out.columns)
     return pd.concat([runs, out], ignore_index=True), [n for n in t.index if n not in have]
 
 
@@ -588,21 +602,19 @@ def show_scorecard(ctx: Context) -> None:
     display(styled(t, "Scorecard: each claim, ours / Keskar et al. (2017); ratios are LB over SB (mean of LB ÷ mean "
                    "of SB over seeds), n = seeds behind ours — runs: Table 2, " + table2_run_sets(ctx, "figure2")
                    + "; Tables 3–4 and Figure 3, " + scorecard_sharpness_sets(ctx) + "; Table 7, "
-                   + scorecard_table7_set(ctx), "scorecard"))
+                   + scorecard_table7_set(ctx), "scorecard", labels={"claim": "claim (ours / paper)"}))
     notes = []
     from lbgap.book import run_sets, sb_vs_lb
 
     if not sb_vs_lb.cap_table(ctx).empty:
-        from lbgap.measures.landscape import RISE_RATIO
-
         caps = cap_ratios(ctx)
 
         v, p = caps["variant"], caps["protocol"]
         notes.append(f"F1's sharpness and landscape ratios are measured on the {run_sets.get('F1-50epoch').name}; "
                      f"on the same seeds in the {run_sets.get('F1-table2').name} they are: φ full space, summed loss "
-                     f"{p['LB/SB φ full']:,.0f} ({run_sets.short('F1-50epoch')}: {v['LB/SB φ full']:,.0f}), random subspace "
-                     f"{p['LB/SB φ random']:.2g} ({v['LB/SB φ random']:.2g}), Figure 3's rise {p[RISE_RATIO]:,.0f} "
-                     f"({v[RISE_RATIO]:,.0f}) — see [the SB/LB chapter](chapters/sb_vs_lb.html#does-the-50-epoch-cap-matter-f1).")
+                     f"{p['lb_sb_phi_full']:,.0f} ({run_sets.short('F1-50epoch')}: {v['lb_sb_phi_full']:,.0f}), random "
+                     f"subspace {p['lb_sb_phi_random']:.2g} ({v['lb_sb_phi_random']:.2g}), Figure 3's rise "
+                     f"{p['rise_ratio']:,.0f} ({v['rise_ratio']:,.0f}) — see [the SB/LB chapter](chapters/sb_vs_lb.html#does-the-50-epoch-cap-matter-f1).")
     if missing:
         notes.append("No records yet for " + ", ".join(f"**{n}** ({MISSING_REASON[n]})" for n in missing) + ".")
     if notes:
@@ -641,7 +653,7 @@ def status_line(ctx: Context, table=None) -> str:
     for prof, net, s, _ in keys:
         seeds.setdefault((prof, net), set()).add(s)
     row = t[t["item"].str.startswith("Table 2")].iloc[0]
-    by_prof = dict(part.split(": ", 1) for part in str(row["networks by profile"]).split("; ") if ": " in part)
+    by_prof = dict(part.split(": ", 1) for part in str(row["networks_by_profile"]).split("; ") if ": " in part)
     ran = set()
     words = []
     for prof, label in (("paper", "At the paper's protocol"),
@@ -656,7 +668,7 @@ def status_line(ctx: Context, table=None) -> str:
     missing = [n for n in MISSING_REASON if n not in ran]
     tables = [r["item"].split(" ")[0] + " " + r["item"].split(" ")[1] for _, r in t.iterrows()
               if r["status"] == "not run" and r["item"].split(" ")[0] in ("Table", "Figure")
-              and r["networks by profile"] == "—" and "not covered" not in str(r["item"])]
+              and r["networks_by_profile"] == "—" and "not covered" not in str(r["item"])]
     tables = [x for x in tables if x != "Table 5"]     # not covered by this book: named in the status notes
     gone = ([_net_ranges(missing)] if missing else []) + tables
     if gone:

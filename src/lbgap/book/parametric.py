@@ -217,6 +217,11 @@ def show_contours(ctx: Context) -> None:
         print("no contours recorded")
 
 
+# the rise columns of ``landscape.seed_summary`` the seed table shows, with their short display labels
+SEED_LABELS = {"rise_sb": "rise beyond SB", "rise_lb": "rise beyond LB", "rise_ratio": "Fig. 3 LB ÷ SB",
+               "sb_rise_t1": "SB rise, filter", "lb_rise_t1": "LB rise, filter", "filter_rise_ratio": "filter LB ÷ SB"}
+
+
 def show_seed_summary(ctx: Context) -> None:
     """Figure 3 and the filter-normalised view as numbers, every recorded seed: the rises and their LB ÷ SB ratios
     in one table, the training losses at the landmarks in a collapsed listing, and per network how many seeds
@@ -231,29 +236,24 @@ def show_seed_summary(ctx: Context) -> None:
     if t.empty:
         print("no landscape records")
         return
-    rises = ["rise beyond SB (α 0→-0.5)", "rise beyond LB (α 1→1.5)", landscape.RISE_RATIO, "SB rise to t=±1",
-             "LB rise to t=±1", landscape.FILTER_RISE_RATIO]
-    short = t[["net", "seed"] + [c for c in rises if c in t]].rename(columns={
-        "net": "network", "rise beyond SB (α 0→-0.5)": "rise beyond SB", "rise beyond LB (α 1→1.5)": "rise beyond LB",
-        landscape.RISE_RATIO: "Fig. 3 LB ÷ SB", "SB rise to t=±1": "SB rise, filter", "LB rise to t=±1": "LB rise, filter",
-        landscape.FILTER_RISE_RATIO: "filter LB ÷ SB"})
+    short = t[["net", "seed"] + [c for c in SEED_LABELS if c in t]]
     for c in short.columns[2:]:
-        short[c] = short[c].map(sig)
+        short = short.assign(**{c: short[c].map(sig)})
     where = run_set_words(landscape_records(ctx))
     show(short, "How fast the training loss rises away from each solution, every recorded seed: along the SB–LB line "
          "half a unit beyond each (α 0→−0.5, 1→1.5) and along each solution's filter-normalised direction (to "
-         f"t = ±1) — runs: {where}", "landscape-seeds")
-    display(dropdown(t.round(4), f"Training loss at the landmarks, every seed — runs: {where}", "landscape-landmarks"))
+         f"t = ±1) — runs: {where}", "landscape-seeds", labels={"net": "network", **SEED_LABELS})
+    display(dropdown(t.round(4), f"Training loss at the landmarks, every seed — runs: {where}", "landscape-landmarks",
+                     labels=landscape.LABELS))
     lines = []
     for net, g in t.groupby("net"):
-        for col, lb, sb, view in ((landscape.RISE_RATIO, "rise beyond LB (α 1→1.5)", "rise beyond SB (α 0→-0.5)",
-                                   "beyond LB than beyond SB on the SB–LB line"),
-                                  (landscape.FILTER_RISE_RATIO, "LB rise to t=±1", "SB rise to t=±1",
+        for col, lb, sb, view in (("rise_ratio", "rise_lb", "rise_sb", "beyond LB than beyond SB on the SB–LB line"),
+                                  ("filter_rise_ratio", "lb_rise_t1", "sb_rise_t1",
                                    "from LB than from SB along the filter-normalised direction")):
             r = g[col].dropna() if col in g else g.iloc[0:0]
             if len(r):
                 c = claims.sharper(claims.by_seed(g.dropna(subset=[lb]), lb), claims.by_seed(g.dropna(subset=[sb]), sb),
-                                   name=f"{net} {col}")
+                                   name=f"{net} {landscape.LABELS[col]}")
                 word = {"LB sharper": "LB's side steeper, as in the paper's picture",
                         "LB flatter": "SB's side steeper, unlike the paper's picture"}.get(c.verdict, "unresolved")
                 lines.append(f"**{net}**: the loss rises more {view} in {int((r > 1).sum())} of {len(r)} seeds; "

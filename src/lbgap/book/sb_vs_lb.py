@@ -8,6 +8,7 @@ from lbgap.book.coverage import MISSING_REASON
 from lbgap.book.paper import paper_table
 from lbgap.book.style import pm, show, styled
 from lbgap.book import claims, run_sets
+from lbgap.measures.landscape import RISE_RATIO
 
 UNCAPPED_TAG = "uncapped"   # a Table 2 pair retrained under the profile's own caps (paper: SB 100, LB 300 epochs)
 
@@ -350,15 +351,14 @@ def cap_table(ctx: Context):
     phi at eps = 1e-3 in the full space (summed objective) and the random subspace (NaN where not computed).
     The last column is Figure 3's: how much faster the training loss climbs beyond x_LB than beyond x_SB on the
     line through both (:func:`lbgap.measures.landscape.seed_summary`; NaN without a landscape record of the pair).
-    One row per (pair, budget); a pair appears once both its uncapped runs exist."""
+    One row per (pair, budget); a pair appears once both its uncapped runs exist. Columns: net, seed, budget and
+    those of :data:`CAP_LABELS` (snake_case; the labels are applied when shown)."""
     import pandas as pd
 
     from lbgap.core.config import RunConfig
     from lbgap.measures import landscape, sharpness
 
-    cols = ["net", "seed", "budget", "epochs SB/LB", "stopped SB/LB", "train loss SB", "train loss LB",
-            "test acc % SB", "test acc % LB", "gap (pt)", "φ full SB", "φ full LB", "LB/SB φ full",
-            "φ random SB", "φ random LB", "LB/SB φ random", landscape.RISE_RATIO, "rise SB", "rise LB"]
+    cols = ["net", "seed", "budget", *CAP_LABELS]
     recs = [r for r in all_records(ctx) if r.get("kind") in ("train", "sharpness", "landscape")]
     lands = {(r["_profile"], r["run_id"]): r for r in recs if r["kind"] == "landscape"}
     train = train_records(recs)
@@ -385,42 +385,47 @@ def cap_table(ctx: Context):
             land = lands.get((prof, landscape.pair_id(*(RunConfig.from_dict(x["config"]) for x in (sb, lb)))))
             h = landscape.seed_summary([land]).iloc[0] if land is not None else {}
             rows.append({"net": net, "seed": seed, "budget": budget.format(caps),
-                         "epochs SB/LB": f"{sb['epochs']} / {lb['epochs']}",
-                         "stopped SB/LB": f"{STOP_WORDS.get(sb['stop_reason'], sb['stop_reason'])} / "
+                         "epochs_sb_lb": f"{sb['epochs']} / {lb['epochs']}",
+                         "stopped_sb_lb": f"{STOP_WORDS.get(sb['stop_reason'], sb['stop_reason'])} / "
                                           f"{STOP_WORDS.get(lb['stop_reason'], lb['stop_reason'])}",
-                         "train loss SB": sb["final"]["train_loss"], "train loss LB": lb["final"]["train_loss"],
-                         "test acc % SB": 100 * sb["final"]["test_acc"], "test acc % LB": 100 * lb["final"]["test_acc"],
-                         "gap (pt)": 100 * (sb["final"]["test_acc"] - lb["final"]["test_acc"]),
-                         "φ full SB": phi["SB"]["phi_full_sum"], "φ full LB": phi["LB"]["phi_full_sum"],
-                         "LB/SB φ full": phi["LB"]["phi_full_sum"] / phi["SB"]["phi_full_sum"],
-                         "φ random SB": phi["SB"]["phi_random"], "φ random LB": phi["LB"]["phi_random"],
-                         "LB/SB φ random": phi["LB"]["phi_random"] / phi["SB"]["phi_random"],
-                         landscape.RISE_RATIO: h.get(landscape.RISE_RATIO, float("nan")),
-                         "rise SB": h.get("rise beyond SB (α 0→-0.5)", float("nan")),
-                         "rise LB": h.get("rise beyond LB (α 1→1.5)", float("nan"))})
+                         "train_loss_sb": sb["final"]["train_loss"], "train_loss_lb": lb["final"]["train_loss"],
+                         "test_acc_sb": 100 * sb["final"]["test_acc"], "test_acc_lb": 100 * lb["final"]["test_acc"],
+                         "gap_pt": 100 * (sb["final"]["test_acc"] - lb["final"]["test_acc"]),
+                         "phi_full_sb": phi["SB"]["phi_full_sum"], "phi_full_lb": phi["LB"]["phi_full_sum"],
+                         "lb_sb_phi_full": phi["LB"]["phi_full_sum"] / phi["SB"]["phi_full_sum"],
+                         "phi_random_sb": phi["SB"]["phi_random"], "phi_random_lb": phi["LB"]["phi_random"],
+                         "lb_sb_phi_random": phi["LB"]["phi_random"] / phi["SB"]["phi_random"],
+                         "rise_ratio": h.get("rise_ratio", float("nan")),
+                         "rise_sb": h.get("rise_sb", float("nan")), "rise_lb": h.get("rise_lb", float("nan"))})
     return pd.DataFrame(rows, columns=cols)
 
 
 STOP_WORDS = {"plateau": "plateau", "max_epochs": "cap"}
+# :func:`cap_table`'s and :func:`cap_summary`'s columns and their display labels (applied only when shown)
+CAP_LABELS = {"epochs_sb_lb": "epochs SB/LB", "stopped_sb_lb": "stopped SB/LB", "train_loss_sb": "train loss SB",
+              "train_loss_lb": "train loss LB", "test_acc_sb": "test acc % SB", "test_acc_lb": "test acc % LB",
+              "gap_pt": "gap (pt)", "phi_full_sb": "φ full SB", "phi_full_lb": "φ full LB",
+              "lb_sb_phi_full": "LB/SB φ full", "phi_random_sb": "φ random SB", "phi_random_lb": "φ random LB",
+              "lb_sb_phi_random": "LB/SB φ random", "rise_ratio": RISE_RATIO, "rise_sb": "rise SB",
+              "rise_lb": "rise LB"}
 
 
 def cap_summary(t):
     """:func:`cap_table` over its seeds, one row per (network, budget): the seeds, mean test accuracies, the
-    gap's mean and standard deviation, and the LB/SB ratios as every page quotes them
+    gap's mean and standard deviation (``gap_pt``, ``gap_sd``), and the LB/SB ratios as every page quotes them
     (:func:`lbgap.book.context.lb_over_sb`: mean of LB over mean of SB, seeds with both values)."""
     import pandas as pd
 
     from lbgap.book.context import lb_over_sb
-    from lbgap.measures.landscape import RISE_RATIO
 
-    pairs = {"LB/SB φ full": ("φ full LB", "φ full SB"), "LB/SB φ random": ("φ random LB", "φ random SB"),
-             RISE_RATIO: ("rise LB", "rise SB")}
-    cols = ["net", "budget", "seeds", "test acc % SB", "test acc % LB", "gap (pt)", "gap sd"] + list(pairs)
+    pairs = {"lb_sb_phi_full": ("phi_full_lb", "phi_full_sb"), "lb_sb_phi_random": ("phi_random_lb", "phi_random_sb"),
+             "rise_ratio": ("rise_lb", "rise_sb")}
+    cols = ["net", "budget", "seeds", "test_acc_sb", "test_acc_lb", "gap_pt", "gap_sd"] + list(pairs)
     rows = []
     for (net, budget), g in t.groupby(["net", "budget"], sort=False):
         row = {"net": net, "budget": budget, "seeds": ", ".join(str(s) for s in sorted(g.seed)),
-               "test acc % SB": g["test acc % SB"].mean(), "test acc % LB": g["test acc % LB"].mean(),
-               "gap (pt)": g["gap (pt)"].mean(), "gap sd": g["gap (pt)"].std()}
+               "test_acc_sb": g.test_acc_sb.mean(), "test_acc_lb": g.test_acc_lb.mean(),
+               "gap_pt": g.gap_pt.mean(), "gap_sd": g.gap_pt.std()}
         for c, (lb, sb) in pairs.items():
             row[c] = lb_over_sb(g[lb], g[sb])
         rows.append(row)
@@ -428,12 +433,13 @@ def cap_summary(t):
 
 
 def formatted(df):
-    """Train losses as 1.23e-04, accuracies and gaps to 0.01 points, other numbers to 3 significant digits."""
+    """Train losses as 1.23e-04, accuracies and gaps to 0.01 points, other numbers to 3 significant digits (columns
+    of :func:`cap_table`)."""
     df = df.copy()
     for c in df.columns:
-        if c.startswith("train loss"):
+        if c.startswith("train_loss"):
             df[c] = df[c].map("{:.2e}".format)
-        elif c.startswith(("test acc", "gap")):
+        elif c.startswith(("test_acc", "gap")):
             df[c] = df[c].map("{:.2f}".format)
         elif df[c].dtype.kind == "f":
             df[c] = df[c].map("{:.3g}".format)
@@ -586,34 +592,33 @@ def show_caps(ctx: Context) -> None:
     if t_cap.empty:
         print("No uncapped twin of a capped SB/LB pair among the records yet.")
         return
-    from lbgap.measures.landscape import RISE_RATIO
-
     f = formatted(t_cap)
     nets = ", ".join(sorted(set(t_cap.net)))
     sets = run_sets.runs(*((run_sets.find("cap", net, None, tag), sorted(t_cap[t_cap.net == net].seed))
                            for net in sorted(set(t_cap.net)) for tag in ("", UNCAPPED_TAG)
                            if run_sets.find("cap", net, None, tag)))
     where = f" — runs: {sets}" if sets else ""
-    show(f[["seed", "budget", "epochs SB/LB", "stopped SB/LB", "test acc % SB", "test acc % LB", "gap (pt)"]],
+    show(f[["seed", "budget", "epochs_sb_lb", "stopped_sb_lb", "test_acc_sb", "test_acc_lb", "gap_pt"]],
          f"{nets}: each seed's capped pair beside the same pair under the paper profile's caps: epochs, why each "
-         "run stopped, test accuracy and gap" + where, "cap")
-    show(f[["seed", "budget", "train loss SB", "train loss LB", "LB/SB φ full", "LB/SB φ random", RISE_RATIO]],
+         "run stopped, test accuracy and gap" + where, "cap", labels=CAP_LABELS)
+    show(f[["seed", "budget", "train_loss_sb", "train_loss_lb", "lb_sb_phi_full", "lb_sb_phi_random", "rise_ratio"]],
          f"{nets}: the same pairs' final training loss and LB/SB ratios of sharpness (φ at ε = 1e-3; full space, "
-         "summed loss; random subspace) and of the loss's rise along the SB–LB line (Figure 3)" + where, "capsharp")
+         "summed loss; random subspace) and of the loss's rise along the SB–LB line (Figure 3)" + where, "capsharp",
+         labels=CAP_LABELS)
     if t_cap.seed.nunique() > 1:
         s = cap_summary(t_cap)
-        gap = [pm(m, sd) for m, sd in zip(s["gap (pt)"], s["gap sd"])]
-        s = formatted(s.drop(columns=["gap sd"]))
-        s["gap (pt)"] = gap
-        show(s[["budget", "seeds", "test acc % SB", "test acc % LB", "gap (pt)", "LB/SB φ full", "LB/SB φ random",
-                RISE_RATIO]], f"{nets} over the seeds that have both budgets: mean test accuracy, gap (mean ± sd) "
-             "and LB/SB ratios (mean of LB ÷ mean of SB)" + where, "capsummary")
+        gap = [pm(m, sd) for m, sd in zip(s.gap_pt, s.gap_sd)]
+        s = formatted(s.drop(columns=["gap_sd"]))
+        s["gap_pt"] = gap
+        show(s[["budget", "seeds", "test_acc_sb", "test_acc_lb", "gap_pt", "lb_sb_phi_full", "lb_sb_phi_random",
+                "rise_ratio"]], f"{nets} over the seeds that have both budgets: mean test accuracy, gap (mean ± sd) "
+             "and LB/SB ratios (mean of LB ÷ mean of SB)" + where, "capsummary", labels=CAP_LABELS)
         from lbgap.book.style import sig, verdict_lines
 
         raw = cap_summary(t_cap)
-        verdict_lines(f"**{r['net']}**, {r['budget']}: gap {r['gap (pt)']:.2f} pt; LB/SB φ {sig(r['LB/SB φ full'])}× "
-                      f"in the full space, {sig(r['LB/SB φ random'])}× in the random subspace; Figure 3's rise "
-                      f"{sig(r[RISE_RATIO])}× (mean of LB ÷ mean of SB)." for _, r in raw.iterrows())
+        verdict_lines(f"**{r.net}**, {r.budget}: gap {r.gap_pt:.2f} pt; LB/SB φ {sig(r.lb_sb_phi_full)}× "
+                      f"in the full space, {sig(r.lb_sb_phi_random)}× in the random subspace; Figure 3's rise "
+                      f"{sig(r.rise_ratio)}× (mean of LB ÷ mean of SB)." for r in raw.itertuples())
 
 
 def _range(values, fmt: str = "{:.3g}") -> str:
@@ -663,7 +668,6 @@ def cap_reading(ctx: Context, net: str = "F1") -> list[str]:
     Figure 3's rise under each, and the Hessian's top eigenvalue with how it was computed."""
     from lbgap.book.stats import signed
     from lbgap.book.style import sig
-    from lbgap.measures.landscape import RISE_RATIO
 
     t = cap_table(ctx)
     t = t[t.net == net] if len(t) else t
@@ -699,7 +703,7 @@ def cap_reading(ctx: Context, net: str = "F1") -> list[str]:
                  f"{name['capped']}: {stops(sb_c)} after {', '.join(f'{e:.0f}' for e in sb_c.epochs)}. Test accuracy "
                  f"moved by {', '.join(signed(v) for v in moved)} points (mean {100 * sb_c.test_acc.mean():.2f} % → "
                  f"{100 * sb_u.test_acc.mean():.2f} %).")
-    gaps = {k: claims.by_seed(t[t.budget.str.contains("variant" if k == "capped" else "Table 2")], "gap (pt)")
+    gaps = {k: claims.by_seed(t[t.budget.str.contains("variant" if k == "capped" else "Table 2")], "gap_pt")
             for k in ("capped", "uncapped")}
     cap_effect = claims.effect(gaps["uncapped"], gaps["capped"], f"{net} gap uncapped − capped",
                                up="the gap grows without the cap", down="the gap shrinks without the cap")
@@ -713,15 +717,15 @@ def cap_reading(ctx: Context, net: str = "F1") -> list[str]:
     parts, phi_verdict = [], {}
     for k, budget in (("capped", "variant"), ("uncapped", "Table 2")):
         g = t[t.budget.str.contains(budget)]
-        c = claims.sharper(claims.by_seed(g, "φ full LB"), claims.by_seed(g, "φ full SB"), name=f"{net} φ {k}")
+        c = claims.sharper(claims.by_seed(g, "phi_full_lb"), claims.by_seed(g, "phi_full_sb"), name=f"{net} φ {k}")
         phi_verdict[k] = c.verdict
-        parts.append(f"{name[k]}: φ_LB {_range(g['φ full LB'])}, LB/SB {claims.ratio_words(c)} "
-                     f"({claims.phrase(c)}; per seed {_range(g['LB/SB φ full'])}×), Figure 3's rise LB ÷ SB "
-                     f"{_range(g[RISE_RATIO], '{:,.0f}')}×")
-    low = t.loc[t["LB/SB φ full"].idxmin()]
+        parts.append(f"{name[k]}: φ_LB {_range(g.phi_full_lb)}, LB/SB {claims.ratio_words(c)} "
+                     f"({claims.phrase(c)}; per seed {_range(g.lb_sb_phi_full)}×), Figure 3's rise LB ÷ SB "
+                     f"{_range(g.rise_ratio, '{:,.0f}')}×")
+    low = t.loc[t.lb_sb_phi_full.idxmin()]
     lines.append("*Sharpness (φ at ε = 10⁻³, full space, summed loss).* " + "; ".join(parts) + f". The smallest "
-                 f"ratio belongs to seed {int(low.seed)}, {low.budget}: SB stopped after {low['epochs SB/LB'].split(' / ')[0]} "
-                 f"epochs at a training loss of {low['train loss SB']:.2g}, φ_SB {sig(low['φ full SB'])}.")
+                 f"ratio belongs to seed {int(low.seed)}, {low.budget}: SB stopped after {low.epochs_sb_lb.split(' / ')[0]} "
+                 f"epochs at a training loss of {low.train_loss_sb:.2g}, φ_SB {sig(low.phi_full_sb)}.")
     ids = {k: {reg: dict(zip(r[r.regime == reg].seed, r[r.regime == reg].run_id)) for reg in ("SB", "LB")}
            for k, r in runs.items()}
     tops = hessian_tops(ctx, [rid for k in ids.values() for d in k.values() for rid in d.values()])

@@ -312,6 +312,13 @@ def table2_records(records) -> list[dict]:
 
 
 RISE_RATIO, FILTER_RISE_RATIO = "Fig. 3 rise beyond LB ÷ SB", "filter-normalised rise LB ÷ SB"
+LINE_POINTS = ((-0.5, "am05", "α=-0.5"), (0.0, "a0_sb", "α=0 (SB)"), (1.0, "a1_lb", "α=1 (LB)"), (1.5, "a15", "α=1.5"))
+# :func:`seed_summary`'s columns and their display labels (applied only when a table is shown)
+LABELS = {**{f"train_loss_{key}": f"train loss {name}" for _, key, name in LINE_POINTS},
+          "rise_sb": "rise beyond SB (α 0→-0.5)", "rise_lb": "rise beyond LB (α 1→1.5)", "rise_ratio": RISE_RATIO,
+          "sb_loss_t1_max": "SB train loss at t=±1 (max)", "sb_rise_t1": "SB rise to t=±1",
+          "lb_loss_t1_max": "LB train loss at t=±1 (max)", "lb_rise_t1": "LB rise to t=±1",
+          "filter_rise_ratio": FILTER_RISE_RATIO}
 
 
 def _ratio(a: float, b: float) -> float:
@@ -324,8 +331,9 @@ def seed_summary(records):
     line through x_SB (alpha = 0) and x_LB (alpha = 1) at the two solutions and as far beyond each (alpha = -0.5,
     1.5), and the largest training loss at the ends (t = +-1) of each solution's filter-normalised direction.
     The "rise" columns subtract the loss at the solution itself, so that two points at different heights (an
-    unconverged LB sits higher) are compared by how fast the loss climbs away from them; the two "LB ÷ SB"
-    columns divide LB's rise by SB's (> 1: the loss climbs faster away from LB, the paper's claim)."""
+    unconverged LB sits higher) are compared by how fast the loss climbs away from them; the two ratio columns
+    (``rise_ratio``, ``filter_rise_ratio``) divide LB's rise by SB's (> 1: the loss climbs faster away from LB, the
+    paper's claim). Columns are snake_case; :data:`LABELS` holds their display labels."""
     import pandas as pd
 
     rows = []
@@ -334,19 +342,20 @@ def seed_summary(records):
         lin = r["parts"].get("linear")
         if lin:
             at = {round(x["alpha"], 6): x["train_loss"] for x in lin["rows"]}
-            for a, name in ((-0.5, "α=-0.5"), (0.0, "α=0 (SB)"), (1.0, "α=1 (LB)"), (1.5, "α=1.5")):
-                row[f"train loss {name}"] = at.get(a, float("nan"))
-            row["rise beyond SB (α 0→-0.5)"] = row["train loss α=-0.5"] - row["train loss α=0 (SB)"]
-            row["rise beyond LB (α 1→1.5)"] = row["train loss α=1.5"] - row["train loss α=1 (LB)"]
-            row[RISE_RATIO] = _ratio(row["rise beyond LB (α 1→1.5)"], row["rise beyond SB (α 0→-0.5)"])
+            for a, key, _ in LINE_POINTS:
+                row[f"train_loss_{key}"] = at.get(a, float("nan"))
+            row["rise_sb"] = row["train_loss_am05"] - row["train_loss_a0_sb"]
+            row["rise_lb"] = row["train_loss_a15"] - row["train_loss_a1_lb"]
+            row["rise_ratio"] = _ratio(row["rise_lb"], row["rise_sb"])
         f1d = r["parts"].get("filter1d")
         if f1d:
             for regime in ("SB", "LB"):
                 ends = [x["train_loss"] for x in f1d[regime] if abs(abs(x["t"]) - 1.0) < 1e-9]
                 centre = min(f1d[regime], key=lambda x: abs(x["t"]))["train_loss"]
-                row[f"{regime} train loss at t=±1 (max)"] = max(ends) if ends else float("nan")
-                row[f"{regime} rise to t=±1"] = row[f"{regime} train loss at t=±1 (max)"] - centre
-            row[FILTER_RISE_RATIO] = _ratio(row["LB rise to t=±1"], row["SB rise to t=±1"])
+                low = regime.lower()
+                row[f"{low}_loss_t1_max"] = max(ends) if ends else float("nan")
+                row[f"{low}_rise_t1"] = row[f"{low}_loss_t1_max"] - centre
+            row["filter_rise_ratio"] = _ratio(row["lb_rise_t1"], row["sb_rise_t1"])
         rows.append(row)
     return pd.DataFrame(rows).sort_values(["net", "seed"]).reset_index(drop=True) if rows else pd.DataFrame()
 
