@@ -97,16 +97,16 @@ def test_calibration_compares_the_advice_with_the_measured_critical_batch(monkey
     if adv is None or "adam" not in fitted:
         pytest.skip("F1's advise or steps-to-target records are not in this checkout")
     df = measure_model.calibration(ctx)
-    row = df[df["B_simple from"].str.startswith("lbgap advise") & df["B_crit (steps to target)"].str.startswith("adam")]
+    row = df[df.b_simple_from.str.startswith("lbgap advise") & df.b_crit.str.startswith("adam")]
     assert len(row) == 1
-    assert row["B_crit / B_simple"].iloc[0] == pytest.approx(fitted["adam"]["b_crit"] / adv["b_simple"])
+    assert row.ratio.iloc[0] == pytest.approx(fitted["adam"]["b_crit"] / adv["b_simple"])
     lo, hi = fitted["adam"]["b_crit_ci"]
-    assert row["B_simple inside B_crit's CI"].iloc[0] == (lo <= adv["b_simple"] <= hi)
+    assert row.b_simple_inside.iloc[0] == (lo <= adv["b_simple"] <= hi)
     moved = dict(adv, b_simple=fitted["adam"]["b_crit"])
     monkeypatch.setattr(measure_model, "advice_record", lambda ctx: moved)
     df2 = measure_model.calibration(ctx)
-    row2 = df2[df2["B_simple from"].str.startswith("lbgap advise") & df2["B_crit (steps to target)"].str.startswith("adam")]
-    assert bool(row2["B_simple inside B_crit's CI"].iloc[0]) and row2["B_crit / B_simple"].iloc[0] == pytest.approx(1)
+    row2 = df2[df2.b_simple_from.str.startswith("lbgap advise") & df2.b_crit.str.startswith("adam")]
+    assert bool(row2.b_simple_inside.iloc[0]) and row2.ratio.iloc[0] == pytest.approx(1)
 
 
 def test_lr_check_sets_the_advice_slope_against_the_tuned_grid(monkeypatch):

@@ -50,8 +50,8 @@ def test_verdict_box_reads_the_chapters_functions(ctx):
 
     md = boxes.show(ctx, "sharpness").data
     v = sharpness.verdicts(ctx, 4)
-    for _, r in v[v["ε"].isin(["1e-3", "0.001", 1e-3])].iterrows():
-        assert f"Table 4, <strong>{r.network}</strong> ε = {r['ε']}: LB/SB {r['ours LB/SB (95 % CI)']}" in md
+    for _, r in v[v.eps.isin(["1e-3", "0.001", 1e-3])].iterrows():
+        assert f"Table 4, <strong>{r.network}</strong> ε = {r.eps}: LB/SB {r.ours_lb_sb_ci}" in md
     assert "Verdicts of this chapter" in md and "admonition" in md
 
 

@@ -97,15 +97,15 @@ def test_gpu_time_adds_up_the_calls_and_prices_the_pairs_left(ctx, tmp_path):
 def test_seeds_at_once_long_has_one_row_per_way_of_running():
     import pandas as pd
 
-    wide = pd.DataFrame([{"device": "cpu", "net": "F1", "regime": "SB", "batch": 256, "one model (samples/s)": "100",
-                          "processes": 2, "processes (samples/s)": "190", "processes ÷ one": "1.90×",
-                          "stacked seeds": 4, "stacked (samples/s)": "300", "stacked ÷ one": "3.00×",
-                          "threads": "2 (no streams)", "threads (samples/s)": "90", "threads ÷ one": "0.90×"}])
+    wide = pd.DataFrame([{"device": "cpu", "net": "F1", "regime": "SB", "batch": 256, "one_model_sps": "100",
+                          "processes": 2, "processes_sps": "190", "processes_x": "1.90×",
+                          "stacked_seeds": 4, "stacked_sps": "300", "stacked_x": "3.00×",
+                          "threads": "2 (no streams)", "threads_sps": "90", "threads_x": "0.90×"}])
     long = reproducibility.seeds_at_once_long(wide)
     assert list(long.way) == ["one model", "processes", "stacked", "threads"]
     assert list(long.seeds) == ["1", "2", "4", "2 (no streams)"]
-    assert list(long["samples/s"]) == ["100", "190", "300", "90"]
-    assert list(long["÷ one"]) == ["1×", "1.90×", "3.00×", "0.90×"]
+    assert list(long.samples_per_s) == ["100", "190", "300", "90"]
+    assert list(long.x_one) == ["1×", "1.90×", "3.00×", "0.90×"]
 
 
 def test_gpu_records_without_a_gpu_call_record_are_counted_from_provenance(ctx, tmp_path):

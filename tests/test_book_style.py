@@ -80,6 +80,17 @@ def test_fold_constant_moves_the_columns_with_one_value_into_words():
     assert list(rest.columns) == ["net", "device", "n"] and words == "torch: 2.13.0"
     one_row, words = style.fold_constant(df.iloc[:1])     # one row: nothing is "constant", nothing moves
     assert list(one_row.columns) == list(df.columns) and words == ""
+    _, words = style.fold_constant(df, labels={"torch": "torch version"})   # the caption names a column's label
+    assert words == "device: cpu; torch version: 2.13.0"
+
+
+def test_tables_get_their_labels_only_when_shown():
+    df = pd.DataFrame({"net": ["F1"], "gap_pt": [1.5], "our_runs": ["paper"]})
+    html = style.styled(df, "cap", "labels", labels={"gap_pt": "gap (pt)", "our_runs": "our runs"}).data
+    assert ">gap (pt)</th>" in html and ">our runs</th>" in html and "gap_pt" not in html
+    assert 'class="data row0 col2 verdict"' in html                        # "our runs" wraps (style.WRAPPED)
+    assert list(df.columns) == ["net", "gap_pt", "our_runs"]                # the table itself keeps its columns
+    assert list(style.labelled(df, None).columns) == list(df.columns)
 
 
 def test_cell_reads_as_a_reader_reads():

@@ -42,8 +42,8 @@ def verdicts(ctx: Context, chapter: str) -> list[str]:
 
         v = pd.concat([sharpness.verdicts(ctx, 3, objective="sum", name="3, summed loss"),
                        sharpness.verdicts(ctx, 4)], ignore_index=True)
-        lines += [f"Table {r.table}, **{r.network}** ε = {r['ε']}: LB/SB {r['ours LB/SB (95 % CI)']} (n = {r.n}; "
-                  f"paper {r['paper LB/SB']}): {r.verdict}" for _, r in v.iterrows() if r["ε"] in ("1e-3", "0.001", 1e-3)]
+        lines += [f"Table {r.table}, **{r.network}** ε = {r.eps}: LB/SB {r.ours_lb_sb_ci} (n = {r.n}; "
+                  f"paper {r.paper_lb_sb}): {r.verdict}" for r in v.itertuples() if r.eps in ("1e-3", "0.001", 1e-3)]
     elif chapter == "parametric":
         from lbgap.book import parametric
 

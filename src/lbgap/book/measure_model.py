@@ -113,10 +113,16 @@ def advice_record(ctx: Context) -> dict | None:
     return advice.load(ctx.results_dir, record_profile(ctx)).get(ADVISE_F1)
 
 
+# :func:`calibration`'s snake_case columns and their display labels (applied only when shown)
+CALIBRATION_LABELS = {"b_simple_from": "B_simple from", "b_simple": "B_simple", "b_simple_ci": "B_simple 95% CI",
+                      "b_crit": "B_crit (steps to target)", "b_crit_ci": "B_crit 95% CI", "ratio": "B_crit / B_simple",
+                      "ratio_range": "ratio range", "b_simple_inside": "B_simple inside B_crit's CI"}
+
+
 def calibration(ctx: Context):
     """The advice for F1 against what the book measured directly: B_simple of ``lbgap advise`` (short run) and of
     the gradient-noise chapter (at 95 % validation accuracy) beside B_crit fitted to the steps-to-target runs per
-    optimizer, and their ratios. A table; NaN where a record is missing."""
+    optimizer, and their ratios. A table (columns of :data:`CALIBRATION_LABELS`); NaN where a record is missing."""
     import pandas as pd
 
     from lbgap.book import batch_vs_iterations as bvi
@@ -138,11 +144,10 @@ def calibration(ctx: Context):
     for name, b, ci in guides:
         for opt, f in fitted.items():
             ratio = f["b_crit"] / b
-            rows.append({"B_simple from": name, "B_simple": b, "B_simple 95% CI": ci,
-                         "B_crit (steps to target)": f"{opt}: {f['b_crit']:,.0f}",
-                         "B_crit 95% CI": tuple(f["b_crit_ci"]), "B_crit / B_simple": ratio,
-                         "ratio range": (f["b_crit_ci"][0] / ci[1], f["b_crit_ci"][1] / ci[0]),
-                         "B_simple inside B_crit's CI": f["b_crit_ci"][0] <= b <= f["b_crit_ci"][1]})
+            rows.append({"b_simple_from": name, "b_simple": b, "b_simple_ci": ci, "b_crit": f"{opt}: {f['b_crit']:,.0f}",
+                         "b_crit_ci": tuple(f["b_crit_ci"]), "ratio": ratio,
+                         "ratio_range": (f["b_crit_ci"][0] / ci[1], f["b_crit_ci"][1] / ci[0]),
+                         "b_simple_inside": f["b_crit_ci"][0] <= b <= f["b_crit_ci"][1]})
     return pd.DataFrame(rows)
 
 
@@ -259,23 +264,22 @@ def show_calibration(ctx: Context) -> None:
     if not len(df):
         print("no calibration: the F1 steps-to-target fits or B_simple records are missing")
         return
-    fmt = df.assign(**{"B_simple": df["B_simple"].map("{:,.0f}".format),
-                       "B_simple 95% CI": df["B_simple 95% CI"].map(lambda c: f"{c[0]:,.0f} to {c[1]:,.0f}"),
-                       "B_crit 95% CI": df["B_crit 95% CI"].map(lambda c: f"{c[0]:,.0f} to {c[1]:,.0f}"),
-                       "B_crit / B_simple": df["B_crit / B_simple"].map("{:.2f}".format),
-                       "ratio range": df["ratio range"].map(lambda c: f"{c[0]:.2f} to {c[1]:.2f}"),
-                       "B_simple inside B_crit's CI": df["B_simple inside B_crit's CI"].map({True: "yes",
-                                                                                              False: "no"})})
+    fmt = df.assign(b_simple=df.b_simple.map("{:,.0f}".format),
+                    b_simple_ci=df.b_simple_ci.map(lambda c: f"{c[0]:,.0f} to {c[1]:,.0f}"),
+                    b_crit_ci=df.b_crit_ci.map(lambda c: f"{c[0]:,.0f} to {c[1]:,.0f}"),
+                    ratio=df.ratio.map("{:.2f}".format),
+                    ratio_range=df.ratio_range.map(lambda c: f"{c[0]:.2f} to {c[1]:.2f}"),
+                    b_simple_inside=df.b_simple_inside.map({True: "yes", False: "no"}))
     from lbgap.book import run_sets
 
     show(fmt, run_sets.caption("The advice on F1 against the critical batch size measured by steps to target (MNIST, "
                                "hold-out split; B_crit fitted per optimizer with the learning rate tuned per B)",
-                               "F1-advise", "F1-noise", "F1-steps"), "calibration")
+                               "F1-advise", "F1-noise", "F1-steps"), "calibration", labels=CALIBRATION_LABELS)
     lines = []
-    for _, r in df.iterrows():
-        word = "within" if r["B_simple inside B_crit's CI"] else "outside"
-        lines.append(f"{r['B_simple from']}: B_crit ({r['B_crit (steps to target)']}) / B_simple = "
-                     f"{r['B_crit / B_simple']:.2f} (range {r['ratio range'][0]:.2f} to {r['ratio range'][1]:.2f}); "
+    for r in df.itertuples():
+        word = "within" if r.b_simple_inside else "outside"
+        lines.append(f"{r.b_simple_from}: B_crit ({r.b_crit}) / B_simple = "
+                     f"{r.ratio:.2f} (range {r.ratio_range[0]:.2f} to {r.ratio_range[1]:.2f}); "
                      f"B_simple is {word} B_crit's 95% interval")
     verdict_lines(lines)
 

@@ -240,17 +240,28 @@ def throughput_table(ctx: Context):
     return out[cols]
 
 
+# the bench tables' snake_case columns and their display labels (applied only when shown)
+LABELS = {"host_load": "host load", "ours_sps": "ours (samples/s)", "baseline_sps": "baseline (samples/s)",
+          "speedup": "ours ÷ baseline", "tflops": "TFLOP/s", "peak_tflops": "peak TFLOP/s",
+          "share_of_peak": "share of peak", "sharpness_s": "sharpness (s)",
+          "sharpness_minimize_s": "sharpness via minimize (s)", "sharpness_speedup": "sharpness speed-up",
+          "one_model_sps": "one model (samples/s)", "processes_sps": "processes (samples/s)",
+          "processes_x": "processes ÷ one", "stacked_seeds": "stacked seeds", "stacked_sps": "stacked (samples/s)",
+          "stacked_x": "stacked ÷ one", "threads_sps": "threads (samples/s)", "threads_x": "threads ÷ one",
+          "samples_per_s": "samples/s", "x_one": "÷ one"}
+
+
 def bench_summary(ctx: Context):
     """``lbgap bench`` records (issue: speed on a GPU): ours against the idiomatic DataLoader baseline measured
     side by side in one invocation, achieved TFLOP/s against the measured matmul peak, the time of one full-space
-    sharpness and, where measured, of the same maximisation through plain ``scipy.optimize.minimize``."""
+    sharpness and, where measured, of the same maximisation through plain ``scipy.optimize.minimize`` (snake_case
+    columns, labelled by :data:`LABELS`)."""
     import pandas as pd
 
     from lbgap.studies.bench import bench_table
 
-    cols = ["device", "net", "regime", "batch", "threads", "host load", "ours (samples/s)", "baseline (samples/s)",
-            "ours ÷ baseline", "TFLOP/s", "peak TFLOP/s", "share of peak", "sharpness (s)",
-            "sharpness via minimize (s)", "sharpness speed-up"]
+    cols = ["device", "net", "regime", "batch", "threads", "host_load", "ours_sps", "baseline_sps", "speedup", "tflops",
+            "peak_tflops", "share_of_peak", "sharpness_s", "sharpness_minimize_s", "sharpness_speedup"]
     b = over_profiles(ctx, bench_table)
     if b.empty:
         return pd.DataFrame(columns=cols)
@@ -258,14 +269,14 @@ def bench_summary(ctx: Context):
 
     return pd.DataFrame({
         "device": b.device, "net": b.net, "regime": b.regime, "batch": b.batch_size,
-        "threads": b.threads.map(lambda v: num(v, "{:.0f}")), "host load": b.host_load_1min.map(lambda v: num(v, "{:.1f}")),
-        "ours (samples/s)": b.ours_samples_per_s.map(lambda v: num(v, "{:,.0f}")),
-        "baseline (samples/s)": b.baseline_samples_per_s.map(lambda v: num(v, "{:,.0f}")),
-        "ours ÷ baseline": b.speedup.map(lambda v: num(v, "{:.2f}×")),
-        "TFLOP/s": b.ours_tflops.map(lambda v: num(v, "{:.3g}")), "peak TFLOP/s": b.peak_tflops.map(lambda v: num(v, "{:.3g}")),
-        "share of peak": b.mfu.map(lambda v: num(v, "{:.0%}")), "sharpness (s)": b.sharpness_s.map(lambda v: num(v, "{:.1f}")),
-        "sharpness via minimize (s)": b.sharpness_scipy_s.map(lambda v: num(v, "{:.1f}")),
-        "sharpness speed-up": b.sharpness_speedup.map(lambda v: num(v, "{:.2f}×")),
+        "threads": b.threads.map(lambda v: num(v, "{:.0f}")), "host_load": b.host_load_1min.map(lambda v: num(v, "{:.1f}")),
+        "ours_sps": b.ours_samples_per_s.map(lambda v: num(v, "{:,.0f}")),
+        "baseline_sps": b.baseline_samples_per_s.map(lambda v: num(v, "{:,.0f}")),
+        "speedup": b.speedup.map(lambda v: num(v, "{:.2f}×")),
+        "tflops": b.ours_tflops.map(lambda v: num(v, "{:.3g}")), "peak_tflops": b.peak_tflops.map(lambda v: num(v, "{:.3g}")),
+        "share_of_peak": b.mfu.map(lambda v: num(v, "{:.0%}")), "sharpness_s": b.sharpness_s.map(lambda v: num(v, "{:.1f}")),
+        "sharpness_minimize_s": b.sharpness_scipy_s.map(lambda v: num(v, "{:.1f}")),
+        "sharpness_speedup": b.sharpness_speedup.map(lambda v: num(v, "{:.2f}×")),
     })[cols].reset_index(drop=True)
 
 
@@ -273,14 +284,14 @@ def seeds_at_once_summary(ctx: Context):
     """``lbgap bench --concurrent N`` / ``--stacked N`` / ``--streams N`` records (issue: several seeds at once
     when one run leaves the GPU idle -- processes, CUDA streams or torch.func stacking, measured side by side):
     one model's samples/s and the aggregate samples/s of N processes, N stacked seeds and N threads of one
-    process (a CUDA stream each), each as a multiple of one model."""
+    process (a CUDA stream each), each as a multiple of one model (snake_case columns, labelled by
+    :data:`LABELS`)."""
     import pandas as pd
 
     from lbgap.studies.bench import bench_table
 
-    cols = ["device", "net", "regime", "batch", "one model (samples/s)", "processes", "processes (samples/s)",
-            "processes ÷ one", "stacked seeds", "stacked (samples/s)", "stacked ÷ one", "threads",
-            "threads (samples/s)", "threads ÷ one"]
+    cols = ["device", "net", "regime", "batch", "one_model_sps", "processes", "processes_sps", "processes_x",
+            "stacked_seeds", "stacked_sps", "stacked_x", "threads", "threads_sps", "threads_x"]
     b = over_profiles(ctx, bench_table)
     if b.empty or not (b.concurrent.notna().any() or b.stacked.notna().any() or b.streams.notna().any()):
         return pd.DataFrame(columns=cols)
@@ -293,16 +304,16 @@ def seeds_at_once_summary(ctx: Context):
     one = b.ours_samples_per_s
     return pd.DataFrame({
         "device": b.device, "net": b.net, "regime": b.regime, "batch": b.batch_size,
-        "one model (samples/s)": one.map(lambda v: num(v, "{:,.0f}")),
+        "one_model_sps": one.map(lambda v: num(v, "{:,.0f}")),
         "processes": b.concurrent.map(lambda v: num(v, "{:.0f}")),
-        "processes (samples/s)": b.concurrent_samples_per_s.map(lambda v: num(v, "{:,.0f}")),
-        "processes ÷ one": (b.concurrent_samples_per_s / one).map(lambda v: num(v, "{:.2f}×")),
-        "stacked seeds": b.stacked.map(lambda v: num(v, "{:.0f}")),
-        "stacked (samples/s)": b.stacked_samples_per_s.map(lambda v: num(v, "{:,.0f}")),
-        "stacked ÷ one": (b.stacked_samples_per_s / one).map(lambda v: num(v, "{:.2f}×")),
+        "processes_sps": b.concurrent_samples_per_s.map(lambda v: num(v, "{:,.0f}")),
+        "processes_x": (b.concurrent_samples_per_s / one).map(lambda v: num(v, "{:.2f}×")),
+        "stacked_seeds": b.stacked.map(lambda v: num(v, "{:.0f}")),
+        "stacked_sps": b.stacked_samples_per_s.map(lambda v: num(v, "{:,.0f}")),
+        "stacked_x": (b.stacked_samples_per_s / one).map(lambda v: num(v, "{:.2f}×")),
         "threads": [threads(n, c) for n, c in zip(b.streams, b.streams_cuda)],
-        "threads (samples/s)": b.streams_samples_per_s.map(lambda v: num(v, "{:,.0f}")),
-        "threads ÷ one": (b.streams_samples_per_s / one).map(lambda v: num(v, "{:.2f}×")),
+        "threads_sps": b.streams_samples_per_s.map(lambda v: num(v, "{:,.0f}")),
+        "threads_x": (b.streams_samples_per_s / one).map(lambda v: num(v, "{:.2f}×")),
     })[cols].reset_index(drop=True)
 
 
@@ -419,19 +430,20 @@ def show_bench(ctx: Context) -> None:
     if t_bench.empty:
         print("No bench records yet.")
     else:
-        t, same = fold_constant(t_bench, keep=("net", "regime", "batch"))
+        t, same = fold_constant(t_bench, keep=("net", "regime", "batch"), labels=LABELS)
         from lbgap.book import run_sets
 
         cap = "lbgap bench: ours vs the DataLoader baseline, measured side by side" + (f" ({same})" if same else "")
-        show(t[[c for c in t.columns if not c.startswith("sharpness")]], run_sets.caption(cap, "bench"), "bench")
-        sharp = t[t["sharpness (s)"] != "—"] if "sharpness (s)" in t else t.iloc[:0]
+        show(t[[c for c in t.columns if not c.startswith("sharpness")]], run_sets.caption(cap, "bench"), "bench",
+             labels=LABELS)
+        sharp = t[t.sharpness_s != "—"] if "sharpness_s" in t else t.iloc[:0]
         if len(sharp):
             show(sharp[["net", "regime", "batch", *[c for c in t.columns if c.startswith("sharpness")]]],
                  run_sets.caption("lbgap bench: one sharpness computation, ours vs scipy.optimize.minimize", "bench"),
-                 "bench-sharpness")
+                 "bench-sharpness", labels=LABELS)
         if t_bench.device.str.startswith("cpu").all():
             print("No GPU bench record yet: the GPU targets are still unmeasured.")
-        above = t_bench[t_bench["share of peak"].str.rstrip("%").str.replace(",", "").map(_number) > 100]
+        above = t_bench[t_bench.share_of_peak.str.rstrip("%").str.replace(",", "").map(_number) > 100]
         if len(above):
             print(f"{len(above)} row(s) above 100 % of the peak: the peak is one matmul measured in the same "
                   "invocation, not the device's ceiling, and the training FLOPs are an estimate, so a share above "
@@ -454,7 +466,7 @@ def show_seeds_at_once(ctx: Context) -> None:
 
         show(seeds_at_once_long(t_many), run_sets.caption("Several seeds at once: processes, torch.func stacking and "
                                                           "threads (CUDA streams), against one model", "bench"),
-             "seeds-at-once")
+             "seeds-at-once", labels=LABELS)
 
 
 def seeds_at_once_long(t):
@@ -464,8 +476,8 @@ def seeds_at_once_long(t):
     rows = []
     for _, r in t.iterrows():
         key = {"device": r["device"], "net": r["net"], "regime": r["regime"], "batch": r["batch"]}
-        rows.append({**key, "way": "one model", "seeds": "1", "samples/s": r["one model (samples/s)"], "÷ one": "1×"})
-        for way, n in (("processes", "processes"), ("stacked", "stacked seeds"), ("threads", "threads")):
-            rows.append({**key, "way": way, "seeds": str(r[n]), "samples/s": r[f"{way} (samples/s)"],
-                         "÷ one": r[f"{way} ÷ one"]})
+        rows.append({**key, "way": "one model", "seeds": "1", "samples_per_s": r["one_model_sps"], "x_one": "1×"})
+        for way, n in (("processes", "processes"), ("stacked", "stacked_seeds"), ("threads", "threads")):
+            rows.append({**key, "way": way, "seeds": str(r[n]), "samples_per_s": r[f"{way}_sps"],
+                         "x_one": r[f"{way}_x"]})
     return pd.DataFrame(rows)

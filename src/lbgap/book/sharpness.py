@@ -89,16 +89,21 @@ def table4(ctx: Context):
     return compare_with_paper(entries(ctx), 4)
 
 
+# :func:`verdicts`' snake_case columns and their display labels (applied only when shown)
+VERDICT_LABELS = {"eps": "ε", "ours_lb_sb_ci": "ours LB/SB (95 % CI)", "paper_lb_sb": "paper LB/SB"}
+
+
 def verdicts(ctx: Context, which: int, objective: str = "mean", name: str | None = None):
     """Per network and ε of Table 3 (``which=3``, full space) or 4 (random subspace): LB/SB as the ratio of the
     means over the seeds both have, its 95 % bootstrap interval over seeds and the verdict of
     :func:`lbgap.book.claims.sharper` ("LB sharper" / "LB flatter" / "unresolved" / "solver stall" where L-BFGS-B
-    barely left y = 0), beside the paper's ratio: inside our interval, above it or below it."""
+    barely left y = 0), beside the paper's ratio: inside our interval, above it or below it. Columns: table,
+    network, n, verdict and those of :data:`VERDICT_LABELS`."""
     import pandas as pd
 
     from lbgap.book import claims
 
-    cols = ["table", "network", "ε", "n", "ours LB/SB (95 % CI)", "paper LB/SB", "verdict"]
+    cols = ["table", "network", "eps", "n", "ours_lb_sb_ci", "paper_lb_sb", "verdict"]
     df = entries(ctx)
     if not len(df):
         return pd.DataFrame(columns=cols)
@@ -118,10 +123,10 @@ def verdicts(ctx: Context, which: int, objective: str = "mean", name: str | None
         where = ("" if lo != lo or c.verdict == "solver stall" else
                  "; the paper's ratio inside our interval" if lo <= theirs <= hi else
                  "; the paper's ratio above our interval" if theirs > hi else "; the paper's ratio below our interval")
-        rows.append({"table": name or str(which), "network": net, "ε": f"{eps:g}", "n": c.n,
-                     "ours LB/SB (95 % CI)": claims.ratio_words(c, 2).split(" (n = ")[0] + (
+        rows.append({"table": name or str(which), "network": net, "eps": f"{eps:g}", "n": c.n,
+                     "ours_lb_sb_ci": claims.ratio_words(c, 2).split(" (n = ")[0] + (
                          f" ({lo:.2g} … {hi:.2g})" if lo == lo else ""),
-                     "paper LB/SB": f"{theirs:.1f}", "verdict": c.verdict + where})
+                     "paper_lb_sb": f"{theirs:.1f}", "verdict": c.verdict + where})
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -172,7 +177,8 @@ def show_verdicts(ctx: Context) -> None:
     if len(v):
         show(v, "Is LB sharper than SB, as in Tables 3 (full space, mean objective) and 4 (random subspace)? LB/SB: "
              "ratio of the means over seeds, 95 % bootstrap interval over seeds; \"solver stall\": L-BFGS-B left "
-             f"too few coordinates at the box to measure anything — runs: {run_set_words(ctx)}", "verdicts")
+             f"too few coordinates at the box to measure anything — runs: {run_set_words(ctx)}", "verdicts",
+             labels=VERDICT_LABELS)
     pt = pair_table(ctx)
     if len(pt):
         show(pt, "Seed by seed: SB and LB of one seed share x0 and the data order — runs: " + run_set_words(ctx),
@@ -190,7 +196,7 @@ def show_summed_objective(ctx: Context) -> None:
     v = verdicts(ctx, 3, objective="sum", name="3, summed")
     if len(v):
         show(v, "Table 3 with the summed objective: is LB sharper? (ratio of the means, 95 % bootstrap interval "
-             f"over seeds) — runs: {run_set_words(ctx)}", "verdicts-sum")
+             f"over seeds) — runs: {run_set_words(ctx)}", "verdicts-sum", labels=VERDICT_LABELS)
     if len(df) and (df.objective == "sum").any():
         s = df[df.objective == "sum"].groupby(["net", "regime", "eps"])[["phi", "at_bound"]].mean().reset_index()
         s = s.rename(columns={"net": "network", "eps": "ε", "phi": "mean φ", "at_bound": "coordinates at the bound"})

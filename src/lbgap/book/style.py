@@ -117,11 +117,12 @@ def check_readable(fig, column_px: int = COLUMN_PX, min_px: float = MIN_TEXT_PX)
                          f"{worst:.1f} px: {names}); make the figure narrower or its fonts larger")
 
 
-def fold_constant(df, keep=()):
+def fold_constant(df, keep=(), labels=None):
     """``df`` without the columns that hold one value in every row (``keep`` excepted), and those columns as
-    words ("device: cpu; torch: 2.13.0") for a caption: a long listing keeps only the columns that vary."""
+    words ("device: cpu; torch: 2.13.0", each column named by its label in ``labels``) for a caption: a long
+    listing keeps only the columns that vary."""
     same = [c for c in df.columns if c not in keep and len(df) > 1 and df[c].astype(str).nunique() == 1]
-    return df.drop(columns=same), "; ".join(f"{c}: {df[c].iloc[0]}" for c in same)
+    return df.drop(columns=same), "; ".join(f"{(labels or {}).get(c, c)}: {df[c].iloc[0]}" for c in same)
 
 
 # ------------------------------------------------------------------------------------------ tables for readers
