@@ -119,3 +119,31 @@ def test_figure_shape_lines_read_the_runs(chapter):
         assert f"k = {acc.index[-1]}: {acc.iloc[-1]:.2f}" in text and "paired by seed" in text
     else:
         assert "nearest LB iterate" in text and "at x0" in text
+
+
+def test_record_tables_have_snake_case_columns_and_labels_for_display(book):
+    """Tables are read by fixed snake_case columns; their display labels live in one dict per module and are
+    applied only when shown (style.show(labels=))."""
+    import re
+
+    from lbgap.book import front, measure_model, reproducibility, sb_vs_lb, sharpness
+    from lbgap.measures import landscape
+
+    snake = re.compile(r"^[a-z0-9_]+$")
+    cap = sb_vs_lb.cap_table(book)
+    tables = {"cap_table": cap, "cap_summary": sb_vs_lb.cap_summary(cap), "headline": front.headline(book),
+              "scorecard": front.scorecard(book), "status": front.status(book),
+              "sharpness.verdicts": sharpness.verdicts(book, 3), "bench_summary": reproducibility.bench_summary(book),
+              "calibration": measure_model.calibration(context("results", None, seeds="0", nets="F1")),
+              "seed_summary": landscape.seed_summary(landscape.table2_records(front._records(book, "landscape"))),
+              "rerun_table": reproducibility.rerun_table(book)}
+    assert sum(len(t) > 0 for t in tables.values()) >= 6, "too few of these tables have committed records"
+    bad = {name: [c for c in t.columns if not snake.match(str(c))] for name, t in tables.items()}
+    assert not any(bad.values()), bad
+    for labels in (sb_vs_lb.CAP_LABELS, front.HEADLINE_LABELS, front.STATUS_LABELS, front.scorecard_labels(),
+                   sharpness.VERDICT_LABELS, reproducibility.LABELS, reproducibility.RERUN_LABELS,
+                   measure_model.CALIBRATION_LABELS,
+                   landscape.LABELS):
+        assert all(snake.match(k) for k in labels)
+    assert set(tables["scorecard"].columns) - {"network"} == set(front.scorecard_labels())
+    assert set(tables["cap_table"].columns) - {"net", "seed", "budget"} == set(sb_vs_lb.CAP_LABELS)

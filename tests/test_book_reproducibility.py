@@ -62,9 +62,9 @@ def test_rerun_table_pairs_a_recheck_with_its_original(ctx, tmp_path):
     t = reproducibility.rerun_table(ctx)
     assert len(t) == 1
     row = t.iloc[0]
-    assert row["run"] == "F1-mnist-official-b6000-s1" and row["rerun − original (pt)"] == "+0.35"
-    assert (row["test acc % (original)"], row["test acc % (rerun)"]) == ("96.00", "96.35")
-    assert row["rerun ran on"] == "Some CPU (AVX512)" and row["original ran on"].endswith("(CPU model not recorded)")
+    assert row.run == "F1-mnist-official-b6000-s1" and row.diff_pt == "+0.35"
+    assert (row.test_acc_original, row.test_acc_rerun) == ("96.00", "96.35")
+    assert row.rerun_on == "Some CPU (AVX512)" and row.original_on.endswith("(CPU model not recorded)")
 
 
 def test_gpu_time_adds_up_the_calls_and_prices_the_pairs_left(ctx, tmp_path):

@@ -352,7 +352,7 @@ def detail_lines(ctx: Context, net: str = "F1") -> list[str]:
     rr = rerun_table(ctx)
     rr = rr[rr.run.str.startswith(net)] if len(rr) else rr
     if len(rr):
-        moved = [float(str(v).replace("−", "-")) for v in rr["rerun − original (pt)"]]
+        moved = [float(str(v).replace("−", "-")) for v in rr.diff_pt]
         lines.append(f"**How far one seed's run moves when recomputed** (the reruns below, same configuration, another "
                      f"CPU): {', '.join(signed(v) for v in moved)} points of test accuracy.")
     return lines

@@ -31,17 +31,24 @@ def provenance_table(ctx: Context):
 RERUN_TAG = "recheck"
 
 
+# :func:`rerun_table`'s snake_case columns and their display labels (applied only when shown)
+RERUN_LABELS = {"x0_loss_original": "x0 train loss (original)", "x0_loss_rerun": "x0 train loss (rerun)",
+                "final_loss_original": "final train loss (original)", "final_loss_rerun": "final train loss (rerun)",
+                "test_acc_original": "test acc % (original)", "test_acc_rerun": "test acc % (rerun)",
+                "diff_pt": "rerun − original (pt)", "original_on": "original ran on", "rerun_on": "rerun ran on"}
+
+
 def rerun_table(ctx: Context):
     """Runs recomputed with an unchanged configuration, typically on another machine (config tag "recheck", or
     "recheck-<tag>" for a variant: ``lbgap train ... --tag recheck``), each beside its original record: the
     training loss at x0 (before any step), the final training loss and test accuracy of both, and the CPU or GPU
     each ran on. Same configuration and seed, different float rounding: how far such a pair parts is the floor
-    below which a difference between two variants of one seed means nothing."""
+    below which a difference between two variants of one seed means nothing. Columns: run and those of
+    :data:`RERUN_LABELS`."""
     import pandas as pd
 
-    cols = ["run", "x0 train loss (original)", "x0 train loss (rerun)", "final train loss (original)",
-            "final train loss (rerun)", "test acc % (original)", "test acc % (rerun)", "rerun − original (pt)",
-            "original ran on", "rerun ran on"]
+    cols = ["run", *RERUN_LABELS]
+
     def where(rec):
         p = rec.get("provenance") or {}
         return p.get("cpu") or p.get("device", "?") + " (CPU model not recorded)"
@@ -55,14 +62,14 @@ def rerun_table(ctx: Context):
         o = original(train, r, tag[len(RERUN_TAG):].lstrip("-"))
         if o is None:
             continue   # no original with the same configuration: nothing to compare with
-        rows.append({"run": o["run_id"], "x0 train loss (original)": f"{o['history'][0]['train_loss']:.10g}",
-                     "x0 train loss (rerun)": f"{r['history'][0]['train_loss']:.10g}",
-                     "final train loss (original)": f"{o['final']['train_loss']:.3g}",
-                     "final train loss (rerun)": f"{r['final']['train_loss']:.3g}",
-                     "test acc % (original)": f"{100 * o['final']['test_acc']:.2f}",
-                     "test acc % (rerun)": f"{100 * r['final']['test_acc']:.2f}",
-                     "rerun − original (pt)": f"{100 * (r['final']['test_acc'] - o['final']['test_acc']):+.2f}",
-                     "original ran on": where(o), "rerun ran on": where(r)})
+        rows.append({"run": o["run_id"], "x0_loss_original": f"{o['history'][0]['train_loss']:.10g}",
+                     "x0_loss_rerun": f"{r['history'][0]['train_loss']:.10g}",
+                     "final_loss_original": f"{o['final']['train_loss']:.3g}",
+                     "final_loss_rerun": f"{r['final']['train_loss']:.3g}",
+                     "test_acc_original": f"{100 * o['final']['test_acc']:.2f}",
+                     "test_acc_rerun": f"{100 * r['final']['test_acc']:.2f}",
+                     "diff_pt": f"{100 * (r['final']['test_acc'] - o['final']['test_acc']):+.2f}",
+                     "original_on": where(o), "rerun_on": where(r)})
     return pd.DataFrame(rows, columns=cols).sort_values("run").reset_index(drop=True)
 
 
@@ -366,11 +373,11 @@ def show_rerun_tables(t, caption: str, uuid: str, ctx: Context | None = None) ->
     """A rerun table (:func:`rerun_table`) as two tables that fit the column: the training losses, then the test
     accuracy and the machines; each caption names the run sets and the dates the reruns were written."""
     where = f" — runs: {rerun_run_sets(t)}" + (f" ({rerun_dates(ctx)})" if ctx is not None else "")
-    show(t[["run", "x0 train loss (original)", "x0 train loss (rerun)", "final train loss (original)",
-            "final train loss (rerun)"]], caption + ": training loss at x0 and at the end" + where, uuid)
-    show(t[["run", "test acc % (original)", "test acc % (rerun)", "rerun − original (pt)", "original ran on",
-            "rerun ran on"]], caption + ": test accuracy and machines" + where, uuid + "-acc",
-         wrap=("run", "original ran on", "rerun ran on"))
+    show(t[["run", "x0_loss_original", "x0_loss_rerun", "final_loss_original", "final_loss_rerun"]],
+         caption + ": training loss at x0 and at the end" + where, uuid, labels=RERUN_LABELS)
+    show(t[["run", "test_acc_original", "test_acc_rerun", "diff_pt", "original_on", "rerun_on"]],
+         caption + ": test accuracy and machines" + where, uuid + "-acc", wrap=("run", "original_on", "rerun_on"),
+         labels=RERUN_LABELS)
 
 
 def rerun_dates(ctx: Context) -> str:
