@@ -81,9 +81,11 @@ def context(profile: str = "results", results_dir: str | Path | None = None, dev
     record_profiles = {"results": ("paper", "quick"), "smoke": ("smoke",), "quick": ("quick",),
                        "paper": ("paper",)}[profile]
     device = "cpu" if profile == "smoke" else device
+    from lbgap.book import plots
     from lbgap.core.train import apply_float32_policy
 
     apply_float32_policy()   # a recomputing notebook evaluates in IEEE float32, as the commands do
+    plots.use()              # the book's one figure style
     ctx = Context(profile, rd, record_profiles, profile != "results", device, parse_seeds(seeds),
                   parse_nets(nets) if nets else [])   # nets="": a chapter without networks (regression)
     if ctx.run and compute is not None:
