@@ -41,8 +41,8 @@ def test_cap_reading_takes_its_words_from_the_rules_and_labels_each_lambda_max(b
 def test_eval_order_reading_prints_both_gaps():
     from lbgap.book.sb_vs_lb import eval_order_reading
 
-    rows = [dict(net="F2", regime=r, seed=0, set=s, **{"accuracy % (stored)": f"{a:.2f}",
-                                                       "accuracy % (interleaved)": f"{a + d:.2f}"})
+    rows = [dict(net="F2", regime=r, seed=0, set=s, **{"acc_pct_stored": f"{a:.2f}",
+                                                       "acc_pct_interleaved": f"{a + d:.2f}"})
             for r, s, a, d in (("SB", "test", 22.0, 0.5), ("LB", "test", 19.0, 0.2), ("SB", "train", 40.0, 8.0))]
     line = eval_order_reading(pd.DataFrame(rows))[0]
     assert "SB − LB test gap 3.00 points in stored-order batches, 3.30 interleaved" in line
