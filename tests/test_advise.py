@@ -44,11 +44,12 @@ def test_doubling_limit_and_tradeoff_table_follow_the_model():
     assert lim == pytest.approx(125.0)                             # B_noise / 8 for a gain of 1.8
     assert advice.step_gain(b / lim) == pytest.approx(advice.DOUBLING_GAIN)
     t = advice.tradeoff_table(b, (500.0, 2000.0), [64, 1000, 4096])
-    prod = (t["steps / S_min"] - 1) * (t["examples / E_min"] - 1)
+    prod = (t.steps_rel - 1) * (t.examples_rel - 1)
     assert np.allclose(prod, 1.0)
-    assert t["steps / S_min"][1] == pytest.approx(2.0) and t["examples / E_min"][1] == pytest.approx(2.0)
-    lo, hi = t["steps range"][0]
-    assert lo < t["steps / S_min"][0] < hi
+    assert t.steps_rel[1] == pytest.approx(2.0) and t.examples_rel[1] == pytest.approx(2.0)
+    lo, hi = t.steps_range[0]
+    assert lo < t.steps_rel[0] < hi
+    assert set(t.columns) == set(advice.TRADEOFF_LABELS)
     with pytest.raises(ValueError, match="positive"):
         advice.tradeoff_table(-3.0)
 

@@ -41,8 +41,8 @@ def test_cap_reading_takes_its_words_from_the_rules_and_labels_each_lambda_max(b
 def test_eval_order_reading_prints_both_gaps():
     from lbgap.book.sb_vs_lb import eval_order_reading
 
-    rows = [dict(net="F2", regime=r, seed=0, set=s, **{"accuracy % (stored)": f"{a:.2f}",
-                                                       "accuracy % (interleaved)": f"{a + d:.2f}"})
+    rows = [dict(net="F2", regime=r, seed=0, set=s, **{"acc_pct_stored": f"{a:.2f}",
+                                                       "acc_pct_interleaved": f"{a + d:.2f}"})
             for r, s, a, d in (("SB", "test", 22.0, 0.5), ("LB", "test", 19.0, 0.2), ("SB", "train", 40.0, 8.0))]
     line = eval_order_reading(pd.DataFrame(rows))[0]
     assert "SB − LB test gap 3.00 points in stored-order batches, 3.30 interleaved" in line
@@ -126,8 +126,13 @@ def test_record_tables_have_snake_case_columns_and_labels_for_display(book):
     applied only when shown (style.show(labels=))."""
     import re
 
+    from lbgap.book import batch_vs_iterations as bvi
     from lbgap.book import front, measure_model, reproducibility, sb_vs_lb, sharpness
+    from lbgap.core import records
+    from lbgap.measure import advice
     from lbgap.measures import landscape
+    from lbgap.measures import sharpness as sharp
+    from lbgap.studies import eval_order
 
     snake = re.compile(r"^[a-z0-9_]+$")
     cap = sb_vs_lb.cap_table(book)
@@ -136,14 +141,22 @@ def test_record_tables_have_snake_case_columns_and_labels_for_display(book):
               "sharpness.verdicts": sharpness.verdicts(book, 3), "bench_summary": reproducibility.bench_summary(book),
               "calibration": measure_model.calibration(context("results", None, seeds="0", nets="F1")),
               "seed_summary": landscape.seed_summary(landscape.table2_records(front._records(book, "landscape"))),
-              "rerun_table": reproducibility.rerun_table(book)}
-    assert sum(len(t) > 0 for t in tables.values()) >= 6, "too few of these tables have committed records"
+              "rerun_table": reproducibility.rerun_table(book),
+              "sharpness.summary": sharp.summary(sharpness.entries(book)),
+              "eval_order_table": eval_order.eval_order_table(
+                  records.preferred_records(book.results_dir, book.record_profiles, "evalorder")),
+              "tradeoff_table": advice.tradeoff_table(1000.0, (500.0, 2000.0))}
+    assert sum(len(t) > 0 for t in tables.values()) >= 8, "too few of these tables have committed records"
     bad = {name: [c for c in t.columns if not snake.match(str(c))] for name, t in tables.items()}
     assert not any(bad.values()), bad
     for labels in (sb_vs_lb.CAP_LABELS, front.HEADLINE_LABELS, front.STATUS_LABELS, front.scorecard_labels(),
                    sharpness.VERDICT_LABELS, reproducibility.LABELS, reproducibility.RERUN_LABELS,
-                   measure_model.CALIBRATION_LABELS,
-                   landscape.LABELS):
+                   measure_model.CALIBRATION_LABELS, landscape.LABELS, eval_order.LABELS, advice.TRADEOFF_LABELS,
+                   bvi.LABELS):
         assert all(snake.match(k) for k in labels)
     assert set(tables["scorecard"].columns) - {"network"} == set(front.scorecard_labels())
     assert set(tables["cap_table"].columns) - {"net", "seed", "budget"} == set(sb_vs_lb.CAP_LABELS)
+    assert set(tables["tradeoff_table"].columns) == set(advice.TRADEOFF_LABELS)
+    eo = tables["eval_order_table"]
+    assert eo.empty or set(eo.columns) - {"net", "regime", "seed", "profile", "set"} == set(eval_order.LABELS)
+    assert "lb_sb" in tables["sharpness.summary"]

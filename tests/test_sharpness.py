@@ -345,7 +345,7 @@ def test_subset_entries_use_n_examples_and_never_replace_full_set_ones(tmp_path)
     assert sorted(table.subset) == [False, False, True]
     s = sh.summary(table)
     full = table[~table.subset]
-    assert s.count_SB.iloc[0] == 1 and s.mean_SB.iloc[0] == pytest.approx(full[full.regime == "SB"].phi.iloc[0])
+    assert s.count_sb.iloc[0] == 1 and s.mean_sb.iloc[0] == pytest.approx(full[full.regime == "SB"].phi.iloc[0])
     with pytest.raises(ValueError, match="positive number of training examples"):
         sh.compute(sb, tmp_path, train_examples=0, **kw)
 

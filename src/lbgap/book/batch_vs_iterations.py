@@ -83,6 +83,12 @@ def b_simple(ctx: Context) -> dict:
 
 
 # ------------------------------------------------------------------------------------ what the notebook shows
+# the grid's and the fixed-lr table's snake_case columns and their display labels (applied only when shown)
+LABELS = {"batch_size": "batch size B", "lrs": "learning rates tried", "best_lr": "best lr",
+          "budget_val_acc": "val acc @1 epoch", "budget_test_acc": "test acc @1 epoch",
+          "steps_fixed_lr": "steps (lr 1e-3)", "steps_tuned": "steps (tuned)", "tuned_lr": "tuned lr"}
+
+
 def show_grid(ctx: Context) -> None:
     """The learning rates, seeds and runs per (optimizer, batch size), and what the runs cost in all."""
     from lbgap.studies import steps
@@ -91,12 +97,12 @@ def show_grid(ctx: Context) -> None:
     grid = df.groupby(["optimizer", "batch_size"]).agg(
         lrs=("lr", lambda s: ", ".join(f"{v:.2g}" for v in sorted(set(s)))),
         seeds=("seed", lambda s: ", ".join(map(str, sorted(set(s))))), runs=("seed", "size"))
-    grid["best lr"] = steps.best_lr(df, target(ctx))
-    show_table(grid.reset_index().rename(columns={"batch_size": "batch size B", "lrs": "learning rates tried"}),
+    grid["best_lr"] = steps.best_lr(df, target(ctx))
+    show_table(grid.reset_index(),
                f"The grid: learning rates, seeds and runs per optimizer and batch size; {len(df)} runs, "
                f"{df.wall_time_s.sum() / 60:.1f} min of summed run wall time ({df.train_time_s.sum() / 60:.1f} min "
                f"of it in training steps), on {df.device.iloc[0]}", "steps-grid", runs=run_set(ctx),
-               formats={"best lr": "{:.2g}"})
+               formats={"best_lr": "{:.2g}"}, labels=LABELS)
 
 
 def run_set(ctx: Context) -> str:
@@ -261,12 +267,13 @@ def show_fixed_lr(ctx: Context) -> None:
                 f"at lr 1e-3, one epoch leaves validation accuracy {f0.budget_val_acc:.3f} at B = {int(f0.batch_size):,} "
                 f"and {f1.budget_val_acc:.3f} at B = {int(f1.batch_size):,}.")
     tab = fixed[["batch_size", "budget_val_acc", "budget_test_acc", key, "reached"]].rename(
-        columns={"budget_val_acc": "val acc @1 epoch", "budget_test_acc": "test acc @1 epoch", key: "steps (lr 1e-3)"})
-    tab["steps (tuned)"] = tab.batch_size.map(tuned_adam[key])
-    tab["tuned lr"] = tab.batch_size.map(steps.best_lr(df, t).loc["adam"])
-    show_table(tab.rename(columns={"batch_size": "batch size B"}), "Adam at the paper's fixed lr 1e-3 (seed 0) "
+        columns={key: "steps_fixed_lr"})
+    tab["steps_tuned"] = tab.batch_size.map(tuned_adam[key])
+    tab["tuned_lr"] = tab.batch_size.map(steps.best_lr(df, t).loc["adam"])
+    show_table(tab, "Adam at the paper's fixed lr 1e-3 (seed 0) "
                "against the lr tuned per batch size (mean of the tuned seeds)", "fixed-lr", runs=run_set(ctx),
-               formats={"tuned lr": "{:.2g}", "val acc @1 epoch": "{:.4f}", "test acc @1 epoch": "{:.4f}"})
+               formats={"tuned_lr": "{:.2g}", "budget_val_acc": "{:.4f}", "budget_test_acc": "{:.4f}"},
+               labels=LABELS)
 
 
 def show_cost(ctx: Context) -> None:

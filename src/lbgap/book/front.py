@@ -77,8 +77,8 @@ def sharpness_ratios(ctx: Context) -> dict:
     ratios = {}
     for key, _, _, space, objective in SHARPNESS_CLAIMS:
         s = sharpness.summary(sharp[sharp.space == space], objective=objective) if len(sharp) else sharp
-        for _, h in (s[(s.eps == 1e-3) & s["LB/SB"].notna()] if "LB/SB" in s else s.iloc[0:0]).iterrows():
-            ratios[key, h.net] = (h["LB/SB"], int(min(h.count_SB, h.count_LB)))
+        for _, h in (s[(s.eps == 1e-3) & s.lb_sb.notna()] if "lb_sb" in s else s.iloc[0:0]).iterrows():
+            ratios[key, h.net] = (h.lb_sb, int(min(h.count_sb, h.count_lb)))
     return ratios
 
 

@@ -244,15 +244,14 @@ def show_advice(ctx: Context) -> None:
                         else "") + "."])
     if res.b_simple > 0 and res.ci[0] > 0:
         t = advice.tradeoff_table(res.b_simple, res.ci)
-        t = t.assign(**{"steps / S_min": t["steps / S_min"].map("{:.2f}".format),
-                        "examples / E_min": t["examples / E_min"].map("{:.2f}".format),
-                        "steps range": t["steps range"].map(lambda r: f"{r[0]:.2f} to {r[1]:.2f}"),
-                        "examples range": t["examples range"].map(lambda r: f"{r[0]:.2f} to {r[1]:.2f}")})
+        t = t.assign(steps_rel=t.steps_rel.map("{:.2f}".format), examples_rel=t.examples_rel.map("{:.2f}".format),
+                     steps_range=t.steps_range.map(lambda r: f"{r[0]:.2f} to {r[1]:.2f}"),
+                     examples_range=t.examples_range.map(lambda r: f"{r[0]:.2f} to {r[1]:.2f}"))
         from lbgap.book import run_sets
 
         show(t, run_sets.caption("Steps and examples relative to their minima if B_crit = B_simple: (S/S_min − 1)"
                                  "(E/E_min − 1) = 1 (McCandlish et al., Eqs. 2.11-2.12); ranges over B_simple's 95 % "
-                                 "interval", "F1-advise"), "tradeoff")
+                                 "interval", "F1-advise"), "tradeoff", labels=advice.TRADEOFF_LABELS)
 
 
 def show_calibration(ctx: Context) -> None:

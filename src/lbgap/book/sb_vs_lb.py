@@ -761,7 +761,7 @@ def show_cap_reading(ctx: Context) -> None:
 def show_eval_order(ctx: Context) -> None:
     """F2: the same final models evaluated in stored-order and in interleaved batches (batch-statistic BN)."""
     from lbgap.core import records
-    from lbgap.studies.eval_order import eval_order_table
+    from lbgap.studies.eval_order import LABELS, eval_order_table
 
     eo = eval_order_table(records.preferred_records(ctx.results_dir, ctx.record_profiles, "evalorder"))
     if eo.empty:
@@ -769,7 +769,7 @@ def show_eval_order(ctx: Context) -> None:
     else:
         seeds = sorted({int(s) for s in eo.seed}) if "seed" in eo else None
         show(eo, run_sets.caption("F2: accuracy and loss in stored-order vs interleaved evaluation batches",
-                                  ("F2-quick", seeds)), "evalorder")
+                                  ("F2-quick", seeds)), "evalorder", labels=LABELS)
         from lbgap.book.style import verdict_lines
 
         verdict_lines(eval_order_reading(eo))
@@ -781,7 +781,7 @@ def eval_order_reading(eo) -> list[str]:
     out = []
     orders = ("stored", "interleaved")
     for (net, seed), g in eo.groupby(["net", "seed"], sort=True):
-        acc = {(r["regime"], r["set"]): {o: float(r[f"accuracy % ({o})"]) for o in orders} for _, r in g.iterrows()}
+        acc = {(r["regime"], r["set"]): {o: float(r[f"acc_pct_{o}"]) for o in orders} for _, r in g.iterrows()}
         if not {("SB", "test"), ("LB", "test"), ("SB", "train")} <= set(acc):
             continue
         gap = [acc["SB", "test"][o] - acc["LB", "test"][o] for o in orders]

@@ -66,14 +66,15 @@ def compare_with_paper(df, which: int, objective: str = "mean"):
             for reg in ("SB", "LB"):
                 row[f"paper {reg}"] = f"{paper.loc[net, f'{reg.lower()}_eps{tag}_mean']:.2f} ± " \
                                       f"{paper.loc[net, f'{reg.lower()}_eps{tag}_std']:.2f}"
-                if len(hit) and f"mean_{reg}" in hit and pd.notna(hit[f"mean_{reg}"].iloc[0]):
-                    m, sd, n = hit[f"mean_{reg}"].iloc[0], hit[f"std_{reg}"].iloc[0], int(hit[f"count_{reg}"].iloc[0])
+                r = reg.lower()
+                if len(hit) and f"mean_{r}" in hit and pd.notna(hit[f"mean_{r}"].iloc[0]):
+                    m, sd, n = hit[f"mean_{r}"].iloc[0], hit[f"std_{r}"].iloc[0], int(hit[f"count_{r}"].iloc[0])
                     row[f"ours {reg}"] = f"{m:.3g} ± {sd:.2g} (n={n})" if n > 1 else f"{m:.3g} (n=1)"
                 else:
                     row[f"ours {reg}"] = "missing"
             row["paper LB/SB"] = round(paper.loc[net, f"lb_eps{tag}_mean"] / paper.loc[net, f"sb_eps{tag}_mean"], 1)
-            row["ours LB/SB"] = (float(f"{float(hit['LB/SB'].iloc[0]):.2g}") if len(hit) and "LB/SB" in hit
-                                 and pd.notna(hit["LB/SB"].iloc[0]) else None)
+            row["ours LB/SB"] = (float(f"{float(hit.lb_sb.iloc[0]):.2g}") if len(hit) and "lb_sb" in hit
+                                 and pd.notna(hit.lb_sb.iloc[0]) else None)
             row["ours from"] = basis(used[(used.net == net) & (used.eps == e)] if len(used) else used)
             rows.append(row)
     return pd.DataFrame(rows)

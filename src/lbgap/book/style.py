@@ -190,19 +190,23 @@ def readable(df, units=None, digits: int = 3, formats=None):
 
 
 def table(df, caption: str, uuid: str, runs: str | None = None, units=None, digits: int = 3, formats=None,
-          wrap=()):
+          wrap=(), labels=None):
     """The book's one table: :func:`readable` ``df`` as a captioned, index-free HTML table (:func:`styled`); the
-    caption ends with the run set it was read from (``runs``, e.g. "F1, paper profile, seeds 0–4")."""
+    caption ends with the run set it was read from (``runs``, e.g. "F1, paper profile, seeds 0–4"). Columns are
+    headed by ``labels`` (:func:`labelled`); ``units``, ``formats`` and ``wrap`` name columns by either."""
     cap = caption + (f" — runs: {runs}" if runs else "")
-    return styled(readable(df, units, digits, formats), cap, uuid, wrap)
+    lab = labels or {}
+    units, formats = ({lab.get(c, c): v for c, v in (d or {}).items()} for d in (units, formats))
+    wrap = tuple(lab.get(c, c) for c in wrap)
+    return styled(readable(labelled(df, labels), units, digits, formats), cap, uuid, wrap)
 
 
 def show_table(df, caption: str, uuid: str, runs: str | None = None, units=None, digits: int = 3, formats=None,
-               wrap=()) -> None:
+               wrap=(), labels=None) -> None:
     """Display :func:`table` (a cell that shows more than one table)."""
     from IPython.display import display
 
-    display(table(df, caption, uuid, runs, units, digits, formats, wrap))
+    display(table(df, caption, uuid, runs, units, digits, formats, wrap, labels))
 
 
 def inline_html(text: str) -> str:

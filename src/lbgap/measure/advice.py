@@ -137,9 +137,15 @@ def step_gain(b_ratio: float) -> float:
     return (1 + b_ratio) / (1 + b_ratio / 2)
 
 
+# :func:`tradeoff_table`'s snake_case columns and their display labels (applied only when shown or printed)
+TRADEOFF_LABELS = {"batch_size": "batch size", "steps_rel": "steps / S_min", "examples_rel": "examples / E_min",
+                   "steps_range": "steps range", "examples_range": "examples range"}
+
+
 def tradeoff_table(b_noise: float, ci: tuple[float, float] | None = None, batch_sizes=None):
-    """Per batch size B: steps / S_min = 1 + B_noise/B and examples / E_min = 1 + B/B_noise (McCandlish et al.
-    Eqs. 2.11-2.12), with their ranges over ``ci`` (the interval of B_noise) when given."""
+    """Per batch size B: ``steps_rel`` = S/S_min = 1 + B_noise/B and ``examples_rel`` = E/E_min = 1 + B/B_noise
+    (McCandlish et al. Eqs. 2.11-2.12), with their ranges over ``ci`` (the interval of B_noise) when given
+    (``steps_range``, ``examples_range``); labels :data:`TRADEOFF_LABELS`."""
     import pandas as pd
 
     if not (b_noise > 0 and math.isfinite(b_noise)):
@@ -149,11 +155,11 @@ def tradeoff_table(b_noise: float, ci: tuple[float, float] | None = None, batch_
         batch_sizes = [2 ** k for k in range(max(0, int(math.log2(top)) - 10), int(math.log2(top)) + 1)]
     rows = []
     for b in batch_sizes:
-        row = {"batch size": int(b), "steps / S_min": 1 + b_noise / b, "examples / E_min": 1 + b / b_noise}
+        row = {"batch_size": int(b), "steps_rel": 1 + b_noise / b, "examples_rel": 1 + b / b_noise}
         if ci is not None:
             lo, hi = (max(ci[0], 1e-12), ci[1])
-            row["steps range"] = (1 + lo / b, 1 + hi / b)
-            row["examples range"] = (1 + b / hi, 1 + b / lo)
+            row["steps_range"] = (1 + lo / b, 1 + hi / b)
+            row["examples_range"] = (1 + b / hi, 1 + b / lo)
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -623,8 +623,9 @@ def _prefer_full_set(df):
 
 
 def summary(df, ratio: bool = True, objective: str = "mean"):
-    """mean ± std over seeds per (net, space, eps, regime) and the LB/SB ratio of the means. Where a run has
-    both a full-training-set entry and a subset one (``--train-examples``), the full-set one counts."""
+    """mean ± std over seeds per (net, space, eps, regime) (``mean_sb``, ``std_lb``, ``count_sb``, ...) and
+    ``lb_sb``, the LB/SB ratio of the means. Where a run has both a full-training-set entry and a subset one
+    (``--train-examples``), the full-set one counts."""
     import pandas as pd
 
     if df.empty:
@@ -636,10 +637,10 @@ def summary(df, ratio: bool = True, objective: str = "mean"):
     g = df.groupby(["net", "space", "eps", "regime"]).phi
     s = g.agg(["mean", "std", "count"]).reset_index()
     wide = s.pivot(index=["net", "space", "eps"], columns="regime", values=["mean", "std", "count"])
-    wide.columns = [f"{a}_{b}" for a, b in wide.columns]
+    wide.columns = [f"{a}_{b.lower()}" for a, b in wide.columns]
     wide = wide.reset_index()
-    if ratio and {"mean_SB", "mean_LB"} <= set(wide.columns):
-        wide["LB/SB"] = wide["mean_LB"] / wide["mean_SB"]
+    if ratio and {"mean_sb", "mean_lb"} <= set(wide.columns):
+        wide["lb_sb"] = wide.mean_lb / wide.mean_sb
     return wide
 
 

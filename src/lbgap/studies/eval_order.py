@@ -50,16 +50,21 @@ def eval_order_check(cfg, results_dir: str | Path | None = None, device: str = "
                                 provenance=records.provenance(dev, time.perf_counter() - t0, started))
 
 
+# :func:`eval_order_table`'s snake_case columns and their display labels (applied only when shown)
+LABELS = {**{f"acc_pct_{o}": f"accuracy % ({o})" for o in ORDERS}, **{f"loss_{o}": f"loss ({o})" for o in ORDERS}}
+
+
 def eval_order_table(recs: list[dict]):
     """One row per (run, set) of the ``evalorder`` records ``recs``: accuracy (%) and loss in stored-order and in
-    interleaved evaluation batches, formatted for display."""
+    interleaved evaluation batches (``acc_pct_stored``, ``loss_interleaved``, ...; labels :data:`LABELS`),
+    formatted for display."""
     import pandas as pd
 
     rows = [dict(net=r["net"], regime=r["regime"], seed=r["seed"], profile=r["profile"], set=part,
-                 **{f"accuracy % ({o})": f"{100 * v[o]['acc']:.2f}" for o in ORDERS},
-                 **{f"loss ({o})": f"{v[o]['loss']:.3f}" for o in ORDERS})
+                 **{f"acc_pct_{o}": f"{100 * v[o]['acc']:.2f}" for o in ORDERS},
+                 **{f"loss_{o}": f"{v[o]['loss']:.3f}" for o in ORDERS})
             for r in recs for part, v in r["rows"].items()]
     return pd.DataFrame(rows)
 
 
-__all__ = ["eval_order_check", "eval_order_table"]
+__all__ = ["LABELS", "eval_order_check", "eval_order_table"]

@@ -76,8 +76,9 @@ def run(a: argparse.Namespace) -> int:
     if result.b_simple > 0 and result.ci[0] > 0:
         table = advice.tradeoff_table(result.b_simple)
         print("\nsteps and examples relative to their minima, (S/S_min - 1)(E/E_min - 1) = 1 with B_crit = B_simple:")
-        print(table.to_string(index=False, formatters={"steps / S_min": "{:.2f}".format,
-                                                       "examples / E_min": "{:.2f}".format}))
+        labels = advice.TRADEOFF_LABELS
+        print(table.rename(columns=labels).to_string(index=False, formatters={labels["steps_rel"]: "{:.2f}".format,
+                                                                              labels["examples_rel"]: "{:.2f}".format}))
     if a.record:
         advice.write(result, a.record, a.results_dir, a.profile, device, model_spec=a.model, data_spec=a.data,
                      loss=a.loss)
