@@ -237,14 +237,12 @@ def show_final(ctx: Context) -> None:
 def answer_line(ctx: Context) -> str:
     """The front page's sentence on the tuned learning rate, picked by the gap's verdict at the tuned LRs; while the
     final runs are missing, what the grid has selected so far. "" without any record of the study."""
-    from lbgap.studies import tuned_lr
-
     g, f = grid(ctx), final(ctx)
     if not len(g):
         return ""
-    chosen = tuned_lr.selection(g)
-    picked = "; ".join(f"{r} × {m:g} ({len(g[g.regime == r])} of {len(tuned_lr.MULTIPLIERS[r])} grid points)"
-                       for r, m in chosen.items())
+    picked = "; ".join(f"{r} × {s['multiplier']:g} ({s['tried']} of {s['want']} grid points"
+                       + (", the best at the grid's edge: provisional" if s["edge"] else "") + ")"
+                       for r, s in selected(ctx).items())
     if f.empty or set(f.regime) != {"SB", "LB"}:
         return (f"**Does the gap survive a learning rate tuned per batch size? Not answered yet.** On F1's 5,000-image "
                 f"validation split the grid so far selects LR {picked}; the five-seed runs at the selected LRs on the "
