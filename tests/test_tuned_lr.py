@@ -129,3 +129,19 @@ def test_sharpness_ratio_is_the_books_ratio_of_means():
     assert c.estimate.value == pytest.approx(300 / 31) and c.verdict == "LB sharper"
     flipped = df.assign(regime=df.regime.map({"SB": "LB", "LB": "SB"}))
     assert book.sharpness_ratio(flipped).verdict == "LB flatter"
+
+
+def test_reading_curves_names_a_grid_point_that_stopped_unlike_the_rest(monkeypatch):
+    import pandas as pd
+
+    from lbgap.book import tuned_lr as book
+    from lbgap.book.context import context
+
+    rows = [dict(regime="LB", multiplier=m, val_acc=a, val_loss=0.1, stop_reason=s, epochs=e)
+            for m, a, s, e in ((1, 98.0, "max_epochs", 300), (2, 98.1, "max_epochs", 300), (4, 97.6, "plateau", 37))]
+    monkeypatch.setattr(book, "grid", lambda ctx: pd.DataFrame(rows))
+    line = book.reading_curves(context("results", None, "auto", "0", "F1"))
+    assert "LB peaks at LR × 2 (98.10 %" in line
+    assert "× 4 stopped on the plateau rule after 37 epochs, where the other LB points stopped on the epoch cap" in line
+    rows[2].update(stop_reason="max_epochs", epochs=300)
+    assert "stopped on" not in book.reading_curves(context("results", None, "auto", "0", "F1"))

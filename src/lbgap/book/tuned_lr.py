@@ -191,6 +191,13 @@ def reading_curves(ctx: Context) -> str:
         best = tuned_lr.selection(d)[regime]
         parts.append(f"{regime} peaks at LR × {best:g} ({d.val_acc.max():.2f} %; its {len(d)} points span "
                      f"{d.val_acc.max() - d.val_acc.min():.2f} points)")
+        usual = d.stop_reason.mode().iloc[0]
+        odd = d[d.stop_reason != usual]
+        if len(odd) and len(d) > 2:
+            why = {"max_epochs": "the epoch cap", "plateau": "the plateau rule"}
+            parts[-1] += ("; " + ", ".join(f"× {r.multiplier:g} stopped on {why.get(r.stop_reason, r.stop_reason)} "
+                                           f"after {r.epochs:.0f} epochs" for r in odd.itertuples())
+                          + f", where the other {regime} points stopped on {why.get(usual, usual)}")
     return "; ".join(parts) + "."
 
 
