@@ -117,3 +117,20 @@ def test_mean_loss_sharpness_is_labelled_a_solver_stall(ctx, tmp_path):
     assert "stall" not in card["phi_table3_sum"]
     text = " ".join(front.answer_lines(ctx))
     assert "LB's minimiser is sharper" in text and "is a solver stall, not a measure" in text
+
+
+def test_status_line_counts_table_2s_seeds_beside_the_seeds_trained():
+    # F2's committed quick runs: 4 seeds trained, Table 2 averages the 3 evaluated in stored-order batches
+    from lbgap.book import front
+    from lbgap.book.context import context
+    from lbgap.book.sb_vs_lb import table2_runs
+
+    ctx = context("results", None, "auto", "0-4", "F1,F2,C1,C2,C3,C4")
+    kept, _ = table2_runs(ctx)
+    used = kept[kept.net == "F2"].seed.nunique()
+    if not used:
+        pytest.skip("F2's quick records are not in this checkout")
+    line = front.status_line(ctx)
+    trained = {k[2] for k in front._record_keys(ctx, "train", "") if k[:2] == ("quick", "F2")}
+    want = f"{used} seeds" if used == len(trained) else f"{used} seeds in Table 2 of {len(trained)} trained"
+    assert f"F2 ({want})" in line or f"F2, {want}" in line

@@ -5,7 +5,7 @@ from __future__ import annotations
 from lbgap.book.context import Context, lb_over_sb, shown_nets, shown_seeds
 from lbgap.book.coverage import MISSING_REASON
 from lbgap.book.paper import paper_table
-from lbgap.book.sb_vs_lb import gap_claim, table2_numbers, table2_run_sets, train_runs, verdict
+from lbgap.book.sb_vs_lb import gap_claim, table2_numbers, table2_run_sets, table2_runs, train_runs, verdict
 from lbgap.book.stats import signed
 from lbgap.book.style import styled
 from lbgap.book import claims
@@ -652,6 +652,15 @@ def status_line(ctx: Context, table=None) -> str:
     seeds = {}
     for prof, net, s, _ in keys:
         seeds.setdefault((prof, net), set()).add(s)
+    kept, _ = table2_runs(ctx)
+    in_table2 = kept.groupby(["profile", "net"]).seed.nunique().to_dict() if len(kept) else {}
+
+    def seed_words(prof: str, net: str) -> str:
+        """The seeds trained; where Table 2 averages fewer (F2: one evaluation order), both counts."""
+        trained = len(seeds.get((prof, net), ()))
+        used = in_table2.get((prof, net), trained)
+        return f"{used} seeds" if used == trained else f"{used} seeds in Table 2 of {trained} trained"
+
     row = t[t["item"].str.startswith("Table 2")].iloc[0]
     by_prof = dict(part.split(": ", 1) for part in str(row["networks_by_profile"]).split("; ") if ": " in part)
     ran = set()
@@ -661,10 +670,9 @@ def status_line(ctx: Context, table=None) -> str:
         nets = [n.strip() for n in by_prof.get(prof, "").split(",") if n.strip()]
         ran |= set(nets)
         if nets:
-            counts = {len(seeds.get((prof, n), ())) for n in nets}
-            words.append(f"{label}: " + (f"{_net_ranges(nets)}, {counts.pop()} seeds" if len(counts) == 1 else
-                                         ", ".join(f"{n} ({len(seeds.get((prof, n), ()))} seeds)" for n in nets))
-                         + ".")
+            counts = {seed_words(prof, n) for n in nets}
+            words.append(f"{label}: " + (f"{_net_ranges(nets)}, {counts.pop()}" if len(counts) == 1 else
+                                         ", ".join(f"{n} ({seed_words(prof, n)})" for n in nets)) + ".")
     missing = [n for n in MISSING_REASON if n not in ran]
     tables = [r["item"].split(" ")[0] + " " + r["item"].split(" ")[1] for _, r in t.iterrows()
               if r["status"] == "not run" and r["item"].split(" ")[0] in ("Table", "Figure")
