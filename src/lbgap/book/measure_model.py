@@ -285,6 +285,7 @@ def show_calibration(ctx: Context) -> None:
 
 def show_lr_check(ctx: Context) -> None:
     """The advice's LR rule beside the tuned-LR grid: a sentence with both slopes and the verdict of the rule."""
+    from lbgap.book import tuned_lr
     from lbgap.book.stats import signed
     from lbgap.book.style import verdict_lines
 
@@ -294,14 +295,13 @@ def show_lr_check(ctx: Context) -> None:
               "are missing")
         return
     ev, cl_, sb, lb = c["advice"], c["claim"], c["sb"], c["lb"]
-    state = lambda s: "complete" if s["complete"] else f"provisional, {s['tried']} of {s['want']} points"  # noqa: E731
     verdict_lines([
         f"The advice (Adam): lr ∝ B^{ev['slope']:.2f} (95 % CI {ev['ci'][0]:.2f} … {ev['ci'][1]:.2f}, n = {ev['n']} "
         f"batch sizes, {ev['batch_sizes'][0]:,}–{ev['batch_sizes'][1]:,}; steps to target): from B = "
         f"{int(sb['row'].batch_size):,} at LR × {sb['multiplier']:g} it predicts LR × {c['predicted_multiplier']:.2g} "
         f"at B = {int(lb['row'].batch_size):,}.",
         f"The tuned-LR grid (best validation accuracy after full training): LR × {sb['multiplier']:g} at B = "
-        f"{int(sb['row'].batch_size):,} ({state(sb)}) and × {lb['multiplier']:g} at B = {int(lb['row'].batch_size):,} "
-        f"({state(lb)}): slope {signed(c['tuned_slope'])}, {signed(cl_.numbers['lo'])} … {signed(cl_.numbers['hi'])} within "
-        f"the grid's resolution.",
+        f"{int(sb['row'].batch_size):,} ({tuned_lr.state_words(sb)}) and × {lb['multiplier']:g} at B = "
+        f"{int(lb['row'].batch_size):,} ({tuned_lr.state_words(lb)}): slope {signed(c['tuned_slope'])}, "
+        f"{signed(cl_.numbers['lo'])} … {signed(cl_.numbers['hi'])} within the grid's resolution.",
         f"Verdict: **{cl_.verdict}** (rule: {cl_.rule})."])

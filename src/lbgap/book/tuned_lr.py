@@ -94,6 +94,14 @@ def selected(ctx: Context) -> dict[str, dict]:
     return out
 
 
+def state_words(s: dict) -> str:
+    """A :func:`selected` entry's state in words: "selected", or "provisional: 3 of 5 grid points run[, the best at
+    an edge]"."""
+    if s["complete"]:
+        return "selected"
+    return f"provisional: {s['tried']} of {s['want']} grid points run" + (", the best at an edge" if s["edge"] else "")
+
+
 def selection_lines(ctx: Context) -> list[str]:
     """Per batch size: the LR the grid selected (best validation accuracy) and whether the grid is complete."""
     sel, out = selected(ctx), []
@@ -102,11 +110,9 @@ def selection_lines(ctx: Context) -> list[str]:
             out.append(f"{regime}: no grid run yet (`lbgap sweep tuned-lr --stage grid`).")
             continue
         s = sel[regime]
-        state = "selected" if s["complete"] else (f"provisional: {s['tried']} of {s['want']} grid points run"
-                                                   + (", the best at an edge" if s["edge"] else ""))
         best = s["row"]
         out.append(f"{regime} (B = {int(best.batch_size):,}): LR × {s['multiplier']:g} = {best.lr:g}, validation "
-                   f"accuracy {best.val_acc:.2f} % ({state}; rule: best validation accuracy).")
+                   f"accuracy {best.val_acc:.2f} % ({state_words(s)}; rule: best validation accuracy).")
     return out
 
 
@@ -247,9 +253,7 @@ def answer_line(ctx: Context) -> str:
     g, f = grid(ctx), final(ctx)
     if not len(g):
         return ""
-    picked = "; ".join(f"{r} × {s['multiplier']:g} ({s['tried']} of {s['want']} grid points"
-                       + (", the best at the grid's edge: provisional" if s["edge"] else "") + ")"
-                       for r, s in selected(ctx).items())
+    picked = "; ".join(f"{r} × {s['multiplier']:g} ({state_words(s)})" for r, s in selected(ctx).items())
     if f.empty or set(f.regime) != {"SB", "LB"}:
         return (f"**Does the gap survive a learning rate tuned per batch size? Not answered yet.** On F1's 5,000-image "
                 f"validation split the grid so far selects LR {picked}; the five-seed runs at the selected LRs on the "
