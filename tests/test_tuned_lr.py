@@ -81,7 +81,11 @@ def test_smoke_grid_and_final_end_to_end(tmp_path, checkpoints):
     g = tuned_lr.grid_table(tmp_path, "smoke")
     assert len(g) == 4 and set(g.regime) == {"SB", "LB"} and g.threads.notna().all()
     assert list(g[g.regime == "LB"].warmup_epochs) == [0.0, 5.0]
-    out = tuned_lr.run("final", seeds=(0, 1), profile="smoke", results_dir=tmp_path)
+    edge = tuned_lr.extension(g)
+    if edge:                                    # a best LR at the grid's edge: refused until the grid is extended
+        with pytest.raises(ValueError, match="edge"):
+            tuned_lr.run("final", seeds=(0,), profile="smoke", results_dir=tmp_path)
+    out = tuned_lr.run("final", seeds=(0, 1), profile="smoke", results_dir=tmp_path, accept_edge=True)
     assert [o.status for o in out] == ["done"] * 4
     f = tuned_lr.final_table(tmp_path, "smoke")
     assert len(f) == 4 and f.phi.notna().all() and f.hessian_top.notna().all()
@@ -145,3 +149,12 @@ def test_reading_curves_names_a_grid_point_that_stopped_unlike_the_rest(monkeypa
     assert "× 4 stopped on the plateau rule after 37 epochs, where the other LB points stopped on the epoch cap" in line
     rows[2].update(stop_reason="max_epochs", epochs=300)
     assert "stopped on" not in book.reading_curves(context("results", None, "auto", "0", "F1"))
+
+
+def test_final_is_refused_while_the_best_lr_sits_at_the_grid_edge(tmp_path, checkpoints):
+    tuned_lr.run("grid", ("LB",), profile="smoke", results_dir=tmp_path, multipliers=(1.0,))
+    tuned_lr.run("grid", ("LB",), profile="smoke", results_dir=tmp_path, multipliers=(2.0,))
+    g = tuned_lr.grid_table(tmp_path, "smoke")
+    assert set(tuned_lr.extension(g)) == {"LB"}           # two points: the best is always at one edge
+    with pytest.raises(ValueError, match=r"edge for LB \(next point x"):
+        tuned_lr.run("final", ("LB",), seeds=(0,), profile="smoke", results_dir=tmp_path)

@@ -188,12 +188,13 @@ def final_table(results_dir: str | Path | None = None, profile: str = "paper", c
 # ---------------------------------------------------------------------------------------------------- running
 def run(stage: str, regimes: Sequence[str] = ("SB", "LB"), seeds: Sequence[int] = (0, 1, 2, 3, 4),
         profile: str = "paper", results_dir: str | Path | None = None, force: bool = False,
-        multipliers: Sequence[float] | None = None, sharpness_after: bool = True,
+        multipliers: Sequence[float] | None = None, sharpness_after: bool = True, accept_edge: bool = False,
         **overrides) -> list:
     """Train one stage (runs already recorded are skipped). ``grid``: the default points of ``regimes`` (or the
     given ``multipliers``), then the extension point where the recorded grid asks for one. ``final``: the
     selected multiplier of each regime for ``seeds``, each followed by its sharpness entry (Metric 2.1 and the
-    Hessian's top eigenvalue) when ``sharpness_after``. Returns the outcomes."""
+    Hessian's top eigenvalue) when ``sharpness_after``; refused while a regime's best grid point sits at an edge
+    of what was tried, unless ``accept_edge``. Returns the outcomes."""
     results_dir = records.store_root(results_dir)
     outcomes: list = []
     if stage == "grid":
@@ -215,6 +216,11 @@ def run(stage: str, regimes: Sequence[str] = ("SB", "LB"), seeds: Sequence[int] 
     if missing:
         raise ValueError(f"no grid runs for {', '.join(missing)} in {results_dir}: run `lbgap sweep tuned-lr --stage "
                          "grid` first (the LR is chosen on the hold-out split)")
+    open_edge = {r: m for r, m in extension(grid_table(results_dir, profile)).items() if r in regimes}
+    if open_edge and not accept_edge:
+        raise ValueError("the grid's best LR sits at its edge for " + ", ".join(
+            f"{r} (next point x{m:g})" for r, m in open_edge.items()) + ": run `lbgap sweep tuned-lr --stage grid` "
+            "to extend it before the final stage (or --accept-edge to train at the edge value)")
     from lbgap.measures import sharpness
 
     for seed in seeds:
