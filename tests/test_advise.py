@@ -104,7 +104,7 @@ def test_calibration_compares_the_advice_with_the_measured_critical_batch(monkey
     lo, hi = fitted["adam"]["b_crit_ci"]
     assert row.b_simple_inside.iloc[0] == (lo <= adv["b_simple"] <= hi)
     moved = dict(adv, b_simple=fitted["adam"]["b_crit"])
-    monkeypatch.setattr(measure_model, "advice_record", lambda ctx: moved)
+    monkeypatch.setattr(measure_model, "advice_record", lambda ctx, net="F1": moved if net == "F1" else None)
     df2 = measure_model.calibration(ctx)
     row2 = df2[df2.b_simple_from.str.startswith("lbgap advise") & df2.b_crit.str.startswith("adam")]
     assert bool(row2.b_simple_inside.iloc[0]) and row2.ratio.iloc[0] == pytest.approx(1)
@@ -139,3 +139,35 @@ def test_lr_check_sets_the_advice_slope_against_the_tuned_grid(monkeypatch):
     assert measure_model.lr_check(ctx)["claim"].verdict == "agrees"
     monkeypatch.setattr(tuned_lr, "selected", lambda ctx: grid(8.0, complete=False))
     assert measure_model.lr_check(ctx)["claim"].verdict == "unresolved"
+
+
+def test_calibration_covers_c1_once_its_records_exist(tmp_path, monkeypatch):
+    # Without C1 records the chapter says what is missing and how to make it; with a steps table that follows
+    # S(B) = 100 (1 + 400 / B) exactly and an advise B_simple of 400, C1's row has ratio 1, inside the interval.
+    import pandas as pd
+
+    from lbgap.book import measure_model
+    from lbgap.book.context import context
+    from lbgap.studies import steps
+
+    ctx = context("smoke", tmp_path, seeds="0")
+    gaps = measure_model.calibration_gaps(ctx)
+    assert any(g.startswith("C1: no advise record") and "c1_model --data cifar10" in g for g in gaps)
+    assert any(g.startswith("C1: no critical batch") and "gpu_steps.sh" in g for g in gaps)
+    assert measure_model.calibration(ctx).empty
+    noise = iter(np.random.default_rng(0).normal(0, 0.05, 10))
+    rows = [{"net": "C1", "optimizer": "adam", "batch_size": b, "lr": 1e-3, "seed": s, "val_acc": 0.8,
+             "steps@0.50": steps.sb_model(b, 100.0, 400.0) * np.exp(next(noise))}
+            for b in (32, 64, 256, 1024, 4500) for s in (0, 1)]
+    real = steps.table
+    monkeypatch.setattr(steps, "table", lambda rd, prof, net="F1": pd.DataFrame(rows) if net == "C1" else
+                        real(rd, prof, net))
+    adv = dict(steps=300, optimizer="adam", batch_size=256, b_simple=400.0, ci=(300.0, 500.0))
+    monkeypatch.setattr(measure_model, "advice_record", lambda ctx, net="F1": adv if net == "C1" else None)
+    ctx = context("smoke", tmp_path, seeds="0")      # a fresh context: the first one memoised the empty fit
+    df = measure_model.calibration(ctx)
+    fit = steps.critical_batches(pd.DataFrame(rows), 0.5)[0]["adam"]
+    assert list(df.net) == ["C1"] and df.b_crit.iloc[0] == f"adam: {fit['b_crit']:,.0f}"
+    assert fit["b_crit"] == pytest.approx(400, rel=0.2) and df.ratio.iloc[0] == pytest.approx(fit["b_crit"] / 400)
+    assert bool(df.b_simple_inside.iloc[0]) == (fit["b_crit_ci"][0] <= 400 <= fit["b_crit_ci"][1])
+    assert not any(g.startswith("C1") for g in measure_model.calibration_gaps(ctx))

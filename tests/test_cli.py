@@ -137,7 +137,7 @@ def test_parser_defaults_agree_with_the_library():
         assert getattr(c_sharpness, name) == getattr(sharpness, name), name
     assert c_landscape.PARTS == landscape.PARTS
     assert c_bench.BASELINE_WORKERS == bench.BASELINE_WORKERS
-    assert c_steps.HEADLINE == steps.HEADLINE
+    assert c_steps.NETS == steps.NETS
     assert c_threshold.DEFAULT_BATCH_SIZES == threshold.DEFAULT_BATCH_SIZES
     assert c_trajectory.DEFAULT_POINTS == trajectory.DEFAULT_POINTS
     assert list(c_remedy.REMEDY_NAMES) == sorted(remedies.REMEDIES)

@@ -153,3 +153,21 @@ def test_a_non_finite_loss_stops_the_run_at_that_step(results_dir):
             break
     assert (rec["status"], rec["stop_reason"], rec["steps"]) == ("diverged", "diverged", step)
     assert [r["step"] for r in rec["curve"]] == [step]    # the one evaluation: where it diverged
+
+
+def test_c1_runs_are_recorded_apart_from_f1(results_dir):
+    sched = steps.Schedule(min_epochs=0.0, max_steps=6, first_eval_examples=8, first_eval_step=2)
+    for net in ("F1", "C1"):
+        cfg = steps.steps_config(16, 1e-3, "adam", 0, "smoke", net)
+        assert cfg.net == net and cfg.split == "holdout" and cfg.run_id.startswith(f"{net}-")
+        rec = steps.run_to_target(cfg, 0.99, results_dir, schedule=sched)
+        assert rec["steps"] <= 6 and rec["stop_reason"] in ("target", "cap")
+        assert set(rec["targets"]) == {f"{t:.2f}" for t in steps.TARGETS[net]} | {"0.99"}
+    assert list(steps.table(results_dir, "smoke").net) == ["F1"]                       # the chapter's default
+    assert list(steps.table(results_dir, "smoke", "C1").net) == ["C1"]
+    assert sorted(steps.table(results_dir, "smoke", None).net) == ["C1", "F1"]
+    assert set(steps.curve_table(results_dir, "smoke", "C1").step) <= {2, 3, 4, 5, 6}
+    assert len(steps.curve_table(results_dir, "smoke", None)) == len(steps.curve_table(results_dir, "smoke")) + len(
+        steps.curve_table(results_dir, "smoke", "C1"))
+    with pytest.raises(ConfigError, match="runs F1 or C1"):
+        steps.steps_config(16, 1e-3, "adam", 0, "smoke", "C2")

@@ -53,21 +53,11 @@ def tuned(ctx: Context):
 
 
 def fits(ctx: Context) -> tuple[dict, list[str]]:
-    """Per optimizer, the fit of S(B) = S_min (1 + B_crit / B) to the tuned runs (``steps.fit_critical_batch``,
+    """Per optimizer, the fit of S(B) = S_min (1 + B_crit / B) to the tuned runs (``steps.critical_batches``,
     500 bootstrap draws), and a line for each optimizer that could not be fitted."""
     from lbgap.studies import steps
 
-    def make():
-        key = columns(ctx)[0]
-        out, failed = {}, []
-        for opt, g in tuned(ctx).groupby("optimizer"):
-            try:
-                out[opt] = steps.fit_critical_batch(g.batch_size, g[key], n_boot=500)
-            except (ValueError, RuntimeError) as e:
-                failed.append(f"{opt}: no fit ({e})")
-        return out, failed
-
-    return ctx.memo("fits", make)
+    return ctx.memo("fits", lambda: steps.critical_batches(runs(ctx), target(ctx), n_boot=500))
 
 
 def b_simple(ctx: Context) -> dict:

@@ -1,26 +1,49 @@
 """The chapter "Measure your own model": ``lbgap.measure`` on a network the reader knows (a torchvision ResNet-18 on
 a CIFAR-10 subset), what each number costs, and ``lbgap advise`` calibrated against what the book measured on F1
-(steps-to-target B_crit, tuned learning rates)."""
+and C1 (steps-to-target B_crit, tuned learning rates)."""
 from __future__ import annotations
 
 from lbgap.book.context import Context
 
-ADVISE_F1 = "F1-mnist-adam-b256-s0"   # the advise record of F1 (``lbgap advise``, command in ``F1_COMMAND``)
-F1_COMMAND = ("lbgap advise --model lbgap.book.measure_model:f1_model --data mnist --batch-size 256 --optimizer adam "
-              "--lr 1e-3 --b-small 64 --chunks 16 --steps 300 --probe-every 10 --threads 1 --record " + ADVISE_F1)
+CALIBRATED = {"F1": "mnist", "C1": "cifar10"}    # the networks the advice is checked on, and their data
+
+
+def advise_record_name(net: str) -> str:
+    """The advise record of ``net`` (``lbgap advise``, command :func:`advise_command`)."""
+    return f"{net}-{CALIBRATED[net]}-adam-b256-s0"
+
+
+def advise_command(net: str) -> str:
+    """The ``lbgap advise`` call that writes ``net``'s advise record: Adam at the paper's 1e-3, B = 256, 300 steps
+    from x0 of seed 0, a B_simple probe every 10 steps."""
+    return (f"lbgap advise --model lbgap.book.measure_model:{net.lower()}_model --data {CALIBRATED[net]} --batch-size "
+            "256 --optimizer adam --lr 1e-3 --b-small 64 --chunks 16 --steps 300 --probe-every 10 --threads 1 "
+            f"--record {advise_record_name(net)}")
+
+
+ADVISE_F1, F1_COMMAND = advise_record_name("F1"), advise_command("F1")
 DEMO = "resnet18-cifar10"             # the measure record of the ResNet-18 demo
 DEMO_EXAMPLES = 2048                  # CIFAR-10 training images the demo measures on (smoke: synthetic, fewer)
 KIND = "measure"
 
 
-def f1_model():
-    """F1 at x0 of seed 0 (``lbgap advise --model lbgap.book.measure_model:f1_model``)."""
+def _paper_model(net: str):
     import torch
 
     from lbgap.core.models import build_model
 
     torch.manual_seed(0)
-    return build_model("F1", bn="batch", num_classes=10)
+    return build_model(net, bn="batch", num_classes=10)
+
+
+def f1_model():
+    """F1 at x0 of seed 0 (``lbgap advise --model lbgap.book.measure_model:f1_model``)."""
+    return _paper_model("F1")
+
+
+def c1_model():
+    """C1 at x0 of seed 0 (``lbgap advise --model lbgap.book.measure_model:c1_model``)."""
+    return _paper_model("C1")
 
 
 def record_profile(ctx: Context) -> str:
@@ -107,48 +130,83 @@ def demo_record(ctx: Context) -> dict | None:
     return records.read_record(records.record_path(ctx.results_dir, record_profile(ctx), KIND, DEMO))
 
 
-def advice_record(ctx: Context) -> dict | None:
+def advice_record(ctx: Context, net: str = "F1") -> dict | None:
     from lbgap.measure import advice
 
-    return advice.load(ctx.results_dir, record_profile(ctx)).get(ADVISE_F1)
+    return advice.load(ctx.results_dir, record_profile(ctx)).get(advise_record_name(net))
+
+
+def critical_batch(ctx: Context, net: str) -> tuple[dict, list[str]]:
+    """Per optimizer, B_crit fitted to ``net``'s steps-to-target runs at its tuned LRs: F1's is the chapter *Batch
+    size versus iterations*' own fit (one value in the book), C1's from its records at C1's target."""
+    from lbgap.book import batch_vs_iterations as bvi
+    from lbgap.studies import steps
+
+    if net == "F1":
+        return bvi.fits(ctx)
+    target = 0.5 if ctx.profile == "smoke" else steps.HEADLINES[net]
+    return ctx.memo(f"fits-{net}", lambda: steps.critical_batches(
+        steps.table(ctx.results_dir, bvi.record_profile(ctx), net), target, n_boot=500))
 
 
 # :func:`calibration`'s snake_case columns and their display labels (applied only when shown)
-CALIBRATION_LABELS = {"b_simple_from": "B_simple from", "b_simple": "B_simple", "b_simple_ci": "B_simple 95% CI",
+CALIBRATION_LABELS = {"net": "network", "b_simple_from": "B_simple from", "b_simple": "B_simple", "b_simple_ci": "B_simple 95% CI",
                       "b_crit": "B_crit (steps to target)", "b_crit_ci": "B_crit 95% CI", "ratio": "B_crit / B_simple",
                       "ratio_range": "ratio range", "b_simple_inside": "B_simple inside B_crit's CI"}
 
 
 def calibration(ctx: Context):
-    """The advice for F1 against what the book measured directly: B_simple of ``lbgap advise`` (short run) and of
-    the gradient-noise chapter (at 95 % validation accuracy) beside B_crit fitted to the steps-to-target runs per
-    optimizer, and their ratios. A table (columns of :data:`CALIBRATION_LABELS`); NaN where a record is missing."""
+    """The advice for F1 and C1 against what the book measured directly: B_simple of ``lbgap advise`` (short run)
+    and, for F1, of the gradient-noise chapter (at 95 % validation accuracy) beside B_crit fitted to the
+    steps-to-target runs per optimizer, and their ratios. A table (columns of :data:`CALIBRATION_LABELS`), one row
+    per (network, B_simple source, optimizer) with both records."""
     import pandas as pd
 
     from lbgap.book import batch_vs_iterations as bvi
 
     rows = []
-    adv = advice_record(ctx)
-    fitted, _ = bvi.fits(ctx)
-    try:
-        bs = bvi.b_simple(ctx)
-    except StopIteration:
-        bs = None
-    guides = []
-    if adv is not None:
-        guides.append((f"lbgap advise: {adv['steps']}-step {adv['optimizer']} run, B = {adv['batch_size']}",
-                       adv["b_simple"], tuple(adv["ci"])))
-    if bs is not None:
-        guides.append((f"gradient-noise chapter: SB run at {bvi.target(ctx):.0%} val. acc.", bs["b_simple"],
-                       tuple(bs["ci"])))
+    for net in CALIBRATED:
+        adv = advice_record(ctx, net)
+        fitted, _ = critical_batch(ctx, net)
+        guides = []
+        if adv is not None:
+            guides.append((f"lbgap advise: {adv['steps']}-step {adv['optimizer']} run, B = {adv['batch_size']}",
+                           adv["b_simple"], tuple(adv["ci"])))
+        if net == "F1":
+            try:
+                bs = bvi.b_simple(ctx)
+                guides.append((f"gradient-noise chapter: SB run at {bvi.target(ctx):.0%} val. acc.", bs["b_simple"],
+                               tuple(bs["ci"])))
+            except StopIteration:
+                pass
+        rows += _calibration_rows(net, guides, fitted)
+    return pd.DataFrame(rows, columns=list(CALIBRATION_LABELS))
+
+
+def _calibration_rows(net: str, guides, fitted: dict) -> list[dict]:
+    rows = []
     for name, b, ci in guides:
         for opt, f in fitted.items():
             ratio = f["b_crit"] / b
-            rows.append({"b_simple_from": name, "b_simple": b, "b_simple_ci": ci, "b_crit": f"{opt}: {f['b_crit']:,.0f}",
+            rows.append({"net": net, "b_simple_from": name, "b_simple": b, "b_simple_ci": ci, "b_crit": f"{opt}: {f['b_crit']:,.0f}",
                          "b_crit_ci": tuple(f["b_crit_ci"]), "ratio": ratio,
                          "ratio_range": (f["b_crit_ci"][0] / ci[1], f["b_crit_ci"][1] / ci[0]),
                          "b_simple_inside": f["b_crit_ci"][0] <= b <= f["b_crit_ci"][1]})
-    return pd.DataFrame(rows)
+    return rows
+
+
+def calibration_gaps(ctx: Context) -> list[str]:
+    """For each calibrated network without a full comparison, what is missing and the command that makes it."""
+    out = []
+    for net in CALIBRATED:
+        if advice_record(ctx, net) is None:
+            out.append(f"{net}: no advise record; run `{advise_command(net)}`.")
+        if not critical_batch(ctx, net)[0]:
+            out.append(f"{net}: no critical batch size fitted yet (steps-to-target runs at 3 or more batch sizes: "
+                       f"`lbgap sweep steps-to-target --net {net}`"
+                       + (", a GPU's work: `scripts/gpu_steps.sh`" if net != "F1" else "")
+                       + ").")
+    return out
 
 
 GRID_STEP = 2.0   # the tuned-LR grid's spacing: each selected LR is within a factor √2 of the grid's optimum
@@ -256,31 +314,30 @@ def show_advice(ctx: Context) -> None:
 
 def show_calibration(ctx: Context) -> None:
     """The calibration table and, per row, the ratio B_crit / B_simple and whether B_simple lies in B_crit's
-    interval (the rule that picks "within" / "outside")."""
+    interval (the rule that picks "within" / "outside"); then what each calibrated network still lacks."""
+    from lbgap.book import run_sets
     from lbgap.book.style import show, verdict_lines
 
     df = calibration(ctx)
-    if not len(df):
-        print("no calibration: the F1 steps-to-target fits or B_simple records are missing")
-        return
-    fmt = df.assign(b_simple=df.b_simple.map("{:,.0f}".format),
-                    b_simple_ci=df.b_simple_ci.map(lambda c: f"{c[0]:,.0f} to {c[1]:,.0f}"),
-                    b_crit_ci=df.b_crit_ci.map(lambda c: f"{c[0]:,.0f} to {c[1]:,.0f}"),
-                    ratio=df.ratio.map("{:.2f}".format),
-                    ratio_range=df.ratio_range.map(lambda c: f"{c[0]:.2f} to {c[1]:.2f}"),
-                    b_simple_inside=df.b_simple_inside.map({True: "yes", False: "no"}))
-    from lbgap.book import run_sets
-
-    show(fmt, run_sets.caption("The advice on F1 against the critical batch size measured by steps to target (MNIST, "
-                               "hold-out split; B_crit fitted per optimizer with the learning rate tuned per B)",
-                               "F1-advise", "F1-noise", "F1-steps"), "calibration", labels=CALIBRATION_LABELS)
+    if len(df):
+        fmt = df.assign(b_simple=df.b_simple.map("{:,.0f}".format),
+                        b_simple_ci=df.b_simple_ci.map(lambda c: f"{c[0]:,.0f} to {c[1]:,.0f}"),
+                        b_crit_ci=df.b_crit_ci.map(lambda c: f"{c[0]:,.0f} to {c[1]:,.0f}"),
+                        ratio=df.ratio.map("{:.2f}".format),
+                        ratio_range=df.ratio_range.map(lambda c: f"{c[0]:.2f} to {c[1]:.2f}"),
+                        b_simple_inside=df.b_simple_inside.map({True: "yes", False: "no"}))
+        sets = [k for net in dict.fromkeys(df.net) for k in
+                ((f"{net}-advise", f"{net}-noise", f"{net}-steps") if net == "F1" else (f"{net}-advise", f"{net}-steps"))]
+        show(fmt, run_sets.caption("The advice against the critical batch size measured by steps to target (hold-out "
+                                   "splits; B_crit fitted per optimizer with the learning rate tuned per B)", *sets),
+             "calibration", labels=CALIBRATION_LABELS)
     lines = []
     for r in df.itertuples():
         word = "within" if r.b_simple_inside else "outside"
-        lines.append(f"{r.b_simple_from}: B_crit ({r.b_crit}) / B_simple = "
+        lines.append(f"{r.net}, {r.b_simple_from}: B_crit ({r.b_crit}) / B_simple = "
                      f"{r.ratio:.2f} (range {r.ratio_range[0]:.2f} to {r.ratio_range[1]:.2f}); "
                      f"B_simple is {word} B_crit's 95% interval")
-    verdict_lines(lines)
+    verdict_lines(lines + calibration_gaps(ctx))
 
 
 def show_lr_check(ctx: Context) -> None:
