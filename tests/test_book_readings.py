@@ -22,14 +22,14 @@ def _has_records(ctx, fn) -> bool:
 
 
 def test_cap_reading_takes_its_words_from_the_rules_and_labels_each_lambda_max(book):
-    from lbgap.book import sb_vs_lb
+    from lbgap.book import cap_check
 
-    lines = sb_vs_lb.cap_reading(book)
+    lines = cap_check.cap_reading(book)
     if not lines:
         pytest.skip("no cap check among the committed records")
     text = " ".join(lines)
     assert "F1 Table 2" in text and "F1 50-epoch variant" in text          # both run sets, from the registry
-    gaps = sb_vs_lb.cap_table(book)
+    gaps = cap_check.cap_table(book)
     cap = claims.effect(claims.by_seed(gaps[gaps.budget.str.contains("Table 2")], "gap_pt"),
                         claims.by_seed(gaps[gaps.budget.str.contains("variant")], "gap_pt"), "cap",
                         up="the gap grows without the cap", down="the gap shrinks without the cap")
@@ -127,7 +127,7 @@ def test_record_tables_have_snake_case_columns_and_labels_for_display(book):
     import re
 
     from lbgap.book import batch_vs_iterations as bvi
-    from lbgap.book import front, measure_model, reproducibility, sb_vs_lb, sharpness
+    from lbgap.book import cap_check, front, measure_model, reproducibility, sharpness
     from lbgap.core import records
     from lbgap.measure import advice
     from lbgap.measures import landscape
@@ -135,8 +135,8 @@ def test_record_tables_have_snake_case_columns_and_labels_for_display(book):
     from lbgap.studies import eval_order
 
     snake = re.compile(r"^[a-z0-9_]+$")
-    cap = sb_vs_lb.cap_table(book)
-    tables = {"cap_table": cap, "cap_summary": sb_vs_lb.cap_summary(cap), "headline": front.headline(book),
+    cap = cap_check.cap_table(book)
+    tables = {"cap_table": cap, "cap_summary": cap_check.cap_summary(cap), "headline": front.headline(book),
               "scorecard": front.scorecard(book), "status": front.status(book),
               "sharpness.verdicts": sharpness.verdicts(book, 3), "bench_summary": reproducibility.bench_summary(book),
               "calibration": measure_model.calibration(context("results", None, seeds="0", nets="F1")),
@@ -149,13 +149,13 @@ def test_record_tables_have_snake_case_columns_and_labels_for_display(book):
     assert sum(len(t) > 0 for t in tables.values()) >= 8, "too few of these tables have committed records"
     bad = {name: [c for c in t.columns if not snake.match(str(c))] for name, t in tables.items()}
     assert not any(bad.values()), bad
-    for labels in (sb_vs_lb.CAP_LABELS, front.HEADLINE_LABELS, front.STATUS_LABELS, front.scorecard_labels(),
+    for labels in (cap_check.CAP_LABELS, front.HEADLINE_LABELS, front.STATUS_LABELS, front.scorecard_labels(),
                    sharpness.VERDICT_LABELS, reproducibility.LABELS, reproducibility.RERUN_LABELS,
                    measure_model.CALIBRATION_LABELS, landscape.LABELS, eval_order.LABELS, advice.TRADEOFF_LABELS,
                    bvi.LABELS):
         assert all(snake.match(k) for k in labels)
     assert set(tables["scorecard"].columns) - {"network"} == set(front.scorecard_labels())
-    assert set(tables["cap_table"].columns) - {"net", "seed", "budget"} == set(sb_vs_lb.CAP_LABELS)
+    assert set(tables["cap_table"].columns) - {"net", "seed", "budget"} == set(cap_check.CAP_LABELS)
     assert set(tables["tradeoff_table"].columns) == set(advice.TRADEOFF_LABELS)
     eo = tables["eval_order_table"]
     assert eo.empty or set(eo.columns) - {"net", "regime", "seed", "profile", "set"} == set(eval_order.LABELS)

@@ -8,7 +8,7 @@ import math
 import pytest
 from book_records import sharpness_pair_record, three_f1_pairs, train_record
 
-from lbgap.book import sb_vs_lb
+from lbgap.book import cap_check, sb_vs_lb
 from lbgap.book.context import context
 from lbgap.core import records
 
@@ -118,7 +118,7 @@ def test_cap_table_sets_a_capped_pair_beside_its_uncapped_twin(ctx, tmp_path):
     records.atomic_write_json(records.record_path(tmp_path, "paper", "landscape", "F1-mnist-official-b256-b6000-s1"),
                               dict(kind="landscape", run_id="F1-mnist-official-b256-b6000-s1", net="F1", seed=1,
                                    profile="paper", parts=dict(linear=dict(rows=rows))))
-    t = sb_vs_lb.cap_table(ctx)
+    t = cap_check.cap_table(ctx)
     assert len(t) == 2 and set(t.seed) == {1}
     assert t.iloc[0]["rise_ratio"] == pytest.approx(3.0) and math.isnan(t.iloc[1]["rise_ratio"])
     capped, full = t.iloc[0], t.iloc[1]
@@ -128,7 +128,7 @@ def test_cap_table_sets_a_capped_pair_beside_its_uncapped_twin(ctx, tmp_path):
     assert capped["gap_pt"] == pytest.approx(3.0) and full["gap_pt"] == pytest.approx(1.5)
     assert capped["lb_sb_phi_full"] == pytest.approx(5.0) and full["lb_sb_phi_full"] == pytest.approx(20.0)
     assert full["lb_sb_phi_random"] == pytest.approx(1.0)
-    assert sb_vs_lb.cap_table(context("results", tmp_path / "none")).empty
+    assert cap_check.cap_table(context("results", tmp_path / "none")).empty
 
 
 def test_cap_summary_averages_gaps_and_takes_ratios_of_means():
@@ -142,7 +142,7 @@ def test_cap_summary_averages_gaps_and_takes_ratios_of_means():
                                                       (0, "uncapped", 98.0, 97.5, 1.0, 4.0, 3.0, nan, nan),
                                                       (1, "capped", 99.0, 97.0, 3.0, 6.0, 5.0, 0.3, 9.0),
                                                       (1, "uncapped", 98.5, 98.5, 1.0, 16.0, 3.0, 0.5, 20.0))]
-    s = sb_vs_lb.cap_summary(pd.DataFrame(rows)).set_index("budget")
+    s = cap_check.cap_summary(pd.DataFrame(rows)).set_index("budget")
     assert list(s.index) == ["capped", "uncapped"] and s.loc["capped", "seeds"] == "0, 1"
     assert s.loc["capped", "gap_pt"] == pytest.approx(1.5) and s.loc["capped", "gap_sd"] == pytest.approx(0.5 ** 0.5)
     assert s.loc["uncapped", "test_acc_sb"] == pytest.approx(98.25) and s.loc["uncapped", "gap_pt"] == pytest.approx(0.25)

@@ -407,11 +407,11 @@ def _record_keys(ctx: Context, kind: str, tag) -> set[tuple[str, str, int, str]]
 
 
 def cap_ratios(ctx: Context) -> dict:
-    """F1's cap check over its seeds (``sb_vs_lb.cap_summary``): {"variant": the 50-epoch row, "protocol": the
+    """F1's cap check over its seeds (``cap_check.cap_summary``): {"variant": the 50-epoch row, "protocol": the
     paper-caps row}, each a dict of the summary's columns (``gap_pt``, ``lb_sb_phi_full``, ...)."""
-    from lbgap.book import sb_vs_lb
+    from lbgap.book import cap_check
 
-    s = sb_vs_lb.cap_summary(sb_vs_lb.cap_table(ctx))
+    s = cap_check.cap_summary(cap_check.cap_table(ctx))
     s = s[s.net == "F1"]
     return {"variant": s[s.budget.str.contains("variant")].iloc[0].to_dict(),
             "protocol": s[s.budget.str.contains("Table 2")].iloc[0].to_dict()}
@@ -484,9 +484,9 @@ def status(ctx: Context):
         t7 = paper_table(7).set_index("network").loc["F1", "test_acc_lb_mean"] - paper2.loc["F1"].test_acc_lb_mean
         headline_words["Table 7 conservative"] = (f"{a['conservative']['conservative'].estimate.value:+.2f} / "
                                                   f"{t7:+.2f} pt ({short('F1-table7')})")
-    from lbgap.book import sb_vs_lb
+    from lbgap.book import cap_check, sb_vs_lb
 
-    if not sb_vs_lb.cap_table(ctx).empty:
+    if not cap_check.cap_table(ctx).empty:
         caps = cap_ratios(ctx)
         headline_words["Cap check (uncapped reruns)"] = (f"gap {caps['variant']['gap_pt']:.2f} ({short('F1-50epoch')}) "
                                                          f"→ {caps['protocol']['gap_pt']:.2f} pt ({short('F1-table2')})")
@@ -604,9 +604,9 @@ def show_scorecard(ctx: Context) -> None:
                    + "; Tables 3–4 and Figure 3, " + scorecard_sharpness_sets(ctx) + "; Table 7, "
                    + scorecard_table7_set(ctx), "scorecard", labels={"claim": "claim (ours / paper)"}))
     notes = []
-    from lbgap.book import run_sets, sb_vs_lb
+    from lbgap.book import cap_check, run_sets
 
-    if not sb_vs_lb.cap_table(ctx).empty:
+    if not cap_check.cap_table(ctx).empty:
         caps = cap_ratios(ctx)
 
         v, p = caps["variant"], caps["protocol"]
