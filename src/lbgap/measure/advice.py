@@ -270,12 +270,14 @@ def load_callable(spec: str, what: str) -> Callable:
 
 def named_data(name: str, examples: int | None = None, device="cpu"):
     """A cached torchvision data set by name (``lbgap data import/download``) as an (X float in [0, 1], y) pair of
-    its first ``examples`` training examples."""
+    its first ``examples`` training examples, on the split the book trains on (``config.default_split``: the
+    official one where the cached test set is complete, else the seeded hold-out)."""
     from lbgap.core import data as datamod
+    from lbgap.core.config import default_split
 
     if name not in DATASET_NAMES:
         raise ValueError(f"--data {name!r}: give MODULE:FUNCTION or one of {', '.join(DATASET_NAMES)}")
-    bundle = datamod.load(name, "official", "real", "cpu")
+    bundle = datamod.load(name, default_split(name, "real"), "real", "cpu")
     n = len(bundle.train) if examples is None else min(examples, len(bundle.train))
     return bundle.train.batch(slice(0, n))
 

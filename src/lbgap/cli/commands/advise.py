@@ -80,7 +80,12 @@ def run(a: argparse.Namespace) -> int:
         print(table.rename(columns=labels).to_string(index=False, formatters={labels["steps_rel"]: "{:.2f}".format,
                                                                               labels["examples_rel"]: "{:.2f}".format}))
     if a.record:
-        advice.write(result, a.record, a.results_dir, a.profile, device, model_spec=a.model, data_spec=a.data,
+        data_spec = a.data
+        if a.data in advice.DATASET_NAMES:
+            from lbgap.core.config import default_split
+
+            data_spec = f"{a.data} ({default_split(a.data, 'real')} split, {len(data)} training examples)"
+        advice.write(result, a.record, a.results_dir, a.profile, device, model_spec=a.model, data_spec=data_spec,
                      loss=a.loss)
         print(f"record {a.record} written")
     return 0
