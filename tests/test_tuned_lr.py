@@ -158,3 +158,37 @@ def test_final_is_refused_while_the_best_lr_sits_at_the_grid_edge(tmp_path, chec
     assert set(tuned_lr.extension(g)) == {"LB"}           # two points: the best is always at one edge
     with pytest.raises(ValueError, match=r"edge for LB \(next point x"):
         tuned_lr.run("final", ("LB",), seeds=(0,), profile="smoke", results_dir=tmp_path)
+
+
+def test_the_warm_up_check_trains_a_warming_point_without_its_warm_up(tmp_path, checkpoints):
+    on, off = tuned_lr.config("LB", 16.0), tuned_lr.config("LB", 16.0, warmup=False)
+    assert on.warmup_epochs == tuned_lr.WARMUP_EPOCHS and not off.warmup_epochs and off.lr == on.lr
+    assert off.tag == "tlr-x16-nowarmup" and tuned_lr.multiplier_of(off.tag) is None   # not a grid point
+    assert tuned_lr.config("LB", 2.0, warmup=False).tag == "tlr-x2"        # x2 never warms up: the same run
+    with pytest.raises(ValueError, match="--no-warmup"):
+        tuned_lr.run("grid", ("LB",), profile="smoke", results_dir=tmp_path, multipliers=(2.0,), warmup=False)
+    tuned_lr.run("grid", ("LB",), profile="smoke", results_dir=tmp_path, multipliers=(4.0,))
+    assert tuned_lr.warmup_table(tmp_path, "smoke").empty
+    out = tuned_lr.run("grid", ("LB",), profile="smoke", results_dir=tmp_path, multipliers=(4.0,), warmup=False)
+    assert [o.status for o in out] == ["done"]
+    g, w = tuned_lr.grid_table(tmp_path, "smoke"), tuned_lr.warmup_table(tmp_path, "smoke")
+    assert len(g) == 1 and list(w.multiplier) == [4.0]                     # the grid is unchanged by the check
+    assert w.val_acc_warmup.iloc[0] == g.val_acc.iloc[0] and 0 <= w.val_acc_none.iloc[0] <= 100
+
+
+def test_warmup_lines_report_both_accuracies_and_one_seed_is_unresolved(monkeypatch):
+    from lbgap.book.context import context
+
+    ctx = context("results")
+    w = pd.DataFrame([dict(multiplier=16.0, val_acc_warmup=98.5, val_acc_none=98.2, val_loss_warmup=0.1,
+                           val_loss_none=0.1, epochs_warmup=300, epochs_none=41, stop_warmup="max_epochs",
+                           stop_none="plateau")])
+    monkeypatch.setattr(book, "warmup", lambda ctx: w)
+    (line,) = book.warmup_lines(ctx)
+    assert "98.50 % with the 5-epoch warm-up (300 epochs), 98.20 % without (41 epochs)" in line
+    assert "**unresolved (n = 1, no interval; mean −0.30 pt)**" in line and "paired effect" in line
+    monkeypatch.setattr(book, "warmup", lambda ctx: w.iloc[:0])
+    monkeypatch.setattr(book, "selected", lambda ctx: {"LB": dict(multiplier=16.0)})
+    assert "--multipliers 16 --no-warmup" in book.warmup_lines(ctx)[0]
+    monkeypatch.setattr(book, "selected", lambda ctx: {"LB": dict(multiplier=2.0)})   # x2 never warms up
+    assert book.warmup_lines(ctx) == []

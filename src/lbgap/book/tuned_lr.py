@@ -116,11 +116,40 @@ def selection_lines(ctx: Context) -> list[str]:
     return out
 
 
+def warmup(ctx: Context):
+    """The warm-up check's table (``studies.tuned_lr.warmup_table``)."""
+    from lbgap.studies import tuned_lr
+
+    return ctx.memo("tlr-warmup", lambda: tuned_lr.warmup_table(ctx.results_dir, _profile(ctx)))
+
+
+def warmup_lines(ctx: Context) -> list[str]:
+    """Does the warm-up matter? Per LB point trained with and without it (seed 0, validation split): both
+    validation accuracies and the difference by the rule "paired effect"; while no such pair exists, the command
+    for the selected LB point (when the protocol warms it up)."""
+    from lbgap.book import claims as cl
+    from lbgap.studies import tuned_lr
+
+    w, out = warmup(ctx), []
+    for r in w.itertuples():
+        c = cl.effect({0: r.val_acc_none}, {0: r.val_acc_warmup}, f"LB x{r.multiplier:g} without − with warm-up",
+                      up="higher without the warm-up", down="lower without the warm-up")
+        out.append(f"Warm-up, LB × {r.multiplier:g} (validation split, seed 0): {r.val_acc_warmup:.2f} % with "
+                   f"the {tuned_lr.WARMUP_EPOCHS:g}-epoch warm-up ({r.epochs_warmup} epochs), {r.val_acc_none:.2f} % "
+                   f"without ({r.epochs_none} epochs); without − with: **{c.words()}** (rule: {c.rule}).")
+    lb = selected(ctx).get("LB")
+    if not out and lb is not None and tuned_lr.warms_up("LB", lb["multiplier"]):
+        out.append(f"Warm-up: not checked yet; every LB point at × {tuned_lr.WARMUP_FROM_MULTIPLIER:g} and above "
+                   f"warmed up (`lbgap sweep tuned-lr --stage grid --batches LB --multipliers {lb['multiplier']:g} "
+                   "--no-warmup` trains the selected one without).")
+    return out
+
+
 def claims(ctx: Context) -> list[str]:
     """The chapter's claims from the records, as sentences picked by their verdicts: the selection, the gap at the
     tuned LRs and at 10⁻³ (rule "paired gap vs margin"), and φ's LB/SB ratio at the tuned LRs."""
     d = margin(ctx)
-    lines = selection_lines(ctx)
+    lines = selection_lines(ctx) + warmup_lines(ctx)
     for df, what in ((final(ctx), "at the tuned LRs (run set F1 tuned-LR final)"),
                      (untuned(ctx), "at LR 10⁻³ for both (run set F1 Table 2, uncapped)")):
         c = gap(df, d.value, f"SB − LB {what}")

@@ -41,6 +41,7 @@ MULTIPLIERS = {"SB": (0.25, 0.5, 1.0, 2.0, 4.0), "LB": (1.0, 2.0, 4.0, 8.0, 16.0
 WARMUP_FROM_MULTIPLIER = 4.0   # LB at LR x4 and above warms up (Goyal et al. 2017, Section 2.2) ...
 WARMUP_EPOCHS = 5.0            # ... linearly over 5 epochs from the base LR
 TAG_PREFIX = "tlr-x"
+NO_WARMUP = "-nowarmup"        # tag suffix of the warm-up check: an LB grid point that would warm up, trained without
 TABLE2_TAG = "uncapped"        # Table 2's runs at the paper's caps: the x1 point of the final stage
 EPS = 1e-3                     # Metric 2.1's box, full space, summed objective (the sharpness chapter's choice)
 STAGES = ("grid", "final")
@@ -69,10 +70,16 @@ def batch_size(regime: str, profile: str = "paper") -> int:
     return make_config(NET, regime, 0, profile, split="official").batch_size
 
 
+def warms_up(regime: str, multiplier: float) -> bool:
+    """Whether the protocol warms ``regime`` up at LR ``multiplier`` x 1e-3 (LB at x4 and above)."""
+    return regime == "LB" and multiplier >= WARMUP_FROM_MULTIPLIER
+
+
 def config(regime: str, multiplier: float, seed: int = 0, stage: str = "grid", profile: str = "paper",
-           **overrides) -> RunConfig:
+           warmup: bool = True, **overrides) -> RunConfig:
     """The run of ``regime`` at LR ``multiplier`` x 1e-3: the hold-out split in the grid stage, the official one in
-    the final stage (where x1 without warm-up is Table 2's own uncapped run)."""
+    the final stage (where x1 without warm-up is Table 2's own uncapped run). ``warmup=False`` drops the warm-up
+    the protocol gives LB at x4 and above (tag suffix :data:`NO_WARMUP`: the warm-up check, not a grid point)."""
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage!r}: choose {' or '.join(STAGES)}")
     if regime not in MULTIPLIERS:
@@ -80,8 +87,10 @@ def config(regime: str, multiplier: float, seed: int = 0, stage: str = "grid", p
     if not multiplier > 0:
         raise ValueError(f"LR multiplier {multiplier} must be positive")
     settings = dict(lr=BASE_LR * multiplier, tag=tag(multiplier))
-    if regime == "LB" and multiplier >= WARMUP_FROM_MULTIPLIER:
+    if warms_up(regime, multiplier) and warmup:
         settings.update(warmup_epochs=WARMUP_EPOCHS, warmup_from=BASE_LR)
+    elif warms_up(regime, multiplier):
+        settings.update(tag=tag(multiplier) + NO_WARMUP)
     if stage == "grid":   # the official split's batch size and cap on the hold-out split (LB: 6,000, not 5,500)
         return cfgmod.holdout_config(NET, regime, seed, profile, **{**settings, **overrides})
     if multiplier == 1.0:
@@ -185,11 +194,37 @@ def final_table(results_dir: str | Path | None = None, profile: str = "paper", c
     return pd.DataFrame(rows, columns=cols)
 
 
+def warmup_table(results_dir: str | Path | None = None, profile: str = "paper"):
+    """The warm-up check: per LB grid point trained both with the protocol's warm-up and without it (tag suffix
+    :data:`NO_WARMUP`), hold-out split, seed 0: multiplier, validation accuracy (%) and loss, epochs and stop reason
+    of each. Empty until a run without warm-up exists."""
+    import pandas as pd
+
+    grid_rows = grid_table(results_dir, profile)
+    rows = []
+    for r in records.iter_records(results_dir, profile, "train"):
+        cfg = r.get("config", {})
+        t = str(cfg.get("tag", ""))
+        if not t.endswith(NO_WARMUP) or cfg.get("split") != "holdout" or r.get("status") != "ok":
+            continue
+        m = multiplier_of(t[: -len(NO_WARMUP)])
+        twin = grid_rows[(grid_rows.regime == "LB") & (grid_rows.multiplier == m)]
+        if m is None or twin.empty:
+            continue
+        w = twin.iloc[0]
+        rows.append(dict(multiplier=m, val_acc_warmup=w.val_acc, val_acc_none=100 * r["final"]["test_acc"],
+                         val_loss_warmup=w.val_loss, val_loss_none=r["final"]["test_loss"], epochs_warmup=w.epochs,
+                         epochs_none=int(r["epochs"]), stop_warmup=w.stop_reason, stop_none=r["stop_reason"]))
+    cols = ["multiplier", "val_acc_warmup", "val_acc_none", "val_loss_warmup", "val_loss_none", "epochs_warmup",
+            "epochs_none", "stop_warmup", "stop_none"]
+    return pd.DataFrame(rows, columns=cols).sort_values("multiplier").reset_index(drop=True)
+
+
 # ---------------------------------------------------------------------------------------------------- running
 def run(stage: str, regimes: Sequence[str] = ("SB", "LB"), seeds: Sequence[int] = (0, 1, 2, 3, 4),
         profile: str = "paper", results_dir: str | Path | None = None, force: bool = False,
         multipliers: Sequence[float] | None = None, sharpness_after: bool = True, accept_edge: bool = False,
-        **overrides) -> list:
+        warmup: bool = True, **overrides) -> list:
     """Train one stage (runs already recorded are skipped). ``grid``: the default points of ``regimes`` (or the
     given ``multipliers``), then the extension point where the recorded grid asks for one. ``final``: the
     selected multiplier of each regime for ``seeds``, each followed by its sharpness entry (Metric 2.1 and the
@@ -197,6 +232,13 @@ def run(stage: str, regimes: Sequence[str] = ("SB", "LB"), seeds: Sequence[int] 
     of what was tried, unless ``accept_edge``. Returns the outcomes."""
     results_dir = records.store_root(results_dir)
     outcomes: list = []
+    if stage == "grid" and not warmup:   # the warm-up check: the given LB points that would warm up, without it
+        pts = [m for m in (multipliers or MULTIPLIERS["LB"]) if warms_up("LB", m)] if "LB" in regimes else []
+        if not pts:
+            raise ValueError("--no-warmup trains LB grid points at x4 and above without their warm-up: give --batches "
+                             "LB and such --multipliers")
+        cfgs = [config("LB", m, 0, "grid", profile, warmup=False, **overrides) for m in pts]
+        return sweep.run_grid(cfgs, results_dir, "serial", force=force, label="tuned-lr-nowarmup")
     if stage == "grid":
         table = {r: tuple(multipliers) if multipliers else MULTIPLIERS[r] for r in regimes}
         cfgs = grid(regimes, profile, table, **overrides)

@@ -39,6 +39,9 @@ def add_parser(grids) -> None:
     p.add_argument("--multipliers", default=None, type=multipliers, help="grid stage: these LR multipliers instead "
                    "of the default grid (SB 0.25-4, LB 1-16), with no automatic extension")
     p.add_argument("--no-sharpness", action="store_true", help="final stage: train only")
+    p.add_argument("--no-warmup", action="store_true", help="grid stage: the warm-up check, LB at the given "
+                   "--multipliers of x4 and above trained without the protocol's 5-epoch warm-up (seed 0, hold-out "
+                   "split; not a grid point)")
     p.add_argument("--accept-edge", action="store_true", help="final stage: train at a selected LR that sits at the "
                    "edge of the grid (refused otherwise: extend the grid first)")
     p.add_argument("--profile", default="paper", type=opt.profile_name, help="smoke | quick | paper (default paper)")
@@ -54,5 +57,5 @@ def run(a: argparse.Namespace) -> int:
     mults = [float(t) for t in a.multipliers.split(",") if t.strip()] if a.multipliers else None
     outcomes = tuned_lr.run(a.stage, a.batches.split(","), sweep.parse_seeds(a.seeds), a.profile, a.results_dir,
                             force=a.force, multipliers=mults, sharpness_after=not a.no_sharpness,
-                            accept_edge=a.accept_edge, device=a.device)
+                            accept_edge=a.accept_edge, warmup=not a.no_warmup, device=a.device)
     return sweep_exit(f"tuned-LR {a.stage} ({a.profile})", outcomes)
