@@ -199,9 +199,14 @@ def calibration_gaps(ctx: Context) -> list[str]:
     """For each calibrated network without a full comparison, what is missing and the command that makes it."""
     out = []
     for net in CALIBRATED:
-        if advice_record(ctx, net) is None:
+        adv = advice_record(ctx, net)
+        if adv is None:
             out.append(f"{net}: no advise record; run `{advise_command(net)}`.")
         if not critical_batch(ctx, net)[0]:
+            if adv is not None:
+                out.append(f"{net}: `lbgap advise` gives B_simple = {adv['b_simple']:,.0f} (95 % CI {adv['ci'][0]:,.0f} "
+                           f"to {adv['ci'][1]:,.0f}) after {adv['steps']} {adv['optimizer']} steps at B = "
+                           f"{adv['batch_size']} on {adv.get('data_spec', 'its data')}; nothing to check it against yet.")
             out.append(f"{net}: no critical batch size fitted yet (steps-to-target runs at 3 or more batch sizes: "
                        f"`lbgap sweep steps-to-target --net {net}`"
                        + (", a GPU's work: `scripts/gpu_steps.sh`" if net != "F1" else "")
