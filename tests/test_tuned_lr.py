@@ -192,3 +192,15 @@ def test_warmup_lines_report_both_accuracies_and_one_seed_is_unresolved(monkeypa
     assert "--multipliers 16 --no-warmup" in book.warmup_lines(ctx)[0]
     monkeypatch.setattr(book, "selected", lambda ctx: {"LB": dict(multiplier=2.0)})   # x2 never warms up
     assert book.warmup_lines(ctx) == []
+
+
+def test_cpu_time_adds_wall_time_times_threads_per_part(tmp_path, checkpoints):
+    tuned_lr.run("grid", ("SB",), profile="smoke", results_dir=tmp_path, multipliers=(2.0,))   # x1 is Table 2's
+    tuned_lr.run("final", ("SB",), seeds=(0,), profile="smoke", results_dir=tmp_path, accept_edge=True)
+    c = tuned_lr.cpu_time(tmp_path, "smoke")
+    walls = {r["config"]["split"]: r["provenance"]["wall_time_s"] * r["provenance"]["threads"] / 3600
+             for r in records.iter_records(tmp_path, "smoke", "train")}
+    assert c["parts"]["grid"] == dict(records=1, core_h=pytest.approx(walls["holdout"]))
+    assert c["parts"]["final"] == dict(records=1, core_h=pytest.approx(walls["official"]))
+    assert c["parts"]["sharpness"]["records"] == 1 and c["parts"]["sharpness"]["core_h"] > 0
+    assert len(c["threads"]) == 1 and c["cpus"]

@@ -274,6 +274,23 @@ def show_final(ctx: Context) -> None:
              "measured — runs: " + run_sets.runs(*[(k, sorted(d.seed.unique())) for k, d in
                                                    (("F1-tlr-final", f), ("F1-table2", u)) if len(d)]),
              "tlr-final", wrap=("λ_max method",))
+    line = cost_line(ctx)
+    if line:
+        verdict_lines([line])
+
+
+def cost_line(ctx: Context) -> str:
+    """What the study's records cost in core-hours, per part (``studies.tuned_lr.cpu_time``)."""
+    from lbgap.studies import tuned_lr
+
+    c = tuned_lr.cpu_time(ctx.results_dir, _profile(ctx))
+    p = c["parts"]
+    if not p["grid"]["records"]:
+        return ""
+    return (f"Cost, from the records: the grid {p['grid']['records']} runs, {p['grid']['core_h']:.1f} core-hours; the "
+            f"final stage {p['final']['records']} runs, {p['final']['core_h']:.1f} core-hours of training and "
+            f"{p['sharpness']['core_h']:.1f} of φ and λ_max ({p['sharpness']['records']} entries); on "
+            f"{', '.join(c['cpus'])}, {' or '.join(map(str, c['threads']))} thread(s) per run.")
 
 
 def answer_line(ctx: Context) -> str:
