@@ -126,3 +126,17 @@ def test_inside_range_agrees_disagrees_and_waits_for_a_complete_range():
     assert claims.inside_range(e, -0.2, 0.2).verdict == "disagrees"
     assert claims.inside_range(e, -0.2, 0.2, complete=False).verdict == "unresolved"
     assert claims.inside_range(Estimate(0.5, 1, (float("nan"),) * 2, float("nan"), "slope"), 0, 1).verdict == "unresolved"
+
+
+def test_eigen_label_names_each_method_in_table_words():
+    from lbgap.book.claims import eigen_label, power_iteration_cap
+    from lbgap.measures import hessian
+
+    cap = power_iteration_cap()
+    assert eigen_label(None) == "—"
+    assert eigen_label({"method": hessian.METHOD, "converged": True}) == "Lanczos, converged"
+    assert eigen_label({"method": hessian.METHOD, "converged": False}) == "Lanczos, not converged"
+    assert eigen_label({"method": "power iteration", "iterations": cap}) == (
+        f"power iteration, not converged (stopped at the {cap}-iteration cap)")
+    assert eigen_label({"iterations": cap - 1}) == "power iteration"
+    assert eigen_label({"method": "dense eigh"}) == "dense eigh"

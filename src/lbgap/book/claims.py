@@ -356,11 +356,15 @@ def power_iteration_cap() -> int:
 
 def eigen_label(hessian: dict | None) -> str:
     """How a record's λ_max was computed, in words: "power iteration, not converged (stopped at the
-    N-iteration cap)" where its iteration count reached the cap, else "power iteration" (entries of another
-    method: their ``method``)."""
+    N-iteration cap)" where its iteration count reached the cap, else "power iteration"; Lanczos entries as
+    ``measures.hessian.method_label`` names them ("Lanczos, converged"), any other method by its ``method``."""
     if not hessian:
         return "—"
     method = str(hessian.get("method", ""))
+    if method.startswith("Lanczos"):
+        from lbgap.measures.hessian import method_label
+
+        return method_label(hessian)
     if method and not method.startswith("power iteration"):
         return method
     if int(hessian.get("iterations") or 0) >= power_iteration_cap():
