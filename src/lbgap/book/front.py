@@ -383,6 +383,8 @@ STATUS_ROWS = (
      "missing seeds and C1 still to run"),
     ("LR tuned per batch size", "tuned_lr", "train", "tlr-x", "",
      "F1 on a CPU, selected on a 5,000-image validation split; grid points and final seeds are counted in the chapter"),
+    ("Advice for your own model (lbgap advise)", "measure_your_model", "advise", None, "",
+     "checked against the critical batch of F1; C1's (steps to target) needs a GPU"),
 )
 
 
@@ -402,7 +404,8 @@ def _record_keys(ctx: Context, kind: str, tag) -> set[tuple[str, str, int, str]]
                 continue
             if kind == "regression" and r.get("role") != "measure":   # tuning and pass records are not seeds
                 continue
-            out.add((prof, r.get("net") or cfg.get("net") or "—", r.get("seed", cfg.get("seed")), t))
+            net = r.get("net") or cfg.get("net") or (str(r.get("run_id", "")).split("-")[0] if kind == "advise" else "")
+            out.add((prof, net or "—", r.get("seed", cfg.get("seed")), t))
     return out
 
 
@@ -423,7 +426,8 @@ STATUS_CLAIMS = {"Table 2 SB vs LB accuracy": ("gap", 2), "Table 3 ε-sharpness"
 OWN_ITEMS = ("Gradient noise", "Steps to target, B_crit", "Cap check (uncapped reruns)",
              "Objective scaling (summed loss)", "Dinh rescaling", "Huge-N regression",
              "Gradient norm and ‖x − x0‖ vs B", "Cost per batch size (time, memory)",
-             "Remedies after Keskar (Goyal, Hoffer, SAM)", "LR tuned per batch size")
+             "Remedies after Keskar (Goyal, Hoffer, SAM)", "LR tuned per batch size",
+             "Advice for your own model (lbgap advise)")
 
 
 def _item_verdicts(item: str, a: dict) -> list[str]:
@@ -501,6 +505,18 @@ def status(ctx: Context):
     if "hoffer" in fu:
         headline_words["Remedies after Keskar (Goyal, Hoffer, SAM)"] = (f"Hoffer − SB {fu['hoffer'].words()} "
                                                                         f"({short('F1-gpu-bf16')})")
+    from lbgap.book import measure_model, tuned_lr
+
+    tl = chapter_context(ctx, "tuned_lr")
+    final = tuned_lr.final(tl)
+    if set(final.regime) == {"SB", "LB"}:
+        c = tuned_lr.gap(final, tuned_lr.margin(tl).value, "tuned gap")
+        headline_words["LR tuned per batch size"] = f"SB − LB {c.words()} ({short('F1-tlr-final')})"
+    cal = measure_model.calibration(chapter_context(ctx, "measure_your_model"))
+    cal = cal[(cal.net == "F1") & cal.b_simple_from.str.startswith("lbgap advise") & cal.b_crit.str.startswith("adam")]
+    if len(cal):
+        headline_words["Advice for your own model (lbgap advise)"] = (f"B_crit / B_simple {cal.ratio.iloc[0]:.2f}, "
+                                                                      f"Adam ({short('F1-advise')})")
     if a.get("noise"):
         headline_words["Gradient noise"] = f"B_simple {a['noise']['b_simple']:,.0f} ({short('F1-noise')})"
     rows = []
