@@ -204,3 +204,13 @@ def test_cpu_time_adds_wall_time_times_threads_per_part(tmp_path, checkpoints):
     assert c["parts"]["final"] == dict(records=1, core_h=pytest.approx(walls["official"]))
     assert c["parts"]["sharpness"]["records"] == 1 and c["parts"]["sharpness"]["core_h"] > 0
     assert len(c["threads"]) == 1 and c["cpus"]
+
+
+def test_sharpness_ratio_reads_the_column_it_is_given():
+    rows = [dict(regime=r, seed=s, phi=p, hessian_top=h) for s in range(4)
+            for r, p, h in (("SB", 1.0 + 0.1 * s, 0.04 + 0.01 * s), ("LB", 10.0 + s, 0.001 * (1 + s)))]
+    df = pd.DataFrame(rows)
+    phi, lam = book.sharpness_ratio(df), book.sharpness_ratio(df, "λ", "hessian_top")
+    assert phi.verdict == "LB sharper" and lam.verdict == "LB flatter" and phi.n == lam.n == 4
+    sb, lb = df[df.regime == "SB"].hessian_top.mean(), df[df.regime == "LB"].hessian_top.mean()
+    assert lam.estimate.value == pytest.approx(lb / sb)

@@ -67,13 +67,13 @@ def gap(df, delta: float, name: str):
     return cl.gap_closed(sb, lb, delta, name)
 
 
-def sharpness_ratio(df, name: str = "LB/SB φ at the tuned LRs"):
-    """φ of LB over φ of SB, ratio of means over the seeds with both, paired bootstrap (claims.sharper: the one
-    LB/SB ratio every page quotes)."""
+def sharpness_ratio(df, name: str = "LB/SB φ at the tuned LRs", column: str = "phi"):
+    """``column`` (φ, or λ_max: ``hessian_top``) of LB over that of SB, ratio of means over the seeds with both,
+    paired bootstrap (claims.sharper: the one LB/SB ratio every page quotes)."""
     from lbgap.book import claims as cl
 
-    d = df.dropna(subset=["phi"])
-    sb, lb = (cl.by_seed(d[d.regime == r], "phi") for r in ("SB", "LB"))
+    d = df.dropna(subset=[column])
+    sb, lb = (cl.by_seed(d[d.regime == r], column) for r in ("SB", "LB"))
     return cl.sharper(lb, sb, name=name)
 
 
@@ -161,6 +161,12 @@ def claims(ctx: Context) -> list[str]:
 
         lines.append(f"φ (Metric 2.1, ε = 10⁻³, full space, summed loss), LB / SB at the tuned LRs: "
                      f"{ratio_words(s)} — **{s.verdict}** (rule: {s.rule}).")
+        h = sharpness_ratio(final(ctx), "LB/SB λ_max at the tuned LRs", "hessian_top")
+        if h.n:
+            lines.append(f"λ_max (the Hessian's top eigenvalue, same points), LB / SB: {ratio_words(h)} — "
+                         f"**{h.verdict}** (rule: {h.rule})"
+                         + ("; φ and λ_max disagree on which minimiser is the sharper." if {h.verdict, s.verdict}
+                            == {"LB sharper", "LB flatter"} else "."))
     else:
         lines.append("φ at the tuned LRs: not measured yet (it follows each final run).")
     return lines
