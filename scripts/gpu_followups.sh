@@ -45,26 +45,18 @@ T0=$(date +%s); DEADLINE=$(( T0 + BUDGET - 25 ))
 echo "== followups: budget ${BUDGET}s, commit ${LBGAP_GIT_COMMIT:-unknown}, $(nvidia-smi -L 2>/dev/null | head -1 || echo 'no GPU')"
 
 export_records() {  # finished runs (train + sharpness with Hessian) -> $OUT/records-followups.tar.gz
-  $PY - "$RESULTS" "$OUT" <<'EOF' || echo "export failed"
-import json, os, sys, tarfile
+  $PY - "$RESULTS" <<'EOF' | $PY scripts/gpu_paper.py pack "$OUT/records-followups.tar.gz" --store "$RESULTS" \
+    || echo "export failed"
+import json, sys
 from pathlib import Path
-store, out = Path(sys.argv[1]), Path(sys.argv[2])
-files = []
-for rec in sorted(store.glob("*/train/*-fu-*.json")):
+for rec in sorted(Path(sys.argv[1]).glob("*/train/*-fu-*.json")):
     sharp = rec.parent.parent / "sharpness" / rec.name
     try:
         ok = json.loads(rec.read_text()).get("status") == "ok" and json.loads(sharp.read_text()).get("hessian")
     except (OSError, ValueError):
         ok = False
     if ok:
-        files += [rec, sharp]
-if files:
-    tmp = out / "records-followups.tar.gz.tmp"
-    with tarfile.open(tmp, "w:gz") as tf:
-        for f in files:
-            tf.add(f, arcname="data/results/" + str(f.relative_to(store)))
-    os.replace(tmp, out / "records-followups.tar.gz")
-print(f"[export] {len(files) // 2} finished runs", flush=True)
+        print(rec, sharp, sep="\n")
 EOF
 }
 

@@ -263,17 +263,35 @@ def export(pair: Pair, stores: list[Path]) -> list[Path]:
     return out
 
 
-def write_out(out: Path, exported: list[Path], summary: dict, store: Path) -> None:
-    """Everything that must come back, in 2 files (+ the log by tee): every record this node exported so
-    far (``data/results/<profile>/<kind>/<id>.json``, which ``collect`` unpacks) and a summary JSON."""
+def pack(tarball: Path, store: Path, rels) -> None:
+    """Records ``rels`` (paths relative to the record store ``store``) into ``tarball`` under
+    ``data/results/<profile>/<kind>/<id>.json`` (what ``collect`` unpacks), written atomically."""
     from lbgap.core import records
 
-    def tarball(tmp: str) -> None:
+    def write(tmp: str) -> None:
         with tarfile.open(tmp, "w:gz") as tf:
-            for rel in sorted(set(exported)):
-                tf.add(store / rel, arcname="data/results/" + rel.as_posix())
-    records.atomic_write(out / "records.tar.gz", tarball)
+            for rel in sorted(set(rels)):
+                tf.add(store / rel, arcname="data/results/" + Path(rel).as_posix())
+    records.atomic_write(tarball, write)
+
+
+def write_out(out: Path, exported: list[Path], summary: dict, store: Path) -> None:
+    """Everything that must come back, in 2 files (+ the log by tee): every record this node exported so
+    far and a summary JSON."""
+    from lbgap.core import records
+
+    pack(out / "records.tar.gz", store, exported)
     records.atomic_write_bytes(out / "summary.json", json.dumps(summary, indent=1).encode())
+
+
+def cmd_pack(a) -> int:
+    """Pack the record files named on stdin (one path a line, under ``--store``) into ``tarball``."""
+    store = Path(a.store).resolve()
+    rels = [Path(line.strip()).resolve().relative_to(store) for line in sys.stdin if line.strip()]
+    if rels:
+        pack(Path(a.tarball), store, rels)
+    print(f"[export] {len(rels)} records -> {Path(a.tarball).name}", flush=True)
+    return 0
 
 
 def cmd_sweep(a) -> int:
@@ -530,6 +548,10 @@ def main(argv=None) -> int:
     p.add_argument("--profile", default="paper")
     p.add_argument("--results-dir", default=str(ROOT / "data" / "results"))
     p.set_defaults(func=cmd_call_record)
+    p = sub.add_parser("pack", help="(node) pack the record files named on stdin into a tarball for collect")
+    p.add_argument("tarball", help="the tarball to write, e.g. $OUT/records-steps.tar.gz")
+    p.add_argument("--store", required=True, help="the record store the files lie in")
+    p.set_defaults(func=cmd_pack)
     p = sub.add_parser("collect", help="(after a job) unpack a call's records.tar.gz into data/results")
     p.add_argument("dir")
     p.set_defaults(func=cmd_collect)

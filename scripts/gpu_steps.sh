@@ -43,19 +43,8 @@ echo "== steps-to-target $NET ($PROFILE): B = $BATCH_SIZES, budget ${BUDGET}s, c
      "$(nvidia-smi -L 2>/dev/null | head -1 || echo 'no GPU')"
 
 export_records() {  # finished steps records of NET -> $OUT/records-steps.tar.gz
-  $PY - "$RESULTS" "$OUT" "$NET" <<'EOF' || echo "export failed"
-import os, sys, tarfile
-from pathlib import Path
-store, out, net = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
-files = sorted(store.glob(f"*/steps/{net}-*.json"))
-if files:
-    tmp = out / "records-steps.tar.gz.tmp"
-    with tarfile.open(tmp, "w:gz") as tf:
-        for f in files:
-            tf.add(f, arcname="data/results/" + str(f.relative_to(store)))
-    os.replace(tmp, out / "records-steps.tar.gz")
-print(f"[export] {len(files)} steps records", flush=True)
-EOF
+  find "$RESULTS" -path "*/steps/$NET-*.json" | $PY scripts/gpu_paper.py pack "$OUT/records-steps.tar.gz" \
+    --store "$RESULTS" || echo "export failed"
 }
 
 job() {  # job B: the study at one batch size, stopped at the deadline

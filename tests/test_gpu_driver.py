@@ -295,3 +295,30 @@ def test_sweep_stops_a_pair_at_the_deadline_and_the_next_call_resumes_and_export
                                "--estimate", "F1=1000"]) == 0
     summary = json.loads((tmp_path / "out2" / "summary.json").read_text())
     assert [p["status"] for p in summary["pairs"]] == ["not started (no time left)"]
+
+
+def test_pack_reads_paths_from_stdin_and_collect_unpacks_the_named_tarball(tmp_path, monkeypatch, capsys):
+    # what gpu_steps.sh and gpu_followups.sh do at each export: record paths on stdin -> records-*.tar.gz
+    import io
+
+    d = _driver()
+    store = tmp_path / "store"
+    files = {"quick/steps/C1-b64-s0-adam-lr0.001.json": '{"kind": "steps"}',
+             "quick/steps/C1-b128-s0-adam-lr0.001.json": '{"kind":  "steps"}'}
+    for rel, text in files.items():
+        (store / rel).parent.mkdir(parents=True, exist_ok=True)
+        (store / rel).write_text(text)
+    out = tmp_path / "out"
+    out.mkdir()
+    monkeypatch.setattr(sys, "stdin", io.StringIO("".join(f"{store / rel}\n" for rel in files) + "\n"))
+    assert d.main(["pack", str(out / "records-steps.tar.gz"), "--store", str(store)]) == 0
+    assert "[export] 2 records" in capsys.readouterr().out
+    with tarfile.open(out / "records-steps.tar.gz") as tf:
+        assert sorted(tf.getnames()) == sorted(f"data/results/{rel}" for rel in files)
+    monkeypatch.setattr(d, "ROOT", tmp_path / "repo")
+    assert d.main(["collect", str(out)]) == 0
+    for rel, text in files.items():
+        assert (tmp_path / "repo/data/results" / rel).read_text() == text
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))          # nothing finished yet: no tarball, no error
+    assert d.main(["pack", str(out / "records-none.tar.gz"), "--store", str(store)]) == 0
+    assert not (out / "records-none.tar.gz").exists()
