@@ -214,3 +214,16 @@ def test_sharpness_ratio_reads_the_column_it_is_given():
     assert phi.verdict == "LB sharper" and lam.verdict == "LB flatter" and phi.n == lam.n == 4
     sb, lb = df[df.regime == "SB"].hessian_top.mean(), df[df.regime == "LB"].hessian_top.mean()
     assert lam.estimate.value == pytest.approx(lb / sb)
+
+
+def test_stop_lines_count_how_each_regime_stopped(monkeypatch):
+    from lbgap.book.context import context
+
+    f = pd.DataFrame([dict(regime="LB", seed=0, epochs=300, stop_reason="max_epochs"),
+                      dict(regime="LB", seed=1, epochs=53, stop_reason="plateau"),
+                      dict(regime="SB", seed=0, epochs=51, stop_reason="plateau")])
+    monkeypatch.setattr(book, "final", lambda ctx: f)
+    assert book.stop_lines(context("results")) == [
+        "SB at the tuned LR stopped 1 of 1 on the plateau rule (seed 0: 51 epochs).",
+        "LB at the tuned LR stopped 1 of 2 at the epoch cap (seed 0: 300 epochs); 1 of 2 on the plateau rule "
+        "(seed 1: 53 epochs)."]

@@ -280,9 +280,25 @@ def show_final(ctx: Context) -> None:
              "measured — runs: " + run_sets.runs(*[(k, sorted(d.seed.unique())) for k, d in
                                                    (("F1-tlr-final", f), ("F1-table2", u)) if len(d)]),
              "tlr-final", wrap=("λ_max method",))
-    line = cost_line(ctx)
-    if line:
-        verdict_lines([line])
+    lines = stop_lines(ctx) + [cost_line(ctx)]
+    if any(lines):
+        verdict_lines([line for line in lines if line])
+
+
+def stop_lines(ctx: Context) -> list[str]:
+    """Per regime of the final stage: how its runs stopped (plateau rule or epoch cap), with their epochs."""
+    words = {"plateau": "on the plateau rule", "max_epochs": "at the epoch cap"}
+    out = []
+    f = final(ctx)
+    for regime in ("SB", "LB"):
+        g = f[f.regime == regime]
+        if g.empty:
+            continue
+        parts = [f"{len(h)} of {len(g)} {words.get(why, why)} (" + ", ".join(
+                 f"seed {r.seed}: {r.epochs}" for r in h.itertuples()) + " epochs)"
+                 for why, h in g.groupby("stop_reason", sort=True)]
+        out.append(f"{regime} at the tuned LR stopped " + "; ".join(parts) + ".")
+    return out
 
 
 def cost_line(ctx: Context) -> str:
