@@ -24,7 +24,7 @@ def ctx(tmp_path, monkeypatch):
         for a, acc, phi, steps in (("sb", 98.2, 3.0, 9000), ("lb", 97.9, 300.0, 3000), ("lr-linear", 98.15, 4.0, 380),
                                    ("hoffer", 98.45, 0.2, 8000), ("sam-0.05", 97.92, 290.0, 450),
                                    ("ghost", 98.05, 100.0, 420))])
-    monkeypatch.setattr(book, "runs", lambda ctx: table)
+    monkeypatch.setattr(book, "runs", lambda ctx, replicate="": table)
     return c
 
 
@@ -46,7 +46,7 @@ def test_verdicts_follow_the_paired_intervals(ctx):
 def test_contrary_records_flip_the_verdict(ctx, monkeypatch):
     t = book.runs(ctx)
     flipped = t.assign(test_acc=[a - 0.6 if arm == "hoffer" else a for arm, a in zip(t.arm, t.test_acc)])
-    monkeypatch.setattr(book, "runs", lambda ctx: flipped)
+    monkeypatch.setattr(book, "runs", lambda ctx, replicate="": flipped)
     ctx._memo.clear()
     by_arm = {line.split("**")[1]: line for line in book.readings(ctx)}
     assert "Ours: **widens the gap (below plain LB)**" in by_arm["F1, LB, all of Hoffer"]
@@ -63,5 +63,5 @@ def test_no_runs_say_so(tmp_path, monkeypatch):
     c = context("results", tmp_path, "cpu", "0-1", "F1")
     from lbgap.studies import followups
 
-    monkeypatch.setattr(book, "runs", lambda ctx: followups.runs_table(tmp_path))   # an empty store
+    monkeypatch.setattr(book, "runs", lambda ctx, replicate="": followups.runs_table(tmp_path))   # an empty store
     assert book.readings(c) == [] and book.answer_line(c) == "" and book.coverage(c) == ["**F1**: no runs yet."]

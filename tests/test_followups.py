@@ -157,3 +157,20 @@ def test_cpu_replicate_with_sam_radius_chosen_on_validation(tmp_path, checkpoint
     cpu = fu.runs_table(tmp_path, ("smoke",), replicate="cpu")
     assert sorted(cpu.arm) == sorted(["lb", f"sam-{rho:g}"]) and set(cpu.replicate) == {"cpu"}
     assert len(fu.runs_table(tmp_path, ("smoke",), replicate=None)) == 2
+
+
+def test_the_cpu_replicate_takes_table2_runs_of_the_same_configuration_as_its_sb_and_lb(tmp_path, checkpoints):
+    from lbgap.core import sweep
+    from lbgap.core.train import make_config
+
+    sb = make_config("F1", "SB", 0, "smoke", tag="uncapped")                   # Table 2's SB: the sb arm's config
+    lb_other = make_config("F1", "LB", 0, "smoke", tag="uncapped", max_epochs=1)   # another cap: not a baseline
+    ghost = fu.arm_config("F1", "ghost", 0, "smoke", "cpu")
+    out = sweep.run_grid([sb, lb_other, ghost], tmp_path, "serial")
+    assert [o.status for o in out] == ["done"] * 3
+    cpu = fu.runs_table(tmp_path, ("smoke",), replicate="cpu")
+    assert sorted(cpu.arm) == ["ghost", "sb"] and set(cpu.replicate) == {"cpu"}
+    row = cpu[cpu.arm == "sb"].iloc[0]
+    assert row.seed == 0 and row.epochs > 0
+    assert fu.runs_table(tmp_path, ("smoke",)).empty                          # the first set takes none
+    assert sorted(fu.runs_table(tmp_path, ("smoke",), replicate=None).arm) == ["ghost"]

@@ -24,7 +24,7 @@ def test_labels_count_seeds_and_unknown_sets_fail_loudly():
         run_sets.get("nope")
 
 
-@pytest.mark.parametrize("key", ["F1-table2", "F1-gpu-bf16", "F1-50epoch"])
+@pytest.mark.parametrize("key", ["F1-table2", "F1-gpu-bf16", "F1-50epoch", "F1-cpu-fu"])
 def test_the_committed_records_have_the_precision_their_set_names(key):
     s = run_sets.get(key)
     recs = [r for r in iter_records(store_root(None), s.profile, "train")
@@ -53,3 +53,9 @@ def test_every_name_and_short_name_is_unique():
     assert len(set(names)) == len(names)
     shorts = [run_sets.short(k) for k in run_sets.RUN_SETS]
     assert len(set(shorts)) == len(shorts)   # a table cell's short name tells the sets apart
+
+
+def test_a_replicate_suffix_keeps_the_follow_up_sets_apart():
+    gpu, cpu = run_sets.get("F1-gpu-bf16"), run_sets.get("F1-cpu-fu")
+    assert gpu.has_tag("fu-ghost") and not gpu.has_tag("fu-ghost+cpu") and not gpu.has_tag("fu-sam-0.05+val")
+    assert cpu.has_tag("fu-ghost+cpu") and cpu.has_tag("uncapped") and not cpu.has_tag("fu-ghost")

@@ -10,6 +10,12 @@ from lbgap.book import claims
 SMOKE_ARMS = ("sb", "lb", "lr-linear", "ghost", "sam-0.05")
 NETS = ("F1", "C1")               # the chapter's networks: F1 under the paper profile, C1 at the quick budget
 RUN_SET = {"F1": "F1-gpu-bf16"}   # the chapter's run set per network (lbgap.book.run_sets)
+CPU_RUN_SET = {"F1": "F1-cpu-fu"}  # the CPU float32 replicate's (its SB and LB: Table 2's own runs)
+
+
+def run_set_of(net: str, replicate: str = "") -> str | None:
+    """The run set of ``net``'s follow-up runs of ``replicate`` ("" the GPU bf16 set, "cpu"), None if unnamed."""
+    return (CPU_RUN_SET if replicate == "cpu" else RUN_SET).get(net)
 
 
 def compute(ctx: Context) -> None:
@@ -23,16 +29,19 @@ def compute(ctx: Context) -> None:
         followups.run(net, seeds=ctx.seeds, profile=ctx.profile, results_dir=ctx.results_dir, device=ctx.device)
 
 
-def runs(ctx: Context):
+def runs(ctx: Context, replicate: str = ""):
+    """The arm runs of ``replicate`` ("" the GPU bf16 set; "cpu" the float32 CPU replicate with Table 2's SB and LB)."""
+    from functools import partial
+
     from lbgap.studies import followups
 
-    return ctx.study_table("followups", followups.runs_table)
+    return ctx.study_table(f"followups{replicate}", partial(followups.runs_table, replicate=replicate))
 
 
-def summary(ctx: Context):
+def summary(ctx: Context, replicate: str = ""):
     from lbgap.studies import followups
 
-    return ctx.memo("followups-summary", lambda: followups.summary(runs(ctx)))
+    return ctx.memo(f"followups-summary{replicate}", lambda: followups.summary(runs(ctx, replicate)))
 
 
 def _gaps(df):
@@ -42,31 +51,30 @@ def _gaps(df):
     return df.assign(gap=[sb.get(k, float("nan")) - a for k, a in zip(key, df.test_acc)])
 
 
-def eigen_note(ctx: Context, net: str) -> str:
-    """How the λ_max of ``net``'s follow-up runs were computed (:func:`lbgap.book.claims.eigen_label`): "power
-    iteration", and which runs stopped at the iteration cap unconverged."""
-    import re
+def eigen_note(ctx: Context, net: str, replicate: str = "") -> str:
+    """How the λ_max of ``net``'s follow-up runs of ``replicate`` were computed (:func:`lbgap.book.claims.eigen_label`):
+    each method with its count, and which runs stopped at the power iteration's cap unconverged."""
+    from collections import Counter
 
     from lbgap.book import claims
-    from lbgap.core.records import iter_records
 
-    labels = {}
-    for prof in ctx.record_profiles:
-        for r in iter_records(ctx.results_dir, prof, "sharpness"):
-            m = re.match(rf"{net}-.*-s(\d+)-fu-(.+)$", r.get("run_id", ""))
-            if m and r.get("hessian"):
-                labels.setdefault((m.group(2), int(m.group(1))), claims.eigen_label(r["hessian"]))
+    df = runs(ctx, replicate)
+    if not {"run_id", "hessian_top"} <= set(df.columns):
+        return "λ_max: no Hessian entries"
+    df = df[(df.net == net) & df.hessian_top.notna()]
+    labels = claims.eigen_labels(ctx, list(df.run_id))
     if not labels:
         return "λ_max: no Hessian entries"
-    capped = sorted(f"{a} seed {s}" for (a, s), w in labels.items() if "not converged" in w)
-    return (f"λ_max by power iteration; {len(capped)} of {len(labels)} entries stopped at the "
-            f"{claims.power_iteration_cap()}-iteration cap, not converged" + (f" ({', '.join(capped)})" if capped else ""))
+    counts = Counter(w.split(" (stopped")[0] for w in labels.values())
+    capped = [f"{r.arm} seed {r.seed}" for r in df.itertuples() if "stopped at the" in labels.get(r.run_id, "")]
+    return ("λ_max by " + "; ".join(f"{w} ({n} of {len(labels)})" for w, n in counts.most_common())
+            + (f"; stopped at the {claims.power_iteration_cap()}-iteration cap: {', '.join(capped)}" if capped else ""))
 
 
-def show_table(ctx: Context) -> None:
-    """Per network, one row per arm: seeds, test accuracy, gap to SB (paired by seed), median updates, examples
-    seen and training seconds, median φ and Hessian top eigenvalue."""
-    df = runs(ctx)
+def show_table(ctx: Context, replicate: str = "") -> None:
+    """Per network, one row per arm of ``replicate``: seeds, test accuracy, gap to SB (paired by seed), median
+    updates, examples seen and training seconds, median φ and Hessian top eigenvalue."""
+    df = runs(ctx, replicate)
     if df.empty:
         verdict_lines(["No follow-up runs in these records (`lbgap sweep followups`; see *What is missing*)."])
         return
@@ -85,13 +93,14 @@ def show_table(ctx: Context) -> None:
 
         from lbgap.book import run_sets
 
-        where = run_sets.label(RUN_SET[net], sorted(g.seed.unique())) if net in RUN_SET else \
-            run_sets.describe("followups", g)
+        key = run_set_of(net, replicate)
+        where = run_sets.label(key, sorted(g.seed.unique())) if key else run_sets.describe("followups", g)
+        shared = "" if replicate == "cpu" else " shared by up to 12 runs"
         show(pd.DataFrame(rows),
              f"{where}: mean ± sd over seeds; gap = SB − arm of the same seed; updates, examples, "
-             f"seconds in training steps (one {g.device.iloc[0]} shared by up to 12 runs), φ (ε = 10⁻³, full space, "
-             f"summed loss) and λ_max (Hessian's top eigenvalue): medians; {eigen_note(ctx, net)}",
-             f"followups-{net}", wrap=("arm",))
+             f"seconds in training steps (one {g.device.iloc[0]}{shared}), φ (ε = 10⁻³, full space, "
+             f"summed loss) and λ_max (Hessian's top eigenvalue): medians; {eigen_note(ctx, net, replicate)}",
+             f"followups-{net}{replicate}", wrap=("arm",))
 
 
 def figure_gap_vs_sharpness(ctx: Context):
@@ -143,25 +152,28 @@ def show_figure_gap(ctx: Context) -> None:
 SELECTED_AFTER = ("sam-",)   # arms whose setting (SAM's radius) was picked on test accuracy, not on a validation split
 
 
-def readings(ctx: Context) -> list[str]:
+def readings(ctx: Context, replicate: str = "") -> list[str]:
     """Verdicts from the records (:mod:`lbgap.book.claims`): per arm, SB − arm and arm − LB paired by seed with
     their 95 % intervals and the rule's word; whether sharpness moves with accuracy (Spearman over the LB-side
     runs, leaving each arm out and over the arm medians); same examples against same updates."""
     from lbgap.book import claims, run_sets
     from lbgap.studies.followups import ARMS
 
-    s, df = summary(ctx), runs(ctx)
+    s, df = summary(ctx, replicate), runs(ctx, replicate)
     if s.empty:
         return []
     lines = []
     for net, g in s.groupby("net", sort=False):
         base = g.set_index("arm")
-        verdicts = followup_arms(ctx, net)
-        if net in RUN_SET:
+        verdicts = followup_arms(ctx, net, replicate)
+        key = run_set_of(net, replicate)
+        if key:
             d = df[df.net == net]
             sb = claims.by_seed(d[d.arm == "sb"], "test_acc")
-            lines.append(f"**{net}: run set {run_sets.label(RUN_SET[net], sorted(d.seed.unique()))}** — a variant of "
-                         f"{run_sets.get('F1-table2').name}: other device and precision. δ, the smallest gap worth "
+            relation = ("its SB and LB are the runs of " + run_sets.get("F1-table2").name if replicate == "cpu" else
+                        "a variant of " + run_sets.get("F1-table2").name + ": other device and precision")
+            lines.append(f"**{net}: run set {run_sets.label(key, sorted(d.seed.unique()))}** — {relation}. δ, the "
+                         "smallest gap worth "
                          f"naming, is SB's seed sd in this run set: {claims.margin(sb.values()).value:.2f} pt "
                          f"(n = {len(sb)}); {len(verdicts)} arms are compared with SB and LB, each by its own paired "
                          "interval (no correction for the number of arms).")
@@ -182,11 +194,11 @@ def readings(ctx: Context) -> list[str]:
                      f"{flat_words} ({sig(base.phi.get('lb', float('nan')))}; ratio of means arm / LB "
                      f"{claims.ratio_words(flat)}); {r.examples / 1e6:.1f} M examples in {sig(r.steps)} updates "
                      f"(SB: {base.examples.get('sb', float('nan')) / 1e6:.1f} M in {sig(base.steps.get('sb', float('nan')))}).")
-            if r.arm.startswith(SELECTED_AFTER):
+            if r.arm.startswith(SELECTED_AFTER) and not replicate:   # the CPU replicate's radius: validation
                 words += " The radius was chosen after seeing test accuracy, not on a validation split."
             lines.append(words)
-        for col, what in (("phi", "φ"), ("hessian_top", f"λ_max ({eigen_note(ctx, net)})")):
-            c = followup_correlation(ctx, net, col)
+        for col, what in (("phi", "φ"), ("hessian_top", f"λ_max ({eigen_note(ctx, net, replicate)})")):
+            c = followup_correlation(ctx, net, col, replicate)
             if c is None:
                 continue
             e, lo, med = c.estimate, c.numbers["leave_out"], c.numbers["medians"]
@@ -203,7 +215,7 @@ def readings(ctx: Context) -> list[str]:
                    "no correlation resolved": "no correlation resolved"}[c.verdict]
                 + ". The runs share seeds and x0, so they are not independent points; Keskar et al.'s claim "
                 "predicts a clearly negative correlation (sharper, worse).")
-        ex = examples_vs_updates(ctx, net)
+        ex = examples_vs_updates(ctx, net) if not replicate else ""
         if ex:
             lines.append(ex)
     return lines
@@ -238,8 +250,8 @@ def examples_vs_updates(ctx: Context, net: str) -> str:
     return f"**{net}, same examples or same updates?** " + "; ".join(bits) + "."
 
 
-def show_readings(ctx: Context) -> None:
-    lines = readings(ctx)
+def show_readings(ctx: Context, replicate: str = "") -> None:
+    lines = readings(ctx, replicate)
     if lines:
         verdict_lines(lines)
 
@@ -338,12 +350,12 @@ def answer_line(ctx: Context) -> str:
     return words + " (the follow-ups chapter has every arm, its sharpness and the runs still missing)."
 
 
-def followup_arms(ctx, net: str = "F1") -> dict:
-    """Per follow-up arm of ``net`` (the GPU bf16 replicate): :func:`arm_vs_baselines` against SB and plain LB
-    of the same run set, δ from that set's SB seeds. {arm: Claim}; {} without SB and LB runs."""
+def followup_arms(ctx, net: str = "F1", replicate: str = "") -> dict:
+    """Per follow-up arm of ``net`` in ``replicate`` (default the GPU bf16 set): :func:`arm_vs_baselines` against
+    SB and plain LB of the same run set, δ from that set's SB seeds. {arm: Claim}; {} without SB and LB runs."""
     from lbgap.book import followups
 
-    df = followups.runs(ctx)
+    df = followups.runs(ctx, replicate)
     df = df[df.net == net].assign(acc=lambda d: d.test_acc)
     if not {"sb", "lb"} <= set(df.arm):
         return {}
@@ -353,12 +365,12 @@ def followup_arms(ctx, net: str = "F1") -> dict:
             for arm, g in df.groupby("arm", sort=False) if arm not in ("sb", "lb")}
 
 
-def followup_correlation(ctx, net: str = "F1", col: str = "phi") -> claims.Claim | None:
-    """Spearman's ρ of ``col`` (φ or λ_max) with test accuracy over the large-batch runs of every follow-up arm,
-    with each arm left out and over the arm medians (:func:`correlation`)."""
+def followup_correlation(ctx, net: str = "F1", col: str = "phi", replicate: str = "") -> claims.Claim | None:
+    """Spearman's ρ of ``col`` (φ or λ_max) with test accuracy over the large-batch runs of every follow-up arm of
+    ``replicate``, with each arm left out and over the arm medians (:func:`correlation`)."""
     from lbgap.book import followups
 
-    df = followups.runs(ctx)
+    df = followups.runs(ctx, replicate)
     side = df[(df.net == net) & (df.arm != "sb")].dropna(subset=[col, "test_acc"])
     if len(side) < 4:
         return None

@@ -18,9 +18,11 @@ class RunSet:
     variant: bool = False   # a variant of a protocol, labelled as such wherever it appears
     kind: str = "train"     # the record kind the set is made of ("" for none)
     studies: tuple[str, ...] = ()   # the tables and figures that read it (:func:`find`)
+    replicate: str = ""     # a prefix tag matches only with this replicate suffix ("fu-ghost+cpu": "cpu")
 
     def has_tag(self, tag: str) -> bool:
-        return any(tag == t or (t.endswith("-") and tag.startswith(t)) for t in self.tags)
+        return any(tag == t or (t.endswith("-") and tag.startswith(t) and tag.partition("+")[2] == self.replicate)
+                   for t in self.tags)
 
 
 RUN_SETS = {s.key: s for s in (
@@ -33,6 +35,8 @@ RUN_SETS = {s.key: s for s in (
     RunSet("F1-table7", "F1 Table 7 on the 50-epoch variant: conservative (proximal) LB and its λ = 0 control, "
            "float32 CPU", "F1", "paper", ("conservative", "repeat3", ""), "float32", "cpu", variant=True,
            studies=("table7",)),
+    RunSet("F1-cpu-fu", "F1 CPU float32 follow-ups: paper protocol, float32 CPU, SB and LB from F1 Table 2 (uncapped)",
+           "F1", "paper", ("fu-", "uncapped"), "float32", "cpu", studies=("followups-cpu",), replicate="cpu"),
     RunSet("F1-gpu-bf16", "F1 GPU bf16 replicate (follow-ups): paper protocol, bfloat16 autocast on a GPU",
            "F1", "paper", ("fu-",), "bfloat16 autocast", "gpu", variant=True, studies=("followups",)),
     RunSet("C1-quick", "C1 quick budget: 5 epochs, float32 CPU (far from a minimiser)",

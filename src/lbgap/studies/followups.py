@@ -221,46 +221,74 @@ def run(net: str, seeds: Sequence[int] = (0,), profile: str = "paper", arms: Seq
     return outcomes
 
 
+RUN_COLUMNS = ["net", "profile", "replicate", "seed", "arm", "batch_size", "lr", "test_acc", "train_loss", "epochs",
+               "steps", "examples", "train_time_s", "wall_s", "device", "stop_reason", "phi", "hessian_top", "run_id"]
+# a replicate whose SB and LB are Table 2's own runs where it has none of its own: the same configuration (the
+# paper profile's caps, LR 1e-3, float32 on a CPU) under Table 2's tag
+TABLE2_BASELINES = {"cpu": "uncapped"}
+
+
+def _run_row(r: dict, prof: str, arm: str, rep: str, sharp) -> dict:
+    """One row of :data:`RUN_COLUMNS` for training record ``r`` as arm ``arm`` of replicate ``rep``."""
+    from lbgap.measures import sharpness
+
+    cfg = r["config"]
+    hit = sharpness.entry_for(sharp, r["run_id"], EPS, "full", "sum")   # its row carries the Hessian too
+    n_train = int(r.get("data", {}).get("n_train") or 0)
+    return dict(
+        net=cfg["net"], profile=prof, replicate=rep, seed=int(cfg["seed"]), arm=arm, batch_size=int(cfg["batch_size"]),
+        lr=float(cfg["lr"]), test_acc=100 * r["final"]["test_acc"], train_loss=r["final"]["train_loss"],
+        epochs=int(r["epochs"]), steps=int(r["steps"]), examples=int(r["epochs"]) * n_train,
+        train_time_s=float(r["train_time_s"]), wall_s=float(r["provenance"].get("wall_time_s") or float("nan")),
+        device=r["provenance"].get("device"), stop_reason=r["stop_reason"],
+        phi=float(hit.phi) if hit is not None else float("nan"),
+        hessian_top=float(hit.hessian_top) if hit is not None and hit.hessian_top is not None else float("nan"),
+        run_id=r["run_id"])
+
+
 def runs_table(results_dir: str | Path | None = None, profiles: Sequence[str] = ("paper", "quick"),
                replicate: str | None = ""):
     """One row per finished arm run of ``replicate`` ("" the first set, "cpu", ...; None: every replicate, with a
     ``replicate`` column saying which): network, profile, seed, arm, test accuracy (%), final training loss, epochs,
     steps, examples seen, seconds in training steps, wall seconds, device, stop reason, phi (Metric 2.1, full space,
-    summed objective, eps = 1e-3; NaN where not measured) and the Hessian's top eigenvalue. The radius-selection
-    runs on the hold-out split are not arm runs (:func:`sam_validation_table`)."""
+    summed objective, eps = 1e-3; NaN where not measured), the Hessian's top eigenvalue and the run id. The radius-selection
+    runs on the hold-out split are not arm runs (:func:`sam_validation_table`). A replicate of
+    :data:`TABLE2_BASELINES` takes Table 2's SB and LB runs of each network it has runs of, for every seed it has no
+    SB or LB run of its own (the same configuration but the tag)."""
     import pandas as pd
 
+    from lbgap.core.config import RunConfig
     from lbgap.measures import sharpness
 
     rows = []
     for prof in profiles:
-        runs = [r for r in records.iter_records(results_dir, prof, "train")
-                if parse_tag(r.get("config", {}).get("tag", "")) is not None and r.get("status") == "ok"]
+        recs = [r for r in records.iter_records(results_dir, prof, "train") if r.get("status") == "ok"]
+        runs = [r for r in recs if parse_tag(r.get("config", {}).get("tag", "")) is not None]
         if not runs:
             continue
         sharp = sharpness.sharpness_table(results_dir, prof, tag=None)
+        mine = []
         for r in runs:
-            cfg = r["config"]
-            arm, rep = parse_tag(cfg["tag"])
+            arm, rep = parse_tag(r["config"]["tag"])
             if rep == VALIDATION or (replicate is not None and rep != replicate):
                 continue
-            hit = sharpness.entry_for(sharp, r["run_id"], EPS, "full", "sum")   # its row carries the Hessian too
-            n_train = int(r.get("data", {}).get("n_train") or 0)
-            rows.append(dict(
-                net=cfg["net"], profile=prof, replicate=rep, seed=int(cfg["seed"]), arm=arm,
-                batch_size=int(cfg["batch_size"]),
-                lr=float(cfg["lr"]), test_acc=100 * r["final"]["test_acc"], train_loss=r["final"]["train_loss"],
-                epochs=int(r["epochs"]), steps=int(r["steps"]), examples=int(r["epochs"]) * n_train,
-                train_time_s=float(r["train_time_s"]), wall_s=float(r["provenance"].get("wall_time_s") or float("nan")),
-                device=r["provenance"].get("device"),
-                stop_reason=r["stop_reason"], phi=float(hit.phi) if hit is not None else float("nan"),
-                hessian_top=float(hit.hessian_top) if hit is not None and hit.hessian_top is not None
-                else float("nan")))
-    cols = ["net", "profile", "replicate", "seed", "arm", "batch_size", "lr", "test_acc", "train_loss", "epochs", "steps",
-            "examples", "train_time_s", "wall_s", "device", "stop_reason", "phi", "hessian_top"]
+            mine.append(_run_row(r, prof, arm, rep, sharp))
+        base_tag = TABLE2_BASELINES.get(replicate or "")
+        have = {(m["net"], m["seed"], m["arm"]) for m in mine}
+        for r in recs if base_tag and mine else []:
+            cfg = r["config"]
+            arm = {"SB": "sb", "LB": "lb"}.get(cfg.get("regime"))
+            key = (cfg["net"], int(cfg["seed"]), arm)
+            if cfg.get("tag") != base_tag or arm is None or key in have or key[0] not in {k[0] for k in have}:
+                continue
+            if RunConfig.from_dict({**cfg, "tag": arm_tag(arm, replicate)}) != arm_config(
+                    cfg["net"], arm, int(cfg["seed"]), prof, replicate, device=cfg["device"]):
+                continue   # not the same configuration as the arm (another cap or LR): not its baseline
+            mine.append(_run_row(r, prof, arm, replicate, sharp))
+        rows += mine
     if not rows:
-        return pd.DataFrame(columns=cols)
-    return _in_arm_order(pd.DataFrame(rows, columns=cols), ["net", "arm", "seed"])
+        return pd.DataFrame(columns=RUN_COLUMNS)
+    return _in_arm_order(pd.DataFrame(rows, columns=RUN_COLUMNS), ["net", "arm", "seed"])
 
 
 def _in_arm_order(df, by: list[str]):
