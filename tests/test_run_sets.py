@@ -59,3 +59,4 @@ def test_a_replicate_suffix_keeps_the_follow_up_sets_apart():
     gpu, cpu = run_sets.get("F1-gpu-bf16"), run_sets.get("F1-cpu-fu")
     assert gpu.has_tag("fu-ghost") and not gpu.has_tag("fu-ghost+cpu") and not gpu.has_tag("fu-sam-0.05+val")
     assert cpu.has_tag("fu-ghost+cpu") and cpu.has_tag("uncapped") and not cpu.has_tag("fu-ghost")
+    assert run_sets.get("F1-tlr-grid").has_tag("tlr-x16") and run_sets.get("F1-tlr-final").has_tag("uncapped")

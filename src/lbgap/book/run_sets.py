@@ -69,9 +69,9 @@ RUN_SETS = {s.key: s for s in (
            "F1", "quick", ("",), "float32", "cpu", variant=True, kind="noise", studies=("noise",)),
     RunSet("F1-tlr-grid", "F1 tuned-LR grid: paper protocol (Adam, plateau rule, caps SB 100 / LB 300 epochs), "
            "trained on 55,000 MNIST images, validated on the fixed 5,000-image hold-out, seed 0, float32 CPU",
-           "F1", "paper", ("tlr-x",), "float32", "cpu", variant=True, studies=("tuned-lr-grid",)),
+           "F1", "paper", ("tlr-",), "float32", "cpu", variant=True, studies=("tuned-lr-grid",)),
     RunSet("F1-tlr-final", "F1 tuned-LR final: each batch size at its selected LR, official 60,000/10,000 split, "
-           "paper protocol, float32 CPU", "F1", "paper", ("tlr-x", "uncapped"), "float32", "cpu", variant=True,
+           "paper protocol, float32 CPU", "F1", "paper", ("tlr-", "uncapped"), "float32", "cpu", variant=True,
            studies=("tuned-lr-final",)),
     RunSet("F1-recheck", "F1 reruns of unchanged configurations (tag recheck), float32 CPU",
            "F1", "paper", ("recheck", "recheck-"), "float32", "cpu", variant=True, studies=("rerun",)),
