@@ -312,7 +312,8 @@ def cost_line(ctx: Context) -> str:
     return (f"Cost, from the records: the grid {p['grid']['records']} runs, {p['grid']['core_h']:.1f} core-hours; the "
             f"final stage {p['final']['records']} runs, {p['final']['core_h']:.1f} core-hours of training and "
             f"{p['sharpness']['core_h']:.1f} of φ and λ_max ({p['sharpness']['records']} entries); on "
-            f"{', '.join(c['cpus'])}, {' or '.join(map(str, c['threads']))} thread(s) per run.")
+            f"{', '.join(c['cpus'])}, {' or '.join(map(str, c['threads']))} "
+            f"thread{'s' if c['threads'] != [1] else ''} per run.")
 
 
 def answer_line(ctx: Context) -> str:
