@@ -197,7 +197,7 @@ def readings(ctx: Context, replicate: str = "") -> list[str]:
             if r.arm.startswith(SELECTED_AFTER) and not replicate:   # the CPU replicate's radius: validation
                 words += " The radius was chosen after seeing test accuracy, not on a validation split."
             lines.append(words)
-        for col, what in (("phi", "φ"), ("hessian_top", f"λ_max ({eigen_note(ctx, net, replicate)})")):
+        for col, what, how in (("phi", "φ", ""), ("hessian_top", "λ_max", f" {eigen_note(ctx, net, replicate)}.")):
             c = followup_correlation(ctx, net, col, replicate)
             if c is None:
                 continue
@@ -214,7 +214,7 @@ def readings(ctx: Context, replicate: str = "") -> list[str]:
                    "not robust": "not robust (leaving out one arm loses it)",
                    "no correlation resolved": "no correlation resolved"}[c.verdict]
                 + ". The runs share seeds and x0, so they are not independent points; Keskar et al.'s claim "
-                "predicts a clearly negative correlation (sharper, worse).")
+                "predicts a clearly negative correlation (sharper, worse)." + how)
         ex = examples_vs_updates(ctx, net) if not replicate else ""
         if ex:
             lines.append(ex)
