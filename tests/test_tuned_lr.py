@@ -227,3 +227,23 @@ def test_stop_lines_count_how_each_regime_stopped(monkeypatch):
         "SB at the tuned LR stopped 1 of 1 on the plateau rule (seed 0: 51 epochs).",
         "LB at the tuned LR stopped 1 of 2 at the epoch cap (seed 0: 300 epochs); 1 of 2 on the plateau rule "
         "(seed 1: 53 epochs)."]
+
+
+def test_answer_line_quotes_the_tuned_and_untuned_gaps_and_the_sharpness(monkeypatch):
+    from lbgap.book.context import context
+
+    tuned = pd.DataFrame([dict(seed=s, regime=r, test_acc=a + 0.05 * s, phi=p * (1 + 0.1 * s))
+                          for s in range(4) for r, a, p in (("SB", 98.3, 0.5), ("LB", 98.1, 5.0))])
+    plain = pd.DataFrame([dict(seed=s, regime=r, test_acc=a + 0.07 * s, phi=1.0)
+                          for s in range(4) for r, a in (("SB", 98.2), ("LB", 97.9))])
+    sel = {r: dict(multiplier=m, complete=True) for r, m in (("SB", 2.0), ("LB", 16.0))}
+    monkeypatch.setattr(book, "grid", lambda ctx: pd.DataFrame([dict(regime="SB")]))
+    monkeypatch.setattr(book, "final", lambda ctx: tuned)
+    monkeypatch.setattr(book, "untuned", lambda ctx: plain)
+    monkeypatch.setattr(book, "selected", lambda ctx: sel)
+    line = book.answer_line(context("results"))
+    ctx = context("results")
+    d = book.margin(ctx).value
+    c, u, s = book.gap(tuned, d, "t"), book.gap(plain, d, "u"), book.sharpness_ratio(tuned)
+    assert "(SB × 2, LB × 16)" in line and f"paired by seed {c.words()}, against {u.words()} at 10⁻³" in line
+    assert s.verdict == "LB sharper" and line.endswith("LB sharper.")

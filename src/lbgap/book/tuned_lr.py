@@ -322,13 +322,18 @@ def answer_line(ctx: Context) -> str:
     g, f = grid(ctx), final(ctx)
     if not len(g):
         return ""
-    picked = "; ".join(f"{r} × {s['multiplier']:g} ({state_words(s)})" for r, s in selected(ctx).items())
+    picked = ", ".join(f"{r} × {s['multiplier']:g}" + ("" if s["complete"] else f" ({state_words(s)})")
+                       for r, s in selected(ctx).items())
     if f.empty or set(f.regime) != {"SB", "LB"}:
         return (f"**Does the gap survive a learning rate tuned per batch size? Not answered yet.** On F1's 5,000-image "
                 f"validation split the grid so far selects LR {picked}; the five-seed runs at the selected LRs on the "
                 "official split have not run (chapter *Tuned learning rate*).")
     c = gap(f, margin(ctx).value, "tuned gap")
+    u = gap(untuned(ctx), margin(ctx).value, "untuned gap")
+    s = sharpness_ratio(f)
     from lbgap.book import claims
 
-    return (f"**With the learning rate tuned per batch size, {claims.phrase(c)}.** F1, LR selected on a 5,000-image validation split ({picked}), official test set: SB − LB "
-            f"paired by seed {c.words()}.")
+    return (f"**With the learning rate tuned per batch size, {claims.phrase(c)}.** F1, LR selected on a 5,000-image "
+            f"validation split ({picked}), official test set: SB − LB paired by seed {c.words()}"
+            + (f", against {u.words()} at 10⁻³ for both" if u.n else "")
+            + (f"; φ of LB over SB at the tuned LRs {claims.ratio_words(s)}, {s.verdict}" if s.n else "") + ".")
