@@ -199,7 +199,8 @@ def show_grid(ctx: Context) -> None:
 
 
 def figure_curves(ctx: Context):
-    """Validation accuracy against the LR multiplier, one line per batch size, the selected point circled."""
+    """Validation accuracy against the LR multiplier, one line per batch size, the selected point circled; the warm-up
+    check's points (LB without its warm-up) as crosses."""
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter
 
@@ -213,6 +214,10 @@ def figure_curves(ctx: Context):
         ax.plot(d.multiplier, d.val_acc, marker="o", label=f"{regime} (B = {int(d.batch_size.iloc[0]):,})")
         best = d[d.multiplier == chosen[regime]]
         ax.scatter(best.multiplier, best.val_acc, s=220, facecolors="none", edgecolors="black", zorder=5)
+        if regime == "LB" and len(warmup(ctx)):   # the warm-up check: the same LB points without their warm-up
+            w = warmup(ctx)
+            ax.scatter(w.multiplier, w.val_acc_none, marker="x", s=70, color=ax.lines[-1].get_color(), zorder=6,
+                       label="LB without its warm-up")
     ax.set_xscale("log", base=2)
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.set_xlabel("learning rate ÷ 10⁻³ (Adam)")
@@ -247,8 +252,10 @@ def show_curves(ctx: Context) -> None:
         return
     from lbgap.book import run_sets
 
+    crosses = ("; a cross: the same LB point trained without its warm-up (the warm-up check)" if len(warmup(ctx))
+               else "")
     show_figure(figure_curves(ctx), run_sets.caption("Validation accuracy against the learning rate, one line per batch "
-                                                     "size, the selected point circled", "F1-tlr-grid"),
+                                                     "size, the selected point circled" + crosses, "F1-tlr-grid"),
                 reading_curves(ctx))
 
 
