@@ -25,11 +25,7 @@
 # a job of their own (ARMS=regime,hoffer) with few other jobs beside them. CPU rehearsal: DEVICE=cpu NETS=F1:smoke
 # SEEDS=0 JOBS=2 BUDGET=120 OUT=/tmp/fu-dry RESULTS=/tmp/fu-dry/results bash scripts/gpu_followups.sh
 set -uo pipefail
-cd "$(dirname "$0")/.."
-PY=${PYTHON:-python3}
-export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 CI=1
-[ -f .carry/GIT_COMMIT ] && export LBGAP_GIT_COMMIT="${LBGAP_GIT_COMMIT:-$(cat .carry/GIT_COMMIT)}"
-OUT=${OUT:?OUT must be set to the folder whose files come back from the node}; mkdir -p "$OUT"
+. "$(dirname "$0")/node_env.sh"   # repository root, PY, PYTHONPATH, the tree's commit, $OUT
 BUDGET=${BUDGET:-540}; JOBS=${JOBS:-10}; MIN_S=${MIN_S:-60}; EXPORT_S=${EXPORT_S:-20}; DEVICE=${DEVICE:-cuda}
 # The record store is a git-ignored work folder: the node keeps it between jobs while it stays up (a fresh copy of
 # the tree replaces data/results at every job); the committed records of these runs are copied in first, so that

@@ -22,11 +22,7 @@
 # BATCH_SIZES=8,16,32 SEEDS=0-1 MAX_STEPS=40 JOBS=2 BUDGET=120 OUT=/tmp/steps-dry RESULTS=/tmp/steps-dry/results
 # bash scripts/gpu_steps.sh
 set -uo pipefail
-cd "$(dirname "$0")/.."
-PY=${PYTHON:-python3}
-export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 CI=1
-[ -f .carry/GIT_COMMIT ] && export LBGAP_GIT_COMMIT="${LBGAP_GIT_COMMIT:-$(cat .carry/GIT_COMMIT)}"
-OUT=${OUT:?OUT must be set to the folder whose files come back from the node}; mkdir -p "$OUT"
+. "$(dirname "$0")/node_env.sh"   # repository root, PY, PYTHONPATH, the tree's commit, $OUT
 NET=${NET:-C1}; OPTIMIZERS=${OPTIMIZERS:-adam}; SEEDS=${SEEDS:-0-2}; MAX_EPOCHS=${MAX_EPOCHS:-30}
 MAX_STEPS=${MAX_STEPS:-20000}; JOBS=${JOBS:-8}; BUDGET=${BUDGET:-540}; MIN_S=${MIN_S:-60}; EXPORT_S=${EXPORT_S:-20}
 DEVICE=${DEVICE:-cuda}; PROFILE=${PROFILE:-quick}; STAGE=${STAGE:-1}
