@@ -561,7 +561,7 @@ def show_status(ctx: Context) -> None:
     display(styled(status(ctx), run_sets.caption("Status of every table and figure of Keskar et al. (2017) and of our "
                                                  "own studies; each F1 number names its run set", "all-records",
                                                  "F1-table2", "F1-50epoch", "F1-table7", "F1-gpu-bf16", "F1-steps",
-                                                 "F1-noise"), "status", wrap=("f1_ours_paper",),
+                                                 "F1-noise", "F1-tlr-final", "F1-advise"), "status", wrap=("f1_ours_paper",),
                   labels=STATUS_LABELS))
     display(Markdown("Notes:\n\n" + status_notes()))
 
