@@ -510,7 +510,7 @@ def status(ctx: Context):
     tl = chapter_context(ctx, "tuned_lr")
     final = tuned_lr.final(tl)
     if set(final.regime) == {"SB", "LB"}:
-        c = tuned_lr.gap(final, tuned_lr.margin(tl).value, "tuned gap")
+        c = tuned_lr.gaps(tl)["tuned"]
         headline_words["LR tuned per batch size"] = f"SB − LB {c.words()} ({short('F1-tlr-final')})"
     cal = measure_model.calibration(chapter_context(ctx, "measure_your_model"))
     cal = cal[(cal.net == "F1") & cal.b_simple_from.str.startswith("lbgap advise") & cal.b_crit.str.startswith("adam")]

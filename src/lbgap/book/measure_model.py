@@ -133,7 +133,8 @@ def demo_record(ctx: Context) -> dict | None:
 def advice_record(ctx: Context, net: str = "F1") -> dict | None:
     from lbgap.measure import advice
 
-    return advice.load(ctx.results_dir, record_profile(ctx)).get(advise_record_name(net))
+    return ctx.memo("advise-records", lambda: advice.load(ctx.results_dir, record_profile(ctx))).get(
+        advise_record_name(net))
 
 
 def critical_batch(ctx: Context, net: str) -> tuple[dict, list[str]]:
@@ -144,9 +145,8 @@ def critical_batch(ctx: Context, net: str) -> tuple[dict, list[str]]:
 
     if net == "F1":
         return bvi.fits(ctx)
-    target = 0.5 if ctx.profile == "smoke" else steps.HEADLINES[net]
     return ctx.memo(f"fits-{net}", lambda: steps.critical_batches(
-        steps.table(ctx.results_dir, bvi.record_profile(ctx), net), target, n_boot=500))
+        steps.table(ctx.results_dir, bvi.record_profile(ctx), net), bvi.target(ctx, net), n_boot=500))
 
 
 # :func:`calibration`'s snake_case columns and their display labels (applied only when shown)

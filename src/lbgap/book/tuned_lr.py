@@ -68,6 +68,20 @@ def gap(df, delta: float, name: str):
     return cl.gap_closed(sb, lb, delta, name)
 
 
+STOPPED_BY = {"plateau": "the plateau rule", "max_epochs": "the epoch cap"}   # a run's stop reason in words
+
+
+def gaps(ctx: Context) -> dict:
+    """SB − LB at the tuned LRs ("tuned", run set F1 tuned-LR final) and at 10⁻³ for both ("untuned", F1 Table 2),
+    each by :func:`gap` with δ = :func:`margin`: the one pair of gap claims the chapter and the front page quote."""
+    def make():
+        d = margin(ctx).value
+        return {"tuned": gap(final(ctx), d, "SB − LB at the tuned LRs"),
+                "untuned": gap(untuned(ctx), d, "SB − LB at LR 10⁻³ for both")}
+
+    return ctx.memo("tlr-gaps", make)
+
+
 def sharpness_ratio(df, name: str = "LB/SB φ at the tuned LRs", column: str = "phi"):
     """``column`` (φ, or λ_max: ``hessian_top``) of LB over that of SB, ratio of means over the seeds with both,
     paired bootstrap (claims.sharper: the one LB/SB ratio every page quotes)."""
@@ -151,9 +165,9 @@ def claims(ctx: Context) -> list[str]:
     tuned LRs and at 10⁻³ (rule "paired gap vs margin"), and φ's LB/SB ratio at the tuned LRs."""
     d = margin(ctx)
     lines = selection_lines(ctx) + warmup_lines(ctx)
-    for df, what in ((final(ctx), "at the tuned LRs (run set F1 tuned-LR final)"),
-                     (untuned(ctx), "at LR 10⁻³ for both (run set F1 Table 2, uncapped)")):
-        c = gap(df, d.value, f"SB − LB {what}")
+    for key, what in (("tuned", "at the tuned LRs (run set F1 tuned-LR final)"),
+                      ("untuned", "at LR 10⁻³ for both (run set F1 Table 2, uncapped)")):
+        c = gaps(ctx)[key]
         lines.append(f"SB − LB {what}: **{c.words()}** (rule: {c.rule}, δ = {d.value:.2f} pt, SB's seed sd)."
                      if c.n else f"SB − LB {what}: no run yet.")
     s = sharpness_ratio(final(ctx))
@@ -241,10 +255,9 @@ def reading_curves(ctx: Context) -> str:
         usual = d.stop_reason.mode().iloc[0]
         odd = d[d.stop_reason != usual]
         if len(odd) and len(d) > 2:
-            why = {"max_epochs": "the epoch cap", "plateau": "the plateau rule"}
-            parts[-1] += ("; " + ", ".join(f"× {r.multiplier:g} stopped on {why.get(r.stop_reason, r.stop_reason)} "
+            parts[-1] += ("; " + ", ".join(f"× {r.multiplier:g} stopped on {STOPPED_BY.get(r.stop_reason, r.stop_reason)} "
                                            f"after {r.epochs:.0f} epochs" for r in odd.itertuples())
-                          + f", where the other {regime} points stopped on {why.get(usual, usual)}")
+                          + f", where the other {regime} points stopped on {STOPPED_BY.get(usual, usual)}")
     return "; ".join(parts) + "."
 
 
@@ -295,14 +308,13 @@ def show_final(ctx: Context) -> None:
 
 def stop_lines(ctx: Context) -> list[str]:
     """Per regime of the final stage: how its runs stopped (plateau rule or epoch cap), with their epochs."""
-    words = {"plateau": "on the plateau rule", "max_epochs": "at the epoch cap"}
     out = []
     f = final(ctx)
     for regime in ("SB", "LB"):
         g = f[f.regime == regime]
         if g.empty:
             continue
-        parts = [f"{len(h)} of {len(g)} {words.get(why, why)} (" + ", ".join(
+        parts = [f"{len(h)} of {len(g)} {'at' if why == 'max_epochs' else 'on'} {STOPPED_BY.get(why, why)} (" + ", ".join(
                  f"seed {r.seed}: {r.epochs}" for r in h.itertuples()) + " epochs)"
                  for why, h in g.groupby("stop_reason", sort=True)]
         out.append(f"{regime} at the tuned LR stopped " + "; ".join(parts) + ".")
@@ -336,8 +348,7 @@ def answer_line(ctx: Context) -> str:
         return (f"**Does the gap survive a learning rate tuned per batch size? Not answered yet.** On F1's 5,000-image "
                 f"validation split the grid so far selects LR {picked}; the five-seed runs at the selected LRs on the "
                 "official split have not run (chapter *Tuned learning rate*).")
-    c = gap(f, margin(ctx).value, "tuned gap")
-    u = gap(untuned(ctx), margin(ctx).value, "untuned gap")
+    c, u = gaps(ctx)["tuned"], gaps(ctx)["untuned"]
     s = sharpness_ratio(f)
     from lbgap.book import claims
 

@@ -268,16 +268,22 @@ def load_callable(spec: str, what: str) -> Callable:
     return fn
 
 
+def named_split(name: str) -> str:
+    """The split a data set named to ``--data`` is read on: the one the book trains on (``config.default_split``:
+    the official one where the cached test set is complete, else the seeded hold-out)."""
+    from lbgap.core.config import default_split
+
+    return default_split(name, "real")
+
+
 def named_data(name: str, examples: int | None = None, device="cpu"):
     """A cached torchvision data set by name (``lbgap data import/download``) as an (X float in [0, 1], y) pair of
-    its first ``examples`` training examples, on the split the book trains on (``config.default_split``: the
-    official one where the cached test set is complete, else the seeded hold-out)."""
+    its first ``examples`` training examples, on :func:`named_split`."""
     from lbgap.core import data as datamod
-    from lbgap.core.config import default_split
 
     if name not in DATASET_NAMES:
         raise ValueError(f"--data {name!r}: give MODULE:FUNCTION or one of {', '.join(DATASET_NAMES)}")
-    bundle = datamod.load(name, default_split(name, "real"), "real", "cpu")
+    bundle = datamod.load(name, named_split(name), "real", "cpu")
     n = len(bundle.train) if examples is None else min(examples, len(bundle.train))
     return bundle.train.batch(slice(0, n))
 

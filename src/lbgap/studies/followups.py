@@ -275,11 +275,12 @@ def runs_table(results_dir: str | Path | None = None, profiles: Sequence[str] = 
             mine.append(_run_row(r, prof, arm, rep, sharp))
         base_tag = TABLE2_BASELINES.get(replicate or "")
         have = {(m["net"], m["seed"], m["arm"]) for m in mine}
+        nets = {m["net"] for m in mine}
         for r in recs if base_tag and mine else []:
             cfg = r["config"]
             arm = {"SB": "sb", "LB": "lb"}.get(cfg.get("regime"))
             key = (cfg["net"], int(cfg["seed"]), arm)
-            if cfg.get("tag") != base_tag or arm is None or key in have or key[0] not in {k[0] for k in have}:
+            if cfg.get("tag") != base_tag or arm is None or key in have or key[0] not in nets:
                 continue
             if RunConfig.from_dict({**cfg, "tag": arm_tag(arm, replicate)}) != arm_config(
                     cfg["net"], arm, int(cfg["seed"]), prof, replicate, device=cfg["device"]):

@@ -283,12 +283,13 @@ def run(stage: str, regimes: Sequence[str] = ("SB", "LB"), seeds: Sequence[int] 
         return outcomes
     if stage != "final":
         raise ValueError(f"unknown stage {stage!r}: choose {' or '.join(STAGES)}")
-    chosen = selection(grid_table(results_dir, profile))
+    recorded = grid_table(results_dir, profile)
+    chosen = selection(recorded)
     missing = [r for r in regimes if r not in chosen]
     if missing:
         raise ValueError(f"no grid runs for {', '.join(missing)} in {results_dir}: run `lbgap sweep tuned-lr --stage "
                          "grid` first (the LR is chosen on the hold-out split)")
-    open_edge = {r: m for r, m in extension(grid_table(results_dir, profile)).items() if r in regimes}
+    open_edge = {r: m for r, m in extension(recorded).items() if r in regimes}
     if open_edge and not accept_edge:
         raise ValueError("the grid's best LR sits at its edge for " + ", ".join(
             f"{r} (next point x{m:g})" for r, m in open_edge.items()) + ": run `lbgap sweep tuned-lr --stage grid` "

@@ -82,9 +82,7 @@ def run(a: argparse.Namespace) -> int:
     if a.record:
         data_spec = a.data
         if a.data in advice.DATASET_NAMES:
-            from lbgap.core.config import default_split
-
-            data_spec = f"{a.data} ({default_split(a.data, 'real')} split, {len(data):,} training examples)"
+            data_spec = f"{a.data} ({advice.named_split(a.data)} split, {len(data):,} training examples)"
         advice.write(result, a.record, a.results_dir, a.profile, device, model_spec=a.model, data_spec=data_spec,
                      loss=a.loss)
         print(f"record {a.record} written")
