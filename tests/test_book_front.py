@@ -134,3 +134,18 @@ def test_status_line_counts_table_2s_seeds_beside_the_seeds_trained():
     trained = {k[2] for k in front._record_keys(ctx, "train", "") if k[:2] == ("quick", "F2")}
     want = f"{used} seeds" if used == len(trained) else f"{used} seeds in Table 2 of {len(trained)} trained"
     assert f"F2 ({want})" in line or f"F2, {want}" in line
+
+
+def test_advise_records_count_under_their_networks_name_only(tmp_path):
+    # the status row's advise networks come from the book's record names, not from the first word of any name
+    from lbgap.book import front, measure_model
+    from lbgap.book.context import context
+    from lbgap.core import records
+
+    for name in (measure_model.advise_record_name("C1"), "resnet18-cifar10-adam"):
+        records.write_record(tmp_path, "quick", "advise", name, provenance={}, b_simple=100.0)
+    ctx = context("results", tmp_path, "auto", "0", "F1,C1")
+    keys = front._record_keys(ctx, "advise", None)
+    assert {k[1] for k in keys} == {"C1"}
+    assert measure_model.advised_net(measure_model.advise_record_name("F1")) == "F1"
+    assert measure_model.advised_net("F1-mnist-sgd-b256-s0") is None

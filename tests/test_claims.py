@@ -140,3 +140,15 @@ def test_eigen_label_names_each_method_in_table_words():
         f"power iteration, not converged (stopped at the {cap}-iteration cap)")
     assert eigen_label({"iterations": cap - 1}) == "power iteration"
     assert eigen_label({"method": "dense eigh"}) == "dense eigh"
+
+
+def test_eigen_method_flags_only_a_power_iteration_at_its_cap():
+    from lbgap.book.claims import eigen_method, power_iteration_cap
+    from lbgap.measures import hessian
+
+    cap = power_iteration_cap()
+    assert eigen_method({"method": "power iteration", "iterations": cap}) == ("power iteration", True)
+    assert eigen_method({"method": "power iteration", "iterations": cap - 1}) == ("power iteration", False)
+    assert eigen_method({"method": hessian.METHOD, "converged": False, "iterations": 10 * cap}) == (
+        "Lanczos, not converged", False)
+    assert eigen_method(None) == ("—", False)

@@ -354,31 +354,46 @@ def power_iteration_cap() -> int:
     return int(inspect.signature(hessian_top_eigenvalue).parameters["iters"].default)
 
 
-def eigen_label(hessian: dict | None) -> str:
-    """How a record's λ_max was computed, in words: "power iteration, not converged (stopped at the
-    N-iteration cap)" where its iteration count reached the cap, else "power iteration"; Lanczos entries as
-    ``measures.hessian.method_label`` names them ("Lanczos, converged"), any other method by its ``method``."""
+def eigen_method(hessian: dict | None) -> tuple[str, bool]:
+    """How a record's λ_max was computed: (the method in words, whether it stopped at the power iteration's
+    iteration cap unconverged). Lanczos entries as ``measures.hessian.method_label`` names them ("Lanczos,
+    converged"), power iteration as "power iteration", any other method by its ``method``; no entry: ("—", False)."""
     if not hessian:
-        return "—"
+        return "—", False
     method = str(hessian.get("method", ""))
     if method.startswith("Lanczos"):
         from lbgap.measures.hessian import method_label
 
-        return method_label(hessian)
+        return method_label(hessian), False
     if method and not method.startswith("power iteration"):
-        return method
-    if int(hessian.get("iterations") or 0) >= power_iteration_cap():
-        return f"power iteration, not converged (stopped at the {power_iteration_cap()}-iteration cap)"
-    return "power iteration"
+        return method, False
+    return "power iteration", int(hessian.get("iterations") or 0) >= power_iteration_cap()
 
 
-def eigen_labels(ctx, run_ids) -> dict:
-    """{run id: :func:`eigen_label`} of the sharpness records of ``run_ids`` under the context's profiles."""
+def eigen_label(hessian: dict | None) -> str:
+    """:func:`eigen_method` in one phrase: "power iteration, not converged (stopped at the N-iteration cap)" where
+    it reached the cap, else the method's words."""
+    method, capped = eigen_method(hessian)
+    return f"{method}, not converged (stopped at the {power_iteration_cap()}-iteration cap)" if capped else method
+
+
+def _hessian_entries(ctx, run_ids) -> dict:
+    """{run id: the ``hessian`` entry of its sharpness record} for ``run_ids`` under the context's profiles."""
     from lbgap.core.records import iter_records
 
     want, out = set(run_ids), {}
     for prof in ctx.record_profiles:
         for r in iter_records(ctx.results_dir, prof, "sharpness"):
             if r.get("run_id") in want and r["run_id"] not in out:
-                out[r["run_id"]] = eigen_label(r.get("hessian"))
+                out[r["run_id"]] = r.get("hessian")
     return out
+
+
+def eigen_methods(ctx, run_ids) -> dict:
+    """{run id: :func:`eigen_method`} of the sharpness records of ``run_ids`` under the context's profiles."""
+    return {k: eigen_method(h) for k, h in _hessian_entries(ctx, run_ids).items()}
+
+
+def eigen_labels(ctx, run_ids) -> dict:
+    """{run id: :func:`eigen_label`} of the sharpness records of ``run_ids`` under the context's profiles."""
+    return {k: eigen_label(h) for k, h in _hessian_entries(ctx, run_ids).items()}

@@ -62,12 +62,12 @@ def eigen_note(ctx: Context, net: str, replicate: str = "") -> str:
     if not {"run_id", "hessian_top"} <= set(df.columns):
         return "λ_max: no Hessian entries"
     df = df[(df.net == net) & df.hessian_top.notna()]
-    labels = claims.eigen_labels(ctx, list(df.run_id))
-    if not labels:
+    methods = claims.eigen_methods(ctx, list(df.run_id))
+    if not methods:
         return "λ_max: no Hessian entries"
-    counts = Counter(w.split(" (stopped")[0] for w in labels.values())
-    capped = [f"{r.arm} seed {r.seed}" for r in df.itertuples() if "stopped at the" in labels.get(r.run_id, "")]
-    return ("λ_max by " + "; ".join(f"{w} ({n} of {len(labels)})" for w, n in counts.most_common())
+    counts = Counter(f"{m}, not converged" if cap else m for m, cap in methods.values())
+    capped = [f"{r.arm} seed {r.seed}" for r in df.itertuples() if methods.get(r.run_id, ("", False))[1]]
+    return ("λ_max by " + "; ".join(f"{w} ({n} of {len(methods)})" for w, n in counts.most_common())
             + (f"; stopped at the {claims.power_iteration_cap()}-iteration cap: {', '.join(capped)}" if capped else ""))
 
 

@@ -391,7 +391,8 @@ STATUS_ROWS = (
 def _record_keys(ctx: Context, kind: str, tag) -> set[tuple[str, str, int, str]]:
     """(profile, network, seed, tag) of every record of ``kind`` under the page's record profiles whose training
     tag is ``tag`` (or starts with it; a tuple: any of them; None: any tag). Regression records have no network
-    (``—``)."""
+    (``—``); advise records count only under the book's names (``measure_model.advised_net``)."""
+    from lbgap.book import measure_model
     from lbgap.core.records import iter_records
 
     tags = tag if isinstance(tag, tuple) else (tag,)
@@ -404,7 +405,12 @@ def _record_keys(ctx: Context, kind: str, tag) -> set[tuple[str, str, int, str]]
                 continue
             if kind == "regression" and r.get("role") != "measure":   # tuning and pass records are not seeds
                 continue
-            net = r.get("net") or cfg.get("net") or (str(r.get("run_id", "")).split("-")[0] if kind == "advise" else "")
+            if kind == "advise":   # the book's advise records are named after their network; others are not counted
+                net = measure_model.advised_net(r.get("run_id", ""))
+                if net is None:
+                    continue
+            else:
+                net = r.get("net") or cfg.get("net")
             out.add((prof, net or "—", r.get("seed", cfg.get("seed")), t))
     return out
 

@@ -13,6 +13,11 @@ def advise_record_name(net: str) -> str:
     return f"{net}-{CALIBRATED[net]}-adam-b256-s0"
 
 
+def advised_net(record_name: str) -> str | None:
+    """The network whose advise record is ``record_name`` (:func:`advise_record_name`); None for any other record."""
+    return next((net for net in CALIBRATED if advise_record_name(net) == record_name), None)
+
+
 def advise_command(net: str) -> str:
     """The ``lbgap advise`` call that writes ``net``'s advise record: Adam at the paper's 1e-3, B = 256, 300 steps
     from x0 of seed 0, a B_simple probe every 10 steps."""
