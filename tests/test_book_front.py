@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from book_records import sharpness_record, three_f1_pairs, train_record
 
-from lbgap.book import claims, front
+from lbgap.book import claims, front, status
 from lbgap.book.coverage import MISSING_REASON
 from lbgap.core import records
 from lbgap.measures import landscape
@@ -61,7 +61,7 @@ def test_scorecard_puts_each_claim_beside_the_papers(ctx, tmp_path):
 
 
 def test_status_has_a_row_per_paper_table_and_figure_and_counts_from_the_records(ctx, tmp_path):
-    st = front.status(ctx).set_index("item")
+    st = status.status(ctx).set_index("item")
     for k in range(1, 8):
         assert sum(i.split(" ")[:2] == ["Table", str(k)] for i in st.index) == 1, f"Table {k}"
         assert sum(i.split(" ")[:2] == ["Figure", str(k)] for i in st.index) == 1, f"Figure {k}"
@@ -75,12 +75,12 @@ def test_status_has_a_row_per_paper_table_and_figure_and_counts_from_the_records
     rec = records.read_json(path)
     rec["run_id"], rec["config"]["tag"], rec["config"]["seed"] = "F1-s4-conservative", "conservative", 4
     records.atomic_write_json(path.with_name(rec["run_id"] + ".json"), rec)
-    st = front.status(ctx).set_index("item")
+    st = status.status(ctx).set_index("item")
     t7 = st.loc["Table 7 conservative"]
     assert (t7.status, t7.seeds, t7.networks_by_profile, t7.f1_ours_paper) == ("partly", "1", "paper: F1", "—")
     assert st.loc["Table 2 SB vs LB accuracy"].seeds == "3"   # the conservative run is not a Table 2 run
     assert st.loc["Figure 4 batch sweep"].status == "not run" and st.loc["Table 5"].chapter == ""
-    assert "Table 6 augmentation" in front.status_notes()
+    assert "Table 6 augmentation" in status.status_notes()
 
 
 def test_answer_quotes_the_records_and_skips_what_is_missing(ctx):
@@ -121,7 +121,7 @@ def test_mean_loss_sharpness_is_labelled_a_solver_stall(ctx, tmp_path):
 
 def test_status_line_counts_table_2s_seeds_beside_the_seeds_trained():
     # F2's committed quick runs: 4 seeds trained, Table 2 averages the 3 evaluated in stored-order batches
-    from lbgap.book import front
+    from lbgap.book import status
     from lbgap.book.context import context
     from lbgap.book.sb_vs_lb import table2_runs
 
@@ -130,22 +130,22 @@ def test_status_line_counts_table_2s_seeds_beside_the_seeds_trained():
     used = kept[kept.net == "F2"].seed.nunique()
     if not used:
         pytest.skip("F2's quick records are not in this checkout")
-    line = front.status_line(ctx)
-    trained = {k[2] for k in front._record_keys(ctx, "train", "") if k[:2] == ("quick", "F2")}
+    line = status.status_line(ctx)
+    trained = {k[2] for k in status._record_keys(ctx, "train", "") if k[:2] == ("quick", "F2")}
     want = f"{used} seeds" if used == len(trained) else f"{used} seeds in Table 2 of {len(trained)} trained"
     assert f"F2 ({want})" in line or f"F2, {want}" in line
 
 
 def test_advise_records_count_under_their_networks_name_only(tmp_path):
     # the status row's advise networks come from the book's record names, not from the first word of any name
-    from lbgap.book import front, measure_model
+    from lbgap.book import measure_model, status
     from lbgap.book.context import context
     from lbgap.core import records
 
     for name in (measure_model.advise_record_name("C1"), "resnet18-cifar10-adam"):
         records.write_record(tmp_path, "quick", "advise", name, provenance={}, b_simple=100.0)
     ctx = context("results", tmp_path, "auto", "0", "F1,C1")
-    keys = front._record_keys(ctx, "advise", None)
+    keys = status._record_keys(ctx, "advise", None)
     assert {k[1] for k in keys} == {"C1"}
     assert measure_model.advised_net(measure_model.advise_record_name("F1")) == "F1"
     assert measure_model.advised_net("F1-mnist-sgd-b256-s0") is None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from lbgap.book import after_keskar, boxes, front
+from lbgap.book import after_keskar, boxes, front, status
 from lbgap.book.context import context
 
 
@@ -16,9 +16,9 @@ def ctx():
 
 
 def test_net_ranges():
-    assert front._net_ranges(["C4", "C2", "C3", "F2"]) == "C2–C4, F2"
-    assert front._net_ranges(["C1", "C2"]) == "C1, C2"
-    assert front._net_ranges(["F1"]) == "F1"
+    assert status._net_ranges(["C4", "C2", "C3", "F2"]) == "C2–C4, F2"
+    assert status._net_ranges(["C1", "C2"]) == "C1, C2"
+    assert status._net_ranges(["F1"]) == "F1"
 
 
 def test_status_line_follows_the_status_table(ctx):
@@ -29,7 +29,7 @@ def test_status_line_follows_the_status_table(ctx):
          "seeds": 5},
         {"item": "Table 6 augmentation", "status": "not run", "networks_by_profile": "—", "seeds": "—"},
         {"item": "Table 5", "status": "not run", "networks_by_profile": "—", "seeds": "—"}])
-    line = front.status_line(ctx, table=t)
+    line = status.status_line(ctx, table=t)
     assert line.startswith("At the paper's protocol: F1, ")
     assert "Short runs (5 epochs): C1, " in line
     assert line.endswith("Not run: C2–C4, F2, Table 6.")
@@ -38,7 +38,7 @@ def test_status_line_follows_the_status_table(ctx):
 
 def test_first_screen_is_scoped_and_read_from_records(ctx):
     a = front.answer_numbers(ctx)
-    md = front.show_first_screen(ctx).data
+    md = status.show_first_screen(ctx).data
     if a.get("gap") and a["gap"]["claim"] is not None:
         c = a["gap"]["claim"]
         assert c.estimate.interval_words(2, "pt") in md and f"{c.numbers['paper']:.2f}" in md

@@ -127,7 +127,7 @@ def test_record_tables_have_snake_case_columns_and_labels_for_display(book):
     import re
 
     from lbgap.book import batch_vs_iterations as bvi
-    from lbgap.book import cap_check, front, measure_model, reproducibility, sharpness
+    from lbgap.book import cap_check, front, measure_model, reproducibility, sharpness, status
     from lbgap.core import records
     from lbgap.measure import advice
     from lbgap.measures import landscape
@@ -137,7 +137,7 @@ def test_record_tables_have_snake_case_columns_and_labels_for_display(book):
     snake = re.compile(r"^[a-z0-9_]+$")
     cap = cap_check.cap_table(book)
     tables = {"cap_table": cap, "cap_summary": cap_check.cap_summary(cap), "headline": front.headline(book),
-              "scorecard": front.scorecard(book), "status": front.status(book),
+              "scorecard": front.scorecard(book), "status": status.status(book),
               "sharpness.verdicts": sharpness.verdicts(book, 3), "bench_summary": reproducibility.bench_summary(book),
               "calibration": measure_model.calibration(context("results", None, seeds="0", nets="F1")),
               "seed_summary": landscape.seed_summary(landscape.table2_records(front._records(book, "landscape"))),
@@ -149,7 +149,7 @@ def test_record_tables_have_snake_case_columns_and_labels_for_display(book):
     assert sum(len(t) > 0 for t in tables.values()) >= 8, "too few of these tables have committed records"
     bad = {name: [c for c in t.columns if not snake.match(str(c))] for name, t in tables.items()}
     assert not any(bad.values()), bad
-    for labels in (cap_check.CAP_LABELS, front.HEADLINE_LABELS, front.STATUS_LABELS, front.scorecard_labels(),
+    for labels in (cap_check.CAP_LABELS, front.HEADLINE_LABELS, status.STATUS_LABELS, front.scorecard_labels(),
                    sharpness.VERDICT_LABELS, reproducibility.LABELS, reproducibility.RERUN_LABELS,
                    measure_model.CALIBRATION_LABELS, landscape.LABELS, eval_order.LABELS, advice.TRADEOFF_LABELS,
                    bvi.LABELS):

@@ -103,8 +103,8 @@ def test_every_caption_in_the_notebooks_names_a_run_set(nb):
 
 # ------------------------------------------------------------------------------------------------ the captions shown
 # show functions left to the static check above: they cost seconds on the committed records and their captions are
-# fixed words (front.show_status, after_keskar.show_rows) or built like their neighbours'
-SLOW = {"front.show_status", "front.show_first_screen", "front.show_answer", "after_keskar.show_rows",
+# fixed words (status.show_status, after_keskar.show_rows) or built like their neighbours'
+SLOW = {"status.show_status", "status.show_first_screen", "front.show_answer", "after_keskar.show_rows",
         "gradient_noise.show_slopes", "gradient_noise.show_variance", "regression.show_time_vs_n",
         "regression.show_examples_by_batch"}
 

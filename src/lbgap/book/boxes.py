@@ -16,9 +16,9 @@ STATUS_ITEMS = {"threshold": ("Figure 4 batch sweep",), "warmstart": ("Figure 5 
 
 def status_lines(ctx: Context, chapter: str) -> list[str]:
     """The status table's rows for ``chapter``: "item: status (networks by profile; n seeds)"."""
-    from lbgap.book import front
+    from lbgap.book import status
 
-    t = front.status(ctx).set_index("item")
+    t = status.status(ctx).set_index("item")
     out = []
     for item in STATUS_ITEMS.get(chapter, ()):
         if item in t.index:
