@@ -11,6 +11,7 @@ SMOKE_ARMS = ("sb", "lb", "lr-linear", "ghost", "sam-0.05")
 NETS = ("F1", "C1")               # the chapter's networks: F1 under the paper profile, C1 at the quick budget
 RUN_SET = {"F1": "F1-gpu-bf16"}   # the chapter's run set per network (lbgap.book.run_sets)
 CPU_RUN_SET = {"F1": "F1-cpu-fu"}  # the CPU float32 replicate's (its SB and LB: Table 2's own runs)
+SAM_SELECTION_SET = {"F1": "F1-sam-val"}   # the runs that choose SAM's radius on the validation split
 
 
 def run_set_of(net: str, replicate: str = "") -> str | None:
@@ -101,6 +102,42 @@ def show_table(ctx: Context, replicate: str = "") -> None:
              f"seconds in training steps (one {g.device.iloc[0]}{shared}), φ (ε = 10⁻³, full space, "
              f"summed loss) and λ_max (Hessian's top eigenvalue): medians; {eigen_note(ctx, net, replicate)}",
              f"followups-{net}{replicate}", wrap=("arm",))
+
+
+def sam_selection(ctx: Context, net: str):
+    """The radius-selection runs of ``net`` (``studies.followups.sam_validation_table``: one per radius, seed 0, on
+    the hold-out split) of the first record profile that has them, with ``selected`` marking the radius chosen
+    (``select_sam_rho``: best validation accuracy, once every radius has its run) and ``profile``."""
+    from lbgap.studies import followups as fu
+
+    for prof in ctx.record_profiles:
+        t = fu.sam_validation_table(net, ctx.results_dir, prof)
+        if len(t):
+            rho = fu.select_sam_rho(net, ctx.results_dir, prof)
+            return t.assign(selected=t.rho == rho, profile=prof)
+    return None
+
+
+def show_sam_selection(ctx: Context) -> None:
+    """Per network, SAM's radius-selection runs: validation accuracy and loss per radius, the radius chosen."""
+    import pandas as pd
+
+    from lbgap.book import run_sets
+    from lbgap.studies.followups import SAM_RHOS
+
+    for net in [n for n in SAM_SELECTION_SET if n in ctx.nets]:
+        t = sam_selection(ctx, net)
+        if t is None:
+            verdict_lines([f"**{net}**: no radius-selection run yet (`lbgap sweep followups --net {net} --arms "
+                           "sam-selected --replicate cpu --device cpu`)."])
+            continue
+        rows = [{"ρ": f"{r.rho:g}", "validation acc. %": f"{r.val_acc:.2f}", "validation loss": f"{r.val_loss:.3g}",
+                 "epochs": r.epochs, "chosen": "✓" if r.selected else ""} for r in t.itertuples()]
+        missing = [f"{x:g}" for x in SAM_RHOS if x not in set(t.rho)]
+        show(pd.DataFrame(rows),
+             f"SAM's radius for {net}, chosen on validation accuracy (ties: lower loss), never on test accuracy"
+             + (f"; still to run: ρ = {', '.join(missing)}, so none is chosen yet" if missing else "")
+             + f" — runs: {run_sets.label(SAM_SELECTION_SET[net], [0])}", f"followups-sam-selection-{net}")
 
 
 def figure_gap_vs_sharpness(ctx: Context):
@@ -194,8 +231,9 @@ def readings(ctx: Context, replicate: str = "") -> list[str]:
                      f"{flat_words} ({sig(base.phi.get('lb', float('nan')))}; ratio of means arm / LB "
                      f"{claims.ratio_words(flat)}); {r.examples / 1e6:.1f} M examples in {sig(r.steps)} updates "
                      f"(SB: {base.examples.get('sb', float('nan')) / 1e6:.1f} M in {sig(base.steps.get('sb', float('nan')))}).")
-            if r.arm.startswith(SELECTED_AFTER) and not replicate:   # the CPU replicate's radius: validation
-                words += " The radius was chosen after seeing test accuracy, not on a validation split."
+            if r.arm.startswith(SELECTED_AFTER):
+                words += (" The radius was chosen on the validation split (the table above)." if replicate else
+                          " The radius was chosen after seeing test accuracy, not on a validation split.")
             lines.append(words)
         for col, what, how in (("phi", "φ", ""), ("hessian_top", "λ_max", f" {eigen_note(ctx, net, replicate)}.")):
             c = followup_correlation(ctx, net, col, replicate)

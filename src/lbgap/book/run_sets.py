@@ -37,6 +37,9 @@ RUN_SETS = {s.key: s for s in (
            studies=("table7",)),
     RunSet("F1-cpu-fu", "F1 CPU float32 follow-ups: paper protocol, float32 CPU, SB and LB from F1 Table 2 (uncapped)",
            "F1", "paper", ("fu-", "uncapped"), "float32", "cpu", studies=("followups-cpu",), replicate="cpu"),
+    RunSet("F1-sam-val", "F1 SAM radius selection: LB (B = 6,000, LR 10⁻³) with SAM at each radius, trained on 55,000 "
+           "MNIST images, validated on the fixed 5,000-image hold-out, seed 0, float32 CPU",
+           "F1", "paper", ("fu-sam-",), "float32", "cpu", variant=True, studies=("sam-selection",), replicate="val"),
     RunSet("F1-gpu-bf16", "F1 GPU bf16 replicate (follow-ups): paper protocol, bfloat16 autocast on a GPU",
            "F1", "paper", ("fu-",), "bfloat16 autocast", "gpu", variant=True, studies=("followups",)),
     RunSet("C1-quick", "C1 quick budget: 5 epochs, float32 CPU (far from a minimiser)",
