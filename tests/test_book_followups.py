@@ -80,3 +80,16 @@ def test_sam_selection_marks_the_best_validation_radius_once_all_have_run(tmp_pa
     assert not book.sam_selection(c, "F1").selected.any()          # one radius still to run: none chosen
     monkeypatch.setattr(fu, "sam_validation_table", lambda net, d, prof: table[:0])
     assert book.sam_selection(c, "F1") is None
+
+
+def test_cost_line_prints_the_replicates_own_core_hours(tmp_path, monkeypatch):
+    from lbgap.studies import followups as fu
+
+    c = context("results", tmp_path, "cpu", "0", "F1")
+    assert book.cost_line(c, "F1", "cpu") == ""                       # no runs of its own: nothing to say
+    parts = {"selection": dict(records=3, core_h=0.5), "train": dict(records=15, core_h=2.26),
+             "sharpness": dict(records=15, core_h=0.71)}
+    monkeypatch.setattr(fu, "cpu_time", lambda net, d, prof, rep: dict(parts=parts, cpus=["X"], threads=[1]))
+    line = book.cost_line(c, "F1", "cpu")
+    assert "15 arm runs, 2.3 core-hours of training and 0.7 of φ and λ_max" in line
+    assert "selection 3 runs, 0.5 core-hours; on X, 1 thread per run" in line

@@ -157,6 +157,10 @@ def test_cpu_replicate_with_sam_radius_chosen_on_validation(tmp_path, checkpoint
     cpu = fu.runs_table(tmp_path, ("smoke",), replicate="cpu")
     assert sorted(cpu.arm) == sorted(["lb", f"sam-{rho:g}"]) and set(cpu.replicate) == {"cpu"}
     assert len(fu.runs_table(tmp_path, ("smoke",), replicate=None)) == 2
+    cost = fu.cpu_time("F1", tmp_path, "smoke")                          # the replicate's own runs, by part
+    assert {k: v["records"] for k, v in cost["parts"].items()} == {"selection": 3, "train": 2, "sharpness": 2}
+    assert all(v["core_h"] > 0 for v in cost["parts"].values())
+    assert fu.cpu_time("F1", tmp_path, "smoke", replicate="")["parts"]["train"]["records"] == 0
 
 
 def test_the_cpu_replicate_takes_table2_runs_of_the_same_configuration_as_its_sb_and_lb(tmp_path, checkpoints):

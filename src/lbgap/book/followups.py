@@ -253,10 +253,26 @@ def readings(ctx: Context, replicate: str = "") -> list[str]:
                    "no correlation resolved": "no correlation resolved"}[c.verdict]
                 + ". The runs share seeds and x0, so they are not independent points; Keskar et al.'s claim "
                 "predicts a clearly negative correlation (sharper, worse)." + how)
-        ex = examples_vs_updates(ctx, net) if not replicate else ""
+        ex = examples_vs_updates(ctx, net) if not replicate else cost_line(ctx, net, replicate)
         if ex:
             lines.append(ex)
     return lines
+
+
+def cost_line(ctx: Context, net: str, replicate: str) -> str:
+    """What ``replicate``'s own runs of ``net`` cost in core-hours, per part (``studies.followups.cpu_time``); its
+    SB and LB are Table 2's runs, counted there. "" without runs of its own."""
+    from lbgap.studies import followups as fu
+
+    c = fu.cpu_time(net, ctx.results_dir, ctx.record_profiles[0], replicate)
+    p = c["parts"]
+    if not p["train"]["records"]:
+        return ""
+    return (f"**{net}, cost, from the records:** {p['train']['records']} arm runs, {p['train']['core_h']:.1f} "
+            f"core-hours of training and {p['sharpness']['core_h']:.1f} of φ and λ_max; SAM's radius selection "
+            f"{p['selection']['records']} runs, {p['selection']['core_h']:.1f} core-hours; on {', '.join(c['cpus'])}, "
+            f"{' or '.join(map(str, c['threads']))} thread{'s' if c['threads'] != [1] else ''} per run (SB and LB "
+            "are Table 2's runs, not counted here).")
 
 
 def stats_signed(v: float) -> str:

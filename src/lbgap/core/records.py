@@ -499,6 +499,28 @@ def provenance(device: torch.device | str, wall_time_s: float | None = None, sta
     return out
 
 
+def core_hours(rec: dict) -> float:
+    """The core-hours a record's work took, from its provenance: the wall time (else finished − started, for a
+    record that does not time itself) × the thread count; 0 where neither is recorded."""
+    prov = rec.get("provenance") or {}
+    seconds = prov.get("wall_time_s")
+    if seconds is None and prov.get("started") and prov.get("finished"):
+        seconds = (_dt.datetime.fromisoformat(prov["finished"]) - _dt.datetime.fromisoformat(prov["started"])).total_seconds()
+    return float(seconds or 0) * int(prov.get("threads") or 1) / 3600
+
+
+def cost_of(train: dict[str, list[dict]], sharpness: list[dict]) -> dict:
+    """What a study's records cost: per part of ``train`` (name -> its training records) and "sharpness" (the
+    sharpness records of its runs), the number of records and the core-hours (:func:`core_hours`); and the CPUs and
+    thread counts that trained."""
+    runs = [r for recs in train.values() for r in recs]
+    parts = {name: dict(records=len(recs), core_h=sum(map(core_hours, recs))) for name, recs in
+             {**train, "sharpness": sharpness}.items()}
+    provs = [r.get("provenance") or {} for r in runs]
+    return dict(parts=parts, cpus=sorted({p.get("cpu") or p.get("device") or "unrecorded" for p in provs}),
+                threads=sorted({int(p.get("threads") or 1) for p in provs}))
+
+
 @functools.cache
 def cpu_description() -> str:
     """The host CPU's model and the kernel family torch picked for it (e.g. "... Xeon ... (AVX512)"). Two CPUs

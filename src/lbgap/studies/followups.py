@@ -221,6 +221,22 @@ def run(net: str, seeds: Sequence[int] = (0,), profile: str = "paper", arms: Seq
     return outcomes
 
 
+def cpu_time(net: str, results_dir: str | Path | None = None, profile: str = "paper", replicate: str = "cpu") -> dict:
+    """What ``replicate``'s own runs of ``net`` cost, from their records (``records.cost_of``): per part
+    ("selection": SAM's radius-selection runs on the hold-out split; "train": the arm runs; "sharpness": their φ and
+    λ_max), the number of records and the core-hours, and the CPUs and thread counts that trained. Table 2's runs
+    that serve as its SB and LB (:data:`TABLE2_BASELINES`) are Table 2's cost, not counted here."""
+    parts = {"selection": [], "train": []}
+    for r in records.iter_records(results_dir, profile, "train"):
+        cfg = r.get("config", {})
+        parsed = parse_tag(cfg.get("tag", ""))
+        if parsed and r.get("status") == "ok" and cfg.get("net") == net and parsed[1] in (replicate, VALIDATION):
+            parts["selection" if parsed[1] == VALIDATION else "train"].append(r)
+    arm_runs = {r["run_id"] for r in parts["train"]}
+    return records.cost_of(parts, [r for r in records.iter_records(results_dir, profile, "sharpness")
+                                   if r.get("run_id") in arm_runs])
+
+
 RUN_COLUMNS = ["net", "profile", "replicate", "seed", "arm", "batch_size", "lr", "test_acc", "train_loss", "epochs",
                "steps", "examples", "train_time_s", "wall_s", "device", "stop_reason", "phi", "hessian_top", "run_id"]
 # a replicate whose SB and LB are Table 2's own runs where it has none of its own: the same configuration (the

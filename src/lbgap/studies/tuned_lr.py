@@ -221,33 +221,17 @@ def warmup_table(results_dir: str | Path | None = None, profile: str = "paper"):
 
 
 def cpu_time(results_dir: str | Path | None = None, profile: str = "paper") -> dict:
-    """What the study cost, from its records: per part ("grid": selection and warm-up check runs on the hold-out
-    split; "final": training on the official split; "sharpness": φ and λ_max of the final runs), the number of
-    records and the core-hours (wall time × threads; sharpness from its start and finish times), and the CPUs
-    and thread counts that ran the training."""
-    from datetime import datetime
-
-    parts = {k: dict(records=0, core_h=0.0) for k in ("grid", "final", "sharpness")}
-    cpus, threads, finals = set(), set(), set()
+    """What the study cost, from its records (``records.cost_of``): per part ("grid": selection and warm-up check
+    runs on the hold-out split; "final": training on the official split; "sharpness": φ and λ_max of the final
+    runs), the number of records and the core-hours, and the CPUs and thread counts that ran the training."""
+    parts = {"grid": [], "final": []}
     for r in records.iter_records(results_dir, profile, "train"):
-        cfg, prov = r.get("config", {}), r.get("provenance", {})
-        if not str(cfg.get("tag", "")).startswith(TAG_PREFIX) or r.get("status") != "ok" or cfg.get("net") != NET:
-            continue
-        part = "grid" if cfg.get("split") == "holdout" else "final"
-        parts[part]["records"] += 1
-        parts[part]["core_h"] += float(prov.get("wall_time_s") or 0) * int(prov.get("threads") or 1) / 3600
-        cpus.add(prov.get("cpu") or prov.get("device") or "unrecorded")
-        threads.add(int(prov.get("threads") or 1))
-        if part == "final":
-            finals.add(r["run_id"])
-    for r in records.iter_records(results_dir, profile, "sharpness"):
-        prov = r.get("provenance", {})
-        if r.get("run_id") not in finals or not prov.get("started") or not prov.get("finished"):
-            continue
-        span = datetime.fromisoformat(prov["finished"]) - datetime.fromisoformat(prov["started"])
-        parts["sharpness"]["records"] += 1
-        parts["sharpness"]["core_h"] += span.total_seconds() * int(prov.get("threads") or 1) / 3600
-    return dict(parts=parts, cpus=sorted(cpus), threads=sorted(threads))
+        cfg = r.get("config", {})
+        if str(cfg.get("tag", "")).startswith(TAG_PREFIX) and r.get("status") == "ok" and cfg.get("net") == NET:
+            parts["grid" if cfg.get("split") == "holdout" else "final"].append(r)
+    finals = {r["run_id"] for r in parts["final"]}
+    return records.cost_of(parts, [r for r in records.iter_records(results_dir, profile, "sharpness")
+                                   if r.get("run_id") in finals])
 
 
 # ---------------------------------------------------------------------------------------------------- running
