@@ -93,3 +93,15 @@ def test_cost_line_prints_the_replicates_own_core_hours(tmp_path, monkeypatch):
     line = book.cost_line(c, "F1", "cpu")
     assert "15 arm runs, 2.3 core-hours of training and 0.7 of φ and λ_max" in line
     assert "selection 3 runs, 0.5 core-hours; on X, 1 thread per run" in line
+
+
+def test_cpu_replicate_words_carry_each_arms_verdict_and_flatness(ctx):
+    words = book.cpu_answer_words(ctx)
+    assert "LB, all of Hoffer: beats SB (arm − SB n = 2, 95 % CI +0.25 … +0.25" in words
+    assert "LB, ghost BN 128: narrows the gap (above plain LB)" in words
+    assert words.count("φ against plain LB's: ") == 4                 # one per arm, SB and LB aside
+    assert "(arm − SB n = 2, 95 % CI +0.25 … +0.25; φ against plain LB's: " in words
+
+
+def test_cpu_replicate_words_are_empty_without_its_runs(tmp_path):
+    assert book.cpu_answer_words(context("results", tmp_path, "cpu", "0-1", "F1")) == ""

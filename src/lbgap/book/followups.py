@@ -401,7 +401,32 @@ def answer_line(ctx: Context) -> str:
         words += arm(best, f"SAM at the radius with the best test accuracy ({k[best]['label'].split('SAM ')[-1]}, "
                            "chosen after the fact)")
         words += f", above plain LB on {c.numbers['above_lb']} of {c.numbers['shared_lb']} shared seeds"
-    return words + " (the follow-ups chapter has every arm, its sharpness and the runs still missing)."
+    return (words + " (the follow-ups chapter has every arm, its sharpness and the runs still missing)."
+            + cpu_answer_words(ctx))
+
+
+FLAT_WORDS = {"LB flatter": "flatter", "LB sharper": "sharper"}   # claims.sharper's verdict, arm over plain LB
+
+
+def cpu_answer_words(ctx: Context, net: str = "F1") -> str:
+    """The front page's words on the CPU float32 replicate ("" without its runs): each arm's verdict against SB
+    and plain LB (:func:`followup_arms`), its n and the interval of arm − SB, and whether its φ is flatter than
+    plain LB's (``claims.sharper``)."""
+    from lbgap.book import run_sets
+    from lbgap.studies.followups import ARMS
+
+    v = followup_arms(ctx, net, "cpu")
+    if not v:
+        return ""
+    d = runs(ctx, "cpu")
+    d = d[d.net == net]
+    lb_phi = claims.by_seed(d[d.arm == "lb"], "phi")
+    bits = []
+    for name, c in v.items():
+        flat = claims.sharper(claims.by_seed(d[d.arm == name], "phi"), lb_phi)
+        bits.append(f"{ARMS[name]['label']}: {claims.phrase(c)} (arm − SB {c.numbers['vs_sb'].interval_words()}; "
+                    f"φ against plain LB's: {FLAT_WORDS.get(flat.verdict, 'unresolved')})")
+    return f" **Again in float32 on a CPU ({run_sets.short(CPU_RUN_SET[net])}):** " + "; ".join(bits) + "."
 
 
 def followup_arms(ctx, net: str = "F1", replicate: str = "") -> dict:

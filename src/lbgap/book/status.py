@@ -45,8 +45,8 @@ STATUS_ROWS = (
     ("Cost per batch size (time, memory)", "gradient_norm", "cost", None, "",
      "F1 on a CPU; C1 and the GPU memory column need a GPU"),
     ("Remedies after Keskar (Goyal, Hoffer, SAM)", "followups", "train", "fu-", "",
-     "F1 on a GPU (bf16 autocast, a variant of the float32 CPU protocol); the SB-updates arm alone, the "
-     "missing seeds and C1 still to run"),
+     "F1 on a GPU (bf16 autocast, a variant of the float32 CPU protocol) and, for the arms that cost no more than "
+     "plain LB, again in float32 on a CPU; the SB-updates arm alone, the missing seeds and C1 still to run"),
     ("LR tuned per batch size", "tuned_lr", "train", "tlr-x", "",
      "F1 on a CPU, selected on a 5,000-image validation split; grid points and final seeds are counted in the chapter"),
     ("Advice for your own model (lbgap advise)", "measure_your_model", "advise", None, "",
