@@ -72,7 +72,7 @@ def test_sam_selection_marks_the_best_validation_radius_once_all_have_run(tmp_pa
 
     c = context("results", tmp_path, "cpu", "0", "F1")
     rows = {0.01: (97.9, 0.07), 0.05: (98.1, 0.06), 0.2: (98.1, 0.05)}   # a tie on accuracy: the lower loss wins
-    table = pd.DataFrame([dict(rho=r, val_acc=a, val_loss=l, epochs=40) for r, (a, l) in rows.items()])
+    table = pd.DataFrame([dict(rho=r, val_acc=a, val_loss=loss, epochs=40) for r, (a, loss) in rows.items()])
     monkeypatch.setattr(fu, "sam_validation_table", lambda net, d, prof: table if prof == "paper" else table[:0])
     t = book.sam_selection(c, "F1")
     assert list(t.rho[t.selected]) == [0.2] and set(t.profile) == {"paper"}
