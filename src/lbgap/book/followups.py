@@ -4,7 +4,7 @@ Table 2 networks (``studies.followups``): accuracy, gap to SB, updates, examples
 from __future__ import annotations
 
 from lbgap.book.context import Context, shown_seeds
-from lbgap.book.style import dropdown, fold_constant, pm_over, show, show_figure, sig, verdict_lines
+from lbgap.book.style import dropdown, fold_constant, machine_words, pm_over, show, show_figure, sig, verdict_lines
 from lbgap.book import claims
 
 SMOKE_ARMS = ("sb", "lb", "lr-linear", "ghost", "sam-0.05")
@@ -270,9 +270,8 @@ def cost_line(ctx: Context, net: str, replicate: str) -> str:
         return ""
     return (f"**{net}, cost, from the records:** {p['train']['records']} arm runs, {p['train']['core_h']:.1f} "
             f"core-hours of training and {p['sharpness']['core_h']:.1f} of φ and λ_max; SAM's radius selection "
-            f"{p['selection']['records']} runs, {p['selection']['core_h']:.1f} core-hours; on {', '.join(c['cpus'])}, "
-            f"{' or '.join(map(str, c['threads']))} thread{'s' if c['threads'] != [1] else ''} per run (SB and LB "
-            "are Table 2's runs, not counted here).")
+            f"{p['selection']['records']} runs, {p['selection']['core_h']:.1f} core-hours; on {machine_words(c)} "
+            "(SB and LB are Table 2's runs, not counted here).")
 
 
 def stats_signed(v: float) -> str:

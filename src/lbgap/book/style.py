@@ -29,6 +29,13 @@ def sig(v: float) -> str:
 WRAPPED = ("verdict", "our runs", "runs", "item", "networks by profile", "claim (ours / paper)", "data")
 
 
+def machine_words(cost: dict) -> str:
+    """Where a study's runs trained, from ``records.cost_of``: "AMD EPYC (AVX512), 1 thread per run"."""
+    threads = cost["threads"]
+    return (f"{', '.join(cost['cpus'])}, {' or '.join(map(str, threads))} thread{'s' if threads != [1] else ''} "
+            "per run")
+
+
 def labelled(df, labels=None):
     """``df`` with its columns renamed to the display labels of ``labels`` ({column: label}; others kept): tables
     are built and read by fixed snake_case columns and get their labels only here, when shown."""

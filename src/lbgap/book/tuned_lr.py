@@ -5,7 +5,7 @@ whether the sharpness still separates the two."""
 from __future__ import annotations
 
 from lbgap.book.context import Context
-from lbgap.book.style import num, show, show_figure, sig, verdict_lines
+from lbgap.book.style import machine_words, num, show, show_figure, sig, verdict_lines
 
 SMOKE_SEEDS = (0, 1)
 SMOKE_MULTIPLIERS = (1.0, 2.0)   # the smoke grid: two points per batch size, no extension
@@ -332,8 +332,7 @@ def cost_line(ctx: Context) -> str:
     return (f"Cost, from the records: the grid {p['grid']['records']} runs, {p['grid']['core_h']:.1f} core-hours; the "
             f"final stage {p['final']['records']} runs, {p['final']['core_h']:.1f} core-hours of training and "
             f"{p['sharpness']['core_h']:.1f} of φ and λ_max ({p['sharpness']['records']} entries); on "
-            f"{', '.join(c['cpus'])}, {' or '.join(map(str, c['threads']))} "
-            f"thread{'s' if c['threads'] != [1] else ''} per run.")
+            f"{machine_words(c)}.")
 
 
 def answer_line(ctx: Context) -> str:
