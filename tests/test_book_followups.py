@@ -105,3 +105,5 @@ def test_cpu_replicate_words_carry_each_arms_verdict_and_flatness(ctx):
 
 def test_cpu_replicate_words_are_empty_without_its_runs(tmp_path):
     assert book.cpu_answer_words(context("results", tmp_path, "cpu", "0-1", "F1")) == ""
+    parts["selection"] = dict(records=0, core_h=0.0)                 # before SAM's radius is chosen: not named
+    assert "radius selection" not in book.cost_line(c, "F1", "cpu")

@@ -99,7 +99,7 @@ def show_table(ctx: Context, replicate: str = "") -> None:
         shared = "" if replicate == "cpu" else " shared by up to 12 runs"
         show(pd.DataFrame(rows),
              f"{where}: mean ± sd over seeds; gap = SB − arm of the same seed; updates, examples, "
-             f"seconds in training steps (one {g.device.iloc[0]}{shared}), φ (ε = 10⁻³, full space, "
+             f"seconds in training steps (one {g.device.iloc[0].replace(' 1 threads)', ' 1 thread)')}{shared}), φ (ε = 10⁻³, full space, "
              f"summed loss) and λ_max (Hessian's top eigenvalue): medians; {eigen_note(ctx, net, replicate)}",
              f"followups-{net}{replicate}", wrap=("arm",))
 
@@ -269,9 +269,10 @@ def cost_line(ctx: Context, net: str, replicate: str) -> str:
     if not p["train"]["records"]:
         return ""
     return (f"**{net}, cost, from the records:** {p['train']['records']} arm runs, {p['train']['core_h']:.1f} "
-            f"core-hours of training and {p['sharpness']['core_h']:.1f} of φ and λ_max; SAM's radius selection "
-            f"{p['selection']['records']} runs, {p['selection']['core_h']:.1f} core-hours; on {machine_words(c)} "
-            "(SB and LB are Table 2's runs, not counted here).")
+            f"core-hours of training and {p['sharpness']['core_h']:.1f} of φ and λ_max; "
+            + (f"SAM's radius selection {p['selection']['records']} runs, {p['selection']['core_h']:.1f} core-hours; "
+               if p["selection"]["records"] else "")
+            + f"on {machine_words(c)} (SB and LB are Table 2's runs, not counted here).")
 
 
 def stats_signed(v: float) -> str:
