@@ -93,6 +93,8 @@ def test_cost_line_prints_the_replicates_own_core_hours(tmp_path, monkeypatch):
     line = book.cost_line(c, "F1", "cpu")
     assert "15 arm runs, 2.3 core-hours of training and 0.7 of φ and λ_max" in line
     assert "selection 3 runs, 0.5 core-hours; on X, 1 thread per run" in line
+    parts["selection"] = dict(records=0, core_h=0.0)                 # before SAM's radius is chosen: not named
+    assert "radius selection" not in book.cost_line(c, "F1", "cpu")
 
 
 def test_cpu_replicate_words_carry_each_arms_verdict_and_flatness(ctx):
@@ -105,5 +107,3 @@ def test_cpu_replicate_words_carry_each_arms_verdict_and_flatness(ctx):
 
 def test_cpu_replicate_words_are_empty_without_its_runs(tmp_path):
     assert book.cpu_answer_words(context("results", tmp_path, "cpu", "0-1", "F1")) == ""
-    parts["selection"] = dict(records=0, core_h=0.0)                 # before SAM's radius is chosen: not named
-    assert "radius selection" not in book.cost_line(c, "F1", "cpu")
