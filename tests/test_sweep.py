@@ -306,3 +306,28 @@ def test_ctrl_c_exits_130_cleanly_and_keeps_finished_runs(tmp_path, executor):
     for rec in (rd / "smoke" / "train").glob("*.json"):
         assert json.loads(rec.read_text())["status"] == "ok"  # whatever finished is whole
     assert len(list((rd / "smoke" / "train").glob("*.json"))) < 10
+
+
+def test_measure_after_runs_once_under_its_own_claim_and_reports_a_failure(tmp_path):
+    from lbgap.core.sweep import Claim, Outcome, claim_path, measure_after
+    from lbgap.core.train import make_config
+
+    cfg = make_config("F1", "SB", 0, "smoke")
+    calls = []
+    done = Outcome(cfg.run_id, "done")
+    assert measure_after(done, cfg, tmp_path, "sharpness", lambda: calls.append(1)) is done and calls == [1]
+    assert not claim_path(tmp_path, cfg.profile, f"sharpness-{cfg.run_id}").exists()      # released
+    other = Claim(tmp_path, cfg.profile, f"sharpness-{cfg.run_id}")                         # held by another sweep
+    assert other.acquire()
+    try:
+        assert measure_after(done, cfg, tmp_path, "sharpness", lambda: calls.append(2)) is done and calls == [1]
+    finally:
+        other.release()
+    failed = Outcome(cfg.run_id, "failed", "boom")
+    assert measure_after(failed, cfg, tmp_path, "sharpness", lambda: calls.append(3)) is failed and calls == [1]
+
+    def broken():
+        raise RuntimeError("no Hessian")
+
+    out = measure_after(Outcome(cfg.run_id, "skipped"), cfg, tmp_path, "sharpness", broken)
+    assert (out.status, out.run_id) == ("failed", f"sharpness:{cfg.run_id}") and "no Hessian" in out.error

@@ -250,6 +250,28 @@ def record_failure(results_dir: str | Path, profile: str, run_id: str, error: st
                                   error=lines[0] if lines else "unknown error", lines=lines[-20:]))
 
 
+def measure_after(out: Outcome, cfg: RunConfig, results_dir: str | Path, what: str,
+                  measure: Callable[[], object]) -> Outcome:
+    """After a training outcome, ``measure()`` (e.g. the run's sharpness) where the run is recorded, under a claim
+    of its own (``<what>-<run id>``) so that two sweeps sharing the store never measure the same run at once.
+    Returns ``out``; a failed Outcome ``<what>:<run id>`` where the measurement raised (the training record stands
+    and the measurement can be rerun)."""
+    if out.status not in ("done", "skipped"):
+        return out
+    claim = Claim(results_dir, cfg.profile, f"{what}-{cfg.run_id}")
+    if not claim.acquire():
+        logger.info(f"running   {what} {cfg.run_id} (measured elsewhere)")
+        return out
+    try:
+        measure()
+    except Exception as e:  # noqa: BLE001  (reported; the sweep goes on)
+        logger.warning(f"failed   {what} {cfg.run_id}: {e}")
+        return Outcome(f"{what}:{cfg.run_id}", "failed", f"{type(e).__name__}: {e}")
+    finally:
+        claim.release()
+    return out
+
+
 def run_one(cfg_dict: dict, results_dir: str, force: bool = False) -> Outcome:
     """Run one config (in this or a worker process, on any machine); never raises: a failure becomes an
     Outcome and a ``failed/`` note. A run whose record exists is skipped; one claimed elsewhere is not started."""

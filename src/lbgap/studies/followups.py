@@ -209,15 +209,9 @@ def run(net: str, seeds: Sequence[int] = (0,), profile: str = "paper", arms: Seq
     cfgs = grid(net, seeds, profile, arms, replicate, **overrides)   # bad input fails before anything runs
     for cfg in cfgs:
         (out,) = sweep.run_grid([cfg], results_dir, "serial", force=force, label=f"followups-{cfg.run_id}")
-        if out.status in ("done", "skipped"):
-            try:
-                sharpness.compute(cfg, results_dir, eps=(EPS,), spaces=("full",), objective="sum", hessian=True,
-                                  hessian_examples=hessian_examples, train_examples=train_examples,
-                                  device=cfg.device, force=force)
-            except Exception as e:  # noqa: BLE001  (the run's record stands; its sharpness can be rerun)
-                out = sweep.Outcome(f"sharpness:{cfg.run_id}", "failed", f"{type(e).__name__}: {e}")
-                logger.warning(f"failed   sharpness {cfg.run_id}: {e}")
-        outcomes.append(out)
+        outcomes.append(sweep.measure_after(out, cfg, results_dir, "sharpness", lambda cfg=cfg: sharpness.compute(
+            cfg, results_dir, eps=(EPS,), spaces=("full",), objective="sum", hessian=True,
+            hessian_examples=hessian_examples, train_examples=train_examples, device=cfg.device, force=force)))
     return outcomes
 
 

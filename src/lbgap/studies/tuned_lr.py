@@ -285,12 +285,9 @@ def run(stage: str, regimes: Sequence[str] = ("SB", "LB"), seeds: Sequence[int] 
             cfg = config(regime, chosen[regime], seed, "final", profile, **overrides)
             (out,) = sweep.run_grid([cfg], results_dir, "serial", force=force,
                                     label=f"tuned-lr-final-{cfg.run_id}")
-            if sharpness_after and out.status in ("done", "skipped"):
-                try:
-                    sharpness.compute(cfg, results_dir, eps=(EPS,), spaces=("full",), objective="sum", hessian=True,
-                                      device=cfg.device, force=force)
-                except Exception as e:  # noqa: BLE001  (the training record stands; its sharpness can be rerun)
-                    out = sweep.Outcome(f"sharpness:{cfg.run_id}", "failed", f"{type(e).__name__}: {e}")
-                    logger.warning(f"failed   sharpness {cfg.run_id}: {e}")
+            if sharpness_after:
+                out = sweep.measure_after(out, cfg, results_dir, "sharpness", lambda cfg=cfg: sharpness.compute(
+                    cfg, results_dir, eps=(EPS,), spaces=("full",), objective="sum", hessian=True, device=cfg.device,
+                    force=force))
             outcomes.append(out)
     return outcomes
