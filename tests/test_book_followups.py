@@ -76,6 +76,11 @@ def test_sam_selection_marks_the_best_validation_radius_once_all_have_run(tmp_pa
     monkeypatch.setattr(fu, "sam_validation_table", lambda net, d, prof: table if prof == "paper" else table[:0])
     t = book.sam_selection(c, "F1")
     assert list(t.rho[t.selected]) == [0.2] and set(t.profile) == {"paper"}
+    shown = []
+    monkeypatch.setattr(book, "show", lambda df, caption, uuid, **kw: shown.append((df, caption)))
+    book.show_sam_selection(c)
+    assert list(shown[0][0]["chosen"]) == ["", "", "✓"]
+    assert "the chosen ρ = 0.2 is at an edge of the grid" in shown[0][1]
     monkeypatch.setattr(fu, "sam_validation_table", lambda net, d, prof: table[:2] if prof == "paper" else table[:0])
     assert not book.sam_selection(c, "F1").selected.any()          # one radius still to run: none chosen
     monkeypatch.setattr(fu, "sam_validation_table", lambda net, d, prof: table[:0])

@@ -134,9 +134,13 @@ def show_sam_selection(ctx: Context) -> None:
         rows = [{"ρ": f"{r.rho:g}", "validation acc. %": f"{r.val_acc:.2f}", "validation loss": f"{r.val_loss:.3g}",
                  "epochs": r.epochs, "chosen": "✓" if r.selected else ""} for r in t.itertuples()]
         missing = [f"{x:g}" for x in SAM_RHOS if x not in set(t.rho)]
+        chosen = t.rho[t.selected]
+        edge = "" if chosen.empty or min(SAM_RHOS) < chosen.iloc[0] < max(SAM_RHOS) else (
+            f"; the chosen ρ = {chosen.iloc[0]:g} is at an edge of the grid, so a radius beyond it was not tried and "
+            "might validate better")
         show(pd.DataFrame(rows),
              f"SAM's radius for {net}, chosen on validation accuracy (ties: lower loss), never on test accuracy"
-             + (f"; still to run: ρ = {', '.join(missing)}, so none is chosen yet" if missing else "")
+             + (f"; still to run: ρ = {', '.join(missing)}, so none is chosen yet" if missing else "") + edge
              + f" — runs: {run_sets.label(SAM_SELECTION_SET[net], [0])}", f"followups-sam-selection-{net}")
 
 
