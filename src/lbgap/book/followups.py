@@ -141,7 +141,7 @@ def show_sam_selection(ctx: Context) -> None:
         show(pd.DataFrame(rows),
              f"SAM's radius for {net}, chosen on validation accuracy (ties: lower loss), never on test accuracy"
              + (f"; still to run: ρ = {', '.join(missing)}, so none is chosen yet" if missing else "") + edge
-             + f" — runs: {run_sets.label(SAM_SELECTION_SET[net], [0])}", f"followups-sam-selection-{net}")
+             + f" — runs: {run_sets.label(SAM_SELECTION_SET[net])}", f"followups-sam-selection-{net}")
 
 
 def figure_gap_vs_sharpness(ctx: Context):
