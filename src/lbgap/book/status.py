@@ -126,7 +126,12 @@ def status(ctx: Context):
     :func:`lbgap.book.claims.status_word`: reproduced / partly / not reproduced / not run; "ours" for our own
     studies), networks, record profiles (protocol), seeds per arm, our headline number beside the paper's, the
     chapter (columns item, status, seeds, chapter and those of :data:`STATUS_LABELS`). Networks, seeds and profiles
-    are counted from the records."""
+    are counted from the records, once per page (the first screen's line and the table read the same rows)."""
+    return ctx.memo("status", lambda: _status_rows(ctx))
+
+
+def _status_rows(ctx: Context):
+    """:func:`status`, computed."""
     import pandas as pd
 
     from lbgap.book.run_sets import short
