@@ -331,3 +331,25 @@ def test_measure_after_runs_once_under_its_own_claim_and_reports_a_failure(tmp_p
 
     out = measure_after(Outcome(cfg.run_id, "skipped"), cfg, tmp_path, "sharpness", broken)
     assert (out.status, out.run_id) == ("failed", f"sharpness:{cfg.run_id}") and "no Hessian" in out.error
+
+
+def test_a_pairs_post_step_runs_under_its_own_claim_and_reports_a_failure(tmp_path, monkeypatch):
+    # sweep table2 --post: the step of a finished SB/LB pair is skipped while another sweep holds its claim, runs
+    # once the claim is free, and a step that raises becomes one failed outcome (the training records stand)
+    calls = []
+    steps = {"count": lambda sb, lb, rd, force: calls.append((sb.regime, lb.regime)),
+             "broken": lambda sb, lb, rd, force: 1 / 0}
+    monkeypatch.setattr(sweep, "get_post", steps.__getitem__)
+    grid = [make_config("F1", r, 0, "smoke", max_epochs=1) for r in ("SB", "LB")]
+    other = sweep.Claim(tmp_path, "smoke", f"post-count-{grid[0].run_id}")
+    assert other.acquire()
+    try:
+        outs = sweep.run_grid(grid, tmp_path, post=["count"])
+    finally:
+        other.release()
+    assert [o.status for o in outs] == ["done", "done"] and calls == []
+    outs = sweep.run_grid(grid, tmp_path, post=["count", "broken"])
+    assert calls == [("SB", "LB")]
+    assert [(o.run_id, o.status) for o in outs[2:]] == [(f"post-broken:{grid[0].run_id}", "failed")]
+    assert "ZeroDivisionError" in outs[2].error and [o.status for o in outs[:2]] == ["skipped", "skipped"]
+    assert list(sweep.claim_path(tmp_path, "smoke", "x").parent.glob("*")) == []

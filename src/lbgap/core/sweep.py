@@ -646,15 +646,17 @@ def run_grid(grid: list[RunConfig], results_dir: str | Path | None = None, execu
 
 def _post_pair(cfg, post: dict[str, Callable], pending, results_dir, force, outcomes) -> None:
     """After each finished run: once both runs of its SB/LB pair are in, the requested post-processing
-    (``post``: name -> step)."""
+    (``post``: name -> step), each step under a claim of its own (:func:`measure_after`, ``post-<name>-<SB run
+    id>``) so that two sweeps sharing the store never process the same pair at once."""
     key = (cfg.net, cfg.seed, cfg.dataset, cfg.split, cfg.bn, cfg.tag)
     pending.setdefault(key, {})[cfg.regime] = cfg
     pair = pending[key]
     if "SB" in pair and "LB" in pair:
+        sb, lb = pair["SB"], pair["LB"]
         for name, fn in post.items():
-            try:
-                fn(pair["SB"], pair["LB"], Path(results_dir), force)
+            out = measure_after(Outcome(sb.run_id, "done"), sb, results_dir, f"post-{name}",
+                                lambda fn=fn: fn(sb, lb, Path(results_dir), force))
+            if out.status == "failed":
+                outcomes.append(out)
+            else:
                 logger.info(f"post     {name} {cfg.net} seed {cfg.seed}")
-            except Exception as e:  # noqa: BLE001
-                outcomes.append(Outcome(f"{name}:{cfg.net}-s{cfg.seed}", "failed", f"{type(e).__name__}: {e}"))
-                logger.warning(f"failed   {name} {cfg.net} seed {cfg.seed}: {e}")
