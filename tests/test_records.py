@@ -239,17 +239,20 @@ def test_provenance_records_the_load_read_when_now_gave_the_start_time(monkeypat
     assert records.provenance("cpu", 1.0, started, [2.0, 2.0, 2.0])["host_load_start"] == [2.0, 2.0, 2.0]
 
 
-def test_core_hours_take_wall_time_else_the_span_times_threads():
+def test_core_hours_take_wall_time_else_the_span_times_threads(tmp_path):
     from lbgap.core.records import core_hours, cost_of
 
-    timed = {"provenance": {"wall_time_s": 1800.0, "threads": 2, "started": "2026-01-01T00:00:00+00:00",
+    timed = {"run_id": "t", "provenance": {"wall_time_s": 1800.0, "threads": 2, "started": "2026-01-01T00:00:00+00:00",
                             "finished": "2026-01-01T05:00:00+00:00", "cpu": "A"}}
-    span = {"provenance": {"wall_time_s": None, "threads": 1, "started": "2026-01-01T00:00:00+00:00",
+    span = {"run_id": "s", "provenance": {"wall_time_s": None, "threads": 1, "started": "2026-01-01T00:00:00+00:00",
                            "finished": "2026-01-01T00:45:00+00:00", "cpu": "B"}}
     assert core_hours(timed) == pytest.approx(1.0)            # its own wall time, not the span
     assert core_hours(span) == pytest.approx(0.75)
     assert core_hours({}) == 0
-    c = cost_of({"grid": [timed, span], "final": []}, [span])
+    for run_id in ("s", "other"):   # the sharpness records in the store: one of a run of the measured part
+        records.write_record(tmp_path, "paper", "sharpness", run_id, provenance=span["provenance"])
+    c = cost_of({"grid": [timed, span], "final": []}, "grid", tmp_path)
     assert c["parts"] == {"grid": dict(records=2, core_h=pytest.approx(1.75)), "final": dict(records=0, core_h=0),
                           "sharpness": dict(records=1, core_h=pytest.approx(0.75))}
+    assert cost_of({"grid": [timed, span], "final": []}, "final", tmp_path)["parts"]["sharpness"]["records"] == 0
     assert (c["cpus"], c["threads"]) == (["A", "B"], [1, 2])

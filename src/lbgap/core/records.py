@@ -509,10 +509,13 @@ def core_hours(rec: dict) -> float:
     return float(seconds or 0) * int(prov.get("threads") or 1) / 3600
 
 
-def cost_of(train: dict[str, list[dict]], sharpness: list[dict]) -> dict:
+def cost_of(train: dict[str, list[dict]], measured: str, results_dir: Path | str | None = None,
+            profile: str = "paper") -> dict:
     """What a study's records cost: per part of ``train`` (name -> its training records) and "sharpness" (the
-    sharpness records of its runs), the number of records and the core-hours (:func:`core_hours`); and the CPUs and
-    thread counts that trained."""
+    sharpness records in the store of part ``measured``'s runs), the number of records and the core-hours
+    (:func:`core_hours`); and the CPUs and thread counts that trained."""
+    ids = {r.get("run_id") for r in train[measured]}
+    sharpness = [r for r in iter_records(results_dir, profile, "sharpness") if r.get("run_id") in ids]
     runs = [r for recs in train.values() for r in recs]
     parts = {name: dict(records=len(recs), core_h=sum(map(core_hours, recs))) for name, recs in
              {**train, "sharpness": sharpness}.items()}

@@ -226,9 +226,7 @@ def cpu_time(net: str, results_dir: str | Path | None = None, profile: str = "pa
         parsed = parse_tag(cfg.get("tag", ""))
         if parsed and r.get("status") == "ok" and cfg.get("net") == net and parsed[1] in (replicate, VALIDATION):
             parts["selection" if parsed[1] == VALIDATION else "train"].append(r)
-    arm_runs = {r["run_id"] for r in parts["train"]}
-    return records.cost_of(parts, [r for r in records.iter_records(results_dir, profile, "sharpness")
-                                   if r.get("run_id") in arm_runs])
+    return records.cost_of(parts, "train", results_dir, profile)
 
 
 RUN_COLUMNS = ["net", "profile", "replicate", "seed", "arm", "batch_size", "lr", "test_acc", "train_loss", "epochs",

@@ -229,9 +229,7 @@ def cpu_time(results_dir: str | Path | None = None, profile: str = "paper") -> d
         cfg = r.get("config", {})
         if str(cfg.get("tag", "")).startswith(TAG_PREFIX) and r.get("status") == "ok" and cfg.get("net") == NET:
             parts["grid" if cfg.get("split") == "holdout" else "final"].append(r)
-    finals = {r["run_id"] for r in parts["final"]}
-    return records.cost_of(parts, [r for r in records.iter_records(results_dir, profile, "sharpness")
-                                   if r.get("run_id") in finals])
+    return records.cost_of(parts, "final", results_dir, profile)
 
 
 # ---------------------------------------------------------------------------------------------------- running
