@@ -17,7 +17,8 @@
 #
 # Knobs (environment): NET (default C1), BATCH_SIZES (default the study's for C1), OPTIMIZERS (default adam), SEEDS
 # (default 0-2), MAX_EPOCHS (default 30), MAX_STEPS (default 20000), JOBS (default 8), BUDGET (s, whole job; default
-# 540), MIN_S (default 60), EXPORT_S (default 20), DEVICE (default cuda), PROFILE (default quick), STAGE (1: stage
+# 540), MIN_S (default 60), EXPORT_S (default 20), DEVICE (default cuda), PRECISION (default fp32: the committed C1
+# records were trained in float32, and one study keeps one precision), PROFILE (default quick), STAGE (1: stage
 # the packed data first, default), RESULTS. CPU rehearsal on synthetic data: DEVICE=cpu PROFILE=smoke STAGE=0
 # BATCH_SIZES=8,16,32 SEEDS=0-1 MAX_STEPS=40 JOBS=2 BUDGET=120 OUT=/tmp/steps-dry RESULTS=/tmp/steps-dry/results
 # bash scripts/gpu_steps.sh
@@ -25,7 +26,7 @@ set -uo pipefail
 . "$(dirname "$0")/node_env.sh"   # repository root, PY, PYTHONPATH, the tree's commit, $OUT
 NET=${NET:-C1}; OPTIMIZERS=${OPTIMIZERS:-adam}; SEEDS=${SEEDS:-0-2}; MAX_EPOCHS=${MAX_EPOCHS:-30}
 MAX_STEPS=${MAX_STEPS:-20000}; JOBS=${JOBS:-8}; BUDGET=${BUDGET:-540}; MIN_S=${MIN_S:-60}; EXPORT_S=${EXPORT_S:-20}
-DEVICE=${DEVICE:-cuda}; PROFILE=${PROFILE:-quick}; STAGE=${STAGE:-1}
+DEVICE=${DEVICE:-cuda}; PRECISION=${PRECISION:-fp32}; PROFILE=${PROFILE:-quick}; STAGE=${STAGE:-1}
 BATCH_SIZES=${BATCH_SIZES:-$($PY -c "from lbgap.studies import steps; print(*steps.BATCH_SIZES['$NET'], sep=',')")}
 # The record store is a git-ignored work folder the node keeps between jobs while it stays up; the committed records
 # of this study are copied in first, so that they are skipped.
@@ -48,12 +49,13 @@ job() {  # job B: the study at one batch size, stopped at the deadline
   if [ "$left" -lt "$MIN_S" ]; then echo "[skip] B = $1: ${left}s left"; return 0; fi
   timeout -k 10 --signal=INT "$left" $PY -m lbgap.cli sweep steps-to-target --net "$NET" --batch-sizes "$1" \
     --optimizers "$OPTIMIZERS" --seeds "$SEEDS" --max-epochs "$MAX_EPOCHS" --max-steps "$MAX_STEPS" \
-    --profile "$PROFILE" --device "$DEVICE" --results-dir "$RESULTS" > "$LOGDIR/job-$NET-b$1.log" 2>&1
+    --profile "$PROFILE" --device "$DEVICE" --precision "$PRECISION" --results-dir "$RESULTS" \
+    > "$LOGDIR/job-$NET-b$1.log" 2>&1
   local rc=$?
   echo "[job] $NET B = $1: exit $rc after $(( $(date +%s) - T0 ))s"
   [ "$rc" = 0 ] || [ "$rc" = 124 ] || tail -n 3 "$LOGDIR/job-$NET-b$1.log"
 }
-export -f job; export PY NET OPTIMIZERS SEEDS MAX_EPOCHS MAX_STEPS PROFILE DEVICE RESULTS LOGDIR DEADLINE MIN_S T0
+export -f job; export PY NET OPTIMIZERS SEEDS MAX_EPOCHS MAX_STEPS PROFILE DEVICE PRECISION RESULTS LOGDIR DEADLINE MIN_S T0
 
 if [ "$STAGE" = 1 ]; then echo "== stage"; $PY scripts/gpu_paper.py stage || echo "an import failed (see above)"; fi
 ( while sleep "$EXPORT_S"; do export_records >/dev/null; done ) & EXPORTER=$!

@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 
+from lbgap.core import records
 from lbgap.studies import steps
 from lbgap.core.train import ConfigError
 
@@ -171,3 +172,15 @@ def test_c1_runs_are_recorded_apart_from_f1(results_dir):
         steps.curve_table(results_dir, "smoke", "C1"))
     with pytest.raises(ConfigError, match="runs F1 or C1"):
         steps.steps_config(16, 1e-3, "adam", 0, "smoke", "C2")
+
+
+def test_the_command_keeps_the_precision_it_is_given(results_dir):
+    # `lbgap sweep steps-to-target --precision` reaches every run's config: one study keeps one precision across
+    # machines (a GPU node's default, bf16 autocast, would otherwise mix with float32 CPU runs)
+    from lbgap.cli import main
+
+    args = ["sweep", "steps-to-target", "--profile", "smoke", "--batch-sizes", "16", "--optimizers", "adam",
+            "--seeds", "0-1", "--max-steps", "6", "--results-dir", str(results_dir)]
+    assert main(args + ["--precision", "bf16"]) == 0
+    precisions = {r["config"]["precision"] for r in records.iter_records(results_dir, "smoke", "steps")}
+    assert precisions == {"bf16"}

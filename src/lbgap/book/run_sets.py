@@ -81,8 +81,8 @@ RUN_SETS = {s.key: s for s in (
     RunSet("F1-advise", "F1 lbgap advise: quick profile, a few hundred Adam steps at B = 256 with B_simple probes, "
            "float32 CPU", "F1", "quick", ("",), "float32", "cpu", variant=True, kind="advise", studies=("advise",)),
     RunSet("C1-steps", "C1 steps-to-target study: quick profile, CIFAR-10's 45,000/5,000 hold-out split, Adam with "
-           "the LR tuned per batch size, target 70 % validation accuracy, bf16 autocast GPU", "C1", "quick",
-           ("adam-", "sgd-"), "bfloat16 autocast", "gpu", variant=True, kind="steps", studies=("steps",)),
+           "the LR tuned per batch size, target 70 % validation accuracy, float32 CPU", "C1", "quick",
+           ("adam-", "sgd-"), "float32", "cpu", variant=True, kind="steps", studies=("steps",)),
     RunSet("C1-advise", "C1 lbgap advise: quick profile, 300 Adam steps at B = 256 with B_simple probes, float32 CPU",
            "C1", "quick", ("",), "float32", "cpu", variant=True, kind="advise", studies=("advise",)),
     RunSet("regression", "huge-N regression records: linear and logistic, generated rows, N up to 10⁹, one CPU "

@@ -262,9 +262,10 @@ def _score(rec: dict, target: float) -> tuple:
 
 def sweep(batch_sizes, optimizers=("adam", "sgd"), seeds=(0, 1, 2), profile: str = "quick",
           target: float | None = None, results_dir=None, force: bool = False, fixed_lr_seeds: bool = False,
-          net: str = "F1", device: str | None = None, **schedule) -> list[dict]:
+          net: str = "F1", device: str | None = None, precision: str | None = None, **schedule) -> list[dict]:
     """LR tuning on seed ``seeds[0]`` (the grid of :func:`lr_grid`), then the other seeds at the best LR, for
-    ``net`` (default target: its :data:`HEADLINES` entry) on ``device`` (default: the profile's).
+    ``net`` (default target: its :data:`HEADLINES` entry) on ``device`` in ``precision`` (defaults: the
+    profile's).
 
     Within one (optimizer, B) the middle LR runs first; the other two are abandoned once they need more
     than twice the steps of the best run so far (a budget rule; their records say ``abandoned``). Where the
@@ -278,11 +279,12 @@ def sweep(batch_sizes, optimizers=("adam", "sgd"), seeds=(0, 1, 2), profile: str
     target = HEADLINES[net] if target is None else target
     results_dir = records.store_root(results_dir)
     seeds = list(seeds)
+    machine = dict(device=device, precision=precision)
     data = None
     out = []
     for optimizer in optimizers:
         for B in batch_sizes:
-            cfg0 = steps_config(B, lr_grid(optimizer, B)[1], optimizer, seeds[0], profile, net, device=device)
+            cfg0 = steps_config(B, lr_grid(optimizer, B)[1], optimizer, seeds[0], profile, net, **machine)
             if data is None:
                 data = datamod.load(cfg0.dataset, cfg0.split, cfg0.source, compute_device(cfg0.device),
                                     cfg0.n_train, cfg0.n_test)
@@ -293,7 +295,7 @@ def sweep(batch_sizes, optimizers=("adam", "sgd"), seeds=(0, 1, 2), profile: str
                 lr = todo.pop(0)
                 best = [_score(r, target) for r in tuned if r["reached"]]
                 abandon = max(2 * int(min(best)[1]) + 1, math.ceil(len(data.train) / B)) if best else None
-                cfg = steps_config(B, lr, optimizer, seeds[0], profile, net, device=device)
+                cfg = steps_config(B, lr, optimizer, seeds[0], profile, net, **machine)
                 rec = run_to_target(cfg, target, results_dir, force, data,
                                     replace(_schedule_for(base, optimizer, lr), abandon_steps=abandon))
                 tuned.append(rec)
@@ -308,7 +310,7 @@ def sweep(batch_sizes, optimizers=("adam", "sgd"), seeds=(0, 1, 2), profile: str
                 lrs.append(FIXED_LR)
             for lr in lrs:
                 for seed in seeds[1:]:
-                    rec = run_to_target(steps_config(B, lr, optimizer, seed, profile, net, device=device), target,
+                    rec = run_to_target(steps_config(B, lr, optimizer, seed, profile, net, **machine), target,
                                         results_dir, force, data, _schedule_for(base, optimizer, lr))
                     out.append(rec)
                     logger.info(_line(rec, target))

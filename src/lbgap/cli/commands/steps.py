@@ -27,6 +27,9 @@ def add_parser(grids) -> None:
     p.add_argument("--fixed-lr-seeds", action="store_true", help="also run Adam lr 1e-3 on every seed")
     p.add_argument("--profile", default="quick", type=opt.profile_name, help="quick (real data) or smoke (synthetic)")
     p.add_argument("--device", default=None, type=opt.device, help="auto | cpu | cuda[:N] (default: the profile's)")
+    p.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16"],
+                   help="auto | fp32 | bf16 (default: the profile's; auto = bf16 autocast on CUDA, fp32 on a CPU); "
+                   "one study keeps one precision")
     store_options(p, threads=1)
     p.set_defaults(func=run)
 
@@ -51,7 +54,7 @@ def run(a: argparse.Namespace) -> int:
         steps.lr_grid(o, 256)  # validates the name
     sizes = batch_sizes(a.batch_sizes) if a.batch_sizes else list(steps.BATCH_SIZES[a.net])
     recs = steps.sweep(sizes, opts, parse_seeds(a.seeds), a.profile, a.target, a.results_dir, a.force,
-                       fixed_lr_seeds=a.fixed_lr_seeds, net=a.net, device=a.device, max_epochs=a.max_epochs,
+                       fixed_lr_seeds=a.fixed_lr_seeds, net=a.net, device=a.device, precision=a.precision, max_epochs=a.max_epochs,
                        max_steps=a.max_steps, min_epochs=a.min_epochs)
     print(f"steps-to-target sweep ({a.net}, {a.profile}): {len(recs)} runs, "
           f"{sum(r.get('skipped', False) for r in recs)} skipped")
