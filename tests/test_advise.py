@@ -171,3 +171,36 @@ def test_calibration_covers_c1_once_its_records_exist(tmp_path, monkeypatch):
     assert fit["b_crit"] == pytest.approx(400, rel=0.2) and df.ratio.iloc[0] == pytest.approx(fit["b_crit"] / 400)
     assert bool(df.b_simple_inside.iloc[0]) == (fit["b_crit_ci"][0] <= 400 <= fit["b_crit_ci"][1])
     assert not any(g.startswith("C1") for g in measure_model.calibration_gaps(ctx))
+
+
+def test_the_steps_table_reads_the_tuned_runs_and_names_the_missing_batch_sizes(tmp_path, monkeypatch):
+    # C1's table per batch size: the rate tuned on seed 0 (fewest steps), the mean of its seeds' steps to the target,
+    # that in epochs of 45,000 images, the fit's S(B) and every run's wall time; the design's other batch sizes missing
+    import pandas as pd
+
+    from lbgap.book import measure_model
+    from lbgap.book.context import context
+    from lbgap.studies import steps
+
+    n = 45_000
+    rows = []
+    for b in (32, 256, 1024):
+        for lr, seeds, extra in ((1e-3, (0, 1), 1.0), (3e-3, (0,), 1.5)):
+            for s in seeds:
+                to = steps.sb_model(b, 100.0, 400.0) * extra * (1 + 0.1 * s)
+                rows.append({"net": "C1", "optimizer": "adam", "batch_size": b, "lr": lr, "seed": s, "val_acc": 0.8,
+                             "steps@0.50": to, "steps": round(to) + 1, "epochs": (round(to) + 1) * b / n,
+                             "wall_time_s": 60.0})
+    real = steps.table
+    monkeypatch.setattr(steps, "table", lambda rd, prof, net="F1": pd.DataFrame(rows) if net == "C1" else
+                        real(rd, prof, net))
+    ctx = context("smoke", tmp_path, seeds="0")
+    tab = measure_model.steps_table(ctx, "C1").set_index("batch_size")
+    fit = measure_model.critical_batch(ctx, "C1")[0]["adam"]
+    for b in (32, 256, 1024):
+        s = steps.sb_model(b, 100.0, 400.0)
+        assert tab.loc[b, "lr"] == 1e-3 and tab.loc[b, "lrs"] == "0.001, 0.003" and tab.loc[b, "seeds"] == 2
+        assert tab.loc[b, "steps"] == pytest.approx(1.05 * s) and tab.loc[b, "epochs"] == pytest.approx(1.05 * s * b / n)
+        assert tab.loc[b, "fit"] == pytest.approx(steps.sb_model(b, fit["s_min"], fit["b_crit"]))
+        assert tab.loc[b, "minutes"] == pytest.approx(3.0)          # three runs of a minute at each batch size
+    assert measure_model.missing_batch_sizes(ctx, "C1") == [64, 128, 512, 2048, 4500]

@@ -160,3 +160,15 @@ def test_record_tables_have_snake_case_columns_and_labels_for_display(book):
     eo = tables["eval_order_table"]
     assert eo.empty or set(eo.columns) - {"net", "regime", "seed", "profile", "set"} == set(eval_order.LABELS)
     assert "lb_sb" in tables["sharpness.summary"]
+
+
+def test_machine_states_read_f1s_runs_only(tmp_path):
+    # C1's steps records share F1's keys (optimizer, B, lr, seed): a loaded C1 run must not mark F1's run as shared
+    from lbgap.book import batch_vs_iterations as bvi
+    from lbgap.core import records
+
+    cfg = dict(optimizer="adam", batch_size=512, lr=1e-3, seed=0)
+    for net, load in (("F1", [0.1, 0.1, 0.1]), ("C1", [2.0, 2.0, 2.0])):
+        records.write_record(tmp_path, "quick", "steps", f"{net}-run", config=dict(cfg, net=net),
+                             provenance=dict(host_load_start=load, host_load_end=load, host_cores=2))
+    assert bvi.machine_states(context("results", tmp_path, seeds="0", nets="F1")) == {("adam", 512, 1e-3, 0): "idle"}

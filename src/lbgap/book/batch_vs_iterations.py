@@ -338,13 +338,16 @@ def show_cost(ctx: Context) -> None:
 
 
 def machine_states(ctx: Context) -> dict:
-    """(optimizer, B, lr, seed) → "idle" or "shared" from a steps record's provenance (1-minute load at start and end against
-    ``host_cores``: shared when either exceeds half the cores); runs whose record has no load are left out."""
+    """(optimizer, B, lr, seed) → "idle" or "shared" from an F1 steps record's provenance (1-minute load at start and
+    end against ``host_cores``: shared when either exceeds half the cores); runs whose record has no load are left
+    out, and so are other networks' runs (C1's share these keys)."""
     from lbgap.core.records import iter_records
 
     out = {}
     for r in iter_records(ctx.results_dir, record_profile(ctx), "steps"):
         p = r.get("provenance") or {}
+        if r["config"]["net"] != "F1":
+            continue
         loads = [x[0] for x in (p.get("host_load_start"), p.get("host_load_end")) if x]
         if loads and p.get("host_cores"):
             c = r["config"]

@@ -123,6 +123,7 @@ def compute(ctx: Context) -> None:
         demo(ctx.results_dir, "smoke", examples=16)
         smoke_advice(ctx.results_dir)
         steps.smoke_sweep(ctx.results_dir, optimizers=("adam", "sgd"))
+        steps.smoke_sweep(ctx.results_dir, seeds=(0, 1), optimizers=("adam",), net="C1")
         noise.smoke(ctx.results_dir)
     else:
         demo(ctx.results_dir, record_profile(ctx), device=ctx.device)
@@ -214,9 +215,79 @@ def calibration_gaps(ctx: Context) -> list[str]:
                            f"{adv['batch_size']} on {adv.get('data_spec', 'its data')}; nothing to check it against yet.")
             out.append(f"{net}: no critical batch size fitted yet (steps-to-target runs at 3 or more batch sizes: "
                        f"`lbgap sweep steps-to-target --net {net}`"
-                       + (", a GPU's work: `scripts/gpu_steps.sh`" if net != "F1" else "")
+                       + (", or on a GPU node `scripts/gpu_steps.sh`" if net != "F1" else "")
                        + ").")
     return out
+
+
+def steps_table(ctx: Context, net: str):
+    """``net``'s steps-to-target study per (optimizer, batch size) at the tuned learning rate: the rates tried, the
+    tuned one, the seeds, steps to the target (mean and sd over seeds) and in epochs, the fit's S(B) =
+    S_min (1 + B_crit / B) (:func:`critical_batch`) and the summed wall time of every run at that batch size."""
+    import pandas as pd
+
+    from lbgap.book import batch_vs_iterations as bvi
+    from lbgap.studies import steps
+
+    df = steps.table(ctx.results_dir, bvi.record_profile(ctx), net)
+    if not len(df):
+        return pd.DataFrame()
+    t, (fitted, _) = bvi.target(ctx, net), critical_batch(ctx, net)
+    key = f"steps@{t:.2f}"
+    df = df.assign(epochs_to=df[key] * df.batch_size / (df.steps * df.batch_size / df.epochs))
+    best = steps.best_lr(df, t)
+    rows = []
+    for (opt, b), g in df.groupby(["optimizer", "batch_size"]):
+        tuned = g[g.lr == best[(opt, b)]]
+        f = fitted.get(opt)
+        rows.append(dict(optimizer=opt, batch_size=b, lrs=", ".join(f"{v:.2g}" for v in sorted(set(g.lr))),
+                         lr=best[(opt, b)], seeds=len(tuned), reached=int(tuned[key].notna().sum()),
+                         steps=tuned[key].mean(), steps_sd=tuned[key].std(), epochs=tuned.epochs_to.mean(),
+                         fit=steps.sb_model(b, f["s_min"], f["b_crit"]) if f else float("nan"),
+                         minutes=g.wall_time_s.sum() / 60))
+    return pd.DataFrame(rows)
+
+
+STEPS_LABELS = {"optimizer": "optimizer", "batch_size": "B", "lrs": "learning rates tried", "lr": "tuned lr",
+                "seeds": "seeds", "reached": "reached", "steps": "steps to target (mean)", "steps_sd": "sd",
+                "epochs": "epochs to target", "fit": "fit S(B)", "minutes": "run time, min (all runs at B)"}
+
+
+def missing_batch_sizes(ctx: Context, net: str) -> list[int]:
+    """The batch sizes of ``net``'s study design (``steps.BATCH_SIZES``) with no run at a tuned learning rate."""
+    from lbgap.studies import steps
+
+    tab = steps_table(ctx, net)
+    have = set(tab.batch_size) if len(tab) else set()
+    return [b for b in steps.BATCH_SIZES[net] if b not in have]
+
+
+def show_steps(ctx: Context, net: str = "C1") -> None:
+    """``net``'s steps to its target per batch size at the tuned learning rate beside the fit, and which batch
+    sizes of the study's design are still missing."""
+    from lbgap.book import batch_vs_iterations as bvi
+    from lbgap.book import run_sets
+    from lbgap.book.style import show, verdict_lines
+
+    tab = steps_table(ctx, net)
+    if not len(tab):
+        print(f"no {net} steps-to-target records here: `lbgap sweep steps-to-target --net {net}`")
+        return
+    t = bvi.target(ctx, net)
+    fmt = tab.assign(lr=tab.lr.map("{:.2g}".format), steps=tab.steps.map("{:,.0f}".format),
+                     steps_sd=tab.steps_sd.map(lambda v: "—" if v != v else f"{v:,.0f}"),
+                     epochs=tab.epochs.map("{:.2f}".format), fit=tab.fit.map(lambda v: "—" if v != v else f"{v:,.0f}"),
+                     minutes=tab.minutes.map("{:.0f}".format))
+    show(fmt, run_sets.caption(f"{net}: steps to {t:.0%} validation accuracy per batch size at the learning rate "
+                               "tuned on the first seed (the others rerun it), beside the fit S(B) = S_min (1 + B_crit "
+                               "/ B)", f"{net}-steps"), f"steps-{net}", labels=STEPS_LABELS)
+    gone = missing_batch_sizes(ctx, net)
+    if gone:
+        verdict_lines([f"{net}: the study's batch sizes {', '.join(f'{b:,}' for b in gone)} have no runs yet; the fit "
+                       f"rests on B = {tab.batch_size.min():,}–{tab.batch_size.max():,}. They are added by "
+                       f"`lbgap sweep steps-to-target --net {net} --optimizers adam --batch-sizes "
+                       f"{','.join(map(str, gone))} --max-epochs 30 --max-steps 20000` (on a GPU node: "
+                       "`scripts/gpu_steps.sh`, float32); runs already recorded are skipped."])
 
 
 GRID_STEP = 2.0   # the tuned-LR grid's spacing: each selected LR is within a factor √2 of the grid's optimum
