@@ -3,8 +3,8 @@
 For each batch size B and optimizer, the learning rate is tuned on a small log grid (seed 0; grown by a notch at an
 edge the optimum sits on), then more seeds are run at the best LR. A run trains F1 on the MNIST training set minus
 a seeded 5,000-image hold-out (the validation set, ``split="holdout"``), or C1 on CIFAR-10's 45k/5k hold-out
-(``net="C1"``, a GPU's work), and evaluates validation accuracy on a
-geometric step schedule (each evaluation ~12 % more steps than the last). Steps-to-target is the first crossing of
+(``net="C1"``: 10-15 min per run on one CPU thread up to B = 1,024, so its largest batches are a GPU node's work),
+and evaluates validation accuracy on a geometric step schedule (each evaluation ~12 % more steps than the last). Steps-to-target is the first crossing of
 the target accuracy, interpolated linearly in log(steps) between the two bracketing evaluations; examples-to-target
 = B x steps.
 
@@ -33,7 +33,7 @@ from lbgap.core import records
 from lbgap.core.train import ConfigError, Progress, StopTraining, compute_device, evaluate, make_config, make_trainer
 
 KIND = "steps"
-NETS = ("F1", "C1")              # the networks the study runs: F1 (the chapter's, on a CPU) and C1 (a GPU's work)
+NETS = ("F1", "C1")              # the networks the study runs: F1 (the chapter's) and C1 (the advice's calibration)
 # per network: validation accuracies whose crossing is recorded (plus the run's own target), the study's target and
 # its batch sizes. F1's 95 % is what a 2-core CPU could afford; C1's 70 % is reached within ~5 epochs at SB (its
 # quick runs reach 75 % test accuracy in 5 epochs), so the largest batch (10 % of the data) still gets there.

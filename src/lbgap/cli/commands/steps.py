@@ -14,7 +14,7 @@ NETS = ("F1", "C1")
 def add_parser(grids) -> None:
     p = grids.add_parser("steps-to-target", help="Shallue et al.: steps to a validation-accuracy target vs B")
     p.add_argument("--net", default="F1", type=str.upper, choices=NETS, help="F1 (MNIST, default) or C1 (CIFAR-10, "
-                   "its 45k/5k hold-out; a GPU's work)")
+                   "its 45k/5k hold-out; 10-15 min per run on a CPU thread)")
     p.add_argument("--batch-sizes", default=None, help="comma-separated whole numbers (default: the network's, F1 "
                    "16,32,64,128,256,512,1024,2048,5500; C1 32,64,128,256,512,1024,2048,4500)")
     p.add_argument("--optimizers", default="adam,sgd", help="adam, sgd (momentum 0.9) or both")
