@@ -50,7 +50,8 @@ STATUS_ROWS = (
     ("LR tuned per batch size", "tuned_lr", "train", "tlr-x", "",
      "F1 on a CPU, selected on a 5,000-image validation split; grid points and final seeds are counted in the chapter"),
     ("Advice for your own model (lbgap advise)", "measure_your_model", "advise", None, "",
-     "checked against the critical batch of F1; C1's (steps to target) needs a GPU"),
+     "checked against the critical batches of F1 and C1; C1's steps-to-target study ran in float32 on a CPU, and "
+     "the batch sizes it still lacks (listed in the chapter) are a GPU node's work"),
 )
 
 
