@@ -253,13 +253,15 @@ STEPS_LABELS = {"optimizer": "optimizer", "batch_size": "B", "lrs": "learning ra
                 "epochs": "epochs to target", "fit": "fit S(B)", "minutes": "run time, min (all runs at B)"}
 
 
-def missing_batch_sizes(ctx: Context, net: str) -> list[int]:
-    """The batch sizes of ``net``'s study design (``steps.BATCH_SIZES``) with no run at a tuned learning rate."""
+def missing_batch_sizes(ctx: Context, net: str) -> tuple[list[int], list[int]]:
+    """The batch sizes of ``net``'s study design (``steps.BATCH_SIZES``) with no run at a tuned learning rate, and
+    those whose tuned rate has fewer seeds than the design's (``steps.SEEDS``)."""
     from lbgap.studies import steps
 
     tab = steps_table(ctx, net)
-    have = set(tab.batch_size) if len(tab) else set()
-    return [b for b in steps.BATCH_SIZES[net] if b not in have]
+    seeds = dict(zip(tab.batch_size, tab.seeds)) if len(tab) else {}
+    return ([b for b in steps.BATCH_SIZES[net] if b not in seeds],
+            [b for b in steps.BATCH_SIZES[net] if 0 < seeds.get(b, 0) < len(steps.SEEDS)])
 
 
 def show_steps(ctx: Context, net: str = "C1") -> None:
@@ -268,6 +270,7 @@ def show_steps(ctx: Context, net: str = "C1") -> None:
     from lbgap.book import batch_vs_iterations as bvi
     from lbgap.book import run_sets
     from lbgap.book.style import show, verdict_lines
+    from lbgap.studies import steps
 
     tab = steps_table(ctx, net)
     if not len(tab):
@@ -281,13 +284,20 @@ def show_steps(ctx: Context, net: str = "C1") -> None:
     show(fmt, run_sets.caption(f"{net}: steps to {t:.0%} validation accuracy per batch size at the learning rate "
                                "tuned on the first seed (the others rerun it), beside the fit S(B) = S_min (1 + B_crit "
                                "/ B)", f"{net}-steps"), f"steps-{net}", labels=STEPS_LABELS)
-    gone = missing_batch_sizes(ctx, net)
+    gone, short = missing_batch_sizes(ctx, net)
+    lines = []
     if gone:
-        verdict_lines([f"{net}: the study's batch sizes {', '.join(f'{b:,}' for b in gone)} have no runs yet; the fit "
-                       f"rests on B = {tab.batch_size.min():,}–{tab.batch_size.max():,}. They are added by "
-                       f"`lbgap sweep steps-to-target --net {net} --optimizers adam --batch-sizes "
-                       f"{','.join(map(str, gone))} --max-epochs 30 --max-steps 20000` (on a GPU node: "
-                       "`scripts/gpu_steps.sh`, float32); runs already recorded are skipped."])
+        lines.append(f"{net}: the study's batch sizes {', '.join(f'{b:,}' for b in gone)} have no runs yet; the fit "
+                     f"rests on B = {tab.batch_size.min():,}–{tab.batch_size.max():,}.")
+    if short:
+        lines.append(f"{net}: B = {', '.join(f'{b:,}' for b in short)} ha{'s' if len(short) == 1 else 've'} fewer "
+                     f"seeds at the tuned rate than the design's {len(steps.SEEDS)}.")
+    if lines:
+        lines.append(f"Both are added by `lbgap sweep steps-to-target --net {net} --optimizers adam --batch-sizes "
+                     f"{','.join(map(str, sorted(gone + short)))} --seeds 0-{len(steps.SEEDS) - 1} --max-epochs 30 "
+                     "--max-steps 20000` (on a GPU node: `scripts/gpu_steps.sh`, float32); runs already recorded are "
+                     "skipped.")
+        verdict_lines(lines)
 
 
 GRID_STEP = 2.0   # the tuned-LR grid's spacing: each selected LR is within a factor √2 of the grid's optimum
