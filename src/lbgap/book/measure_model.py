@@ -287,13 +287,13 @@ def show_steps(ctx: Context, net: str = "C1") -> None:
     gone, short = missing_batch_sizes(ctx, net)
     lines = []
     if gone:
-        lines.append(f"{net}: the study's batch sizes {', '.join(f'{b:,}' for b in gone)} have no runs yet; the fit "
-                     f"rests on B = {tab.batch_size.min():,}–{tab.batch_size.max():,}.")
+        lines.append(f"{net}: the study's batch sizes {', '.join(f'{b:,}' for b in gone)} have no runs yet; the runs "
+                     f"cover B = {tab.batch_size.min():,}–{tab.batch_size.max():,}.")
     if short:
         lines.append(f"{net}: B = {', '.join(f'{b:,}' for b in short)} ha{'s' if len(short) == 1 else 've'} fewer "
                      f"seeds at the tuned rate than the design's {len(steps.SEEDS)}.")
     if lines:
-        lines.append(f"Both are added by `lbgap sweep steps-to-target --net {net} --optimizers adam --batch-sizes "
+        lines.append(f"The missing runs are added by `lbgap sweep steps-to-target --net {net} --optimizers adam --batch-sizes "
                      f"{','.join(map(str, sorted(gone + short)))} --seeds 0-{len(steps.SEEDS) - 1} --max-epochs 30 "
                      "--max-steps 20000` (on a GPU node: `scripts/gpu_steps.sh`, float32); runs already recorded are "
                      "skipped.")
