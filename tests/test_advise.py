@@ -185,7 +185,8 @@ def test_the_steps_table_reads_the_tuned_runs_and_names_the_missing_batch_sizes(
     n = 45_000
     rows = []
     for b in (32, 256, 1024):
-        for lr, seeds, extra in ((1e-3, (0, 1), 1.0), (3e-3, (0,), 1.5)):
+        slower = ((3e-4, (0,), 1.5),) if b == 256 else ()            # at 256 the tuned rate is bracketed
+        for lr, seeds, extra in ((1e-3, (0, 1), 1.0), (3e-3, (0,), 1.5)) + slower:
             for s in seeds:
                 to = steps.sb_model(b, 100.0, 400.0) * extra * (1 + 0.1 * s)
                 rows.append({"net": "C1", "optimizer": "adam", "batch_size": b, "lr": lr, "seed": s, "val_acc": 0.8,
@@ -199,8 +200,10 @@ def test_the_steps_table_reads_the_tuned_runs_and_names_the_missing_batch_sizes(
     fit = measure_model.critical_batch(ctx, "C1")[0]["adam"]
     for b in (32, 256, 1024):
         s = steps.sb_model(b, 100.0, 400.0)
-        assert tab.loc[b, "lr"] == 1e-3 and tab.loc[b, "lrs"] == "0.001, 0.003" and tab.loc[b, "seeds"] == 2
+        assert tab.loc[b, "lr"] == 1e-3 and tab.loc[b, "seeds"] == 2
+        assert tab.loc[b, "lrs"] == ("0.0003, " if b == 256 else "") + "0.001, 0.003"
+        assert tab.loc[b, "bracketed"] == (b == 256)               # elsewhere 1e-3 is the lowest rate tried: an edge
         assert tab.loc[b, "steps"] == pytest.approx(1.05 * s) and tab.loc[b, "epochs"] == pytest.approx(1.05 * s * b / n)
         assert tab.loc[b, "fit"] == pytest.approx(steps.sb_model(b, fit["s_min"], fit["b_crit"]))
-        assert tab.loc[b, "minutes"] == pytest.approx(3.0)          # three runs of a minute at each batch size
+        assert tab.loc[b, "minutes"] == pytest.approx(3.0 + (b == 256))   # every run at B, a minute each
     assert measure_model.missing_batch_sizes(ctx, "C1") == ([64, 128, 512, 2048, 4500], [32, 256, 1024])  # 2 of 3 seeds

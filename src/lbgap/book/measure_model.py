@@ -241,7 +241,8 @@ def steps_table(ctx: Context, net: str):
         tuned = g[g.lr == best[(opt, b)]]
         f = fitted.get(opt)
         rows.append(dict(optimizer=opt, batch_size=b, lrs=", ".join(f"{v:.2g}" for v in sorted(set(g.lr))),
-                         lr=best[(opt, b)], seeds=len(tuned), reached=int(tuned[key].notna().sum()),
+                         lr=best[(opt, b)], bracketed=steps.next_notch(set(g.lr), best[(opt, b)]) is None,
+                         seeds=len(tuned), reached=int(tuned[key].notna().sum()),
                          steps=tuned[key].mean(), steps_sd=tuned[key].std(), epochs=tuned.epochs_to.mean(),
                          fit=steps.sb_model(b, f["s_min"], f["b_crit"]) if f else float("nan"),
                          minutes=g.wall_time_s.sum() / 60))
@@ -249,6 +250,7 @@ def steps_table(ctx: Context, net: str):
 
 
 STEPS_LABELS = {"optimizer": "optimizer", "batch_size": "B", "lrs": "learning rates tried", "lr": "tuned lr",
+                "bracketed": "tuned lr inside the rates tried",
                 "seeds": "seeds", "reached": "reached", "steps": "steps to target (mean)", "steps_sd": "sd",
                 "epochs": "epochs to target", "fit": "fit S(B)", "minutes": "run time, min (all runs at B)"}
 
@@ -278,8 +280,10 @@ def show_steps(ctx: Context, net: str = "C1") -> None:
         return
     t = bvi.target(ctx, net)
     fmt = tab.assign(lr=tab.lr.map("{:.2g}".format), steps=tab.steps.map("{:,.0f}".format),
+                     bracketed=tab.bracketed.map({True: "yes", False: "no (at an edge)"}),
                      steps_sd=tab.steps_sd.map(lambda v: "—" if v != v else f"{v:,.0f}"),
-                     epochs=tab.epochs.map("{:.2f}".format), fit=tab.fit.map(lambda v: "—" if v != v else f"{v:,.0f}"),
+                     epochs=tab.epochs.map("{:.2f}".format),
+                     fit=tab.fit.map(lambda v: "—" if v != v else f"{v:,.0f}"),
                      minutes=tab.minutes.map("{:.0f}".format))
     show(fmt, run_sets.caption(f"{net}: steps to {t:.0%} validation accuracy per batch size at the learning rate "
                                "tuned on the first seed (the others rerun it), beside the fit S(B) = S_min (1 + B_crit "
@@ -289,6 +293,11 @@ def show_steps(ctx: Context, net: str = "C1") -> None:
     if gone:
         lines.append(f"{net}: the study's batch sizes {', '.join(f'{b:,}' for b in gone)} have no runs yet; the runs "
                      f"cover B = {tab.batch_size.min():,}–{tab.batch_size.max():,}.")
+    edge = sorted(tab.batch_size[~tab.bracketed])
+    if edge:
+        lines.append(f"{net}: at B = {', '.join(f'{b:,}' for b in edge)} the fastest rate tried sits at an edge of the "
+                     "rates tried, so its steps to the target are an upper bound (the study grows the grid by a notch "
+                     f"beyond such an edge, up to {steps.MAX_EXTEND} times).")
     if short:
         lines.append(f"{net}: B = {', '.join(f'{b:,}' for b in short)} ha{'s' if len(short) == 1 else 've'} fewer "
                      f"seeds at the tuned rate than the design's {len(steps.SEEDS)}.")
