@@ -98,7 +98,7 @@ def test_calibration_compares_the_advice_with_the_measured_critical_batch(monkey
     if adv is None or "adam" not in fitted:
         pytest.skip("F1's advise or steps-to-target records are not in this checkout")
     df = measure_model.calibration(ctx)
-    row = df[df.b_simple_from.str.startswith("lbgap advise") & df.b_crit.str.startswith("adam")]
+    row = df[(df.net == "F1") & df.b_simple_from.str.startswith("lbgap advise") & df.b_crit.str.startswith("adam")]
     assert len(row) == 1
     assert row.ratio.iloc[0] == pytest.approx(fitted["adam"]["b_crit"] / adv["b_simple"])
     lo, hi = fitted["adam"]["b_crit_ci"]
@@ -106,7 +106,7 @@ def test_calibration_compares_the_advice_with_the_measured_critical_batch(monkey
     moved = dict(adv, b_simple=fitted["adam"]["b_crit"])
     monkeypatch.setattr(measure_model, "advice_record", lambda ctx, net="F1": moved if net == "F1" else None)
     df2 = measure_model.calibration(ctx)
-    row2 = df2[df2.b_simple_from.str.startswith("lbgap advise") & df2.b_crit.str.startswith("adam")]
+    row2 = df2[(df2.net == "F1") & df2.b_simple_from.str.startswith("lbgap advise") & df2.b_crit.str.startswith("adam")]
     assert bool(row2.b_simple_inside.iloc[0]) and row2.ratio.iloc[0] == pytest.approx(1)
 
 
