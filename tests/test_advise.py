@@ -207,3 +207,34 @@ def test_the_steps_table_reads_the_tuned_runs_and_names_the_missing_batch_sizes(
         assert tab.loc[b, "fit"] == pytest.approx(steps.sb_model(b, fit["s_min"], fit["b_crit"]))
         assert tab.loc[b, "minutes"] == pytest.approx(3.0 + (b == 256))   # every run at B, a minute each
     assert measure_model.missing_batch_sizes(ctx, "C1") == ([64, 128, 512, 2048, 4500], [32, 256, 1024])  # 2 of 3 seeds
+    from lbgap.book import style
+
+    said = []
+    monkeypatch.setattr(style, "verdict_lines", said.extend)
+    monkeypatch.setattr(style, "show", lambda *a, **k: None)
+    measure_model.show_steps(ctx, "C1")                             # B_crit ~400: the runs stop below 3 x B_crit
+    assert any(f"below 3 × B_crit = {3 * fit['b_crit']:,.0f}" in line for line in said), said
+    assert any("--batch-sizes 32,64,128,256,512,1024,2048,4500 --seeds 0-2" in line for line in said), said
+
+
+def test_the_calibration_says_within_what_factor_the_advice_places_the_critical_batch(tmp_path, monkeypatch):
+    # two networks, the advice too high on one (ratio 0.5) and too low on the other (ratio 3.2): a factor 3.2 both ways
+    import pandas as pd
+
+    from lbgap.book import measure_model, style
+
+    def row(net, ratio):
+        return {"net": net, "b_simple_from": "lbgap advise: 300-step adam run, B = 256", "b_simple": 100.0,
+                "b_simple_ci": (80.0, 120.0), "b_crit": f"adam: {100 * ratio:,.0f}", "b_crit_ci": (90.0, 400.0),
+                "ratio": ratio, "ratio_range": (0.4, 4.0), "b_simple_inside": True}
+
+    said = []
+    monkeypatch.setattr(style, "verdict_lines", said.extend)
+    monkeypatch.setattr(style, "show", lambda *a, **k: None)
+    monkeypatch.setattr(measure_model, "calibration_gaps", lambda ctx: [])
+    for rows, words in (([row("F1", 0.5), row("C1", 3.2)], "within a factor 3.2 of the measured one, too high on one"),
+                        ([row("F1", 0.5), row("C1", 0.8)], "within a factor 2.0 of the measured one.")):
+        said.clear()
+        monkeypatch.setattr(measure_model, "calibration", lambda ctx, rows=rows: pd.DataFrame(rows))
+        measure_model.show_calibration(None)
+        assert any(words in line for line in said), said

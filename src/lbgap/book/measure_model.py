@@ -290,6 +290,12 @@ def show_steps(ctx: Context, net: str = "C1") -> None:
                                "/ B)", f"{net}-steps"), f"steps-{net}", labels=STEPS_LABELS)
     gone, short = missing_batch_sizes(ctx, net)
     lines = []
+    fit = critical_batch(ctx, net)[0].get("adam")
+    if fit and tab.batch_size.max() < 3 * fit["b_crit"]:
+        lines.append(f"{net}: the runs stop at B = {tab.batch_size.max():,}, below 3 × B_crit = "
+                     f"{3 * fit['b_crit']:,.0f}, where the steps would flatten to S_min (the regimes of the chapter "
+                     "*Batch size vs iterations*): S_min, and with it B_crit, rest on the model's form more than on "
+                     "runs there, beyond what the bootstrap interval over seeds measures.")
     if gone:
         lines.append(f"{net}: the study's batch sizes {', '.join(f'{b:,}' for b in gone)} have no runs yet; the runs "
                      f"cover B = {tab.batch_size.min():,}–{tab.batch_size.max():,}.")
@@ -437,6 +443,15 @@ def show_calibration(ctx: Context) -> None:
         lines.append(f"{r.net}, {r.b_simple_from}: B_crit ({r.b_crit}) / B_simple = "
                      f"{r.ratio:.2f} (range {r.ratio_range[0]:.2f} to {r.ratio_range[1]:.2f}); "
                      f"B_simple is {word} B_crit's 95% interval")
+    adam = df[df.b_simple_from.str.startswith("lbgap advise") & df.b_crit.str.startswith("adam")]
+    if adam.net.nunique() > 1:
+        factor = max(max(adam.ratio), 1 / min(adam.ratio))
+        ends = adam.sort_values("ratio").iloc[[0, -1]]
+        lines.append("Over the calibrated networks (lbgap advise against Adam's B_crit), B_crit / B_simple runs from "
+                     + " to ".join(f"{r.ratio:.2f} ({r.net})" for r in ends.itertuples())
+                     + f": the advice places the critical batch within a factor {factor:.1f} of the measured one"
+                     + (", too high on one network and too low on another." if adam.ratio.min() < 1 < adam.ratio.max()
+                        else "."))
     verdict_lines(lines + calibration_gaps(ctx))
 
 
