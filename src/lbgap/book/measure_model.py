@@ -307,11 +307,12 @@ def show_steps(ctx: Context, net: str = "C1") -> None:
     if short:
         lines.append(f"{net}: B = {', '.join(f'{b:,}' for b in short)} ha{'s' if len(short) == 1 else 've'} fewer "
                      f"seeds at the tuned rate than the design's {len(steps.SEEDS)}.")
+    if gone or short:
+        lines.append(f"The missing runs are added by `lbgap sweep steps-to-target --net {net} --optimizers adam "
+                     f"--batch-sizes {','.join(map(str, sorted(gone + short)))} --seeds 0-{len(steps.SEEDS) - 1} "
+                     "--max-epochs 30 --max-steps 20000` (on a GPU node: `scripts/gpu_steps.sh`, float32); runs "
+                     "already recorded are skipped.")
     if lines:
-        lines.append(f"The missing runs are added by `lbgap sweep steps-to-target --net {net} --optimizers adam --batch-sizes "
-                     f"{','.join(map(str, sorted(gone + short)))} --seeds 0-{len(steps.SEEDS) - 1} --max-epochs 30 "
-                     "--max-steps 20000` (on a GPU node: `scripts/gpu_steps.sh`, float32); runs already recorded are "
-                     "skipped.")
         verdict_lines(lines)
 
 

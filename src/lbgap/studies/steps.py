@@ -4,9 +4,9 @@ For each batch size B and optimizer, the learning rate is tuned on a small log g
 edge the optimum sits on), then more seeds are run at the best LR. A run trains F1 on the MNIST training set minus
 a seeded 5,000-image hold-out (the validation set, ``split="holdout"``), or C1 on CIFAR-10's 45k/5k hold-out
 (``net="C1"``: 10-15 min per run on one CPU thread up to B = 1,024, so its largest batches are a GPU node's work),
-and evaluates validation accuracy on a geometric step schedule (each evaluation ~12 % more steps than the last). Steps-to-target is the first crossing of
-the target accuracy, interpolated linearly in log(steps) between the two bracketing evaluations; examples-to-target
-= B x steps.
+and evaluates validation accuracy on a geometric step schedule (each evaluation ~12 % more steps than the last).
+Steps-to-target is the first crossing of the target accuracy, interpolated linearly in log(steps) between the two
+bracketing evaluations; examples-to-target = B x steps.
 
 The fits are McCandlish et al.'s (Eq. 2.11 / 2.12; paper notes section 10):
 

@@ -54,8 +54,8 @@ def run(a: argparse.Namespace) -> int:
         steps.lr_grid(o, 256)  # validates the name
     sizes = batch_sizes(a.batch_sizes) if a.batch_sizes else list(steps.BATCH_SIZES[a.net])
     recs = steps.sweep(sizes, opts, parse_seeds(a.seeds), a.profile, a.target, a.results_dir, a.force,
-                       fixed_lr_seeds=a.fixed_lr_seeds, net=a.net, device=a.device, precision=a.precision, max_epochs=a.max_epochs,
-                       max_steps=a.max_steps, min_epochs=a.min_epochs)
+                       fixed_lr_seeds=a.fixed_lr_seeds, net=a.net, device=a.device, precision=a.precision,
+                       max_epochs=a.max_epochs, max_steps=a.max_steps, min_epochs=a.min_epochs)
     print(f"steps-to-target sweep ({a.net}, {a.profile}): {len(recs)} runs, "
           f"{sum(r.get('skipped', False) for r in recs)} skipped")
     return 0
