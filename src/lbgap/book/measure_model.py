@@ -151,8 +151,16 @@ def critical_batch(ctx: Context, net: str) -> tuple[dict, list[str]]:
 
     if net == "F1":
         return bvi.fits(ctx)
-    return ctx.memo(f"fits-{net}", lambda: steps.critical_batches(
-        steps.table(ctx.results_dir, bvi.record_profile(ctx), net), bvi.target(ctx, net), n_boot=500))
+    return ctx.memo(f"fits-{net}", lambda: steps.critical_batches(net_runs(ctx, net), bvi.target(ctx, net),
+                                                                  n_boot=500))
+
+
+def net_runs(ctx: Context, net: str):
+    """Every steps-to-target run of ``net`` (``steps.table``), read once per page."""
+    from lbgap.book import batch_vs_iterations as bvi
+    from lbgap.studies import steps
+
+    return ctx.memo(f"steps-{net}", lambda: steps.table(ctx.results_dir, bvi.record_profile(ctx), net))
 
 
 # :func:`calibration`'s snake_case columns and their display labels (applied only when shown)
@@ -229,7 +237,7 @@ def steps_table(ctx: Context, net: str):
     from lbgap.book import batch_vs_iterations as bvi
     from lbgap.studies import steps
 
-    df = steps.table(ctx.results_dir, bvi.record_profile(ctx), net)
+    df = net_runs(ctx, net)
     if not len(df):
         return pd.DataFrame()
     t, (fitted, _) = bvi.target(ctx, net), critical_batch(ctx, net)
